@@ -1,0 +1,193 @@
+"""Typed config schemas, registered in Hydra's ConfigStore.
+
+Every YAML option in ``conf/<group>/`` extends one of these schemas, so a wrong type, an unknown
+key or an invalid choice fails at composition time, before TensorFlow is imported. Each group is
+consumed by the module of the same name (``data`` by sources + pipeline, ``aug`` by augment, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+
+from runner.errors import RunnerError
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF_DIR = ROOT / "conf"
+EXPERIMENTS_DIR = ROOT / "experiments"
+IMAGE_EXTENSIONS = ["jpg", "jpeg", "png", "bmp", "gif", "webp"]
+
+
+class ColorMode(Enum):
+    grayscale = 1
+    rgb = 3
+    rgba = 4
+
+
+class Interpolation(Enum):
+    nearest = "nearest"
+    bilinear = "bilinear"
+    bicubic = "bicubic"
+    lanczos = "lanczos"
+    area = "area"
+
+
+class Cache(Enum):
+    auto = "auto"
+    memory = "memory"
+    disk = "disk"
+
+
+class Verify(Enum):
+    none = "none"
+    header = "header"
+    full = "full"
+
+
+class Placement(Enum):
+    pipeline = "pipeline"
+    model = "model"
+
+
+@dataclass
+class DataConfig:
+    """What every source shares: how files become uint8 tensors and batches (pipeline.py)."""
+
+    image_size: list[int] = field(default_factory=lambda: [64, 64])
+    color_mode: ColorMode = ColorMode.rgb
+    interpolation: Interpolation = Interpolation.bilinear
+    crop_to_aspect_ratio: bool = False
+    pad_to_aspect_ratio: bool = False
+    batch_size: int = 32
+    validation_split: float = 0.2
+    cache: Cache = Cache.auto
+    cache_dir: str = "~/.cache/runner"
+    verify: Verify = Verify.header
+
+
+@dataclass
+class DirData(DataConfig):
+    """A folder of class subfolders, like ``keras.utils.image_dataset_from_directory``."""
+
+    _target_: str = "runner.sources.DirSource"
+    path: str = MISSING
+    class_names: list[str] | None = None
+    extensions: list[str] = field(default_factory=lambda: list(IMAGE_EXTENSIONS))
+    follow_links: bool = False
+
+
+@dataclass
+class DigitsData(DirData):
+    """scikit-learn's bundled digits, written once as PNG class folders, read as a ``dir``."""
+
+    _target_: str = "runner.sources.DigitsSource"
+    path: str = "~/.cache/runner/digits"
+
+
+@dataclass
+class AugConfig:
+    """An ordered stack of Keras preprocessing layers, each ``name: {_target_: ..., **kwargs}``."""
+
+    ops: dict[str, Any] = field(default_factory=dict)
+    placement: Placement = Placement.pipeline
+
+
+@dataclass
+class SmallCNN:
+    _target_: str = "runner.models.small_cnn"
+    filters: list[int] = field(default_factory=lambda: [32, 64])
+    dense: int = 128
+    dropout: float = 0.25
+
+
+@dataclass
+class TrainerConfig:
+    epochs: int = 10
+    seed: int = 42
+    # Same seed + deterministic=true gives identical metrics run to run (slower kernels on GPU).
+    deterministic: bool = True
+    optimizer: Any = field(
+        default_factory=lambda: {"_target_": "keras.optimizers.Adam", "learning_rate": 1e-3}
+    )
+    monitor: str = "val_accuracy"
+    early_stopping_patience: int | None = None
+    verbose: int = 2
+
+
+@dataclass
+class TrackingConfig:
+    uri: str = "sqlite:///mlflow.db"
+    experiment: str = "runner"
+    run_name: str | None = None
+    log_model: bool = True
+
+
+@dataclass
+class RunnerConfig:
+    data: Any = MISSING
+    aug: AugConfig = MISSING
+    model: Any = MISSING
+    trainer: TrainerConfig = MISSING
+    tracking: TrackingConfig = MISSING
+
+
+SCHEMAS: dict[str, dict[str, type]] = {
+    "data": {"dir": DirData, "digits": DigitsData},
+    "aug": {"aug": AugConfig},
+    "model": {"small_cnn": SmallCNN},
+    "trainer": {"trainer": TrainerConfig},
+    "tracking": {"tracking": TrackingConfig},
+}
+
+
+# Prefixes of the only ``_target_``s the runner builds: a config read back from a tracking server
+# is data, not code.
+ALLOWED_TARGETS = ("runner.", "keras.")
+
+
+def check_targets(node: Any, where: str) -> None:
+    """Refuse any ``_target_`` outside ALLOWED_TARGETS, anywhere under ``node``."""
+    if isinstance(node, DictConfig | dict):
+        target = node.get("_target_")
+        if target is not None and not str(target).startswith(ALLOWED_TARGETS):
+            raise RunnerError(
+                f"{where}._target_={target}: not allowed; the runner only builds "
+                f"{' or '.join(p + '*' for p in ALLOWED_TARGETS)} objects."
+            )
+        for key, value in node.items():
+            check_targets(value, f"{where}.{key}")
+    elif isinstance(node, ListConfig | list):
+        for i, value in enumerate(node):
+            check_targets(value, f"{where}[{i}]")
+
+
+def build(node: Any, where: str, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate`` for allowed targets only."""
+    from hydra.utils import instantiate
+
+    check_targets(node, where)
+    return instantiate(node, **kwargs)
+
+
+def register_configs() -> None:
+    """Schemas go under ``schema/<group>/<name>``; YAML options extend them with ``@_here_``."""
+    cs = ConfigStore.instance()
+    cs.store(name="runner_schema", node=RunnerConfig)
+    for group, schemas in SCHEMAS.items():
+        for name, node in schemas.items():
+            cs.store(group=f"schema/{group}", name=name, node=node)
+    register_experiments(EXPERIMENTS_DIR)
+
+
+def register_experiments(folder: Path) -> None:
+    """Make each committed ``experiments/NAME.yaml`` selectable as ``experiment=NAME``."""
+    cs = ConfigStore.instance()
+    for path in sorted(folder.glob("*.yaml")):
+        if not path.read_text().startswith("# @package _global_"):
+            raise RunnerError(f"{path}: an experiment preset must start with '# @package _global_'")
+        cs.store(group="experiment", name=path.stem, node=OmegaConf.load(path), package="_global_")

@@ -1,0 +1,63 @@
+"""One clear line for bad input, instead of a traceback.
+
+``RunnerError`` is raised by the runner's own checks with a message that already names the file,
+key or value and the fix. ``explain`` turns Hydra's and OmegaConf's composition errors (unknown
+key, unknown option, wrong type) into the same kind of line, with the closest valid name.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+from hydra.errors import ConfigCompositionException, MissingConfigException
+from omegaconf import DictConfig
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
+
+
+class RunnerError(Exception):
+    """Bad input from the user: the message is the whole report."""
+
+
+def closest(word: str, options: Iterable[str]) -> str:
+    """' Did you mean 'x'?' for the nearest option, or '' when nothing is close."""
+    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
+    return f" Did you mean '{match[0]}'?" if match else ""
+
+
+def _missing_option(err: MissingConfigException) -> str:
+    # Hydra reports e.g. missing_cfg_file='aug/flpi' and options=['flip', 'none'].
+    group, _, choice = (err.missing_cfg_file or "").rpartition("/")
+    options = sorted(o for o in (err.options or []) if o != "schema")
+    if not group:
+        return str(err).splitlines()[0]
+    return (
+        f"{group}={choice}: no such option in config group '{group}'. "
+        f"Valid options: {', '.join(options)}.{closest(choice, options)}"
+    )
+
+
+def _config_error(err: OmegaConfBaseException) -> str:
+    key = err.full_key or err.key
+    if isinstance(err, ConfigKeyError | ConfigAttributeError) and isinstance(err.parent_node, DictConfig):
+        valid = [str(k) for k in err.parent_node.keys()]
+        return f"{key}: unknown key.{closest(str(err.key), valid)} Valid keys here: {', '.join(valid)}."
+    if isinstance(err, ValidationError):
+        first = str(err).splitlines()[0].rstrip(".")
+        options = first.partition("expected one of [")[2].rstrip("]").split(", ")
+        return f"{key}={err.value}: {first}.{closest(str(err.value), options)}"
+    return f"{key}={err.value}: {str(err).splitlines()[0]}"
+
+
+def explain(err: BaseException) -> str | None:
+    """A one-line report for a bad-input error, or None for a genuine bug (keep its traceback)."""
+    if isinstance(err, RunnerError):
+        return str(err)
+    if isinstance(err, MissingConfigException):
+        return _missing_option(err)
+    cause = err.__cause__ if isinstance(err, ConfigCompositionException) else err
+    if isinstance(cause, OmegaConfBaseException):
+        return _config_error(cause)
+    if isinstance(err, ConfigCompositionException):
+        return str(err).splitlines()[0]
+    return None

@@ -1,0 +1,112 @@
+"""File index -> tf.data: decode once into the cache, split, shuffle indices, gather batches.
+
+The order of work per training batch: shuffle a cheap index of rows, batch it, gather those rows
+from the uint8 cache, augment (only when ``aug.placement=pipeline``, after the cache so cached
+images stay un-augmented), prefetch. Images stay uint8 until the model's Rescaling layer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sklearn.model_selection import train_test_split
+
+from runner import cache
+from runner.config import DataConfig
+from runner.errors import RunnerError
+from runner.sources import FileIndex, require_every_class
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Data:
+    index: FileIndex
+    train: tf.data.Dataset
+    val: tf.data.Dataset | None
+    split: np.ndarray  # per index entry: "train" or "val"
+    input_shape: tuple[int, int, int]
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions for train and validation with every class in the same proportion in both."""
+    positions = np.arange(len(labels))
+    if fraction <= 0:
+        return positions, positions[:0]
+    if not 0 < fraction < 1:
+        raise RunnerError(f"data.validation_split={fraction}: must be in [0, 1), e.g. 0.2.")
+    try:
+        train, val = train_test_split(positions, test_size=fraction, stratify=labels, random_state=seed)
+    except ValueError as err:
+        raise RunnerError(
+            f"data.validation_split={fraction}: cannot split {len(labels)} images by class ({err}). "
+            f"Add images to the smallest class, or change data.validation_split."
+        ) from err
+    return np.sort(train), np.sort(val)
+
+
+def batches(
+    images: np.ndarray,
+    rows: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    shuffle_seed: int | None = None,
+    augment: Callable[[tf.Tensor], tf.Tensor] | None = None,
+) -> tf.data.Dataset:
+    """Batches of (uint8 images, int labels) gathered from ``images`` at ``rows``."""
+    shape = images.shape[1:]
+
+    def gather(batch_rows: tf.Tensor, batch_labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        pixels = tf.numpy_function(lambda r: images[r], [batch_rows], tf.uint8, stateful=False)
+        pixels.set_shape((None, *shape))
+        return pixels, batch_labels
+
+    ds = tf.data.Dataset.from_tensor_slices((rows.astype(np.int64), labels.astype(np.int32)))
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(rows), seed=shuffle_seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+    if augment is not None:
+        ds = ds.map(lambda x, y: (augment(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def as_uint8(layers: list[keras.layers.Layer]) -> Callable[[tf.Tensor], tf.Tensor]:
+    """Run augmentation layers in training mode and hand the model uint8 again, as without them."""
+    stack = keras.Sequential(layers)
+
+    def augment(x: tf.Tensor) -> tf.Tensor:
+        return tf.saturate_cast(tf.round(stack(x, training=True)), tf.uint8)
+
+    return augment
+
+
+def build(
+    cfg: DataConfig, index: FileIndex, seed: int, augmentation: list[keras.layers.Layer]
+) -> Data:
+    """Decode, split and batch ``index``; ``augmentation`` runs in tf.data on training data only."""
+    decoder = cache.Decoder(
+        *cfg.image_size, cfg.color_mode, cfg.interpolation, cfg.crop_to_aspect_ratio,
+        cfg.pad_to_aspect_ratio,
+    )
+    images, bad = cache.load(index.paths, decoder, cfg.cache, cfg.cache_dir)
+    rows = np.setdiff1d(np.arange(len(index)), np.fromiter(bad, dtype=np.int64))
+    index = require_every_class(index.without(bad))
+    log.info("%d images in %d classes, %d files skipped", len(index), len(index.class_names),
+             len(index.skipped))
+
+    train, val = stratified_split(index.labels, cfg.validation_split, seed)
+    split = np.full(len(index), "train", dtype=object)
+    split[val] = "val"
+    augment = as_uint8(augmentation) if augmentation else None
+    return Data(
+        index=index,
+        train=batches(images, rows[train], index.labels[train], cfg.batch_size, seed, augment),
+        val=batches(images, rows[val], index.labels[val], cfg.batch_size) if len(val) else None,
+        split=split,
+        input_shape=decoder.shape,
+    )

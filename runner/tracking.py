@@ -1,0 +1,106 @@
+"""MLflow: one run per training job, holding everything needed to read it and run it again.
+
+Logged: the flattened resolved config as params (dotted keys), the resolved ``config.yaml`` and
+Hydra's ``.hydra/`` files, the command-line overrides as a tag, per-epoch metrics (MLflow's Keras
+callback), the data record (class names, split, skipped files), the confusion matrix, the model
+(MLflow's Keras flavor) and, whatever happens, the run's log and checkpoints. A failed run ends
+FAILED with its error as a tag; Ctrl-C ends it KILLED.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from runner.pipeline import Data
+
+MAX_TAG = 5000
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} -> {'a.b': 1}: MLflow params are flat, the config is not."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def csv_text(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+@contextmanager
+def run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> Iterator[str]:
+    """An MLflow run around the job; yields its id and ends it with the job's real status."""
+    mlflow.set_tracking_uri(cfg.tracking.uri)
+    mlflow.set_experiment(cfg.tracking.experiment)
+    command = " ".join(["python -m runner", *overrides])
+    active = mlflow.start_run(
+        run_name=cfg.tracking.run_name,
+        tags={"runner.overrides": json.dumps(overrides), "runner.command": command[:MAX_TAG],
+              "runner.output_dir": str(output_dir)},
+    )
+    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    mlflow.log_params({k: str(v) for k, v in flatten(resolved).items()})
+    mlflow.log_text(OmegaConf.to_yaml(resolved), "config.yaml")
+    status = "FINISHED"
+    try:
+        yield active.info.run_id
+    except BaseException as err:
+        status = "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
+        mlflow.set_tag("runner.error", f"{type(err).__name__}: {err}"[:MAX_TAG])
+        raise
+    finally:
+        if output_dir.is_dir():
+            mlflow.log_artifacts(str(output_dir), "outputs")
+        mlflow.end_run(status)
+
+
+def log_data(data: Data) -> None:
+    """What was trained on: classes, per-file split, skipped files and why, counts per split."""
+    index = data.index
+    mlflow.log_dict({"class_names": index.class_names}, "data/class_names.json")
+    mlflow.log_text(
+        csv_text(["path", "label", "split"],
+                 ((p, index.class_names[y], s) for p, y, s in zip(index.paths, index.labels, data.split,
+                                                                   strict=True))),
+        "data/split.csv",
+    )
+    mlflow.log_text(csv_text(["path", "reason"], index.skipped), "data/skipped.csv")
+    counts = {f"data.count.{s}": int(np.sum(data.split == s)) for s in ("train", "val")}
+    mlflow.log_params({**counts, "data.count.skipped": len(index.skipped),
+                       "data.num_classes": len(index.class_names)})
+    if index.skipped:
+        print(f"runner: skipped {len(index.skipped)} unusable files (listed in the run's "
+              f"data/skipped.csv)", file=sys.stderr)
+
+
+def log_confusion(class_names: list[str], matrix: np.ndarray) -> None:
+    rows = ([name, *counts] for name, counts in zip(class_names, matrix.tolist(), strict=True))
+    mlflow.log_text(csv_text(["true\\predicted", *class_names], rows), "eval/confusion_matrix.csv")
+
+
+def log_model(model: Any, sample: np.ndarray) -> None:
+    """The Keras flavor: ``mlflow.keras.load_model(f'runs:/{id}/model')`` gets it back."""
+    import mlflow.keras
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(sample, model.predict(sample, verbose=0))
+    mlflow.keras.log_model(model, name="model", signature=signature)

@@ -1,0 +1,93 @@
+"""``train(cfg)``: config -> source -> pipeline -> model -> fit -> tracking; returns the monitored metric.
+
+A plain function (no Hydra inside), so sweepers get their objective from its return value and
+tests or notebooks can call it with a composed config.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from hydra.core.hydra_config import HydraConfig
+from mlflow.keras import MlflowCallback
+from omegaconf import DictConfig
+from sklearn.metrics import confusion_matrix
+
+from runner import augment, pipeline, tracking
+from runner.config import build
+
+log = logging.getLogger(__name__)
+
+
+def hydra_job() -> tuple[Path, list[str]]:
+    """Hydra's output folder and the command-line overrides; a temp folder outside Hydra."""
+    if HydraConfig.initialized():
+        hydra = HydraConfig.get()
+        return Path(hydra.runtime.output_dir), list(hydra.overrides.task)
+    return Path(tempfile.mkdtemp(prefix="runner-")), []
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow generators
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def callbacks(cfg: DictConfig, output_dir: Path) -> list[keras.callbacks.Callback]:
+    found = [
+        MlflowCallback(log_every_epoch=True),
+        keras.callbacks.ModelCheckpoint(output_dir / "checkpoints" / "last.keras"),
+    ]
+    if cfg.early_stopping_patience is not None:
+        found.append(keras.callbacks.EarlyStopping(
+            monitor=cfg.monitor, patience=cfg.early_stopping_patience, restore_best_weights=True))
+    return found
+
+
+def train(cfg: DictConfig) -> float:
+    output_dir, overrides = hydra_job()
+    seed = cfg.trainer.seed
+    seed_everything(seed, cfg.trainer.deterministic)
+    index = build(cfg.data, "data").index()
+    with tracking.run(cfg, output_dir, overrides):
+        pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed)
+        data = pipeline.build(cfg.data, index, seed, pipeline_aug)
+        tracking.log_data(data)
+        names = data.index.class_names
+        model = build(cfg.model, "model", input_shape=data.input_shape, num_classes=len(names),
+                      augmentation=model_aug)
+        model.compile(
+            optimizer=build(cfg.trainer.optimizer, "trainer.optimizer"),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        history = model.fit(data.train, validation_data=data.val, epochs=cfg.trainer.epochs,
+                            callbacks=callbacks(cfg.trainer, output_dir), verbose=cfg.trainer.verbose)
+        metrics = {name: values[-1] for name, values in history.history.items()}
+        if data.val is not None:
+            metrics.update(evaluate(model, data))
+        if cfg.tracking.log_model:
+            tracking.log_model(model, next(iter(data.train))[0].numpy()[:4])
+    if cfg.trainer.monitor not in metrics:
+        log.warning("trainer.monitor=%s was not computed; returning loss", cfg.trainer.monitor)
+        return float(metrics["loss"])
+    return float(metrics[cfg.trainer.monitor])
+
+
+def evaluate(model: keras.Model, data: pipeline.Data) -> dict[str, float]:
+    """Final validation metrics (best weights if early stopping restored them) + confusion matrix."""
+    import mlflow
+
+    results = model.evaluate(data.val, return_dict=True, verbose=0)
+    metrics = {f"val_{name}": float(value) for name, value in results.items()}
+    mlflow.log_metrics({f"final_{name}": value for name, value in metrics.items()})
+    predicted = np.argmax(model.predict(data.val, verbose=0), axis=1)
+    truth = data.index.labels[data.split == "val"]
+    tracking.log_confusion(data.index.class_names,
+                           confusion_matrix(truth, predicted, labels=range(len(data.index.class_names))))
+    return metrics
