@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import hydra
 from omegaconf import DictConfig
@@ -14,28 +16,34 @@ from omegaconf import DictConfig
 from runner.config import CONF_DIR, register_configs
 from runner.errors import explain
 
+# HYDRA_FULL_ERROR=1 from the user still means "show me the whole traceback".
+WANTS_TRACEBACK = os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
+def reported(fn: Callable[..., Any], *args: Any) -> Any:
+    """Call ``fn``; bad input ends the process with one line on stderr and exit code 2."""
+    try:
+        return fn(*args)
+    except Exception as err:
+        message = explain(err)
+        if message is None or WANTS_TRACEBACK:
+            raise
+        print(f"runner: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> float:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow's C++ INFO lines are noise here
     from runner.train import train
 
-    return train(cfg)
+    return reported(train, cfg)
 
 
 def main() -> None:
-    """Run Hydra with errors raised to us, so bad input ends in one line and exit code 2."""
-    wants_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
-    os.environ["HYDRA_FULL_ERROR"] = "1"
-    try:
-        register_configs()
-        _hydra_main()
-    except Exception as err:
-        message = explain(err)
-        if message is None or wants_traceback:
-            raise
-        print(f"runner: error: {message}", file=sys.stderr)
-        sys.exit(2)
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach `reported`
+    reported(register_configs)
+    reported(_hydra_main)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,9 @@ from __future__ import annotations
 import inspect
 
 import keras
-from hydra.utils import get_class
 from omegaconf import DictConfig
 
-from runner.config import Placement, build, check_targets
+from runner.config import Placement, build, check_targets, locate
 
 
 def layers(cfg: DictConfig, seed: int) -> list[keras.layers.Layer]:
@@ -24,7 +23,7 @@ def layers(cfg: DictConfig, seed: int) -> list[keras.layers.Layer]:
             continue
         where = f"aug.ops.{name}"
         check_targets(op, where)
-        seeded = "seed" in inspect.signature(get_class(op._target_)).parameters and "seed" not in op
+        seeded = "seed" in inspect.signature(locate(op._target_, where)).parameters and "seed" not in op
         stack.append(build(op, where, **({"seed": seed + 1000 * (i + 1)} if seeded else {})))
     return stack
 

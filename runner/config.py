@@ -7,6 +7,7 @@ consumed by the module of the same name (``data`` by sources + pipeline, ``aug``
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
-from runner.errors import RunnerError
+from runner.errors import RunnerError, closest
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = ROOT / "conf"
@@ -166,11 +167,28 @@ def check_targets(node: Any, where: str) -> None:
             check_targets(value, f"{where}[{i}]")
 
 
+def locate(target: str, where: str) -> Any:
+    """The object ``target`` names, or an error naming the closest name its module has."""
+    module_name, _, name = target.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise RunnerError(f"{where}._target_={target}: no module '{module_name}' ({err}).") from err
+    if not hasattr(module, name):
+        raise RunnerError(
+            f"{where}._target_={target}: '{module_name}' has no '{name}'.{closest(name, dir(module))}"
+        )
+    return getattr(module, name)
+
+
 def build(node: Any, where: str, **kwargs: Any) -> Any:
-    """``hydra.utils.instantiate`` for allowed targets only."""
+    """``hydra.utils.instantiate`` for allowed, importable targets only."""
     from hydra.utils import instantiate
 
     check_targets(node, where)
+    if "_target_" not in node:
+        raise RunnerError(f"{where}: needs a _target_, e.g. {where}._target_=keras.layers.RandomFlip")
+    locate(node._target_, where)
     return instantiate(node, **kwargs)
 
 

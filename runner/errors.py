@@ -10,9 +10,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-from hydra.errors import ConfigCompositionException, MissingConfigException
+from hydra.errors import ConfigCompositionException, InstantiationException, MissingConfigException
 from omegaconf import DictConfig
-from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+    ValidationError,
+)
 
 
 class RunnerError(Exception):
@@ -40,8 +46,10 @@ def _missing_option(err: MissingConfigException) -> str:
 def _config_error(err: OmegaConfBaseException) -> str:
     key = err.full_key or err.key
     if isinstance(err, ConfigKeyError | ConfigAttributeError) and isinstance(err.parent_node, DictConfig):
-        valid = [str(k) for k in err.parent_node.keys()]
+        valid = [str(k) for k in err.parent_node]
         return f"{key}: unknown key.{closest(str(err.key), valid)} Valid keys here: {', '.join(valid)}."
+    if isinstance(err, MissingMandatoryValue):
+        return f"{key}: needs a value; set it on the command line, e.g. {key}=..."
     if isinstance(err, ValidationError):
         first = str(err).splitlines()[0].rstrip(".")
         options = first.partition("expected one of [")[2].rstrip("]").split(", ")
@@ -58,6 +66,6 @@ def explain(err: BaseException) -> str | None:
     cause = err.__cause__ if isinstance(err, ConfigCompositionException) else err
     if isinstance(cause, OmegaConfBaseException):
         return _config_error(cause)
-    if isinstance(err, ConfigCompositionException):
-        return str(err).splitlines()[0]
+    if isinstance(err, ConfigCompositionException | InstantiationException):
+        return " ".join(str(err).split())
     return None

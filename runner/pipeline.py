@@ -85,19 +85,21 @@ def as_uint8(layers: list[keras.layers.Layer]) -> Callable[[tf.Tensor], tf.Tenso
     return augment
 
 
-def build(
-    cfg: DataConfig, index: FileIndex, seed: int, augmentation: list[keras.layers.Layer]
-) -> Data:
+def build(cfg: DataConfig, index: FileIndex, seed: int, augmentation: list[keras.layers.Layer]) -> Data:
     """Decode, split and batch ``index``; ``augmentation`` runs in tf.data on training data only."""
     decoder = cache.Decoder(
-        *cfg.image_size, cfg.color_mode, cfg.interpolation, cfg.crop_to_aspect_ratio,
+        *cfg.image_size,
+        cfg.color_mode,
+        cfg.interpolation,
+        cfg.crop_to_aspect_ratio,
         cfg.pad_to_aspect_ratio,
     )
     images, bad = cache.load(index.paths, decoder, cfg.cache, cfg.cache_dir)
     rows = np.setdiff1d(np.arange(len(index)), np.fromiter(bad, dtype=np.int64))
     index = require_every_class(index.without(bad))
-    log.info("%d images in %d classes, %d files skipped", len(index), len(index.class_names),
-             len(index.skipped))
+    log.info(
+        "%d images in %d classes, %d files skipped", len(index), len(index.class_names), len(index.skipped)
+    )
 
     train, val = stratified_split(index.labels, cfg.validation_split, seed)
     split = np.full(len(index), "train", dtype=object)

@@ -54,8 +54,11 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> Iterator[str
     command = " ".join(["python -m runner", *overrides])
     active = mlflow.start_run(
         run_name=cfg.tracking.run_name,
-        tags={"runner.overrides": json.dumps(overrides), "runner.command": command[:MAX_TAG],
-              "runner.output_dir": str(output_dir)},
+        tags={
+            "runner.overrides": json.dumps(overrides),
+            "runner.command": command[:MAX_TAG],
+            "runner.output_dir": str(output_dir),
+        },
     )
     resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     mlflow.log_params({k: str(v) for k, v in flatten(resolved).items()})
@@ -78,18 +81,25 @@ def log_data(data: Data) -> None:
     index = data.index
     mlflow.log_dict({"class_names": index.class_names}, "data/class_names.json")
     mlflow.log_text(
-        csv_text(["path", "label", "split"],
-                 ((p, index.class_names[y], s) for p, y, s in zip(index.paths, index.labels, data.split,
-                                                                   strict=True))),
+        csv_text(
+            ["path", "label", "split"],
+            (
+                (p, index.class_names[y], s)
+                for p, y, s in zip(index.paths, index.labels, data.split, strict=True)
+            ),
+        ),
         "data/split.csv",
     )
     mlflow.log_text(csv_text(["path", "reason"], index.skipped), "data/skipped.csv")
     counts = {f"data.count.{s}": int(np.sum(data.split == s)) for s in ("train", "val")}
-    mlflow.log_params({**counts, "data.count.skipped": len(index.skipped),
-                       "data.num_classes": len(index.class_names)})
+    mlflow.log_params(
+        {**counts, "data.count.skipped": len(index.skipped), "data.num_classes": len(index.class_names)}
+    )
     if index.skipped:
-        print(f"runner: skipped {len(index.skipped)} unusable files (listed in the run's "
-              f"data/skipped.csv)", file=sys.stderr)
+        print(
+            f"runner: skipped {len(index.skipped)} unusable files (listed in the run's data/skipped.csv)",
+            file=sys.stderr,
+        )
 
 
 def log_confusion(class_names: list[str], matrix: np.ndarray) -> None:

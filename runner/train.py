@@ -44,8 +44,11 @@ def callbacks(cfg: DictConfig, output_dir: Path) -> list[keras.callbacks.Callbac
         keras.callbacks.ModelCheckpoint(output_dir / "checkpoints" / "last.keras"),
     ]
     if cfg.early_stopping_patience is not None:
-        found.append(keras.callbacks.EarlyStopping(
-            monitor=cfg.monitor, patience=cfg.early_stopping_patience, restore_best_weights=True))
+        found.append(
+            keras.callbacks.EarlyStopping(
+                monitor=cfg.monitor, patience=cfg.early_stopping_patience, restore_best_weights=True
+            )
+        )
     return found
 
 
@@ -59,15 +62,21 @@ def train(cfg: DictConfig) -> float:
         data = pipeline.build(cfg.data, index, seed, pipeline_aug)
         tracking.log_data(data)
         names = data.index.class_names
-        model = build(cfg.model, "model", input_shape=data.input_shape, num_classes=len(names),
-                      augmentation=model_aug)
+        model = build(
+            cfg.model, "model", input_shape=data.input_shape, num_classes=len(names), augmentation=model_aug
+        )
         model.compile(
             optimizer=build(cfg.trainer.optimizer, "trainer.optimizer"),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
-        history = model.fit(data.train, validation_data=data.val, epochs=cfg.trainer.epochs,
-                            callbacks=callbacks(cfg.trainer, output_dir), verbose=cfg.trainer.verbose)
+        history = model.fit(
+            data.train,
+            validation_data=data.val,
+            epochs=cfg.trainer.epochs,
+            callbacks=callbacks(cfg.trainer, output_dir),
+            verbose=cfg.trainer.verbose,
+        )
         metrics = {name: values[-1] for name, values in history.history.items()}
         if data.val is not None:
             metrics.update(evaluate(model, data))
@@ -88,6 +97,7 @@ def evaluate(model: keras.Model, data: pipeline.Data) -> dict[str, float]:
     mlflow.log_metrics({f"final_{name}": value for name, value in metrics.items()})
     predicted = np.argmax(model.predict(data.val, verbose=0), axis=1)
     truth = data.index.labels[data.split == "val"]
-    tracking.log_confusion(data.index.class_names,
-                           confusion_matrix(truth, predicted, labels=range(len(data.index.class_names))))
+    tracking.log_confusion(
+        data.index.class_names, confusion_matrix(truth, predicted, labels=range(len(data.index.class_names)))
+    )
     return metrics
