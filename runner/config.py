@@ -137,12 +137,14 @@ class RunnerConfig:
     tracking: TrackingConfig = MISSING
 
 
-SCHEMAS: dict[str, dict[str, type]] = {
-    "data": {"dir": DirData, "digits": DigitsData},
-    "aug": {"aug": AugConfig},
-    "model": {"small_cnn": SmallCNN},
-    "trainer": {"trainer": TrainerConfig},
-    "tracking": {"tracking": TrackingConfig},
+# Stored as ``<key>_schema``: a YAML option extends one with ``- /<key>_schema@_here_``.
+SCHEMAS: dict[str, type] = {
+    "data_dir": DirData,
+    "data_digits": DigitsData,
+    "aug": AugConfig,
+    "model_small_cnn": SmallCNN,
+    "trainer": TrainerConfig,
+    "tracking": TrackingConfig,
 }
 
 
@@ -193,12 +195,11 @@ def build(node: Any, where: str, **kwargs: Any) -> Any:
 
 
 def register_configs() -> None:
-    """Schemas go under ``schema/<group>/<name>``; YAML options extend them with ``@_here_``."""
+    """The root schema, one schema per option (kept out of --help's groups), the experiments."""
     cs = ConfigStore.instance()
     cs.store(name="runner_schema", node=RunnerConfig)
-    for group, schemas in SCHEMAS.items():
-        for name, node in schemas.items():
-            cs.store(group=f"schema/{group}", name=name, node=node)
+    for key, node in SCHEMAS.items():
+        cs.store(name=f"{key}_schema", node=node)
     register_experiments(EXPERIMENTS_DIR)
 
 

@@ -1,0 +1,73 @@
+"""Shared helpers: real image files written with Pillow, the CLI in a subprocess, a real MLflow store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+# Class colours make the tiny photo folders learnable, so a fit on them means something.
+COLOURS = {"cat": (220, 60, 40), "dog": (40, 90, 220), "owl": (60, 200, 80)}
+
+
+def write_image(path: Path, size: tuple[int, int] = (40, 30), colour=(128, 128, 128), mode: str = "RGB"):
+    """A noisy image of ``colour``, ``size`` = (width, height), saved in the format of its suffix."""
+    rng = np.random.default_rng(zlib.crc32(str(path).encode()))
+    width, height = size
+    pixels = np.clip(np.array(colour) * 0.8 + rng.integers(0, 50, (height, width, 3)), 0, 255)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels.astype(np.uint8)).convert(mode).save(path)
+    return path
+
+
+def photo_folder(root: Path, per_class: int = 12) -> Path:
+    """Class folders of JPEGs and PNGs of mixed sizes, like a user's own photos."""
+    sizes = [(40, 30), (64, 64), (30, 50), (100, 75)]
+    for name, colour in COLOURS.items():
+        for i in range(per_class):
+            suffix = ".jpg" if i % 2 else ".png"
+            write_image(root / name / f"{name}{i:02d}{suffix}", sizes[i % len(sizes)], colour)
+    return root
+
+
+def run_cli(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``python -m runner ARGS`` as a user runs it, in ``cwd``."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "runner", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def error_lines(result: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("runner: error:")]
+
+
+def mlflow_runs(cwd: Path, experiment: str = "runner") -> list:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{cwd}/mlflow.db")
+    found = client.get_experiment_by_name(experiment)
+    return client.search_runs([found.experiment_id], order_by=["attributes.start_time ASC"]) if found else []
+
+
+def client(cwd: Path):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{cwd}/mlflow.db")
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory) -> Path:
+    return photo_folder(tmp_path_factory.mktemp("photos"))

@@ -1,0 +1,73 @@
+"""The CLI's fast paths and its one-line errors for bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import error_lines, run_cli
+
+PROBE = """
+import runpy, sys
+sys.argv = ["runner", *{args!r}]
+try:
+    runpy.run_module("runner", run_name="__main__")
+except SystemExit:
+    pass
+print("HEAVY:", sorted(m for m in ("tensorflow", "keras", "mlflow") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--cfg", "job"], ["data=dir", "aug=flip", "--cfg", "job"]])
+def test_help_and_cfg_do_not_import_tensorflow(args, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=args)], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY: []" in result.stdout
+    assert ("Powered by Hydra" in result.stdout) == (args == ["--help"])
+
+
+def test_cfg_job_shows_the_composed_config(tmp_path):
+    result = run_cli("data=dir", "data.path=/photos", "aug=flip", "--cfg", "job", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "path: /photos" in result.stdout
+    assert "_target_: keras.layers.RandomFlip" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["aug=flpi"], ["aug=flpi", "flip, none", "Did you mean 'flip'?"]),
+        (["trainer.epochz=3"], ["trainer.epochz", "Did you mean 'epochs'?"]),
+        (["data.color_mode=rbg"], ["data.color_mode=rbg", "Did you mean 'rgb'?"]),
+        (["data=dir"], ["data.path", "needs a value"]),
+        (["experiment=nope"], ["experiment=nope", "no such option"]),
+    ],
+)
+def test_bad_config_is_one_line(args, expected, tmp_path):
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    for fragment in expected:
+        assert fragment in line
+
+
+def test_missing_data_path_names_it(tmp_path):
+    missing = tmp_path / "no-such-folder"
+    result = run_cli("data=dir", f"data.path={missing}", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert str(missing) in line and "does not exist" in line
+    assert not (tmp_path / "mlflow.db").exists()  # nothing to record: the run never started
+
+
+def test_folder_without_images_names_folder_and_extensions(tmp_path):
+    (tmp_path / "data" / "cats").mkdir(parents=True)
+    (tmp_path / "data" / "cats" / "notes.txt").write_text("not an image")
+    result = run_cli("data=dir", f"data.path={tmp_path / 'data'}", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert str(tmp_path / "data") in line and "jpg, jpeg, png" in line
