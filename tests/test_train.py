@@ -1,0 +1,109 @@
+"""`python -m runner` end to end: a real fit, read back from a real MLflow store."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pytest
+import yaml
+from conftest import client, error_lines, mlflow_runs, run_cli
+
+pytestmark = pytest.mark.slow
+METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    """The README's first command, in an empty working directory (digits written under it)."""
+    cwd = tmp_path_factory.mktemp("digits-run")
+    result = run_cli(f"data.path={cwd / 'digits'}", cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return cwd
+
+
+def test_digits_run_is_finished_and_accurate(digits_run):
+    [run] = mlflow_runs(digits_run)
+    assert run.info.status == "FINISHED"
+    epochs = int(run.data.params["trainer.epochs"])
+    for name in METRICS:
+        history = client(digits_run).get_metric_history(run.info.run_id, name)
+        assert sorted(m.step for m in history) == list(range(epochs)), name
+    final = client(digits_run).get_metric_history(run.info.run_id, "val_accuracy")[-1].value
+    assert final >= 0.90
+
+
+def test_digits_run_records_config_params_and_data(digits_run):
+    [run] = mlflow_runs(digits_run)
+    params = run.data.params
+    assert params["data._target_"] == "runner.sources.DigitsSource"
+    assert params["model.filters"] == "[32, 64]"
+    assert params["data.count.train"] == "1437" and params["data.count.val"] == "360"
+    artifacts = mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id,
+        tracking_uri=f"sqlite:///{digits_run}/mlflow.db",
+        dst_path=str(digits_run / "artifacts"),
+    )
+    config = yaml.safe_load(open(f"{artifacts}/config.yaml"))
+    assert config["data"]["path"] == str(digits_run / "digits")
+    assert config["trainer"]["epochs"] == int(params["trainer.epochs"])
+    split = open(f"{artifacts}/data/split.csv").read().splitlines()
+    assert len(split) == 1 + 1797 and split[0] == "path,label,split"
+    class_names = json.load(open(f"{artifacts}/data/class_names.json"))["class_names"]
+    assert class_names == [str(digit) for digit in range(10)]
+    assert (digits_run / "artifacts" / "outputs" / ".hydra" / "overrides.yaml").exists()
+
+
+def test_digits_model_loads_and_predicts_probabilities(digits_run):
+    [run] = mlflow_runs(digits_run)
+    mlflow.set_tracking_uri(f"sqlite:///{digits_run}/mlflow.db")
+    model = mlflow.keras.load_model(f"runs:/{run.info.run_id}/model")
+    images = np.random.default_rng(0).integers(0, 255, (5, 16, 16, 1), dtype=np.uint8)
+    probabilities = model.predict(images, verbose=0)
+    assert probabilities.shape == (5, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_user_folder_with_flip(photos, tmp_path):
+    result = run_cli(
+        "data=dir",
+        f"data.path={photos}",
+        "aug=flip",
+        "trainer.epochs=2",
+        "data.image_size=[32,32]",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = mlflow_runs(tmp_path)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["aug.ops.flip._target_"] == "keras.layers.RandomFlip"
+    assert run.data.params["data.num_classes"] == "3"
+    n_files = sum(1 for p in photos.rglob("*") if p.is_file())
+    assert int(run.data.params["data.count.train"]) + int(run.data.params["data.count.val"]) == n_files
+    assert "aug=flip" in run.data.tags["runner.overrides"]
+
+
+def test_same_seed_gives_identical_metrics(tmp_path):
+    args = (f"data.path={tmp_path / 'digits'}", "trainer.epochs=2", "tracking.log_model=false")
+    for _ in range(2):
+        assert run_cli(*args, cwd=tmp_path).returncode == 0
+    first, second = (
+        [m.value for name in METRICS for m in client(tmp_path).get_metric_history(run.info.run_id, name)]
+        for run in mlflow_runs(tmp_path)
+    )
+    assert first == second
+
+
+def test_failed_run_is_marked_failed_with_its_error_and_log(tmp_path):
+    result = run_cli(
+        f"data.path={tmp_path / 'digits'}", "trainer.optimizer._target_=keras.optimizers.Adamm", cwd=tmp_path
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert "Did you mean 'Adam'?" in line
+    [run] = mlflow_runs(tmp_path)
+    assert run.info.status == "FAILED"
+    assert "Adamm" in run.data.tags["runner.error"]
+    logged = [a.path for a in client(tmp_path).list_artifacts(run.info.run_id, "outputs")]
+    assert "outputs/runner.log" in logged
