@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -45,12 +46,12 @@ def test_digits_run_records_config_params_and_data(digits_run):
         tracking_uri=f"sqlite:///{digits_run}/mlflow.db",
         dst_path=str(digits_run / "artifacts"),
     )
-    config = yaml.safe_load(open(f"{artifacts}/config.yaml"))
+    config = yaml.safe_load(Path(artifacts, "config.yaml").read_text())
     assert config["data"]["path"] == str(digits_run / "digits")
     assert config["trainer"]["epochs"] == int(params["trainer.epochs"])
-    split = open(f"{artifacts}/data/split.csv").read().splitlines()
+    split = Path(artifacts, "data", "split.csv").read_text().splitlines()
     assert len(split) == 1 + 1797 and split[0] == "path,label,split"
-    class_names = json.load(open(f"{artifacts}/data/class_names.json"))["class_names"]
+    class_names = json.loads(Path(artifacts, "data", "class_names.json").read_text())["class_names"]
     assert class_names == [str(digit) for digit in range(10)]
     assert (digits_run / "artifacts" / "outputs" / ".hydra" / "overrides.yaml").exists()
 
