@@ -54,20 +54,27 @@ class Decoder:
     def shape(self) -> tuple[int, int, int]:
         return (self.height, self.width, self.color_mode.value)
 
-    def __call__(self, path: str) -> np.ndarray:
-        size, method = (self.width, self.height), RESAMPLE[self.interpolation]
-        with Image.open(path) as image:
+    def __call__(self, item: str | np.ndarray) -> np.ndarray:
+        """A file path, or an already-decoded HxWxC array (the generator source)."""
+        if isinstance(item, np.ndarray):
+            return self.fit(Image.fromarray(item[..., 0] if item.shape[-1] == 1 else item))
+        with Image.open(item) as image:
             # JPEG only: decode at 1/2, 1/4 or 1/8 scale when that still covers the target.
-            side = max(size)
+            side = max(self.height, self.width)
             image.draft(PIL_MODE[self.color_mode], (side, side))
-            image = to_mode(ImageOps.exif_transpose(image), PIL_MODE[self.color_mode])
-            if self.crop_to_aspect_ratio:
-                image = ImageOps.fit(image, size, method)
-            elif self.pad_to_aspect_ratio:
-                image = ImageOps.pad(image, size, method)
-            else:
-                image = image.resize(size, method)
-            return np.asarray(image, dtype=np.uint8).reshape(self.shape)
+            return self.fit(ImageOps.exif_transpose(image))
+
+    def fit(self, image: Image.Image) -> np.ndarray:
+        """Colour mode, then size: resized, or cropped / padded to the target's aspect ratio."""
+        size, method = (self.width, self.height), RESAMPLE[self.interpolation]
+        image = to_mode(image, PIL_MODE[self.color_mode])
+        if self.crop_to_aspect_ratio:
+            image = ImageOps.fit(image, size, method)
+        elif self.pad_to_aspect_ratio:
+            image = ImageOps.pad(image, size, method)
+        elif image.size != size:
+            image = image.resize(size, method)
+        return np.asarray(image, dtype=np.uint8).reshape(self.shape)
 
 
 def to_mode(image: Image.Image, mode: str) -> Image.Image:
@@ -79,26 +86,29 @@ def to_mode(image: Image.Image, mode: str) -> Image.Image:
     return image if image.mode == mode else image.convert(mode)
 
 
-def decode_all(paths: list[str], decoder: Decoder, out: np.ndarray) -> dict[int, str]:
-    """Fill ``out[i]`` with ``decoder(paths[i])``; return position -> reason for files that fail."""
+def decode_all(items: list, decoder: Decoder, out: np.ndarray) -> dict[int, str]:
+    """Fill ``out[i]`` with ``decoder(items[i])``; return position -> reason for items that fail."""
 
     def work(i: int) -> str | None:
         try:
-            out[i] = decoder(paths[i])
+            out[i] = decoder(items[i])
         except Exception as err:  # noqa: BLE001 - each decoder raises its own types
             return f"cannot decode: {type(err).__name__}: {err}"
         return None
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return {i: reason for i, reason in enumerate(pool.map(work, range(len(paths)))) if reason}
+        return {i: reason for i, reason in enumerate(pool.map(work, range(len(items)))) if reason}
 
 
-def digest(paths: list[str], decoder: Decoder) -> str:
+def digest(items: list, decoder: Decoder) -> str:
     """Changes when a file is added, removed or rewritten, or a preprocessing parameter changes."""
     h = hashlib.sha256(json.dumps(asdict(decoder), default=str, sort_keys=True).encode())
-    for path in paths:
-        stat = os.stat(path)
-        h.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    for item in items:
+        if isinstance(item, np.ndarray):
+            h.update(item.tobytes())
+        else:
+            stat = os.stat(item)
+            h.update(f"{item}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return h.hexdigest()[:24]
 
 
@@ -109,17 +119,17 @@ def choose(cache: Cache, nbytes: int) -> Cache:
     return Cache.memory if fits else Cache.disk
 
 
-def load(paths: list[str], decoder: Decoder, cache: Cache, cache_dir: str) -> tuple[np.ndarray, dict]:
-    """The decoded images of ``paths`` and the position -> reason of those that failed."""
-    shape = (len(paths), *decoder.shape)
+def load(items: list, decoder: Decoder, cache: Cache, cache_dir: str) -> tuple[np.ndarray, dict]:
+    """The decoded images of ``items`` (paths or arrays) and the position -> reason of failures."""
+    shape = (len(items), *decoder.shape)
     where = choose(cache, int(np.prod(shape)))
     if where == Cache.memory:
         images = np.empty(shape, dtype=np.uint8)
-        return images, decode_all(paths, decoder, images)
+        return images, decode_all(items, decoder, images)
 
     folder = Path(cache_dir).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
-    key = digest(paths, decoder)
+    key = digest(items, decoder)
     data, failures = folder / f"{key}.npy", folder / f"{key}.failed.json"
     if data.exists() and failures.exists():
         log.info("reusing disk cache %s", data)
@@ -127,7 +137,7 @@ def load(paths: list[str], decoder: Decoder, cache: Cache, cache_dir: str) -> tu
         return np.load(data, mmap_mode="r"), bad
     partial = folder / f"{key}.partial.npy"
     images = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
-    bad = decode_all(paths, decoder, images)
+    bad = decode_all(items, decoder, images)
     images.flush()
     del images
     partial.rename(data)

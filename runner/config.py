@@ -50,6 +50,20 @@ class Verify(Enum):
     full = "full"
 
 
+class LabelMode(Enum):
+    int = "int"  # sparse integer labels
+    categorical = "categorical"  # one-hot
+    binary = "binary"  # 0/1 floats, two classes, one sigmoid output
+    none = "none"  # no labels (prediction only)
+
+
+class LabelsFrom(Enum):
+    csv = "csv"
+    parent = "parent"
+    regex = "regex"
+    none = "none"
+
+
 class Placement(Enum):
     pipeline = "pipeline"
     model = "model"
@@ -69,6 +83,7 @@ class DataConfig:
     cache: Cache = Cache.auto
     cache_dir: str = "~/.cache/runner"
     verify: Verify = Verify.header
+    label_mode: LabelMode = LabelMode.int
 
 
 @dataclass
@@ -77,6 +92,7 @@ class DirData(DataConfig):
 
     _target_: str = "runner.sources.DirSource"
     path: str = MISSING
+    val_path: str | None = None  # a separate validation folder (then validation_split is unused)
     class_names: list[str] | None = None
     extensions: list[str] = field(default_factory=lambda: list(IMAGE_EXTENSIONS))
     follow_links: bool = False
@@ -88,6 +104,35 @@ class DigitsData(DirData):
 
     _target_: str = "runner.sources.DigitsSource"
     path: str = "~/.cache/runner/digits"
+
+
+@dataclass
+class GlobData(DataConfig):
+    """Files matching ``pattern`` (``**`` recurses), labelled from a CSV, their folder or a regex."""
+
+    _target_: str = "runner.sources.GlobSource"
+    pattern: str = MISSING
+    labels_from: LabelsFrom = LabelsFrom.parent
+    labels_csv: str | None = None  # its paths are relative to its own folder
+    path_column: str = "path"
+    label_column: str = "label"
+    label_regex: str | None = None  # group 'label', or group 1, of the file name
+    class_names: list[str] | None = None
+    # Paths from the CSV must stay inside ``root`` (default: the CSV's folder, else the pattern's).
+    root: str | None = None
+    allow_outside_root: bool = False
+
+
+@dataclass
+class GeneratorData(DataConfig):
+    """``fn='package.module:function'`` returning an iterable of (image array, label) pairs."""
+
+    _target_: str = "runner.sources.GeneratorSource"
+    fn: str = MISSING
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    element_shape: list[int] | None = None  # declared signature; default: the first element's
+    value_range: list[float] = field(default_factory=lambda: [0.0, 255.0])  # [0, 1] for float images
+    class_names: list[str] | None = None
 
 
 @dataclass
@@ -115,6 +160,7 @@ class TrainerConfig:
     optimizer: Any = field(
         default_factory=lambda: {"_target_": "keras.optimizers.Adam", "learning_rate": 1e-3}
     )
+    class_weight: str | None = None  # "balanced": weights from the training split's class counts
     monitor: str = "val_accuracy"
     early_stopping_patience: int | None = None
     verbose: int = 2
@@ -141,6 +187,8 @@ class RunnerConfig:
 SCHEMAS: dict[str, type] = {
     "data_dir": DirData,
     "data_digits": DigitsData,
+    "data_glob": GlobData,
+    "data_generator": GeneratorData,
     "aug": AugConfig,
     "model_small_cnn": SmallCNN,
     "trainer": TrainerConfig,

@@ -17,7 +17,7 @@ import tensorflow as tf
 from sklearn.model_selection import train_test_split
 
 from runner import cache
-from runner.config import DataConfig
+from runner.config import DataConfig, LabelMode
 from runner.errors import RunnerError
 from runner.sources import FileIndex, require_every_class
 
@@ -57,14 +57,15 @@ def batches(
     batch_size: int,
     shuffle_seed: int | None = None,
     augment: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    encode: Callable[[tf.Tensor], tf.Tensor] = tf.identity,
 ) -> tf.data.Dataset:
-    """Batches of (uint8 images, int labels) gathered from ``images`` at ``rows``."""
+    """Batches of (uint8 images, ``encode``d labels) gathered from ``images`` at ``rows``."""
     shape = images.shape[1:]
 
     def gather(batch_rows: tf.Tensor, batch_labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         pixels = tf.numpy_function(lambda r: images[r], [batch_rows], tf.uint8, stateful=False)
         pixels.set_shape((None, *shape))
-        return pixels, batch_labels
+        return pixels, encode(batch_labels)
 
     ds = tf.data.Dataset.from_tensor_slices((rows.astype(np.int64), labels.astype(np.int32)))
     if shuffle_seed is not None:
@@ -85,30 +86,50 @@ def as_uint8(layers: list[keras.layers.Layer]) -> Callable[[tf.Tensor], tf.Tenso
     return augment
 
 
+def label_encoder(mode: LabelMode, num_classes: int) -> Callable[[tf.Tensor], tf.Tensor]:
+    """int labels -> what the loss for ``data.label_mode`` expects."""
+    if mode == LabelMode.none:
+        raise RunnerError(
+            "data.label_mode=none: there are no labels to train on; use int, categorical or binary."
+        )
+    if mode == LabelMode.binary and num_classes != 2:
+        raise RunnerError(
+            f"data.label_mode=binary needs exactly 2 classes, found {num_classes}; use int or categorical."
+        )
+    if mode == LabelMode.categorical:
+        return lambda y: tf.one_hot(y, num_classes)
+    if mode == LabelMode.binary:
+        return lambda y: tf.cast(tf.reshape(y, (-1, 1)), tf.float32)
+    return tf.identity
+
+
 def build(cfg: DataConfig, index: FileIndex, seed: int, augmentation: list[keras.layers.Layer]) -> Data:
     """Decode, split and batch ``index``; ``augmentation`` runs in tf.data on training data only."""
+    if not index.class_names:
+        raise RunnerError("data.labels_from=none: the images have no labels to train on.")
     decoder = cache.Decoder(
-        *cfg.image_size,
-        cfg.color_mode,
-        cfg.interpolation,
-        cfg.crop_to_aspect_ratio,
-        cfg.pad_to_aspect_ratio,
+        *cfg.image_size, cfg.color_mode, cfg.interpolation, cfg.crop_to_aspect_ratio, cfg.pad_to_aspect_ratio
     )
-    images, bad = cache.load(index.paths, decoder, cfg.cache, cfg.cache_dir)
+    images, bad = cache.load(index.arrays or index.paths, decoder, cfg.cache, cfg.cache_dir)
     rows = np.setdiff1d(np.arange(len(index)), np.fromiter(bad, dtype=np.int64))
     index = require_every_class(index.without(bad))
-    log.info(
-        "%d images in %d classes, %d files skipped", len(index), len(index.class_names), len(index.skipped)
-    )
+    log.info("%d images in %d classes, %s", len(index), len(index.class_names), index.summary())
 
-    train, val = stratified_split(index.labels, cfg.validation_split, seed)
-    split = np.full(len(index), "train", dtype=object)
-    split[val] = "val"
+    if index.split is None:
+        train, val = stratified_split(index.labels, cfg.validation_split, seed)
+        split = np.full(len(index), "train", dtype=object)
+        split[val] = "val"
+    else:
+        split = index.split
+        train, val = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
+    encode = label_encoder(cfg.label_mode, len(index.class_names))
     augment = as_uint8(augmentation) if augmentation else None
     return Data(
         index=index,
-        train=batches(images, rows[train], index.labels[train], cfg.batch_size, seed, augment),
-        val=batches(images, rows[val], index.labels[val], cfg.batch_size) if len(val) else None,
+        train=batches(images, rows[train], index.labels[train], cfg.batch_size, seed, augment, encode),
+        val=batches(images, rows[val], index.labels[val], cfg.batch_size, encode=encode)
+        if len(val)
+        else None,
         split=split,
         input_shape=decoder.shape,
     )

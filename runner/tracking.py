@@ -71,35 +71,51 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> Iterator[str
         mlflow.set_tag("runner.error", f"{type(err).__name__}: {err}"[:MAX_TAG])
         raise
     finally:
-        if output_dir.is_dir():
-            mlflow.log_artifacts(str(output_dir), "outputs")
+        for item in sorted(output_dir.iterdir()) if output_dir.is_dir() else []:
+            if item.name == "data":  # already logged as data/
+                continue
+            if item.is_dir():
+                mlflow.log_artifacts(str(item), f"outputs/{item.name}")
+            else:
+                mlflow.log_artifact(str(item), "outputs")
         mlflow.end_run(status)
 
 
-def log_data(data: Data) -> None:
-    """What was trained on: classes, per-file split, skipped files and why, counts per split."""
+def log_data(data: Data, output_dir: Path) -> None:
+    """What was trained on: classes, per-file split, skipped files and why, counts per split;
+    written to ``output_dir/data/`` and logged as the run's ``data/`` artifacts."""
     index = data.index
-    mlflow.log_dict({"class_names": index.class_names}, "data/class_names.json")
-    mlflow.log_text(
+    folder = output_dir / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "class_names.json").write_text(json.dumps({"class_names": index.class_names}, indent=2))
+    (folder / "split.csv").write_text(
         csv_text(
             ["path", "label", "split"],
             (
                 (p, index.class_names[y], s)
                 for p, y, s in zip(index.paths, index.labels, data.split, strict=True)
             ),
-        ),
-        "data/split.csv",
+        )
     )
-    mlflow.log_text(csv_text(["path", "reason"], index.skipped), "data/skipped.csv")
+    (folder / "skipped.csv").write_text(csv_text(["path", "reason"], index.skipped))
+    per_class = [
+        [name, *(int(np.sum((index.labels == i) & (data.split == s))) for s in ("train", "val"))]
+        for i, name in enumerate(index.class_names)
+    ]
+    (folder / "class_counts.csv").write_text(csv_text(["class", "train", "val"], per_class))
+    mlflow.log_artifacts(str(folder), "data")
     counts = {f"data.count.{s}": int(np.sum(data.split == s)) for s in ("train", "val")}
     mlflow.log_params(
         {**counts, "data.count.skipped": len(index.skipped), "data.num_classes": len(index.class_names)}
     )
     if index.skipped:
-        print(
-            f"runner: skipped {len(index.skipped)} unusable files (listed in the run's data/skipped.csv)",
-            file=sys.stderr,
-        )
+        print(f"runner: {index.summary()}; each is listed in {folder / 'skipped.csv'}", file=sys.stderr)
+
+
+def log_class_weights(class_names: list[str], weights: np.ndarray) -> None:
+    mlflow.log_params(
+        {f"trainer.class_weight.{n}": round(float(w), 4) for n, w in zip(class_names, weights, strict=True)}
+    )
 
 
 def log_confusion(class_names: list[str], matrix: np.ndarray) -> None:

@@ -17,9 +17,11 @@ from hydra.core.hydra_config import HydraConfig
 from mlflow.keras import MlflowCallback
 from omegaconf import DictConfig
 from sklearn.metrics import confusion_matrix
+from sklearn.utils.class_weight import compute_class_weight
 
 from runner import augment, pipeline, tracking
-from runner.config import build
+from runner.config import LabelMode, build
+from runner.errors import RunnerError
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,26 @@ def callbacks(cfg: DictConfig, output_dir: Path) -> list[keras.callbacks.Callbac
     return found
 
 
+LOSSES = {
+    LabelMode.int: "sparse_categorical_crossentropy",
+    LabelMode.categorical: "categorical_crossentropy",
+    LabelMode.binary: "binary_crossentropy",
+}
+
+
+def class_weights(mode: str | None, data: pipeline.Data) -> dict[int, float] | None:
+    """``balanced``: n_samples / (n_classes * count) over the training split, so rare classes count more."""
+    if mode is None:
+        return None
+    if mode != "balanced":
+        raise RunnerError(f"trainer.class_weight={mode}: the only option is 'balanced' (or null for none).")
+    labels = data.index.labels[data.split == "train"]
+    classes = np.arange(len(data.index.class_names))
+    weights = compute_class_weight("balanced", classes=classes, y=labels)
+    tracking.log_class_weights(data.index.class_names, weights)
+    return dict(zip(classes.tolist(), weights.tolist(), strict=True))
+
+
 def train(cfg: DictConfig) -> float:
     output_dir, overrides = hydra_job()
     seed = cfg.trainer.seed
@@ -60,14 +82,19 @@ def train(cfg: DictConfig) -> float:
     with tracking.run(cfg, output_dir, overrides):
         pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed)
         data = pipeline.build(cfg.data, index, seed, pipeline_aug)
-        tracking.log_data(data)
+        tracking.log_data(data, output_dir)
         names = data.index.class_names
+        binary = cfg.data.label_mode == LabelMode.binary
         model = build(
-            cfg.model, "model", input_shape=data.input_shape, num_classes=len(names), augmentation=model_aug
+            cfg.model,
+            "model",
+            input_shape=data.input_shape,
+            num_classes=1 if binary else len(names),
+            augmentation=model_aug,
         )
         model.compile(
             optimizer=build(cfg.trainer.optimizer, "trainer.optimizer"),
-            loss="sparse_categorical_crossentropy",
+            loss=LOSSES[cfg.data.label_mode],
             metrics=["accuracy"],
         )
         history = model.fit(
@@ -75,6 +102,7 @@ def train(cfg: DictConfig) -> float:
             validation_data=data.val,
             epochs=cfg.trainer.epochs,
             callbacks=callbacks(cfg.trainer, output_dir),
+            class_weight=class_weights(cfg.trainer.class_weight, data),
             verbose=cfg.trainer.verbose,
         )
         metrics = {name: values[-1] for name, values in history.history.items()}
@@ -95,7 +123,11 @@ def evaluate(model: keras.Model, data: pipeline.Data) -> dict[str, float]:
     results = model.evaluate(data.val, return_dict=True, verbose=0)
     metrics = {f"val_{name}": float(value) for name, value in results.items()}
     mlflow.log_metrics({f"final_{name}": value for name, value in metrics.items()})
-    predicted = np.argmax(model.predict(data.val, verbose=0), axis=1)
+    probabilities = model.predict(data.val, verbose=0)
+    if probabilities.shape[1] == 1:  # binary: one sigmoid output
+        predicted = (probabilities[:, 0] > 0.5).astype(int)
+    else:
+        predicted = np.argmax(probabilities, axis=1)
     truth = data.index.labels[data.split == "val"]
     tracking.log_confusion(
         data.index.class_names, confusion_matrix(truth, predicted, labels=range(len(data.index.class_names)))

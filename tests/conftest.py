@@ -71,3 +71,35 @@ def client(cwd: Path):
 @pytest.fixture(scope="session")
 def photos(tmp_path_factory) -> Path:
     return photo_folder(tmp_path_factory.mktemp("photos"))
+
+
+def corrupt_jpeg(path: Path) -> Path:
+    """A JPEG whose scan data has random bytes written over its middle."""
+    write_image(path, (64, 64), (120, 120, 120))
+    data = bytearray(path.read_bytes())
+    start = data.index(b"\xff\xda") + 200
+    data[start : start + 300] = np.random.default_rng(0).integers(0, 256, 300, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
+def messy_folder(root: Path) -> tuple[Path, set[str], int]:
+    """Class folders of good images in every mode, plus bad files; returns (root, bad paths, n good)."""
+    good = 0
+    for name, colour in list(COLOURS.items())[:2]:
+        for i, mode in enumerate(["RGB", "L", "RGBA", "P"] * 2):
+            suffix = ".jpg" if mode in ("RGB", "L") and i < 4 else ".png"
+            write_image(root / name / f"{mode}{i}{suffix}", (48 + 8 * i, 40), colour, mode)
+            good += 1
+    bad = {
+        root / "cat" / "empty.jpg": lambda p: p.write_bytes(b""),
+        root / "cat" / "text.jpg": lambda p: p.write_text("this is not a JPEG"),
+        root / "dog" / "truncated.png": lambda p: p.write_bytes(
+            write_image(p, (64, 64), (10, 200, 10)).read_bytes()[:300]
+        ),
+        root / "dog" / "garbage.jpg": corrupt_jpeg,
+        root / "dog" / "README.txt": lambda p: p.write_text("notes"),
+    }
+    for path, make in bad.items():
+        make(path)
+    return root, {str(p) for p in bad}, good

@@ -1,0 +1,120 @@
+"""``data=glob``: files matched by a pattern; labels from a CSV, the parent folder, a regex, or none.
+
+This is the ``Dataset.list_files`` + CSV recipe, with its failure modes turned into records: CSV
+rows whose file is missing, files the CSV does not list, unknown labels and paths that leave the
+data root all go to ``data/skipped.csv`` with a reason, and the run goes on without them.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from runner.config import GlobData, LabelsFrom
+from runner.errors import RunnerError, closest
+from runner.sources.index import FileIndex, check_files, labels_of, require_every_class
+
+WILDCARDS = re.compile(r"[*?\[]")
+
+
+def fixed_prefix(pattern: str) -> Path:
+    """The folder part of a pattern before its first wildcard: 'photos/**/*.jpg' -> 'photos'."""
+    parts = Path(pattern).parts
+    first = next((i for i, part in enumerate(parts) if WILDCARDS.search(part)), len(parts))
+    return Path(*parts[:first]) if first else Path(".")
+
+
+def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
+    """Rows of ``path``; a missing column is an error that names the columns the file has."""
+    if not path.is_file():
+        raise RunnerError(f"data.labels_csv: '{path}' does not exist.")
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        found = list(reader.fieldnames or [])
+        for key, column in columns.items():
+            if column not in found:
+                raise RunnerError(
+                    f"data.{key}={column}: no such column in '{path}'.{closest(column, found)} "
+                    f"Columns: {', '.join(found)}."
+                )
+        return list(reader)
+
+
+@dataclass
+class GlobSource(GlobData):
+    def data_root(self) -> Path:
+        if self.root:
+            return Path(self.root).expanduser().resolve()
+        if self.labels_from == LabelsFrom.csv:
+            return Path(self.labels_csv or ".").expanduser().resolve().parent
+        return fixed_prefix(os.path.expanduser(self.pattern)).resolve()
+
+    def matches(self) -> list[str]:
+        found = sorted(
+            p for p in glob.glob(os.path.expanduser(self.pattern), recursive=True) if os.path.isfile(p)
+        )
+        if not found:
+            raise RunnerError(
+                f"data.pattern='{self.pattern}': matches no files (the working directory is "
+                f"'{os.getcwd()}'; use an absolute pattern or one relative to it)."
+            )
+        return [str(Path(p).resolve()) for p in found]
+
+    def from_csv(self, files: list[str], root: Path) -> tuple[list[str], list[str], list]:
+        """(paths, label values, skipped) for the CSV's rows; files it does not list are skipped."""
+        if not self.labels_csv:
+            raise RunnerError("data.labels_from=csv needs data.labels_csv=path/to/labels.csv.")
+        csv_path = Path(self.labels_csv).expanduser().resolve()
+        rows = read_csv(csv_path, {"path_column": self.path_column, "label_column": self.label_column})
+        on_disk = set(files)
+        paths, values, skipped, listed = [], [], [], set()
+        for row in rows:
+            path = (csv_path.parent / row[self.path_column].strip()).resolve()
+            listed.add(str(path))
+            if not self.allow_outside_root and not path.is_relative_to(root):
+                skipped.append(
+                    (
+                        row[self.path_column],
+                        f"outside the data root {root}; set data.allow_outside_root=true to allow it",
+                    )
+                )
+            elif not path.is_file():
+                skipped.append((str(path), "listed in data.labels_csv but the file does not exist"))
+            elif str(path) in on_disk:
+                paths.append(str(path))
+                values.append(row[self.label_column].strip())
+        skipped += [(f, "not listed in data.labels_csv") for f in files if f not in listed]
+        return paths, values, skipped
+
+    def label_values(self, files: list[str]) -> list[str]:
+        if self.labels_from == LabelsFrom.parent:
+            return [Path(f).parent.name for f in files]
+        if self.labels_from == LabelsFrom.regex:
+            if not self.label_regex:
+                raise RunnerError("data.labels_from=regex needs data.label_regex, e.g. '^(\\w+)_\\d+'.")
+            pattern = re.compile(self.label_regex)
+            found = [pattern.search(Path(f).name) for f in files]
+            return [
+                (m.groupdict().get("label") or m.group(1 if m.re.groups else 0)) if m else "" for m in found
+            ]
+        return ["" for _ in files]
+
+    def index(self) -> FileIndex:
+        root, files = self.data_root(), self.matches()
+        skipped: list[tuple[str, str]] = []
+        if self.labels_from == LabelsFrom.csv:
+            files, values, skipped = self.from_csv(files, root)
+        else:
+            values = self.label_values(files)
+        if self.labels_from == LabelsFrom.none:
+            index = FileIndex(files, np.full(len(files), -1, dtype=np.int32), [], skipped)
+            return index.without(check_files(files, self.verify))
+        names, labels, bad_labels = labels_of(values, self.class_names)
+        index = FileIndex(files, labels, names, skipped).without(bad_labels)
+        return require_every_class(index.without(check_files(index.paths, self.verify)))

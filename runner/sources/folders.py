@@ -1,0 +1,122 @@
+"""``data=dir`` (and ``data=digits``): class subfolders, as ``keras.utils.image_dataset_from_directory``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from runner.config import DirData
+from runner.errors import RunnerError, closest
+from runner.sources.index import FileIndex, check_files, require_every_class
+
+log = logging.getLogger(__name__)
+
+
+def folder(path: str, key: str) -> Path:
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        what = "is not a folder" if root.exists() else "does not exist"
+        raise RunnerError(f"{key}: '{root}' {what}. Point {key} at a folder with one subfolder per class.")
+    return root
+
+
+def list_files(top: Path, extensions: set[str], follow_links: bool) -> tuple[list[str], list]:
+    """Image files under ``top`` in sorted order, and (path, reason) for the other files."""
+    found, other = [], []
+    for here, dirs, files in os.walk(top, followlinks=follow_links):
+        dirs.sort()
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = os.path.join(here, name)
+            if os.path.splitext(name)[1].lower() in extensions:
+                found.append(path)
+            else:
+                other.append((path, f"extension not in data.extensions ({', '.join(sorted(extensions))})"))
+    return found, other
+
+
+@dataclass
+class DirSource(DirData):
+    """Subfolders of ``path`` are the classes, in sorted order unless ``class_names`` fixes it."""
+
+    def classes(self, root: Path) -> list[str]:
+        found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        for name in self.class_names or []:
+            if name not in found:
+                raise RunnerError(
+                    f"data.class_names: no subfolder '{name}' in '{root}'.{closest(name, found)} "
+                    f"Subfolders: {', '.join(found)}."
+                )
+        if self.class_names:
+            return list(self.class_names)
+        empty = [name for name in found if not any((root / name).iterdir())]
+        for name in empty:
+            log.warning("class folder '%s' is empty; it is left out of the classes", root / name)
+        found = [name for name in found if name not in empty]
+        if not found:
+            raise RunnerError(
+                f"data.path: '{root}' has no class subfolders with files. Put each class's images "
+                f"in its own subfolder, e.g. {root}/cats/1.jpg."
+            )
+        return found
+
+    def index_folder(self, root: Path, classes: list[str], key: str) -> FileIndex:
+        extensions = {"." + e.lower().lstrip(".") for e in self.extensions}
+        paths, labels, skipped = [], [], []
+        for label, name in enumerate(classes):
+            found, other = list_files(root / name, extensions, self.follow_links)
+            paths += found
+            labels += [label] * len(found)
+            skipped += other
+        if not paths:
+            raise RunnerError(
+                f"{key}: no images in '{root}' (looked for {', '.join(self.extensions)} files in "
+                f"the class subfolders {', '.join(classes)})."
+            )
+        index = FileIndex(paths, np.asarray(labels, dtype=np.int32), classes, skipped)
+        return index.without(check_files(index.paths, self.verify))
+
+    def index(self) -> FileIndex:
+        root = folder(self.path, "data.path")
+        classes = self.classes(root)
+        index = self.index_folder(root, classes, "data.path")
+        if self.val_path:
+            val = self.index_folder(folder(self.val_path, "data.val_path"), classes, "data.val_path")
+            index = FileIndex(
+                index.paths + val.paths,
+                np.concatenate([index.labels, val.labels]),
+                classes,
+                index.skipped + val.skipped,
+                split=np.array(["train"] * len(index) + ["val"] * len(val), dtype=object),
+            )
+        return require_every_class(index)
+
+
+@dataclass
+class DigitsSource(DirSource):
+    """Writes scikit-learn's digits as PNG class folders on first use, then reads them as a dir."""
+
+    def index(self) -> FileIndex:
+        write_digits(Path(self.path).expanduser())
+        return super().index()
+
+
+def write_digits(root: Path) -> None:
+    done = root / ".complete"
+    if done.exists():
+        return
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    pixels = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
+    for i, (image, target) in enumerate(zip(pixels, digits.target, strict=True)):
+        (root / str(target)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(root / str(target) / f"{i:04d}.png")
+    done.touch()
+    log.info("wrote %d digits images to %s", len(pixels), root)

@@ -1,0 +1,64 @@
+"""``data=generator``: ``data.fn=package.module:function`` returns an iterable of (image, label).
+
+The images are materialised once into the same uint8 cache as files, so shuffling, the
+validation split, augmentation and resizing to ``data.image_size`` work exactly as for folders.
+An element whose shape differs from the signature (declared as ``data.element_shape``, else the
+first element's) is skipped with a reason, like a corrupt file.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from runner.config import GeneratorData
+from runner.errors import RunnerError, closest
+from runner.sources.index import FileIndex, labels_of, require_every_class
+
+
+def load_function(spec: str):
+    """'package.module:function' -> the function, or an error that says what is wrong."""
+    module_name, _, name = spec.partition(":")
+    if not module_name or not name:
+        raise RunnerError(f"data.fn={spec}: write it as package.module:function.")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise RunnerError(f"data.fn={spec}: cannot import '{module_name}' ({err}).") from err
+    if not callable(getattr(module, name, None)):
+        raise RunnerError(
+            f"data.fn={spec}: '{module_name}' has no function '{name}'.{closest(name, dir(module))}"
+        )
+    return getattr(module, name)
+
+
+def as_uint8(image: np.ndarray, value_range: list[float]) -> np.ndarray:
+    low, high = value_range
+    scaled = (np.asarray(image, dtype=np.float32) - low) * (255.0 / (high - low))
+    pixels = np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+    return pixels[..., None] if pixels.ndim == 2 else pixels
+
+
+@dataclass
+class GeneratorSource(GeneratorData):
+    def index(self) -> FileIndex:
+        shape = tuple(self.element_shape) if self.element_shape else None
+        names, arrays, values, bad = [], [], [], {}
+        for i, element in enumerate(load_function(self.fn)(**self.kwargs)):
+            if not isinstance(element, tuple | list) or len(element) != 2:
+                raise RunnerError(f"data.fn={self.fn}: element {i} is not an (image, label) pair.")
+            image = as_uint8(element[0], self.value_range)
+            shape = shape or image.shape
+            if image.shape != shape:
+                bad[i] = f"shape {image.shape} differs from the element signature {shape}"
+            names.append(f"{self.fn}[{i}]")
+            arrays.append(image)
+            values.append(str(np.asarray(element[1]).item()))
+        if not arrays:
+            raise RunnerError(f"data.fn={self.fn}: yielded no elements.")
+        class_names = self.class_names or sorted(set(values), key=lambda v: (len(v), v))
+        class_names, labels, bad_labels = labels_of(values, class_names)
+        index = FileIndex(names, labels, class_names, arrays=arrays)
+        return require_every_class(index.without({**bad_labels, **bad}))

@@ -1,0 +1,137 @@
+"""The file index every source returns, and the data check that keeps bad files out of it.
+
+Files that are not usable images are never an exception here: they go to ``FileIndex.skipped``
+with a reason, so one bad file in a real folder costs one line in ``data/skipped.csv``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from runner.config import Verify
+from runner.errors import RunnerError, closest
+
+# Formats Pillow may report for files with our extensions (MPO: multi-picture JPEG from cameras).
+READABLE_FORMATS = {"JPEG", "MPO", "PNG", "BMP", "GIF", "WEBP"}
+# Folders at least this large get a progress bar for the data check.
+PROGRESS_FROM = 5000
+
+
+@dataclass
+class FileIndex:
+    """Aligned per-image fields; ``paths`` name files, or items of a generator when ``arrays`` is set."""
+
+    paths: list[str]
+    labels: np.ndarray
+    class_names: list[str]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    split: np.ndarray | None = None  # fixed "train"/"val" per image (data.val_path); None: split later
+    arrays: list[np.ndarray] | None = None  # already-decoded images (the generator source)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def without(self, bad: dict[int, str]) -> FileIndex:
+        """The index minus the entries at ``bad`` (position -> reason), which move to skipped."""
+        if not bad:
+            return self
+        keep = [i for i in range(len(self.paths)) if i not in bad]
+        return replace(
+            self,
+            paths=[self.paths[i] for i in keep],
+            labels=self.labels[keep],
+            skipped=self.skipped + [(self.paths[i], reason) for i, reason in sorted(bad.items())],
+            split=None if self.split is None else self.split[keep],
+            arrays=None if self.arrays is None else [self.arrays[i] for i in keep],
+        )
+
+    def summary(self) -> str:
+        """'3 files skipped: 2 cannot decode, 1 empty file (0 bytes)' for the console."""
+        reasons = Counter(reason.split(":")[0] for _, reason in self.skipped)
+        parts = ", ".join(f"{count} {reason}" for reason, count in reasons.most_common())
+        return f"{len(self.skipped)} files skipped: {parts}" if self.skipped else "no files skipped"
+
+
+def header_problem(path: str) -> str | None:
+    """Why ``path`` is not a readable image, from its header alone; None if it looks fine."""
+    try:
+        if os.path.getsize(path) == 0:
+            return "empty file (0 bytes)"
+        with Image.open(path) as image:
+            if image.format not in READABLE_FORMATS:
+                return f"unsupported image format: {image.format}"
+            if min(image.size) < 1:
+                return f"image has no pixels: size {image.size}"
+    except UnidentifiedImageError:
+        return "not an image: Pillow cannot identify the file's contents"
+    except OSError as err:
+        return f"unreadable: {err}"
+    return None
+
+
+def full_problem(path: str) -> str | None:
+    """``header_problem``, then a full decode at native size (finds truncated and corrupt data)."""
+    problem = header_problem(path)
+    if problem:
+        return problem
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except Exception as err:  # noqa: BLE001 - decoders raise many types
+        return f"cannot decode: {type(err).__name__}: {err}"
+    return None
+
+
+CHECKS: dict[Verify, Callable[[str], str | None]] = {Verify.header: header_problem, Verify.full: full_problem}
+
+
+def check_files(paths: list[str], verify: Verify) -> dict[int, str]:
+    """Position -> reason for every bad file; threads, since Pillow releases the GIL on I/O and decode."""
+    if verify == Verify.none:
+        return {}
+    check = CHECKS[verify]
+    with ThreadPoolExecutor(max_workers=min(32, 4 * (os.cpu_count() or 1))) as pool:
+        problems = tqdm(
+            pool.map(check, paths, chunksize=64),
+            total=len(paths),
+            desc=f"checking files ({verify.name})",
+            file=sys.stderr,
+            disable=len(paths) < PROGRESS_FROM,
+        )
+        return {i: reason for i, reason in enumerate(problems) if reason}
+
+
+def require_every_class(index: FileIndex) -> FileIndex:
+    """A class with no usable image cannot be learned: say which, rather than train without it."""
+    counts = np.bincount(index.labels[index.labels >= 0], minlength=len(index.class_names))
+    empty = [name for name, count in zip(index.class_names, counts, strict=True) if count == 0]
+    if empty:
+        raise RunnerError(
+            f"data: class {', '.join(repr(e) for e in empty)} has no usable image "
+            f"({index.summary()}; see data/skipped.csv). Add images, or leave the "
+            f"class out with data.class_names=[...]."
+        )
+    return index
+
+
+def labels_of(values: list[str], class_names: list[str] | None) -> tuple[list[str], np.ndarray, dict]:
+    """Class names (given, or the sorted distinct values), integer labels, and position -> reason
+    for values that are not a known class."""
+    names = list(class_names) if class_names else sorted({v for v in values if v != ""})
+    lookup = {name: i for i, name in enumerate(names)}
+    labels = np.array([lookup.get(v, -1) for v in values], dtype=np.int32)
+    bad = {
+        i: f"unknown label '{v}': not in data.class_names.{closest(v, names)}" if v else "no label"
+        for i, v in enumerate(values)
+        if v not in lookup
+    }
+    return names, labels, bad

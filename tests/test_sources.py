@@ -1,0 +1,275 @@
+"""Sources: what gets indexed, what gets skipped and why, and the errors for bad input."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+from conftest import error_lines, messy_folder, mlflow_runs, photo_folder, run_cli, write_image
+from PIL import Image
+
+from runner.config import LabelsFrom, Verify
+from runner.errors import RunnerError
+from runner.sources import DirSource, GeneratorSource, GlobSource
+
+
+def dir_source(path: Path, **overrides) -> DirSource:
+    return DirSource(path=str(path), **overrides)
+
+
+def test_dir_source_indexes_class_folders_in_order(tmp_path):
+    photo_folder(tmp_path, per_class=3)
+    index = dir_source(tmp_path).index()
+    assert index.class_names == ["cat", "dog", "owl"]
+    assert len(index) == 9 and index.labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert all(
+        Path(p).parent.name == index.class_names[y] for p, y in zip(index.paths, index.labels, strict=True)
+    )
+
+
+def test_class_names_fix_order_and_select_a_subset(tmp_path):
+    photo_folder(tmp_path, per_class=2)
+    index = dir_source(tmp_path, class_names=["owl", "cat"]).index()
+    assert index.class_names == ["owl", "cat"]
+    assert {Path(p).parent.name for p in index.paths} == {"owl", "cat"}
+    assert index.labels.tolist() == [0, 0, 1, 1]
+
+
+def test_unknown_class_name_suggests_the_folder(tmp_path):
+    photo_folder(tmp_path, per_class=1)
+    with pytest.raises(RunnerError, match="no subfolder 'dgo'.*Did you mean 'dog'"):
+        dir_source(tmp_path, class_names=["dgo"]).index()
+
+
+def test_header_check_skips_bad_files_with_reasons(tmp_path):
+    root, bad, good = messy_folder(tmp_path)
+    index = dir_source(root).index()
+    reasons = dict(index.skipped)
+    assert "empty file" in reasons[str(root / "cat" / "empty.jpg")]
+    assert "not an image" in reasons[str(root / "cat" / "text.jpg")]
+    assert "extension" in reasons[str(root / "dog" / "README.txt")]
+    # Headers of the truncated PNG and the corrupt JPEG are fine: the decode catches them later.
+    assert len(index) == good + 2
+
+
+def test_full_check_also_finds_truncated_and_corrupt_data(tmp_path):
+    root, bad, good = messy_folder(tmp_path)
+    index = dir_source(root, verify=Verify.full).index()
+    assert {p for p, _ in index.skipped} == bad
+    assert "cannot decode" in dict(index.skipped)[str(root / "dog" / "truncated.png")]
+    assert len(index) == good
+
+
+def test_empty_class_folder_is_left_out_and_all_bad_class_is_an_error(tmp_path):
+    photo_folder(tmp_path, per_class=2)
+    (tmp_path / "empty").mkdir()
+    assert dir_source(tmp_path).index().class_names == ["cat", "dog", "owl"]
+    (tmp_path / "empty" / "x.jpg").write_bytes(b"")
+    with pytest.raises(RunnerError, match="class 'empty' has no usable image"):
+        dir_source(tmp_path).index()
+
+
+def test_val_path_fixes_the_split(tmp_path):
+    photo_folder(tmp_path / "train", per_class=3)
+    photo_folder(tmp_path / "val", per_class=1)
+    index = dir_source(tmp_path / "train", val_path=str(tmp_path / "val")).index()
+    assert index.split.tolist() == ["train"] * 9 + ["val"] * 3
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]], header=("path", "label")) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def csv_case(tmp_path: Path) -> tuple[Path, Path]:
+    """photos/ with a labels.csv that has a missing file, an unknown label and a path leaving the root."""
+    root = photo_folder(tmp_path / "photos", per_class=6)
+    outside = write_image(tmp_path / "outside.jpg")
+    rows = [(str(p.relative_to(root)), p.parent.name) for p in sorted(root.rglob("*.*"))]
+    unlisted = rows.pop()  # on disk, not in the CSV
+    rows += [("cat/missing.jpg", "cat"), ("dog/dog01.jpg", "dgo"), (f"../{outside.name}", "cat")]
+    rows = [r for r in rows if r[0] != "dog/dog01.jpg" or r[1] == "dgo"]
+    return write_csv(root / "labels.csv", rows), root / unlisted[0]
+
+
+def glob_csv(tmp_path: Path, csv_path: Path, **overrides) -> GlobSource:
+    settings = {
+        "pattern": str(csv_path.parent / "**" / "*.*g"),
+        "labels_from": LabelsFrom.csv,
+        "labels_csv": str(csv_path),
+        "class_names": ["cat", "dog", "owl"],
+    }
+    return GlobSource(**{**settings, **overrides})
+
+
+def test_glob_with_csv_reports_every_problem_row(tmp_path):
+    csv_path, unlisted = csv_case(tmp_path)
+    index = glob_csv(tmp_path, csv_path).index()
+    reasons = dict(index.skipped)
+    assert "does not exist" in reasons[str(csv_path.parent / "cat" / "missing.jpg")]
+    assert "unknown label 'dgo'" in reasons[str(csv_path.parent / "dog" / "dog01.jpg")]
+    assert "Did you mean 'dog'" in reasons[str(csv_path.parent / "dog" / "dog01.jpg")]
+    assert "outside the data root" in reasons["../outside.jpg"]
+    assert "not listed" in reasons[str(unlisted)]
+    assert len(index) == 18 - 2  # one unlisted, one with an unknown label
+    assert str(tmp_path / "outside.jpg") not in index.paths
+
+
+def test_csv_outside_root_allowed_when_asked(tmp_path):
+    csv_path, _ = csv_case(tmp_path)
+    index = glob_csv(
+        tmp_path, csv_path, allow_outside_root=True, pattern=str(tmp_path / "**" / "*.jpg")
+    ).index()
+    assert str(tmp_path / "outside.jpg") in index.paths
+
+
+def test_csv_missing_column_names_the_columns_found(tmp_path):
+    csv_path = write_csv(tmp_path / "labels.csv", [("a.jpg", "cat")], header=("file", "label"))
+    write_image(tmp_path / "a.jpg")
+    with pytest.raises(RunnerError, match=r"data.path_column=path: no such column.*Columns: file, label"):
+        glob_csv(tmp_path, csv_path).index()
+
+
+def test_glob_labels_from_parent_and_regex(tmp_path):
+    photo_folder(tmp_path, per_class=2)
+    parent = GlobSource(pattern=str(tmp_path / "**" / "*.jpg")).index()
+    assert parent.class_names == ["cat", "dog", "owl"] and len(parent) == 3
+    regex = GlobSource(
+        pattern=str(tmp_path / "*" / "*"), labels_from=LabelsFrom.regex, label_regex=r"^(?P<label>[a-z]+)\d+"
+    ).index()
+    assert regex.class_names == ["cat", "dog", "owl"] and len(regex) == 6
+    unlabeled = GlobSource(pattern=str(tmp_path / "*" / "*.png"), labels_from=LabelsFrom.none).index()
+    assert unlabeled.class_names == [] and (unlabeled.labels == -1).all()
+
+
+def squares(n: int = 30):
+    """A generator source for tests: bright squares are class 1, dark ones class 0."""
+    for i in range(n):
+        label = i % 2
+        yield np.full((12, 12, 3), 200 if label else 30, dtype=np.uint8), label
+    yield np.zeros((5, 5, 3), dtype=np.uint8), 0  # wrong shape: skipped
+
+
+def test_generator_source_checks_the_signature():
+    index = GeneratorSource(fn="test_sources:squares", kwargs={"n": 10}).index()
+    assert len(index) == 10 and index.class_names == ["0", "1"]
+    assert "differs from the element signature (12, 12, 3)" in index.skipped[0][1]
+
+
+def test_generator_fn_typo_suggests_the_function():
+    with pytest.raises(RunnerError, match="has no function 'squaers'.*Did you mean 'squares'"):
+        GeneratorSource(fn="test_sources:squaers").index()
+
+
+def test_messy_folder_trains_on_exactly_the_good_files(tmp_path):
+    root, bad, good = messy_folder(tmp_path / "messy")
+    result = run_cli(
+        "data=dir",
+        f"data.path={root}",
+        "trainer.epochs=1",
+        "data.image_size=[24,24]",
+        "data.label_mode=binary",
+        "trainer.class_weight=balanced",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "5 files skipped" in result.stderr
+    [run] = mlflow_runs(tmp_path)
+    assert int(run.data.params["data.count.train"]) + int(run.data.params["data.count.val"]) == good
+    assert float(run.data.params["trainer.class_weight.cat"]) > 0
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    model = mlflow.keras.load_model(f"runs:/{run.info.run_id}/model")
+    assert model.output_shape == (None, 1)  # binary: one sigmoid unit
+    [skipped_csv] = tmp_path.glob("outputs/*/*/data/skipped.csv")
+    with skipped_csv.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["path"] for row in rows} == bad
+    assert all(row["reason"] for row in rows)
+
+
+def test_glob_csv_through_the_cli(tmp_path):
+    csv_path, _ = csv_case(tmp_path)
+    result = run_cli(
+        "data=glob",
+        f"data.pattern={csv_path.parent}/**/*.*g",
+        "data.labels_from=csv",
+        f"data.labels_csv={csv_path}",
+        "data.class_names=[cat,dog,owl]",
+        "trainer.epochs=1",
+        "data.image_size=[24,24]",
+        "data.label_mode=categorical",
+        "tracking.log_model=false",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = mlflow_runs(tmp_path)
+    assert int(run.data.params["data.count.skipped"]) == 4
+
+
+def test_generator_through_the_cli(tmp_path):
+    result = run_cli(
+        "data=generator",
+        "data.fn=test_sources:squares",
+        "data.image_size=[12,12]",
+        "trainer.epochs=1",
+        "aug=flip",
+        "tracking.log_model=false",
+        cwd=Path(__file__).parent,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_csv_missing_column_through_the_cli_is_one_line(tmp_path):
+    csv_path = write_csv(tmp_path / "labels.csv", [("a.jpg", "cat")], header=("file", "label"))
+    write_image(tmp_path / "a.jpg")
+    result = run_cli(
+        "data=glob",
+        f"data.pattern={tmp_path}/*.jpg",
+        "data.labels_from=csv",
+        f"data.labels_csv={csv_path}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert "no such column" in line and "file, label" in line
+
+
+def test_decoder_converts_every_mode_to_the_requested_one(tmp_path):
+    from runner.cache import Decoder
+    from runner.config import ColorMode, Interpolation
+
+    paths = [
+        write_image(tmp_path / f"{m}.png", (20, 10), (200, 100, 50), m) for m in ("L", "RGBA", "P", "RGB")
+    ]
+    sixteen = tmp_path / "16bit.png"
+    Image.fromarray(np.full((10, 20), 40000, dtype=np.uint16)).save(sixteen)
+    cmyk = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (20, 10), (0, 255, 255, 0)).save(cmyk)
+    decoder = Decoder(8, 8, ColorMode.rgb, Interpolation.bilinear)
+    for path in [*paths, sixteen, cmyk]:
+        pixels = decoder(str(path))
+        assert pixels.shape == (8, 8, 3) and pixels.dtype == np.uint8, path
+    assert abs(int(decoder(str(sixteen)).mean()) - 40000 // 256) <= 1
+    red = decoder(str(cmyk)).reshape(-1, 3).mean(axis=0)
+    assert red[0] > 200 and red[1] < 60  # CMYK (0, 255, 255, 0) is red
+
+
+def test_decoder_applies_exif_orientation(tmp_path):
+    from runner.cache import Decoder
+    from runner.config import ColorMode, Interpolation
+
+    image = Image.new("RGB", (40, 20), (0, 0, 0))
+    image.paste((255, 255, 255), (0, 0, 20, 20))  # left half white
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    image.save(tmp_path / "rotated.jpg", exif=exif.tobytes(), quality=95)
+    pixels = Decoder(20, 40, ColorMode.grayscale, Interpolation.bilinear)(str(tmp_path / "rotated.jpg"))
+    # Displayed upright it is 20 wide and 40 high, white on top; resized to 40 wide, 20 high here.
+    top, bottom = pixels[:10].mean(), pixels[10:].mean()
+    assert top > 200 and bottom < 50
