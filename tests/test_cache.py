@@ -1,0 +1,72 @@
+"""The decode-once cache: memory and disk, reused only while nothing it depends on changed."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from conftest import messy_folder, photo_folder
+
+from runner import cache
+from runner.config import Cache, ColorMode, Interpolation
+
+
+def decoder(size: int = 16) -> cache.Decoder:
+    return cache.Decoder(size, size, ColorMode.rgb, Interpolation.bilinear)
+
+
+def paths_of(root) -> list[str]:
+    return sorted(str(p) for p in root.rglob("*.*"))
+
+
+def test_memory_and_disk_caches_hold_the_same_pixels(tmp_path):
+    paths = paths_of(photo_folder(tmp_path / "photos", per_class=2))
+    in_memory, _ = cache.load(paths, decoder(), Cache.memory, str(tmp_path / "c"))
+    on_disk, _ = cache.load(paths, decoder(), Cache.disk, str(tmp_path / "c"))
+    assert isinstance(on_disk, np.memmap)
+    assert in_memory.shape == (6, 16, 16, 3) and in_memory.dtype == np.uint8
+    np.testing.assert_array_equal(in_memory, on_disk)
+
+
+def test_disk_cache_is_reused_when_nothing_changed(tmp_path):
+    paths = paths_of(photo_folder(tmp_path / "photos", per_class=2))
+    first, _ = cache.load(paths, decoder(), Cache.disk, str(tmp_path / "c"))
+    [written] = (tmp_path / "c").glob("*[0-9a-f].npy")
+    stamp = written.stat().st_mtime_ns
+    second, _ = cache.load(paths, decoder(), Cache.disk, str(tmp_path / "c"))
+    assert written.stat().st_mtime_ns == stamp and len(list((tmp_path / "c").glob("*.npy"))) == 1
+    np.testing.assert_array_equal(first, second)
+
+
+def test_disk_cache_is_rebuilt_when_a_file_or_a_parameter_changes(tmp_path):
+    paths = paths_of(photo_folder(tmp_path / "photos", per_class=2))
+    folder = tmp_path / "c"
+    original, _ = cache.load(paths, decoder(), Cache.disk, str(folder))
+    # A file rewritten in place (new content, new mtime): a new cache with the new pixels.
+    from PIL import Image
+
+    Image.new("RGB", (30, 30), (255, 255, 255)).save(paths[0])
+    os.utime(paths[0], ns=(1, 10**18))
+    changed, _ = cache.load(paths, decoder(), Cache.disk, str(folder))
+    assert changed[0].min() == 255 and not np.array_equal(changed[0], original[0])
+    # A preprocessing parameter: a third cache.
+    resized, _ = cache.load(paths, decoder(size=8), Cache.disk, str(folder))
+    assert resized.shape[1:] == (8, 8, 3)
+    assert len(list(folder.glob("*[0-9a-f].npy"))) == 3
+
+
+def test_failures_are_reported_and_remembered_by_the_disk_cache(tmp_path):
+    root, bad, _ = messy_folder(tmp_path / "messy")
+    paths = [p for p in paths_of(root) if not p.endswith((".txt", "empty.jpg", "text.jpg"))]
+    for _ in range(2):  # built, then reused
+        _, failed = cache.load(paths, decoder(), Cache.disk, str(tmp_path / "c"))
+        assert {paths[i] for i in failed} == {
+            str(root / "dog" / "truncated.png"),
+            str(root / "dog" / "garbage.jpg"),
+        }
+
+
+def test_auto_picks_memory_when_it_fits():
+    assert cache.choose(Cache.auto, 10_000) == Cache.memory
+    assert cache.choose(Cache.auto, 10**15) == Cache.disk
+    assert cache.choose(Cache.disk, 10) == Cache.disk
