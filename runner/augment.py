@@ -1,34 +1,144 @@
-"""The augmentation stack: ``aug.ops`` (name -> Keras layer config) built in order, seeded.
+"""The augmentation stack: ``aug.ops`` (name -> Keras layer config) built in order, each seeded.
 
-Where it runs is ``aug.placement``: ``pipeline`` maps the layers over training batches in tf.data
-on the CPU, after the cache; ``model`` puts them at the front of the model, where Keras runs them
-only in training, on the accelerator if there is one. Validation data is never augmented.
+Where it runs is ``aug.placement``:
+- ``pipeline`` (default): a tf.data map over *training* batches on the CPU, after the cache, so
+  cached images stay un-augmented and the accelerator never waits on augmentation it could do.
+- ``model``: the first layers of the model. Keras runs them only when ``training=True``, so they
+  are inactive in ``evaluate``/``predict`` and in the logged model, and they run on the GPU.
+Validation data is never augmented. MixUp and CutMix mix labels too, so they run in the pipeline.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
+from collections.abc import Callable
 
 import keras
+import tensorflow as tf
 from omegaconf import DictConfig
 
-from runner.config import Placement, build, check_targets, locate
+from runner.config import LabelMode, Placement, build, check_targets, locate
+from runner.errors import RunnerError, closest
+
+Augment = Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+# Keyword arguments every Keras layer takes besides its own.
+LAYER_KWARGS = {"name", "dtype", "trainable", "autocast"}
+
+
+def check_params(target: type, op: DictConfig, where: str) -> None:
+    """An op key that its layer does not take: one line naming it and the closest parameter."""
+    params = [p for p in inspect.signature(target).parameters if p not in ("self", "args", "kwargs")]
+    for key in op:
+        if key != "_target_" and key not in params and key not in LAYER_KWARGS:
+            raise RunnerError(
+                f"{where}.{key}: {op._target_} has no parameter '{key}'.{closest(str(key), params)} "
+                f"Its parameters: {', '.join(params)}."
+            )
 
 
 def layers(cfg: DictConfig, seed: int) -> list[keras.layers.Layer]:
     """One layer per op, in config order; each random layer gets its own seed derived from ``seed``."""
     stack = []
     for i, (name, op) in enumerate(cfg.ops.items()):
-        if op is None:  # an op removed with `aug.ops.NAME=null`
+        if op is None:  # an op switched off with `aug.ops.NAME=null`
             continue
         where = f"aug.ops.{name}"
-        check_targets(op, where)
-        seeded = "seed" in inspect.signature(locate(op._target_, where)).parameters and "seed" not in op
+        if "_target_" not in op:
+            raise RunnerError(f"{where}: needs a _target_, e.g. +{where}._target_=keras.layers.RandomFlip")
+        check_targets(op, where)  # before locate imports anything
+        target = locate(op._target_, where)
+        check_params(target, op, where)
+        seeded = "seed" in inspect.signature(target).parameters and "seed" not in op
         stack.append(build(op, where, **({"seed": seed + 1000 * (i + 1)} if seeded else {})))
     return stack
 
 
-def split_by_placement(cfg: DictConfig, seed: int) -> tuple[list, list]:
+def mixes_labels(layer: keras.layers.Layer) -> bool:
+    return isinstance(layer, keras.layers.MixUp | keras.layers.CutMix)
+
+
+def split_by_placement(cfg: DictConfig, seed: int, label_mode: LabelMode) -> tuple[list, list]:
     """(layers for the tf.data pipeline, layers for the front of the model)."""
     stack = layers(cfg, seed)
-    return (stack, []) if cfg.placement == Placement.pipeline else ([], stack)
+    mixing = [type(layer).__name__ for layer in stack if mixes_labels(layer)]
+    if mixing and label_mode != LabelMode.categorical:
+        raise RunnerError(f"aug: {', '.join(mixing)} mixes one-hot labels; set data.label_mode=categorical.")
+    if cfg.placement == Placement.pipeline:
+        return stack, []
+    if mixing:
+        raise RunnerError(
+            f"aug.placement=model: {', '.join(mixing)} mixes labels, which a model layer never sees; "
+            f"use aug.placement=pipeline."
+        )
+    return [], stack
+
+
+def apply(stack: list[keras.layers.Layer]) -> Augment:
+    """(uint8 images, labels) -> augmented (uint8 images, labels), with the layers in training mode.
+
+    Back to uint8 so the model gets the same input with or without augmentation in the pipeline."""
+
+    def augment(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        data = {"images": tf.cast(images, tf.float32), "labels": labels}
+        for layer in stack:
+            data = layer(data, training=True)
+        return tf.saturate_cast(tf.round(data["images"]), tf.uint8), data["labels"]
+
+    return augment
+
+
+def image_data_generator(
+    rotation_range: float = 0.0,
+    width_shift_range: float = 0.0,
+    height_shift_range: float = 0.0,
+    shear_range: float = 0.0,
+    zoom_range: float = 0.0,
+    horizontal_flip: bool = False,
+    vertical_flip: bool = False,
+    brightness_range: tuple[float, float] | None = None,
+    fill_mode: str = "nearest",
+    seed: int | None = None,
+) -> keras.layers.Pipeline:
+    """``ImageDataGenerator``'s augmentation arguments, as Keras 3 preprocessing layers.
+
+    Conversions (IDG argument -> layer):
+    - rotation_range (degrees) -> RandomRotation(factor=rotation_range / 360), a fraction of a turn.
+    - width/height_shift_range (fraction of size) -> RandomTranslation(height_factor, width_factor).
+    - shear_range (degrees) -> RandomShear(x_factor=tan(shear_range)), a fraction of the width.
+    - zoom_range z -> RandomZoom(height_factor=(-z, z)): IDG scales by [1-z, 1+z]; same range.
+    - horizontal_flip / vertical_flip -> RandomFlip(mode).
+    - brightness_range [a, b] (a multiplier) -> RandomBrightness(factor=((a-1)/2, (b-1)/2)): Keras
+      adds a shift instead of multiplying; the two agree for mid-grey pixels.
+    - fill_mode -> the fill_mode of every geometric layer (IDG's default, "nearest", is kept).
+    """
+    seeds = iter(range(seed or 0, (seed or 0) + 100))
+    geometric = {"fill_mode": fill_mode}
+    stack: list[keras.layers.Layer] = []
+    if horizontal_flip or vertical_flip:
+        mode = (
+            "horizontal_and_vertical"
+            if horizontal_flip and vertical_flip
+            else ("horizontal" if horizontal_flip else "vertical")
+        )
+        stack.append(keras.layers.RandomFlip(mode, seed=next(seeds)))
+    if rotation_range:
+        stack.append(keras.layers.RandomRotation(rotation_range / 360, seed=next(seeds), **geometric))
+    if width_shift_range or height_shift_range:
+        stack.append(
+            keras.layers.RandomTranslation(
+                height_shift_range, width_shift_range, seed=next(seeds), **geometric
+            )
+        )
+    if shear_range:
+        stack.append(
+            keras.layers.RandomShear(
+                x_factor=math.tan(math.radians(shear_range)), seed=next(seeds), **geometric
+            )
+        )
+    if zoom_range:
+        stack.append(keras.layers.RandomZoom((-zoom_range, zoom_range), seed=next(seeds), **geometric))
+    if brightness_range:
+        low, high = brightness_range
+        stack.append(keras.layers.RandomBrightness(((low - 1) / 2, (high - 1) / 2), seed=next(seeds)))
+    return keras.layers.Pipeline(stack, name="image_data_generator")

@@ -8,6 +8,8 @@ key, unknown option, wrong type) into the same kind of line, with the closest va
 from __future__ import annotations
 
 import difflib
+import importlib
+import inspect
 from collections.abc import Iterable
 
 from hydra.errors import ConfigCompositionException, InstantiationException, MissingConfigException
@@ -43,10 +45,29 @@ def _missing_option(err: MissingConfigException) -> str:
     )
 
 
+def target_params(target: str) -> list[str]:
+    """The keyword parameters of the callable a ``_target_`` names ([] if it cannot be imported)."""
+    module_name, _, name = target.rpartition(".")
+    try:
+        params = inspect.signature(getattr(importlib.import_module(module_name), name)).parameters
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return []
+    return [p for p in params if p not in ("self", "args", "kwargs")]
+
+
 def _config_error(err: OmegaConfBaseException) -> str:
     key = err.full_key or err.key
-    if isinstance(err, ConfigKeyError | ConfigAttributeError) and isinstance(err.parent_node, DictConfig):
-        valid = [str(k) for k in err.parent_node]
+    parent = err.parent_node
+    if isinstance(err, ConfigKeyError | ConfigAttributeError) and isinstance(parent, DictConfig):
+        params = target_params(str(parent["_target_"])) if "_target_" in parent else []
+        if str(err.key) in params:
+            return f"{key}: not set in this config yet; add it with a '+': +{key}=..."
+        if params:
+            return (
+                f"{key}: {parent['_target_']} has no parameter '{err.key}'.{closest(str(err.key), params)} "
+                f"It takes: {', '.join(params)}."
+            )
+        valid = [str(k) for k in parent]
         return f"{key}: unknown key.{closest(str(err.key), valid)} Valid keys here: {', '.join(valid)}."
     if isinstance(err, MissingMandatoryValue):
         return f"{key}: needs a value; set it on the command line, e.g. {key}=..."

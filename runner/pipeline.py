@@ -11,12 +11,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.model_selection import train_test_split
 
 from runner import cache
+from runner.augment import Augment
 from runner.config import DataConfig, LabelMode
 from runner.errors import RunnerError
 from runner.sources import FileIndex, require_every_class
@@ -56,7 +56,7 @@ def batches(
     labels: np.ndarray,
     batch_size: int,
     shuffle_seed: int | None = None,
-    augment: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    augment: Augment | None = None,
     encode: Callable[[tf.Tensor], tf.Tensor] = tf.identity,
 ) -> tf.data.Dataset:
     """Batches of (uint8 images, ``encode``d labels) gathered from ``images`` at ``rows``."""
@@ -72,18 +72,8 @@ def batches(
         ds = ds.shuffle(len(rows), seed=shuffle_seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
     if augment is not None:
-        ds = ds.map(lambda x, y: (augment(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def as_uint8(layers: list[keras.layers.Layer]) -> Callable[[tf.Tensor], tf.Tensor]:
-    """Run augmentation layers in training mode and hand the model uint8 again, as without them."""
-    stack = keras.Sequential(layers)
-
-    def augment(x: tf.Tensor) -> tf.Tensor:
-        return tf.saturate_cast(tf.round(stack(x, training=True)), tf.uint8)
-
-    return augment
 
 
 def label_encoder(mode: LabelMode, num_classes: int) -> Callable[[tf.Tensor], tf.Tensor]:
@@ -103,8 +93,8 @@ def label_encoder(mode: LabelMode, num_classes: int) -> Callable[[tf.Tensor], tf
     return tf.identity
 
 
-def build(cfg: DataConfig, index: FileIndex, seed: int, augmentation: list[keras.layers.Layer]) -> Data:
-    """Decode, split and batch ``index``; ``augmentation`` runs in tf.data on training data only."""
+def build(cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None = None) -> Data:
+    """Decode, split and batch ``index``; ``augment`` runs in tf.data on training batches only."""
     if not index.class_names:
         raise RunnerError("data.labels_from=none: the images have no labels to train on.")
     decoder = cache.Decoder(
@@ -123,7 +113,6 @@ def build(cfg: DataConfig, index: FileIndex, seed: int, augmentation: list[keras
         split = index.split
         train, val = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
     encode = label_encoder(cfg.label_mode, len(index.class_names))
-    augment = as_uint8(augmentation) if augmentation else None
     return Data(
         index=index,
         train=batches(images, rows[train], index.labels[train], cfg.batch_size, seed, augment, encode),

@@ -79,9 +79,9 @@ def train(cfg: DictConfig) -> float:
     seed = cfg.trainer.seed
     seed_everything(seed, cfg.trainer.deterministic)
     index = build(cfg.data, "data").index()
+    pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed, cfg.data.label_mode)
     with tracking.run(cfg, output_dir, overrides):
-        pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed)
-        data = pipeline.build(cfg.data, index, seed, pipeline_aug)
+        data = pipeline.build(cfg.data, index, seed, augment.apply(pipeline_aug) if pipeline_aug else None)
         tracking.log_data(data, output_dir)
         names = data.index.class_names
         binary = cfg.data.label_mode == LabelMode.binary
