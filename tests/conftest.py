@@ -103,3 +103,15 @@ def messy_folder(root: Path) -> tuple[Path, set[str], int]:
     for path, make in bad.items():
         make(path)
     return root, {str(p) for p in bad}, good
+
+
+def compose(*overrides: str):
+    """The config ``python -m runner OVERRIDES`` would run, composed by Hydra in-process."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from runner.config import CONF_DIR, register_configs
+
+    register_configs()
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return hydra_compose("config", list(overrides))
