@@ -80,7 +80,7 @@ def apply(stack: list[keras.layers.Layer]) -> Augment:
     Back to uint8 so the model gets the same input with or without augmentation in the pipeline."""
 
     def augment(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        data = {"images": tf.cast(images, tf.float32), "labels": labels}
+        data = {"images": tf.cast(images, tf.float32), "labels": tf.convert_to_tensor(labels)}
         for layer in stack:
             data = layer(data, training=True)
         return tf.saturate_cast(tf.round(data["images"]), tf.uint8), data["labels"]

@@ -251,6 +251,16 @@ def register_configs() -> None:
     register_experiments(EXPERIMENTS_DIR)
 
 
+def compose(overrides: list[str]) -> DictConfig:
+    """The config ``python -m runner OVERRIDES`` would run, for tools that are not Hydra apps."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    register_configs()
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return hydra_compose("config", overrides)
+
+
 def register_experiments(folder: Path) -> None:
     """Make each committed ``experiments/NAME.yaml`` selectable as ``experiment=NAME``."""
     cs = ConfigStore.instance()

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import keras
+import mlflow
 import numpy as np
 import tensorflow as tf
 from hydra.core.hydra_config import HydraConfig
@@ -19,7 +20,7 @@ from omegaconf import DictConfig
 from sklearn.metrics import confusion_matrix
 from sklearn.utils.class_weight import compute_class_weight
 
-from runner import augment, pipeline, tracking
+from runner import augment, pipeline, preview, tracking
 from runner.config import LabelMode, build
 from runner.errors import RunnerError
 
@@ -82,6 +83,12 @@ def train(cfg: DictConfig) -> float:
     pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed, cfg.data.label_mode)
     with tracking.run(cfg, output_dir, overrides):
         data = pipeline.build(cfg.data, index, seed, augment.apply(pipeline_aug) if pipeline_aug else None)
+        if pipeline_aug or model_aug:
+            images, labels = preview.sample(cfg.data, data.index, rows=6)
+            preview_grid = preview.grid(
+                images, labels, data.index.class_names, pipeline_aug + model_aug, draws=5
+            )
+            mlflow.log_image(preview_grid, "aug/preview.png")
         tracking.log_data(data, output_dir)
         names = data.index.class_names
         binary = cfg.data.label_mode == LabelMode.binary
@@ -118,8 +125,6 @@ def train(cfg: DictConfig) -> float:
 
 def evaluate(model: keras.Model, data: pipeline.Data) -> dict[str, float]:
     """Final validation metrics (best weights if early stopping restored them) + confusion matrix."""
-    import mlflow
-
     results = model.evaluate(data.val, return_dict=True, verbose=0)
     metrics = {f"val_{name}": float(value) for name, value in results.items()}
     mlflow.log_metrics({f"final_{name}": value for name, value in metrics.items()})

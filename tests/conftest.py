@@ -107,11 +107,6 @@ def messy_folder(root: Path) -> tuple[Path, set[str], int]:
 
 def compose(*overrides: str):
     """The config ``python -m runner OVERRIDES`` would run, composed by Hydra in-process."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
+    from runner.config import compose as compose_config
 
-    from runner.config import CONF_DIR, register_configs
-
-    register_configs()
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return hydra_compose("config", list(overrides))
+    return compose_config(list(overrides))

@@ -108,3 +108,24 @@ def test_failed_run_is_marked_failed_with_its_error_and_log(tmp_path):
     assert "Adamm" in run.data.tags["runner.error"]
     logged = [a.path for a in client(tmp_path).list_artifacts(run.info.run_id, "outputs")]
     assert "outputs/runner.log" in logged
+
+
+def test_model_placement_augments_in_training_only(photos, tmp_path):
+    result = run_cli(
+        "data=dir",
+        f"data.path={photos}",
+        "aug=standard",
+        "aug.placement=model",
+        "trainer.epochs=1",
+        "data.image_size=[32,32]",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = mlflow_runs(tmp_path)
+    artifacts = [a.path for a in client(tmp_path).list_artifacts(run.info.run_id, "aug")]
+    assert artifacts == ["aug/preview.png"]
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    model = mlflow.keras.load_model(f"runs:/{run.info.run_id}/model")
+    assert any("random_rotation" in layer.name for layer in model.layers)  # the layers are in the model
+    images = np.random.default_rng(0).integers(0, 255, (8, 32, 32, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(model.predict(images, verbose=0), model.predict(images, verbose=0))

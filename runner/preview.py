@@ -1,0 +1,93 @@
+"""``python -m runner.preview [--rows N] [--draws K] [--out FILE] [overrides]``: look at the augmentation.
+
+Writes a PNG grid: one row per source image (its class name at the left), the image as decoded
+in the first column, then K augmented draws. ``train`` logs the same grid as ``aug/preview.png``
+at the start of every run that has augmentation. Takes the same overrides as ``python -m runner``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageOps
+
+TILE = 96  # grid cell side in pixels; small images are scaled up (nearest) to be visible
+LABEL_WIDTH = 110
+HEADER = 20
+
+
+def pick(labels: np.ndarray, rows: int) -> list[int]:
+    """Up to ``rows`` positions, taking the classes in turn so that each shows up."""
+    by_class = [list(np.flatnonzero(labels == c)) for c in np.unique(labels)]
+    picked: list[int] = []
+    while len(picked) < rows and any(by_class):
+        picked += [members.pop(0) for members in by_class if members][: rows - len(picked)]
+    return picked
+
+
+def tile(pixels: np.ndarray) -> Image.Image:
+    image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).convert("RGB")
+    return ImageOps.contain(image, (TILE, TILE), Image.Resampling.NEAREST)
+
+
+def grid(
+    images: np.ndarray, labels: np.ndarray, class_names: list[str], stack: list, draws: int
+) -> Image.Image:
+    """Rows: ``images``; columns: the image, then ``draws`` passes through the augmentation ``stack``."""
+    from runner.augment import apply
+
+    one_hot = np.eye(max(len(class_names), 1), dtype=np.float32)[labels]
+    columns = [images] + [apply(stack)(images, one_hot)[0].numpy() for _ in range(draws)]
+    sheet = Image.new("RGB", (LABEL_WIDTH + TILE * len(columns), HEADER + TILE * len(images)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for c, title in enumerate(["decoded"] + [f"draw {d + 1}" for d in range(draws)]):
+        draw.text((LABEL_WIDTH + c * TILE + 4, 4), title, fill="black")
+    for r, label in enumerate(labels):
+        draw.text((4, HEADER + r * TILE + TILE // 2), class_names[label][:16], fill="black")
+        for c, column in enumerate(columns):
+            sheet.paste(tile(column[r]), (LABEL_WIDTH + c * TILE, HEADER + r * TILE))
+    return sheet
+
+
+def sample(cfg, index, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decoded images and labels of ``rows`` files of ``index``, one class after another."""
+    from runner.cache import Decoder
+
+    decoder = Decoder(
+        *cfg.image_size, cfg.color_mode, cfg.interpolation, cfg.crop_to_aspect_ratio, cfg.pad_to_aspect_ratio
+    )
+    positions = pick(index.labels, rows)
+    items = index.arrays or index.paths
+    return np.stack([decoder(items[i]) for i in positions]), index.labels[positions]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m runner.preview", description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=6, help="source images, one per row")
+    parser.add_argument("--draws", type=int, default=5, help="augmented draws per image")
+    parser.add_argument("--out", default="aug_preview.png", help="PNG file to write")
+    args, overrides = parser.parse_known_args(argv)
+    from runner.__main__ import reported
+
+    reported(write, args, overrides)
+
+
+def write(args: argparse.Namespace, overrides: list[str]) -> None:
+    from runner import augment
+    from runner.config import build, compose
+
+    cfg = compose(overrides)
+    index = build(cfg.data, "data").index()
+    stack = augment.layers(cfg.aug, cfg.trainer.seed)
+    images, labels = sample(cfg.data, index, args.rows)
+    grid(images, labels, index.class_names, stack, args.draws).save(args.out)
+    print(
+        f"wrote {args.out}: {len(images)} images x {args.draws} draws of aug with {len(stack)} ops",
+        file=sys.stderr,
+    )
+
+
+if __name__ == "__main__":
+    main()
