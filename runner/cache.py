@@ -1,12 +1,16 @@
 """Decode every image once, at the target size, into one uint8 array: in memory or a disk memmap.
 
-Why Pillow and not ``tf.io.decode_image``: one decoder handles every format we accept with EXIF
-orientation, palette/16-bit/CMYK conversion and JPEG DCT-domain downscaling (``draft``), and a file
-that fails to decode raises *here*, once, with a reason, instead of killing an epoch. Pillow
-releases the GIL while decoding and resizing, so a thread pool uses every core.
+Two ways in, one resize:
+- Fast path: TensorFlow's decoders (``decode_image``: JPEG with its fast DCT, PNG incl. 16-bit and
+  palette, GIF, BMP, WebP, CMYK JPEG) in a parallel tf.data map, C++ threads, no GIL.
+- Pillow path: files whose EXIF orientation must be applied (TF ignores it), arrays from a
+  generator, and every file TF fails on, in threads; a file Pillow cannot decode either is left
+  out with Pillow's reason instead of killing an epoch.
+Both end in ``keras.ops.image.resize``, the op ``image_dataset_from_directory`` uses, so sizes,
+interpolation, crop and pad match it exactly.
 
-Why uint8 at the target size: it is 4x smaller than the float32 tensors ``image_dataset_from_
-directory(...).cache()`` holds, and every later epoch is a memory gather instead of a decode.
+uint8 at the target size is 4x smaller than the float32 tensors ``image_dataset_from_directory
+(...).cache()`` holds, and every later epoch is a memory gather instead of a decode.
 """
 
 from __future__ import annotations
@@ -15,33 +19,31 @@ import hashlib
 import json
 import logging
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
 import psutil
+import tensorflow as tf
 from PIL import Image, ImageOps
+from tqdm import tqdm
 
 from runner.config import Cache, ColorMode, Interpolation
 
 log = logging.getLogger(__name__)
 
-RESAMPLE = {
-    Interpolation.nearest: Image.Resampling.NEAREST,
-    Interpolation.bilinear: Image.Resampling.BILINEAR,
-    Interpolation.bicubic: Image.Resampling.BICUBIC,
-    Interpolation.lanczos: Image.Resampling.LANCZOS,
-    Interpolation.area: Image.Resampling.BOX,
-}
 PIL_MODE = {ColorMode.grayscale: "L", ColorMode.rgb: "RGB", ColorMode.rgba: "RGBA"}
 # A memory cache may take at most this share of the memory available when the run starts.
-MEMORY_SHARE = 0.5
+MEMORY_SHARE = 0.4
+PROGRESS_FROM = 5000
 
 
 @dataclass(frozen=True)
 class Decoder:
-    """File -> uint8 array of ``shape``; its fields are the preprocessing that keys a disk cache."""
+    """File or array -> uint8 ``shape``; its fields are the preprocessing that keys a disk cache."""
 
     height: int
     width: int
@@ -54,27 +56,32 @@ class Decoder:
     def shape(self) -> tuple[int, int, int]:
         return (self.height, self.width, self.color_mode.value)
 
-    def __call__(self, item: str | np.ndarray) -> np.ndarray:
-        """A file path, or an already-decoded HxWxC array (the generator source)."""
-        if isinstance(item, np.ndarray):
-            return self.fit(Image.fromarray(item[..., 0] if item.shape[-1] == 1 else item))
-        with Image.open(item) as image:
-            # JPEG only: decode at 1/2, 1/4 or 1/8 scale when that still covers the target.
-            side = max(self.height, self.width)
-            image.draft(PIL_MODE[self.color_mode], (side, side))
-            return self.fit(ImageOps.exif_transpose(image))
+    def resize(self, image: tf.Tensor) -> tf.Tensor:
+        resized = keras.ops.image.resize(
+            tf.cast(image, tf.float32),
+            (self.height, self.width),
+            interpolation=self.interpolation.value,
+            crop_to_aspect_ratio=self.crop_to_aspect_ratio,
+            pad_to_aspect_ratio=self.pad_to_aspect_ratio,
+        )
+        return tf.saturate_cast(tf.round(resized), tf.uint8)
 
-    def fit(self, image: Image.Image) -> np.ndarray:
-        """Colour mode, then size: resized, or cropped / padded to the target's aspect ratio."""
-        size, method = (self.width, self.height), RESAMPLE[self.interpolation]
-        image = to_mode(image, PIL_MODE[self.color_mode])
-        if self.crop_to_aspect_ratio:
-            image = ImageOps.fit(image, size, method)
-        elif self.pad_to_aspect_ratio:
-            image = ImageOps.pad(image, size, method)
-        elif image.size != size:
-            image = image.resize(size, method)
-        return np.asarray(image, dtype=np.uint8).reshape(self.shape)
+    def decode_file(self, path: tf.Tensor) -> tf.Tensor:
+        """The fast path, as graph ops for a tf.data map."""
+        channels = self.color_mode.value
+        image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+        image.set_shape((None, None, channels))
+        return self.resize(image)
+
+    def decode_pillow(self, item: str | np.ndarray) -> np.ndarray:
+        """The exact path: EXIF orientation, any mode, or an already-decoded array."""
+        if isinstance(item, np.ndarray):
+            image = Image.fromarray(item[..., 0] if item.shape[-1] == 1 else item)
+        else:
+            with Image.open(item) as opened:
+                image = ImageOps.exif_transpose(opened)
+        pixels = np.asarray(to_mode(image, PIL_MODE[self.color_mode]), dtype=np.uint8)
+        return self.resize(pixels.reshape(*pixels.shape[:2], -1)).numpy()
 
 
 def to_mode(image: Image.Image, mode: str) -> Image.Image:
@@ -86,18 +93,40 @@ def to_mode(image: Image.Image, mode: str) -> Image.Image:
     return image if image.mode == mode else image.convert(mode)
 
 
-def decode_all(items: list, decoder: Decoder, out: np.ndarray) -> dict[int, str]:
-    """Fill ``out[i]`` with ``decoder(items[i])``; return position -> reason for items that fail."""
+def decode_fast(items: list, positions: list[int], decoder: Decoder, out: np.ndarray) -> set[int]:
+    """Decode ``items[positions]`` with TensorFlow into ``out``; the positions that succeeded."""
+    auto = tf.data.AUTOTUNE
+    ds = tf.data.Dataset.from_tensor_slices((np.asarray(positions, np.int64), [items[i] for i in positions]))
+    ds = ds.map(lambda i, path: (i, decoder.decode_file(path)), num_parallel_calls=auto)
+    ds = ds.ignore_errors().batch(64).prefetch(auto)
+    done: set[int] = set()
+    bar = tqdm(total=len(positions), desc="decoding", file=sys.stderr, disable=len(positions) < PROGRESS_FROM)
+    for batch_positions, images in ds:
+        rows = batch_positions.numpy()
+        out[rows] = images.numpy()
+        done.update(rows.tolist())
+        bar.update(len(rows))
+    bar.close()
+    return done
+
+
+def decode_all(items: list, decoder: Decoder, out: np.ndarray, pillow: frozenset[str] = frozenset()) -> dict:
+    """Fill ``out[i]`` from ``items[i]`` (paths or arrays); return position -> reason for failures.
+
+    ``pillow``: paths that must take the Pillow path (EXIF-rotated, found by the data check)."""
+    fast = [i for i, item in enumerate(items) if isinstance(item, str) and item not in pillow]
+    done = decode_fast(items, fast, decoder, out) if fast else set()
 
     def work(i: int) -> str | None:
         try:
-            out[i] = decoder(items[i])
+            out[i] = decoder.decode_pillow(items[i])
         except Exception as err:  # noqa: BLE001 - each decoder raises its own types
             return f"cannot decode: {type(err).__name__}: {err}"
         return None
 
+    rest = [i for i in range(len(items)) if i not in done]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return {i: reason for i, reason in enumerate(pool.map(work, range(len(items)))) if reason}
+        return {i: reason for i, reason in zip(rest, pool.map(work, rest), strict=True) if reason}
 
 
 def digest(items: list, decoder: Decoder) -> str:
@@ -119,13 +148,18 @@ def choose(cache: Cache, nbytes: int) -> Cache:
     return Cache.memory if fits else Cache.disk
 
 
-def load(items: list, decoder: Decoder, cache: Cache, cache_dir: str) -> tuple[np.ndarray, dict]:
-    """The decoded images of ``items`` (paths or arrays) and the position -> reason of failures."""
+def load(
+    items: list, decoder: Decoder, cache: Cache, cache_dir: str, pillow: frozenset[str] = frozenset()
+) -> tuple[tf.Tensor | np.ndarray, dict]:
+    """The decoded images of ``items`` and the position -> reason of failures.
+
+    A memory cache is a tf.Tensor (batches are one ``tf.gather``); a disk cache is a read-only
+    ``np.memmap`` reused while ``digest`` is unchanged."""
     shape = (len(items), *decoder.shape)
-    where = choose(cache, int(np.prod(shape)))
-    if where == Cache.memory:
+    if choose(cache, int(np.prod(shape))) == Cache.memory:
         images = np.empty(shape, dtype=np.uint8)
-        return images, decode_all(items, decoder, images)
+        bad = decode_all(items, decoder, images, pillow)
+        return tf.convert_to_tensor(images), bad
 
     folder = Path(cache_dir).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
@@ -137,7 +171,7 @@ def load(items: list, decoder: Decoder, cache: Cache, cache_dir: str) -> tuple[n
         return np.load(data, mmap_mode="r"), bad
     partial = folder / f"{key}.partial.npy"
     images = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
-    bad = decode_all(items, decoder, images)
+    bad = decode_all(items, decoder, images, pillow)
     images.flush()
     del images
     partial.rename(data)

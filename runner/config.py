@@ -31,11 +31,14 @@ class ColorMode(Enum):
 
 
 class Interpolation(Enum):
+    """The resize methods of ``keras.ops.image.resize`` (what image_dataset_from_directory uses)."""
+
     nearest = "nearest"
     bilinear = "bilinear"
     bicubic = "bicubic"
-    lanczos = "lanczos"
     area = "area"
+    lanczos3 = "lanczos3"
+    lanczos5 = "lanczos5"
 
 
 class Cache(Enum):

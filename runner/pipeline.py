@@ -51,7 +51,7 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
 
 
 def batches(
-    images: np.ndarray,
+    images: tf.Tensor | np.ndarray,
     rows: np.ndarray,
     labels: np.ndarray,
     batch_size: int,
@@ -59,12 +59,18 @@ def batches(
     augment: Augment | None = None,
     encode: Callable[[tf.Tensor], tf.Tensor] = tf.identity,
 ) -> tf.data.Dataset:
-    """Batches of (uint8 images, ``encode``d labels) gathered from ``images`` at ``rows``."""
-    shape = images.shape[1:]
+    """Batches of (uint8 images, ``encode``d labels) gathered from ``images`` at ``rows``.
+
+    ``images`` is the memory cache (a tensor: one ``tf.gather`` per batch, no GIL) or the disk
+    cache (a memmap: NumPy reads the rows)."""
+    shape = tuple(images.shape[1:])
 
     def gather(batch_rows: tf.Tensor, batch_labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        pixels = tf.numpy_function(lambda r: images[r], [batch_rows], tf.uint8, stateful=False)
-        pixels.set_shape((None, *shape))
+        if isinstance(images, np.ndarray):
+            pixels = tf.numpy_function(lambda r: images[r], [batch_rows], tf.uint8, stateful=False)
+            pixels.set_shape((None, *shape))
+        else:
+            pixels = tf.gather(images, batch_rows)
         return pixels, encode(batch_labels)
 
     ds = tf.data.Dataset.from_tensor_slices((rows.astype(np.int64), labels.astype(np.int32)))
@@ -100,7 +106,7 @@ def build(cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None 
     decoder = cache.Decoder(
         *cfg.image_size, cfg.color_mode, cfg.interpolation, cfg.crop_to_aspect_ratio, cfg.pad_to_aspect_ratio
     )
-    images, bad = cache.load(index.arrays or index.paths, decoder, cfg.cache, cfg.cache_dir)
+    images, bad = cache.load(index.arrays or index.paths, decoder, cfg.cache, cfg.cache_dir, index.rotated)
     rows = np.setdiff1d(np.arange(len(index)), np.fromiter(bad, dtype=np.int64))
     index = require_every_class(index.without(bad))
     log.info("%d images in %d classes, %s", len(index), len(index.class_names), index.summary())

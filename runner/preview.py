@@ -60,7 +60,7 @@ def sample(cfg, index, rows: int) -> tuple[np.ndarray, np.ndarray]:
     )
     positions = pick(index.labels, rows)
     items = index.arrays or index.paths
-    return np.stack([decoder(items[i]) for i in positions]), index.labels[positions]
+    return np.stack([decoder.decode_pillow(items[i]) for i in positions]), index.labels[positions]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -25,7 +25,7 @@ def test_memory_and_disk_caches_hold_the_same_pixels(tmp_path):
     on_disk, _ = cache.load(paths, decoder(), Cache.disk, str(tmp_path / "c"))
     assert isinstance(on_disk, np.memmap)
     assert in_memory.shape == (6, 16, 16, 3) and in_memory.dtype == np.uint8
-    np.testing.assert_array_equal(in_memory, on_disk)
+    np.testing.assert_array_equal(in_memory.numpy(), on_disk)
 
 
 def test_disk_cache_is_reused_when_nothing_changed(tmp_path):
@@ -70,3 +70,28 @@ def test_auto_picks_memory_when_it_fits():
     assert cache.choose(Cache.auto, 10_000) == Cache.memory
     assert cache.choose(Cache.auto, 10**15) == Cache.disk
     assert cache.choose(Cache.disk, 10) == Cache.disk
+
+
+def test_exif_rotated_photo_is_upright_in_the_cache(tmp_path):
+    from PIL import Image
+
+    from runner.sources import DirSource
+
+    image = Image.new("RGB", (40, 20), (0, 0, 0))
+    image.paste((255, 255, 255), (0, 0, 20, 20))  # left half white
+    exif = Image.Exif()
+    exif[0x0112] = 6  # displayed rotated 90 degrees clockwise: white on top
+    (tmp_path / "a").mkdir()
+    image.save(tmp_path / "a" / "rotated.jpg", exif=exif.tobytes(), quality=95)
+    image.save(tmp_path / "a" / "plain.jpg", quality=95)
+    index = DirSource(path=str(tmp_path)).index()
+    assert index.rotated == {str(tmp_path / "a" / "rotated.jpg")}
+    square = cache.Decoder(20, 20, ColorMode.grayscale, Interpolation.bilinear)
+    images, bad = cache.load(index.paths, square, Cache.memory, str(tmp_path / "c"), index.rotated)
+    plain, rotated = (
+        images.numpy()[index.paths.index(str(tmp_path / "a" / "plain.jpg"))],
+        images.numpy()[index.paths.index(str(tmp_path / "a" / "rotated.jpg"))],
+    )
+    assert not bad
+    assert plain[:, :10].mean() > 200 and plain[:, 10:].mean() < 50  # white left
+    assert rotated[:10].mean() > 200 and rotated[10:].mean() < 50  # white top

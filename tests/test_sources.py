@@ -253,10 +253,10 @@ def test_decoder_converts_every_mode_to_the_requested_one(tmp_path):
     Image.new("CMYK", (20, 10), (0, 255, 255, 0)).save(cmyk)
     decoder = Decoder(8, 8, ColorMode.rgb, Interpolation.bilinear)
     for path in [*paths, sixteen, cmyk]:
-        pixels = decoder(str(path))
+        pixels = decoder.decode_pillow(str(path))
         assert pixels.shape == (8, 8, 3) and pixels.dtype == np.uint8, path
-    assert abs(int(decoder(str(sixteen)).mean()) - 40000 // 256) <= 1
-    red = decoder(str(cmyk)).reshape(-1, 3).mean(axis=0)
+    assert abs(int(decoder.decode_pillow(str(sixteen)).mean()) - 40000 // 256) <= 1
+    red = decoder.decode_pillow(str(cmyk)).reshape(-1, 3).mean(axis=0)
     assert red[0] > 200 and red[1] < 60  # CMYK (0, 255, 255, 0) is red
 
 
@@ -269,7 +269,9 @@ def test_decoder_applies_exif_orientation(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise to display
     image.save(tmp_path / "rotated.jpg", exif=exif.tobytes(), quality=95)
-    pixels = Decoder(20, 40, ColorMode.grayscale, Interpolation.bilinear)(str(tmp_path / "rotated.jpg"))
+    pixels = Decoder(20, 40, ColorMode.grayscale, Interpolation.bilinear).decode_pillow(
+        str(tmp_path / "rotated.jpg")
+    )
     # Displayed upright it is 20 wide and 40 high, white on top; resized to 40 wide, 20 high here.
     top, bottom = pixels[:10].mean(), pixels[10:].mean()
     assert top > 200 and bottom < 50

@@ -18,7 +18,7 @@ import numpy as np
 
 from runner.config import GlobData, LabelsFrom
 from runner.errors import RunnerError, closest
-from runner.sources.index import FileIndex, check_files, labels_of, require_every_class
+from runner.sources.index import FileIndex, check, labels_of, require_every_class
 
 WILDCARDS = re.compile(r"[*?\[]")
 
@@ -113,8 +113,7 @@ class GlobSource(GlobData):
         else:
             values = self.label_values(files)
         if self.labels_from == LabelsFrom.none:
-            index = FileIndex(files, np.full(len(files), -1, dtype=np.int32), [], skipped)
-            return index.without(check_files(files, self.verify))
+            return check(FileIndex(files, np.full(len(files), -1, dtype=np.int32), [], skipped), self.verify)
         names, labels, bad_labels = labels_of(values, self.class_names)
         index = FileIndex(files, labels, names, skipped).without(bad_labels)
-        return require_every_class(index.without(check_files(index.paths, self.verify)))
+        return require_every_class(check(index, self.verify))

@@ -12,7 +12,7 @@ from PIL import Image
 
 from runner.config import DirData
 from runner.errors import RunnerError, closest
-from runner.sources.index import FileIndex, check_files, require_every_class
+from runner.sources.index import FileIndex, check, require_every_class
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class DirSource(DirData):
                 f"the class subfolders {', '.join(classes)})."
             )
         index = FileIndex(paths, np.asarray(labels, dtype=np.int32), classes, skipped)
-        return index.without(check_files(index.paths, self.verify))
+        return check(index, self.verify)
 
     def index(self) -> FileIndex:
         root = folder(self.path, "data.path")
@@ -94,6 +94,7 @@ class DirSource(DirData):
                 classes,
                 index.skipped + val.skipped,
                 split=np.array(["train"] * len(index) + ["val"] * len(val), dtype=object),
+                rotated=index.rotated | val.rotated,
             )
         return require_every_class(index)
 

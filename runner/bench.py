@@ -1,0 +1,257 @@
+"""``python -m runner.bench DIR``: images/sec and peak memory of the runner's input pipeline against
+Keras's own loaders, in one process, on the same files.
+
+Loaders, in this fixed order: ``runner`` (the pipeline as ``data=dir`` builds it), ``ids``
+(``keras.utils.image_dataset_from_directory`` + prefetch), ``manual`` (``Dataset.list_files`` +
+parallel ``map(read, decode, resize)`` + batch + prefetch), ``idg`` (the legacy
+``ImageDataGenerator.flow_from_directory``) and ``decode`` (parallel read + ``decode_jpeg``, no
+resize: the ceiling). Each loader gets a warm-up, then ``--passes`` rounds of: build it fresh and
+read one epoch (cold), read a second epoch from the same object (warm). Figures are medians;
+every pass is kept in the JSON so that noise shows. ``peak_rss_mb`` is the process's peak
+resident memory while that loader ran.
+
+Also: ``--fit`` times ``model.fit`` epochs on the same small model with the runner's pipeline and
+with ``image_dataset_from_directory``; ``--make N`` first writes N synthetic JPEG photos into DIR;
+``--index-files N`` times indexing N (empty) files with header checks off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import psutil
+from PIL import Image
+
+Loader = Callable[[], Iterable]
+
+
+class PeakRSS:
+    """Samples this process's resident memory every few milliseconds while in a ``with`` block."""
+
+    def __init__(self, every: float = 0.01) -> None:
+        self.every, self.peak, self._stop = every, 0, threading.Event()
+
+    def _sample(self) -> None:
+        process = psutil.Process()
+        while not self._stop.is_set():
+            self.peak = max(self.peak, process.memory_info().rss)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def count_images(batches: Iterable) -> int:
+    """Read every batch (as a training loop would) and count the images in them."""
+    n = 0
+    for batch in batches:
+        images = batch[0] if isinstance(batch, tuple) else batch
+        n += int(images.shape[0])
+    return n
+
+
+def measure(make: Loader, passes: int) -> dict:
+    count_images(iter_first(make(), 3))  # warm-up: kernels, thread pools, file-system cache
+    cold, warm, counts = [], [], set()
+    with PeakRSS() as memory:
+        for _ in range(passes):
+            start = time.perf_counter()
+            loader = make()
+            first = count_images(loader)
+            cold.append(first / (time.perf_counter() - start))
+            start = time.perf_counter()
+            second = count_images(loader)
+            warm.append(second / (time.perf_counter() - start))
+            counts |= {first, second}
+    return {
+        "images": counts.pop() if len(counts) == 1 else sorted(counts),
+        "cold_img_s": round(statistics.median(cold), 1),
+        "warm_img_s": round(statistics.median(warm), 1),
+        "peak_rss_mb": round(memory.peak / 2**20, 1),
+        "cold_passes": [round(x, 1) for x in cold],
+        "warm_passes": [round(x, 1) for x in warm],
+    }
+
+
+def iter_first(batches: Iterable, n: int) -> Iterable:
+    for i, batch in enumerate(batches):
+        if i >= n:
+            return
+        yield batch
+
+
+def loaders(root: Path, size: int, batch: int) -> dict[str, Loader]:
+    import keras
+    import tensorflow as tf
+
+    from runner import pipeline
+    from runner.config import Cache
+    from runner.sources import DirSource
+
+    auto = tf.data.AUTOTUNE
+
+    def runner() -> Iterable:
+        source = DirSource(
+            path=str(root),
+            image_size=[size, size],
+            batch_size=batch,
+            validation_split=0.0,
+            cache=Cache.memory,
+        )
+        return pipeline.build(source, source.index(), seed=0).train
+
+    def ids() -> Iterable:
+        return keras.utils.image_dataset_from_directory(
+            root, image_size=(size, size), batch_size=batch, verbose=False
+        ).prefetch(auto)
+
+    def manual() -> Iterable:
+        classes = tf.constant(sorted(p.name for p in root.iterdir() if p.is_dir()))
+
+        def load(path: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
+            label = tf.argmax(tf.cast(tf.equal(classes, tf.strings.split(path, os.sep)[-2]), tf.int32))
+            return tf.image.resize(image, (size, size)), label
+
+        files = tf.data.Dataset.list_files(str(root / "*" / "*"), shuffle=True, seed=0)
+        return files.map(load, num_parallel_calls=auto).batch(batch).prefetch(auto)
+
+    def idg() -> Iterable:
+        from keras.src.legacy.preprocessing.image import ImageDataGenerator
+
+        flow = ImageDataGenerator().flow_from_directory(
+            root, target_size=(size, size), batch_size=batch, class_mode="sparse"
+        )
+        return EpochsOf(flow)
+
+    def decode() -> Iterable:
+        files = tf.data.Dataset.list_files(str(root / "*" / "*"), shuffle=False)
+        images = files.map(
+            lambda p: tf.io.decode_jpeg(tf.io.read_file(p), channels=3), num_parallel_calls=auto
+        )
+        return images.ragged_batch(batch).prefetch(auto)
+
+    return {"runner": runner, "ids": ids, "manual": manual, "idg": idg, "decode": decode}
+
+
+class EpochsOf:
+    """A Keras ``Sequence`` read one epoch per ``iter()``, like ``fit`` reads it."""
+
+    def __init__(self, sequence) -> None:
+        self.sequence = sequence
+
+    def __iter__(self):
+        return (self.sequence[i] for i in range(len(self.sequence)))
+
+
+def fit_epochs(root: Path, size: int, batch: int, epochs: int = 2) -> dict:
+    """Seconds per ``model.fit`` epoch, same small model, runner pipeline vs image_dataset_from_directory."""
+    import keras
+
+    from runner.models import small_cnn
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(round(time.perf_counter() - self.start, 2))
+
+    made = loaders(root, size, batch)
+    found = {}
+    for name in ("runner", "ids"):
+        keras.utils.set_random_seed(0)
+        model = small_cnn(
+            (size, size, 3), len([p for p in root.iterdir() if p.is_dir()]), filters=(8, 16), dense=32
+        )
+        model.compile("adam", "sparse_categorical_crossentropy")
+        timer = EpochTimer()
+        timer.seconds = []
+        start = time.perf_counter()
+        model.fit(made[name](), epochs=epochs, callbacks=[timer], verbose=0)
+        found[name] = {"epoch_s": timer.seconds, "total_s": round(time.perf_counter() - start, 2)}
+    return found
+
+
+def make_photos(root: Path, count: int, size: tuple[int, int], classes: int = 5) -> None:
+    """Photo-like JPEGs (smooth colour fields, shapes and noise) so decode costs what photos cost."""
+    rng = np.random.default_rng(0)
+    width, height = size
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    for i in range(count):
+        folder = root / f"class{i % classes}"
+        folder.mkdir(parents=True, exist_ok=True)
+        a, b, c = rng.uniform(0, 6, 3)
+        base = 127 + 60 * np.sin(xx / width * a + yy / height * b + c)
+        pixels = base[..., None] + rng.normal(0, 18, (height, width, 3)) + rng.uniform(-60, 60, 3)
+        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(folder / f"{i:06d}.jpg", quality=90)
+
+
+def index_scale(n: int) -> dict:
+    """Seconds and peak memory to index ``n`` files in class folders with header checks off."""
+    from runner.config import Verify
+    from runner.sources import DirSource
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for c in range(10):
+            folder = Path(tmp) / f"class{c}"
+            folder.mkdir()
+            for i in range(c, n, 10):
+                (folder / f"{i:07d}.jpg").touch()
+        with PeakRSS() as memory:
+            start = time.perf_counter()
+            index = DirSource(path=tmp, verify=Verify.none).index()
+            seconds = time.perf_counter() - start
+    return {"files": len(index), "seconds": round(seconds, 2), "peak_rss_mb": round(memory.peak / 2**20, 1)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m runner.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("dir", nargs="?", type=Path, help="a folder of class subfolders of JPEGs")
+    parser.add_argument("--size", type=int, default=224, help="target side in pixels")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--passes", type=int, default=3, help="cold/warm rounds per loader (median)")
+    parser.add_argument("--loaders", default="runner,ids,manual,idg,decode", help="comma-separated subset")
+    parser.add_argument("--fit", action="store_true", help="also time model.fit epochs (runner vs ids)")
+    parser.add_argument("--make", type=int, metavar="N", help="first write N synthetic JPEGs into DIR")
+    parser.add_argument("--make-size", type=int, nargs=2, default=(256, 256), metavar=("W", "H"))
+    parser.add_argument("--index-files", type=int, metavar="N", help="only time indexing N empty files")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    if args.index_files:
+        print(json.dumps(index_scale(args.index_files)))
+        return
+    if args.dir is None:
+        parser.error("DIR is required (or --index-files N)")
+    if args.make:
+        make_photos(args.dir, args.make, tuple(args.make_size))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    made = loaders(args.dir, args.size, args.batch)
+    results = {name: measure(made[name], args.passes) for name in args.loaders.split(",")}
+    if args.fit:
+        results["fit"] = fit_epochs(args.dir, args.size, args.batch)
+    if args.json:
+        print(json.dumps(results))
+        return
+    for name, figures in results.items():
+        print(f"{name:8s} {json.dumps(figures)}", file=sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
