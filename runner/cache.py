@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -67,9 +68,29 @@ class Decoder:
         return tf.saturate_cast(tf.round(resized), tf.uint8)
 
     def decode_file(self, path: tf.Tensor) -> tf.Tensor:
-        """The fast path, as graph ops for a tf.data map."""
+        """The fast path, as graph ops for a tf.data map.
+
+        A JPEG at least twice the target in both sides is decoded at 1/2, 1/4 or 1/8 scale in the
+        DCT domain (``decode_jpeg(ratio=...)``): fewer pixels to decode and to resize."""
         channels = self.color_mode.value
-        image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+        contents = tf.io.read_file(path)
+
+        def jpeg() -> tf.Tensor:
+            height, width = tf.unstack(tf.image.extract_jpeg_shape(contents)[:2])
+            times = tf.minimum(height // self.height, width // self.width)
+            branch = tf.reduce_sum(tf.cast(times >= tf.constant([2, 4, 8]), tf.int32))
+            return tf.switch_case(
+                branch,
+                [
+                    lambda ratio=ratio: tf.io.decode_jpeg(contents, channels=channels, ratio=ratio)
+                    for ratio in (1, 2, 4, 8)
+                ],
+            )
+
+        def other() -> tf.Tensor:
+            return tf.io.decode_image(contents, channels=channels, expand_animations=False)
+
+        image = tf.cond(tf.io.is_jpeg(contents), jpeg, other)
         image.set_shape((None, None, channels))
         return self.resize(image)
 
@@ -93,29 +114,27 @@ def to_mode(image: Image.Image, mode: str) -> Image.Image:
     return image if image.mode == mode else image.convert(mode)
 
 
-def decode_fast(items: list, positions: list[int], decoder: Decoder, out: np.ndarray) -> set[int]:
-    """Decode ``items[positions]`` with TensorFlow into ``out``; the positions that succeeded."""
+def decode_fast(
+    items: list, positions: list[int], decoder: Decoder
+) -> Iterator[tuple[np.ndarray, tf.Tensor]]:
+    """(positions, uint8 images) batches of ``items[positions]`` decoded by TensorFlow, in order;
+    files TensorFlow cannot decode are simply absent."""
+    if not positions:
+        return
     auto = tf.data.AUTOTUNE
     ds = tf.data.Dataset.from_tensor_slices((np.asarray(positions, np.int64), [items[i] for i in positions]))
     ds = ds.map(lambda i, path: (i, decoder.decode_file(path)), num_parallel_calls=auto)
     ds = ds.ignore_errors().batch(64).prefetch(auto)
-    done: set[int] = set()
-    bar = tqdm(total=len(positions), desc="decoding", file=sys.stderr, disable=len(positions) < PROGRESS_FROM)
-    for batch_positions, images in ds:
-        rows = batch_positions.numpy()
-        out[rows] = images.numpy()
-        done.update(rows.tolist())
-        bar.update(len(rows))
-    bar.close()
-    return done
+    with tqdm(
+        total=len(positions), desc="decoding", file=sys.stderr, disable=len(positions) < PROGRESS_FROM
+    ) as bar:
+        for batch_positions, images in ds:
+            bar.update(int(images.shape[0]))
+            yield batch_positions.numpy(), images
 
 
-def decode_all(items: list, decoder: Decoder, out: np.ndarray, pillow: frozenset[str] = frozenset()) -> dict:
-    """Fill ``out[i]`` from ``items[i]`` (paths or arrays); return position -> reason for failures.
-
-    ``pillow``: paths that must take the Pillow path (EXIF-rotated, found by the data check)."""
-    fast = [i for i, item in enumerate(items) if isinstance(item, str) and item not in pillow]
-    done = decode_fast(items, fast, decoder, out) if fast else set()
+def decode_rest(items: list, done: set[int], decoder: Decoder, out: np.ndarray) -> dict[int, str]:
+    """The Pillow path for every position not in ``done``; position -> reason for those that fail."""
 
     def work(i: int) -> str | None:
         try:
@@ -127,6 +146,15 @@ def decode_all(items: list, decoder: Decoder, out: np.ndarray, pillow: frozenset
     rest = [i for i in range(len(items)) if i not in done]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         return {i: reason for i, reason in zip(rest, pool.map(work, rest), strict=True) if reason}
+
+
+def decode_into(out: np.ndarray, items: list, decoder: Decoder, batches: Iterable) -> dict:
+    """Fill ``out`` from the fast path's ``batches``, then the Pillow path; position -> reason."""
+    done: set[int] = set()
+    for rows, images in batches:
+        out[rows] = images.numpy()
+        done.update(rows.tolist())
+    return decode_rest(items, done, decoder, out)
 
 
 def digest(items: list, decoder: Decoder) -> str:
@@ -156,9 +184,14 @@ def load(
     A memory cache is a tf.Tensor (batches are one ``tf.gather``); a disk cache is a read-only
     ``np.memmap`` reused while ``digest`` is unchanged."""
     shape = (len(items), *decoder.shape)
+    # Files go to TensorFlow unless EXIF-rotated; arrays (generator source) go to Pillow.
+    fast = [i for i, item in enumerate(items) if isinstance(item, str) and item not in pillow]
     if choose(cache, int(np.prod(shape))) == Cache.memory:
+        batches = list(decode_fast(items, fast, decoder))
+        if sum(len(rows) for rows, _ in batches) == len(items):  # the usual case: one copy, no NumPy
+            return tf.concat([images for _, images in batches], axis=0), {}
         images = np.empty(shape, dtype=np.uint8)
-        bad = decode_all(items, decoder, images, pillow)
+        bad = decode_into(images, items, decoder, batches)
         return tf.convert_to_tensor(images), bad
 
     folder = Path(cache_dir).expanduser()
@@ -171,7 +204,7 @@ def load(
         return np.load(data, mmap_mode="r"), bad
     partial = folder / f"{key}.partial.npy"
     images = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
-    bad = decode_all(items, decoder, images, pillow)
+    bad = decode_into(images, items, decoder, decode_fast(items, fast, decoder))
     images.flush()
     del images
     partial.rename(data)

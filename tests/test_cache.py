@@ -95,3 +95,17 @@ def test_exif_rotated_photo_is_upright_in_the_cache(tmp_path):
     assert not bad
     assert plain[:, :10].mean() > 200 and plain[:, 10:].mean() < 50  # white left
     assert rotated[:10].mean() > 200 and rotated[10:].mean() < 50  # white top
+
+
+def test_large_jpeg_decoded_at_reduced_scale_matches_a_full_decode(tmp_path):
+    import tensorflow as tf
+    from PIL import Image
+
+    yy, xx = np.mgrid[0:480, 0:640]
+    smooth = np.stack([xx * 255 // 640, yy * 255 // 480, (xx + yy) * 255 // 1120], axis=-1).astype(np.uint8)
+    Image.fromarray(smooth).save(tmp_path / "big.jpg", quality=95)
+    small = cache.Decoder(60, 80, ColorMode.rgb, Interpolation.area)  # 1/8 of each side: ratio=8
+    fast = small.decode_file(tf.constant(str(tmp_path / "big.jpg"))).numpy()
+    exact = small.decode_pillow(str(tmp_path / "big.jpg"))
+    assert fast.shape == exact.shape == (60, 80, 3)
+    assert np.abs(fast.astype(int) - exact.astype(int)).mean() < 2.0
