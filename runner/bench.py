@@ -8,7 +8,8 @@ parallel ``map(read, decode, resize)`` + batch + prefetch), ``idg`` (the legacy
 resize: the ceiling). Each loader gets a warm-up, then ``--passes`` rounds of: build it fresh and
 read one epoch (cold), read a second epoch from the same object (warm). Figures are medians;
 every pass is kept in the JSON so that noise shows. ``peak_rss_mb`` is the process's peak
-resident memory while that loader ran.
+resident memory while that loader ran and ``added_rss_mb`` what it added to the memory in use
+when it started (earlier loaders' memory is not always given back to the OS).
 
 Also: ``--fit`` times ``model.fit`` epochs on the same small model with the runner's pipeline and
 with ``image_dataset_from_directory``; ``--make N`` first writes N synthetic JPEG photos into DIR;
@@ -18,6 +19,7 @@ with ``image_dataset_from_directory``; ``--make N`` first writes N synthetic JPE
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -39,7 +41,13 @@ class PeakRSS:
     """Samples this process's resident memory every few milliseconds while in a ``with`` block."""
 
     def __init__(self, every: float = 0.01) -> None:
-        self.every, self.peak, self._stop = every, 0, threading.Event()
+        self.every, self._stop = every, threading.Event()
+        self.start = self.peak = psutil.Process().memory_info().rss
+
+    @property
+    def added_mb(self) -> float:
+        """Peak above the memory in use when the block began: what this loader added."""
+        return round((self.peak - self.start) / 2**20, 1)
 
     def _sample(self) -> None:
         process = psutil.Process()
@@ -67,9 +75,9 @@ def count_images(batches: Iterable) -> int:
 
 
 def measure(make: Loader, passes: int) -> dict:
-    count_images(iter_first(make(), 3))  # warm-up: kernels, thread pools, file-system cache
     cold, warm, counts = [], [], set()
     with PeakRSS() as memory:
+        count_images(iter_first(make(), 3))  # warm-up: kernels, thread pools, file-system cache
         for _ in range(passes):
             start = time.perf_counter()
             loader = make()
@@ -78,14 +86,46 @@ def measure(make: Loader, passes: int) -> dict:
             start = time.perf_counter()
             second = count_images(loader)
             warm.append(second / (time.perf_counter() - start))
+            del loader  # so that two loaders' caches are never held at once
             counts |= {first, second}
     return {
         "images": counts.pop() if len(counts) == 1 else sorted(counts),
         "cold_img_s": round(statistics.median(cold), 1),
         "warm_img_s": round(statistics.median(warm), 1),
         "peak_rss_mb": round(memory.peak / 2**20, 1),
+        "added_rss_mb": memory.added_mb,
         "cold_passes": [round(x, 1) for x in cold],
         "warm_passes": [round(x, 1) for x in warm],
+    }
+
+
+def cache_sizes(root: Path, size: int, batch: int) -> dict:
+    """MB held by the runner's uint8 cache vs by ``image_dataset_from_directory(...).cache()``."""
+    import keras
+
+    from runner import cache
+    from runner.config import Cache, ColorMode, Interpolation
+    from runner.sources import DirSource
+
+    index = DirSource(path=str(root)).index()
+    images, _ = cache.load(
+        index.paths,
+        cache.Decoder(size, size, ColorMode.rgb, Interpolation.bilinear),
+        Cache.memory,
+        "",
+        index.rotated,
+    )
+    runner_mb = images.shape.num_elements() / 2**20
+    del images
+    # ``.cache()`` keeps exactly the elements it yields: count their bytes.
+    ds = keras.utils.image_dataset_from_directory(
+        root, image_size=(size, size), batch_size=batch, verbose=False
+    )
+    ids_mb = sum(images.numpy().nbytes + labels.numpy().nbytes for images, labels in ds) / 2**20
+    return {
+        "runner_mb": round(runner_mb, 1),
+        "ids_cache_mb": round(ids_mb, 1),
+        "ratio": round(runner_mb / ids_mb, 3),
     }
 
 
@@ -218,7 +258,7 @@ def index_scale(n: int) -> dict:
             start = time.perf_counter()
             index = DirSource(path=tmp, verify=Verify.none).index()
             seconds = time.perf_counter() - start
-    return {"files": len(index), "seconds": round(seconds, 2), "peak_rss_mb": round(memory.peak / 2**20, 1)}
+    return {"files": len(index), "seconds": round(seconds, 4), "peak_rss_mb": round(memory.peak / 2**20, 1)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -228,6 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--passes", type=int, default=3, help="cold/warm rounds per loader (median)")
     parser.add_argument("--loaders", default="runner,ids,manual,idg,decode", help="comma-separated subset")
+    parser.add_argument("--cache", action="store_true", help="also compare cache memory with ids().cache()")
     parser.add_argument("--fit", action="store_true", help="also time model.fit epochs (runner vs ids)")
     parser.add_argument("--make", type=int, metavar="N", help="first write N synthetic JPEGs into DIR")
     parser.add_argument("--make-size", type=int, nargs=2, default=(256, 256), metavar=("W", "H"))
@@ -242,10 +283,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.make:
         make_photos(args.dir, args.make, tuple(args.make_size))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    made = loaders(args.dir, args.size, args.batch)
-    results = {name: measure(made[name], args.passes) for name in args.loaders.split(",")}
-    if args.fit:
-        results["fit"] = fit_epochs(args.dir, args.size, args.batch)
+    with contextlib.redirect_stdout(sys.stderr):  # ImageDataGenerator prints "Found N images"
+        made = loaders(args.dir, args.size, args.batch)
+        results = {name: measure(made[name], args.passes) for name in args.loaders.split(",")}
+        if args.cache:
+            results["cache"] = cache_sizes(args.dir, args.size, args.batch)
+        if args.fit:
+            results["fit"] = fit_epochs(args.dir, args.size, args.batch)
     if args.json:
         print(json.dumps(results))
         return

@@ -1,0 +1,62 @@
+"""`python -m runner.bench`: the JSON report's shape, and that every loader read the same images."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+LOADERS = {"runner", "ids", "manual", "idg", "decode"}
+
+
+def test_bench_json_on_a_tiny_folder(tmp_path):
+    folder = tmp_path / "photos"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runner.bench",
+            str(folder),
+            "--make",
+            "40",
+            "--make-size",
+            "64",
+            "48",
+            "--size",
+            "32",
+            "--batch",
+            "8",
+            "--passes",
+            "1",
+            "--cache",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)  # stdout is the JSON object and nothing else
+    assert set(report) >= LOADERS
+    for name in LOADERS:
+        figures = report[name]
+        assert figures["images"] == 40, name  # every loader saw every image, once per pass
+        for key in ("cold_img_s", "warm_img_s", "peak_rss_mb"):
+            assert figures[key] > 0, (name, key)
+        assert len(figures["cold_passes"]) == len(figures["warm_passes"]) == 1
+    # uint8 at the target size vs the float32 batches image_dataset_from_directory caches.
+    assert abs(report["cache"]["ratio"] - 0.25) < 0.01
+
+
+def test_bench_index_scale_reports_time_and_memory(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "runner.bench", "--index-files", "2000"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["files"] == 2000 and report["seconds"] > 0 and report["peak_rss_mb"] > 0
