@@ -20,6 +20,18 @@ from runner.errors import explain
 WANTS_TRACEBACK = os.environ.get("HYDRA_FULL_ERROR") == "1"
 
 
+def expand_home(args: list[str]) -> list[str]:
+    """``data.path=~/pets`` -> ``data.path=/home/me/pets``: the shell leaves that ``~`` alone and
+    Hydra's override grammar rejects it."""
+    expanded = []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if sep and not arg.startswith("-") and value.startswith("~"):
+            arg = f"{key}={os.path.expanduser(value)}"
+        expanded.append(arg)
+    return expanded
+
+
 def reported(fn: Callable[..., Any], *args: Any) -> Any:
     """Call ``fn``; bad input ends the process with one line on stderr and exit code 2."""
     try:
@@ -42,6 +54,7 @@ def _hydra_main(cfg: DictConfig) -> float:
 
 def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach `reported`
+    sys.argv = expand_home(sys.argv)
     reported(register_configs)
     reported(_hydra_main)
 

@@ -12,7 +12,12 @@ import importlib
 import inspect
 from collections.abc import Iterable
 
-from hydra.errors import ConfigCompositionException, InstantiationException, MissingConfigException
+from hydra.errors import (
+    ConfigCompositionException,
+    InstantiationException,
+    MissingConfigException,
+    OverrideParseException,
+)
 from omegaconf import DictConfig
 from omegaconf.errors import (
     ConfigAttributeError,
@@ -84,6 +89,12 @@ def explain(err: BaseException) -> str | None:
         return str(err)
     if isinstance(err, MissingConfigException):
         return _missing_option(err)
+    if isinstance(err, OverrideParseException):
+        lines = str(err).splitlines()
+        return (
+            f"cannot parse the override '{lines[0].partition(': ')[2]}'. Quote a value with special "
+            f"characters, e.g. 'data.label_regex=\"^(\\w+)_\"'."
+        )
     cause = err.__cause__ if isinstance(err, ConfigCompositionException) else err
     if isinstance(cause, OmegaConfBaseException):
         return _config_error(cause)

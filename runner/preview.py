@@ -69,9 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--draws", type=int, default=5, help="augmented draws per image")
     parser.add_argument("--out", default="aug_preview.png", help="PNG file to write")
     args, overrides = parser.parse_known_args(argv)
-    from runner.__main__ import reported
+    from runner.__main__ import expand_home, reported
 
-    reported(write, args, overrides)
+    reported(write, args, expand_home(overrides))
 
 
 def write(args: argparse.Namespace, overrides: list[str]) -> None:

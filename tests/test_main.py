@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -44,6 +45,10 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
         (["data.color_mode=rbg"], ["data.color_mode=rbg", "Did you mean 'rgb'?"]),
         (["data=dir"], ["data.path", "needs a value"]),
         (["experiment=nope"], ["experiment=nope", "no such option"]),
+        (
+            ["data=glob", "data.label_regex=^(x)"],
+            ["cannot parse the override 'data.label_regex=^(x)'", "Quote"],
+        ),
     ],
 )
 def test_bad_config_is_one_line(args, expected, tmp_path):
@@ -71,3 +76,15 @@ def test_folder_without_images_names_folder_and_extensions(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
     assert str(tmp_path / "data") in line and "jpg, jpeg, png" in line
+
+
+def test_tilde_in_a_value_means_home(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "runner", "data=dir", "data.path=~/pets", "--cfg", "job"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"path: {tmp_path}/pets" in result.stdout
