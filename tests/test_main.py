@@ -40,7 +40,7 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["aug=flpi"], ["aug=flpi", "flip, none", "Did you mean 'flip'?"]),
+        (["aug=flpi"], ["aug=flpi", "flip, idg, mixup, none", "Did you mean 'flip'?"]),
         (["trainer.epochz=3"], ["trainer.epochz", "Did you mean 'epochs'?"]),
         (["data.color_mode=rbg"], ["data.color_mode=rbg", "Did you mean 'rgb'?"]),
         (["data=dir"], ["data.path", "needs a value"]),
