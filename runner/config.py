@@ -42,7 +42,8 @@ class Interpolation(Enum):
 
 
 class Cache(Enum):
-    auto = "auto"
+    auto = "auto"  # memory if it fits in 40% of the memory available, else disk
+    none = "none"  # decode every epoch (EXIF orientation not applied; bad files dropped per epoch)
     memory = "memory"
     disk = "disk"
 
@@ -96,6 +97,9 @@ class DirData(DataConfig):
     _target_: str = "runner.sources.DirSource"
     path: str = MISSING
     val_path: str | None = None  # a separate validation folder (then validation_split is unused)
+    # Given labels, as image_dataset_from_directory(labels=[...]): one per image file under
+    # ``path`` in sorted path order; null: inferred from the class subfolders.
+    labels: list[int] | None = None
     class_names: list[str] | None = None
     extensions: list[str] = field(default_factory=lambda: list(IMAGE_EXTENSIONS))
     follow_links: bool = False

@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split
 
 from runner import cache
 from runner.augment import Augment
-from runner.config import DataConfig, LabelMode
+from runner.config import Cache, DataConfig, LabelMode
 from runner.errors import RunnerError
 from runner.sources import FileIndex, require_every_class
 
@@ -51,35 +51,41 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
 
 
 def batches(
-    images: tf.Tensor | np.ndarray,
-    rows: np.ndarray,
+    images: tf.Tensor | np.ndarray | cache.Decoder,
+    keys: np.ndarray,
     labels: np.ndarray,
     batch_size: int,
     shuffle_seed: int | None = None,
     augment: Augment | None = None,
     encode: Callable[[tf.Tensor], tf.Tensor] = tf.identity,
 ) -> tf.data.Dataset:
-    """Batches of (uint8 images, ``encode``d labels) gathered from ``images`` at ``rows``.
+    """Batches of (uint8 images, ``encode``d labels) for the images at ``keys``.
 
-    ``images`` is the memory cache (a tensor: one ``tf.gather`` per batch, no GIL) or the disk
-    cache (a memmap: NumPy reads the rows)."""
-    shape = tuple(images.shape[1:])
-
-    def gather(batch_rows: tf.Tensor, batch_labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        if isinstance(images, np.ndarray):
-            pixels = tf.numpy_function(lambda r: images[r], [batch_rows], tf.uint8, stateful=False)
-            pixels.set_shape((None, *shape))
-        else:
-            pixels = tf.gather(images, batch_rows)
-        return pixels, encode(batch_labels)
-
-    ds = tf.data.Dataset.from_tensor_slices((rows.astype(np.int64), labels.astype(np.int32)))
+    ``images`` is the memory cache (a tensor, ``keys`` are rows: one ``tf.gather`` per batch, no
+    GIL), the disk cache (a memmap: NumPy reads the rows), or, with ``data.cache=none``, the
+    decoder itself (``keys`` are paths, decoded every epoch; a file that fails is dropped)."""
+    auto = tf.data.AUTOTUNE
+    ds = tf.data.Dataset.from_tensor_slices((keys, labels.astype(np.int32)))
     if shuffle_seed is not None:
-        ds = ds.shuffle(len(rows), seed=shuffle_seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.shuffle(len(keys), seed=shuffle_seed, reshuffle_each_iteration=True)
+    if isinstance(images, cache.Decoder):
+        ds = ds.map(lambda path, y: (images.decode_file(path), y), num_parallel_calls=auto)
+        ds = ds.ignore_errors(log_warning=True).batch(batch_size)
+    elif isinstance(images, np.ndarray):
+        shape = tuple(images.shape[1:])
+
+        def read_rows(rows: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            pixels = tf.numpy_function(lambda r: images[r], [rows], tf.uint8, stateful=False)
+            pixels.set_shape((None, *shape))
+            return pixels, y
+
+        ds = ds.batch(batch_size).map(read_rows, num_parallel_calls=auto)
+    else:
+        ds = ds.batch(batch_size).map(lambda rows, y: (tf.gather(images, rows), y), num_parallel_calls=auto)
+    ds = ds.map(lambda x, y: (x, encode(y)))
     if augment is not None:
-        ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+        ds = ds.map(augment, num_parallel_calls=auto)
+    return ds.prefetch(auto)
 
 
 def label_encoder(mode: LabelMode, num_classes: int) -> Callable[[tf.Tensor], tf.Tensor]:
@@ -106,9 +112,14 @@ def build(cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None 
     decoder = cache.Decoder(
         *cfg.image_size, cfg.color_mode, cfg.interpolation, cfg.crop_to_aspect_ratio, cfg.pad_to_aspect_ratio
     )
-    images, bad = cache.load(index.arrays or index.paths, decoder, cfg.cache, cfg.cache_dir, index.rotated)
-    rows = np.setdiff1d(np.arange(len(index)), np.fromiter(bad, dtype=np.int64))
-    index = require_every_class(index.without(bad))
+    if cfg.cache == Cache.none and index.arrays is None:
+        images, keys = decoder, np.asarray(index.paths)
+    else:
+        images, bad = cache.load(
+            index.arrays or index.paths, decoder, cfg.cache, cfg.cache_dir, index.rotated
+        )
+        keys = np.setdiff1d(np.arange(len(index)), np.fromiter(bad, dtype=np.int64))
+        index = require_every_class(index.without(bad))
     log.info("%d images in %d classes, %s", len(index), len(index.class_names), index.summary())
 
     if index.split is None:
@@ -121,8 +132,8 @@ def build(cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None 
     encode = label_encoder(cfg.label_mode, len(index.class_names))
     return Data(
         index=index,
-        train=batches(images, rows[train], index.labels[train], cfg.batch_size, seed, augment, encode),
-        val=batches(images, rows[val], index.labels[val], cfg.batch_size, encode=encode)
+        train=batches(images, keys[train], index.labels[train], cfg.batch_size, seed, augment, encode),
+        val=batches(images, keys[val], index.labels[val], cfg.batch_size, encode=encode)
         if len(val)
         else None,
         split=split,

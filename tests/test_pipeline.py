@@ -51,3 +51,24 @@ def test_label_encoders():
     assert label_encoder(LabelMode.binary, 2)(tf.constant([1, 0])).numpy().tolist() == [[1.0], [0.0]]
     with pytest.raises(RunnerError, match="binary needs exactly 2 classes"):
         label_encoder(LabelMode.binary, 3)
+
+
+def test_cache_none_decodes_every_epoch_and_drops_bad_files(tmp_path):
+    from conftest import compose, messy_folder
+
+    from runner import pipeline
+    from runner.sources import DirSource
+
+    root, _, good = messy_folder(tmp_path / "messy")
+    cfg = compose(
+        "data=dir",
+        f"data.path={root}",
+        "data.cache=none",
+        "data.validation_split=0",
+        "data.image_size=[16,16]",
+    ).data
+    data = pipeline.build(cfg, DirSource(path=str(root)).index(), seed=0)
+    for _ in range(2):  # the truncated PNG and the corrupt JPEG are dropped each epoch, never raised
+        batches = list(data.train)
+        assert sum(int(x.shape[0]) for x, _ in batches) == good
+        assert batches[0][0].dtype == tf.uint8 and batches[0][0].shape[1:] == (16, 16, 3)

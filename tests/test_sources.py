@@ -275,3 +275,13 @@ def test_decoder_applies_exif_orientation(tmp_path):
     # Displayed upright it is 20 wide and 40 high, white on top; resized to 40 wide, 20 high here.
     top, bottom = pixels[:10].mean(), pixels[10:].mean()
     assert top > 200 and bottom < 50
+
+
+def test_given_labels_follow_sorted_paths(tmp_path):
+    for name in ["b.png", "a.png", "sub/c.png"]:
+        write_image(tmp_path / name)
+    index = dir_source(tmp_path, labels=[1, 0, 1], class_names=["no", "yes"]).index()
+    assert [Path(p).name for p in index.paths] == ["a.png", "b.png", "c.png"]
+    assert index.labels.tolist() == [1, 0, 1] and index.class_names == ["no", "yes"]
+    with pytest.raises(RunnerError, match="data.labels: 2 labels for 3 image files"):
+        dir_source(tmp_path, labels=[0, 1]).index()

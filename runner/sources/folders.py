@@ -82,8 +82,25 @@ class DirSource(DirData):
         index = FileIndex(paths, np.asarray(labels, dtype=np.int32), classes, skipped)
         return check(index, self.verify)
 
+    def given(self, root: Path) -> FileIndex:
+        """``data.labels``: one label per image file under ``root``, in sorted path order."""
+        extensions = {"." + e.lower().lstrip(".") for e in self.extensions}
+        paths, skipped = list_files(root, extensions, self.follow_links)
+        if len(paths) != len(self.labels):
+            raise RunnerError(
+                f"data.labels: {len(self.labels)} labels for {len(paths)} image files in '{root}'; give "
+                f"one label per file, in sorted path order, or leave data.labels unset to use subfolders."
+            )
+        labels = np.asarray(self.labels, dtype=np.int32)
+        names = list(self.class_names or [str(i) for i in range(int(labels.max()) + 1)])
+        if labels.min() < 0 or labels.max() >= len(names):
+            raise RunnerError(f"data.labels: values must be in 0..{len(names) - 1} (one per class name).")
+        return require_every_class(check(FileIndex(paths, labels, names, skipped), self.verify))
+
     def index(self) -> FileIndex:
         root = folder(self.path, "data.path")
+        if self.labels is not None:
+            return self.given(root)
         classes = self.classes(root)
         index = self.index_folder(root, classes, "data.path")
         if self.val_path:
