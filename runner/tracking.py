@@ -10,11 +10,16 @@ FAILED with its error as a tag; Ctrl-C ends it KILLED.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import os
+import subprocess
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +27,9 @@ import mlflow
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from runner.config import ROOT
 from runner.pipeline import Data
+from runner.sources import FileIndex
 
 MAX_TAG = 5000
 
@@ -44,6 +51,33 @@ def csv_text(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
     writer.writerow(header)
     writer.writerows(rows)
     return out.getvalue()
+
+
+def provenance() -> dict[str, str]:
+    """Library versions and the runner's git commit: what a rerun must match."""
+    versions = {
+        name: metadata.version(name)
+        for name in ("tensorflow-cpu", "keras", "mlflow", "hydra-core")
+        if _installed(name)
+    }
+    found = {"runner.versions": json.dumps(versions)}
+    git = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if git.returncode == 0:
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        found["runner.git_commit"] = git.stdout.strip() + ("-dirty" if dirty else "")
+    return found
+
+
+def _installed(name: str) -> bool:
+    try:
+        metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 @contextmanager
@@ -104,12 +138,34 @@ def log_data(data: Data, output_dir: Path) -> None:
     ]
     (folder / "class_counts.csv").write_text(csv_text(["class", "train", "val"], per_class))
     mlflow.log_artifacts(str(folder), "data")
+    log_input(index)
     counts = {f"data.count.{s}": int(np.sum(data.split == s)) for s in ("train", "val")}
     mlflow.log_params(
         {**counts, "data.count.skipped": len(index.skipped), "data.num_classes": len(index.class_names)}
     )
     if index.skipped:
         print(f"runner: {index.summary()}; each is listed in {folder / 'skipped.csv'}", file=sys.stderr)
+
+
+def log_input(index: FileIndex) -> None:
+    """The training data as an MLflow dataset: its source and a digest of its (path, label) pairs."""
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    h = hashlib.sha256()
+    for path, label in zip(index.paths, index.labels.tolist(), strict=True):
+        h.update(f"{path}\0{label}\n".encode())
+    if index.arrays is None:
+        root = os.path.commonpath(index.paths)
+        with warnings.catch_warnings():  # MLflow warns that two registered sources match a path
+            warnings.simplefilter("ignore")
+            source = resolve_dataset_source(root)
+        name = Path(root).name
+    else:
+        name = index.paths[0].rpartition("[")[0]
+        source = CodeDatasetSource({"fn": name})
+    mlflow.log_input(MetaDataset(source, name=name, digest=h.hexdigest()[:16]), context="training")
 
 
 def log_class_weights(class_names: list[str], weights: np.ndarray) -> None:

@@ -110,3 +110,18 @@ def compose(*overrides: str):
     from runner.config import compose as compose_config
 
     return compose_config(list(overrides))
+
+
+def train_cli(*args: str, cwd: Path):
+    """``python -m runner ARGS`` that must succeed; the one MLflow run it made."""
+    result = run_cli(*args, cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = mlflow_runs(cwd)
+    return run
+
+
+def logged_model(cwd: Path, run):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{cwd}/mlflow.db")
+    return mlflow.keras.load_model(f"runs:/{run.info.run_id}/model")

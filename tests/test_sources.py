@@ -5,10 +5,18 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pytest
-from conftest import error_lines, messy_folder, mlflow_runs, photo_folder, run_cli, write_image
+from conftest import (
+    error_lines,
+    logged_model,
+    messy_folder,
+    mlflow_runs,
+    photo_folder,
+    run_cli,
+    train_cli,
+    write_image,
+)
 from PIL import Image
 
 from runner.config import LabelsFrom, Verify
@@ -183,8 +191,7 @@ def test_messy_folder_trains_on_exactly_the_good_files(tmp_path):
     [run] = mlflow_runs(tmp_path)
     assert int(run.data.params["data.count.train"]) + int(run.data.params["data.count.val"]) == good
     assert float(run.data.params["trainer.class_weight.cat"]) > 0
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
-    model = mlflow.keras.load_model(f"runs:/{run.info.run_id}/model")
+    model = logged_model(tmp_path, run)
     assert model.output_shape == (None, 1)  # binary: one sigmoid unit
     [skipped_csv] = tmp_path.glob("outputs/*/*/data/skipped.csv")
     with skipped_csv.open() as handle:
@@ -195,7 +202,7 @@ def test_messy_folder_trains_on_exactly_the_good_files(tmp_path):
 
 def test_glob_csv_through_the_cli(tmp_path):
     csv_path, _ = csv_case(tmp_path)
-    result = run_cli(
+    run = train_cli(
         "data=glob",
         f"data.pattern={csv_path.parent}/**/*.*g",
         "data.labels_from=csv",
@@ -207,8 +214,6 @@ def test_glob_csv_through_the_cli(tmp_path):
         "tracking.log_model=false",
         cwd=tmp_path,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    [run] = mlflow_runs(tmp_path)
     assert int(run.data.params["data.count.skipped"]) == 4
 
 

@@ -9,7 +9,7 @@ import mlflow
 import numpy as np
 import pytest
 import yaml
-from conftest import client, error_lines, mlflow_runs, run_cli
+from conftest import client, error_lines, logged_model, mlflow_runs, run_cli, train_cli
 
 pytestmark = pytest.mark.slow
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -54,12 +54,14 @@ def test_digits_run_records_config_params_and_data(digits_run):
     class_names = json.loads(Path(artifacts, "data", "class_names.json").read_text())["class_names"]
     assert class_names == [str(digit) for digit in range(10)]
     assert (digits_run / "artifacts" / "outputs" / ".hydra" / "overrides.yaml").exists()
+    assert json.loads(run.data.tags["runner.versions"])["keras"].startswith("3.")
+    [dataset] = run.inputs.dataset_inputs
+    assert dataset.dataset.name == "digits" and len(dataset.dataset.digest) == 16
 
 
 def test_digits_model_loads_and_predicts_probabilities(digits_run):
     [run] = mlflow_runs(digits_run)
-    mlflow.set_tracking_uri(f"sqlite:///{digits_run}/mlflow.db")
-    model = mlflow.keras.load_model(f"runs:/{run.info.run_id}/model")
+    model = logged_model(digits_run, run)
     images = np.random.default_rng(0).integers(0, 255, (5, 16, 16, 1), dtype=np.uint8)
     probabilities = model.predict(images, verbose=0)
     assert probabilities.shape == (5, 10)
@@ -67,7 +69,7 @@ def test_digits_model_loads_and_predicts_probabilities(digits_run):
 
 
 def test_user_folder_with_flip(photos, tmp_path):
-    result = run_cli(
+    run = train_cli(
         "data=dir",
         f"data.path={photos}",
         "aug=flip",
@@ -75,8 +77,6 @@ def test_user_folder_with_flip(photos, tmp_path):
         "data.image_size=[32,32]",
         cwd=tmp_path,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    [run] = mlflow_runs(tmp_path)
     assert run.info.status == "FINISHED"
     assert run.data.params["aug.ops.flip._target_"] == "keras.layers.RandomFlip"
     assert run.data.params["data.num_classes"] == "3"
@@ -111,7 +111,7 @@ def test_failed_run_is_marked_failed_with_its_error_and_log(tmp_path):
 
 
 def test_model_placement_augments_in_training_only(photos, tmp_path):
-    result = run_cli(
+    run = train_cli(
         "data=dir",
         f"data.path={photos}",
         "aug=standard",
@@ -120,12 +120,9 @@ def test_model_placement_augments_in_training_only(photos, tmp_path):
         "data.image_size=[32,32]",
         cwd=tmp_path,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    [run] = mlflow_runs(tmp_path)
     artifacts = [a.path for a in client(tmp_path).list_artifacts(run.info.run_id, "aug")]
     assert artifacts == ["aug/preview.png"]
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
-    model = mlflow.keras.load_model(f"runs:/{run.info.run_id}/model")
+    model = logged_model(tmp_path, run)
     assert any("random_rotation" in layer.name for layer in model.layers)  # the layers are in the model
     images = np.random.default_rng(0).integers(0, 255, (8, 32, 32, 3), dtype=np.uint8)
     np.testing.assert_array_equal(model.predict(images, verbose=0), model.predict(images, verbose=0))
