@@ -92,6 +92,7 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> Iterator[str
             "runner.overrides": json.dumps(overrides),
             "runner.command": command[:MAX_TAG],
             "runner.output_dir": str(output_dir),
+            **provenance(),
         },
     )
     resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
