@@ -169,6 +169,16 @@ def log_input(index: FileIndex) -> None:
     mlflow.log_input(MetaDataset(source, name=name, digest=h.hexdigest()[:16]), context="training")
 
 
+def log_final(metrics: dict[str, float]) -> None:
+    """Metrics after training (best weights if early stopping restored them), as ``final_*``."""
+    mlflow.log_metrics({f"final_{name}": value for name, value in metrics.items()})
+
+
+def log_preview(grid: Any) -> None:
+    """The augmentation preview (a PIL image), so a person can see what training saw."""
+    mlflow.log_image(grid, "aug/preview.png")
+
+
 def log_class_weights(class_names: list[str], weights: np.ndarray) -> None:
     mlflow.log_params(
         {f"trainer.class_weight.{n}": round(float(w), 4) for n, w in zip(class_names, weights, strict=True)}

@@ -11,7 +11,6 @@ import tempfile
 from pathlib import Path
 
 import keras
-import mlflow
 import numpy as np
 import tensorflow as tf
 from hydra.core.hydra_config import HydraConfig
@@ -88,7 +87,7 @@ def train(cfg: DictConfig) -> float:
             preview_grid = preview.grid(
                 images, labels, data.index.class_names, pipeline_aug + model_aug, draws=5
             )
-            mlflow.log_image(preview_grid, "aug/preview.png")
+            tracking.log_preview(preview_grid)
         tracking.log_data(data, output_dir)
         names = data.index.class_names
         binary = cfg.data.label_mode == LabelMode.binary
@@ -127,7 +126,7 @@ def evaluate(model: keras.Model, data: pipeline.Data) -> dict[str, float]:
     """Final validation metrics (best weights if early stopping restored them) + confusion matrix."""
     results = model.evaluate(data.val, return_dict=True, verbose=0)
     metrics = {f"val_{name}": float(value) for name, value in results.items()}
-    mlflow.log_metrics({f"final_{name}": value for name, value in metrics.items()})
+    tracking.log_final(metrics)
     probabilities = model.predict(data.val, verbose=0)
     if probabilities.shape[1] == 1:  # binary: one sigmoid output
         predicted = (probabilities[:, 0] > 0.5).astype(int)
