@@ -169,6 +169,14 @@ def digest(items: list, decoder: Decoder) -> str:
     return h.hexdigest()[:24]
 
 
+def aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
+    """An uninitialised uint8 array on a 64-byte boundary, as TensorFlow needs to share it."""
+    size = int(np.prod(shape))
+    raw = np.empty(size + 64, dtype=np.uint8)
+    start = -raw.ctypes.data % 64
+    return raw[start : start + size].reshape(shape)
+
+
 def choose(cache: Cache, nbytes: int) -> Cache:
     if cache != Cache.auto:
         return cache
@@ -178,21 +186,19 @@ def choose(cache: Cache, nbytes: int) -> Cache:
 
 def load(
     items: list, decoder: Decoder, cache: Cache, cache_dir: str, pillow: frozenset[str] = frozenset()
-) -> tuple[tf.Tensor | np.ndarray, dict]:
+) -> tuple[tf.Variable | np.ndarray, dict]:
     """The decoded images of ``items`` and the position -> reason of failures.
 
-    A memory cache is a tf.Tensor (batches are one ``tf.gather``); a disk cache is a read-only
+    A memory cache is a tf.Variable (batches are one ``tf.gather``); a disk cache is a read-only
     ``np.memmap`` reused while ``digest`` is unchanged."""
     shape = (len(items), *decoder.shape)
     # Files go to TensorFlow unless EXIF-rotated; arrays (generator source) go to Pillow.
     fast = [i for i, item in enumerate(items) if isinstance(item, str) and item not in pillow]
     if choose(cache, int(np.prod(shape))) == Cache.memory:
-        batches = list(decode_fast(items, fast, decoder))
-        if sum(len(rows) for rows, _ in batches) == len(items):  # the usual case: one copy, no NumPy
-            return tf.concat([images for _, images in batches], axis=0), {}
-        images = np.empty(shape, dtype=np.uint8)
-        bad = decode_into(images, items, decoder, batches)
-        return tf.convert_to_tensor(images), bad
+        images = aligned_empty(shape)
+        bad = decode_into(images, items, decoder, decode_fast(items, fast, decoder))
+        # Zero-copy into TensorFlow; a variable, because tf.data copies a captured tensor.
+        return tf.Variable(tf.experimental.dlpack.from_dlpack(images.__dlpack__()), trainable=False), bad
 
     folder = Path(cache_dir).expanduser()
     folder.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ images stay un-augmented), prefetch. Images stay uint8 until the model's Rescali
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -51,7 +52,7 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
 
 
 def batches(
-    images: tf.Tensor | np.ndarray | cache.Decoder,
+    images: tf.Variable | np.ndarray | cache.Decoder,
     keys: np.ndarray,
     labels: np.ndarray,
     batch_size: int,
@@ -61,7 +62,7 @@ def batches(
 ) -> tf.data.Dataset:
     """Batches of (uint8 images, ``encode``d labels) for the images at ``keys``.
 
-    ``images`` is the memory cache (a tensor, ``keys`` are rows: one ``tf.gather`` per batch, no
+    ``images`` is the memory cache (a variable, ``keys`` are rows: one ``tf.gather`` per batch, no
     GIL), the disk cache (a memmap: NumPy reads the rows), or, with ``data.cache=none``, the
     decoder itself (``keys`` are paths, decoded every epoch; a file that fails is dropped)."""
     auto = tf.data.AUTOTUNE
@@ -81,7 +82,12 @@ def batches(
 
         ds = ds.batch(batch_size).map(read_rows, num_parallel_calls=auto)
     else:
-        ds = ds.batch(batch_size).map(lambda rows, y: (tf.gather(images, rows), y), num_parallel_calls=auto)
+
+        def gather(rows: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            return tf.gather(images, rows), y
+
+        # A gather is cheap: fixed parallelism beats AUTOTUNE's growing buffers in speed and memory.
+        ds = ds.batch(batch_size).map(gather, num_parallel_calls=os.cpu_count() or 1)
     ds = ds.map(lambda x, y: (x, encode(y)))
     if augment is not None:
         ds = ds.map(augment, num_parallel_calls=auto)
