@@ -32,7 +32,7 @@ import tensorflow as tf
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
-from runner.config import Cache, ColorMode, Interpolation
+from runner.config import Cache, ColorMode, DataConfig, Interpolation
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,17 @@ class Decoder:
     interpolation: Interpolation
     crop_to_aspect_ratio: bool = False
     pad_to_aspect_ratio: bool = False
+
+    @classmethod
+    def of(cls, data: DataConfig) -> Decoder:
+        """The decoder a ``data`` config asks for."""
+        return cls(
+            *data.image_size,
+            data.color_mode,
+            data.interpolation,
+            data.crop_to_aspect_ratio,
+            data.pad_to_aspect_ratio,
+        )
 
     @property
     def shape(self) -> tuple[int, int, int]:

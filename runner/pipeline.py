@@ -115,9 +115,7 @@ def build(cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None 
     """Decode, split and batch ``index``; ``augment`` runs in tf.data on training batches only."""
     if not index.class_names:
         raise RunnerError("data.labels_from=none: the images have no labels to train on.")
-    decoder = cache.Decoder(
-        *cfg.image_size, cfg.color_mode, cfg.interpolation, cfg.crop_to_aspect_ratio, cfg.pad_to_aspect_ratio
-    )
+    decoder = cache.Decoder.of(cfg)
     if cfg.cache == Cache.none and index.arrays is None:
         images, keys = decoder, np.asarray(index.paths)
     else:

@@ -55,9 +55,7 @@ def sample(cfg, index, rows: int) -> tuple[np.ndarray, np.ndarray]:
     """Decoded images and labels of ``rows`` files of ``index``, one class after another."""
     from runner.cache import Decoder
 
-    decoder = Decoder(
-        *cfg.image_size, cfg.color_mode, cfg.interpolation, cfg.crop_to_aspect_ratio, cfg.pad_to_aspect_ratio
-    )
+    decoder = Decoder.of(cfg)
     positions = pick(index.labels, rows)
     items = index.arrays or index.paths
     return np.stack([decoder.decode_pillow(items[i]) for i in positions]), index.labels[positions]
