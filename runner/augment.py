@@ -10,7 +10,6 @@ Validation data is never augmented. MixUp and CutMix mix labels too, so they run
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable
 
@@ -19,7 +18,7 @@ import tensorflow as tf
 from omegaconf import DictConfig
 
 from runner.config import LabelMode, Placement, build, check_targets, locate
-from runner.errors import RunnerError, closest
+from runner.errors import RunnerError, closest, parameters
 
 Augment = Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
 # Keyword arguments every Keras layer takes besides its own.
@@ -28,7 +27,7 @@ LAYER_KWARGS = {"name", "dtype", "trainable", "autocast"}
 
 def check_params(target: type, op: DictConfig, where: str) -> None:
     """An op key that its layer does not take: one line naming it and the closest parameter."""
-    params = [p for p in inspect.signature(target).parameters if p not in ("self", "args", "kwargs")]
+    params = parameters(target)
     for key in op:
         if key != "_target_" and key not in params and key not in LAYER_KWARGS:
             raise RunnerError(
@@ -49,7 +48,7 @@ def layers(cfg: DictConfig, seed: int) -> list[keras.layers.Layer]:
         check_targets(op, where)  # before locate imports anything
         target = locate(op._target_, where)
         check_params(target, op, where)
-        seeded = "seed" in inspect.signature(target).parameters and "seed" not in op
+        seeded = "seed" in parameters(target) and "seed" not in op
         stack.append(build(op, where, **({"seed": seed + 1000 * (i + 1)} if seeded else {})))
     return stack
 

@@ -50,14 +50,18 @@ def _missing_option(err: MissingConfigException) -> str:
     )
 
 
+def parameters(fn: object) -> list[str]:
+    """The named parameters a config may set on ``fn`` (a class or function)."""
+    return [p for p in inspect.signature(fn).parameters if p not in ("self", "args", "kwargs")]
+
+
 def target_params(target: str) -> list[str]:
-    """The keyword parameters of the callable a ``_target_`` names ([] if it cannot be imported)."""
+    """The parameters of the callable a ``_target_`` names ([] if it cannot be imported)."""
     module_name, _, name = target.rpartition(".")
     try:
-        params = inspect.signature(getattr(importlib.import_module(module_name), name)).parameters
+        return parameters(getattr(importlib.import_module(module_name), name))
     except (ImportError, AttributeError, TypeError, ValueError):
         return []
-    return [p for p in params if p not in ("self", "args", "kwargs")]
 
 
 def _config_error(err: OmegaConfBaseException) -> str:
