@@ -43,7 +43,7 @@ class Interpolation(Enum):
 
 class Cache(Enum):
     auto = "auto"  # memory if it fits in 40% of the memory available, else disk
-    none = "none"  # decode every epoch (EXIF orientation not applied; bad files dropped per epoch)
+    none = "none"  # decode every epoch (bad files found by data.verify first; any left are dropped)
     memory = "memory"
     disk = "disk"
 
@@ -88,6 +88,13 @@ class DataConfig:
     cache_dir: str = "~/.cache/runner"
     verify: Verify = Verify.header
     label_mode: LabelMode = LabelMode.int
+
+    @property
+    def check_first(self) -> Verify:
+        """The check to run on every file before decoding. Building a cache decodes every file and
+        leaves the bad ones out with their reasons, so a header check first would only read every
+        file twice; ``verify=full`` (Pillow's full decode) still runs when asked."""
+        return Verify.none if self.verify == Verify.header and self.cache != Cache.none else self.verify
 
 
 @dataclass

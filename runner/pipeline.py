@@ -19,6 +19,7 @@ from sklearn.model_selection import train_test_split
 from runner import cache
 from runner.augment import Augment
 from runner.config import Cache, DataConfig, LabelMode
+from runner.decode import Decoder
 from runner.errors import RunnerError
 from runner.sources import FileIndex, require_every_class
 
@@ -52,7 +53,7 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
 
 
 def batches(
-    images: tf.Variable | np.ndarray | cache.Decoder,
+    images: tf.Variable | np.ndarray | Decoder,
     keys: np.ndarray,
     labels: np.ndarray,
     batch_size: int,
@@ -69,9 +70,14 @@ def batches(
     ds = tf.data.Dataset.from_tensor_slices((keys, labels.astype(np.int32)))
     if shuffle_seed is not None:
         ds = ds.shuffle(len(keys), seed=shuffle_seed, reshuffle_each_iteration=True)
-    if isinstance(images, cache.Decoder):
-        ds = ds.map(lambda path, y: (images.decode_file(path), y), num_parallel_calls=auto)
-        ds = ds.ignore_errors(log_warning=True).batch(batch_size)
+    if isinstance(images, Decoder):
+
+        def decode(path: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            pixels = tf.numpy_function(lambda p: images(p.decode()), [path], tf.uint8, stateful=False)
+            pixels.set_shape(images.shape)
+            return pixels, y
+
+        ds = ds.map(decode, num_parallel_calls=auto).ignore_errors(log_warning=True).batch(batch_size)
     elif isinstance(images, np.ndarray):
         shape = tuple(images.shape[1:])
 
@@ -115,13 +121,11 @@ def build(cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None 
     """Decode, split and batch ``index``; ``augment`` runs in tf.data on training batches only."""
     if not index.class_names:
         raise RunnerError("data.labels_from=none: the images have no labels to train on.")
-    decoder = cache.Decoder.of(cfg)
+    decoder = Decoder.of(cfg)
     if cfg.cache == Cache.none and index.arrays is None:
         images, keys = decoder, np.asarray(index.paths)
     else:
-        images, bad = cache.load(
-            index.arrays or index.paths, decoder, cfg.cache, cfg.cache_dir, index.rotated
-        )
+        images, bad = cache.load(index.arrays or index.paths, decoder, cfg.cache, cfg.cache_dir)
         keys = np.setdiff1d(np.arange(len(index)), np.fromiter(bad, dtype=np.int64))
         index = require_every_class(index.without(bad))
     log.info("%d images in %d classes, %s", len(index), len(index.class_names), index.summary())

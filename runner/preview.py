@@ -53,12 +53,12 @@ def grid(
 
 def sample(cfg, index, rows: int) -> tuple[np.ndarray, np.ndarray]:
     """Decoded images and labels of ``rows`` files of ``index``, one class after another."""
-    from runner.cache import Decoder
+    from runner.decode import Decoder
 
     decoder = Decoder.of(cfg)
     positions = pick(index.labels, rows)
     items = index.arrays or index.paths
-    return np.stack([decoder.decode_pillow(items[i]) for i in positions]), index.labels[positions]
+    return np.stack([decoder(items[i]) for i in positions]), index.labels[positions]
 
 
 def main(argv: list[str] | None = None) -> None:

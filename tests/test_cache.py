@@ -9,10 +9,11 @@ from conftest import messy_folder, photo_folder
 
 from runner import cache
 from runner.config import Cache, ColorMode, Interpolation
+from runner.decode import Decoder
 
 
-def decoder(size: int = 16) -> cache.Decoder:
-    return cache.Decoder(size, size, ColorMode.rgb, Interpolation.bilinear)
+def decoder(size: int = 16) -> Decoder:
+    return Decoder(size, size, ColorMode.rgb, Interpolation.bilinear)
 
 
 def paths_of(root) -> list[str]:
@@ -70,42 +71,3 @@ def test_auto_picks_memory_when_it_fits():
     assert cache.choose(Cache.auto, 10_000) == Cache.memory
     assert cache.choose(Cache.auto, 10**15) == Cache.disk
     assert cache.choose(Cache.disk, 10) == Cache.disk
-
-
-def test_exif_rotated_photo_is_upright_in_the_cache(tmp_path):
-    from PIL import Image
-
-    from runner.sources import DirSource
-
-    image = Image.new("RGB", (40, 20), (0, 0, 0))
-    image.paste((255, 255, 255), (0, 0, 20, 20))  # left half white
-    exif = Image.Exif()
-    exif[0x0112] = 6  # displayed rotated 90 degrees clockwise: white on top
-    (tmp_path / "a").mkdir()
-    image.save(tmp_path / "a" / "rotated.jpg", exif=exif.tobytes(), quality=95)
-    image.save(tmp_path / "a" / "plain.jpg", quality=95)
-    index = DirSource(path=str(tmp_path)).index()
-    assert index.rotated == {str(tmp_path / "a" / "rotated.jpg")}
-    square = cache.Decoder(20, 20, ColorMode.grayscale, Interpolation.bilinear)
-    images, bad = cache.load(index.paths, square, Cache.memory, str(tmp_path / "c"), index.rotated)
-    plain, rotated = (
-        images.numpy()[index.paths.index(str(tmp_path / "a" / "plain.jpg"))],
-        images.numpy()[index.paths.index(str(tmp_path / "a" / "rotated.jpg"))],
-    )
-    assert not bad
-    assert plain[:, :10].mean() > 200 and plain[:, 10:].mean() < 50  # white left
-    assert rotated[:10].mean() > 200 and rotated[10:].mean() < 50  # white top
-
-
-def test_large_jpeg_decoded_at_reduced_scale_matches_a_full_decode(tmp_path):
-    import tensorflow as tf
-    from PIL import Image
-
-    yy, xx = np.mgrid[0:480, 0:640]
-    smooth = np.stack([xx * 255 // 640, yy * 255 // 480, (xx + yy) * 255 // 1120], axis=-1).astype(np.uint8)
-    Image.fromarray(smooth).save(tmp_path / "big.jpg", quality=95)
-    small = cache.Decoder(60, 80, ColorMode.rgb, Interpolation.area)  # 1/8 of each side: ratio=8
-    fast = small.decode_file(tf.constant(str(tmp_path / "big.jpg"))).numpy()
-    exact = small.decode_pillow(str(tmp_path / "big.jpg"))
-    assert fast.shape == exact.shape == (60, 80, 3)
-    assert np.abs(fast.astype(int) - exact.astype(int)).mean() < 2.0

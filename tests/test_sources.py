@@ -17,9 +17,8 @@ from conftest import (
     train_cli,
     write_image,
 )
-from PIL import Image
 
-from runner.config import LabelsFrom, Verify
+from runner.config import Cache, LabelsFrom, Verify
 from runner.errors import RunnerError
 from runner.sources import DirSource, GeneratorSource, GlobSource
 
@@ -54,13 +53,27 @@ def test_unknown_class_name_suggests_the_folder(tmp_path):
 
 def test_header_check_skips_bad_files_with_reasons(tmp_path):
     root, bad, good = messy_folder(tmp_path)
-    index = dir_source(root).index()
+    index = dir_source(root, cache=Cache.none).index()
     reasons = dict(index.skipped)
     assert "empty file" in reasons[str(root / "cat" / "empty.jpg")]
     assert "not an image" in reasons[str(root / "cat" / "text.jpg")]
     assert "extension" in reasons[str(root / "dog" / "README.txt")]
     # Headers of the truncated PNG and the corrupt JPEG are fine: the decode catches them later.
     assert len(index) == good + 2
+
+
+def test_with_a_cache_building_it_is_the_check(tmp_path):
+    from runner import pipeline
+
+    root, bad, good = messy_folder(tmp_path / "messy")
+    source = dir_source(root, validation_split=0.0, cache=Cache.memory, image_size=[16, 16])
+    index = source.index()
+    assert len(index) == good + 4  # only the extension is checked before decoding
+    reasons = dict(pipeline.build(source, index, seed=0).index.skipped)
+    assert set(reasons) == bad
+    assert "empty file" in reasons[str(root / "cat" / "empty.jpg")]
+    assert "not an image" in reasons[str(root / "cat" / "text.jpg")]
+    assert "cannot decode" in reasons[str(root / "dog" / "truncated.png")]
 
 
 def test_full_check_also_finds_truncated_and_corrupt_data(tmp_path):
@@ -77,7 +90,12 @@ def test_empty_class_folder_is_left_out_and_all_bad_class_is_an_error(tmp_path):
     assert dir_source(tmp_path).index().class_names == ["cat", "dog", "owl"]
     (tmp_path / "empty" / "x.jpg").write_bytes(b"")
     with pytest.raises(RunnerError, match="class 'empty' has no usable image"):
-        dir_source(tmp_path).index()
+        dir_source(tmp_path, cache=Cache.none).index()  # found by the header check
+    from runner import pipeline
+
+    cached = dir_source(tmp_path, image_size=[8, 8])
+    with pytest.raises(RunnerError, match="class 'empty' has no usable image"):
+        pipeline.build(cached, cached.index(), seed=0)  # found by building the cache
 
 
 def test_val_path_fixes_the_split(tmp_path):
@@ -243,43 +261,6 @@ def test_csv_missing_column_through_the_cli_is_one_line(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
     assert "no such column" in line and "file, label" in line
-
-
-def test_decoder_converts_every_mode_to_the_requested_one(tmp_path):
-    from runner.cache import Decoder
-    from runner.config import ColorMode, Interpolation
-
-    paths = [
-        write_image(tmp_path / f"{m}.png", (20, 10), (200, 100, 50), m) for m in ("L", "RGBA", "P", "RGB")
-    ]
-    sixteen = tmp_path / "16bit.png"
-    Image.fromarray(np.full((10, 20), 40000, dtype=np.uint16)).save(sixteen)
-    cmyk = tmp_path / "cmyk.jpg"
-    Image.new("CMYK", (20, 10), (0, 255, 255, 0)).save(cmyk)
-    decoder = Decoder(8, 8, ColorMode.rgb, Interpolation.bilinear)
-    for path in [*paths, sixteen, cmyk]:
-        pixels = decoder.decode_pillow(str(path))
-        assert pixels.shape == (8, 8, 3) and pixels.dtype == np.uint8, path
-    assert abs(int(decoder.decode_pillow(str(sixteen)).mean()) - 40000 // 256) <= 1
-    red = decoder.decode_pillow(str(cmyk)).reshape(-1, 3).mean(axis=0)
-    assert red[0] > 200 and red[1] < 60  # CMYK (0, 255, 255, 0) is red
-
-
-def test_decoder_applies_exif_orientation(tmp_path):
-    from runner.cache import Decoder
-    from runner.config import ColorMode, Interpolation
-
-    image = Image.new("RGB", (40, 20), (0, 0, 0))
-    image.paste((255, 255, 255), (0, 0, 20, 20))  # left half white
-    exif = Image.Exif()
-    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
-    image.save(tmp_path / "rotated.jpg", exif=exif.tobytes(), quality=95)
-    pixels = Decoder(20, 40, ColorMode.grayscale, Interpolation.bilinear).decode_pillow(
-        str(tmp_path / "rotated.jpg")
-    )
-    # Displayed upright it is 20 wide and 40 high, white on top; resized to 40 wide, 20 high here.
-    top, bottom = pixels[:10].mean(), pixels[10:].mean()
-    assert top > 200 and bottom < 50
 
 
 def test_given_labels_follow_sorted_paths(tmp_path):

@@ -113,7 +113,9 @@ class GlobSource(GlobData):
         else:
             values = self.label_values(files)
         if self.labels_from == LabelsFrom.none:
-            return check(FileIndex(files, np.full(len(files), -1, dtype=np.int32), [], skipped), self.verify)
+            return check(
+                FileIndex(files, np.full(len(files), -1, dtype=np.int32), [], skipped), self.check_first
+            )
         names, labels, bad_labels = labels_of(values, self.class_names)
         index = FileIndex(files, labels, names, skipped).without(bad_labels)
-        return require_every_class(check(index, self.verify))
+        return require_every_class(check(index, self.check_first))

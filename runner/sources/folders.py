@@ -80,7 +80,7 @@ class DirSource(DirData):
                 f"the class subfolders {', '.join(classes)})."
             )
         index = FileIndex(paths, np.asarray(labels, dtype=np.int32), classes, skipped)
-        return check(index, self.verify)
+        return check(index, self.check_first)
 
     def given(self, root: Path) -> FileIndex:
         """``data.labels``: one label per image file under ``root``, in sorted path order."""
@@ -95,7 +95,7 @@ class DirSource(DirData):
         names = list(self.class_names or [str(i) for i in range(int(labels.max()) + 1)])
         if labels.min() < 0 or labels.max() >= len(names):
             raise RunnerError(f"data.labels: values must be in 0..{len(names) - 1} (one per class name).")
-        return require_every_class(check(FileIndex(paths, labels, names, skipped), self.verify))
+        return require_every_class(check(FileIndex(paths, labels, names, skipped), self.check_first))
 
     def index(self) -> FileIndex:
         root = folder(self.path, "data.path")
@@ -111,7 +111,6 @@ class DirSource(DirData):
                 classes,
                 index.skipped + val.skipped,
                 split=np.array(["train"] * len(index) + ["val"] * len(val), dtype=object),
-                rotated=index.rotated | val.rotated,
             )
         return require_every_class(index)
 

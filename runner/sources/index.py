@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from runner.config import Verify
@@ -24,7 +24,6 @@ from runner.errors import RunnerError, closest
 READABLE_FORMATS = {"JPEG", "MPO", "PNG", "BMP", "GIF", "WEBP"}
 # Folders at least this large get a progress bar for the data check.
 PROGRESS_FROM = 5000
-ROTATED = "rotated"
 
 
 @dataclass
@@ -37,7 +36,6 @@ class FileIndex:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     split: np.ndarray | None = None  # fixed "train"/"val" per image (data.val_path); None: split later
     arrays: list[np.ndarray] | None = None  # already-decoded images (the generator source)
-    rotated: frozenset[str] = frozenset()  # paths with an EXIF orientation to apply (found by the check)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -64,9 +62,7 @@ class FileIndex:
 
 
 def header_problem(path: str) -> str | None:
-    """Why ``path`` is not a readable image, from its header alone; None if it looks fine.
-
-    The message ``ROTATED`` marks a good file whose EXIF orientation must be applied."""
+    """Why ``path`` is not a readable image, from its header alone; None if it looks fine."""
     try:
         if os.path.getsize(path) == 0:
             return "empty file (0 bytes)"
@@ -75,13 +71,6 @@ def header_problem(path: str) -> str | None:
                 return f"unsupported image format: {image.format}"
             if min(image.size) < 1:
                 return f"image has no pixels: size {image.size}"
-            # Only where cameras write it: Pillow decodes a whole PNG to read its EXIF.
-            exif_formats = ("JPEG", "MPO", "WEBP")
-            if image.format in exif_formats and image.getexif().get(ExifTags.Base.Orientation, 1) not in (
-                0,
-                1,
-            ):
-                return ROTATED
     except UnidentifiedImageError:
         return "not an image: Pillow cannot identify the file's contents"
     except OSError as err:
@@ -92,21 +81,21 @@ def header_problem(path: str) -> str | None:
 def full_problem(path: str) -> str | None:
     """``header_problem``, then a full decode at native size (finds truncated and corrupt data)."""
     problem = header_problem(path)
-    if problem not in (None, ROTATED):
+    if problem:
         return problem
     try:
         with Image.open(path) as image:
             image.load()
     except Exception as err:  # noqa: BLE001 - decoders raise many types
         return f"cannot decode: {type(err).__name__}: {err}"
-    return problem
+    return None
 
 
 CHECKS: dict[Verify, Callable[[str], str | None]] = {Verify.header: header_problem, Verify.full: full_problem}
 
 
 def check(index: FileIndex, verify: Verify) -> FileIndex:
-    """The index without its bad files (moved to skipped), knowing which are EXIF-rotated.
+    """The index without its bad files (moved to skipped), with their reasons.
 
     Threads, since Pillow releases the GIL on I/O and decode."""
     if verify == Verify.none:
@@ -121,9 +110,7 @@ def check(index: FileIndex, verify: Verify) -> FileIndex:
                 disable=len(index) < PROGRESS_FROM,
             )
         )
-    rotated = frozenset(p for p, problem in zip(index.paths, problems, strict=True) if problem == ROTATED)
-    bad = {i: problem for i, problem in enumerate(problems) if problem and problem != ROTATED}
-    return replace(index.without(bad), rotated=rotated)
+    return index.without({i: problem for i, problem in enumerate(problems) if problem})
 
 
 def require_every_class(index: FileIndex) -> FileIndex:
