@@ -10,14 +10,17 @@ uint8 at the target size is 4x smaller than the float32 tensors ``image_dataset_
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import psutil
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 # A memory cache may take at most this share of the memory available when the run starts.
 MEMORY_SHARE = 0.4
 PROGRESS_FROM = 5000
+T = TypeVar("T")
 CHUNK = 64  # images per thread task: amortises the hand-off, small enough to balance the threads
 
 
@@ -78,12 +82,17 @@ def digest(items: list, decoder: Decoder) -> str:
     return h.hexdigest()[:24]
 
 
-def aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
-    """An uninitialised uint8 array on a 64-byte boundary, as TensorFlow needs to share it."""
-    size = int(np.prod(shape))
-    raw = np.empty(size + 64, dtype=np.uint8)
-    start = -raw.ctypes.data % 64
-    return raw[start : start + size].reshape(shape)
+def memory_cache(shape: tuple[int, ...], fill: Callable[[np.ndarray], T]) -> tuple[tf.Variable, T]:
+    """A uint8 variable of ``shape`` that ``fill`` writes through a NumPy view, and what it returned.
+
+    TensorFlow owns the memory, so nothing ever copies it: a variable made from a NumPy buffer
+    (DLPack) is copied whole by its first ``tf.gather``, 2x the cache at the peak. NumPy's view
+    of a TF tensor is read-only; the writable one over the same address lives only inside this
+    function, and is gone before TF reads the variable (an extra reference would cause the copy)."""
+    variable = tf.Variable(tf.raw_ops.Empty(shape=shape, dtype=tf.uint8, init=False), trainable=False)
+    address = np.from_dlpack(variable.value()).__array_interface__["data"][0]
+    view = np.frombuffer((ctypes.c_uint8 * int(np.prod(shape))).from_address(address), np.uint8)
+    return variable, fill(view.reshape(shape))
 
 
 def choose(cache: Cache, nbytes: int) -> Cache:
@@ -102,10 +111,8 @@ def load(
     ``np.memmap`` reused while ``digest`` is unchanged."""
     shape = (len(items), *decoder.shape)
     if choose(cache, int(np.prod(shape))) == Cache.memory:
-        images = aligned_empty(shape)
-        bad = decode_into(images, items, decoder)
-        # Zero-copy into TensorFlow; a variable, because tf.data copies a captured tensor.
-        return tf.Variable(tf.experimental.dlpack.from_dlpack(images.__dlpack__()), trainable=False), bad
+        # A variable, because tf.data copies a captured tensor; batches are one tf.gather each.
+        return memory_cache(shape, lambda rows: decode_into(rows, items, decoder))
 
     folder = Path(cache_dir).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
