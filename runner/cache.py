@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 # A memory cache may take at most this share of the memory available when the run starts.
 MEMORY_SHARE = 0.4
 PROGRESS_FROM = 5000
+CHUNK = 16  # images per thread task: amortises the hand-off, small enough to balance the threads
 T = TypeVar("T")
-CHUNK = 64  # images per thread task: amortises the hand-off, small enough to balance the threads
 
 
 def decode_into(out: np.ndarray, items: list, decoder: Decoder) -> dict[int, str]:
