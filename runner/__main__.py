@@ -37,7 +37,7 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
     try:
         return fn(*args)
     except Exception as err:
-        message = explain(err)
+        message = explain(err, [arg for arg in sys.argv[1:] if "=" in arg or arg.startswith("~")])
         if message is None or WANTS_TRACEBACK:
             raise
         print(f"runner: error: {message}", file=sys.stderr)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 
 from hydra.errors import (
     ConfigCompositionException,
@@ -87,8 +88,30 @@ def _config_error(err: OmegaConfBaseException) -> str:
     return f"{key}={err.value}: {str(err).splitlines()[0]}"
 
 
-def explain(err: BaseException) -> str | None:
-    """A one-line report for a bad-input error, or None for a genuine bug (keep its traceback)."""
+def _missing_delete(key: str, overrides: Sequence[str]) -> str:
+    """``~aug.ops.zooom``: Hydra fails before there is a config to compare with, so compose the
+    config without that override and look at the keys next to the one named."""
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    from runner.config import compose
+
+    parent, _, name = key.rpartition(".")
+    others = [o for o in overrides if not (o.startswith("~") and o[1:].partition("=")[0] == key)]
+    GlobalHydra.instance().clear()  # the failed run's Hydra is still registered
+    try:
+        node = OmegaConf.select(compose(others), parent) if parent else compose(others)
+    except Exception:  # noqa: BLE001 - another bad override: report this one without a suggestion
+        node = None
+    valid = [str(k) for k in node] if isinstance(node, DictConfig) else []
+    listed = f" Keys here: {', '.join(valid)}." if valid else ""
+    return f"~{key}: nothing to delete, '{key}' is not in the config.{closest(name, valid)}{listed}"
+
+
+def explain(err: BaseException, overrides: Sequence[str] = ()) -> str | None:
+    """A one-line report for a bad-input error, or None for a genuine bug (keep its traceback).
+
+    ``overrides`` are the command line's, for errors Hydra raises before composing a config."""
     if isinstance(err, RunnerError):
         return str(err)
     if isinstance(err, MissingConfigException):
@@ -102,6 +125,9 @@ def explain(err: BaseException) -> str | None:
     cause = err.__cause__ if isinstance(err, ConfigCompositionException) else err
     if isinstance(cause, OmegaConfBaseException):
         return _config_error(cause)
+    deleted = re.match(r"Could not delete from config\. '(.+)' does not exist", str(err))
+    if isinstance(err, ConfigCompositionException) and deleted:
+        return _missing_delete(deleted[1], overrides)
     if isinstance(err, ConfigCompositionException | InstantiationException):
         return " ".join(str(err).split())
     return None

@@ -45,6 +45,7 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
         (["data.color_mode=rbg"], ["data.color_mode=rbg", "Did you mean 'rgb'?"]),
         (["data=dir"], ["data.path", "needs a value"]),
         (["experiment=nope"], ["experiment=nope", "no such option"]),
+        (["aug=standard", "~aug.ops.zooom"], ["~aug.ops.zooom", "nothing to delete", "Did you mean 'zoom'?"]),
         (
             ["data=glob", "data.label_regex=^(x)"],
             ["cannot parse the override 'data.label_regex=^(x)'", "Quote"],
