@@ -65,19 +65,13 @@ def batches(
 
     ``images`` is the memory cache (a variable, ``keys`` are rows: one ``tf.gather`` per batch, no
     GIL), the disk cache (a memmap: NumPy reads the rows), or, with ``data.cache=none``, the
-    decoder itself (``keys`` are paths, decoded every epoch; a file that fails is dropped)."""
+    decoder itself (``keys`` are paths, decoded every epoch by ``decoded``)."""
     auto = tf.data.AUTOTUNE
     ds = tf.data.Dataset.from_tensor_slices((keys, labels.astype(np.int32)))
     if shuffle_seed is not None:
         ds = ds.shuffle(len(keys), seed=shuffle_seed, reshuffle_each_iteration=True)
     if isinstance(images, Decoder):
-
-        def decode(path: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            pixels = tf.numpy_function(lambda p: images(p.decode()), [path], tf.uint8, stateful=False)
-            pixels.set_shape(images.shape)
-            return pixels, y
-
-        ds = ds.map(decode, num_parallel_calls=auto).ignore_errors(log_warning=True).batch(batch_size)
+        ds = ds.batch(batch_size).map(decoded(images), num_parallel_calls=auto)
     elif isinstance(images, np.ndarray):
         shape = tuple(images.shape[1:])
 
@@ -98,6 +92,30 @@ def batches(
     if augment is not None:
         ds = ds.map(augment, num_parallel_calls=auto)
     return ds.prefetch(auto)
+
+
+def decoded(decoder: Decoder) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+    """``data.cache=none``: a batch of paths -> (uint8 images, labels), decoded in one NumPy call
+    (one hand-off per batch, not per image); a file that fails is dropped from its batch."""
+
+    def decode(paths: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        images = np.empty((len(paths), *decoder.shape), np.uint8)
+        good = []
+        for i, path in enumerate(paths):
+            try:
+                decoder(path.decode(), images[i])
+                good.append(i)
+            except Exception as err:  # noqa: BLE001 - each decoder raises its own types
+                log.warning("left out of this batch: %s (%s)", path.decode(), err)
+        return (images, labels) if len(good) == len(paths) else (images[good], labels[good])
+
+    def batch(paths: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        x, y = tf.numpy_function(decode, [paths, labels], (tf.uint8, tf.int32), stateful=False)
+        x.set_shape((None, *decoder.shape))
+        y.set_shape((None,))
+        return x, y
+
+    return batch
 
 
 def label_encoder(mode: LabelMode, num_classes: int) -> Callable[[tf.Tensor], tf.Tensor]:
