@@ -145,13 +145,9 @@ def loaders(root: Path, size: int, batch: int) -> dict[str, Loader]:
 
     auto = tf.data.AUTOTUNE
 
-    def runner() -> Iterable:
+    def runner(cache: Cache = Cache.memory) -> Iterable:
         source = DirSource(
-            path=str(root),
-            image_size=[size, size],
-            batch_size=batch,
-            validation_split=0.0,
-            cache=Cache.memory,
+            path=str(root), image_size=[size, size], batch_size=batch, validation_split=0.0, cache=cache
         )
         return pipeline.build(source, source.index(), seed=0).train
 
@@ -187,7 +183,15 @@ def loaders(root: Path, size: int, batch: int) -> dict[str, Loader]:
         )
         return shapes.batch(batch).prefetch(auto)
 
-    return {"runner": runner, "ids": ids, "manual": manual, "idg": idg, "decode": decode}
+    return {
+        "runner": runner,
+        "ids": ids,
+        "manual": manual,
+        "idg": idg,
+        "decode": decode,
+        # Not in the default list: the runner decoding every epoch (data.cache=none).
+        "runner_nocache": lambda: runner(Cache.none),
+    }
 
 
 class EpochsOf:
@@ -280,7 +284,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=int, default=224, help="target side in pixels")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--passes", type=int, default=3, help="cold/warm rounds per loader (median)")
-    parser.add_argument("--loaders", default="runner,ids,manual,idg,decode", help="comma-separated subset")
+    parser.add_argument(
+        "--loaders",
+        default="runner,ids,manual,idg,decode",
+        help="comma-separated, in this order; also runner_nocache (data.cache=none)",
+    )
     parser.add_argument("--cache", action="store_true", help="also compare cache memory with ids().cache()")
     parser.add_argument("--fit", action="store_true", help="also time model.fit epochs (runner vs ids)")
     parser.add_argument("--make", type=int, metavar="N", help="first write N synthetic JPEGs into DIR")
@@ -298,6 +306,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     with contextlib.redirect_stdout(sys.stderr):  # ImageDataGenerator prints "Found N images"
         made = loaders(args.dir, args.size, args.batch)
+        unknown = [name for name in args.loaders.split(",") if name not in made]
+        if unknown:
+            parser.error(f"--loaders: unknown {', '.join(unknown)}; choose from {', '.join(made)}")
         results = {name: measure(made[name], args.passes) for name in args.loaders.split(",")}
         if args.cache:
             results["cache"] = cache_sizes(args.dir, args.size, args.batch)

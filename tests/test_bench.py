@@ -9,33 +9,16 @@ import sys
 LOADERS = {"runner", "ids", "manual", "idg", "decode"}
 
 
-def test_bench_json_on_a_tiny_folder(tmp_path):
-    folder = tmp_path / "photos"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runner.bench",
-            str(folder),
-            "--make",
-            "40",
-            "--make-size",
-            "64",
-            "48",
-            "--size",
-            "32",
-            "--batch",
-            "8",
-            "--passes",
-            "1",
-            "--cache",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
+def bench(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "runner.bench", *args], capture_output=True, text=True, cwd=cwd, timeout=300
     )
+
+
+def test_bench_json_on_a_tiny_folder(tmp_path):
+    folder = str(tmp_path / "photos")
+    args = ["--make", "40", "--make-size", "64", "48", "--size", "32", "--batch", "8", "--passes", "1"]
+    result = bench(folder, *args, "--cache", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)  # stdout is the JSON object and nothing else
     assert set(report) >= LOADERS
@@ -50,13 +33,33 @@ def test_bench_json_on_a_tiny_folder(tmp_path):
 
 
 def test_bench_index_scale_reports_time_and_memory(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "runner.bench", "--index-files", "2000"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    result = bench("--index-files", "2000", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert report["files"] == 2000 and report["seconds"] > 0 and report["peak_rss_mb"] > 0
+
+
+def test_bench_runner_without_cache_and_unknown_loaders(tmp_path):
+    folder = str(tmp_path / "photos")
+    args = [
+        folder,
+        "--make",
+        "24",
+        "--make-size",
+        "40",
+        "30",
+        "--size",
+        "16",
+        "--batch",
+        "8",
+        "--passes",
+        "1",
+    ]
+    result = bench(*args, "--loaders", "runner_nocache,ids", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert list(report) == ["runner_nocache", "ids"]
+    assert report["runner_nocache"]["images"] == report["ids"]["images"] == 24  # decoded every epoch
+    wrong = bench(folder, "--loaders", "runner,idss", cwd=tmp_path)
+    assert wrong.returncode == 2
+    assert "unknown idss; choose from runner, ids" in wrong.stderr.splitlines()[-1]
