@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 # A memory cache may take at most this share of the memory available when the run starts.
 MEMORY_SHARE = 0.4
 PROGRESS_FROM = 5000
-CHUNK = 16  # images per thread task: amortises the hand-off, small enough to balance the threads
+CHUNK = 64  # images per thread task: amortises the hand-off, small enough to balance the threads
 T = TypeVar("T")
 
 
