@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 from conftest import messy_folder, photo_folder
@@ -27,6 +29,22 @@ def test_memory_and_disk_caches_hold_the_same_pixels(tmp_path):
     assert isinstance(on_disk, np.memmap)
     assert in_memory.shape == (6, 16, 16, 3) and in_memory.dtype == np.uint8
     np.testing.assert_array_equal(in_memory.numpy(), on_disk)
+
+
+def test_memory_cache_is_not_copied_by_its_first_gather():
+    # A variable over a NumPy buffer (DLPack) is copied whole by its first tf.gather: 2x the
+    # cache at the peak. A fresh process, so that the kernel's peak-RSS figure is this cache's.
+    script = """
+import resource, tensorflow as tf
+from runner import cache
+images, _ = cache.memory_cache((1000, 224, 224, 3), lambda rows: rows.fill(7))  # 150 MB
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+assert int(tf.gather(images, [0, 999])[1, 0, 0, 0]) == 7
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert int(result.stdout.split()[-1]) < 50  # MB the first gather added to the peak
 
 
 def test_disk_cache_is_reused_when_nothing_changed(tmp_path):
