@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -40,17 +40,22 @@ CHUNK = 64  # images per thread task: amortises the hand-off, small enough to ba
 T = TypeVar("T")
 
 
+def decode_rows(out: np.ndarray, items: list, rows: Iterable[int], decoder: Decoder) -> dict[int, str]:
+    """Decode ``items[i]`` into ``out[i]`` for each of ``rows``, here; position -> reason for failures."""
+    failed = {}
+    for i in rows:
+        try:
+            decoder(items[i], out[i])
+        except Exception as err:  # noqa: BLE001 - each decoder raises its own types
+            failed[i] = why(items[i], err)
+    return failed
+
+
 def decode_into(out: np.ndarray, items: list, decoder: Decoder) -> dict[int, str]:
     """Decode every item into its row of ``out``, in threads; position -> reason for failures."""
 
     def work(start: int) -> dict[int, str]:
-        failed = {}
-        for i in range(start, min(start + CHUNK, len(items))):
-            try:
-                decoder(items[i], out[i])
-            except Exception as err:  # noqa: BLE001 - each decoder raises its own types
-                failed[i] = why(items[i], err)
-        return failed
+        return decode_rows(out, items, range(start, min(start + CHUNK, len(items))), decoder)
 
     bad: dict[int, str] = {}
     starts = range(0, len(items), CHUNK)

@@ -100,7 +100,8 @@ def _missing_delete(key: str, overrides: Sequence[str]) -> str:
     others = [o for o in overrides if not (o.startswith("~") and o[1:].partition("=")[0] == key)]
     GlobalHydra.instance().clear()  # the failed run's Hydra is still registered
     try:
-        node = OmegaConf.select(compose(others), parent) if parent else compose(others)
+        cfg = compose(others)
+        node = OmegaConf.select(cfg, parent) if parent else cfg
     except Exception:  # noqa: BLE001 - another bad override: report this one without a suggestion
         node = None
     valid = [str(k) for k in node] if isinstance(node, DictConfig) else []

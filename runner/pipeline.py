@@ -99,15 +99,13 @@ def decoded(decoder: Decoder) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tenso
     (one hand-off per batch, not per image); a file that fails is dropped from its batch."""
 
     def decode(paths: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        images = np.empty((len(paths), *decoder.shape), np.uint8)
-        good = []
-        for i, path in enumerate(paths):
-            try:
-                decoder(path.decode(), images[i])
-                good.append(i)
-            except Exception as err:  # noqa: BLE001 - each decoder raises its own types
-                log.warning("left out of this batch: %s (%s)", path.decode(), err)
-        return (images, labels) if len(good) == len(paths) else (images[good], labels[good])
+        files = [path.decode() for path in paths]
+        images = np.empty((len(files), *decoder.shape), np.uint8)
+        bad = cache.decode_rows(images, files, range(len(files)), decoder)
+        for i, reason in bad.items():
+            log.warning("left out of this batch: %s (%s)", files[i], reason)
+        good = [i for i in range(len(files)) if i not in bad]
+        return (images, labels) if not bad else (images[good], labels[good])
 
     def batch(paths: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         x, y = tf.numpy_function(decode, [paths, labels], (tf.uint8, tf.int32), stateful=False)
