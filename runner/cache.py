@@ -28,6 +28,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from runner.config import Cache
+from runner.cpus import usable_cores
 from runner.decode import Decoder
 from runner.sources.index import header_problem
 
@@ -60,7 +61,7 @@ def decode_into(out: np.ndarray, items: list, decoder: Decoder) -> dict[int, str
     bad: dict[int, str] = {}
     starts = range(0, len(items), CHUNK)
     with (
-        ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
+        ThreadPoolExecutor(max_workers=usable_cores()) as pool,
         tqdm(total=len(items), desc="decoding", file=sys.stderr, disable=len(items) < PROGRESS_FROM) as bar,
     ):
         for start, failed in zip(starts, pool.map(work, starts), strict=True):

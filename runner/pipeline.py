@@ -8,7 +8,6 @@ images stay un-augmented), prefetch. Images stay uint8 until the model's Rescali
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ from sklearn.model_selection import train_test_split
 from runner import cache
 from runner.augment import Augment
 from runner.config import Cache, DataConfig, LabelMode
+from runner.cpus import usable_cores
 from runner.decode import Decoder
 from runner.errors import RunnerError
 from runner.sources import FileIndex, require_every_class
@@ -87,7 +87,7 @@ def batches(
             return tf.gather(images, rows), y
 
         # A gather is cheap: fixed parallelism beats AUTOTUNE's growing buffers in speed and memory.
-        ds = ds.batch(batch_size).map(gather, num_parallel_calls=os.cpu_count() or 1)
+        ds = ds.batch(batch_size).map(gather, num_parallel_calls=usable_cores())
     ds = ds.map(lambda x, y: (x, encode(y)))
     if augment is not None:
         ds = ds.map(augment, num_parallel_calls=auto)

@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from runner.config import Verify
+from runner.cpus import usable_cores
 from runner.errors import RunnerError, closest
 
 # Formats Pillow may report for files with our extensions (MPO: multi-picture JPEG from cameras).
@@ -100,7 +101,7 @@ def check(index: FileIndex, verify: Verify) -> FileIndex:
     Threads, since Pillow releases the GIL on I/O and decode."""
     if verify == Verify.none:
         return index
-    with ThreadPoolExecutor(max_workers=min(32, 4 * (os.cpu_count() or 1))) as pool:
+    with ThreadPoolExecutor(max_workers=min(32, 4 * usable_cores())) as pool:
         problems = list(
             tqdm(
                 pool.map(CHECKS[verify], index.paths, chunksize=64),
