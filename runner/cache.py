@@ -30,6 +30,7 @@ from tqdm import tqdm
 from runner.config import Cache
 from runner.cpus import usable_cores
 from runner.decode import Decoder
+from runner.errors import RunnerError
 from runner.sources.index import header_problem
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,10 @@ def load(
         return memory_cache(shape, lambda rows: decode_into(rows, items, decoder))
 
     folder = Path(cache_dir).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise unwritable(cache_dir, err) from err
     key = digest(items, decoder)
     data, failures = folder / f"{key}.npy", folder / f"{key}.failed.json"
     if data.exists() and failures.exists():
@@ -129,7 +133,10 @@ def load(
         bad = {int(i): reason for i, reason in json.loads(failures.read_text()).items()}
         return np.load(data, mmap_mode="r"), bad
     partial = folder / f"{key}.partial.npy"
-    images = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
+    try:
+        images = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
+    except OSError as err:
+        raise unwritable(cache_dir, err) from err
     bad = decode_into(images, items, decoder)
     images.flush()
     del images
@@ -137,3 +144,10 @@ def load(
     failures.write_text(json.dumps(bad))
     log.info("wrote disk cache %s (%.1f MB)", data, data.stat().st_size / 1e6)
     return np.load(data, mmap_mode="r"), bad
+
+
+def unwritable(cache_dir: str, err: OSError) -> RunnerError:
+    return RunnerError(
+        f"data.cache_dir={cache_dir}: cannot write the disk cache there ({err.strerror}: "
+        f"{err.filename}). Point data.cache_dir at a writable folder, or use data.cache=memory."
+    )

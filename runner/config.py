@@ -89,6 +89,19 @@ class DataConfig:
     verify: Verify = Verify.header
     label_mode: LabelMode = LabelMode.int
 
+    def __post_init__(self) -> None:
+        """Values no type rules out, refused when the source is built: before any file is read."""
+        size = list(self.image_size)
+        if len(size) != 2 or min(size) < 1:
+            raise RunnerError(
+                f"data.image_size={size}: needs [height, width], each at least 1 pixel, "
+                f"e.g. data.image_size=[224,224]."
+            )
+        if self.batch_size < 1:
+            raise RunnerError(
+                f"data.batch_size={self.batch_size}: must be at least 1, e.g. data.batch_size=32."
+            )
+
     @property
     def check_first(self) -> Verify:
         """The check to run on every file before decoding. Building a cache decodes every file and

@@ -113,6 +113,8 @@ def explain(err: BaseException, overrides: Sequence[str] = ()) -> str | None:
     """A one-line report for a bad-input error, or None for a genuine bug (keep its traceback).
 
     ``overrides`` are the command line's, for errors Hydra raises before composing a config."""
+    if isinstance(err, InstantiationException) and isinstance(err.__cause__, RunnerError):
+        err = err.__cause__  # a schema's own check, raised while Hydra built the object
     if isinstance(err, RunnerError):
         return str(err)
     if isinstance(err, MissingConfigException):

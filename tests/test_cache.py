@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import messy_folder, photo_folder
 
 from runner import cache
 from runner.config import Cache, ColorMode, Interpolation
 from runner.decode import Decoder
+from runner.errors import RunnerError
 
 
 def decoder(size: int = 16) -> Decoder:
@@ -89,3 +92,10 @@ def test_auto_picks_memory_when_it_fits():
     assert cache.choose(Cache.auto, 10_000) == Cache.memory
     assert cache.choose(Cache.auto, 10**15) == Cache.disk
     assert cache.choose(Cache.disk, 10) == Cache.disk
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux's sysfs: a folder no one may write")
+def test_a_cache_dir_that_cannot_be_written_says_what_to_do(tmp_path):
+    paths = paths_of(photo_folder(tmp_path / "photos", per_class=1))
+    with pytest.raises(RunnerError, match=r"data.cache_dir=/sys/kernel: cannot write .* data.cache=memory"):
+        cache.load(paths, decoder(), Cache.disk, "/sys/kernel")

@@ -47,6 +47,11 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
         (["experiment=nope"], ["experiment=nope", "no such option"]),
         (["aug=standard", "~aug.ops.zooom"], ["~aug.ops.zooom", "nothing to delete", "Did you mean 'zoom'?"]),
         (
+            ["data=digits", "data.image_size=[0,10]"],
+            ["error: data.image_size=[0, 10]: needs", "at least 1 pixel"],
+        ),
+        (["data=digits", "data.batch_size=0"], ["error: data.batch_size=0: must be at least 1"]),
+        (
             ["data=glob", "data.label_regex=^(x)"],
             ["cannot parse the override 'data.label_regex=^(x)'", "Quote"],
         ),
@@ -68,6 +73,15 @@ def test_missing_data_path_names_it(tmp_path):
     [line] = error_lines(result)
     assert str(missing) in line and "does not exist" in line
     assert not (tmp_path / "mlflow.db").exists()  # nothing to record: the run never started
+
+
+def test_a_cache_dir_that_cannot_be_made_says_what_to_do(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    cache_dir = tmp_path / "a-file" / "cache"
+    result = run_cli("data=digits", "data.cache=disk", f"data.cache_dir={cache_dir}", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert f"data.cache_dir={cache_dir}" in line and "data.cache=memory" in line
 
 
 def test_folder_without_images_names_folder_and_extensions(tmp_path):
