@@ -21,7 +21,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from runner import augment, pipeline, preview, tracking
 from runner.config import LabelMode, build
-from runner.errors import RunnerError
+from runner.errors import RunnerError, closest
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,31 @@ def callbacks(cfg: DictConfig, output_dir: Path) -> list[keras.callbacks.Callbac
     return found
 
 
+# What ``compile(metrics=["accuracy"])`` makes fit report, each also as val_* with validation data.
+METRICS = ("loss", "accuracy")
+
+
+def check_trainer(cfg: DictConfig) -> None:
+    """Refuse what would only fail, or mislead a sweep, after the data is decoded."""
+    if cfg.epochs < 1:
+        raise RunnerError(f"trainer.epochs={cfg.epochs}: must be at least 1, e.g. trainer.epochs=10.")
+    names = [*METRICS, *(f"val_{name}" for name in METRICS)]
+    if cfg.monitor not in names:
+        raise RunnerError(
+            f"trainer.monitor={cfg.monitor}: not a metric the runner reports.{closest(cfg.monitor, names)} "
+            f"Metrics: {', '.join(names)}."
+        )
+
+
+def check_validation(monitor: str, data: pipeline.Data) -> None:
+    """A val_* monitor with no validation images would have nothing to return to a sweeper."""
+    if monitor.startswith("val_") and data.val is None:
+        raise RunnerError(
+            f"trainer.monitor={monitor}: this run has no validation images. Set "
+            f"trainer.monitor={monitor.removeprefix('val_')}, or data.validation_split=0.2."
+        )
+
+
 LOSSES = {
     LabelMode.int: "sparse_categorical_crossentropy",
     LabelMode.categorical: "categorical_crossentropy",
@@ -78,10 +103,12 @@ def train(cfg: DictConfig) -> float:
     output_dir, overrides = hydra_job()
     seed = cfg.trainer.seed
     seed_everything(seed, cfg.trainer.deterministic)
+    check_trainer(cfg.trainer)
     index = build(cfg.data, "data").index()
     pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed, cfg.data.label_mode)
     with tracking.run(cfg, output_dir, overrides):
         data = pipeline.build(cfg.data, index, seed, augment.apply(pipeline_aug) if pipeline_aug else None)
+        check_validation(cfg.trainer.monitor, data)
         if pipeline_aug or model_aug:
             images, labels = preview.sample(cfg.data, data.index, rows=6)
             preview_grid = preview.grid(
@@ -116,9 +143,6 @@ def train(cfg: DictConfig) -> float:
             metrics.update(evaluate(model, data))
         if cfg.tracking.log_model:
             tracking.log_model(model, next(iter(data.train))[0].numpy()[:4])
-    if cfg.trainer.monitor not in metrics:
-        log.warning("trainer.monitor=%s was not computed; returning loss", cfg.trainer.monitor)
-        return float(metrics["loss"])
     return float(metrics[cfg.trainer.monitor])
 
 

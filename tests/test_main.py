@@ -51,6 +51,11 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
             ["error: data.image_size=[0, 10]: needs", "at least 1 pixel"],
         ),
         (["data=digits", "data.batch_size=0"], ["error: data.batch_size=0: must be at least 1"]),
+        (["data=digits", "trainer.epochs=0"], ["error: trainer.epochs=0: must be at least 1"]),
+        (
+            ["data=digits", "trainer.monitor=val_acc"],
+            ["trainer.monitor=val_acc", "Did you mean 'val_accuracy'?"],
+        ),
         (
             ["data=glob", "data.label_regex=^(x)"],
             ["cannot parse the override 'data.label_regex=^(x)'", "Quote"],

@@ -110,6 +110,16 @@ def test_failed_run_is_marked_failed_with_its_error_and_log(tmp_path):
     assert "outputs/runner.log" in logged
 
 
+def test_a_val_monitor_without_validation_images_is_refused(tmp_path):
+    # A sweep maximising val_accuracy must not silently get another metric back.
+    result = run_cli(f"data.path={tmp_path / 'digits'}", "data.validation_split=0", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert "trainer.monitor=val_accuracy" in line and "trainer.monitor=accuracy" in line
+    [run] = mlflow_runs(tmp_path)
+    assert run.info.status == "FAILED"
+
+
 def test_model_placement_augments_in_training_only(photos, tmp_path):
     run = train_cli(
         "data=dir",
