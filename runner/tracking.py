@@ -16,6 +16,8 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -28,10 +30,12 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from runner.config import ROOT
+from runner.errors import RunnerError
 from runner.pipeline import Data
 from runner.sources import FileIndex
 
 MAX_TAG = 5000
+SERVER_TIMEOUT = 10  # seconds for a tracking server to answer its health check
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -80,9 +84,28 @@ def _installed(name: str) -> bool:
     return True
 
 
+def require_server(uri: str) -> None:
+    """Fail in seconds when no server answers at an http(s) ``uri``: MLflow's own client retries
+    a refused connection with backoff for minutes before it gives up."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=SERVER_TIMEOUT).close()
+    except urllib.error.HTTPError:
+        return  # something answered (an auth proxy may refuse /health): MLflow will say the rest
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise RunnerError(
+            f"tracking.uri={uri}: no MLflow server answers there ({reason}). Start one "
+            f"(mlflow server --host 127.0.0.1 --port 5000), or leave tracking.uri at its default, "
+            f"sqlite:///mlflow.db in the working directory."
+        ) from err
+
+
 @contextmanager
 def run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> Iterator[str]:
     """An MLflow run around the job; yields its id and ends it with the job's real status."""
+    require_server(cfg.tracking.uri)
     mlflow.set_tracking_uri(cfg.tracking.uri)
     mlflow.set_experiment(cfg.tracking.experiment)
     command = " ".join(["python -m runner", *overrides])

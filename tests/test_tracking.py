@@ -1,0 +1,73 @@
+"""Tracking against a real ``mlflow server`` on 127.0.0.1, started by the test, and one that is down."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import error_lines, run_cli
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    """``mlflow server`` with its own sqlite store and artifact folder; its URI once it answers."""
+    uri = f"http://127.0.0.1:{free_port()}"
+    folder = tmp_path / "server"
+    folder.mkdir()
+    mlflow = Path(sys.executable).with_name("mlflow")
+    process = subprocess.Popen(
+        [mlflow, "server", "--backend-store-uri", "sqlite:///server.db", "--host", "127.0.0.1",
+         "--port", uri.rpartition(":")[2]],
+        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{uri}/health", timeout=2).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "mlflow server did not start"
+                time.sleep(0.5)
+        yield uri
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the server and its workers
+        process.wait(timeout=30)
+
+
+def test_a_run_is_recorded_on_a_real_mlflow_server(server, tmp_path):
+    from mlflow import MlflowClient
+
+    result = run_cli(
+        f"data.path={tmp_path / 'digits'}", "trainer.epochs=1", f"tracking.uri={server}", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    client = MlflowClient(server)
+    [run] = client.search_runs([client.get_experiment_by_name("runner").experiment_id])
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["final_val_accuracy"] > 0.5
+    logged = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "data", "eval", "outputs"} <= logged
+    assert not (tmp_path / "mlflow.db").exists()  # nothing went to the default local store
+
+
+def test_a_tracking_server_that_is_down_fails_in_seconds(tmp_path):
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    # MLflow's own client retries a refused connection for minutes: the timeout would end the test.
+    result = run_cli(f"data.path={tmp_path / 'digits'}", f"tracking.uri={uri}", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert f"tracking.uri={uri}: no MLflow server answers" in line and "mlflow server" in line
