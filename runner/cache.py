@@ -120,34 +120,41 @@ def load(
     if choose(cache, int(np.prod(shape))) == Cache.memory:
         # A variable, because tf.data copies a captured tensor; batches are one tf.gather each.
         return memory_cache(shape, lambda rows: decode_into(rows, items, decoder))
+    return disk_cache(items, decoder, shape, cache_dir)
 
+
+def disk_cache(
+    items: list, decoder: Decoder, shape: tuple[int, ...], cache_dir: str
+) -> tuple[np.ndarray, dict]:
+    """A read-only memmap of ``<digest>.npy`` in ``cache_dir``, decoded first unless it exists.
+
+    Each writer fills a partial file of its own and renames it into place (the failures first),
+    so runs that build the same cache at once (a parallel sweep) neither clash nor read half a file."""
     folder = Path(cache_dir).expanduser()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise unwritable(cache_dir, err) from err
     key = digest(items, decoder)
     data, failures = folder / f"{key}.npy", folder / f"{key}.failed.json"
     if data.exists() and failures.exists():
         log.info("reusing disk cache %s", data)
         bad = {int(i): reason for i, reason in json.loads(failures.read_text()).items()}
         return np.load(data, mmap_mode="r"), bad
-    partial = folder / f"{key}.partial.npy"
+    partial = folder / f"{key}.{os.getpid()}.partial.npy"
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         images = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
     except OSError as err:
-        raise unwritable(cache_dir, err) from err
-    bad = decode_into(images, items, decoder)
-    images.flush()
-    del images
-    partial.rename(data)
-    failures.write_text(json.dumps(bad))
+        raise RunnerError(
+            f"data.cache_dir={cache_dir}: cannot write the disk cache there ({err.strerror}: "
+            f"{err.filename}). Point data.cache_dir at a writable folder, or use data.cache=memory."
+        ) from err
+    try:
+        bad = decode_into(images, items, decoder)
+        images.flush()
+        del images
+        partial.with_suffix(".json").write_text(json.dumps(bad))
+        partial.with_suffix(".json").replace(failures)
+        partial.replace(data)
+    finally:
+        partial.unlink(missing_ok=True)
+        partial.with_suffix(".json").unlink(missing_ok=True)
     log.info("wrote disk cache %s (%.1f MB)", data, data.stat().st_size / 1e6)
     return np.load(data, mmap_mode="r"), bad
-
-
-def unwritable(cache_dir: str, err: OSError) -> RunnerError:
-    return RunnerError(
-        f"data.cache_dir={cache_dir}: cannot write the disk cache there ({err.strerror}: "
-        f"{err.filename}). Point data.cache_dir at a writable folder, or use data.cache=memory."
-    )
