@@ -188,6 +188,29 @@ def test_generator_source_checks_the_signature():
     assert "differs from the element signature (12, 12, 3)" in index.skipped[0][1]
 
 
+def odd_images():
+    """A generator source for tests: grayscale squares, one flat vector, then a string."""
+    yield np.zeros((6, 6)), 0
+    yield np.ones((6, 6)), 1
+    yield np.zeros(36), 1
+    yield "not an image", 0
+
+
+def test_generator_images_must_be_numeric_and_two_or_three_dimensional():
+    with pytest.raises(
+        RunnerError, match=r"test_sources:odd_images: the image of element 3 is not a numeric"
+    ):
+        GeneratorSource(fn="test_sources:odd_images").index()
+    found = GeneratorSource(fn="test_sources:first_three").index()
+    assert len(found) == 2 and found.arrays[0].shape == (6, 6, 1)
+    assert found.skipped[0][1] == "shape (36,) is not (height, width) or (height, width, channels)"
+
+
+def first_three():
+    """``odd_images`` without the string."""
+    yield from list(odd_images())[:3]
+
+
 def test_generator_fn_typo_suggests_the_function():
     with pytest.raises(RunnerError, match="has no function 'squaers'.*Did you mean 'squares'"):
         GeneratorSource(fn="test_sources:squaers").index()

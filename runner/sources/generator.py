@@ -49,9 +49,16 @@ class GeneratorSource(GeneratorData):
         for i, element in enumerate(load_function(self.fn)(**self.kwargs)):
             if not isinstance(element, tuple | list) or len(element) != 2:
                 raise RunnerError(f"data.fn={self.fn}: element {i} is not an (image, label) pair.")
-            image = as_uint8(element[0], self.value_range)
-            shape = shape or image.shape
-            if image.shape != shape:
+            try:
+                image = as_uint8(element[0], self.value_range)
+            except (TypeError, ValueError) as err:
+                raise RunnerError(
+                    f"data.fn={self.fn}: the image of element {i} is not a numeric array ({err}); "
+                    f"yield (height, width) or (height, width, channels) arrays."
+                ) from err
+            if image.ndim != 3:
+                bad[i] = f"shape {np.shape(element[0])} is not (height, width) or (height, width, channels)"
+            elif image.shape != (shape := shape or image.shape):
                 bad[i] = f"shape {image.shape} differs from the element signature {shape}"
             names.append(f"{self.fn}[{i}]")
             arrays.append(image)
