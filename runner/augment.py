@@ -10,6 +10,7 @@ Validation data is never augmented. MixUp and CutMix mix labels too, so they run
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 
@@ -26,7 +27,8 @@ LAYER_KWARGS = {"name", "dtype", "trainable", "autocast"}
 
 
 def check_params(target: type, op: DictConfig, where: str) -> None:
-    """An op key that its layer does not take: one line naming it and the closest parameter."""
+    """An op key that its layer does not take, or a parameter it needs that the op leaves out:
+    one line naming it (and the closest parameter)."""
     params = parameters(target)
     for key in op:
         if key != "_target_" and key not in params and key not in LAYER_KWARGS:
@@ -34,6 +36,16 @@ def check_params(target: type, op: DictConfig, where: str) -> None:
                 f"{where}.{key}: {op._target_} has no parameter '{key}'.{closest(str(key), params)} "
                 f"Its parameters: {', '.join(params)}."
             )
+    signature = inspect.signature(target).parameters
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    needed = [
+        p for p in params if signature[p].default is signature[p].empty and signature[p].kind not in variadic
+    ]
+    if missing := [name for name in needed if name not in op]:
+        raise RunnerError(
+            f"{where}: {op._target_} needs {', '.join(map(repr, missing))}; "
+            f"set it with +{where}.{missing[0]}=..."
+        )
 
 
 def layers(cfg: DictConfig, seed: int) -> list[keras.layers.Layer]:

@@ -118,6 +118,14 @@ def test_added_op_with_unknown_parameter_names_the_closest():
         augment.layers(OmegaConf.create({"ops": ops}), 0)
 
 
+def test_added_op_without_a_required_parameter_says_how_to_set_it():
+    ops = {"rot": {"_target_": "keras.layers.RandomRotation"}}
+    with pytest.raises(
+        RunnerError, match=r"aug.ops.rot: .*RandomRotation needs 'factor'; set it with \+aug.ops.rot.factor="
+    ):
+        augment.layers(OmegaConf.create({"ops": ops}), 0)
+
+
 def test_any_keras_layer_can_be_added_by_target(images):
     ops = {"erase": {"_target_": "keras.layers.RandomErasing", "factor": 1.0}}
     out, _ = run_stack(ops, images)
