@@ -7,7 +7,8 @@ parallel ``map(read, decode, resize)`` + batch + prefetch), ``idg`` (the legacy
 ``ImageDataGenerator.flow_from_directory``) and ``decode`` (parallel read + ``decode_jpeg``, no
 resize: the ceiling). Each loader gets a warm-up, then ``--passes`` rounds of: build it fresh and
 read one epoch (cold), read a second epoch from the same object (warm). Figures are medians;
-every pass is kept in the JSON so that noise shows. ``peak_rss_mb`` is the process's peak
+every pass is kept in the JSON so that noise shows; a loader that fails on the files (Keras's
+loaders stop at the first corrupt one) gets ``{"error": ...}`` instead. ``peak_rss_mb`` is the process's peak
 resident memory while that loader ran and ``added_rss_mb`` what it added to the memory in use
 when it started (earlier loaders' memory is not always given back to the OS).
 
@@ -278,6 +279,15 @@ def index_scale(n: int) -> dict:
     return {"files": len(index), "seconds": round(seconds, 4), "peak_rss_mb": round(memory.peak / 2**20, 1)}
 
 
+def reported(fn: Callable[..., dict], *args: object) -> dict:
+    """``fn``'s figures, or its error: a corrupt JPEG stops Keras's loaders, and that is a result."""
+    try:
+        return fn(*args)
+    except Exception as err:  # noqa: BLE001 - whatever a loader raises is reported, not raised
+        lines = [line for line in str(err).splitlines() if line.strip()] or [""]
+        return {"error": f"{type(err).__name__}: {lines[0].split('}} ')[-1][:300]}"}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m runner.bench", description=__doc__.splitlines()[0])
     parser.add_argument("dir", nargs="?", type=Path, help="a folder of class subfolders of JPEGs")
@@ -309,11 +319,11 @@ def main(argv: list[str] | None = None) -> None:
         unknown = [name for name in args.loaders.split(",") if name not in made]
         if unknown:
             parser.error(f"--loaders: unknown {', '.join(unknown)}; choose from {', '.join(made)}")
-        results = {name: measure(made[name], args.passes) for name in args.loaders.split(",")}
+        results = {name: reported(measure, made[name], args.passes) for name in args.loaders.split(",")}
         if args.cache:
-            results["cache"] = cache_sizes(args.dir, args.size, args.batch)
+            results["cache"] = reported(cache_sizes, args.dir, args.size, args.batch)
         if args.fit:
-            results["fit"] = fit_epochs(args.dir, args.size, args.batch)
+            results["fit"] = reported(fit_epochs, args.dir, args.size, args.batch)
     if args.json:
         print(json.dumps(results))
         return

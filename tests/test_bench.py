@@ -63,3 +63,16 @@ def test_bench_runner_without_cache_and_unknown_loaders(tmp_path):
     wrong = bench(folder, "--loaders", "runner,idss", cwd=tmp_path)
     assert wrong.returncode == 2
     assert "unknown idss; choose from runner, ids" in wrong.stderr.splitlines()[-1]
+
+
+def test_bench_on_a_messy_folder_reports_the_loaders_that_crash(tmp_path):
+    from conftest import messy_folder
+
+    root, _, good = messy_folder(tmp_path / "messy")
+    args = ["--size", "16", "--batch", "4", "--passes", "1", "--loaders", "runner,ids,idg", "--json"]
+    result = bench(str(root), *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert report["runner"]["images"] == good  # the bad files left out, every good one read
+    for keras_loader in ("ids", "idg"):  # one corrupt file stops each of them
+        assert set(report[keras_loader]) == {"error"} and report[keras_loader]["error"], keras_loader
