@@ -102,12 +102,33 @@ def require_server(uri: str) -> None:
         ) from err
 
 
+def connect(uri: str, experiment: str) -> None:
+    """Point MLflow at the store and experiment; what MLflow refuses is one line naming the key."""
+    require_server(uri)
+    mlflow.set_tracking_uri(uri)
+    try:
+        mlflow.set_experiment(experiment)  # the first access to the store: where a bad one shows
+    except ImportError as err:
+        raise RunnerError(
+            f"tracking.uri={uri}: its database driver is not installed ({err}). Install it, or use "
+            f"the default, sqlite:///mlflow.db."
+        ) from err
+    except mlflow.exceptions.MlflowException as err:
+        reason = err.message.split(". ")[0].rstrip(".")
+        if "experiment name" in reason:
+            raise RunnerError(
+                f"tracking.experiment={experiment!r}: {reason}. Name it, e.g. tracking.experiment=pets."
+            ) from err
+        raise RunnerError(
+            f"tracking.uri={uri}: {reason}. Use the default, sqlite:///mlflow.db, or an mlflow "
+            f"server's http:// address."
+        ) from err
+
+
 @contextmanager
 def run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> Iterator[str]:
     """An MLflow run around the job; yields its id and ends it with the job's real status."""
-    require_server(cfg.tracking.uri)
-    mlflow.set_tracking_uri(cfg.tracking.uri)
-    mlflow.set_experiment(cfg.tracking.experiment)
+    connect(cfg.tracking.uri, cfg.tracking.experiment)
     command = " ".join(["python -m runner", *overrides])
     active = mlflow.start_run(
         run_name=cfg.tracking.run_name,

@@ -51,6 +51,8 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
             ["error: data.image_size=[0, 10]: needs", "at least 1 pixel"],
         ),
         (["data=digits", "data.batch_size=0"], ["error: data.batch_size=0: must be at least 1"]),
+        (["data=digits", "tracking.uri=./mlruns"], ["error: tracking.uri=./mlruns: ", "sqlite:///mlflow.db"]),
+        (["data=digits", "tracking.experiment="], ["error: tracking.experiment='': ", "Name it"]),
         (["data=digits", "trainer.epochs=0"], ["error: trainer.epochs=0: must be at least 1"]),
         (
             ["data=digits", "trainer.monitor=val_acc"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -71,3 +72,15 @@ def test_a_tracking_server_that_is_down_fails_in_seconds(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
     assert f"tracking.uri={uri}: no MLflow server answers" in line and "mlflow server" in line
+
+
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(name) for name in ("psycopg", "psycopg2")),
+    reason="a PostgreSQL driver is here",
+)
+def test_a_database_uri_without_its_driver_says_so(tmp_path):
+    uri = "postgresql://user@127.0.0.1/runs"
+    result = run_cli(f"data.path={tmp_path / 'digits'}", f"tracking.uri={uri}", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert f"tracking.uri={uri}: its database driver is not installed" in line
