@@ -279,6 +279,12 @@ def index_scale(n: int) -> dict:
     return {"files": len(index), "seconds": round(seconds, 4), "peak_rss_mb": round(memory.peak / 2**20, 1)}
 
 
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
+    return int(text)
+
+
 def reported(fn: Callable[..., dict], *args: object) -> dict:
     """``fn``'s figures, or its error: a corrupt JPEG stops Keras's loaders, and that is a result."""
     try:
@@ -291,9 +297,9 @@ def reported(fn: Callable[..., dict], *args: object) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m runner.bench", description=__doc__.splitlines()[0])
     parser.add_argument("dir", nargs="?", type=Path, help="a folder of class subfolders of JPEGs")
-    parser.add_argument("--size", type=int, default=224, help="target side in pixels")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--passes", type=int, default=3, help="cold/warm rounds per loader (median)")
+    parser.add_argument("--size", type=positive, default=224, help="target side in pixels")
+    parser.add_argument("--batch", type=positive, default=32)
+    parser.add_argument("--passes", type=positive, default=3, help="cold/warm rounds per loader (median)")
     parser.add_argument(
         "--loaders",
         default="runner,ids,manual,idg,decode",
@@ -301,9 +307,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--cache", action="store_true", help="also compare cache memory with ids().cache()")
     parser.add_argument("--fit", action="store_true", help="also time model.fit epochs (runner vs ids)")
-    parser.add_argument("--make", type=int, metavar="N", help="first write N synthetic JPEGs into DIR")
-    parser.add_argument("--make-size", type=int, nargs=2, default=(256, 256), metavar=("W", "H"))
-    parser.add_argument("--index-files", type=int, metavar="N", help="only time indexing N empty files")
+    parser.add_argument("--make", type=positive, metavar="N", help="first write N synthetic JPEGs into DIR")
+    parser.add_argument("--make-size", type=positive, nargs=2, default=(256, 256), metavar=("W", "H"))
+    parser.add_argument("--index-files", type=positive, metavar="N", help="only time indexing N empty files")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if args.index_files:
@@ -313,6 +319,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("DIR is required (or --index-files N)")
     if args.make:
         make_photos(args.dir, args.make, tuple(args.make_size))
+    if not args.dir.is_dir():
+        parser.error(f"DIR: '{args.dir}' is not a folder; give one of class subfolders, or --make N")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     with contextlib.redirect_stdout(sys.stderr):  # ImageDataGenerator prints "Found N images"
         made = loaders(args.dir, args.size, args.batch)

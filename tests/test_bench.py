@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 LOADERS = {"runner", "ids", "manual", "idg", "decode"}
 
 
@@ -76,3 +78,17 @@ def test_bench_on_a_messy_folder_reports_the_loaders_that_crash(tmp_path):
     assert report["runner"]["images"] == good  # the bad files left out, every good one read
     for keras_loader in ("ids", "idg"):  # one corrupt file stops each of them
         assert set(report[keras_loader]) == {"error"} and report[keras_loader]["error"], keras_loader
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["missing"], "DIR: 'missing' is not a folder"),
+        ([".", "--size", "0"], "argument --size: '0' is not a whole number of at least 1"),
+        ([".", "--passes", "x"], "argument --passes: 'x' is not a whole number of at least 1"),
+    ],
+)
+def test_bench_arguments_are_checked(args, expected, tmp_path):
+    result = bench(*args, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert expected in result.stderr.splitlines()[-1]
