@@ -285,7 +285,7 @@ def positive(text: str) -> int:
     return int(text)
 
 
-def reported(fn: Callable[..., dict], *args: object) -> dict:
+def figures_or_error(fn: Callable[..., dict], *args: object) -> dict:
     """``fn``'s figures, or its error: a corrupt JPEG stops Keras's loaders, and that is a result."""
     try:
         return fn(*args)
@@ -327,11 +327,13 @@ def main(argv: list[str] | None = None) -> None:
         unknown = [name for name in args.loaders.split(",") if name not in made]
         if unknown:
             parser.error(f"--loaders: unknown {', '.join(unknown)}; choose from {', '.join(made)}")
-        results = {name: reported(measure, made[name], args.passes) for name in args.loaders.split(",")}
+        results = {
+            name: figures_or_error(measure, made[name], args.passes) for name in args.loaders.split(",")
+        }
         if args.cache:
-            results["cache"] = reported(cache_sizes, args.dir, args.size, args.batch)
+            results["cache"] = figures_or_error(cache_sizes, args.dir, args.size, args.batch)
         if args.fit:
-            results["fit"] = reported(fit_epochs, args.dir, args.size, args.batch)
+            results["fit"] = figures_or_error(fit_epochs, args.dir, args.size, args.batch)
     if args.json:
         print(json.dumps(results))
         return
