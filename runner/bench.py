@@ -7,10 +7,10 @@ parallel ``map(read, decode, resize)`` + batch + prefetch), ``idg`` (the legacy
 ``ImageDataGenerator.flow_from_directory``) and ``decode`` (parallel read + ``decode_jpeg``, no
 resize: the ceiling). Each loader gets a warm-up, then ``--passes`` rounds of: build it fresh and
 read one epoch (cold), read a second epoch from the same object (warm). Figures are medians;
-every pass is kept in the JSON so that noise shows; a loader that fails on the files (Keras's
-loaders stop at the first corrupt one) gets ``{"error": ...}`` instead. ``peak_rss_mb`` is the process's peak
+every pass is kept in the JSON so that noise shows. ``peak_rss_mb`` is the process's peak
 resident memory while that loader ran and ``added_rss_mb`` what it added to the memory in use
-when it started (earlier loaders' memory is not always given back to the OS).
+when it started (earlier loaders' memory is not always given back to the OS). A loader that
+fails on the files (Keras's loaders stop at the first corrupt one) gets ``{"error": ...}``.
 
 Also: ``--fit`` times ``model.fit`` epochs on the same small model with the runner's pipeline and
 with ``image_dataset_from_directory``; ``--make N`` first writes N synthetic JPEG photos into DIR;
