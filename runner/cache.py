@@ -117,7 +117,9 @@ def load(
     A memory cache is a tf.Variable (batches are one ``tf.gather``); a disk cache is a read-only
     ``np.memmap`` reused while ``digest`` is unchanged."""
     shape = (len(items), *decoder.shape)
-    if choose(cache, int(np.prod(shape))) == Cache.memory:
+    chosen = choose(cache, int(np.prod(shape)))
+    log.info("data.cache=%s: %s, %.1f MB", cache.value, chosen.value, np.prod(shape) / 1e6)
+    if chosen == Cache.memory:
         # A variable, because tf.data copies a captured tensor; batches are one tf.gather each.
         return memory_cache(shape, lambda rows: decode_into(rows, items, decoder))
     return disk_cache(items, decoder, shape, cache_dir)
