@@ -36,6 +36,8 @@ import numpy as np
 import psutil
 from PIL import Image
 
+from runner.errors import positive_int
+
 Loader = Callable[[], Iterable]
 
 
@@ -279,12 +281,6 @@ def index_scale(n: int) -> dict:
     return {"files": len(index), "seconds": round(seconds, 4), "peak_rss_mb": round(memory.peak / 2**20, 1)}
 
 
-def positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
-    return int(text)
-
-
 def figures_or_error(fn: Callable[..., dict], *args: object) -> dict:
     """``fn``'s figures, or its error: a corrupt JPEG stops Keras's loaders, and that is a result."""
     try:
@@ -297,9 +293,9 @@ def figures_or_error(fn: Callable[..., dict], *args: object) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m runner.bench", description=__doc__.splitlines()[0])
     parser.add_argument("dir", nargs="?", type=Path, help="a folder of class subfolders of JPEGs")
-    parser.add_argument("--size", type=positive, default=224, help="target side in pixels")
-    parser.add_argument("--batch", type=positive, default=32)
-    parser.add_argument("--passes", type=positive, default=3, help="cold/warm rounds per loader (median)")
+    parser.add_argument("--size", type=positive_int, default=224, help="target side in pixels")
+    parser.add_argument("--batch", type=positive_int, default=32)
+    parser.add_argument("--passes", type=positive_int, default=3, help="cold/warm rounds per loader (median)")
     parser.add_argument(
         "--loaders",
         default="runner,ids,manual,idg,decode",
@@ -307,9 +303,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--cache", action="store_true", help="also compare cache memory with ids().cache()")
     parser.add_argument("--fit", action="store_true", help="also time model.fit epochs (runner vs ids)")
-    parser.add_argument("--make", type=positive, metavar="N", help="first write N synthetic JPEGs into DIR")
-    parser.add_argument("--make-size", type=positive, nargs=2, default=(256, 256), metavar=("W", "H"))
-    parser.add_argument("--index-files", type=positive, metavar="N", help="only time indexing N empty files")
+    parser.add_argument(
+        "--make", type=positive_int, metavar="N", help="first write N synthetic JPEGs into DIR"
+    )
+    parser.add_argument("--make-size", type=positive_int, nargs=2, default=(256, 256), metavar=("W", "H"))
+    parser.add_argument(
+        "--index-files", type=positive_int, metavar="N", help="only time indexing N empty files"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if args.index_files:

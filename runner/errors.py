@@ -7,6 +7,7 @@ key, unknown option, wrong type) into the same kind of line, with the closest va
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import importlib
 import inspect
@@ -49,6 +50,13 @@ def _missing_option(err: MissingConfigException) -> str:
         f"{group}={choice}: no such option in config group '{group}'. "
         f"Valid options: {', '.join(options)}.{closest(choice, options)}"
     )
+
+
+def positive_int(text: str) -> int:
+    """An argparse type for counts and sizes: what argparse's own ``int`` would let through as 0."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
+    return int(text)
 
 
 def parameters(fn: object) -> list[str]:

@@ -13,6 +13,8 @@ import sys
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
+from runner.errors import RunnerError, positive_int
+
 TILE = 96  # grid cell side in pixels; small images are scaled up (nearest) to be visible
 LABEL_WIDTH = 110
 HEADER = 20
@@ -63,8 +65,8 @@ def sample(cfg, index, rows: int) -> tuple[np.ndarray, np.ndarray]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m runner.preview", description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=6, help="source images, one per row")
-    parser.add_argument("--draws", type=int, default=5, help="augmented draws per image")
+    parser.add_argument("--rows", type=positive_int, default=6, help="source images, one per row")
+    parser.add_argument("--draws", type=positive_int, default=5, help="augmented draws per image")
     parser.add_argument("--out", default="aug_preview.png", help="PNG file to write")
     args, overrides = parser.parse_known_args(argv)
     from runner.__main__ import expand_home, reported
@@ -80,7 +82,13 @@ def write(args: argparse.Namespace, overrides: list[str]) -> None:
     index = build(cfg.data, "data").index()
     stack = augment.layers(cfg.aug, cfg.trainer.seed)
     images, labels = sample(cfg.data, index, args.rows)
-    grid(images, labels, index.class_names, stack, args.draws).save(args.out)
+    picture = grid(images, labels, index.class_names, stack, args.draws)
+    try:
+        picture.save(args.out)
+    except OSError as err:
+        raise RunnerError(
+            f"--out {args.out}: cannot write it ({err.strerror or err}); give a writable path."
+        ) from err
     print(
         f"wrote {args.out}: {len(images)} images x {args.draws} draws of aug with {len(stack)} ops",
         file=sys.stderr,

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from runner.preview import HEADER, LABEL_WIDTH, TILE, pick
@@ -52,6 +53,20 @@ def test_preview_bad_override_is_one_line(tmp_path):
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "Did you mean 'standard'?" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--rows", "0"], "argument --rows: '0' is not a whole number of at least 1"),
+        (["--out", "missing-folder/grid.png"], "--out missing-folder/grid.png: cannot write it"),
+    ],
+)
+def test_preview_bad_arguments_are_one_line(args, expected, photos, tmp_path):
+    command = [sys.executable, "-m", "runner.preview", *args, "data=dir", f"data.path={photos}", "aug=flip"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert expected in result.stderr.splitlines()[-1]
 
 
 def test_pick_takes_classes_in_turn():
