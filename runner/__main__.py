@@ -36,6 +36,15 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
     """Call ``fn``; bad input ends the process with one line on stderr and exit code 2."""
     try:
         return fn(*args)
+    except KeyboardInterrupt:
+        if WANTS_TRACEBACK:
+            raise
+        print(
+            "runner: interrupted; a run that had started is marked KILLED in MLflow, with its log "
+            "and last checkpoint",
+            file=sys.stderr,
+        )
+        sys.exit(130)  # 128 + SIGINT, as a shell reports Ctrl-C
     except Exception as err:
         message = explain(err, [arg for arg in sys.argv[1:] if "=" in arg or arg.startswith("~")])
         if message is None or WANTS_TRACEBACK:

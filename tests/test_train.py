@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -136,3 +139,21 @@ def test_model_placement_augments_in_training_only(photos, tmp_path):
     assert any("random_rotation" in layer.name for layer in model.layers)  # the layers are in the model
     images = np.random.default_rng(0).integers(0, 255, (8, 32, 32, 3), dtype=np.uint8)
     np.testing.assert_array_equal(model.predict(images, verbose=0), model.predict(images, verbose=0))
+
+
+def test_ctrl_c_marks_the_run_killed_and_keeps_its_checkpoint_and_log(tmp_path):
+    command = [sys.executable, "-m", "runner", f"data.path={tmp_path / 'digits'}", "trainer.epochs=200"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    for line in process.stdout:  # wait for the first epoch, so that a checkpoint exists
+        if "val_accuracy" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 130 and "Traceback" not in output
+    assert output.splitlines()[-1].startswith("runner: interrupted")
+    [run] = mlflow_runs(tmp_path)
+    assert run.info.status == "KILLED"
+    logged = {a.path for a in client(tmp_path).list_artifacts(run.info.run_id, "outputs/checkpoints")}
+    assert logged == {"outputs/checkpoints/last.keras"}
