@@ -128,9 +128,8 @@ def explain(err: BaseException, overrides: Sequence[str] = ()) -> str | None:
     if isinstance(err, MissingConfigException):
         return _missing_option(err)
     if isinstance(err, OverrideParseException):
-        lines = str(err).splitlines()
         return (
-            f"cannot parse the override '{lines[0].partition(': ')[2]}'. Quote a value with special "
+            f"cannot parse the override '{err.override}'. Quote a value with special "
             f"characters, e.g. 'data.label_regex=\"^(\\w+)_\"'."
         )
     cause = err.__cause__ if isinstance(err, ConfigCompositionException) else err

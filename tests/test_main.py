@@ -62,6 +62,7 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
             ["data=glob", "data.label_regex=^(x)"],
             ["cannot parse the override 'data.label_regex=^(x)'", "Quote"],
         ),
+        (["data=glob", "data.label_regex=["], ["cannot parse the override 'data.label_regex=['"]),
     ],
 )
 def test_bad_config_is_one_line(args, expected, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import inspect
+import re
 from pathlib import Path
 
 import numpy as np
@@ -173,6 +174,16 @@ def test_glob_labels_from_parent_and_regex(tmp_path):
     assert regex.class_names == ["cat", "dog", "owl"] and len(regex) == 6
     unlabeled = GlobSource(pattern=str(tmp_path / "*" / "*.png"), labels_from=LabelsFrom.none).index()
     assert unlabeled.class_names == [] and (unlabeled.labels == -1).all()
+
+
+def test_a_label_regex_that_matches_no_file_name_says_so(tmp_path):
+    photo_folder(tmp_path, per_class=2)
+    source = GlobSource(
+        pattern=str(tmp_path / "*" / "*"), labels_from=LabelsFrom.regex, label_regex="^img_([a-z]+)"
+    )
+    expected = "data.label_regex='^img_([a-z]+)': matches none of the 6 file names"
+    with pytest.raises(RunnerError, match=re.escape(expected)):
+        source.index()
 
 
 def squares(n: int = 30):

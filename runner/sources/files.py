@@ -100,6 +100,11 @@ class GlobSource(GlobData):
                 raise RunnerError("data.labels_from=regex needs data.label_regex, e.g. '^(\\w+)_\\d+'.")
             pattern = re.compile(self.label_regex)
             found = [pattern.search(Path(f).name) for f in files]
+            if files and not any(found):
+                raise RunnerError(
+                    f"data.label_regex={self.label_regex!r}: matches none of the {len(files)} file names "
+                    f"(e.g. '{Path(files[0]).name}'); its group 'label', or group 1, is the class."
+                )
             return [
                 (m.groupdict().get("label") or m.group(1 if m.re.groups else 0)) if m else "" for m in found
             ]
