@@ -137,6 +137,11 @@ def build(cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None 
     """Decode, split and batch ``index``; ``augment`` runs in tf.data on training batches only."""
     if not index.class_names:
         raise RunnerError("data.labels_from=none: the images have no labels to train on.")
+    if len(index.class_names) < 2:
+        raise RunnerError(
+            f"data: one class only ('{index.class_names[0]}'); a classifier needs at least two. "
+            f"Add images of another class (a subfolder, or rows with another label)."
+        )
     decoder = Decoder.of(cfg)
     if cfg.cache == Cache.none and index.arrays is None:
         images, keys = decoder, np.asarray(index.paths)

@@ -72,3 +72,18 @@ def test_cache_none_decodes_every_epoch_and_drops_bad_files(tmp_path):
         batches = list(data.train)
         assert sum(int(x.shape[0]) for x, _ in batches) == good
         assert batches[0][0].dtype == tf.uint8 and batches[0][0].shape[1:] == (16, 16, 3)
+
+
+def test_one_class_is_a_clear_error(tmp_path):
+    from conftest import compose, write_image
+
+    from runner import pipeline
+    from runner.sources import DirSource
+
+    for i in range(4):
+        write_image(tmp_path / "cats" / f"{i}.png")
+    cfg = compose("data=dir", f"data.path={tmp_path}", "data.image_size=[8,8]").data
+    with pytest.raises(
+        RunnerError, match="data: one class only \\('cats'\\); a classifier needs at least two"
+    ):
+        pipeline.build(cfg, DirSource(path=str(tmp_path)).index(), seed=0)
