@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -95,6 +96,8 @@ def require_server(uri: str) -> None:
         return  # something answered (an auth proxy may refuse /health): MLflow will say the rest
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
+        if isinstance(reason, ssl.SSLError):
+            return  # it answered; MLflow has its own TLS settings (MLFLOW_TRACKING_INSECURE_TLS, ...)
         raise RunnerError(
             f"tracking.uri={uri}: no MLflow server answers there ({reason}). Start one "
             f"(mlflow server --host 127.0.0.1 --port 5000), or leave tracking.uri at its default, "

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
 import importlib.util
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -84,3 +86,16 @@ def test_a_database_uri_without_its_driver_says_so(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
     assert f"tracking.uri={uri}: its database driver is not installed" in line
+
+
+def test_a_server_that_answers_but_fails_the_tls_handshake_is_left_to_mlflow():
+    # Self-signed certificates are MLflow's to judge (MLFLOW_TRACKING_INSECURE_TLS, a CA bundle):
+    # the probe only refuses a URI where nothing answers. Here plain HTTP answers a TLS hello.
+    from runner.tracking import require_server
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        require_server(f"https://127.0.0.1:{server.server_port}")  # no RunnerError
+    finally:
+        server.shutdown()
