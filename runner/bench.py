@@ -287,6 +287,7 @@ def figures_or_error(fn: Callable[..., dict], *args: object) -> dict:
         return fn(*args)
     except Exception as err:  # noqa: BLE001 - whatever a loader raises is reported, not raised
         lines = [line for line in str(err).splitlines() if line.strip()] or [""]
+        # TensorFlow prefixes its message with "{{function_node ...}} ": keep what follows.
         return {"error": f"{type(err).__name__}: {lines[0].split('}} ')[-1][:300]}"}
 
 

@@ -140,6 +140,7 @@ def disk_cache(
         bad = {int(i): reason for i, reason in json.loads(failures.read_text()).items()}
         return np.load(data, mmap_mode="r"), bad
     partial = folder / f"{key}.{os.getpid()}.partial.npy"
+    partial_failures = partial.with_suffix(".json")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         images = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
@@ -152,11 +153,11 @@ def disk_cache(
         bad = decode_into(images, items, decoder)
         images.flush()
         del images
-        partial.with_suffix(".json").write_text(json.dumps(bad))
-        partial.with_suffix(".json").replace(failures)
+        partial_failures.write_text(json.dumps(bad))
+        partial_failures.replace(failures)
         partial.replace(data)
     finally:
         partial.unlink(missing_ok=True)
-        partial.with_suffix(".json").unlink(missing_ok=True)
+        partial_failures.unlink(missing_ok=True)
     log.info("wrote disk cache %s (%.1f MB)", data, data.stat().st_size / 1e6)
     return np.load(data, mmap_mode="r"), bad
