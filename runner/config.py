@@ -199,6 +199,8 @@ class TrackingConfig:
     experiment: str = "runner"
     run_name: str | None = None
     log_model: bool = True
+    rerun_of: str | None = None  # set by `python -m runner.rerun RUN_ID`: the run this one repeats
+    resume: str | None = None  # set by `python -m runner.rerun RUN_ID --resume`: the run to continue
 
 
 @dataclass

@@ -3,6 +3,7 @@
 The order of work per training batch: shuffle a cheap index of rows, batch it, gather those rows
 from the uint8 cache, augment (only when ``aug.placement=pipeline``, after the cache so cached
 images stay un-augmented), prefetch. Images stay uint8 until the model's Rescaling layer.
+Epoch e's shuffle depends on the seed and e alone, so a resumed run sees the same batches.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Data:
     val: tf.data.Dataset | None
     split: np.ndarray  # per index entry: "train" or "val"
     input_shape: tuple[int, int, int]
+    epoch: tf.Variable  # the epoch whose order ``train`` deals next (train.EpochSeeds sets it)
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -52,24 +54,41 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     return np.sort(train), np.sort(val)
 
 
+def shuffled(keys: np.ndarray, labels: np.ndarray, seed: int, epoch: tf.Variable) -> tf.data.Dataset:
+    """(key, label) pairs in a new order each time the dataset is read: epoch ``e``'s order is a
+    function of ``(seed, e)`` alone. Each read deals epoch ``epoch`` and advances it by one."""
+    keys_t, labels_t = tf.constant(keys), tf.constant(labels)
+
+    def one_epoch(_: tf.Tensor) -> tf.data.Dataset:
+        seeds = tf.stack([tf.constant(seed, tf.int64), epoch.assign_add(1) - 1])
+        order = tf.random.experimental.stateless_shuffle(tf.range(len(keys)), seed=seeds)
+        return tf.data.Dataset.from_tensor_slices((tf.gather(keys_t, order), tf.gather(labels_t, order)))
+
+    ds = tf.data.Dataset.from_tensors(0).flat_map(one_epoch)
+    return ds.apply(tf.data.experimental.assert_cardinality(len(keys)))
+
+
 def batches(
     images: tf.Variable | np.ndarray | Decoder,
     keys: np.ndarray,
     labels: np.ndarray,
     batch_size: int,
-    shuffle_seed: int | None = None,
+    shuffle: tuple[int, tf.Variable] | None = None,
     augment: Augment | None = None,
     encode: Callable[[tf.Tensor], tf.Tensor] = tf.identity,
 ) -> tf.data.Dataset:
-    """Batches of (uint8 images, ``encode``d labels) for the images at ``keys``.
+    """Batches of (uint8 images, ``encode``d labels) for the images at ``keys``, in the order of
+    ``shuffled(keys, labels, *shuffle)`` when ``shuffle`` = (seed, epoch variable) is given.
 
     ``images`` is the memory cache (a variable, ``keys`` are rows: one ``tf.gather`` per batch, no
     GIL), the disk cache (a memmap: NumPy reads the rows), or, with ``data.cache=none``, the
     decoder itself (``keys`` are paths, decoded every epoch by ``decoded``)."""
     auto = tf.data.AUTOTUNE
-    ds = tf.data.Dataset.from_tensor_slices((keys, labels.astype(np.int32)))
-    if shuffle_seed is not None:
-        ds = ds.shuffle(len(keys), seed=shuffle_seed, reshuffle_each_iteration=True)
+    labels = labels.astype(np.int32)
+    if shuffle is None:
+        ds = tf.data.Dataset.from_tensor_slices((keys, labels))
+    else:
+        ds = shuffled(keys, labels, *shuffle)
     if isinstance(images, Decoder):
         ds = ds.batch(batch_size).map(decoded(images), num_parallel_calls=auto)
     elif isinstance(images, np.ndarray):
@@ -159,12 +178,15 @@ def build(cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None 
         split = index.split
         train, val = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
     encode = label_encoder(cfg.label_mode, len(index.class_names))
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+    shuffle = (seed, epoch)
     return Data(
         index=index,
-        train=batches(images, keys[train], index.labels[train], cfg.batch_size, seed, augment, encode),
+        train=batches(images, keys[train], index.labels[train], cfg.batch_size, shuffle, augment, encode),
         val=batches(images, keys[val], index.labels[val], cfg.batch_size, encode=encode)
         if len(val)
         else None,
         split=split,
         input_shape=decoder.shape,
+        epoch=epoch,
     )

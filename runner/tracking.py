@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import os
 import ssl
 import subprocess
@@ -24,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import numpy as np
@@ -32,9 +33,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from runner.config import ROOT
 from runner.errors import RunnerError
-from runner.pipeline import Data
-from runner.sources import FileIndex
 
+if TYPE_CHECKING:  # TensorFlow stays unimported for `python -m runner.rerun ... --cfg job`
+    from runner.pipeline import Data
+    from runner.sources import FileIndex
+
+log = logging.getLogger(__name__)
 MAX_TAG = 5000
 SERVER_TIMEOUT = 10  # seconds for a tracking server to answer its health check
 
@@ -128,23 +132,40 @@ def connect(uri: str, experiment: str) -> None:
         ) from err
 
 
+def command(cfg: DictConfig, overrides: list[str]) -> str:
+    """The command line that makes this run again."""
+    if cfg.tracking.rerun_of is None:
+        return " ".join(["python -m runner", *overrides])
+    others = [o for o in overrides if not o.startswith("tracking.rerun_of=")]
+    return " ".join(["python -m runner.rerun", cfg.tracking.rerun_of, *others])
+
+
 @contextmanager
-def run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> Iterator[str]:
-    """An MLflow run around the job; yields its id and ends it with the job's real status."""
+def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 0) -> Iterator[str]:
+    """An MLflow run around the job; yields its id and ends it with the job's real status.
+
+    ``attempt`` > 0 continues run ``tracking.resume`` (its ``attempt``-th resume): its params and
+    config are already there, and this attempt's outputs go to ``outputs/resume-<attempt>/``."""
     connect(cfg.tracking.uri, cfg.tracking.experiment)
-    command = " ".join(["python -m runner", *overrides])
-    active = mlflow.start_run(
-        run_name=cfg.tracking.run_name,
-        tags={
+    tags = {"runner.output_dir": str(output_dir), "runner.attempts": str(attempt + 1)}
+    if attempt:
+        active = mlflow.start_run(run_id=cfg.tracking.resume)
+        mlflow.set_tags(tags)
+    else:
+        tags |= {
             "runner.overrides": json.dumps(overrides),
-            "runner.command": command[:MAX_TAG],
-            "runner.output_dir": str(output_dir),
-            **provenance(),
-        },
+            "runner.command": command(cfg, overrides)[:MAX_TAG],
+        }
+        active = mlflow.start_run(run_name=cfg.tracking.run_name, tags={**tags, **provenance()})
+        resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        mlflow.log_params({k: str(v) for k, v in flatten(resolved).items()})
+        mlflow.log_text(OmegaConf.to_yaml(resolved), "config.yaml")
+    log.info(
+        "MLflow run %s in %s (python -m runner.rerun %s [--resume] repeats or continues it)",
+        active.info.run_id,
+        cfg.tracking.uri,
+        active.info.run_id,
     )
-    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    mlflow.log_params({k: str(v) for k, v in flatten(resolved).items()})
-    mlflow.log_text(OmegaConf.to_yaml(resolved), "config.yaml")
     status = "FINISHED"
     try:
         yield active.info.run_id
@@ -153,14 +174,24 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> Iterator[str
         mlflow.set_tag("runner.error", f"{type(err).__name__}: {err}"[:MAX_TAG])
         raise
     finally:
-        for item in sorted(output_dir.iterdir()) if output_dir.is_dir() else []:
-            if item.name == "data":  # already logged as data/
-                continue
-            if item.is_dir():
-                mlflow.log_artifacts(str(item), f"outputs/{item.name}")
-            else:
-                mlflow.log_artifact(str(item), "outputs")
+        log_outputs(output_dir, outputs_path(attempt), mlflow.MlflowClient(), active.info.run_id)
         mlflow.end_run(status)
+
+
+def outputs_path(attempt: int) -> str:
+    """Where attempt ``attempt`` (0: the first) of a run logs its output folder."""
+    return f"outputs/resume-{attempt}" if attempt else "outputs"
+
+
+def log_outputs(output_dir: Path, path: str, client: mlflow.MlflowClient, run_id: str) -> None:
+    """A job's output folder (log, checkpoints, Hydra's files), less data/ (logged as data/)."""
+    for item in sorted(output_dir.iterdir()) if output_dir.is_dir() else []:
+        if item.name == "data":
+            continue
+        if item.is_dir():
+            client.log_artifacts(run_id, str(item), f"{path}/{item.name}")
+        else:
+            client.log_artifact(run_id, str(item), path)
 
 
 def log_data(data: Data, output_dir: Path) -> None:
@@ -214,6 +245,11 @@ def log_input(index: FileIndex) -> None:
         name = index.paths[0].rpartition("[")[0]
         source = CodeDatasetSource({"fn": name})
     mlflow.log_input(MetaDataset(source, name=name, digest=h.hexdigest()[:16]), context="training")
+
+
+def last_metrics() -> dict[str, float]:
+    """The active run's metrics as last logged."""
+    return dict(mlflow.get_run(mlflow.active_run().info.run_id).data.metrics)
 
 
 def log_final(metrics: dict[str, float]) -> None:

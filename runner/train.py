@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from sklearn.metrics import confusion_matrix
 from sklearn.utils.class_weight import compute_class_weight
 
-from runner import augment, pipeline, preview, tracking
+from runner import augment, pipeline, preview, rerun, tracking
 from runner.config import LabelMode, build
 from runner.errors import RunnerError, closest
 
@@ -40,8 +40,35 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def callbacks(cfg: DictConfig, output_dir: Path) -> list[keras.callbacks.Callback]:
+class EpochSeeds(keras.callbacks.Callback):
+    """Make each epoch's randomness a function of the seed and the epoch number alone: the batch
+    order, and every seed generator's draws (augmentation, dropout). Keras saves no seed state
+    with the weights, so without this a resumed run would draw other numbers than the original."""
+
+    STRIDE = 2**32  # draws one generator may make in an epoch before it would reach the next's
+
+    def __init__(self, order: tf.Variable, layers: list[keras.layers.Layer]) -> None:
+        super().__init__()
+        self.order, self.layers = order, layers
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        states = [v for layer in [self.model, *self.layers] for v in layer.variables]
+        self.seeds = [(v, int(v.numpy()[0])) for v in states if v.name == "seed_generator_state"]
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.order.assign(epoch)
+        for state, seed in self.seeds:
+            state.assign(np.array([seed, epoch * self.STRIDE], dtype=state.dtype))
+
+
+def callbacks(
+    cfg: DictConfig, output_dir: Path, data: pipeline.Data, pipeline_aug: list[keras.layers.Layer]
+) -> list[keras.callbacks.Callback]:
     found = [
+        EpochSeeds(data.epoch, pipeline_aug),
+        # Weights, optimizer and epoch after every epoch, kept only while the run is unfinished:
+        # what `python -m runner.rerun RUN_ID --resume` continues from.
+        keras.callbacks.BackupAndRestore(output_dir / "backup"),
         MlflowCallback(log_every_epoch=True),
         keras.callbacks.ModelCheckpoint(output_dir / "checkpoints" / "last.keras"),
     ]
@@ -104,9 +131,10 @@ def train(cfg: DictConfig) -> float:
     seed = cfg.trainer.seed
     seed_everything(seed, cfg.trainer.deterministic)
     check_trainer(cfg.trainer)
+    attempt = rerun.prepare_resume(cfg, output_dir) if cfg.tracking.resume else 0
     index = build(cfg.data, "data").index()
     pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed, cfg.data.label_mode)
-    with tracking.run(cfg, output_dir, overrides):
+    with tracking.run(cfg, output_dir, overrides, attempt):
         data = pipeline.build(cfg.data, index, seed, augment.apply(pipeline_aug) if pipeline_aug else None)
         check_validation(cfg.trainer.monitor, data)
         if pipeline_aug or model_aug:
@@ -134,11 +162,12 @@ def train(cfg: DictConfig) -> float:
             data.train,
             validation_data=data.val,
             epochs=cfg.trainer.epochs,
-            callbacks=callbacks(cfg.trainer, output_dir),
+            callbacks=callbacks(cfg.trainer, output_dir, data, pipeline_aug),
             class_weight=class_weights(cfg.trainer.class_weight, data),
             verbose=cfg.trainer.verbose,
         )
-        metrics = {name: values[-1] for name, values in history.history.items()}
+        # Empty when a resumed run had finished its last epoch: then what that epoch logged.
+        metrics = {name: values[-1] for name, values in history.history.items()} or tracking.last_metrics()
         if data.val is not None:
             metrics.update(evaluate(model, data))
         if cfg.tracking.log_model:

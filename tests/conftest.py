@@ -36,12 +36,12 @@ def photo_folder(root: Path, per_class: int = 12) -> Path:
     return root
 
 
-def run_cli(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    """``python -m runner ARGS`` as a user runs it, in ``cwd``."""
+def run_cli(*args: str, cwd: Path, timeout: int = 300, module: str = "runner") -> subprocess.CompletedProcess:
+    """``python -m MODULE ARGS`` as a user runs it, in ``cwd``."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("HYDRA_FULL_ERROR", None)
     return subprocess.run(
-        [sys.executable, "-m", "runner", *args],
+        [sys.executable, "-m", module, *args],
         cwd=cwd,
         env=env,
         capture_output=True,

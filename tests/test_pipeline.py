@@ -26,22 +26,36 @@ def test_split_too_small_is_a_clear_error():
         stratified_split(np.array([0, 1, 2, 3]), 0.2, seed=0)
 
 
-def test_batches_gather_uint8_rows_and_shuffle_by_seed():
+def test_batches_gather_uint8_rows_and_shuffle_by_seed_and_epoch():
     images = np.arange(10, dtype=np.uint8)[:, None, None, None] * np.ones((1, 4, 4, 3), dtype=np.uint8)
     rows, labels = np.arange(10), np.arange(10) % 2
 
-    def first_epoch(seed):
-        return [(x.numpy(), y.numpy()) for x, y in batches(images, rows, labels, 4, shuffle_seed=seed)]
+    def read(seed: int | None = None, epoch: tf.Variable | None = None) -> tuple[list[int], list[int]]:
+        """One pass: the rows in the order dealt (from the pixels), and their labels."""
+        shuffle = (
+            None if seed is None else (seed, epoch if epoch is not None else tf.Variable(0, dtype=tf.int64))
+        )
+        dealt = [(x.numpy(), y.numpy()) for x, y in batches(images, rows, labels, 4, shuffle)]
+        assert [x.shape for x, _ in dealt] == [(4, 4, 4, 3), (4, 4, 4, 3), (2, 4, 4, 3)]
+        assert dealt[0][0].dtype == np.uint8
+        return (
+            np.concatenate([x[:, 0, 0, 0] for x, _ in dealt]).tolist(),
+            np.concatenate([y for _, y in dealt]).tolist(),
+        )
 
-    plain = [(x.numpy(), y.numpy()) for x, y in batches(images, rows, labels, 4)]
-    assert [x.shape for x, _ in plain] == [(4, 4, 4, 3), (4, 4, 4, 3), (2, 4, 4, 3)]
-    assert plain[0][0].dtype == np.uint8
-    assert np.concatenate([x[:, 0, 0, 0] for x, _ in plain]).tolist() == list(range(10))
-    shuffled = first_epoch(7)
-    order = np.concatenate([x[:, 0, 0, 0] for x, _ in shuffled])
-    assert sorted(order.tolist()) == list(range(10)) and order.tolist() != list(range(10))
-    assert np.array_equal(np.concatenate([y for _, y in shuffled]), order % 2)  # labels travel with images
-    assert all(np.array_equal(a[0], b[0]) for a, b in zip(shuffled, first_epoch(7), strict=True))
+    assert read() == (list(range(10)), [i % 2 for i in range(10)])
+    order, dealt_labels = read(seed=7)
+    assert sorted(order) != order and sorted(order) == list(range(10))
+    assert dealt_labels == [i % 2 for i in order]  # labels travel with their images
+    assert read(seed=7)[0] == order and read(seed=8)[0] != order
+
+    epoch = tf.Variable(0, dtype=tf.int64)
+    shuffled = batches(images, rows, labels, 4, shuffle=(7, epoch))
+    assert shuffled.cardinality().numpy() == 3
+    epochs = [[int(x[0, 0, 0]) for xs, _ in shuffled for x in xs.numpy()] for _ in range(3)]
+    assert epoch.numpy() == 3 and epochs[0] == order and len({tuple(e) for e in epochs}) == 3
+    epoch.assign(2)  # a run resumed at epoch 2 deals what the uninterrupted run dealt then
+    assert read(seed=7, epoch=epoch)[0] == epochs[2]
 
 
 def test_label_encoders():

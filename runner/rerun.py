@@ -1,0 +1,197 @@
+"""``python -m runner.rerun RUN_ID [--resume] [overrides]``: run a past run again, or continue it.
+
+The config is the run's own resolved ``config.yaml``, not today's defaults, and it is read back as
+data: every ``_target_`` must be allowed and every value must fit the schemas before anything is
+built. A rerun is a new run tagged ``runner.rerun_of``; overrides change what they name (``-m``
+sweeps work too). ``--resume`` continues an unfinished run (failed, interrupted, or killed without
+a word) in the same MLflow run, from the weights, optimizer state and epoch that
+``keras.callbacks.BackupAndRestore`` kept after its last finished epoch; with the same config and
+``trainer.deterministic=true`` its metrics are those of a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from runner.config import CONF_DIR, SCHEMAS, TrackingConfig, check_targets
+from runner.errors import RunnerError
+
+log = logging.getLogger(__name__)
+# Keys a resumed run may change: where it logs and how much it prints, not what it computes.
+FREE_TO_CHANGE = ("tracking", "trainer.verbose")
+
+
+def client(uri: str) -> Any:
+    """A client for the store at ``uri``; a sqlite file that is not there is an error, not a new store."""
+    from mlflow import MlflowClient
+
+    from runner.tracking import require_server
+
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        raise RunnerError(
+            f"tracking.uri={uri}: no MLflow store there. Run this where the run was trained, or "
+            f"point tracking.uri at its store."
+        )
+    require_server(uri)
+    return MlflowClient(tracking_uri=uri)
+
+
+def fetch(uri: str, run_id: str) -> tuple[Any, dict]:
+    """Run ``run_id`` and its stored config, checked as data."""
+    from mlflow.exceptions import MlflowException
+
+    found = client(uri)
+    try:
+        run = found.get_run(run_id)
+        with tempfile.TemporaryDirectory() as folder:
+            text = Path(found.download_artifacts(run_id, "config.yaml", folder)).read_text()
+    except MlflowException as err:
+        raise RunnerError(
+            f"run {run_id}: not found in {uri}, or it has no config.yaml ({err.message})"
+        ) from err
+    stored = yaml.safe_load(text)
+    check_stored(stored, f"run {run_id}'s config.yaml")
+    return run, stored
+
+
+def check_stored(stored: dict, where: str) -> None:
+    """Allowed ``_target_``s only, and no interpolations: a resolved config has none, so one that
+    does was edited after the run, and Hydra would evaluate it."""
+    from runner.tracking import flatten
+
+    for group, node in stored.items():
+        check_targets(node, group)
+    for key, value in flatten(stored).items():
+        if "${" in str(value):
+            raise RunnerError(f"{where}: {key}={value!r} is an interpolation; a stored config is data only.")
+
+
+def primary_config(stored: dict) -> dict:
+    """A Hydra primary config: the stored values over the schemas they were made with, so that
+    overrides are type-checked as for ``python -m runner``."""
+    by_target = {cls._target_: name for name, cls in SCHEMAS.items() if hasattr(cls, "_target_")}
+    defaults: list[Any] = ["runner_schema"]
+    for group, values in stored.items():
+        schema = group if group in SCHEMAS else by_target.get((values or {}).get("_target_"))
+        if schema:
+            defaults.append(f"{schema}_schema@{group}")
+    hydra = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "config.yaml").hydra)
+    return {"defaults": [*defaults, "_self_"], **stored, "hydra": hydra}
+
+
+def differences(stored: dict, cfg: DictConfig) -> list[str]:
+    """``key (run: a, now: b)`` for each value a resumed run would change, tracking aside."""
+    from runner.tracking import flatten
+
+    now = flatten(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
+    before = flatten(stored)
+    keys = sorted(set(now) | set(before))
+    return [
+        f"{key} (run: {before.get(key)}, now: {now.get(key)})"
+        for key in keys
+        if not key.startswith(FREE_TO_CHANGE) and str(before.get(key)) != str(now.get(key))
+    ]
+
+
+def prepare_resume(cfg: DictConfig, output_dir: Path) -> int:
+    """Check that run ``tracking.resume`` can be continued with ``cfg``, put its backup in
+    ``output_dir/backup`` for ``BackupAndRestore``, and return how many attempts it had."""
+    from runner.tracking import log_outputs, outputs_path
+
+    run_id = cfg.tracking.resume
+    run, stored = fetch(cfg.tracking.uri, run_id)
+    if run.info.status == "FINISHED":
+        raise RunnerError(
+            f"run {run_id} finished; there is nothing to resume. To train it longer, rerun it: "
+            f"python -m runner.rerun {run_id} trainer.epochs=N"
+        )
+    if changed := differences(stored, cfg):
+        raise RunnerError(
+            f"run {run_id}: a resumed run continues the same config, and this one differs at "
+            f"{'; '.join(changed[:3])}. Rerun it with those changes instead: "
+            f"python -m runner.rerun {run_id} ..."
+        )
+    attempts = int(run.data.tags.get("runner.attempts", "1"))
+    last = outputs_path(attempts - 1)
+    local = Path(run.data.tags.get("runner.output_dir", "/nonexistent"))
+    if run.info.status in ("RUNNING", "SCHEDULED") and local.is_dir():
+        # Its process died without a word (SIGKILL, out of memory, power): log what it left here.
+        log.warning(
+            "run %s is still marked %s; continuing it as if its process died", run_id, run.info.status
+        )
+        log_outputs(local, last, client(cfg.tracking.uri), run_id)
+    restore_backup(cfg.tracking.uri, run_id, [local / "backup", f"{last}/backup"], output_dir / "backup")
+    return attempts
+
+
+def restore_backup(uri: str, run_id: str, sources: list[Path | str], backup: Path) -> None:
+    """The first of ``sources`` (a local folder, or an artifact path of the run) that holds a
+    ``BackupAndRestore`` backup, copied to ``backup``; none: the run starts again at epoch 0."""
+    from mlflow.exceptions import MlflowException
+
+    for source in sources:
+        with tempfile.TemporaryDirectory() as folder:
+            if isinstance(source, str):
+                try:
+                    source = Path(client(uri).download_artifacts(run_id, source, folder))
+                except (MlflowException, OSError):
+                    continue
+            if (source / "training_metadata.json").exists():
+                shutil.copytree(source, backup)
+                return
+    log.warning("run %s kept no finished epoch to continue from: it starts again at epoch 0", run_id)
+
+
+def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(
+        prog="python -m runner.rerun",
+        description="Run a past run's config again (a new run), or --resume an unfinished one.",
+        epilog="Other arguments go to Hydra as for python -m runner: overrides (trainer.epochs=20), "
+        "-m for a sweep (trainer.seed=1,2,3), --cfg job to print the config without running it.",
+    )
+    parser.add_argument("run_id", help="the MLflow run id (mlflow ui, or the runner's log)")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue this run from its last finished epoch"
+    )
+    return parser.parse_known_args(argv)
+
+
+def refuse_group_choices(args: list[str]) -> None:
+    """``data=dir`` picks another option's defaults: a new experiment, not a rerun of this one."""
+    groups = {name.split("_")[0] for name in SCHEMAS} | {"experiment"}
+    for arg in args:
+        key, sep, _ = arg.lstrip("+~").partition("=")
+        if sep and key in groups:
+            raise RunnerError(
+                f"{arg}: a rerun keeps the run's {key} option and changes its values "
+                f"({key}.KEY=VALUE); for another {key} option start a new run: python -m runner {arg} ..."
+            )
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one small file
+    from runner import __main__ as entry
+
+    args, rest = parse(sys.argv[1:] if argv is None else argv)
+    entry.reported(refuse_group_choices, rest)
+    uri = next((a.partition("=")[2] for a in rest if a.startswith("tracking.uri=")), TrackingConfig.uri)
+    _, stored = entry.reported(fetch, uri, args.run_id)
+    with tempfile.TemporaryDirectory(prefix="runner-rerun-") as folder:
+        (Path(folder) / "rerun.yaml").write_text(yaml.safe_dump(primary_config(stored), sort_keys=False))
+        key = "tracking.resume" if args.resume else "tracking.rerun_of"
+        sys.argv[1:] = ["--config-dir", folder, "--config-name", "rerun", f"{key}={args.run_id}", *rest]
+        entry.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""`python -m runner.rerun RUN_ID [--resume]`: a past run again, or continued, from its MLflow record."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import client, error_lines, mlflow_runs, run_cli
+
+pytestmark = pytest.mark.slow
+METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+# Pipeline augmentation and dropout draw random numbers every epoch: resuming must redraw them.
+ARGS = ("trainer.epochs=4", "aug=flip", "tracking.log_model=false")
+
+
+def rerun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return run_cli(*args, cwd=cwd, module="runner.rerun")
+
+
+def history(cwd: Path, run_id: str) -> dict[str, dict[int, float]]:
+    """metric -> step -> value (the last one logged for a step, as a resumed run may repeat one)."""
+    return {name: {m.step: m.value for m in client(cwd).get_metric_history(run_id, name)} for name in METRICS}
+
+
+def by_name(cwd: Path, name: str):
+    [run] = [run for run in mlflow_runs(cwd) if run.info.run_name == name]
+    return run
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    """A working directory whose store holds one finished run, 'whole', of ARGS."""
+    cwd = tmp_path_factory.mktemp("rerun")
+    result = run_cli(f"data.path={cwd / 'digits'}", *ARGS, "tracking.run_name=whole", cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return cwd
+
+
+def interrupted(cwd: Path, name: str, sig: signal.Signals) -> str:
+    """A run of ARGS stopped by ``sig`` after its first epoch; its id."""
+    command = [sys.executable, "-m", "runner", f"data.path={cwd / 'digits'}", *ARGS]
+    command.append(f"tracking.run_name={name}")
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        if "val_accuracy" in line:  # the end of epoch 0: its backup is written
+            break
+    process.send_signal(sig)
+    process.communicate(timeout=120)
+    return by_name(cwd, name).info.run_id
+
+
+def test_rerun_is_a_new_run_with_the_same_config_and_metrics(store):
+    whole = by_name(store, "whole")
+    result = rerun(whole.info.run_id, "tracking.run_name=again", cwd=store)
+    assert result.returncode == 0, result.stderr[-3000:]
+    again = by_name(store, "again")
+    assert again.info.run_id != whole.info.run_id and again.info.status == "FINISHED"
+    command = f"python -m runner.rerun {whole.info.run_id} tracking.run_name=again"
+    assert again.data.tags["runner.command"] == command
+    assert again.data.params["tracking.rerun_of"] == whole.info.run_id
+    changed = {k for k, v in again.data.params.items() if whole.data.params.get(k) != v}
+    assert changed == {"tracking.rerun_of", "tracking.run_name"}
+    assert history(store, again.info.run_id) == history(store, whole.info.run_id)
+
+
+def test_rerun_overrides_change_what_they_name(store):
+    whole = by_name(store, "whole")
+    result = rerun(whole.info.run_id, "trainer.epochs=7", "--cfg", "job", cwd=store)
+    assert result.returncode == 0, result.stderr[-3000:]
+    shown = yaml.safe_load(result.stdout)
+    assert shown["trainer"]["epochs"] == 7 and shown["data"]["path"] == str(store / "digits")
+    assert shown["aug"]["ops"]["flip"]["_target_"] == "keras.layers.RandomFlip"
+
+
+def test_resume_after_sigkill_gives_the_metrics_of_an_uninterrupted_run(store):
+    # Killed without a word (out of memory, preemption): MLflow still says RUNNING, and only the
+    # run's own output folder holds its log and backup.
+    run_id = interrupted(store, "killed", signal.SIGKILL)
+    assert client(store).get_run(run_id).info.status == "RUNNING"
+    result = rerun(run_id, "--resume", cwd=store)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = client(store).get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["runner.attempts"] == "2"
+    assert history(store, run_id) == history(store, by_name(store, "whole").info.run_id)
+    logged = {a.path for a in client(store).list_artifacts(run_id, "outputs")}
+    assert {"outputs/runner.log", "outputs/backup", "outputs/resume-1"} <= logged
+
+
+def test_resume_on_another_machine_reads_the_backup_from_mlflow(store):
+    run_id = interrupted(store, "stopped", signal.SIGINT)
+    assert client(store).get_run(run_id).info.status == "KILLED"
+    shutil.rmtree(client(store).get_run(run_id).data.tags["runner.output_dir"])  # only MLflow has it now
+    changed = rerun(run_id, "--resume", "trainer.seed=1", cwd=store)
+    assert changed.returncode == 2
+    assert "differs at trainer.seed (run: 42, now: 1)" in error_lines(changed)[0]
+    assert client(store).get_run(run_id).info.status == "KILLED"  # refused before anything was touched
+    result = rerun(run_id, "--resume", cwd=store)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "starts again at epoch 0" not in result.stderr
+    assert client(store).get_run(run_id).info.status == "FINISHED"
+    assert history(store, run_id) == history(store, by_name(store, "whole").info.run_id)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--resume"], ["finished; there is nothing to resume", "trainer.epochs=N"]),
+        (["data=dir"], ["data=dir: a rerun keeps the run's data option", "python -m runner data=dir"]),
+        (["trainer.epochz=3"], ["trainer.epochz", "Did you mean 'epochs'?"]),
+    ],
+)
+def test_bad_rerun_requests_are_one_line(store, args, expected):
+    result = rerun(by_name(store, "whole").info.run_id, *args, cwd=store)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert all(part in line for part in expected), line
+
+
+def fake_run(cwd: Path, config: dict) -> str:
+    """A run in ``cwd``'s store whose config.yaml someone else wrote."""
+    found = client(cwd)
+    experiment = found.create_experiment("planted")
+    run = found.create_run(experiment)
+    found.log_text(run.info.run_id, yaml.safe_dump(config), "config.yaml")
+    return run.info.run_id
+
+
+@pytest.mark.parametrize(
+    ("planted", "expected"),
+    [
+        ({"_target_": "os.system", "command": "touch pwned"}, "model._target_=os.system: not allowed"),
+        ({"_target_": "runner.models.small_cnn", "dense": "${oc.env:HOME}"}, "model.dense='${oc.env:HOME}'"),
+    ],
+)
+def test_a_stored_config_is_data_not_code(tmp_path, planted, expected):
+    run_id = fake_run(tmp_path, {"model": planted})
+    result = rerun(run_id, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert expected in line
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_unknown_run_and_missing_store_are_one_line(tmp_path):
+    result = rerun("0123abcd", cwd=tmp_path)
+    assert result.returncode == 2 and "no MLflow store there" in error_lines(result)[0]
+    assert not (tmp_path / "mlflow.db").exists()  # reading a store never creates one
+    fake_run(tmp_path, {"model": {"_target_": "runner.models.small_cnn"}})
+    result = rerun("0123abcd", cwd=tmp_path)
+    assert result.returncode == 2 and "run 0123abcd: not found" in error_lines(result)[0]
