@@ -1,9 +1,9 @@
 """File index -> tf.data: decode once into the cache, split, shuffle indices, gather batches.
 
-The order of work per training batch: shuffle a cheap index of rows, batch it, gather those rows
-from the uint8 cache, augment (only when ``aug.placement=pipeline``, after the cache so cached
-images stay un-augmented), prefetch. Images stay uint8 until the model's Rescaling layer.
-Epoch e's shuffle depends on the seed and e alone, so a resumed run sees the same batches.
+The order of work per training batch: slice its positions from this epoch's permutation (a
+function of the seed and the epoch alone, so a resumed run sees the same batches), gather those
+rows from the uint8 cache, augment (only when ``aug.placement=pipeline``, after the cache so
+cached images stay un-augmented), prefetch. Images stay uint8 until the model's Rescaling layer.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class Data:
     val: tf.data.Dataset | None
     split: np.ndarray  # per index entry: "train" or "val"
     input_shape: tuple[int, int, int]
-    epoch: tf.Variable  # the epoch whose order ``train`` deals next (train.EpochSeeds sets it)
+    order: Order  # of the training batches; train.EpochSeeds deals each epoch's
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,18 +54,24 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     return np.sort(train), np.sort(val)
 
 
-def shuffled(keys: np.ndarray, labels: np.ndarray, seed: int, epoch: tf.Variable) -> tf.data.Dataset:
-    """(key, label) pairs in a new order each time the dataset is read: epoch ``e``'s order is a
-    function of ``(seed, e)`` alone. Each read deals epoch ``epoch`` and advances it by one."""
-    keys_t, labels_t = tf.constant(keys), tf.constant(labels)
+class Order:
+    """The positions each training epoch deals, in batches: a permutation that depends on the seed
+    and the epoch alone, so a resumed run deals the batches an uninterrupted one would have.
+    ``fit`` calls ``deal(epoch)`` as each epoch begins (train.EpochSeeds); until then, epoch 0."""
 
-    def one_epoch(_: tf.Tensor) -> tf.data.Dataset:
-        seeds = tf.stack([tf.constant(seed, tf.int64), epoch.assign_add(1) - 1])
-        order = tf.random.experimental.stateless_shuffle(tf.range(len(keys)), seed=seeds)
-        return tf.data.Dataset.from_tensor_slices((tf.gather(keys_t, order), tf.gather(labels_t, order)))
+    def __init__(self, size: int, seed: int) -> None:
+        self.size, self.seed = size, seed
+        self.positions = tf.Variable(self.permutation(0), trainable=False)
 
-    ds = tf.data.Dataset.from_tensors(0).flat_map(one_epoch)
-    return ds.apply(tf.data.experimental.assert_cardinality(len(keys)))
+    def permutation(self, epoch: int) -> tf.Tensor:
+        positions = tf.range(self.size, dtype=tf.int64)
+        return tf.random.experimental.stateless_shuffle(positions, seed=[self.seed, epoch])
+
+    def deal(self, epoch: int) -> None:
+        self.positions.assign(self.permutation(epoch))
+
+
+Load = Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
 
 
 def batches(
@@ -73,25 +79,40 @@ def batches(
     keys: np.ndarray,
     labels: np.ndarray,
     batch_size: int,
-    shuffle: tuple[int, tf.Variable] | None = None,
+    order: Order | None = None,
     augment: Augment | None = None,
     encode: Callable[[tf.Tensor], tf.Tensor] = tf.identity,
 ) -> tf.data.Dataset:
-    """Batches of (uint8 images, ``encode``d labels) for the images at ``keys``, in the order of
-    ``shuffled(keys, labels, *shuffle)`` when ``shuffle`` = (seed, epoch variable) is given.
+    """Batches of (uint8 images, ``encode``d labels) for the images at ``keys``, in ``order``
+    when given. Batch ``i`` is one map call: its slice of the order, then its images.
 
     ``images`` is the memory cache (a variable, ``keys`` are rows: one ``tf.gather`` per batch, no
     GIL), the disk cache (a memmap: NumPy reads the rows), or, with ``data.cache=none``, the
     decoder itself (``keys`` are paths, decoded every epoch by ``decoded``)."""
-    auto = tf.data.AUTOTUNE
-    labels = labels.astype(np.int32)
-    if shuffle is None:
-        ds = tf.data.Dataset.from_tensor_slices((keys, labels))
-    else:
-        ds = shuffled(keys, labels, *shuffle)
+    size = len(keys)
+    keys_t, labels_t = tf.constant(keys), tf.constant(labels.astype(np.int32))
+    load, parallel = loader(images)
+
+    def batch(i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        start = i * batch_size
+        if order is None:
+            positions = tf.range(start, tf.minimum(start + batch_size, size))
+        else:
+            positions = order.positions[start : start + batch_size]
+        x, y = load(tf.gather(keys_t, positions), tf.gather(labels_t, positions))
+        return x, encode(y)
+
+    ds = tf.data.Dataset.range(-(-size // batch_size)).map(batch, num_parallel_calls=parallel)
+    if augment is not None:
+        ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def loader(images: tf.Variable | np.ndarray | Decoder) -> tuple[Load, int]:
+    """(keys, labels) of a batch -> (uint8 images, labels), and how many batches to load at once."""
     if isinstance(images, Decoder):
-        ds = ds.batch(batch_size).map(decoded(images), num_parallel_calls=auto)
-    elif isinstance(images, np.ndarray):
+        return decoded(images), tf.data.AUTOTUNE
+    if isinstance(images, np.ndarray):
         shape = tuple(images.shape[1:])
 
         def read_rows(rows: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -99,21 +120,16 @@ def batches(
             pixels.set_shape((None, *shape))
             return pixels, y
 
-        ds = ds.batch(batch_size).map(read_rows, num_parallel_calls=auto)
-    else:
+        return read_rows, tf.data.AUTOTUNE
 
-        def gather(rows: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            return tf.gather(images, rows), y
+    def gather(rows: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return tf.gather(images, rows), y
 
-        # A gather is cheap: fixed parallelism beats AUTOTUNE's growing buffers in speed and memory.
-        ds = ds.batch(batch_size).map(gather, num_parallel_calls=usable_cores())
-    ds = ds.map(lambda x, y: (x, encode(y)))
-    if augment is not None:
-        ds = ds.map(augment, num_parallel_calls=auto)
-    return ds.prefetch(auto)
+    # A gather is cheap: fixed parallelism beats AUTOTUNE's growing buffers in speed and memory.
+    return gather, usable_cores()
 
 
-def decoded(decoder: Decoder) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+def decoded(decoder: Decoder) -> Load:
     """``data.cache=none``: a batch of paths -> (uint8 images, labels), decoded in one NumPy call
     (one hand-off per batch, not per image); a file that fails is dropped from its batch."""
 
@@ -178,15 +194,14 @@ def build(cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None 
         split = index.split
         train, val = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
     encode = label_encoder(cfg.label_mode, len(index.class_names))
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-    shuffle = (seed, epoch)
+    order = Order(len(train), seed)
     return Data(
         index=index,
-        train=batches(images, keys[train], index.labels[train], cfg.batch_size, shuffle, augment, encode),
+        train=batches(images, keys[train], index.labels[train], cfg.batch_size, order, augment, encode),
         val=batches(images, keys[val], index.labels[val], cfg.batch_size, encode=encode)
         if len(val)
         else None,
         split=split,
         input_shape=decoder.shape,
-        epoch=epoch,
+        order=order,
     )

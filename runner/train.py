@@ -47,7 +47,7 @@ class EpochSeeds(keras.callbacks.Callback):
 
     STRIDE = 2**32  # draws one generator may make in an epoch before it would reach the next's
 
-    def __init__(self, order: tf.Variable, layers: list[keras.layers.Layer]) -> None:
+    def __init__(self, order: pipeline.Order, layers: list[keras.layers.Layer]) -> None:
         super().__init__()
         self.order, self.layers = order, layers
 
@@ -56,7 +56,7 @@ class EpochSeeds(keras.callbacks.Callback):
         self.seeds = [(v, int(v.numpy()[0])) for v in states if v.name == "seed_generator_state"]
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.order.assign(epoch)
+        self.order.deal(epoch)
         for state, seed in self.seeds:
             state.assign(np.array([seed, epoch * self.STRIDE], dtype=state.dtype))
 
@@ -65,7 +65,7 @@ def callbacks(
     cfg: DictConfig, output_dir: Path, data: pipeline.Data, pipeline_aug: list[keras.layers.Layer]
 ) -> list[keras.callbacks.Callback]:
     found = [
-        EpochSeeds(data.epoch, pipeline_aug),
+        EpochSeeds(data.order, pipeline_aug),
         # Weights, optimizer and epoch after every epoch, kept only while the run is unfinished:
         # what `python -m runner.rerun RUN_ID --resume` continues from.
         keras.callbacks.BackupAndRestore(output_dir / "backup"),

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from runner.config import LabelMode
 from runner.errors import RunnerError
-from runner.pipeline import batches, label_encoder, stratified_split
+from runner.pipeline import Order, batches, label_encoder, stratified_split
 
 
 def test_split_is_stratified_and_seeded():
@@ -26,16 +26,13 @@ def test_split_too_small_is_a_clear_error():
         stratified_split(np.array([0, 1, 2, 3]), 0.2, seed=0)
 
 
-def test_batches_gather_uint8_rows_and_shuffle_by_seed_and_epoch():
+def test_batches_gather_uint8_rows_in_an_order_set_by_seed_and_epoch():
     images = np.arange(10, dtype=np.uint8)[:, None, None, None] * np.ones((1, 4, 4, 3), dtype=np.uint8)
     rows, labels = np.arange(10), np.arange(10) % 2
 
-    def read(seed: int | None = None, epoch: tf.Variable | None = None) -> tuple[list[int], list[int]]:
+    def read(order: Order | None = None) -> tuple[list[int], list[int]]:
         """One pass: the rows in the order dealt (from the pixels), and their labels."""
-        shuffle = (
-            None if seed is None else (seed, epoch if epoch is not None else tf.Variable(0, dtype=tf.int64))
-        )
-        dealt = [(x.numpy(), y.numpy()) for x, y in batches(images, rows, labels, 4, shuffle)]
+        dealt = [(x.numpy(), y.numpy()) for x, y in batches(images, rows, labels, 4, order)]
         assert [x.shape for x, _ in dealt] == [(4, 4, 4, 3), (4, 4, 4, 3), (2, 4, 4, 3)]
         assert dealt[0][0].dtype == np.uint8
         return (
@@ -44,18 +41,20 @@ def test_batches_gather_uint8_rows_and_shuffle_by_seed_and_epoch():
         )
 
     assert read() == (list(range(10)), [i % 2 for i in range(10)])
-    order, dealt_labels = read(seed=7)
-    assert sorted(order) != order and sorted(order) == list(range(10))
-    assert dealt_labels == [i % 2 for i in order]  # labels travel with their images
-    assert read(seed=7)[0] == order and read(seed=8)[0] != order
+    order = Order(10, seed=7)
+    dealt, dealt_labels = read(order)
+    assert sorted(dealt) != dealt and sorted(dealt) == list(range(10))
+    assert dealt_labels == [i % 2 for i in dealt]  # labels travel with their images
+    assert read(Order(10, seed=7))[0] == dealt and read(Order(10, seed=8))[0] != dealt
 
-    epoch = tf.Variable(0, dtype=tf.int64)
-    shuffled = batches(images, rows, labels, 4, shuffle=(7, epoch))
-    assert shuffled.cardinality().numpy() == 3
-    epochs = [[int(x[0, 0, 0]) for xs, _ in shuffled for x in xs.numpy()] for _ in range(3)]
-    assert epoch.numpy() == 3 and epochs[0] == order and len({tuple(e) for e in epochs}) == 3
-    epoch.assign(2)  # a run resumed at epoch 2 deals what the uninterrupted run dealt then
-    assert read(seed=7, epoch=epoch)[0] == epochs[2]
+    epochs = []
+    for epoch in range(3):
+        order.deal(epoch)
+        epochs.append(read(order)[0])
+    assert epochs[0] == dealt and len({tuple(e) for e in epochs}) == 3  # a new order each epoch
+    resumed = Order(10, seed=7)  # a run resumed at epoch 2 deals what the uninterrupted run dealt
+    resumed.deal(2)
+    assert read(resumed)[0] == epochs[2]
 
 
 def test_label_encoders():
