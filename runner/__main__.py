@@ -5,6 +5,7 @@ TensorFlow and MLflow are imported only inside ``train``, so ``--help`` and ``--
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -39,18 +40,22 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
     except KeyboardInterrupt:
         if WANTS_TRACEBACK:
             raise
-        print(
-            "runner: interrupted; a run that had started is marked KILLED in MLflow, with its log "
-            "and last checkpoint",
-            file=sys.stderr,
-        )
-        sys.exit(130)  # 128 + SIGINT, as a shell reports Ctrl-C
     except Exception as err:
         message = explain(err, [arg for arg in sys.argv[1:] if "=" in arg or arg.startswith("~")])
         if message is None or WANTS_TRACEBACK:
             raise
         print(f"runner: error: {message}", file=sys.stderr)
         sys.exit(2)
+    # Interrupted. Out of the except block the traceback is gone, and with it the frames that held
+    # TensorFlow's iterators: collected now, their threads stop before the interpreter tears down
+    # (exiting with them alive can crash it).
+    gc.collect()
+    print(
+        "runner: interrupted; a run that had started is marked KILLED in MLflow, with its log and "
+        "last checkpoint (python -m runner.rerun RUN_ID --resume continues it)",
+        file=sys.stderr,
+    )
+    sys.exit(130)  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")

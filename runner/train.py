@@ -7,7 +7,11 @@ tests or notebooks can call it with a composed config.
 from __future__ import annotations
 
 import logging
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -59,6 +63,42 @@ class EpochSeeds(keras.callbacks.Callback):
         self.order.deal(epoch)
         for state, seed in self.seeds:
             state.assign(np.array([seed, epoch * self.STRIDE], dtype=state.dtype))
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Ctrl-C during ``fit`` stops it at the next batch's end, raised from this callback. Raised
+    where the signal lands, the KeyboardInterrupt can fall inside a ``__del__`` (TensorFlow's
+    objects run many), where Python prints and drops it: the run would go on to its last epoch.
+    A second Ctrl-C stops at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requested = False
+
+    def request(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self, batch: int, logs: dict | None = None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = check
+
+
+@contextmanager
+def interrupts_between_batches() -> Iterator[StopOnInterrupt]:
+    """SIGINT handled by a ``StopOnInterrupt`` while inside (the main thread only can)."""
+    stop = StopOnInterrupt()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.signal(signal.SIGINT, stop.request)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def callbacks(
@@ -158,14 +198,15 @@ def train(cfg: DictConfig) -> float:
             loss=LOSSES[cfg.data.label_mode],
             metrics=["accuracy"],
         )
-        history = model.fit(
-            data.train,
-            validation_data=data.val,
-            epochs=cfg.trainer.epochs,
-            callbacks=callbacks(cfg.trainer, output_dir, data, pipeline_aug),
-            class_weight=class_weights(cfg.trainer.class_weight, data),
-            verbose=cfg.trainer.verbose,
-        )
+        with interrupts_between_batches() as stop:
+            history = model.fit(
+                data.train,
+                validation_data=data.val,
+                epochs=cfg.trainer.epochs,
+                callbacks=[*callbacks(cfg.trainer, output_dir, data, pipeline_aug), stop],
+                class_weight=class_weights(cfg.trainer.class_weight, data),
+                verbose=cfg.trainer.verbose,
+            )
         # Empty when a resumed run had finished its last epoch: then what that epoch logged.
         metrics = {name: values[-1] for name, values in history.history.items()} or tracking.last_metrics()
         if data.val is not None:
