@@ -189,7 +189,10 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="runner-rerun-") as folder:
         (Path(folder) / "rerun.yaml").write_text(yaml.safe_dump(primary_config(stored), sort_keys=False))
         key = "tracking.resume" if args.resume else "tracking.rerun_of"
-        sys.argv[1:] = ["--config-dir", folder, "--config-name", "rerun", f"{key}={args.run_id}", *rest]
+        # Next to the user's own overrides: Hydra takes them as one run of positional arguments.
+        at = next((i for i, a in enumerate(rest) if "=" in a and not a.startswith("-")), len(rest))
+        rest.insert(at, f"{key}={args.run_id}")
+        sys.argv[1:] = ["--config-dir", folder, "--config-name", "rerun", *rest]
         entry.main()
 
 

@@ -56,7 +56,8 @@ def interrupted(cwd: Path, name: str, sig: signal.Signals) -> str:
 
 def test_rerun_is_a_new_run_with_the_same_config_and_metrics(store):
     whole = by_name(store, "whole")
-    result = rerun(whole.info.run_id, "tracking.run_name=again", cwd=store)
+    # As a (one-job) sweep: `-m` before the overrides is how a user asks for several seeds.
+    result = rerun(whole.info.run_id, "-m", "tracking.run_name=again", cwd=store)
     assert result.returncode == 0, result.stderr[-3000:]
     again = by_name(store, "again")
     assert again.info.run_id != whole.info.run_id and again.info.status == "FINISHED"
