@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -48,6 +49,27 @@ def run_cli(*args: str, cwd: Path, timeout: int = 300, module: str = "runner") -
         text=True,
         timeout=timeout,
     )
+
+
+PROBE = """
+import runpy, sys
+sys.argv = [{module!r}, *{args!r}]
+try:
+    runpy.run_module({module!r}, run_name="__main__")
+except SystemExit:
+    pass
+print("HEAVY:", sorted(m for m in ("tensorflow", "keras", "mlflow") if m in sys.modules))
+"""
+
+
+def probe_cli(*args: str, cwd: Path, module: str = "runner") -> tuple[str, list[str]]:
+    """``python -m MODULE ARGS`` run in-process by a fresh interpreter: (its output, the heavy
+    libraries it imported)."""
+    code = PROBE.format(module=module, args=list(args))
+    result = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    output, heavy = result.stdout.rsplit("HEAVY:", 1)
+    return output, ast.literal_eval(heavy.strip())
 
 
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:

@@ -7,27 +7,14 @@ import subprocess
 import sys
 
 import pytest
-from conftest import error_lines, run_cli
-
-PROBE = """
-import runpy, sys
-sys.argv = ["runner", *{args!r}]
-try:
-    runpy.run_module("runner", run_name="__main__")
-except SystemExit:
-    pass
-print("HEAVY:", sorted(m for m in ("tensorflow", "keras", "mlflow") if m in sys.modules))
-"""
+from conftest import error_lines, probe_cli, run_cli
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--cfg", "job"], ["data=dir", "aug=flip", "--cfg", "job"]])
 def test_help_and_cfg_do_not_import_tensorflow(args, tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE.format(args=args)], cwd=tmp_path, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    assert "HEAVY: []" in result.stdout
-    assert ("Powered by Hydra" in result.stdout) == (args == ["--help"])
+    output, heavy = probe_cli(*args, cwd=tmp_path)
+    assert heavy == []
+    assert ("Powered by Hydra" in output) == (args == ["--help"])
 
 
 def test_cfg_job_shows_the_composed_config(tmp_path):

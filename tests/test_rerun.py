@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import client, error_lines, mlflow_runs, run_cli
+from conftest import client, error_lines, mlflow_runs, probe_cli, run_cli
 
 pytestmark = pytest.mark.slow
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -69,25 +69,11 @@ def test_rerun_is_a_new_run_with_the_same_config_and_metrics(store):
     assert history(store, again.info.run_id) == history(store, whole.info.run_id)
 
 
-PROBE = """
-import runpy, sys
-sys.argv = ["runner.rerun", *{args!r}]
-try:
-    runpy.run_module("runner.rerun", run_name="__main__")
-except SystemExit:
-    pass
-print("TENSORFLOW:", "tensorflow" in sys.modules)
-"""
-
-
 def test_rerun_overrides_change_what_they_name_and_cfg_job_stays_fast(store):
-    args = [by_name(store, "whole").info.run_id, "trainer.epochs=7", "--cfg", "job"]
-    probe = [sys.executable, "-c", PROBE.format(args=args)]
-    result = subprocess.run(probe, cwd=store, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    shown, imported = result.stdout.rsplit("TENSORFLOW:", 1)
-    assert imported.strip() == "False"  # reading the run needs MLflow, not TensorFlow
-    shown = yaml.safe_load(shown)
+    run_id = by_name(store, "whole").info.run_id
+    output, heavy = probe_cli(run_id, "trainer.epochs=7", "--cfg", "job", cwd=store, module="runner.rerun")
+    assert heavy == ["mlflow"]  # reading the run needs MLflow, not TensorFlow
+    shown = yaml.safe_load(output)
     assert shown["trainer"]["epochs"] == 7 and shown["data"]["path"] == str(store / "digits")
     assert shown["aug"]["ops"]["flip"]["_target_"] == "keras.layers.RandomFlip"
 
