@@ -4,7 +4,8 @@ Logged: the flattened resolved config as params (dotted keys), the resolved ``co
 Hydra's ``.hydra/`` files, the command-line overrides as a tag, per-epoch metrics (MLflow's Keras
 callback), the data record (class names, split, skipped files), the confusion matrix, the model
 (MLflow's Keras flavor) and, whatever happens, the run's log and checkpoints. A failed run ends
-FAILED with its error as a tag; Ctrl-C ends it KILLED.
+FAILED with its error as a tag; Ctrl-C ends it KILLED. ``python -m runner.rerun ID --resume``
+continues the same MLflow run: each resume logs its output folder as ``outputs/resume-N/``.
 """
 
 from __future__ import annotations
