@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import inspect
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,7 @@ from conftest import (
 
 from runner.config import Cache, LabelsFrom, Verify
 from runner.errors import RunnerError
-from runner.sources import DirSource, GeneratorSource, GlobSource
+from runner.sources import DigitsSource, DirSource, GeneratorSource, GlobSource
 
 
 def dir_source(path: Path, **overrides) -> DirSource:
@@ -311,3 +313,47 @@ def test_given_labels_follow_sorted_paths(tmp_path):
     assert index.labels.tolist() == [1, 0, 1] and index.class_names == ["no", "yes"]
     with pytest.raises(RunnerError, match="data.labels: 2 labels for 3 image files"):
         dir_source(tmp_path, labels=[0, 1]).index()
+
+
+def test_two_runs_writing_the_digits_at_once_both_read_a_whole_set(tmp_path):
+    # The first runs of a parallel sweep on a fresh machine all find no digits and write them.
+    script = f"""
+import os, time
+from PIL import Image
+from runner.sources import DigitsSource
+print("ready", flush=True)
+while not os.path.exists({str(tmp_path / "go")!r}):
+    time.sleep(0.01)
+index = DigitsSource(path={str(tmp_path / "digits")!r}).index()
+good = 0
+for path in index.paths:  # read every file as training would, while the other run may still write
+    try:
+        with Image.open(path) as image:
+            good += image.load() is not None
+    except OSError:
+        pass
+print(len(index), good)
+"""
+    runs = [
+        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    for run in runs:
+        assert run.stdout.readline().strip() == "ready"
+    (tmp_path / "go").touch()
+    outputs = [run.communicate(timeout=120)[0].split() for run in runs]
+    assert all(run.returncode == 0 for run in runs)
+    assert outputs == [["1797", "1797"], ["1797", "1797"]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits", "go"]  # no half-written folder left
+
+
+def test_digits_killed_while_written_leave_no_half_written_set(tmp_path):
+    digits = str(tmp_path / "digits")
+    script = f"from runner.sources import DigitsSource; DigitsSource(path={digits!r}).index()"
+    writer = subprocess.Popen([sys.executable, "-c", script])
+    while not list(tmp_path.glob("digits.*.partial/*/*.png")):  # it has started writing
+        assert writer.poll() is None, "the digits were written before the test could stop it"
+    writer.kill()
+    writer.wait()
+    assert not (tmp_path / "digits").exists()  # what a run reads appears whole or not at all
+    assert len(DigitsSource(path=digits).index()) == 1797
+    assert [p.name for p in tmp_path.iterdir()] == ["digits"]  # the killed run's folder is cleared

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psutil
 from PIL import Image
 
 from runner.config import DirData
@@ -125,15 +127,31 @@ class DigitsSource(DirSource):
 
 
 def write_digits(root: Path) -> None:
-    done = root / ".complete"
-    if done.exists():
+    """Write them once, into a folder of this process's own, renamed into place when complete: runs
+    that start together (a parallel sweep) never read each other's half-written files."""
+    if (root / ".complete").exists():
         return
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     pixels = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
-    for i, (image, target) in enumerate(zip(pixels, digits.target, strict=True)):
-        (root / str(target)).mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image).save(root / str(target) / f"{i:04d}.png")
-    done.touch()
+    for stale in root.parent.glob(f"{root.name}.*.partial"):  # of runs killed while writing
+        pid = stale.name.split(".")[-2]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    partial = root.with_name(f"{root.name}.{os.getpid()}.partial")
+    try:
+        for i, (image, target) in enumerate(zip(pixels, digits.target, strict=True)):
+            (partial / str(target)).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(partial / str(target) / f"{i:04d}.png")
+        (partial / ".complete").touch()
+        if root.exists() and not (root / ".complete").exists():
+            shutil.rmtree(root)  # left half-written by an older runner that died writing it
+        partial.rename(root)
+    except OSError:
+        if not (root / ".complete").exists():
+            raise
+        return  # another run renamed its own (identical) set into place first
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     log.info("wrote %d digits images to %s", len(pixels), root)
