@@ -72,6 +72,25 @@ def probe_cli(*args: str, cwd: Path, module: str = "runner") -> tuple[str, list[
     return output, ast.literal_eval(heavy.strip())
 
 
+def at_once(script: str, gate: Path, copies: int = 2) -> list[list[str]]:
+    """The words each of ``copies`` Python processes running ``script`` printed, all released
+    together once started (like the first runs of a parallel sweep)."""
+    wait = (
+        f"import os, time\nprint('ready', flush=True)\n"
+        f"while not os.path.exists({str(gate)!r}): time.sleep(0.01)\n"
+    )
+    runs = [
+        subprocess.Popen([sys.executable, "-c", wait + script], stdout=subprocess.PIPE, text=True)
+        for _ in range(copies)
+    ]
+    for run in runs:
+        assert run.stdout.readline().strip() == "ready"
+    gate.touch()
+    outputs = [run.communicate(timeout=120)[0].split() for run in runs]
+    assert all(run.returncode == 0 for run in runs)
+    return outputs
+
+
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("runner: error:")]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import messy_folder, photo_folder
+from conftest import at_once, messy_folder, photo_folder
 
 from runner import cache
 from runner.config import Cache, ColorMode, Interpolation
@@ -64,25 +64,15 @@ def test_two_runs_building_the_same_disk_cache_at_once_both_get_it(tmp_path):
     # A parallel sweep: two processes miss the cache together and both write it.
     paths = paths_of(photo_folder(tmp_path / "photos", per_class=100))
     script = f"""
-import os, sys, time, numpy as np
+import numpy as np
 from runner import cache
 from runner.config import Cache, ColorMode, Interpolation
 from runner.decode import Decoder
-print("ready", flush=True)
-while not os.path.exists({str(tmp_path / "go")!r}):
-    time.sleep(0.01)
 images, bad = cache.load({paths!r}, Decoder(64, 64, ColorMode.rgb, Interpolation.bilinear), Cache.disk,
                          {str(tmp_path / "c")!r})
 print(int(images.astype(np.int64).sum()), len(bad))
 """
-    runs = [
-        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)
-    ]
-    for run in runs:
-        assert run.stdout.readline().strip() == "ready"
-    (tmp_path / "go").touch()
-    outputs = [run.communicate(timeout=120)[0].split() for run in runs]
-    assert all(run.returncode == 0 for run in runs)
+    outputs = at_once(script, tmp_path / "go")
     assert outputs[0] == outputs[1] and int(outputs[0][0]) > 0
     assert sorted(p.name.split(".", 1)[1] for p in (tmp_path / "c").iterdir()) == ["failed.json", "npy"]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import (
+    at_once,
     error_lines,
     logged_model,
     messy_folder,
@@ -318,12 +319,8 @@ def test_given_labels_follow_sorted_paths(tmp_path):
 def test_two_runs_writing_the_digits_at_once_both_read_a_whole_set(tmp_path):
     # The first runs of a parallel sweep on a fresh machine all find no digits and write them.
     script = f"""
-import os, time
 from PIL import Image
 from runner.sources import DigitsSource
-print("ready", flush=True)
-while not os.path.exists({str(tmp_path / "go")!r}):
-    time.sleep(0.01)
 index = DigitsSource(path={str(tmp_path / "digits")!r}).index()
 good = 0
 for path in index.paths:  # read every file as training would, while the other run may still write
@@ -334,14 +331,7 @@ for path in index.paths:  # read every file as training would, while the other r
         pass
 print(len(index), good)
 """
-    runs = [
-        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)
-    ]
-    for run in runs:
-        assert run.stdout.readline().strip() == "ready"
-    (tmp_path / "go").touch()
-    outputs = [run.communicate(timeout=120)[0].split() for run in runs]
-    assert all(run.returncode == 0 for run in runs)
+    outputs = at_once(script, tmp_path / "go")
     assert outputs == [["1797", "1797"], ["1797", "1797"]]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digits", "go"]  # no half-written folder left
 
