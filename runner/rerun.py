@@ -2,7 +2,7 @@
 
 The config is the run's own resolved ``config.yaml``, not today's defaults, and it is read back as
 data: every ``_target_`` must be allowed and every value must fit the schemas before anything is
-built. A rerun is a new run tagged ``runner.rerun_of``; overrides change what they name (``-m``
+built. A rerun is a new run with ``tracking.rerun_of`` set; overrides change what they name (``-m``
 sweeps work too). ``--resume`` continues an unfinished run (failed, interrupted, or killed without
 a word) in the same MLflow run, from the weights, optimizer state and epoch that
 ``keras.callbacks.BackupAndRestore`` kept after its last finished epoch; with the same config and
