@@ -55,6 +55,7 @@ def interrupted(cwd: Path, name: str, sig: signal.Signals) -> str:
 
 
 def test_rerun_is_a_new_run_with_the_same_config_and_metrics(store):
+    # Also the reproducibility test: two processes, one config and seed, identical metrics.
     whole = by_name(store, "whole")
     # As a (one-job) sweep: `-m` before the overrides is how a user asks for several seeds.
     result = rerun(whole.info.run_id, "-m", "tracking.run_name=again", cwd=store)

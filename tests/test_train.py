@@ -89,17 +89,6 @@ def test_user_folder_with_flip(photos, tmp_path):
     assert "aug=flip" in run.data.tags["runner.overrides"]
 
 
-def test_same_seed_gives_identical_metrics(tmp_path):
-    args = (f"data.path={tmp_path / 'digits'}", "trainer.epochs=2", "tracking.log_model=false")
-    for _ in range(2):
-        assert run_cli(*args, cwd=tmp_path).returncode == 0
-    first, second = (
-        [m.value for name in METRICS for m in client(tmp_path).get_metric_history(run.info.run_id, name)]
-        for run in mlflow_runs(tmp_path)
-    )
-    assert first == second
-
-
 def test_failed_run_is_marked_failed_with_its_error_and_log(tmp_path):
     result = run_cli(
         f"data.path={tmp_path / 'digits'}", "trainer.optimizer._target_=keras.optimizers.Adamm", cwd=tmp_path
