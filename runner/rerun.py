@@ -59,8 +59,14 @@ def fetch(uri: str, run_id: str) -> tuple[Any, dict]:
         raise RunnerError(
             f"run {run_id}: not found in {uri}, or it has no config.yaml ({err.message})"
         ) from err
-    stored = yaml.safe_load(text)
-    check_stored(stored, f"run {run_id}'s config.yaml")
+    where = f"run {run_id}'s config.yaml"
+    try:
+        stored = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise RunnerError(f"{where}: not YAML ({err}).") from err
+    if not isinstance(stored, dict) or not all(isinstance(v, dict) for v in stored.values()):
+        raise RunnerError(f"{where}: not a runner config (a mapping of groups: data, aug, model, ...).")
+    check_stored(stored, where)
     return run, stored
 
 
@@ -82,7 +88,7 @@ def primary_config(stored: dict) -> dict:
     by_target = {cls._target_: name for name, cls in SCHEMAS.items() if hasattr(cls, "_target_")}
     defaults: list[Any] = ["runner_schema"]
     for group, values in stored.items():
-        schema = group if group in SCHEMAS else by_target.get((values or {}).get("_target_"))
+        schema = group if group in SCHEMAS else by_target.get(values.get("_target_"))
         if schema:
             defaults.append(f"{schema}_schema@{group}")
     hydra = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "config.yaml").hydra)

@@ -137,6 +137,7 @@ def fake_run(cwd: Path, config: dict) -> str:
     [
         ({"_target_": "os.system", "command": "touch pwned"}, "model._target_=os.system: not allowed"),
         ({"_target_": "runner.models.small_cnn", "dense": "${oc.env:HOME}"}, "model.dense='${oc.env:HOME}'"),
+        (["not", "a", "group"], "not a runner config"),
     ],
 )
 def test_a_stored_config_is_data_not_code(tmp_path, planted, expected):
