@@ -46,18 +46,17 @@ def client(uri: str) -> Any:
     return MlflowClient(tracking_uri=uri)
 
 
-def fetch(uri: str, run_id: str) -> tuple[Any, dict]:
-    """Run ``run_id`` and its stored config, checked as data."""
+def fetch(store: Any, run_id: str) -> tuple[Any, dict]:
+    """Run ``run_id`` of ``store`` (a ``client``) and its stored config, checked as data."""
     from mlflow.exceptions import MlflowException
 
-    found = client(uri)
     try:
-        run = found.get_run(run_id)
+        run = store.get_run(run_id)
         with tempfile.TemporaryDirectory() as folder:
-            text = Path(found.download_artifacts(run_id, "config.yaml", folder)).read_text()
+            text = Path(store.download_artifacts(run_id, "config.yaml", folder)).read_text()
     except MlflowException as err:
         raise RunnerError(
-            f"run {run_id}: not found in {uri}, or it has no config.yaml ({err.message})"
+            f"run {run_id}: not found in {store.tracking_uri}, or it has no config.yaml ({err.message})"
         ) from err
     where = f"run {run_id}'s config.yaml"
     try:
@@ -115,7 +114,8 @@ def prepare_resume(cfg: DictConfig, output_dir: Path) -> int:
     from runner.tracking import log_outputs, outputs_path
 
     run_id = cfg.tracking.resume
-    run, stored = fetch(cfg.tracking.uri, run_id)
+    store = client(cfg.tracking.uri)
+    run, stored = fetch(store, run_id)
     if run.info.status == "FINISHED":
         raise RunnerError(
             f"run {run_id} finished; there is nothing to resume. To train it longer, rerun it: "
@@ -135,12 +135,12 @@ def prepare_resume(cfg: DictConfig, output_dir: Path) -> int:
         log.warning(
             "run %s is still marked %s; continuing it as if its process died", run_id, run.info.status
         )
-        log_outputs(local, last, client(cfg.tracking.uri), run_id)
-    restore_backup(cfg.tracking.uri, run_id, [local / "backup", f"{last}/backup"], output_dir / "backup")
+        log_outputs(local, last, store, run_id)
+    restore_backup(store, run_id, [local / "backup", f"{last}/backup"], output_dir / "backup")
     return attempts
 
 
-def restore_backup(uri: str, run_id: str, sources: list[Path | str], backup: Path) -> None:
+def restore_backup(store: Any, run_id: str, sources: list[Path | str], backup: Path) -> None:
     """The first of ``sources`` (a local folder, or an artifact path of the run) that holds a
     ``BackupAndRestore`` backup, copied to ``backup``; none: the run starts again at epoch 0."""
     from mlflow.exceptions import MlflowException
@@ -149,7 +149,7 @@ def restore_backup(uri: str, run_id: str, sources: list[Path | str], backup: Pat
         with tempfile.TemporaryDirectory() as folder:
             if isinstance(source, str):
                 try:
-                    source = Path(client(uri).download_artifacts(run_id, source, folder))
+                    source = Path(store.download_artifacts(run_id, source, folder))
                 except (MlflowException, OSError):
                     continue
             if (source / "training_metadata.json").exists():
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     args, rest = parse(sys.argv[1:] if argv is None else argv)
     entry.reported(refuse_group_choices, rest)
     uri = next((a.partition("=")[2] for a in rest if a.startswith("tracking.uri=")), TrackingConfig.uri)
-    _, stored = entry.reported(fetch, uri, args.run_id)
+    _, stored = entry.reported(lambda: fetch(client(uri), args.run_id))
     with tempfile.TemporaryDirectory(prefix="runner-rerun-") as folder:
         (Path(folder) / "rerun.yaml").write_text(yaml.safe_dump(primary_config(stored), sort_keys=False))
         key = "tracking.resume" if args.resume else "tracking.rerun_of"
