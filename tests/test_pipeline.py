@@ -57,6 +57,12 @@ def test_batches_gather_uint8_rows_in_an_order_set_by_seed_and_epoch():
     assert read(resumed)[0] == epochs[2]
 
 
+def test_batches_run_with_fixed_parallelism_not_autotuned():
+    """With autotuning on, whole passes ran at half speed at random (runner.bench, 2 cores)."""
+    ds = batches(np.zeros((4, 2, 2, 3), np.uint8), np.arange(4), np.zeros(4), 2, Order(4, seed=0))
+    assert ds.options().autotune.enabled is False
+
+
 def test_label_encoders():
     y = tf.constant([0, 2, 1])
     assert label_encoder(LabelMode.int, 3)(y).numpy().tolist() == [0, 2, 1]
