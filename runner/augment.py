@@ -24,6 +24,8 @@ from runner.errors import RunnerError, closest, parameters
 Augment = Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
 # Keyword arguments every Keras layer takes besides its own.
 LAYER_KWARGS = {"name", "dtype", "trainable", "autocast"}
+# String options a Keras layer takes without checking: an unknown one makes the layer do nothing.
+CHOICES = {(keras.layers.RandomFlip, "mode"): ("horizontal", "vertical", "horizontal_and_vertical")}
 
 
 def check_params(target: type, op: DictConfig, where: str) -> None:
@@ -35,6 +37,12 @@ def check_params(target: type, op: DictConfig, where: str) -> None:
             raise RunnerError(
                 f"{where}.{key}: {op._target_} has no parameter '{key}'.{closest(str(key), params)} "
                 f"Its parameters: {', '.join(params)}."
+            )
+        choices = CHOICES.get((target, key))
+        if choices and op[key] not in choices:
+            raise RunnerError(
+                f"{where}.{key}={op[key]}: {op._target_} takes {', '.join(choices)}."
+                f"{closest(str(op[key]), choices)}"
             )
     signature = inspect.signature(target).parameters
     variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)

@@ -118,6 +118,12 @@ def test_added_op_with_unknown_parameter_names_the_closest():
         augment.layers(OmegaConf.create({"ops": ops}), 0)
 
 
+def test_unknown_flip_mode_is_an_error_not_a_silent_no_op():
+    ops = {"flip": {"_target_": "keras.layers.RandomFlip", "mode": "horizonal"}}
+    with pytest.raises(RunnerError, match="aug.ops.flip.mode=horizonal: .* Did you mean 'horizontal'"):
+        augment.layers(OmegaConf.create({"ops": ops}), 0)
+
+
 def test_added_op_without_a_required_parameter_says_how_to_set_it():
     ops = {"rot": {"_target_": "keras.layers.RandomRotation"}}
     with pytest.raises(
