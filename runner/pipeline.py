@@ -34,7 +34,7 @@ class Data:
     val: tf.data.Dataset | None
     split: np.ndarray  # per index entry: "train" or "val"
     input_shape: tuple[int, int, int]
-    order: Order  # of the training batches; train.EpochSeeds deals each epoch's
+    order: Order  # of the training batches; callbacks.EpochSeeds deals each epoch's
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +57,7 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
 class Order:
     """The positions each training epoch deals, in batches: a permutation that depends on the seed
     and the epoch alone, so a resumed run deals the batches an uninterrupted one would have.
-    ``fit`` calls ``deal(epoch)`` as each epoch begins (train.EpochSeeds); until then, epoch 0."""
+    ``fit`` calls ``deal(epoch)`` as each epoch begins (callbacks.EpochSeeds); until then, epoch 0."""
 
     def __init__(self, size: int, seed: int) -> None:
         self.size, self.seed = size, seed

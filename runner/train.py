@@ -7,23 +7,19 @@ tests or notebooks can call it with a composed config.
 from __future__ import annotations
 
 import logging
-import signal
 import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 from hydra.core.hydra_config import HydraConfig
-from mlflow.keras import MlflowCallback
 from omegaconf import DictConfig
 from sklearn.metrics import confusion_matrix
 from sklearn.utils.class_weight import compute_class_weight
 
 from runner import augment, pipeline, preview, rerun, tracking
+from runner.callbacks import callbacks, interrupts_between_batches
 from runner.config import LabelMode, build
 from runner.errors import RunnerError, closest
 
@@ -42,83 +38,6 @@ def seed_everything(seed: int, deterministic: bool) -> None:
     keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow generators
     if deterministic:
         tf.config.experimental.enable_op_determinism()
-
-
-class EpochSeeds(keras.callbacks.Callback):
-    """Make each epoch's randomness a function of the seed and the epoch number alone: the batch
-    order, and every seed generator's draws (augmentation, dropout). Keras saves no seed state
-    with the weights, so without this a resumed run would draw other numbers than the original."""
-
-    STRIDE = 2**32  # draws one generator may make in an epoch before it would reach the next's
-
-    def __init__(self, order: pipeline.Order, layers: list[keras.layers.Layer]) -> None:
-        super().__init__()
-        self.order, self.layers = order, layers
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        states = [v for layer in [self.model, *self.layers] for v in layer.variables]
-        self.seeds = [(v, int(v.numpy()[0])) for v in states if v.name == "seed_generator_state"]
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.order.deal(epoch)
-        for state, seed in self.seeds:
-            state.assign(np.array([seed, epoch * self.STRIDE], dtype=state.dtype))
-
-
-class StopOnInterrupt(keras.callbacks.Callback):
-    """Ctrl-C during ``fit`` stops it at the next batch's end, raised from this callback. Raised
-    where the signal lands, the KeyboardInterrupt can fall inside a ``__del__`` (TensorFlow's
-    objects run many), where Python prints and drops it: the run would go on to its last epoch.
-    A second Ctrl-C stops at once."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.requested = False
-
-    def request(self, signum: int, frame: object) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def check(self, batch: int, logs: dict | None = None) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-
-    on_train_batch_end = on_test_batch_end = check
-
-
-@contextmanager
-def interrupts_between_batches() -> Iterator[StopOnInterrupt]:
-    """SIGINT handled by a ``StopOnInterrupt`` while inside (the main thread only can)."""
-    stop = StopOnInterrupt()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    previous = signal.signal(signal.SIGINT, stop.request)
-    try:
-        yield stop
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def callbacks(
-    cfg: DictConfig, output_dir: Path, data: pipeline.Data, pipeline_aug: list[keras.layers.Layer]
-) -> list[keras.callbacks.Callback]:
-    found = [
-        EpochSeeds(data.order, pipeline_aug),
-        # Weights, optimizer and epoch after every epoch, kept only while the run is unfinished:
-        # what `python -m runner.rerun RUN_ID --resume` continues from.
-        keras.callbacks.BackupAndRestore(output_dir / "backup"),
-        MlflowCallback(log_every_epoch=True),
-        keras.callbacks.ModelCheckpoint(output_dir / "checkpoints" / "last.keras"),
-    ]
-    if cfg.early_stopping_patience is not None:
-        found.append(
-            keras.callbacks.EarlyStopping(
-                monitor=cfg.monitor, patience=cfg.early_stopping_patience, restore_best_weights=True
-            )
-        )
-    return found
 
 
 # What ``compile(metrics=["accuracy"])`` makes fit report, each also as val_* with validation data.

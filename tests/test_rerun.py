@@ -14,8 +14,9 @@ from conftest import client, error_lines, mlflow_runs, probe_cli, run_cli
 
 pytestmark = pytest.mark.slow
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
-# Pipeline augmentation and dropout draw random numbers every epoch: resuming must redraw them.
-ARGS = ("trainer.epochs=4", "aug=flip", "tracking.log_model=false")
+# Pipeline augmentation and dropout draw random numbers every epoch: resuming must redraw them;
+# early stopping counts epochs: resuming must carry its count (test_callbacks pins how).
+ARGS = ("trainer.epochs=4", "aug=flip", "trainer.early_stopping_patience=2", "tracking.log_model=false")
 
 
 def rerun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -91,6 +92,8 @@ def test_resume_after_sigkill_gives_the_metrics_of_an_uninterrupted_run(store):
     assert history(store, run_id) == history(store, by_name(store, "whole").info.run_id)
     logged = {a.path for a in client(store).list_artifacts(run_id, "outputs")}
     assert {"outputs/runner.log", "outputs/backup", "outputs/resume-1"} <= logged
+    backup = {a.path for a in client(store).list_artifacts(run_id, "outputs/backup/early_stopping")}
+    assert "outputs/backup/early_stopping/states.json" in backup
 
 
 def test_resume_on_another_machine_reads_the_backup_from_mlflow(store):

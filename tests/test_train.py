@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -147,17 +146,3 @@ def test_ctrl_c_marks_the_run_killed_and_keeps_its_checkpoint_and_log(tmp_path):
     assert run.info.status == "KILLED"
     logged = {a.path for a in client(tmp_path).list_artifacts(run.info.run_id, "outputs/checkpoints")}
     assert logged == {"outputs/checkpoints/last.keras"}
-
-
-def test_ctrl_c_during_fit_stops_at_the_next_batch_end_and_a_second_one_at_once():
-    from runner.train import interrupts_between_batches
-
-    before = signal.getsignal(signal.SIGINT)
-    with interrupts_between_batches() as stop:
-        os.kill(os.getpid(), signal.SIGINT)  # lands anywhere: only noted
-        assert stop.requested
-        with pytest.raises(KeyboardInterrupt):
-            stop.on_train_batch_end(0)  # raised where Keras calls back, which nothing swallows
-        with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)  # the impatient second Ctrl-C
-    assert signal.getsignal(signal.SIGINT) is before

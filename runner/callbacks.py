@@ -1,0 +1,165 @@
+"""The callbacks ``fit`` runs with, chosen so that a run interrupted at any point can be resumed
+exactly (``python -m runner.rerun RUN_ID --resume``) and Ctrl-C stops it cleanly.
+
+Keras's ``BackupAndRestore`` saves weights, optimizer and epoch after each epoch. What it does not
+save is made a function of the epoch (``EpochSeeds``: batch order and random draws) or saved
+beside its backup (``ResumableEarlyStopping``: the patience count and the best weights).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import keras
+import numpy as np
+from mlflow.keras import MlflowCallback
+from omegaconf import DictConfig
+
+from runner import pipeline
+
+
+class EpochSeeds(keras.callbacks.Callback):
+    """Make each epoch's randomness a function of the seed and the epoch number alone: the batch
+    order, and every seed generator's draws (augmentation, dropout). Keras saves no seed state
+    with the weights, so without this a resumed run would draw other numbers than the original."""
+
+    STRIDE = 2**32  # draws one generator may make in an epoch before it would reach the next's
+
+    def __init__(self, order: pipeline.Order, layers: list[keras.layers.Layer]) -> None:
+        super().__init__()
+        self.order, self.layers = order, layers
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        states = [v for layer in [self.model, *self.layers] for v in layer.variables]
+        self.seeds = [(v, int(v.numpy()[0])) for v in states if v.name == "seed_generator_state"]
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.order.deal(epoch)
+        for state, seed in self.seeds:
+            state.assign(np.array([seed, epoch * self.STRIDE], dtype=state.dtype))
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """``EarlyStopping`` that saves its count, best value and best weights after each epoch, so
+    a resumed run stops where the uninterrupted one would have (Keras's backup holds none of it).
+
+    It runs before ``BackupAndRestore``, so a run killed between the two saves has a state one
+    epoch ahead of the backup: the last two states are kept, and a resume takes the one for the
+    epoch before the one it starts at. Saved in ``folder``, inside the backup's folder: deleted
+    with it when the run finishes, logged and restored with it."""
+
+    KEEP = 2
+
+    def __init__(self, folder: Path, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.folder, self.resumed = folder, False
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        self.resumed = False
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if not self.resumed:  # the first epoch of this fit: a resume's begins after a saved one
+            self.resumed = True
+            self.restore(epoch - 1)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        super().on_epoch_end(epoch, logs)
+        self.save(epoch)
+
+    def states(self) -> list[dict]:
+        path = self.folder / "states.json"
+        return json.loads(path.read_text()) if path.exists() else []
+
+    def save(self, epoch: int) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        weights = None
+        if self.best_weights is not None:
+            weights = f"best-{self.best_epoch}.npz"
+            if not (self.folder / weights).exists():
+                np.savez(self.folder / f"partial-{weights}", *self.best_weights)
+                (self.folder / f"partial-{weights}").replace(self.folder / weights)
+        best = None if self.best is None else float(self.best)
+        state = {"epoch": epoch, "wait": self.wait, "best": best, "best_epoch": self.best_epoch}
+        kept = [*(s for s in self.states() if s["epoch"] < epoch), {**state, "weights": weights}]
+        kept = kept[-self.KEEP :]
+        partial = self.folder / "partial-states.json"
+        partial.write_text(json.dumps(kept))
+        partial.replace(self.folder / "states.json")
+        needed = {self.folder / s["weights"] for s in kept if s["weights"]}
+        for old in set(self.folder.glob("best-*.npz")) - needed:
+            old.unlink()
+
+    def restore(self, epoch: int) -> None:
+        """The state saved at the end of ``epoch``, if there is one."""
+        state = next((s for s in self.states() if s["epoch"] == epoch), None)
+        if state is None:
+            return
+        self.wait, self.best, self.best_epoch = state["wait"], state["best"], state["best_epoch"]
+        if state["weights"]:
+            with np.load(self.folder / state["weights"]) as saved:
+                self.best_weights = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Ctrl-C during ``fit`` stops it at the next batch's end, raised from this callback. Raised
+    where the signal lands, the KeyboardInterrupt can fall inside a ``__del__`` (TensorFlow's
+    objects run many), where Python prints and drops it: the run would go on to its last epoch.
+    A second Ctrl-C stops at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requested = False
+
+    def request(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self, batch: int, logs: dict | None = None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = check
+
+
+@contextmanager
+def interrupts_between_batches() -> Iterator[StopOnInterrupt]:
+    """SIGINT handled by a ``StopOnInterrupt`` while inside (the main thread only can)."""
+    stop = StopOnInterrupt()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.signal(signal.SIGINT, stop.request)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def callbacks(
+    cfg: DictConfig, output_dir: Path, data: pipeline.Data, pipeline_aug: list[keras.layers.Layer]
+) -> list[keras.callbacks.Callback]:
+    """For ``fit``, from the ``trainer`` config; ``output_dir/backup`` is what a resume reads."""
+    found: list[keras.callbacks.Callback] = [EpochSeeds(data.order, pipeline_aug)]
+    if cfg.early_stopping_patience is not None:
+        found.append(
+            ResumableEarlyStopping(
+                output_dir / "backup" / "early_stopping",
+                monitor=cfg.monitor,
+                patience=cfg.early_stopping_patience,
+                restore_best_weights=True,
+            )
+        )
+    return [
+        *found,
+        # Weights, optimizer and epoch after every epoch, kept only while the run is unfinished.
+        keras.callbacks.BackupAndRestore(output_dir / "backup"),
+        MlflowCallback(log_every_epoch=True),
+        keras.callbacks.ModelCheckpoint(output_dir / "checkpoints" / "last.keras"),
+    ]

@@ -1,0 +1,68 @@
+"""The callbacks ``fit`` runs with: what a resume restores beyond Keras's backup, and Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from runner.callbacks import ResumableEarlyStopping, interrupts_between_batches
+
+
+def run_epochs(stopping: keras.callbacks.EarlyStopping, losses: dict[int, float]) -> tuple[int, float]:
+    """Call ``stopping`` back as ``fit`` does, one epoch per entry of ``losses`` (epoch ->
+    val_loss), a model whose weights are the epoch number; (last epoch run, weights at the end)."""
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.stop_training = False  # as fit sets it
+    stopping.set_model(model)
+    stopping.on_train_begin()
+    for epoch, loss in losses.items():
+        stopping.on_epoch_begin(epoch)
+        model.set_weights([np.full_like(w, epoch) for w in model.get_weights()])
+        stopping.on_epoch_end(epoch, {"val_loss": loss})
+        if model.stop_training:
+            break
+    stopping.on_train_end()
+    return epoch, float(model.get_weights()[0].flat[0])
+
+
+LOSSES = {0: 1.0, 1: 0.8, 2: 0.9, 3: 0.95, 4: 0.85, 5: 0.7}  # best at 1, then 3 epochs without
+
+
+def early_stopping(folder: Path) -> ResumableEarlyStopping:
+    return ResumableEarlyStopping(folder, monitor="val_loss", patience=3, restore_best_weights=True)
+
+
+def test_early_stopping_resumed_stops_where_the_uninterrupted_run_stops(tmp_path):
+    assert run_epochs(early_stopping(tmp_path / "whole"), LOSSES) == (4, 1.0)  # stops at 4, best: 1
+    first = {e: loss for e, loss in LOSSES.items() if e < 3}
+    run_epochs(early_stopping(tmp_path / "resumed"), first)  # killed after epoch 2
+    rest = {e: loss for e, loss in LOSSES.items() if e >= 3}
+    assert run_epochs(early_stopping(tmp_path / "resumed"), rest) == (4, 1.0)
+    # Keras's own EarlyStopping, resumed, counts from zero: it would train on, to a worse model.
+    plain = keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+    assert run_epochs(plain, rest) == (5, 5.0)
+
+
+def test_early_stopping_a_step_ahead_of_the_backup_resumes_from_its_previous_state(tmp_path):
+    # Killed after early stopping saved epoch 2 but before the backup did: the resume runs epoch 2 again.
+    run_epochs(early_stopping(tmp_path), {e: loss for e, loss in LOSSES.items() if e < 3})
+    assert run_epochs(early_stopping(tmp_path), {e: loss for e, loss in LOSSES.items() if e >= 2}) == (4, 1.0)
+    # Two states are kept, and the best weights only they need.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best-1.npz", "states.json"]
+
+
+def test_ctrl_c_during_fit_stops_at_the_next_batch_end_and_a_second_one_at_once():
+    before = signal.getsignal(signal.SIGINT)
+    with interrupts_between_batches() as stop:
+        os.kill(os.getpid(), signal.SIGINT)  # lands anywhere: only noted
+        assert stop.requested
+        with pytest.raises(KeyboardInterrupt):
+            stop.on_train_batch_end(0)  # raised where Keras calls back, which nothing swallows
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)  # the impatient second Ctrl-C
+    assert signal.getsignal(signal.SIGINT) is before
