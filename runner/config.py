@@ -179,6 +179,26 @@ class SmallCNN:
 
 
 @dataclass
+class Application:
+    """A ``keras.applications`` backbone with a new head (``runner.models.application``)."""
+
+    _target_: str = "runner.models.application"
+    name: str = "MobileNetV2"
+    weights: str | None = None  # "imagenet": pretrained, downloaded once to ~/.keras/models
+    trainable: bool = True  # false: a frozen backbone, only the head learns
+    dropout: float = 0.2
+    backbone: dict[str, Any] = field(default_factory=dict)  # the backbone's own args, e.g. alpha
+
+
+@dataclass
+class SavedModel:
+    """A ``.keras`` file to train further (``runner.models.saved``), loaded with safe_mode."""
+
+    _target_: str = "runner.models.saved"
+    path: str = MISSING
+
+
+@dataclass
 class TrainerConfig:
     epochs: int = 10
     seed: int = 42
@@ -220,6 +240,8 @@ SCHEMAS: dict[str, type] = {
     "data_generator": GeneratorData,
     "aug": AugConfig,
     "model_small_cnn": SmallCNN,
+    "model_application": Application,
+    "model_file": SavedModel,
     "trainer": TrainerConfig,
     "tracking": TrackingConfig,
 }

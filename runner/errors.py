@@ -86,6 +86,8 @@ def _config_error(err: OmegaConfBaseException) -> str:
                 f"It takes: {', '.join(params)}."
             )
         valid = [str(k) for k in parent]
+        if not valid:  # an open mapping (model.backbone, aug.ops): new keys take a '+'
+            return f"{key}: not set in this config yet; add it with a '+': +{key}=..."
         return f"{key}: unknown key.{closest(str(err.key), valid)} Valid keys here: {', '.join(valid)}."
     if isinstance(err, MissingMandatoryValue):
         return f"{key}: needs a value; set it on the command line, e.g. {key}=..."

@@ -1,15 +1,22 @@
-"""Model builders. Each takes the data's ``input_shape`` and ``num_classes`` plus its own config.
+"""Model builders, one per ``model`` option. Each takes the data's ``input_shape`` and
+``num_classes`` (and the ``aug.placement=model`` layers) plus its own config.
 
-Models accept uint8 images and cast/rescale them in their first layer, so the input pipeline
+Models accept uint8 images and cast/rescale them in their first layers, so the input pipeline
 moves 4x fewer bytes and the logged model takes raw pixels at inference.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import keras
 from keras import layers
+
+from runner.errors import RunnerError, closest, parameters
 
 
 def small_cnn(
@@ -34,3 +41,120 @@ def small_cnn(
     x = layers.Dense(dense, activation="relu")(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="small_cnn")
+
+
+def application(
+    input_shape: Sequence[int],
+    num_classes: int,
+    name: str = "MobileNetV2",
+    weights: str | None = None,
+    trainable: bool = True,
+    dropout: float = 0.2,
+    backbone: Mapping[str, Any] | None = None,
+    augmentation: Sequence[keras.layers.Layer] = (),
+) -> keras.Model:
+    """A ``keras.applications`` backbone (no top, average-pooled) with a new softmax head.
+
+    The backbone's own ``preprocess_input`` runs inside the model, so it takes uint8 pixels like
+    every runner model; grayscale images are repeated to the three channels backbones expect.
+    ``trainable=false`` freezes the backbone and runs its BatchNorm in inference mode (the
+    transfer-learning recipe for ``weights=imagenet``): only the head learns."""
+    constructor = application_named(name)
+    inputs = keras.Input(shape=tuple(input_shape), dtype="uint8", name="image")
+    x = inputs
+    for layer in augmentation:  # active only in training (aug.placement=model)
+        x = layer(x)
+    x = keras.ops.cast(x, "float32")
+    if input_shape[-1] == 1:
+        x = keras.ops.repeat(x, 3, axis=-1)
+    x = family(constructor).preprocess_input(x)
+    options = dict(backbone or {})
+    check_options(constructor, options)
+    try:
+        base = constructor(
+            include_top=False, weights=weights, input_shape=(*input_shape[:2], 3), pooling="avg", **options
+        )
+    except ValueError as err:  # Keras's own checks: input size, weights, backbone options
+        raise RunnerError(
+            f"model.name={name} (weights={weights}, data.image_size={list(input_shape[:2])}): "
+            f"{str(err).splitlines()[0]}"
+        ) from err
+    except Exception as err:
+        if weights is None:
+            raise
+        # A failed download: Keras raises a plain Exception with urllib's reason.
+        raise RunnerError(
+            f"model.weights={weights}: cannot get {name}'s weights ({err}). They download once to "
+            f"~/.keras/models; without internet use model.weights=null (random initial weights)."
+        ) from err
+    base.trainable = trainable
+    x = base(x, training=None if trainable else False)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=f"{name}_classifier")
+
+
+def application_named(name: str) -> Callable[..., keras.Model]:
+    names = [n for n, f in vars(keras.applications).items() if n[:1].isupper() and callable(f)]
+    if name not in names:
+        raise RunnerError(
+            f"model.name={name}: not in keras.applications.{closest(name, names)} "
+            f"Choose one of: {', '.join(names)}."
+        )
+    return getattr(keras.applications, name)
+
+
+def family(constructor: Callable) -> ModuleType:
+    """The public module of a backbone (keras.applications.mobilenet_v2): its preprocess_input."""
+    return importlib.import_module(f"keras.applications.{constructor.__module__.rpartition('.')[2]}")
+
+
+def check_options(constructor: Callable, options: dict[str, Any]) -> None:
+    fixed = {"include_top", "weights", "input_shape", "pooling", "input_tensor", "classes", "name"}
+    fixed |= {"classifier_activation"}  # the runner makes the head
+    allowed = [p for p in parameters(constructor) if p not in fixed]
+    for key in options:
+        if key not in allowed:
+            raise RunnerError(
+                f"model.backbone.{key}: {constructor.__name__} takes no '{key}'.{closest(key, allowed)} "
+                f"It takes: {', '.join(allowed)}."
+            )
+
+
+def saved(
+    path: str,
+    input_shape: Sequence[int],
+    num_classes: int,
+    augmentation: Sequence[keras.layers.Layer] = (),
+) -> keras.Model:
+    """A ``.keras`` file (a past run's checkpoint, or any saved classifier) to train further.
+
+    Loaded with ``safe_mode``: a file that would run code on load (a ``Lambda`` layer) is refused.
+    It must take the data's image shape and give one output per class."""
+    file = Path(path).expanduser()
+    if file.suffix != ".keras" or not file.is_file():
+        raise RunnerError(
+            f"model.path={path}: no .keras file there. Give a saved model, e.g. a run's "
+            f"outputs/checkpoints/last.keras."
+        )
+    try:
+        model = keras.models.load_model(file, compile=False, safe_mode=True)
+    except ValueError as err:
+        code = "safe_mode" in str(err)
+        reason = "it holds code (a Lambda layer), which safe_mode does not load" if code else err
+        raise RunnerError(f"model.path={path}: cannot load: {reason}.") from err
+    takes, gives = tuple(model.input_shape[1:]), model.output_shape[-1]
+    if takes != tuple(input_shape):
+        raise RunnerError(
+            f"model.path={path}: takes images of shape {takes}, the data gives {tuple(input_shape)}. "
+            f"Set data.image_size=[{takes[0]},{takes[1]}] and data.color_mode to match."
+        )
+    if gives != num_classes:
+        raise RunnerError(f"model.path={path}: has {gives} outputs, the data has {num_classes} classes.")
+    if not augmentation:
+        return model
+    inputs = keras.Input(shape=takes, dtype=model.inputs[0].dtype, name="image")
+    x = inputs
+    for layer in augmentation:
+        x = layer(x)
+    return keras.Model(inputs, model(x), name=model.name)

@@ -1,0 +1,86 @@
+"""`model=small_cnn|application|file`: what each builds, what it refuses, and a fit through the CLI."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from conftest import train_cli
+
+from runner.errors import RunnerError
+from runner.models import application, saved, small_cnn
+
+TINY = {"name": "MobileNet", "backbone": {"alpha": 0.25}}  # the quickest backbone to build and fit
+
+
+def test_application_backbone_trains_from_the_cli_and_its_checkpoint_loads_safely(photos, tmp_path):
+    run = train_cli(
+        "data=dir",
+        f"data.path={photos}",
+        "data.image_size=[32,32]",
+        "model=application",
+        "model.name=MobileNet",
+        "+model.backbone.alpha=0.25",
+        "trainer.epochs=1",
+        "tracking.log_model=false",
+        cwd=tmp_path,
+    )
+    assert run.info.status == "FINISHED" and run.data.params["model.name"] == "MobileNet"
+    checkpoint = next(tmp_path.glob("outputs/**/checkpoints/last.keras"))
+    model = keras.models.load_model(checkpoint, safe_mode=True)  # preprocess_input is ops, not code
+    probabilities = model.predict(np.zeros((2, 32, 32, 3), np.uint8), verbose=0)
+    assert probabilities.shape == (2, 3) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+
+
+def test_frozen_backbone_leaves_only_the_head_to_train():
+    model = application((32, 32, 1), 4, trainable=False, **TINY)  # grayscale: repeated to 3 channels
+    assert [w.shape for w in model.trainable_weights] == [(256, 4), (4,)]
+    assert application((32, 32, 1), 4, **TINY).trainable_weights[0].shape != (256, 4)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"name": "MobilNetV2"}, "model.name=MobilNetV2: not in keras.applications. Did you mean 'Mob"),
+        ({"name": "MobileNet", "backbone": {"alpah": 1}}, "model.backbone.alpah: .* Did you mean 'alpha'?"),
+        ({"name": "MobileNet", "input_shape": (16, 16, 3)}, r"image_size=\[16, 16\]\): Input size must"),
+    ],
+)
+def test_application_refusals_name_the_key(kwargs, expected):
+    input_shape = kwargs.pop("input_shape", (32, 32, 3))
+    with pytest.raises(RunnerError, match=expected):
+        application(input_shape, 3, **kwargs)
+
+
+def test_saved_model_trains_further_from_its_own_weights(photos, tmp_path):
+    start = small_cnn((16, 16, 3), 3, filters=(4,), dense=8)
+    start.save(tmp_path / "start.keras")
+    train_cli(
+        "data=dir",
+        f"data.path={photos}",
+        "data.image_size=[16,16]",
+        "model=file",
+        f"model.path={tmp_path / 'start.keras'}",
+        "trainer.epochs=1",
+        "trainer.optimizer.learning_rate=0.0",  # so the weights it ends with are the ones it started from
+        "tracking.log_model=false",
+        cwd=tmp_path,
+    )
+    ended = keras.models.load_model(next(tmp_path.glob("outputs/**/last.keras")), safe_mode=True)
+    assert all(np.array_equal(a, b) for a, b in zip(start.get_weights(), ended.get_weights(), strict=True))
+
+
+def test_saved_model_refusals_name_the_file_and_the_fix(tmp_path):
+    model = small_cnn((16, 16, 3), 3, filters=(4,), dense=8)
+    model.save(tmp_path / "ok.keras")
+    with pytest.raises(RunnerError, match=r"takes images of shape \(16, 16, 3\), the data gives \(32, 32"):
+        saved(str(tmp_path / "ok.keras"), (32, 32, 3), 3)
+    with pytest.raises(RunnerError, match="has 3 outputs, the data has 5 classes"):
+        saved(str(tmp_path / "ok.keras"), (16, 16, 3), 5)
+    with pytest.raises(RunnerError, match="no .keras file there"):
+        saved(str(tmp_path / "missing.keras"), (16, 16, 3), 3)
+    inputs = keras.Input((16, 16, 3))
+    code = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
+    code.save(tmp_path / "code.keras")
+    with pytest.raises(RunnerError, match="code.keras: cannot load: it holds code"):
+        saved(str(tmp_path / "code.keras"), (16, 16, 3), 3)
