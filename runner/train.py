@@ -85,6 +85,14 @@ def class_weights(mode: str | None, data: pipeline.Data) -> dict[int, float] | N
     return dict(zip(classes.tolist(), weights.tolist(), strict=True))
 
 
+def optimizer(cfg: DictConfig) -> keras.optimizers.Optimizer:
+    """``trainer.optimizer``. Hydra reads ``learning_rate=0`` or ``=1`` as an int, which Keras
+    refuses ("should be float"): a whole-number rate is passed as the float it means."""
+    rate = cfg.get("learning_rate")
+    whole = isinstance(rate, int) and not isinstance(rate, bool)
+    return build(cfg, "trainer.optimizer", **({"learning_rate": float(rate)} if whole else {}))
+
+
 def train(cfg: DictConfig) -> float:
     output_dir, overrides = hydra_job()
     seed = cfg.trainer.seed
@@ -113,7 +121,7 @@ def train(cfg: DictConfig) -> float:
             augmentation=model_aug,
         )
         model.compile(
-            optimizer=build(cfg.trainer.optimizer, "trainer.optimizer"),
+            optimizer=optimizer(cfg.trainer.optimizer),
             loss=LOSSES[cfg.data.label_mode],
             metrics=["accuracy"],
         )

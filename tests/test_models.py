@@ -62,7 +62,8 @@ def test_saved_model_trains_further_from_its_own_weights(photos, tmp_path):
         "model=file",
         f"model.path={tmp_path / 'start.keras'}",
         "trainer.epochs=1",
-        "trainer.optimizer.learning_rate=0.0",  # so the weights it ends with are the ones it started from
+        # A rate of 0 (an int to Hydra): the weights it ends with are the ones it started from.
+        "trainer.optimizer.learning_rate=0",
         "tracking.log_model=false",
         cwd=tmp_path,
     )
