@@ -27,7 +27,7 @@ def test_bench_json_on_a_tiny_folder(tmp_path):
     for name in LOADERS:
         figures = report[name]
         assert figures["images"] == 40, name  # every loader saw every image, once per pass
-        for key in ("cold_img_s", "warm_img_s", "peak_rss_mb"):
+        for key in ("first_img_s", "cold_img_s", "warm_img_s", "peak_rss_mb"):
             assert figures[key] > 0, (name, key)
         assert len(figures["cold_passes"]) == len(figures["warm_passes"]) == 1
     # uint8 at the target size vs the float32 batches image_dataset_from_directory caches.
