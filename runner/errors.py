@@ -46,9 +46,11 @@ def _missing_option(err: MissingConfigException) -> str:
     options = sorted(o for o in (err.options or []) if o != "schema")
     if not group:
         return str(err).splitlines()[0]
+    # Hydra's own groups get options from plugins; the one the runner uses is an extra.
+    plugin = ' The Optuna sweeper comes with: pip install -e ".[sweep]".' if choice == "optuna" else ""
     return (
         f"{group}={choice}: no such option in config group '{group}'. "
-        f"Valid options: {', '.join(options)}.{closest(choice, options)}"
+        f"Valid options: {', '.join(options)}.{closest(choice, options)}{plugin}"
     )
 
 

@@ -88,6 +88,27 @@ def test_user_folder_with_flip(photos, tmp_path):
     assert "aug=flip" in run.data.tags["runner.overrides"]
 
 
+def test_optuna_sweep_maximises_what_train_returns(tmp_path):
+    result = run_cli(
+        "-m",
+        "experiment=tune",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweep.dir=sweep",
+        f"data.path={tmp_path / 'digits'}",
+        "trainer.epochs=1",
+        "tracking.log_model=false",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = mlflow_runs(tmp_path)
+    assert [run.info.status for run in runs] == ["FINISHED", "FINISHED"]
+    assert len({run.data.params["trainer.optimizer.learning_rate"] for run in runs}) == 2
+    found = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
+    best = max(runs, key=lambda run: run.data.metrics["final_val_accuracy"])
+    assert found["best_value"] == pytest.approx(best.data.metrics["final_val_accuracy"])
+    assert found["best_params"]["model.dense"] == int(best.data.params["model.dense"])
+
+
 def test_failed_run_is_marked_failed_with_its_error_and_log(tmp_path):
     result = run_cli(
         f"data.path={tmp_path / 'digits'}", "trainer.optimizer._target_=keras.optimizers.Adamm", cwd=tmp_path
