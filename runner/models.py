@@ -39,8 +39,14 @@ def small_cnn(
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(dense, activation="relu")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name="small_cnn")
+    return keras.Model(inputs, head(num_classes)(x), name="small_cnn")
+
+
+def head(num_classes: int) -> keras.layers.Dense:
+    """The output layer: one sigmoid unit for ``data.label_mode=binary`` (``num_classes`` 1; a
+    softmax over one unit is always 1 and would never learn), else a softmax over the classes."""
+    activation = "sigmoid" if num_classes == 1 else "softmax"
+    return layers.Dense(num_classes, activation=activation, name="probabilities")
 
 
 def application(
@@ -53,7 +59,7 @@ def application(
     backbone: Mapping[str, Any] | None = None,
     augmentation: Sequence[keras.layers.Layer] = (),
 ) -> keras.Model:
-    """A ``keras.applications`` backbone (no top, average-pooled) with a new softmax head.
+    """A ``keras.applications`` backbone (no top, average-pooled) with a new ``head``.
 
     The backbone's own ``preprocess_input`` runs inside the model, so it takes uint8 pixels like
     every runner model; grayscale images are repeated to the three channels backbones expect.
@@ -90,8 +96,7 @@ def application(
     base.trainable = trainable
     x = base(x, training=None if trainable else False)
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name=f"{name}_classifier")
+    return keras.Model(inputs, head(num_classes)(x), name=f"{name}_classifier")
 
 
 def application_named(name: str) -> Callable[..., keras.Model]:

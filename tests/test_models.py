@@ -13,6 +13,19 @@ from runner.models import application, saved, small_cnn
 TINY = {"name": "MobileNet", "backbone": {"alpha": 0.25}}  # the quickest backbone to build and fit
 
 
+def test_binary_labels_get_one_sigmoid_unit_that_learns():
+    # Bright images are class 1, dark ones class 0: trivially separable.
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 64)
+    images = (labels[:, None, None, None] * 150 + rng.integers(0, 100, (64, 8, 8, 3))).astype(np.uint8)
+    keras.utils.set_random_seed(0)
+    model = small_cnn((8, 8, 3), 1, filters=(4,), dense=8)
+    model.compile(keras.optimizers.Adam(0.01), "binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(images, labels.astype(np.float32), epochs=40, verbose=0).history
+    assert history["accuracy"][-1] >= 0.95  # a softmax over one unit outputs 1.0 always: ~0.5
+    assert application((32, 32, 3), 1, **TINY).layers[-1].activation.__name__ == "sigmoid"
+
+
 def test_application_backbone_trains_from_the_cli_and_its_checkpoint_loads_safely(photos, tmp_path):
     run = train_cli(
         "data=dir",
