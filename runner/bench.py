@@ -231,8 +231,11 @@ class EpochsOf:
 
 
 def fit_epochs(root: Path, size: int, batch: int, epochs: int = 3) -> dict:
-    """Seconds per ``model.fit`` epoch, same small model, runner pipeline vs image_dataset_from_directory."""
+    """Seconds per ``model.fit`` epoch, same small model: the runner's pipeline, image_dataset_from_
+    directory, and ``compute``: one batch repeated from memory, as many steps, so no input cost at
+    all. The runner's epoch against ``compute`` is what fit waited on input."""
     import keras
+    import tensorflow as tf
 
     from runner.models import small_cnn
 
@@ -244,8 +247,12 @@ def fit_epochs(root: Path, size: int, batch: int, epochs: int = 3) -> dict:
             self.seconds.append(round(time.perf_counter() - self.start, 2))
 
     made = loaders(root, size, batch)
+    ids = made["ids"]()
+    images, labels = next(iter(ids))
+    sample = (tf.cast(images, tf.uint8), labels)  # the runner's models take uint8
+    made["compute"] = lambda: tf.data.Dataset.from_tensors(sample).repeat(int(ids.cardinality()))
     found = {}
-    for name in ("runner", "ids"):
+    for name in ("runner", "ids", "compute"):
         keras.utils.set_random_seed(0)
         model = small_cnn(
             (size, size, 3), len([p for p in root.iterdir() if p.is_dir()]), filters=(8, 16), dense=32

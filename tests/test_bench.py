@@ -92,3 +92,15 @@ def test_bench_arguments_are_checked(args, expected, tmp_path):
     result = bench(*args, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert expected in result.stderr.splitlines()[-1]
+
+
+def test_bench_fit_times_epochs_of_the_runner_ids_and_compute_alone(tmp_path):
+    folder = str(tmp_path / "photos")
+    args = ["--make", "40", "--make-size", "64", "48", "--size", "32", "--batch", "8"]
+    result = bench(folder, *args, "--loaders", "runner", "--passes", "1", "--fit", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    fit = json.loads(result.stdout)["fit"]
+    assert set(fit) == {"runner", "ids", "compute"}
+    for name, figures in fit.items():
+        assert len(figures["epoch_s"]) == 3 and all(s > 0 for s in figures["epoch_s"]), name
+        assert figures["median_epoch_s"] == sorted(figures["epoch_s"])[1], name
