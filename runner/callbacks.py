@@ -57,15 +57,15 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
     def __init__(self, folder: Path, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self.folder, self.resumed = folder, False
+        self.folder, self.restored = folder, False
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         super().on_train_begin(logs)
-        self.resumed = False
+        self.restored = False
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        if not self.resumed:  # the first epoch of this fit: a resume's begins after a saved one
-            self.resumed = True
+        if not self.restored:  # the first epoch of this fit: a resume's begins after a saved one
+            self.restored = True
             self.restore(epoch - 1)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
