@@ -62,7 +62,8 @@ def application(
     """A ``keras.applications`` backbone (no top, average-pooled) with a new ``head``.
 
     The backbone's own ``preprocess_input`` runs inside the model, so it takes uint8 pixels like
-    every runner model; grayscale images are repeated to the three channels backbones expect.
+    every runner model; grayscale images are repeated to the three channels backbones expect,
+    RGBA ones lose their alpha.
     ``trainable=false`` freezes the backbone and runs its BatchNorm in inference mode (the
     transfer-learning recipe for ``weights=imagenet``): only the head learns."""
     constructor = application_named(name)
@@ -73,6 +74,8 @@ def application(
     x = keras.ops.cast(x, "float32")
     if input_shape[-1] == 1:
         x = keras.ops.repeat(x, 3, axis=-1)
+    elif input_shape[-1] == 4:  # rgba: backbones see the colour, not the transparency
+        x = x[..., :3]
     x = family(constructor).preprocess_input(x)
     options = dict(backbone or {})
     check_options(constructor, options)

@@ -45,10 +45,12 @@ def test_application_backbone_trains_from_the_cli_and_its_checkpoint_loads_safel
     assert probabilities.shape == (2, 3) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
 
 
-def test_frozen_backbone_leaves_only_the_head_to_train():
+def test_frozen_backbone_trains_only_the_head_and_any_channel_count_fits():
     model = application((32, 32, 1), 4, trainable=False, **TINY)  # grayscale: repeated to 3 channels
     assert [w.shape for w in model.trainable_weights] == [(256, 4), (4,)]
     assert application((32, 32, 1), 4, **TINY).trainable_weights[0].shape != (256, 4)
+    rgba = application((32, 32, 4), 4, **TINY)  # the alpha channel is dropped
+    assert rgba.predict(np.zeros((1, 32, 32, 4), np.uint8), verbose=0).shape == (1, 4)
 
 
 @pytest.mark.parametrize(
