@@ -28,10 +28,7 @@ def small_cnn(
     augmentation: Sequence[keras.layers.Layer] = (),
 ) -> keras.Model:
     """Conv-pool blocks, then a dense head: enough for digits and small photo folders."""
-    inputs = keras.Input(shape=tuple(input_shape), dtype="uint8", name="image")
-    x = inputs
-    for layer in augmentation:  # active only in training (aug.placement=model)
-        x = layer(x)
+    inputs, x = image_input(input_shape, augmentation)
     x = layers.Rescaling(1.0 / 255)(x)
     for width in filters:
         x = layers.Conv2D(width, 3, padding="same", activation="relu")(x)
@@ -40,6 +37,18 @@ def small_cnn(
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(dense, activation="relu")(x)
     return keras.Model(inputs, head(num_classes)(x), name="small_cnn")
+
+
+def image_input(
+    shape: Sequence[int], augmentation: Sequence[keras.layers.Layer], dtype: str = "uint8"
+) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """The model's image input, and what comes out of the ``aug.placement=model`` layers after it
+    (Keras runs them only in training)."""
+    inputs = keras.Input(shape=tuple(shape), dtype=dtype, name="image")
+    x = inputs
+    for layer in augmentation:
+        x = layer(x)
+    return inputs, x
 
 
 def head(num_classes: int) -> keras.layers.Dense:
@@ -67,10 +76,7 @@ def application(
     ``trainable=false`` freezes the backbone and runs its BatchNorm in inference mode (the
     transfer-learning recipe for ``weights=imagenet``): only the head learns."""
     constructor = application_named(name)
-    inputs = keras.Input(shape=tuple(input_shape), dtype="uint8", name="image")
-    x = inputs
-    for layer in augmentation:  # active only in training (aug.placement=model)
-        x = layer(x)
+    inputs, x = image_input(input_shape, augmentation)
     x = keras.ops.cast(x, "float32")
     if input_shape[-1] == 1:
         x = keras.ops.repeat(x, 3, axis=-1)
@@ -161,8 +167,5 @@ def saved(
         raise RunnerError(f"model.path={path}: has {gives} outputs, the data has {num_classes} classes.")
     if not augmentation:
         return model
-    inputs = keras.Input(shape=takes, dtype=model.inputs[0].dtype, name="image")
-    x = inputs
-    for layer in augmentation:
-        x = layer(x)
+    inputs, x = image_input(takes, augmentation, dtype=model.inputs[0].dtype)
     return keras.Model(inputs, model(x), name=model.name)
