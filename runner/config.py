@@ -18,9 +18,12 @@ from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from runner.errors import RunnerError, closest
 
-ROOT = Path(__file__).resolve().parent.parent
-CONF_DIR = ROOT / "conf"
-EXPERIMENTS_DIR = ROOT / "experiments"
+PACKAGE = Path(__file__).resolve().parent
+# A wheel carries conf/ and experiments/ inside the package; a checkout (pip install -e) keeps
+# them at its top, beside the package, with the git history a run records.
+CHECKOUT = None if (PACKAGE / "conf").is_dir() else PACKAGE.parent
+CONF_DIR = (CHECKOUT or PACKAGE) / "conf"
+EXPERIMENTS_DIR = (CHECKOUT or PACKAGE) / "experiments"
 IMAGE_EXTENSIONS = ["jpg", "jpeg", "png", "bmp", "gif", "webp"]
 
 

@@ -32,7 +32,7 @@ import mlflow
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from runner.config import ROOT
+from runner.config import CHECKOUT
 from runner.errors import RunnerError
 
 if TYPE_CHECKING:  # TensorFlow stays unimported for `python -m runner.rerun ... --cfg job`
@@ -64,17 +64,19 @@ def csv_text(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
 
 
 def provenance() -> dict[str, str]:
-    """Library versions and the runner's git commit: what a rerun must match."""
+    """Library versions and, run from a checkout, its git commit: what a rerun must match."""
     versions = {
         name: metadata.version(name)
-        for name in ("tensorflow-cpu", "keras", "mlflow", "hydra-core")
+        for name in ("runner", "tensorflow-cpu", "keras", "mlflow", "hydra-core")
         if _installed(name)
     }
     found = {"runner.versions": json.dumps(versions)}
-    git = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if CHECKOUT is None:  # an installed wheel: its version is the record (a git call here would
+        return found  # find whatever repository the environment happens to sit in)
+    git = subprocess.run(["git", "-C", str(CHECKOUT), "rev-parse", "HEAD"], capture_output=True, text=True)
     if git.returncode == 0:
         dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", str(CHECKOUT), "status", "--porcelain", "--untracked-files=no"],
             capture_output=True,
             text=True,
         ).stdout.strip()

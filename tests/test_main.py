@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import pytest
-from conftest import error_lines, probe_cli, run_cli
+from conftest import error_lines, mlflow_runs, probe_cli, run_cli
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--cfg", "job"], ["data=dir", "aug=flip", "--cfg", "job"]])
@@ -98,3 +104,75 @@ def test_tilde_in_a_value_means_home(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert f"path: {tmp_path}/pets" in result.stdout
+
+
+def test_a_wheel_install_runs_without_the_checkout(tmp_path):
+    """``pip install .`` (not ``-e``): the wheel carries every module and every YAML file, and a
+    run from it records the runner's version rather than a git commit."""
+    source = tmp_path / "source"  # built from a copy: a build writes build/ and *.egg-info in place
+    for name in ("runner", "conf", "experiments"):
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            "dist",
+            str(source),
+        ],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = (tmp_path / "dist").glob("runner-*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+        held = {name for name in archive.namelist() if name.endswith((".py", ".yaml"))}
+    checkout = {
+        f"runner/{path.relative_to(REPO).as_posix().removeprefix('runner/')}"
+        for pattern in ("runner/**/*.py", "conf/**/*.yaml", "experiments/*.yaml")
+        for path in REPO.glob(pattern)
+    }
+    assert held == checkout
+
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site), "PYTHONUNBUFFERED": "1"}
+    where = subprocess.run(
+        [sys.executable, "-c", "import runner.config as c; print(c.__file__, c.CONF_DIR, c.CHECKOUT)"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert where == [str(site / "runner" / "config.py"), str(site / "runner" / "conf"), "None"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runner",
+            "experiment=digits_smoke",
+            "trainer.epochs=1",
+            f"data.path={tmp_path / 'digits'}",
+            "tracking.experiment=runner",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = mlflow_runs(work)
+    assert run.data.params["model.dense"] == "32"  # from experiments/digits_smoke.yaml
+    assert json.loads(run.data.tags["runner.versions"])["runner"] == "0.1.0"
+    assert "runner.git_commit" not in run.data.tags

@@ -14,6 +14,8 @@ import pytest
 import yaml
 from conftest import client, error_lines, logged_model, mlflow_runs, run_cli, train_cli
 
+REPO = Path(__file__).resolve().parent.parent
+
 pytestmark = pytest.mark.slow
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -57,7 +59,9 @@ def test_digits_run_records_config_params_and_data(digits_run):
     class_names = json.loads(Path(artifacts, "data", "class_names.json").read_text())["class_names"]
     assert class_names == [str(digit) for digit in range(10)]
     assert (digits_run / "artifacts" / "outputs" / ".hydra" / "overrides.yaml").exists()
-    assert json.loads(run.data.tags["runner.versions"])["keras"].startswith("3.")
+    versions = json.loads(run.data.tags["runner.versions"])
+    assert versions["keras"].startswith("3.") and versions["runner"] == "0.1.0"
+    assert ("runner.git_commit" in run.data.tags) == (REPO / ".git").exists()  # a checkout's commit
     [dataset] = run.inputs.dataset_inputs
     assert dataset.dataset.name == "digits" and len(dataset.dataset.digest) == 16
 
