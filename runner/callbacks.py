@@ -128,6 +128,15 @@ class StopOnInterrupt(keras.callbacks.Callback):
     on_train_batch_end = on_test_batch_end = check
 
 
+class EpochMetrics(MlflowCallback):
+    """MLflow's Keras callback (per-epoch metrics, optimizer params, model summary), less its
+    ``on_test_end``: that logs each epoch's validation again as ``validation_*``, every value at
+    step 0, beside the ``val_*`` Keras already reports per epoch."""
+
+    def on_test_end(self, logs: dict | None = None) -> None:
+        pass
+
+
 @contextmanager
 def interrupts_between_batches() -> Iterator[StopOnInterrupt]:
     """SIGINT handled by a ``StopOnInterrupt`` while inside (the main thread only can)."""
@@ -160,6 +169,6 @@ def callbacks(
         *found,
         # Weights, optimizer and epoch after every epoch, kept only while the run is unfinished.
         keras.callbacks.BackupAndRestore(output_dir / "backup"),
-        MlflowCallback(log_every_epoch=True),
+        EpochMetrics(log_every_epoch=True),
         keras.callbacks.ModelCheckpoint(output_dir / "checkpoints" / "last.keras"),
     ]

@@ -36,6 +36,8 @@ def test_digits_run_is_finished_and_accurate(digits_run):
     for name in METRICS:
         history = client(digits_run).get_metric_history(run.info.run_id, name)
         assert sorted(m.step for m in history) == list(range(epochs)), name
+    # Each metric once: per epoch (val_* too), then the final_* of the best weights.
+    assert set(run.data.metrics) == {*METRICS, "final_val_loss", "final_val_accuracy"}
     final = client(digits_run).get_metric_history(run.info.run_id, "val_accuracy")[-1].value
     assert final >= 0.90
 
