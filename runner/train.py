@@ -98,8 +98,8 @@ def train(cfg: DictConfig) -> float:
     seed = cfg.trainer.seed
     seed_everything(seed, cfg.trainer.deterministic)
     check_trainer(cfg.trainer)
-    attempt = rerun.prepare_resume(cfg, output_dir) if cfg.tracking.resume else 0
     index = build(cfg.data, "data").index()
+    attempt = rerun.prepare_resume(cfg, output_dir, index) if cfg.tracking.resume else 0
     pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed, cfg.data.label_mode)
     with tracking.run(cfg, output_dir, overrides, attempt):
         data = pipeline.build(cfg.data, index, seed, augment.apply(pipeline_aug) if pipeline_aug else None)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from conftest import client, error_lines, mlflow_runs, probe_cli, run_cli
@@ -104,6 +105,17 @@ def test_resume_on_another_machine_reads_the_backup_from_mlflow(store):
     assert changed.returncode == 2
     assert "differs at trainer.seed (run: 42, now: 1)" in error_lines(changed)[0]
     assert client(store).get_run(run_id).info.status == "KILLED"  # refused before anything was touched
+    digits = store / "digits"
+    added, removed = digits / "3" / "added.png", sorted((digits / "7").iterdir())[0]
+    shutil.copy(removed, added)
+    removed.rename(store / "aside.png")
+    changed = rerun(run_id, "--resume", cwd=store)
+    added.unlink()
+    (store / "aside.png").rename(removed)
+    [line] = error_lines(changed)
+    assert f"1 added (e.g. {added}); 1 removed (e.g. {removed})" in line
+    run = client(store).get_run(run_id)
+    assert run.info.status == "KILLED" and run.data.tags["runner.attempts"] == "1"
     result = rerun(run_id, "--resume", cwd=store)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "starts again at epoch 0" not in result.stderr
@@ -159,3 +171,27 @@ def test_unknown_run_and_missing_store_are_one_line(tmp_path):
     fake_run(tmp_path, {"model": {"_target_": "runner.models.small_cnn"}})
     result = rerun("0123abcd", cwd=tmp_path)
     assert result.returncode == 2 and "run 0123abcd: not found" in error_lines(result)[0]
+
+
+def test_resume_compares_the_files_with_those_the_run_logged(tmp_path):
+    """Trained on a.png (cat) and b.png (dog); c.png was skipped as unreadable."""
+    from runner.rerun import data_changes
+    from runner.sources import FileIndex
+
+    store = client(tmp_path)
+    run_id = store.create_run(store.create_experiment("data")).info.run_id
+    store.log_text(run_id, "path,label,split\na.png,cat,train\nb.png,dog,val\n", "data/split.csv")
+    store.log_text(run_id, "path,reason\nc.png,empty file (0 bytes)\n", "data/skipped.csv")
+
+    def index(*rows: tuple[str, int]) -> FileIndex:
+        return FileIndex([path for path, _ in rows], np.array([y for _, y in rows]), ["cat", "dog"])
+
+    assert data_changes(store, run_id, index(("a.png", 0), ("b.png", 1))) == []
+    assert data_changes(store, run_id, index(("a.png", 0), ("b.png", 1), ("c.png", 0))) == []  # skipped before (see note)
+    assert data_changes(store, run_id, index(("b.png", 0), ("d.png", 1))) == [
+        "1 added (e.g. d.png)",
+        "1 removed (e.g. a.png)",
+        "1 relabelled (e.g. b.png)",
+    ]
+    nothing_logged = store.create_run(store.create_experiment("early")).info.run_id
+    assert data_changes(store, nothing_logged, index(("d.png", 1))) == []
