@@ -129,9 +129,14 @@ class StopOnInterrupt(keras.callbacks.Callback):
 
 
 class EpochMetrics(MlflowCallback):
-    """MLflow's Keras callback (per-epoch metrics, optimizer params, model summary), less its
-    ``on_test_end``: that logs each epoch's validation again as ``validation_*``, every value at
-    step 0, beside the ``val_*`` Keras already reports per epoch."""
+    """MLflow's Keras callback (per-epoch metrics, optimizer params, model summary), plus the
+    learning rate as each epoch ends (where a schedule has taken it), less its ``on_test_end``:
+    that logs each epoch's validation again as ``validation_*``, every value at step 0, beside
+    the ``val_*`` Keras already reports per epoch."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        super().on_epoch_end(epoch, {**(logs or {}), "learning_rate": rate})
 
     def on_test_end(self, logs: dict | None = None) -> None:
         pass

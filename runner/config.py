@@ -76,6 +76,14 @@ class Placement(Enum):
     model = "model"
 
 
+class Schedule(Enum):
+    """How the learning rate moves over a run; each a function of the step alone, so a resumed
+    run (whose optimizer step count Keras restores) follows it exactly."""
+
+    constant = "constant"  # trainer.optimizer.learning_rate throughout
+    cosine = "cosine"  # linear warm-up over trainer.warmup_epochs, then cosine decay to 0 at the end
+
+
 @dataclass
 class DataConfig:
     """What every source shares: how files become uint8 tensors and batches (pipeline.py)."""
@@ -210,6 +218,8 @@ class TrainerConfig:
     optimizer: Any = field(
         default_factory=lambda: {"_target_": "keras.optimizers.Adam", "learning_rate": 1e-3}
     )
+    lr_schedule: Schedule = Schedule.constant
+    warmup_epochs: int = 0  # cosine: epochs of linear warm-up from 0 to the optimizer's learning_rate
     class_weight: str | None = None  # "balanced": weights from the training split's class counts
     monitor: str = "val_accuracy"
     early_stopping_patience: int | None = None

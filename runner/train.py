@@ -20,7 +20,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from runner import augment, pipeline, preview, rerun, tracking
 from runner.callbacks import callbacks, interrupts_between_batches
-from runner.config import LabelMode, build
+from runner.config import LabelMode, Schedule, build
 from runner.errors import RunnerError, closest
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,17 @@ def check_trainer(cfg: DictConfig) -> None:
     """Refuse what would only fail, or mislead a sweep, after the data is decoded."""
     if cfg.epochs < 1:
         raise RunnerError(f"trainer.epochs={cfg.epochs}: must be at least 1, e.g. trainer.epochs=10.")
+    rate = cfg.optimizer.get("learning_rate")
+    if cfg.lr_schedule == Schedule.cosine and not isinstance(rate, int | float):
+        raise RunnerError(
+            f"trainer.lr_schedule=cosine: needs a number in trainer.optimizer.learning_rate (the peak "
+            f"rate), not {rate!r}. Set one, e.g. trainer.optimizer.learning_rate=1e-3."
+        )
+    if cfg.lr_schedule == Schedule.cosine and not 0 <= cfg.warmup_epochs < cfg.epochs:
+        raise RunnerError(
+            f"trainer.warmup_epochs={cfg.warmup_epochs}: must be at least 0 and less than "
+            f"trainer.epochs={cfg.epochs}, so that some epochs decay."
+        )
     names = [*METRICS, *(f"val_{name}" for name in METRICS)]
     if cfg.monitor not in names:
         raise RunnerError(
@@ -85,12 +96,22 @@ def class_weights(mode: str | None, data: pipeline.Data) -> dict[int, float] | N
     return dict(zip(classes.tolist(), weights.tolist(), strict=True))
 
 
-def optimizer(cfg: DictConfig) -> keras.optimizers.Optimizer:
-    """``trainer.optimizer``. Hydra reads ``learning_rate=0`` or ``=1`` as an int, which Keras
-    refuses ("should be float"): a whole-number rate is passed as the float it means."""
-    rate = cfg.get("learning_rate")
-    whole = isinstance(rate, int) and not isinstance(rate, bool)
-    return build(cfg, "trainer.optimizer", **({"learning_rate": float(rate)} if whole else {}))
+def optimizer(cfg: DictConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """``trainer.optimizer``, its learning rate on ``trainer.lr_schedule``. Hydra reads
+    ``learning_rate=0`` or ``=1`` as an int, which Keras refuses ("should be float"): a
+    whole-number rate is passed as the float it means."""
+    rate = cfg.optimizer.get("learning_rate")
+    changed = {"learning_rate": float(rate)} if isinstance(rate, int) and not isinstance(rate, bool) else {}
+    if cfg.lr_schedule == Schedule.cosine:
+        warmup = cfg.warmup_epochs * steps_per_epoch
+        peak = float(rate)
+        changed["learning_rate"] = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=0.0 if warmup else peak,
+            decay_steps=(cfg.epochs - cfg.warmup_epochs) * steps_per_epoch,
+            warmup_target=peak if warmup else None,
+            warmup_steps=warmup,
+        )
+    return build(cfg.optimizer, "trainer.optimizer", **changed)
 
 
 def train(cfg: DictConfig) -> float:
@@ -121,7 +142,7 @@ def train(cfg: DictConfig) -> float:
             augmentation=model_aug,
         )
         model.compile(
-            optimizer=optimizer(cfg.trainer.optimizer),
+            optimizer=optimizer(cfg.trainer, int(data.train.cardinality())),
             loss=LOSSES[cfg.data.label_mode],
             metrics=["accuracy"],
         )

@@ -47,6 +47,11 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
         (["data=digits", "tracking.uri=./mlruns"], ["error: tracking.uri=./mlruns: ", "sqlite:///mlflow.db"]),
         (["data=digits", "tracking.experiment="], ["error: tracking.experiment='': ", "Name it"]),
         (["data=digits", "trainer.epochs=0"], ["error: trainer.epochs=0: must be at least 1"]),
+        (["trainer.lr_schedule=cosin"], ["trainer.lr_schedule=cosin", "Did you mean 'cosine'?"]),
+        (
+            ["data=digits", "trainer.lr_schedule=cosine", "trainer.warmup_epochs=10"],
+            ["trainer.warmup_epochs=10: must be at least 0 and less than trainer.epochs=10"],
+        ),
         (
             ["data=digits", "trainer.monitor=val_acc"],
             ["trainer.monitor=val_acc", "Did you mean 'val_accuracy'?"],

@@ -14,10 +14,18 @@ import yaml
 from conftest import client, error_lines, mlflow_runs, probe_cli, run_cli
 
 pytestmark = pytest.mark.slow
-METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 # Pipeline augmentation and dropout draw random numbers every epoch: resuming must redraw them;
-# early stopping counts epochs: resuming must carry its count (test_callbacks pins how).
-ARGS = ("trainer.epochs=4", "aug=flip", "trainer.early_stopping_patience=2", "tracking.log_model=false")
+# early stopping counts epochs: resuming must carry its count (test_callbacks pins how); the
+# learning rate schedule counts steps: resuming must carry the optimizer's step count.
+ARGS = (
+    "trainer.epochs=4",
+    "aug=flip",
+    "trainer.early_stopping_patience=2",
+    "trainer.lr_schedule=cosine",
+    "trainer.warmup_epochs=1",
+    "tracking.log_model=false",
+)
 
 
 def rerun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -187,7 +195,9 @@ def test_resume_compares_the_files_with_those_the_run_logged(tmp_path):
         return FileIndex([path for path, _ in rows], np.array([y for _, y in rows]), ["cat", "dog"])
 
     assert data_changes(store, run_id, index(("a.png", 0), ("b.png", 1))) == []
-    assert data_changes(store, run_id, index(("a.png", 0), ("b.png", 1), ("c.png", 0))) == []  # skipped before (see note)
+    assert (
+        data_changes(store, run_id, index(("a.png", 0), ("b.png", 1), ("c.png", 0))) == []
+    )  # skipped before (see note)
     assert data_changes(store, run_id, index(("b.png", 0), ("d.png", 1))) == [
         "1 added (e.g. d.png)",
         "1 removed (e.g. a.png)",

@@ -12,7 +12,7 @@ import mlflow
 import numpy as np
 import pytest
 import yaml
-from conftest import client, error_lines, logged_model, mlflow_runs, run_cli, train_cli
+from conftest import client, compose, error_lines, logged_model, mlflow_runs, run_cli, train_cli
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,7 +37,9 @@ def test_digits_run_is_finished_and_accurate(digits_run):
         history = client(digits_run).get_metric_history(run.info.run_id, name)
         assert sorted(m.step for m in history) == list(range(epochs)), name
     # Each metric once: per epoch (val_* too), then the final_* of the best weights.
-    assert set(run.data.metrics) == {*METRICS, "final_val_loss", "final_val_accuracy"}
+    assert set(run.data.metrics) == {*METRICS, "learning_rate", "final_val_loss", "final_val_accuracy"}
+    rates = client(digits_run).get_metric_history(run.info.run_id, "learning_rate")
+    assert [(m.step, round(m.value, 9)) for m in rates] == [(epoch, 1e-3) for epoch in range(epochs)]
     final = client(digits_run).get_metric_history(run.info.run_id, "val_accuracy")[-1].value
     assert final >= 0.90
 
@@ -127,6 +129,23 @@ def test_failed_run_is_marked_failed_with_its_error_and_log(tmp_path):
     assert "Adamm" in run.data.tags["runner.error"]
     logged = [a.path for a in client(tmp_path).list_artifacts(run.info.run_id, "outputs")]
     assert "outputs/runner.log" in logged
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero_at_the_last_step():
+    from runner.train import optimizer
+
+    cfg = compose(
+        "trainer.lr_schedule=cosine",
+        "trainer.warmup_epochs=1",
+        "trainer.epochs=3",
+        "trainer.optimizer.learning_rate=0.01",
+    )
+    adam = optimizer(cfg.trainer, steps_per_epoch=10)
+    rates = []
+    for step in (0, 5, 10, 20, 30):
+        adam.iterations.assign(step)
+        rates.append(round(float(adam.learning_rate), 6))
+    assert rates == [0.0, 0.005, 0.01, 0.005, 0.0]  # warm-up, peak after epoch 0, half-way, end
 
 
 def test_a_val_monitor_without_validation_images_is_refused(tmp_path):
