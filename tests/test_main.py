@@ -53,6 +53,10 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
             ["trainer.warmup_epochs=10: must be at least 0 and less than trainer.epochs=10"],
         ),
         (
+            ["data=digits", "trainer.lr_schedule=cosine", "~trainer.optimizer.learning_rate"],
+            ["trainer.lr_schedule=cosine: needs a number in trainer.optimizer.learning_rate"],
+        ),
+        (
             ["data=digits", "trainer.monitor=val_acc"],
             ["trainer.monitor=val_acc", "Did you mean 'val_accuracy'?"],
         ),
