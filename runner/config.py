@@ -84,6 +84,15 @@ class Schedule(Enum):
     cosine = "cosine"  # linear warm-up over trainer.warmup_epochs, then cosine decay to 0 at the end
 
 
+class Precision(Enum):
+    """Keras's dtype policy for the model: mixed policies compute in 16 bits (faster on GPUs with
+    tensor cores, and CPUs with AMX for bfloat16) and keep the weights and the output in float32."""
+
+    float32 = "float32"
+    mixed_float16 = "mixed_float16"  # Keras scales the loss so small gradients survive float16
+    mixed_bfloat16 = "mixed_bfloat16"
+
+
 @dataclass
 class DataConfig:
     """What every source shares: how files become uint8 tensors and batches (pipeline.py)."""
@@ -218,6 +227,7 @@ class TrainerConfig:
     optimizer: Any = field(
         default_factory=lambda: {"_target_": "keras.optimizers.Adam", "learning_rate": 1e-3}
     )
+    precision: Precision = Precision.float32  # of the models built here; model=file keeps its own
     lr_schedule: Schedule = Schedule.constant
     warmup_epochs: int = 0  # cosine: epochs of linear warm-up from 0 to the optimizer's learning_rate
     class_weight: str | None = None  # "balanced": weights from the training split's class counts

@@ -53,9 +53,10 @@ def image_input(
 
 def head(num_classes: int) -> keras.layers.Dense:
     """The output layer: one sigmoid unit for ``data.label_mode=binary`` (``num_classes`` 1; a
-    softmax over one unit is always 1 and would never learn), else a softmax over the classes."""
+    softmax over one unit is always 1 and would never learn), else a softmax over the classes.
+    float32 under a mixed ``trainer.precision`` too: probabilities near 0 and 1 need its range."""
     activation = "sigmoid" if num_classes == 1 else "softmax"
-    return layers.Dense(num_classes, activation=activation, name="probabilities")
+    return layers.Dense(num_classes, activation=activation, name="probabilities", dtype="float32")
 
 
 def application(

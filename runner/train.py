@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -114,6 +116,18 @@ def optimizer(cfg: DictConfig, steps_per_epoch: int) -> keras.optimizers.Optimiz
     return build(cfg.optimizer, "trainer.optimizer", **changed)
 
 
+@contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Keras's global dtype policy while the model is built (its layers keep it); the augmentation
+    layers, built before, and the next job of a sweep, in the same process, keep float32."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 def train(cfg: DictConfig) -> float:
     output_dir, overrides = hydra_job()
     seed = cfg.trainer.seed
@@ -134,13 +148,14 @@ def train(cfg: DictConfig) -> float:
         tracking.log_data(data, output_dir)
         names = data.index.class_names
         binary = cfg.data.label_mode == LabelMode.binary
-        model = build(
-            cfg.model,
-            "model",
-            input_shape=data.input_shape,
-            num_classes=1 if binary else len(names),
-            augmentation=model_aug,
-        )
+        with dtype_policy(cfg.trainer.precision.value):
+            model = build(
+                cfg.model,
+                "model",
+                input_shape=data.input_shape,
+                num_classes=1 if binary else len(names),
+                augmentation=model_aug,
+            )
         model.compile(
             optimizer=optimizer(cfg.trainer, int(data.train.cardinality())),
             loss=LOSSES[cfg.data.label_mode],
