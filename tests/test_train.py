@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import mlflow
 import numpy as np
 import pytest
@@ -73,6 +74,11 @@ def test_digits_run_records_config_params_and_data(digits_run):
 def test_digits_model_loads_and_predicts_probabilities(digits_run):
     [run] = mlflow_runs(digits_run)
     model = logged_model(digits_run, run)
+    requirements = client(digits_run).download_artifacts(
+        run.info.run_id, "model/requirements.txt", str(digits_run)
+    )
+    pinned = dict(line.split("==") for line in Path(requirements).read_text().split())
+    assert pinned["keras"] == keras.__version__ and pinned["mlflow"] == mlflow.__version__
     images = np.random.default_rng(0).integers(0, 255, (5, 16, 16, 1), dtype=np.uint8)
     probabilities = model.predict(images, verbose=0)
     assert probabilities.shape == (5, 10)
