@@ -1,0 +1,135 @@
+"""``python -m runner.predict RUN_ID PATH...``: a past run's model on image files, preprocessed
+exactly as that run's training images were.
+
+The runner decodes with libjpeg-turbo's DCT-domain downscaling and OpenCV's resize
+(``decode.Decoder``), which is not pixel-for-pixel what ``keras.utils.load_img`` + a Keras resize
+give; a model fed other pixels at inference than in training can lose accuracy for no visible
+reason. So this reads the run's own ``data`` config (image size, colour mode, interpolation,
+crop/pad) from MLflow and decodes each file with the same ``Decoder``, then runs the run's logged
+model (``mlflow.keras.load_model``: Keras's ``safe_mode``). It prints ``path,class,probability``
+CSV lines; a file that cannot be decoded gets one line on stderr and the rest go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from runner.config import IMAGE_EXTENSIONS, ColorMode, Interpolation, TrackingConfig
+from runner.errors import RunnerError, positive_int
+
+
+def image_files(paths: list[str]) -> list[str]:
+    """The files named, and the images (by extension) under the folders named, in order."""
+    found = []
+    for name in paths:
+        path = Path(name).expanduser()
+        if path.is_dir():
+            found += sorted(
+                str(p) for p in path.rglob("*") if p.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS
+            )
+        elif path.is_file():
+            found.append(str(path))
+        else:
+            raise RunnerError(f"{name}: no such file or folder. Give image files or folders of them.")
+    if not found:
+        raise RunnerError(f"{' '.join(paths)}: no images there (extensions: {', '.join(IMAGE_EXTENSIONS)}).")
+    return found
+
+
+def decoder_of(data: dict) -> Any:
+    """The ``Decoder`` a run's stored ``data`` config made its cache with."""
+    from runner.decode import Decoder
+
+    return Decoder(
+        *data["image_size"],
+        ColorMode[data["color_mode"]],
+        Interpolation(data["interpolation"]),
+        data["crop_to_aspect_ratio"],
+        data["pad_to_aspect_ratio"],
+    )
+
+
+def load(store: Any, run_id: str) -> tuple[Any, list[str], dict]:
+    """Run ``run_id``'s model, class names and stored config, read as data (see ``rerun.fetch``)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from runner.rerun import fetch
+
+    _, stored = fetch(store, run_id)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            names = Path(store.download_artifacts(run_id, "data/class_names.json", folder)).read_text()
+        mlflow.set_tracking_uri(store.tracking_uri)
+        model = mlflow.keras.load_model(f"runs:/{run_id}/model")
+    except (MlflowException, OSError) as err:
+        raise RunnerError(
+            f"run {run_id}: has no logged model and class names to predict with (it failed before "
+            f"training, or ran with tracking.log_model=false). Use a finished run's id."
+        ) from err
+    return model, json.loads(names)["class_names"], stored
+
+
+def predictions(
+    model: Any, class_names: list[str], decoder: Any, files: list[str], batch: int
+) -> Iterator[tuple[str, str, float]]:
+    """(path, class, probability) per file that decodes; each one that does not is reported on
+    stderr, once, and left out."""
+    from runner.cache import decode_into
+
+    for start in range(0, len(files), batch):
+        chunk = files[start : start + batch]
+        images = np.empty((len(chunk), *decoder.shape), np.uint8)
+        bad = decode_into(images, chunk, decoder)
+        for i, reason in bad.items():
+            print(f"runner: skipped {chunk[i]}: {reason}", file=sys.stderr)
+        good = [i for i in range(len(chunk)) if i not in bad]
+        if not good:
+            continue
+        scores = model.predict(images[good], verbose=0)
+        if scores.shape[1] == 1:  # binary: one sigmoid unit, the probability of the second class
+            scores = np.concatenate([1 - scores, scores], axis=1)
+        for i, row in zip(good, scores, strict=True):
+            yield chunk[i], class_names[int(np.argmax(row))], float(np.max(row))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m runner.predict",
+        description="Classify image files with a past run's model, decoded as its training images were.",
+    )
+    parser.add_argument("run_id", help="the MLflow run id (mlflow ui, or the runner's log)")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, or folders of them")
+    parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
+    parser.add_argument("--batch", type=positive_int, default=256, help="images per model call")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from runner import __main__ as entry
+    from runner.rerun import client
+
+    def run() -> None:
+        files = image_files(args.paths)
+        model, class_names, stored = load(client(args.tracking_uri), args.run_id)
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(["path", "class", "probability"])
+        for path, label, probability in predictions(
+            model, class_names, decoder_of(stored["data"]), files, args.batch
+        ):
+            out.writerow([path, label, f"{probability:.6f}"])
+
+    entry.reported(run)
+
+
+if __name__ == "__main__":
+    main()

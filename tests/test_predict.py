@@ -1,0 +1,76 @@
+"""`python -m runner.predict RUN_ID PATH...`: a past run's model on files, decoded as in training."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import client, corrupt_jpeg, error_lines, probe_cli, run_cli, train_cli, write_image
+
+
+def predict(*args: str, cwd: Path):
+    return run_cli(*args, cwd=cwd, module="runner.predict")
+
+
+@pytest.fixture(scope="module")
+def trained(photos, tmp_path_factory) -> tuple[Path, str]:
+    """A working directory whose store holds a model trained on the photo folder; its run id."""
+    cwd = tmp_path_factory.mktemp("predict")
+    args = ("data=dir", f"data.path={photos}", "data.image_size=[16,16]", "data.validation_split=0")
+    run = train_cli(*args, "trainer.monitor=accuracy", "trainer.epochs=8", cwd=cwd)
+    return cwd, run.info.run_id
+
+
+def test_predicts_each_image_of_a_folder_and_reports_bad_files(trained, photos, tmp_path):
+    cwd, run_id = trained
+    folder = tmp_path / "new"
+    shutil.copytree(photos, folder)
+    corrupt_jpeg(folder / "cat" / "corrupt.jpg")
+    (folder / "dog" / "empty.png").write_bytes(b"")
+    extra = write_image(tmp_path / "owl.png", (80, 60), (60, 200, 80), mode="RGBA")  # a file, named
+    result = predict(run_id, str(folder), str(extra), cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    good = sorted(
+        str(p) for p in folder.rglob("*") if p.is_file() and p.stat().st_size and "corrupt" not in p.name
+    )
+    assert [row["path"] for row in rows] == [*good, str(extra)]
+    right = [row["class"] == Path(row["path"]).parent.name for row in rows[:-1]]
+    assert sum(right) / len(right) >= 0.9  # the classes are colours: learnable in a few epochs
+    assert rows[-1]["class"] == "owl"  # RGBA, another size: decoded to the run's RGB 16x16
+    assert all(0 < float(row["probability"]) <= 1 for row in rows)
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("runner: skipped")]
+    assert len(skipped) == 2
+    assert skipped[0].startswith(f"runner: skipped {folder / 'cat' / 'corrupt.jpg'}: cannot decode")
+    assert skipped[1] == f"runner: skipped {folder / 'dog' / 'empty.png'}: empty file (0 bytes)"
+
+
+def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path):
+    cwd, run_id = trained
+    output, heavy = probe_cli("--help", cwd=cwd, module="runner.predict")
+    assert "PATH" in output and heavy == []
+    (tmp_path / "notes.txt").write_text("no images here")
+    for args, expected in [
+        ([run_id, str(tmp_path / "missing")], "missing: no such file or folder"),
+        ([run_id, str(tmp_path)], "no images there (extensions: jpg"),
+        (["0123abcd", str(tmp_path / "notes.txt")], "run 0123abcd: not found"),
+    ]:
+        result = predict(*args, cwd=cwd)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        [line] = error_lines(result)
+        assert expected in line, line
+
+
+def test_a_run_without_a_model_is_one_line(trained):
+    cwd, run_id = trained
+    store = client(cwd)
+    config = yaml.safe_load(Path(store.download_artifacts(run_id, "config.yaml", str(cwd))).read_text())
+    failed = store.create_run(store.get_run(run_id).info.experiment_id).info.run_id
+    store.log_text(failed, yaml.safe_dump(config), "config.yaml")  # failed before training
+    result = predict(failed, str(cwd / "config.yaml"), cwd=cwd)
+    [line] = error_lines(result)
+    assert f"run {failed}: has no logged model" in line
