@@ -166,6 +166,7 @@ def train(cfg: DictConfig) -> float:
                 data.train,
                 validation_data=data.val,
                 epochs=cfg.trainer.epochs,
+                shuffle=False,  # data.train deals each epoch's order itself (pipeline.Order)
                 callbacks=[*callbacks(cfg.trainer, output_dir, data, pipeline_aug), stop],
                 class_weight=class_weights(cfg.trainer.class_weight, data),
                 verbose=cfg.trainer.verbose,
