@@ -59,7 +59,8 @@ def check_trainer(cfg: DictConfig) -> None:
     if cfg.lr_schedule == Schedule.cosine and not 0 <= cfg.warmup_epochs < cfg.epochs:
         raise RunnerError(
             f"trainer.warmup_epochs={cfg.warmup_epochs}: must be at least 0 and less than "
-            f"trainer.epochs={cfg.epochs}, so that some epochs decay."
+            f"trainer.epochs={cfg.epochs}, so that some epochs decay: lower it (e.g. "
+            f"trainer.warmup_epochs=0) or raise trainer.epochs."
         )
     names = [*METRICS, *(f"val_{name}" for name in METRICS)]
     if cfg.monitor not in names:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import error_lines, mlflow_runs, probe_cli, run_cli
+from omegaconf import OmegaConf
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -21,6 +22,27 @@ def test_help_and_cfg_do_not_import_tensorflow(args, tmp_path):
     output, heavy = probe_cli(*args, cwd=tmp_path)
     assert heavy == []
     assert ("Powered by Hydra" in output) == (args == ["--help"])
+
+
+PRESETS = {
+    "digits_smoke": {"trainer.epochs": 2, "model.dense": 32},
+    "photos": {"data._target_": "runner.sources.DirSource", "data.image_size": [96, 96]},
+    "transfer": {
+        "model.weights": "imagenet",
+        "trainer.lr_schedule": "cosine",
+        "aug.ops.flip.mode": "horizontal",
+    },
+    "tune": {"hydra.sweeper.n_trials": 20, "hydra.sweeper.direction": "maximize"},
+}
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_experiment_composes(name, tmp_path):
+    assert {path.stem for path in (REPO / "experiments").glob("*.yaml")} == set(PRESETS)
+    result = run_cli(f"experiment={name}", "data.path=/photos", "--cfg", "all", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    cfg = OmegaConf.create(result.stdout)
+    assert {key: OmegaConf.select(cfg, key) for key in PRESETS[name]} == PRESETS[name]
 
 
 def test_cfg_job_shows_the_composed_config(tmp_path):
