@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import OmegaConf
 
-from runner.config import IMAGE_EXTENSIONS, ColorMode, Interpolation, TrackingConfig
+from runner.config import IMAGE_EXTENSIONS, DataConfig, TrackingConfig
 from runner.errors import RunnerError, positive_int
 
 
@@ -47,16 +48,12 @@ def image_files(paths: list[str]) -> list[str]:
 
 
 def decoder_of(data: dict) -> Any:
-    """The ``Decoder`` a run's stored ``data`` config made its cache with."""
+    """The ``Decoder`` a run's stored ``data`` config made its cache with (its shared keys,
+    type-checked by the schema every data source extends)."""
     from runner.decode import Decoder
 
-    return Decoder(
-        *data["image_size"],
-        ColorMode[data["color_mode"]],
-        Interpolation(data["interpolation"]),
-        data["crop_to_aspect_ratio"],
-        data["pad_to_aspect_ratio"],
-    )
+    schema = OmegaConf.structured(DataConfig)
+    return Decoder.of(OmegaConf.merge(schema, {key: value for key, value in data.items() if key in schema}))
 
 
 def load(store: Any, run_id: str) -> tuple[Any, list[str], dict]:
