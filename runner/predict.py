@@ -68,7 +68,7 @@ def load(store: Any, run_id: str) -> tuple[Any, list[str], dict]:
         with tempfile.TemporaryDirectory() as folder:
             names = Path(store.download_artifacts(run_id, "data/class_names.json", folder)).read_text()
         mlflow.set_tracking_uri(store.tracking_uri)
-        model = mlflow.keras.load_model(f"runs:/{run_id}/model")
+        model = mlflow.keras.load_model(f"runs:/{run_id}/model", load_model_kwargs={"safe_mode": True})
     except (MlflowException, OSError) as err:
         raise RunnerError(
             f"run {run_id}: has no logged model and class names to predict with (it failed before "
