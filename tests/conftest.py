@@ -13,6 +13,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
+
+def pytest_xdist_auto_num_workers(config) -> int | None:
+    """``-n auto`` (pyproject's addopts): one worker per core this process may use, counted as the
+    runner counts them (affinity, cgroup quota; not the host's count), at most 4.
+    PYTEST_XDIST_AUTO_NUM_WORKERS still decides when set."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    from runner.cpus import usable_cores
+
+    return min(4, usable_cores())
+
+
 # Class colours make the tiny photo folders learnable, so a fit on them means something.
 COLOURS = {"cat": (220, 60, 40), "dog": (40, 90, 220), "owl": (60, 200, 80)}
 
