@@ -11,6 +11,8 @@ import pytest
 import yaml
 from conftest import client, corrupt_jpeg, error_lines, probe_cli, run_cli, train_cli, write_image
 
+from runner.config import ColorMode, Interpolation
+
 
 def predict(*args: str, cwd: Path):
     return run_cli(*args, cwd=cwd, module="runner.predict")
@@ -74,3 +76,14 @@ def test_a_run_without_a_model_is_one_line(trained):
     result = predict(failed, str(cwd / "config.yaml"), cwd=cwd)
     [line] = error_lines(result)
     assert f"run {failed}: has no logged model" in line
+
+
+def test_files_are_decoded_by_the_decoder_the_run_trained_with(trained):
+    from runner.decode import Decoder
+    from runner.predict import decoder_of
+    from runner.rerun import fetch
+
+    cwd, run_id = trained
+    _, stored = fetch(client(cwd), run_id)
+    stored["data"].update(color_mode="grayscale", crop_to_aspect_ratio=True)  # a run that set them
+    assert decoder_of(stored["data"]) == Decoder(16, 16, ColorMode.grayscale, Interpolation.bilinear, True)
