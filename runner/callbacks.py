@@ -106,6 +106,30 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
                 self.best_weights = [saved[f"arr_{i}"] for i in range(len(saved.files))]
 
 
+class BestCheckpoint(keras.callbacks.ModelCheckpoint):
+    """``best.keras``: the model at its best ``trainer.monitor`` epoch so far, and ``best.json``
+    (that epoch and value) beside it, which a resumed run starts from (``rerun`` copies both into
+    its folder). It saves before ``BackupAndRestore`` does: a run killed between the two redoes
+    that epoch, which scores the same (the run is deterministic) and so leaves the file as it is."""
+
+    def __init__(self, folder: Path, monitor: str) -> None:
+        self.record = folder / "best.json"
+        best = json.loads(self.record.read_text())["value"] if self.record.exists() else None
+        super().__init__(
+            folder / "best.keras", monitor=monitor, save_best_only=True, initial_value_threshold=best
+        )
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        before = self.best
+        super().on_epoch_end(epoch, logs)
+        if self.best != before:
+            partial = self.record.with_name("partial-best.json")
+            partial.write_text(
+                json.dumps({"epoch": epoch, "monitor": self.monitor, "value": float(self.best)})
+            )
+            partial.replace(self.record)
+
+
 class StopOnInterrupt(keras.callbacks.Callback):
     """Ctrl-C during ``fit`` stops it at the next batch's end, raised from this callback. Raised
     where the signal lands, the KeyboardInterrupt can fall inside a ``__del__`` (TensorFlow's
@@ -172,6 +196,7 @@ def callbacks(
         )
     return [
         *found,
+        BestCheckpoint(output_dir / "checkpoints", cfg.monitor),
         # Weights, optimizer and epoch after every epoch, kept only while the run is unfinished.
         keras.callbacks.BackupAndRestore(output_dir / "backup"),
         EpochMetrics(log_every_epoch=True),

@@ -170,13 +170,17 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
             "run %s is still marked %s; continuing it as if its process died", run_id, run.info.status
         )
         log_outputs(local, last, store, run_id)
-    restore_backup(store, run_id, [local / "backup", f"{last}/backup"], output_dir / "backup")
+    backup = [local / "backup", f"{last}/backup"]
+    if not restore(store, run_id, backup, output_dir / "backup", "training_metadata.json"):
+        log.warning("run %s kept no finished epoch to continue from: it starts again at epoch 0", run_id)
+    checkpoints = [local / "checkpoints", f"{last}/checkpoints"]  # best.keras carries on from there
+    restore(store, run_id, checkpoints, output_dir / "checkpoints", "best.json")
     return attempts
 
 
-def restore_backup(store: Any, run_id: str, sources: list[Path | str], backup: Path) -> None:
-    """The first of ``sources`` (a local folder, or an artifact path of the run) that holds a
-    ``BackupAndRestore`` backup, copied to ``backup``; none: the run starts again at epoch 0."""
+def restore(store: Any, run_id: str, sources: list[Path | str], to: Path, marker: str) -> bool:
+    """Copy to ``to`` the first of ``sources`` (a local folder, or an artifact path of the run)
+    that holds ``marker``: the run's Keras backup, or its checkpoints. False if none does."""
     from mlflow.exceptions import MlflowException
 
     for source in sources:
@@ -186,10 +190,10 @@ def restore_backup(store: Any, run_id: str, sources: list[Path | str], backup: P
                     source = Path(store.download_artifacts(run_id, source, folder))
                 except (MlflowException, OSError):
                     continue
-            if (source / "training_metadata.json").exists():
-                shutil.copytree(source, backup)
-                return
-    log.warning("run %s kept no finished epoch to continue from: it starts again at epoch 0", run_id)
+            if (source / marker).exists():
+                shutil.copytree(source, to)
+                return True
+    return False
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -49,6 +50,15 @@ def store(tmp_path_factory) -> Path:
     result = run_cli(f"data.path={cwd / 'digits'}", *ARGS, "tracking.run_name=whole", cwd=cwd)
     assert result.returncode == 0, result.stderr[-3000:]
     return cwd
+
+
+def best_checkpoint(cwd: Path, run_id: str, outputs: str) -> tuple[dict, list]:
+    """``checkpoints/best.json`` and the weights of ``best.keras`` from a run's ``outputs``."""
+    import keras
+
+    folder = Path(client(cwd).download_artifacts(run_id, f"{outputs}/checkpoints", str(cwd / run_id)))
+    record = json.loads((folder / "best.json").read_text())
+    return record, keras.saving.load_model(folder / "best.keras", safe_mode=True).get_weights()
 
 
 def interrupted(cwd: Path, name: str, sig: signal.Signals) -> str:
@@ -103,6 +113,12 @@ def test_resume_after_sigkill_gives_the_metrics_of_an_uninterrupted_run(store):
     assert {"outputs/runner.log", "outputs/backup", "outputs/resume-1"} <= logged
     backup = {a.path for a in client(store).list_artifacts(run_id, "outputs/backup/early_stopping")}
     assert "outputs/backup/early_stopping/states.json" in backup
+    # The best checkpoint carried on across the kill: the same epoch and weights as uninterrupted.
+    whole = by_name(store, "whole").info.run_id
+    best = [best_checkpoint(store, *at) for at in ((whole, "outputs"), (run_id, "outputs/resume-1"))]
+    assert best[0][0] == best[1][0]
+    for a, b in zip(best[0][1], best[1][1], strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_resume_on_another_machine_reads_the_backup_from_mlflow(store):

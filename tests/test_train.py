@@ -41,8 +41,18 @@ def test_digits_run_is_finished_and_accurate(digits_run):
     assert set(run.data.metrics) == {*METRICS, "learning_rate", "final_val_loss", "final_val_accuracy"}
     rates = client(digits_run).get_metric_history(run.info.run_id, "learning_rate")
     assert [(m.step, round(m.value, 9)) for m in rates] == [(epoch, 1e-3) for epoch in range(epochs)]
-    final = client(digits_run).get_metric_history(run.info.run_id, "val_accuracy")[-1].value
-    assert final >= 0.90
+    history = [m.value for m in client(digits_run).get_metric_history(run.info.run_id, "val_accuracy")]
+    assert history[-1] >= 0.90
+    # checkpoints/best.keras is the model of the first epoch with the highest val_accuracy.
+    record = client(digits_run).download_artifacts(
+        run.info.run_id, "outputs/checkpoints/best.json", str(digits_run)
+    )
+    best = json.loads(Path(record).read_text())
+    assert best == {
+        "epoch": history.index(max(history)),
+        "monitor": "val_accuracy",
+        "value": pytest.approx(max(history)),
+    }
 
 
 def test_digits_run_records_config_params_and_data(digits_run):
@@ -221,4 +231,4 @@ def test_ctrl_c_marks_the_run_killed_and_keeps_its_checkpoint_and_log(tmp_path):
     [run] = mlflow_runs(tmp_path)
     assert run.info.status == "KILLED"
     logged = {a.path for a in client(tmp_path).list_artifacts(run.info.run_id, "outputs/checkpoints")}
-    assert logged == {"outputs/checkpoints/last.keras"}
+    assert logged == {f"outputs/checkpoints/{name}" for name in ("last.keras", "best.keras", "best.json")}
