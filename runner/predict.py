@@ -6,8 +6,9 @@ The runner decodes with libjpeg-turbo's DCT-domain downscaling and OpenCV's resi
 give; a model fed other pixels at inference than in training can lose accuracy for no visible
 reason. So this reads the run's own ``data`` config (image size, colour mode, interpolation,
 crop/pad) from MLflow and decodes each file with the same ``Decoder``, then runs the run's logged
-model (``mlflow.keras.load_model``: Keras's ``safe_mode``). It prints ``path,class,probability``
-CSV lines; a file that cannot be decoded gets one line on stderr and the rest go on.
+model, or with ``--best`` its ``checkpoints/best.keras``, loaded with Keras's ``safe_mode``. It
+prints ``path,class,probability`` CSV lines; a file that cannot be decoded gets one line on stderr
+and the rest go on.
 """
 
 from __future__ import annotations
@@ -56,24 +57,39 @@ def decoder_of(data: dict) -> Any:
     return Decoder.of(OmegaConf.merge(schema, {key: value for key, value in data.items() if key in schema}))
 
 
-def load(store: Any, run_id: str) -> tuple[Any, list[str], dict]:
-    """Run ``run_id``'s model, class names and stored config, read as data (see ``rerun.fetch``)."""
+def load(store: Any, run_id: str, best: bool) -> tuple[Any, list[str], dict]:
+    """Run ``run_id``'s model (the logged final one, or with ``best`` its last attempt's
+    ``checkpoints/best.keras``), class names and stored config, read as data (``rerun.fetch``)."""
+    import keras
     import mlflow
     from mlflow.exceptions import MlflowException
 
     from runner.rerun import fetch
+    from runner.tracking import outputs_path
 
-    _, stored = fetch(store, run_id)
+    run, stored = fetch(store, run_id)
+    attempts = int(run.data.tags.get("runner.attempts", "1"))
+    checkpoint = f"{outputs_path(attempts - 1)}/checkpoints/best.keras"
     try:
         with tempfile.TemporaryDirectory() as folder:
             names = Path(store.download_artifacts(run_id, "data/class_names.json", folder)).read_text()
-        mlflow.set_tracking_uri(store.tracking_uri)
-        model = mlflow.keras.load_model(f"runs:/{run_id}/model", load_model_kwargs={"safe_mode": True})
+            if best:
+                model = keras.saving.load_model(
+                    store.download_artifacts(run_id, checkpoint, folder), safe_mode=True
+                )
+            else:
+                mlflow.set_tracking_uri(store.tracking_uri)
+                model = mlflow.keras.load_model(
+                    f"runs:/{run_id}/model", load_model_kwargs={"safe_mode": True}
+                )
     except (MlflowException, OSError) as err:
-        raise RunnerError(
-            f"run {run_id}: has no logged model and class names to predict with (it failed before "
-            f"training, or ran with tracking.log_model=false). Use a finished run's id."
-        ) from err
+        why = (
+            f"no {checkpoint} (it failed before its first epoch ended)"
+            if best
+            else "no logged model (it did not finish, or ran with tracking.log_model=false; --best "
+            "takes its best checkpoint)"
+        )
+        raise RunnerError(f"run {run_id}: {why}. Use the id of a run that trained.") from err
     return model, json.loads(names)["class_names"], stored
 
 
@@ -109,6 +125,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, or folders of them")
     parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
     parser.add_argument("--batch", type=positive_int, default=256, help="images per model call")
+    parser.add_argument(
+        "--best", action="store_true", help="the best trainer.monitor epoch's model, not the final one"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -117,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def run() -> None:
         files = image_files(args.paths)
-        model, class_names, stored = load(client(args.tracking_uri), args.run_id)
+        model, class_names, stored = load(client(args.tracking_uri), args.run_id, args.best)
         out = csv.writer(sys.stdout, lineterminator="\n")
         out.writerow(["path", "class", "probability"])
         for path, label, probability in predictions(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -73,9 +74,30 @@ def test_a_run_without_a_model_is_one_line(trained):
     config = yaml.safe_load(Path(store.download_artifacts(run_id, "config.yaml", str(cwd))).read_text())
     failed = store.create_run(store.get_run(run_id).info.experiment_id).info.run_id
     store.log_text(failed, yaml.safe_dump(config), "config.yaml")  # failed before training
-    result = predict(failed, str(cwd / "config.yaml"), cwd=cwd)
-    [line] = error_lines(result)
-    assert f"run {failed}: has no logged model" in line
+    for args, expected in [([], "no logged model"), (["--best"], "no outputs/checkpoints/best.keras")]:
+        [line] = error_lines(predict(failed, str(cwd / "config.yaml"), *args, cwd=cwd))
+        assert f"run {failed}: {expected}" in line, line
+
+
+def test_best_predicts_with_the_best_epochs_checkpoint(trained, photos):
+    import keras
+    import numpy as np
+
+    from runner.cache import decode_into
+    from runner.decode import Decoder
+
+    cwd, run_id = trained
+    result = predict(run_id, str(photos / "cat"), "--best", cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    record = client(cwd).download_artifacts(run_id, "outputs/checkpoints/best.json", str(cwd / "best"))
+    assert json.loads(Path(record).read_text())["epoch"] < 7  # not the final model of the 8 epochs
+    path = client(cwd).download_artifacts(run_id, "outputs/checkpoints/best.keras", str(cwd / "best"))
+    best = keras.saving.load_model(path, safe_mode=True)
+    images = np.empty((len(rows), 16, 16, 3), np.uint8)
+    decode_into(images, [row["path"] for row in rows], Decoder(16, 16, ColorMode.rgb, Interpolation.bilinear))
+    expected = best.predict(images, verbose=0).max(axis=1)
+    np.testing.assert_allclose([float(row["probability"]) for row in rows], expected, atol=2e-6)
 
 
 def test_files_are_decoded_by_the_decoder_the_run_trained_with(trained):
