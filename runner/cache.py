@@ -71,6 +71,20 @@ def decode_into(out: np.ndarray, items: list, decoder: Decoder) -> dict[int, str
     return bad
 
 
+def decode_batch(
+    items: list, decoder: Decoder, threads: bool
+) -> tuple[np.ndarray, list[int], dict[int, str]]:
+    """``items`` decoded, less the ones that fail: (their images, their positions in ``items``,
+    position -> reason for the others). In ``threads``, or here (already in a tf.data worker)."""
+    images = np.empty((len(items), *decoder.shape), np.uint8)
+    if threads:
+        bad = decode_into(images, items, decoder)
+    else:
+        bad = decode_rows(images, items, range(len(items)), decoder)
+    good = [i for i in range(len(items)) if i not in bad]
+    return (images[good] if bad else images), good, bad
+
+
 def why(item: str | np.ndarray, err: Exception) -> str:
     """What is wrong with a file, in the words of the data check when its header already tells."""
     problem = header_problem(item) if isinstance(item, str) else None

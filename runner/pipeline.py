@@ -143,12 +143,10 @@ def decoded(decoder: Decoder) -> Load:
 
     def decode(paths: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         files = [path.decode() for path in paths]
-        images = np.empty((len(files), *decoder.shape), np.uint8)
-        bad = cache.decode_rows(images, files, range(len(files)), decoder)
+        images, good, bad = cache.decode_batch(files, decoder, threads=False)
         for i, reason in bad.items():
             log.warning("left out of this batch: %s (%s)", files[i], reason)
-        good = [i for i in range(len(files)) if i not in bad]
-        return (images, labels) if not bad else (images[good], labels[good])
+        return images, labels[good]
 
     def batch(paths: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         x, y = tf.numpy_function(decode, [paths, labels], (tf.uint8, tf.int32), stateful=False)

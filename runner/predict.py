@@ -98,18 +98,16 @@ def predictions(
 ) -> Iterator[tuple[str, str, float]]:
     """(path, class, probability) per file that decodes; each one that does not is reported on
     stderr, once, and left out."""
-    from runner.cache import decode_into
+    from runner.cache import decode_batch
 
     for start in range(0, len(files), batch):
         chunk = files[start : start + batch]
-        images = np.empty((len(chunk), *decoder.shape), np.uint8)
-        bad = decode_into(images, chunk, decoder)
+        images, good, bad = decode_batch(chunk, decoder, threads=True)
         for i, reason in bad.items():
             print(f"runner: skipped {chunk[i]}: {reason}", file=sys.stderr)
-        good = [i for i in range(len(chunk)) if i not in bad]
         if not good:
             continue
-        scores = model.predict(images[good], verbose=0)
+        scores = model.predict(images, verbose=0)
         if scores.shape[1] == 1:  # binary: one sigmoid unit, the probability of the second class
             scores = np.concatenate([1 - scores, scores], axis=1)
         for i, row in zip(good, scores, strict=True):

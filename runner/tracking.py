@@ -10,6 +10,7 @@ continues the same MLflow run: each resume logs its output folder as ``outputs/r
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -65,11 +66,7 @@ def csv_text(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
 
 def provenance() -> dict[str, str]:
     """Library versions and, run from a checkout, its git commit: what a rerun must match."""
-    versions = {
-        name: metadata.version(name)
-        for name in ("runner", "tensorflow-cpu", "keras", "mlflow", "hydra-core")
-        if _installed(name)
-    }
+    versions = installed_versions(("runner", "tensorflow-cpu", "keras", "mlflow", "hydra-core"))
     found = {"runner.versions": json.dumps(versions)}
     if CHECKOUT is None:  # an installed wheel: its version is the record (a git call here would
         return found  # find whatever repository the environment happens to sit in)
@@ -84,12 +81,13 @@ def provenance() -> dict[str, str]:
     return found
 
 
-def _installed(name: str) -> bool:
-    try:
-        metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return False
-    return True
+def installed_versions(names: Iterable[str]) -> dict[str, str]:
+    """Name -> version of each of ``names`` installed in this environment."""
+    found = {}
+    for name in names:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[name] = metadata.version(name)
+    return found
 
 
 def require_server(uri: str) -> None:
@@ -287,5 +285,5 @@ def log_model(model: Any, sample: np.ndarray) -> None:
     from mlflow.models import infer_signature
 
     signature = infer_signature(sample, model.predict(sample, verbose=0))
-    requirements = [f"{name}=={metadata.version(name)}" for name in MODEL_REQUIREMENTS if _installed(name)]
+    requirements = [f"{name}=={version}" for name, version in installed_versions(MODEL_REQUIREMENTS).items()]
     mlflow.keras.log_model(model, name="model", signature=signature, pip_requirements=requirements)
