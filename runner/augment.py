@@ -10,7 +10,6 @@ Validation data is never augmented. MixUp and CutMix mix labels too, so they run
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable
 
@@ -22,38 +21,20 @@ from runner.config import LabelMode, Placement, build, check_targets, locate
 from runner.errors import RunnerError, closest, parameters
 
 Augment = Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
-# Keyword arguments every Keras layer takes besides its own.
-LAYER_KWARGS = {"name", "dtype", "trainable", "autocast"}
 # String options a Keras layer takes without checking: an unknown one makes the layer do nothing.
 CHOICES = {(keras.layers.RandomFlip, "mode"): ("horizontal", "vertical", "horizontal_and_vertical")}
 
 
-def check_params(target: type, op: DictConfig, where: str) -> None:
-    """An op key that its layer does not take, or a parameter it needs that the op leaves out:
-    one line naming it (and the closest parameter)."""
-    params = parameters(target)
+def check_choices(target: type, op: DictConfig, where: str) -> None:
+    """A string option its layer would take without checking (and then do nothing): one line
+    naming it and the closest valid choice."""
     for key in op:
-        if key != "_target_" and key not in params and key not in LAYER_KWARGS:
-            raise RunnerError(
-                f"{where}.{key}: {op._target_} has no parameter '{key}'.{closest(str(key), params)} "
-                f"Its parameters: {', '.join(params)}."
-            )
         choices = CHOICES.get((target, key))
         if choices and op[key] not in choices:
             raise RunnerError(
                 f"{where}.{key}={op[key]}: {op._target_} takes {', '.join(choices)}."
                 f"{closest(str(op[key]), choices)}"
             )
-    signature = inspect.signature(target).parameters
-    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    needed = [
-        p for p in params if signature[p].default is signature[p].empty and signature[p].kind not in variadic
-    ]
-    if missing := [name for name in needed if name not in op]:
-        raise RunnerError(
-            f"{where}: {op._target_} needs {', '.join(map(repr, missing))}; "
-            f"set it with +{where}.{missing[0]}=..."
-        )
 
 
 def layers(cfg: DictConfig, seed: int) -> list[keras.layers.Layer]:
@@ -67,7 +48,7 @@ def layers(cfg: DictConfig, seed: int) -> list[keras.layers.Layer]:
             raise RunnerError(f"{where}: needs a _target_, e.g. +{where}._target_=keras.layers.RandomFlip")
         check_targets(op, where)  # before locate imports anything
         target = locate(op._target_, where)
-        check_params(target, op, where)
+        check_choices(target, op, where)
         seeded = "seed" in parameters(target) and "seed" not in op
         stack.append(build(op, where, **({"seed": seed + 1000 * (i + 1)} if seeded else {})))
     return stack

@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -116,11 +117,37 @@ def memory_cache(shape: tuple[int, ...], fill: Callable[[np.ndarray], T]) -> tup
     return variable, fill(view.reshape(shape))
 
 
-def choose(cache: Cache, nbytes: int) -> Cache:
-    if cache != Cache.auto:
-        return cache
-    fits = nbytes <= MEMORY_SHARE * psutil.virtual_memory().available
-    return Cache.memory if fits else Cache.disk
+def choose(cache: Cache, shape: tuple[int, ...]) -> Cache:
+    """``auto``: memory if the cache fits in MEMORY_SHARE of the memory available, else disk. A
+    memory cache larger than all of it is refused here, not by the kernel's OOM killer mid-fill."""
+    nbytes, available = int(np.prod(shape)), psutil.virtual_memory().available
+    if cache == Cache.auto:
+        return Cache.memory if nbytes <= MEMORY_SHARE * available else Cache.disk
+    if cache == Cache.memory and nbytes > available:
+        raise RunnerError(
+            f"data.cache=memory: the cache needs {size_of(shape)}, and {available / 1e9:.1f} GB of memory "
+            f"is available. Use data.cache=disk (or auto), or a smaller data.image_size."
+        )
+    return cache
+
+
+def size_of(shape: tuple[int, ...]) -> str:
+    """'5.4 GB (1,797 images of 224×224×3 bytes)'."""
+    return f"{np.prod(shape) / 1e9:.1f} GB ({shape[0]:,} images of {'×'.join(map(str, shape[1:]))} bytes)"
+
+
+def check_room(folder: Path, shape: tuple[int, ...], cache_dir: str) -> None:
+    """A disk cache larger than the free space would fail mid-fill (a memmap cannot even be
+    made past the file system's largest file): refused before any file is decoded."""
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    disk = shutil.disk_usage(existing)
+    # A pseudo file system (/proc, /sys) has no size: writing there fails, and says so, below.
+    if disk.total and np.prod(shape) > disk.free:
+        raise RunnerError(
+            f"data.cache_dir={cache_dir}: the disk cache needs {size_of(shape)}, and "
+            f"{disk.free / 1e9:.1f} GB is free there. Point data.cache_dir at a larger disk, use a "
+            f"smaller data.image_size, or data.cache=none (decode every epoch)."
+        )
 
 
 def load(
@@ -131,7 +158,7 @@ def load(
     A memory cache is a tf.Variable (batches are one ``tf.gather``); a disk cache is a read-only
     ``np.memmap`` reused while ``digest`` is unchanged."""
     shape = (len(items), *decoder.shape)
-    chosen = choose(cache, int(np.prod(shape)))
+    chosen = choose(cache, shape)
     log.info("data.cache=%s: %s, %.1f MB", cache.value, chosen.value, np.prod(shape) / 1e6)
     if chosen == Cache.memory:
         # A variable, because tf.data copies a captured tensor; batches are one tf.gather each.
@@ -155,6 +182,7 @@ def disk_cache(
         return np.load(data, mmap_mode="r"), bad
     partial = folder / f"{key}.{os.getpid()}.partial.npy"
     partial_failures = partial.with_suffix(".json")
+    check_room(folder, shape, cache_dir)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         images = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)

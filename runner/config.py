@@ -8,6 +8,7 @@ consumed by the module of the same name (``data`` by sources + pipeline, ``aug``
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
-from runner.errors import RunnerError, closest
+from runner.errors import RunnerError, accepted, closest, no_such_parameter, parameters
 
 PACKAGE = Path(__file__).resolve().parent
 # A wheel carries conf/ and experiments/ inside the package; a checkout (pip install -e) keeps
@@ -306,14 +307,35 @@ def locate(target: str, where: str) -> Any:
 
 
 def build(node: Any, where: str, **kwargs: Any) -> Any:
-    """``hydra.utils.instantiate`` for allowed, importable targets only."""
+    """``hydra.utils.instantiate`` for allowed, importable targets only, with only keys the target
+    takes (Keras's own message for an unknown one names neither the key nor what it takes)."""
     from hydra.utils import instantiate
 
     check_targets(node, where)
     if "_target_" not in node:
         raise RunnerError(f"{where}: needs a _target_, e.g. {where}._target_=keras.layers.RandomFlip")
-    locate(node._target_, where)
+    check_keys(node, locate(node._target_, where), where, given=set(kwargs))
     return instantiate(node, **kwargs)
+
+
+def check_keys(node: DictConfig, target: Any, where: str, given: set[str]) -> None:
+    """Refuse a key ``target`` does not take, or leaving out one it needs (unless the runner
+    passes it: ``given``), naming the key; Keras's own errors name neither."""
+    takes = accepted(target) | given
+    for key in node:
+        if not str(key).startswith("_") and key not in takes:
+            raise no_such_parameter(f"{where}.{key}", node._target_, parameters(target))
+    signature = inspect.signature(target).parameters.values()
+    needed = [
+        p.name
+        for p in signature
+        if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    if missing := [name for name in needed if name not in node and name not in given]:
+        raise RunnerError(
+            f"{where}: {node._target_} needs {', '.join(map(repr, missing))}; "
+            f"set it with +{where}.{missing[0]}=..."
+        )
 
 
 def register_configs() -> None:

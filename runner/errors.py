@@ -12,7 +12,9 @@ import difflib
 import importlib
 import inspect
 import re
+import traceback
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from hydra.errors import (
     ConfigCompositionException,
@@ -66,6 +68,30 @@ def parameters(fn: object) -> list[str]:
     return [p for p in inspect.signature(fn).parameters if p not in ("self", "args", "kwargs")]
 
 
+def accepted(fn: object) -> set[str]:
+    """Every keyword ``fn`` takes: its parameters and, for a class whose ``__init__`` passes
+    ``**kwargs`` on, its bases' (a Keras layer's ``name`` and ``dtype``, an optimizer's ``clipnorm``)."""
+    if not inspect.isclass(fn):
+        return set(parameters(fn))
+    names: set[str] = set()
+    for cls in fn.__mro__:
+        if "__init__" not in vars(cls):
+            continue
+        signature = inspect.signature(vars(cls)["__init__"]).parameters.values()
+        names |= {p.name for p in signature if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind == p.VAR_KEYWORD for p in signature):
+            break
+    return names - {"self"}
+
+
+def no_such_parameter(key: str, target: str, params: list[str]) -> RunnerError:
+    """``key`` (a full config key) names no parameter of ``target``: the closest and the list."""
+    name = key.rpartition(".")[2]
+    return RunnerError(
+        f"{key}: {target} has no parameter '{name}'.{closest(name, params)} It takes: {', '.join(params)}."
+    )
+
+
 def target_params(target: str) -> list[str]:
     """The parameters of the callable a ``_target_`` names ([] if it cannot be imported)."""
     module_name, _, name = target.rpartition(".")
@@ -83,10 +109,7 @@ def _config_error(err: OmegaConfBaseException) -> str:
         if str(err.key) in params:
             return f"{key}: not set in this config yet; add it with a '+': +{key}=..."
         if params:
-            return (
-                f"{key}: {parent['_target_']} has no parameter '{err.key}'.{closest(str(err.key), params)} "
-                f"It takes: {', '.join(params)}."
-            )
+            return str(no_such_parameter(str(key), str(parent["_target_"]), params))
         valid = [str(k) for k in parent]
         if not valid:  # an open mapping (model.backbone, aug.ops): new keys take a '+'
             return f"{key}: not set in this config yet; add it with a '+': +{key}=..."
@@ -121,6 +144,23 @@ def _missing_delete(key: str, overrides: Sequence[str]) -> str:
     return f"~{key}: nothing to delete, '{key}' is not in the config.{closest(name, valid)}{listed}"
 
 
+def _output_folder(err: OSError) -> str | None:
+    """Hydra (or its sweeper plugin) failing to make the run's or the sweep's output folder: the
+    deepest frame outside ``pathlib`` is Hydra's."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if Path(f.filename).name != "pathlib.py"]
+    if (
+        err.filename is None
+        or not frames
+        or not {"hydra", "hydra_plugins"} & set(Path(frames[-1].filename).parts)
+    ):
+        return None
+    key = "hydra.run.dir" if frames[-1].name == "run_job" else "hydra.sweep.dir"
+    return (
+        f"{key}: cannot make the output folder '{err.filename}' ({err.strerror}). "
+        f"Point {key} at a folder you can write, e.g. {key}=outputs/run1."
+    )
+
+
 def explain(err: BaseException, overrides: Sequence[str] = ()) -> str | None:
     """A one-line report for a bad-input error, or None for a genuine bug (keep its traceback).
 
@@ -144,4 +184,6 @@ def explain(err: BaseException, overrides: Sequence[str] = ()) -> str | None:
         return _missing_delete(deleted[1], overrides)
     if isinstance(err, ConfigCompositionException | InstantiationException):
         return " ".join(str(err).split())
+    if isinstance(err, OSError):
+        return _output_folder(err)
     return None

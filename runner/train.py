@@ -50,7 +50,18 @@ def check_trainer(cfg: DictConfig) -> None:
     """Refuse what would only fail, or mislead a sweep, after the data is decoded."""
     if cfg.epochs < 1:
         raise RunnerError(f"trainer.epochs={cfg.epochs}: must be at least 1, e.g. trainer.epochs=10.")
+    if cfg.early_stopping_patience is not None and cfg.early_stopping_patience < 0:
+        raise RunnerError(
+            f"trainer.early_stopping_patience={cfg.early_stopping_patience}: must be at least 0 "
+            f"(epochs without improvement before stopping), or null for no early stopping."
+        )
     rate = cfg.optimizer.get("learning_rate")
+    # A schedule (a mapping with a _target_) is Keras's to check. 0 is allowed: weights that stay.
+    if isinstance(rate, str | bool) or (isinstance(rate, int | float) and rate < 0):
+        raise RunnerError(
+            f"trainer.optimizer.learning_rate={rate}: must be a number of at least 0, "
+            f"e.g. trainer.optimizer.learning_rate=1e-3."
+        )
     if cfg.lr_schedule == Schedule.cosine and not isinstance(rate, int | float):
         raise RunnerError(
             f"trainer.lr_schedule=cosine: needs a number in trainer.optimizer.learning_rate (the peak "

@@ -106,9 +106,23 @@ def test_failures_are_reported_and_remembered_by_the_disk_cache(tmp_path):
 
 
 def test_auto_picks_memory_when_it_fits():
-    assert cache.choose(Cache.auto, 10_000) == Cache.memory
-    assert cache.choose(Cache.auto, 10**15) == Cache.disk
-    assert cache.choose(Cache.disk, 10) == Cache.disk
+    assert cache.choose(Cache.auto, (10, 32, 32, 3)) == Cache.memory
+    assert cache.choose(Cache.auto, (10**6, 1000, 1000, 3)) == Cache.disk
+    assert cache.choose(Cache.disk, (10, 32, 32, 3)) == Cache.disk
+
+
+def test_a_memory_cache_larger_than_the_memory_is_refused_before_decoding():
+    with pytest.raises(RunnerError, match=r"data.cache=memory: the cache needs 3000.0 GB \(1,000,000 images"):
+        cache.choose(Cache.memory, (10**6, 1000, 1000, 3))
+    assert cache.choose(Cache.memory, (10, 32, 32, 3)) == Cache.memory
+
+
+def test_a_disk_cache_larger_than_the_free_space_is_refused_before_decoding(tmp_path):
+    files = [str(p) for p in photo_folder(tmp_path / "photos", per_class=2).rglob("*") if p.is_file()]
+    huge = Decoder(100_000, 100_000, ColorMode.rgb, Interpolation.bilinear)
+    with pytest.raises(RunnerError, match=r"data.cache_dir=.*the disk cache needs .* GB is free there"):
+        cache.load(files, huge, Cache.disk, str(tmp_path / "new" / "cache"))
+    assert not (tmp_path / "new").exists()  # refused before anything was written
 
 
 @pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux's sysfs: a folder no one may write")

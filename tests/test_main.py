@@ -87,6 +87,32 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
             ["cannot parse the override 'data.label_regex=^(x)'", "Quote"],
         ),
         (["data=glob", "data.label_regex=["], ["cannot parse the override 'data.label_regex=['"]),
+        (
+            ["data=digits", "trainer.optimizer.learning_rate=-1"],
+            ["trainer.optimizer.learning_rate=-1: must be a number of at least 0"],
+        ),
+        (
+            ["data=digits", "trainer.optimizer.learning_rate=fast"],
+            ["trainer.optimizer.learning_rate=fast: must be a number of at least 0"],
+        ),
+        (
+            [
+                "data=digits",
+                "trainer.optimizer._target_=keras.optimizers.SGD",
+                "+trainer.optimizer.momentm=0.9",
+            ],
+            ["trainer.optimizer.momentm: keras.optimizers.SGD has no parameter", "Did you mean 'momentum'?"],
+        ),
+        (
+            ["data=digits", "+aug.ops.turn._target_=keras.layers.RandomRotation"],
+            ["aug.ops.turn: keras.layers.RandomRotation needs 'factor'", "+aug.ops.turn.factor="],
+        ),
+        (
+            ["data=digits", "trainer.early_stopping_patience=-1"],
+            ["trainer.early_stopping_patience=-1: must be at least 0"],
+        ),
+        (["data=digits", "model.dropout=1.5"], ["model.dropout=1.5: must be at least 0 and less than 1"]),
+        (["data=digits", "model.filters=[8,0]"], ["model.filters=[8, 0]: each needs at least 1"]),
     ],
 )
 def test_bad_config_is_one_line(args, expected, tmp_path):
@@ -114,6 +140,27 @@ def test_a_cache_dir_that_cannot_be_made_says_what_to_do(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
     assert f"data.cache_dir={cache_dir}" in line and "data.cache=memory" in line
+
+
+@pytest.mark.parametrize("mode", ["run", "multirun"])
+def test_an_output_folder_that_cannot_be_made_names_the_hydra_key(mode, tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    key = "hydra.run.dir" if mode == "run" else "hydra.sweep.dir"
+    args = ["-m"] if mode == "multirun" else []
+    result = run_cli(*args, "data=digits", f"{key}={tmp_path / 'a-file' / 'out'}", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert f"{key}: cannot make the output folder '{tmp_path / 'a-file'}" in line
+
+
+def test_a_cache_too_big_for_the_disk_is_refused_before_decoding(tmp_path):
+    args = ["data=digits", "data.image_size=[100000,100000]", f"data.cache_dir={tmp_path / 'cache'}"]
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert f"data.cache_dir={tmp_path / 'cache'}: the disk cache needs" in line
+    assert "1,797 images of 100000×100000×1 bytes" in line  # digits are grayscale
+    assert not (tmp_path / "cache").exists()
 
 
 def test_folder_without_images_names_folder_and_extensions(tmp_path):
