@@ -17,8 +17,9 @@ import keras
 import tensorflow as tf
 from omegaconf import DictConfig
 
-from runner.config import LabelMode, Placement, build, check_targets, locate
+from runner.config import LabelMode, Placement
 from runner.errors import RunnerError, closest, parameters
+from runner.targets import build, check_targets, locate
 
 Augment = Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
 # String options a Keras layer takes without checking: an unknown one makes the layer do nothing.

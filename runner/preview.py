@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def write(args: argparse.Namespace, overrides: list[str]) -> None:
     from runner import augment
-    from runner.config import build, compose
+    from runner.config import compose
+    from runner.targets import build
 
     cfg = compose(overrides)
     index = build(cfg.data, "data").index()

@@ -12,7 +12,6 @@ a word) in the same MLflow run, from the weights, optimizer state and epoch that
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import os
 import shutil
@@ -24,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from runner.config import CONF_DIR, SCHEMAS, TrackingConfig, check_targets
+from runner.config import CONF_DIR, SCHEMAS, TrackingConfig
 from runner.errors import RunnerError
+from runner.targets import check_targets
 
 if TYPE_CHECKING:
     from runner.sources import FileIndex
@@ -112,33 +112,11 @@ def differences(stored: dict, cfg: DictConfig) -> list[str]:
     ]
 
 
-def data_changes(store: Any, run_id: str, index: FileIndex) -> list[str]:
-    """How the files in ``index`` differ from those run ``run_id`` logged in ``data/split.csv``
-    (trained on, with labels) and ``data/skipped.csv``; empty if the same, or nothing was logged."""
-    from mlflow.exceptions import MlflowException
-
-    with tempfile.TemporaryDirectory() as folder:
-        try:
-            logged = Path(store.download_artifacts(run_id, "data", folder))
-        except (MlflowException, OSError):
-            return []  # it failed before its data were read: nothing was trained on yet
-        with open(logged / "split.csv", newline="") as file:
-            trained = {row["path"]: row["label"] for row in csv.DictReader(file)}
-        with open(logged / "skipped.csv", newline="") as file:
-            skipped = {row["path"] for row in csv.DictReader(file)}
-    now = dict(zip(index.paths, (index.class_names[y] for y in index.labels), strict=True))
-    found = {
-        "added": [path for path in now if path not in trained and path not in skipped],
-        "removed": [path for path in trained if path not in now],
-        "relabelled": [path for path in now if path in trained and trained[path] != now[path]],
-    }
-    return [f"{len(paths)} {what} (e.g. {paths[0]})" for what, paths in found.items() if paths]
-
-
 def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
     """Check that run ``tracking.resume`` can be continued with ``cfg`` on the files of ``index``,
     put its backup in ``output_dir/backup`` for ``BackupAndRestore``, and return how many attempts
     it had. Refusals come before anything of the run is touched."""
+    from runner import record
     from runner.tracking import log_outputs, outputs_path
 
     run_id = cfg.tracking.resume
@@ -155,7 +133,7 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
             f"{'; '.join(changed[:3])}. Rerun it with those changes instead: "
             f"python -m runner.rerun {run_id} ..."
         )
-    if changed := data_changes(store, run_id, index):
+    if changed := record.data_changes(store, run_id, index):
         raise RunnerError(
             f"run {run_id}: its files changed since it trained on them: {'; '.join(changed)}. A "
             f"resumed run continues on the same files: restore them, or rerun it on the files as "

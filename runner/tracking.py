@@ -2,7 +2,7 @@
 
 Logged: the flattened resolved config as params (dotted keys), the resolved ``config.yaml`` and
 Hydra's ``.hydra/`` files, the command-line overrides as a tag, per-epoch metrics (MLflow's Keras
-callback), the data record (class names, split, skipped files), the confusion matrix, the model
+callback), the data record (``record.py``), the confusion matrix, the model
 (MLflow's Keras flavor) and, whatever happens, the run's log and checkpoints. A failed run ends
 FAILED with its error as a tag; Ctrl-C ends it KILLED. ``python -m runner.rerun ID --resume``
 continues the same MLflow run: each resume logs its output folder as ``outputs/resume-N/``.
@@ -11,34 +11,25 @@ continues the same MLflow run: each resume logs its output folder as ``outputs/r
 from __future__ import annotations
 
 import contextlib
-import csv
-import hashlib
-import io
 import json
 import logging
-import os
 import ssl
 import subprocess
-import sys
 import urllib.error
 import urllib.request
-import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import mlflow
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from runner import record
 from runner.config import CHECKOUT
 from runner.errors import RunnerError
-
-if TYPE_CHECKING:  # TensorFlow stays unimported for `python -m runner.rerun ... --cfg job`
-    from runner.pipeline import Data
-    from runner.sources import FileIndex
 
 log = logging.getLogger(__name__)
 MAX_TAG = 5000
@@ -54,14 +45,6 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
-
-
-def csv_text(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue()
 
 
 def provenance() -> dict[str, str]:
@@ -195,59 +178,6 @@ def log_outputs(output_dir: Path, path: str, client: mlflow.MlflowClient, run_id
             client.log_artifact(run_id, str(item), path)
 
 
-def log_data(data: Data, output_dir: Path) -> None:
-    """What was trained on: classes, per-file split, skipped files and why, counts per split;
-    written to ``output_dir/data/`` and logged as the run's ``data/`` artifacts."""
-    index = data.index
-    folder = output_dir / "data"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "class_names.json").write_text(json.dumps({"class_names": index.class_names}, indent=2))
-    (folder / "split.csv").write_text(
-        csv_text(
-            ["path", "label", "split"],
-            (
-                (p, index.class_names[y], s)
-                for p, y, s in zip(index.paths, index.labels, data.split, strict=True)
-            ),
-        )
-    )
-    (folder / "skipped.csv").write_text(csv_text(["path", "reason"], index.skipped))
-    per_class = [
-        [name, *(int(np.sum((index.labels == i) & (data.split == s))) for s in ("train", "val"))]
-        for i, name in enumerate(index.class_names)
-    ]
-    (folder / "class_counts.csv").write_text(csv_text(["class", "train", "val"], per_class))
-    mlflow.log_artifacts(str(folder), "data")
-    log_input(index)
-    counts = {f"data.count.{s}": int(np.sum(data.split == s)) for s in ("train", "val")}
-    mlflow.log_params(
-        {**counts, "data.count.skipped": len(index.skipped), "data.num_classes": len(index.class_names)}
-    )
-    if index.skipped:
-        print(f"runner: {index.summary()}; each is listed in {folder / 'skipped.csv'}", file=sys.stderr)
-
-
-def log_input(index: FileIndex) -> None:
-    """The training data as an MLflow dataset: its source and a digest of its (path, label) pairs."""
-    from mlflow.data.code_dataset_source import CodeDatasetSource
-    from mlflow.data.dataset_source_registry import resolve_dataset_source
-    from mlflow.data.meta_dataset import MetaDataset
-
-    h = hashlib.sha256()
-    for path, label in zip(index.paths, index.labels.tolist(), strict=True):
-        h.update(f"{path}\0{label}\n".encode())
-    if index.arrays is None:
-        root = os.path.commonpath(index.paths)
-        with warnings.catch_warnings():  # MLflow warns that two registered sources match a path
-            warnings.simplefilter("ignore")
-            source = resolve_dataset_source(root)
-        name = Path(root).name
-    else:
-        name = index.paths[0].rpartition("[")[0]
-        source = CodeDatasetSource({"fn": name})
-    mlflow.log_input(MetaDataset(source, name=name, digest=h.hexdigest()[:16]), context="training")
-
-
 def last_metrics() -> dict[str, float]:
     """The active run's metrics as last logged."""
     return dict(mlflow.get_run(mlflow.active_run().info.run_id).data.metrics)
@@ -271,7 +201,7 @@ def log_class_weights(class_names: list[str], weights: np.ndarray) -> None:
 
 def log_confusion(class_names: list[str], matrix: np.ndarray) -> None:
     rows = ([name, *counts] for name, counts in zip(class_names, matrix.tolist(), strict=True))
-    mlflow.log_text(csv_text(["true\\predicted", *class_names], rows), "eval/confusion_matrix.csv")
+    mlflow.log_text(record.csv_text(["true\\predicted", *class_names], rows), "eval/confusion_matrix.csv")
 
 
 # What serving the model needs, pinned to the installed versions. MLflow's default would find the

@@ -20,10 +20,11 @@ from omegaconf import DictConfig
 from sklearn.metrics import confusion_matrix
 from sklearn.utils.class_weight import compute_class_weight
 
-from runner import augment, pipeline, preview, rerun, tracking
+from runner import augment, pipeline, preview, record, rerun, tracking
 from runner.callbacks import callbacks, interrupts_between_batches
-from runner.config import LabelMode, Schedule, build
+from runner.config import LabelMode, Schedule
 from runner.errors import RunnerError, closest
+from runner.targets import build
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ def train(cfg: DictConfig) -> float:
                 images, labels, data.index.class_names, pipeline_aug + model_aug, draws=5
             )
             tracking.log_preview(preview_grid)
-        tracking.log_data(data, output_dir)
+        record.log_data(data, output_dir)
         names = data.index.class_names
         binary = cfg.data.label_mode == LabelMode.binary
         with dtype_policy(cfg.trainer.precision.value):

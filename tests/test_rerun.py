@@ -195,29 +195,3 @@ def test_unknown_run_and_missing_store_are_one_line(tmp_path):
     fake_run(tmp_path, {"model": {"_target_": "runner.models.small_cnn"}})
     result = rerun("0123abcd", cwd=tmp_path)
     assert result.returncode == 2 and "run 0123abcd: not found" in error_lines(result)[0]
-
-
-def test_resume_compares_the_files_with_those_the_run_logged(tmp_path):
-    """Trained on a.png (cat) and b.png (dog); c.png was skipped as unreadable."""
-    from runner.rerun import data_changes
-    from runner.sources import FileIndex
-
-    store = client(tmp_path)
-    run_id = store.create_run(store.create_experiment("data")).info.run_id
-    store.log_text(run_id, "path,label,split\na.png,cat,train\nb.png,dog,val\n", "data/split.csv")
-    store.log_text(run_id, "path,reason\nc.png,empty file (0 bytes)\n", "data/skipped.csv")
-
-    def index(*rows: tuple[str, int]) -> FileIndex:
-        return FileIndex([path for path, _ in rows], np.array([y for _, y in rows]), ["cat", "dog"])
-
-    assert data_changes(store, run_id, index(("a.png", 0), ("b.png", 1))) == []
-    assert (
-        data_changes(store, run_id, index(("a.png", 0), ("b.png", 1), ("c.png", 0))) == []
-    )  # skipped before (see note)
-    assert data_changes(store, run_id, index(("b.png", 0), ("d.png", 1))) == [
-        "1 added (e.g. d.png)",
-        "1 removed (e.g. a.png)",
-        "1 relabelled (e.g. b.png)",
-    ]
-    nothing_logged = store.create_run(store.create_experiment("early")).info.run_id
-    assert data_changes(store, nothing_logged, index(("d.png", 1))) == []

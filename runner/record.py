@@ -1,0 +1,109 @@
+"""The data record: which files a run trained on, with which labels and split, and which it
+skipped and why. Logged as the run's ``data/`` artifacts (and an MLflow dataset) before ``fit``;
+read back by ``python -m runner.rerun ID --resume``, which refuses to continue on other files.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+import numpy as np
+
+if TYPE_CHECKING:  # TensorFlow stays unimported for `python -m runner.rerun ... --cfg job`
+    from runner.pipeline import Data
+    from runner.sources import FileIndex
+
+
+def csv_text(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def log_data(data: Data, output_dir: Path) -> None:
+    """What was trained on: classes, per-file split, skipped files and why, counts per split;
+    written to ``output_dir/data/`` and logged as the run's ``data/`` artifacts."""
+    index = data.index
+    folder = output_dir / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "class_names.json").write_text(json.dumps({"class_names": index.class_names}, indent=2))
+    (folder / "split.csv").write_text(
+        csv_text(
+            ["path", "label", "split"],
+            (
+                (p, index.class_names[y], s)
+                for p, y, s in zip(index.paths, index.labels, data.split, strict=True)
+            ),
+        )
+    )
+    (folder / "skipped.csv").write_text(csv_text(["path", "reason"], index.skipped))
+    per_class = [
+        [name, *(int(np.sum((index.labels == i) & (data.split == s))) for s in ("train", "val"))]
+        for i, name in enumerate(index.class_names)
+    ]
+    (folder / "class_counts.csv").write_text(csv_text(["class", "train", "val"], per_class))
+    mlflow.log_artifacts(str(folder), "data")
+    log_input(index)
+    counts = {f"data.count.{s}": int(np.sum(data.split == s)) for s in ("train", "val")}
+    mlflow.log_params(
+        {**counts, "data.count.skipped": len(index.skipped), "data.num_classes": len(index.class_names)}
+    )
+    if index.skipped:
+        print(f"runner: {index.summary()}; each is listed in {folder / 'skipped.csv'}", file=sys.stderr)
+
+
+def log_input(index: FileIndex) -> None:
+    """The training data as an MLflow dataset: its source and a digest of its (path, label) pairs."""
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    h = hashlib.sha256()
+    for path, label in zip(index.paths, index.labels.tolist(), strict=True):
+        h.update(f"{path}\0{label}\n".encode())
+    if index.arrays is None:
+        root = os.path.commonpath(index.paths)
+        with warnings.catch_warnings():  # MLflow warns that two registered sources match a path
+            warnings.simplefilter("ignore")
+            source = resolve_dataset_source(root)
+        name = Path(root).name
+    else:
+        name = index.paths[0].rpartition("[")[0]
+        source = CodeDatasetSource({"fn": name})
+    mlflow.log_input(MetaDataset(source, name=name, digest=h.hexdigest()[:16]), context="training")
+
+
+def data_changes(store: Any, run_id: str, index: FileIndex) -> list[str]:
+    """How the files in ``index`` differ from those run ``run_id`` logged in ``data/split.csv``
+    (trained on, with labels) and ``data/skipped.csv``; empty if the same, or nothing was logged."""
+    from mlflow.exceptions import MlflowException
+
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            logged = Path(store.download_artifacts(run_id, "data", folder))
+        except (MlflowException, OSError):
+            return []  # it failed before its data were read: nothing was trained on yet
+        with open(logged / "split.csv", newline="") as file:
+            trained = {row["path"]: row["label"] for row in csv.DictReader(file)}
+        with open(logged / "skipped.csv", newline="") as file:
+            skipped = {row["path"] for row in csv.DictReader(file)}
+    now = dict(zip(index.paths, (index.class_names[y] for y in index.labels), strict=True))
+    found = {
+        "added": [path for path in now if path not in trained and path not in skipped],
+        "removed": [path for path in trained if path not in now],
+        "relabelled": [path for path in now if path in trained and trained[path] != now[path]],
+    }
+    return [f"{len(paths)} {what} (e.g. {paths[0]})" for what, paths in found.items() if paths]

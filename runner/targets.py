@@ -1,0 +1,79 @@
+"""Building what a config names, safely: a config may come back from a tracking server, so it is
+data, not code. Only ``_target_``s under ALLOWED_TARGETS are imported, and only with keys they take.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig
+
+from runner.errors import RunnerError, accepted, closest, no_such_parameter, parameters
+
+# Prefixes of the only ``_target_``s the runner builds: a config read back from a tracking server
+# is data, not code.
+ALLOWED_TARGETS = ("runner.", "keras.")
+
+
+def check_targets(node: Any, where: str) -> None:
+    """Refuse any ``_target_`` outside ALLOWED_TARGETS, anywhere under ``node``."""
+    if isinstance(node, DictConfig | dict):
+        target = node.get("_target_")
+        if target is not None and not str(target).startswith(ALLOWED_TARGETS):
+            raise RunnerError(
+                f"{where}._target_={target}: not allowed; the runner only builds "
+                f"{' or '.join(p + '*' for p in ALLOWED_TARGETS)} objects."
+            )
+        for key, value in node.items():
+            check_targets(value, f"{where}.{key}")
+    elif isinstance(node, ListConfig | list):
+        for i, value in enumerate(node):
+            check_targets(value, f"{where}[{i}]")
+
+
+def locate(target: str, where: str) -> Any:
+    """The object ``target`` names, or an error naming the closest name its module has."""
+    module_name, _, name = target.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise RunnerError(f"{where}._target_={target}: no module '{module_name}' ({err}).") from err
+    if not hasattr(module, name):
+        raise RunnerError(
+            f"{where}._target_={target}: '{module_name}' has no '{name}'.{closest(name, dir(module))}"
+        )
+    return getattr(module, name)
+
+
+def build(node: Any, where: str, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate`` for allowed, importable targets only, with only keys the target
+    takes (Keras's own message for an unknown one names neither the key nor what it takes)."""
+    from hydra.utils import instantiate
+
+    check_targets(node, where)
+    if "_target_" not in node:
+        raise RunnerError(f"{where}: needs a _target_, e.g. {where}._target_=keras.layers.RandomFlip")
+    check_keys(node, locate(node._target_, where), where, given=set(kwargs))
+    return instantiate(node, **kwargs)
+
+
+def check_keys(node: DictConfig, target: Any, where: str, given: set[str]) -> None:
+    """Refuse a key ``target`` does not take, or leaving out one it needs (unless the runner
+    passes it: ``given``), naming the key; Keras's own errors name neither."""
+    takes = accepted(target) | given
+    for key in node:
+        if not str(key).startswith("_") and key not in takes:
+            raise no_such_parameter(f"{where}.{key}", node._target_, parameters(target))
+    signature = inspect.signature(target).parameters.values()
+    needed = [
+        p.name
+        for p in signature
+        if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    if missing := [name for name in needed if name not in node and name not in given]:
+        raise RunnerError(
+            f"{where}: {node._target_} needs {', '.join(map(repr, missing))}; "
+            f"set it with +{where}.{missing[0]}=..."
+        )

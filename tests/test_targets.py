@@ -1,0 +1,52 @@
+"""Building what a config names: allowed targets only, with only the keys they take."""
+
+from __future__ import annotations
+
+import keras
+import pytest
+from omegaconf import OmegaConf
+
+from runner.errors import RunnerError
+from runner.targets import build
+
+
+def node(**values):
+    return OmegaConf.create(values)
+
+
+def test_builds_with_keys_the_target_and_its_bases_take():
+    flip = build(node(_target_="keras.layers.RandomFlip", mode="vertical", name="flip"), "aug.ops.flip")
+    assert isinstance(flip, keras.layers.RandomFlip) and flip.name == "flip"  # `name` is Layer's
+    adam = build(node(_target_="keras.optimizers.Adam", clipnorm=1.0), "trainer.optimizer", learning_rate=0.5)
+    assert adam.clipnorm == 1.0 and float(adam.learning_rate) == 0.5
+
+
+def test_an_unknown_key_names_the_closest_parameter():
+    sgd = node(_target_="keras.optimizers.SGD", momentm=0.9)
+    with pytest.raises(
+        RunnerError, match=r"^trainer.optimizer.momentm: keras.optimizers.SGD has no parameter "
+    ):
+        build(sgd, "trainer.optimizer")
+    with pytest.raises(RunnerError, match="Did you mean 'momentum'\\? It takes: learning_rate, momentum"):
+        build(sgd, "trainer.optimizer")
+
+
+def test_a_needed_parameter_left_out_is_named_unless_the_runner_passes_it():
+    with pytest.raises(RunnerError, match=r"aug.ops.turn: keras.layers.RandomRotation needs 'factor'"):
+        build(node(_target_="keras.layers.RandomRotation"), "aug.ops.turn")
+    assert build(node(_target_="keras.layers.RandomRotation"), "aug.ops.turn", factor=0.1).factor == (
+        -0.1,
+        0.1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("os.system", "model._target_=os.system: not allowed"),
+        ("keras.layers.RandomFlp", "'keras.layers' has no 'RandomFlp'. Did you mean 'RandomFlip'?"),
+    ],
+)
+def test_only_allowed_importable_targets(target, expected):
+    with pytest.raises(RunnerError, match=expected.replace("(", r"\(").replace("?", r"\?")):
+        build(node(_target_=target), "model")
