@@ -1,0 +1,152 @@
+"""The loaders ``python -m runner.bench`` compares, each built fresh per pass on the same files,
+and the two other comparisons: cache memory, and ``model.fit`` epoch time."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from runner.bench.measure import Loader
+
+
+def loaders(root: Path, size: int, batch: int) -> dict[str, Loader]:
+    import keras
+    import tensorflow as tf
+
+    from runner import pipeline
+    from runner.config import Cache
+    from runner.cpus import usable_cores
+    from runner.sources import DirSource
+
+    auto = tf.data.AUTOTUNE
+
+    def runner(cache: Cache = Cache.memory) -> Iterable:
+        source = DirSource(
+            path=str(root), image_size=[size, size], batch_size=batch, validation_split=0.0, cache=cache
+        )
+        return pipeline.build(source, source.index(), seed=0).train
+
+    def ids() -> Iterable:
+        return keras.utils.image_dataset_from_directory(
+            root, image_size=(size, size), batch_size=batch, verbose=False
+        ).prefetch(auto)
+
+    def manual() -> Iterable:
+        classes = tf.constant(sorted(p.name for p in root.iterdir() if p.is_dir()))
+
+        def load(path: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
+            label = tf.argmax(tf.cast(tf.equal(classes, tf.strings.split(path, os.sep)[-2]), tf.int32))
+            return tf.image.resize(image, (size, size)), label
+
+        files = tf.data.Dataset.list_files(str(root / "*" / "*"), shuffle=True, seed=0)
+        return files.map(load, num_parallel_calls=auto).batch(batch).prefetch(auto)
+
+    def idg() -> Iterable:
+        from keras.src.legacy.preprocessing.image import ImageDataGenerator
+
+        flow = ImageDataGenerator().flow_from_directory(
+            root, target_size=(size, size), batch_size=batch, class_mode="sparse"
+        )
+        return EpochsOf(flow)
+
+    def decode() -> Iterable:
+        files = tf.data.Dataset.list_files(str(root / "*" / "*"), shuffle=False)
+        # Each image is reduced to its shape: the decode's cost alone, no copy or batching of pixels.
+        # Fixed parallelism, autotuning off, as the runner's: its fastest steady form (see FIXED).
+        shapes = files.map(
+            lambda p: tf.shape(tf.io.decode_jpeg(tf.io.read_file(p), channels=3)),
+            num_parallel_calls=usable_cores(),
+        )
+        return shapes.batch(batch).prefetch(2 * usable_cores()).with_options(pipeline.FIXED)
+
+    return {
+        "runner": runner,
+        "ids": ids,
+        "manual": manual,
+        "idg": idg,
+        "decode": decode,
+        # Not in the default list: the runner decoding every epoch (data.cache=none).
+        "runner_nocache": lambda: runner(Cache.none),
+    }
+
+
+class EpochsOf:
+    """A Keras ``Sequence`` read one epoch per ``iter()``, like ``fit`` reads it."""
+
+    def __init__(self, sequence) -> None:
+        self.sequence = sequence
+
+    def __iter__(self):
+        return (self.sequence[i] for i in range(len(self.sequence)))
+
+
+def cache_sizes(root: Path, size: int, batch: int) -> dict:
+    """MB held by the runner's uint8 cache vs by ``image_dataset_from_directory(...).cache()``."""
+    import keras
+
+    from runner import cache
+    from runner.config import Cache, ColorMode, Interpolation
+    from runner.decode import Decoder
+    from runner.sources import DirSource
+
+    index = DirSource(path=str(root)).index()
+    decoder = Decoder(size, size, ColorMode.rgb, Interpolation.bilinear)
+    images, _ = cache.load(index.paths, decoder, Cache.memory, "")
+    runner_mb = images.shape.num_elements() / 2**20
+    del images
+    # ``.cache()`` keeps exactly the elements it yields: count their bytes.
+    ds = keras.utils.image_dataset_from_directory(
+        root, image_size=(size, size), batch_size=batch, verbose=False
+    )
+    ids_mb = sum(images.numpy().nbytes + labels.numpy().nbytes for images, labels in ds) / 2**20
+    return {
+        "runner_mb": round(runner_mb, 1),
+        "ids_cache_mb": round(ids_mb, 1),
+        "ratio": round(runner_mb / ids_mb, 3),
+    }
+
+
+def fit_epochs(root: Path, size: int, batch: int, epochs: int = 3) -> dict:
+    """Seconds per ``model.fit`` epoch, same small model: the runner's pipeline, image_dataset_from_
+    directory, and ``compute``: one batch repeated from memory, as many steps, so no input cost at
+    all. The runner's epoch against ``compute`` is what fit waited on input."""
+    import keras
+    import tensorflow as tf
+
+    from runner.models import small_cnn
+    from runner.pipeline import FIXED
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(round(time.perf_counter() - self.start, 2))
+
+    made = loaders(root, size, batch)
+    ids = made["ids"]()
+    images, labels = next(iter(ids))
+    sample = (tf.cast(images, tf.uint8), labels)  # the runner's models take uint8
+    steps = int(ids.cardinality())
+    made["compute"] = lambda: tf.data.Dataset.from_tensors(sample).repeat(steps).with_options(FIXED)
+    found = {}
+    for name in ("runner", "ids", "compute"):
+        keras.utils.set_random_seed(0)
+        model = small_cnn(
+            (size, size, 3), len([p for p in root.iterdir() if p.is_dir()]), filters=(8, 16), dense=32
+        )
+        model.compile("adam", "sparse_categorical_crossentropy")
+        timer = EpochTimer()
+        timer.seconds = []
+        start = time.perf_counter()
+        model.fit(made[name](), epochs=epochs, callbacks=[timer], verbose=0)
+        found[name] = {
+            "median_epoch_s": statistics.median(timer.seconds),
+            "epoch_s": timer.seconds,
+            "total_s": round(time.perf_counter() - start, 2),  # the runner's includes building its cache
+        }
+    return found
