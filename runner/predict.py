@@ -65,11 +65,10 @@ def load(store: Any, run_id: str, best: bool) -> tuple[Any, list[str], dict]:
     from mlflow.exceptions import MlflowException
 
     from runner.rerun import fetch
-    from runner.tracking import outputs_path
+    from runner.tracking import attempts, outputs_path
 
     run, stored = fetch(store, run_id)
-    attempts = int(run.data.tags.get("runner.attempts", "1"))
-    checkpoint = f"{outputs_path(attempts - 1)}/checkpoints/best.keras"
+    checkpoint = f"{outputs_path(attempts(run) - 1)}/checkpoints/best.keras"
     try:
         with tempfile.TemporaryDirectory() as folder:
             names = Path(store.download_artifacts(run_id, "data/class_names.json", folder)).read_text()

@@ -117,7 +117,7 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
     put its backup in ``output_dir/backup`` for ``BackupAndRestore``, and return how many attempts
     it had. Refusals come before anything of the run is touched."""
     from runner import record
-    from runner.tracking import log_outputs, outputs_path
+    from runner.tracking import attempts, log_outputs, outputs_path
 
     run_id = cfg.tracking.resume
     store = client(cfg.tracking.uri)
@@ -139,8 +139,8 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
             f"resumed run continues on the same files: restore them, or rerun it on the files as "
             f"they are now: python -m runner.rerun {run_id}"
         )
-    attempts = int(run.data.tags.get("runner.attempts", "1"))
-    last = outputs_path(attempts - 1)
+    started = attempts(run)
+    last = outputs_path(started - 1)
     local = Path(run.data.tags.get("runner.output_dir", "/nonexistent"))
     if run.info.status in ("RUNNING", "SCHEDULED") and local.is_dir():
         # Its process died without a word (SIGKILL, out of memory, power): log what it left here.
@@ -153,7 +153,7 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
         log.warning("run %s kept no finished epoch to continue from: it starts again at epoch 0", run_id)
     checkpoints = [local / "checkpoints", f"{last}/checkpoints"]  # best.keras carries on from there
     restore(store, run_id, checkpoints, output_dir / "checkpoints", "best.json")
-    return attempts
+    return started
 
 
 def restore(store: Any, run_id: str, sources: list[Path | str], to: Path, marker: str) -> bool:

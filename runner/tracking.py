@@ -167,6 +167,12 @@ def outputs_path(attempt: int) -> str:
     return f"outputs/resume-{attempt}" if attempt else "outputs"
 
 
+def attempts(run: Any) -> int:
+    """How many times an MLflow run was started: 1 + its resumes. Its last attempt's output
+    folder is logged at ``outputs_path(attempts(run) - 1)``."""
+    return int(run.data.tags.get("runner.attempts", "1"))
+
+
 def log_outputs(output_dir: Path, path: str, client: mlflow.MlflowClient, run_id: str) -> None:
     """A job's output folder (log, checkpoints, Hydra's files), less data/ (logged as data/)."""
     for item in sorted(output_dir.iterdir()) if output_dir.is_dir() else []:
