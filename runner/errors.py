@@ -68,22 +68,6 @@ def parameters(fn: object) -> list[str]:
     return [p for p in inspect.signature(fn).parameters if p not in ("self", "args", "kwargs")]
 
 
-def accepted(fn: object) -> set[str]:
-    """Every keyword ``fn`` takes: its parameters and, for a class whose ``__init__`` passes
-    ``**kwargs`` on, its bases' (a Keras layer's ``name`` and ``dtype``, an optimizer's ``clipnorm``)."""
-    if not inspect.isclass(fn):
-        return set(parameters(fn))
-    names: set[str] = set()
-    for cls in fn.__mro__:
-        if "__init__" not in vars(cls):
-            continue
-        signature = inspect.signature(vars(cls)["__init__"]).parameters.values()
-        names |= {p.name for p in signature if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-        if not any(p.kind == p.VAR_KEYWORD for p in signature):
-            break
-    return names - {"self"}
-
-
 def no_such_parameter(key: str, target: str, params: list[str]) -> RunnerError:
     """``key`` (a full config key) names no parameter of ``target``: the closest and the list."""
     name = key.rpartition(".")[2]

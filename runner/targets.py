@@ -10,10 +10,9 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig
 
-from runner.errors import RunnerError, accepted, closest, no_such_parameter, parameters
+from runner.errors import RunnerError, closest, no_such_parameter, parameters
 
-# Prefixes of the only ``_target_``s the runner builds: a config read back from a tracking server
-# is data, not code.
+# Prefixes of the only ``_target_``s the runner builds.
 ALLOWED_TARGETS = ("runner.", "keras.")
 
 
@@ -57,6 +56,22 @@ def build(node: Any, where: str, **kwargs: Any) -> Any:
         raise RunnerError(f"{where}: needs a _target_, e.g. {where}._target_=keras.layers.RandomFlip")
     check_keys(node, locate(node._target_, where), where, given=set(kwargs))
     return instantiate(node, **kwargs)
+
+
+def accepted(fn: object) -> set[str]:
+    """Every keyword ``fn`` takes: its parameters and, for a class whose ``__init__`` passes
+    ``**kwargs`` on, its bases' (a Keras layer's ``name`` and ``dtype``, an optimizer's ``clipnorm``)."""
+    if not inspect.isclass(fn):
+        return set(parameters(fn))
+    names: set[str] = set()
+    for cls in fn.__mro__:
+        if "__init__" not in vars(cls):
+            continue
+        signature = inspect.signature(vars(cls)["__init__"]).parameters.values()
+        names |= {p.name for p in signature if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind == p.VAR_KEYWORD for p in signature):
+            break
+    return names - {"self"}
 
 
 def check_keys(node: DictConfig, target: Any, where: str, given: set[str]) -> None:
