@@ -15,7 +15,7 @@ import hydra
 from omegaconf import DictConfig
 
 from runner.config import CONF_DIR, register_configs
-from runner.errors import explain
+from runner.errors import RunnerError, explain
 
 # HYDRA_FULL_ERROR=1 from the user still means "show me the whole traceback".
 WANTS_TRACEBACK = os.environ.get("HYDRA_FULL_ERROR") == "1"
@@ -33,6 +33,18 @@ def expand_home(args: list[str]) -> list[str]:
     return expanded
 
 
+class JobFailed(RunnerError):
+    """A sweep's job stopped on bad input. Its line is printed already; Hydra records the job as
+    failed and goes on with the next, and raises this again once the sweep's jobs have run."""
+
+
+FAILED_JOBS: list[str] = []  # this process's sweep jobs that stopped on bad input: "#N"
+
+
+def overrides() -> list[str]:
+    return [arg for arg in sys.argv[1:] if "=" in arg or arg.startswith("~")]
+
+
 def reported(fn: Callable[..., Any], *args: Any) -> Any:
     """Call ``fn``; bad input ends the process with one line on stderr and exit code 2."""
     try:
@@ -41,7 +53,12 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
         if WANTS_TRACEBACK:
             raise
     except Exception as err:
-        message = explain(err, [arg for arg in sys.argv[1:] if "=" in arg or arg.startswith("~")])
+        message = explain(err, overrides())
+        if isinstance(err, JobFailed):
+            message = (
+                f"{len(FAILED_JOBS)} job(s) of this sweep stopped on bad input "
+                f"({', '.join(FAILED_JOBS)}; each one's line is above)."
+            )
         if message is None or WANTS_TRACEBACK:
             raise
         print(f"runner: error: {message}", file=sys.stderr)
@@ -58,11 +75,33 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
     sys.exit(130)  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
+def sweep_job(train: Callable[[DictConfig], float], cfg: DictConfig) -> float:
+    """One job of ``-m``: bad input in it (a value no other job has, say) is its line on stderr
+    and a failed job, not the end of the sweep: the other jobs still run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        return train(cfg)
+    except Exception as err:
+        message = explain(err, overrides())
+        if message is None or WANTS_TRACEBACK:
+            raise
+        job = f"#{HydraConfig.get().job.num}"  # as Hydra's "Launching" lines number them
+        print(f"runner: error: job {job}: {message}", file=sys.stderr)
+        FAILED_JOBS.append(job)
+        raise JobFailed(message) from None
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> float:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow's C++ INFO lines are noise here
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
     from runner.train import train
 
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        return sweep_job(train, cfg)
     return reported(train, cfg)
 
 

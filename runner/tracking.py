@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from runner import record
 from runner.config import CHECKOUT
-from runner.errors import RunnerError
+from runner.errors import RunnerError, explain
 
 log = logging.getLogger(__name__)
 MAX_TAG = 5000
@@ -155,7 +155,8 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
         yield active.info.run_id
     except BaseException as err:
         status = "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
-        mlflow.set_tag("runner.error", f"{type(err).__name__}: {err}"[:MAX_TAG])
+        # Bad input: the one line the user saw. A bug: its type and message (the log has the rest).
+        mlflow.set_tag("runner.error", (explain(err) or f"{type(err).__name__}: {err}")[:MAX_TAG])
         raise
     finally:
         log_outputs(output_dir, outputs_path(attempt), mlflow.MlflowClient(), active.info.run_id)

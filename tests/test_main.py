@@ -153,6 +153,21 @@ def test_an_output_folder_that_cannot_be_made_names_the_hydra_key(mode, tmp_path
     assert f"{key}: cannot make the output folder '{tmp_path / 'a-file'}" in line
 
 
+def test_bad_input_in_one_job_of_a_sweep_fails_that_job_and_the_others_run(tmp_path):
+    result = run_cli("-m", "data=digits", "trainer.epochs=1", "model.dropout=1.5,0.2", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    job, summary = error_lines(result)
+    assert job.startswith("runner: error: job #0: model.dropout=1.5: must be at least 0 and less than 1")
+    assert (
+        summary
+        == "runner: error: 1 job(s) of this sweep stopped on bad input (#0; each one's line is above)."
+    )
+    failed, finished = mlflow_runs(tmp_path)
+    assert (failed.info.status, failed.data.params["model.dropout"]) == ("FAILED", "1.5")
+    assert failed.data.tags["runner.error"] == job.removeprefix("runner: error: job #0: ")
+    assert (finished.info.status, finished.data.params["model.dropout"]) == ("FINISHED", "0.2")
+
+
 def test_a_cache_too_big_for_the_disk_is_refused_before_decoding(tmp_path):
     args = ["data=digits", "data.image_size=[100000,100000]", f"data.cache_dir={tmp_path / 'cache'}"]
     result = run_cli(*args, cwd=tmp_path)
