@@ -163,6 +163,18 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
         mlflow.end_run(status)
 
 
+def report(cfg: DictConfig, run_id: str, result: float, best: Path) -> None:
+    """A run's last lines: what it scored, and how to look at it and use its model."""
+    monitor, epochs = cfg.trainer.monitor, cfg.trainer.epochs
+    found = json.loads(best.read_text()) if best.exists() else None
+    at_best = f" (best {found['value']:.4f} at epoch {found['epoch'] + 1}/{epochs})" if found else ""
+    log.info("run %s: %s %.4f%s", run_id, monitor, result, at_best)
+    uri = cfg.tracking.uri
+    look = uri if uri.startswith("http") else f"mlflow ui --backend-store-uri {uri}"
+    model = "[--best]" if cfg.tracking.log_model else "--best"  # without a logged model: its checkpoint
+    log.info("see it: %s; use its model: python -m runner.predict %s PATH... %s", look, run_id, model)
+
+
 def outputs_path(attempt: int) -> str:
     """Where attempt ``attempt`` (0: the first) of a run logs its output folder."""
     return f"outputs/resume-{attempt}" if attempt else "outputs"

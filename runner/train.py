@@ -149,7 +149,7 @@ def train(cfg: DictConfig) -> float:
     index = build(cfg.data, "data").index()
     attempt = rerun.prepare_resume(cfg, output_dir, index) if cfg.tracking.resume else 0
     pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed, cfg.data.label_mode)
-    with tracking.run(cfg, output_dir, overrides, attempt):
+    with tracking.run(cfg, output_dir, overrides, attempt) as run_id:
         data = pipeline.build(cfg.data, index, seed, augment.apply(pipeline_aug) if pipeline_aug else None)
         check_validation(cfg.trainer.monitor, data)
         if pipeline_aug or model_aug:
@@ -190,7 +190,9 @@ def train(cfg: DictConfig) -> float:
             metrics.update(evaluate(model, data))
         if cfg.tracking.log_model:
             tracking.log_model(model, next(iter(data.train))[0].numpy()[:4])
-    return float(metrics[cfg.trainer.monitor])
+        result = float(metrics[cfg.trainer.monitor])
+        tracking.report(cfg, run_id, result, output_dir / "checkpoints" / "best.json")
+    return result
 
 
 def evaluate(model: keras.Model, data: pipeline.Data) -> dict[str, float]:

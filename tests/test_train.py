@@ -53,6 +53,17 @@ def test_digits_run_is_finished_and_accurate(digits_run):
         "monitor": "val_accuracy",
         "value": pytest.approx(max(history)),
     }
+    # The run's last log lines say what it scored and how to look at it and use it.
+    log = client(digits_run).download_artifacts(run.info.run_id, "outputs/runner.log", str(digits_run))
+    last = Path(log).read_text().splitlines()[-2:]
+    final, at = run.data.metrics["final_val_accuracy"], best["epoch"] + 1
+    assert last[0].endswith(
+        f"run {run.info.run_id}: val_accuracy {final:.4f} (best {best['value']:.4f} at epoch {at}/{epochs})"
+    )
+    assert last[1].endswith(
+        f"see it: mlflow ui --backend-store-uri sqlite:///mlflow.db; use its model: "
+        f"python -m runner.predict {run.info.run_id} PATH... [--best]"
+    )
 
 
 def test_digits_run_records_config_params_and_data(digits_run):
