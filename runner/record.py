@@ -42,14 +42,15 @@ def log_data(data: Data, output_dir: Path) -> None:
     (folder / "class_names.json").write_text(json.dumps({"class_names": index.class_names}, indent=2))
     (folder / "split.csv").write_text(
         csv_text(
-            ["path", "label", "split"],
+            ["path", "label", "split", "bytes"],
             (
-                (p, index.class_names[y], s)
+                (p, index.class_names[y], s, size(p))
                 for p, y, s in zip(index.paths, index.labels, data.split, strict=True)
             ),
         )
     )
-    (folder / "skipped.csv").write_text(csv_text(["path", "reason"], index.skipped))
+    skipped = ((path, reason, size(path)) for path, reason in index.skipped)
+    (folder / "skipped.csv").write_text(csv_text(["path", "reason", "bytes"], skipped))
     per_class = [
         [name, *(int(np.sum((index.labels == i) & (data.split == s))) for s in ("train", "val"))]
         for i, name in enumerate(index.class_names)
@@ -63,6 +64,14 @@ def log_data(data: Data, output_dir: Path) -> None:
     )
     if index.skipped:
         print(f"runner: {index.summary()}; each is listed in {folder / 'skipped.csv'}", file=sys.stderr)
+
+
+def size(path: str) -> int | str:
+    """A file's size in bytes, which a resume compares; '' for a generator's array (no file)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return ""
 
 
 def log_input(index: FileIndex) -> None:
@@ -88,7 +97,9 @@ def log_input(index: FileIndex) -> None:
 
 def data_changes(store: Any, run_id: str, index: FileIndex) -> list[str]:
     """How the files in ``index`` differ from those run ``run_id`` logged in ``data/split.csv``
-    (trained on, with labels) and ``data/skipped.csv``; empty if the same, or nothing was logged."""
+    (trained on, with labels and sizes) and ``data/skipped.csv``; empty if the same, or nothing
+    was logged. A size that changed means a file rewritten, or a skipped one perhaps mended (it
+    would be trained on now); a rewrite that keeps the size is not seen."""
     from mlflow.exceptions import MlflowException
 
     with tempfile.TemporaryDirectory() as folder:
@@ -97,13 +108,19 @@ def data_changes(store: Any, run_id: str, index: FileIndex) -> list[str]:
         except (MlflowException, OSError):
             return []  # it failed before its data were read: nothing was trained on yet
         with open(logged / "split.csv", newline="") as file:
-            trained = {row["path"]: row["label"] for row in csv.DictReader(file)}
+            trained = {row["path"]: row for row in csv.DictReader(file)}
         with open(logged / "skipped.csv", newline="") as file:
-            skipped = {row["path"] for row in csv.DictReader(file)}
+            skipped = {row["path"]: row for row in csv.DictReader(file)}
     now = dict(zip(index.paths, (index.class_names[y] for y in index.labels), strict=True))
+
+    def resized(rows: dict[str, dict]) -> list[str]:  # runs logged before sizes were kept have none
+        return [p for p in now if p in rows and rows[p].get("bytes") not in (None, "", str(size(p)))]
+
     found = {
         "added": [path for path in now if path not in trained and path not in skipped],
         "removed": [path for path in trained if path not in now],
-        "relabelled": [path for path in now if path in trained and trained[path] != now[path]],
+        "relabelled": [path for path in now if path in trained and trained[path]["label"] != now[path]],
+        "rewritten": resized(trained),
+        "changed since they were skipped": resized(skipped),
     }
     return [f"{len(paths)} {what} (e.g. {paths[0]})" for what, paths in found.items() if paths]

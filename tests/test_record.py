@@ -11,22 +11,42 @@ from runner.sources import FileIndex
 
 def test_data_changes_compares_the_files_with_those_the_run_logged(tmp_path):
     """Trained on a.png (cat) and b.png (dog); c.png was skipped as unreadable."""
+    for name, content in {"a.png": b"aaaa", "b.png": b"bb", "c.png": b""}.items():
+        (tmp_path / name).write_bytes(content)
+    a, b, c, d = (str(tmp_path / name) for name in ("a.png", "b.png", "c.png", "d.png"))
     store = client(tmp_path)
     run_id = store.create_run(store.create_experiment("data")).info.run_id
-    store.log_text(run_id, "path,label,split\na.png,cat,train\nb.png,dog,val\n", "data/split.csv")
-    store.log_text(run_id, "path,reason\nc.png,empty file (0 bytes)\n", "data/skipped.csv")
+    store.log_text(run_id, f"path,label,split,bytes\n{a},cat,train,4\n{b},dog,val,2\n", "data/split.csv")
+    store.log_text(run_id, f"path,reason,bytes\n{c},empty file (0 bytes),0\n", "data/skipped.csv")
 
     def index(*rows: tuple[str, int]) -> FileIndex:
         return FileIndex([path for path, _ in rows], np.array([y for _, y in rows]), ["cat", "dog"])
 
-    assert record.data_changes(store, run_id, index(("a.png", 0), ("b.png", 1))) == []
-    assert (
-        record.data_changes(store, run_id, index(("a.png", 0), ("b.png", 1), ("c.png", 0))) == []
-    )  # skipped then, so not "added" now
-    assert record.data_changes(store, run_id, index(("b.png", 0), ("d.png", 1))) == [
-        "1 added (e.g. d.png)",
-        "1 removed (e.g. a.png)",
-        "1 relabelled (e.g. b.png)",
+    assert record.data_changes(store, run_id, index((a, 0), (b, 1))) == []
+    assert record.data_changes(store, run_id, index((a, 0), (b, 1), (c, 0))) == []  # skipped then too
+    (tmp_path / "d.png").write_bytes(b"d")
+    assert record.data_changes(store, run_id, index((b, 0), (d, 1))) == [
+        f"1 added (e.g. {d})",
+        f"1 removed (e.g. {a})",
+        f"1 relabelled (e.g. {b})",
+    ]
+    (tmp_path / "a.png").write_bytes(b"a new picture")
+    (tmp_path / "c.png").write_bytes(b"mended")
+    assert record.data_changes(store, run_id, index((a, 0), (b, 1), (c, 0))) == [
+        f"1 rewritten (e.g. {a})",
+        f"1 changed since they were skipped (e.g. {c})",
     ]
     nothing_logged = store.create_run(store.create_experiment("early")).info.run_id
-    assert record.data_changes(store, nothing_logged, index(("d.png", 1))) == []
+    assert record.data_changes(store, nothing_logged, index((d, 1))) == []
+
+
+def test_a_record_without_sizes_compares_paths_and_labels_only(tmp_path):
+    """Runs logged before sizes were kept: their records still work, without the size check."""
+    (tmp_path / "a.png").write_bytes(b"rewritten since")
+    a = str(tmp_path / "a.png")
+    store = client(tmp_path)
+    run_id = store.create_run(store.create_experiment("old")).info.run_id
+    store.log_text(run_id, f"path,label,split\n{a},cat,train\n", "data/split.csv")
+    store.log_text(run_id, "path,reason\n", "data/skipped.csv")
+    index = FileIndex([a], np.array([0]), ["cat", "dog"])
+    assert record.data_changes(store, run_id, index) == []

@@ -81,7 +81,9 @@ def test_digits_run_records_config_params_and_data(digits_run):
     assert config["data"]["path"] == str(digits_run / "digits")
     assert config["trainer"]["epochs"] == int(params["trainer.epochs"])
     split = Path(artifacts, "data", "split.csv").read_text().splitlines()
-    assert len(split) == 1 + 1797 and split[0] == "path,label,split"
+    assert len(split) == 1 + 1797 and split[0] == "path,label,split,bytes"
+    path, label, _, size = split[1].split(",")
+    assert Path(path).parent.name == label and int(size) == Path(path).stat().st_size  # a resume compares it
     class_names = json.loads(Path(artifacts, "data", "class_names.json").read_text())["class_names"]
     assert class_names == [str(digit) for digit in range(10)]
     assert (digits_run / "artifacts" / "outputs" / ".hydra" / "overrides.yaml").exists()
