@@ -87,6 +87,8 @@ def check_keys(node: DictConfig, target: Any, where: str, given: set[str]) -> No
         for p in signature
         if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     ]
+    if "_args_" in node:  # Hydra's positional arguments: Python itself will name a missing one
+        return
     if missing := [name for name in needed if name not in node and name not in given]:
         raise RunnerError(
             f"{where}: {node._target_} needs {', '.join(map(repr, missing))}; "
