@@ -136,6 +136,7 @@ class DirData(DataConfig):
     _target_: str = "runner.sources.DirSource"
     path: str = MISSING
     val_path: str | None = None  # a separate validation folder (then validation_split is unused)
+    test_path: str | None = None  # a held-out folder, evaluated once after training (test_* metrics)
     # Given labels, as image_dataset_from_directory(labels=[...]): one per image file under
     # ``path`` in sorted path order; null: inferred from the class subfolders.
     labels: list[int] | None = None

@@ -32,7 +32,8 @@ class Data:
     index: FileIndex
     train: tf.data.Dataset
     val: tf.data.Dataset | None
-    split: np.ndarray  # per index entry: "train" or "val"
+    test: tf.data.Dataset | None  # data.test_path: evaluated once, after training
+    split: np.ndarray  # per index entry: "train", "val" or "test"
     input_shape: tuple[int, int, int]
     order: Order  # of the training batches; callbacks.EpochSeeds deals each epoch's
 
@@ -192,21 +193,27 @@ def build(cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None 
         index = require_every_class(index.without(bad))
     log.info("%d images in %d classes, %s", len(index), len(index.class_names), index.summary())
 
-    if index.split is None:
-        train, val = stratified_split(index.labels, cfg.validation_split, seed)
-        split = np.full(len(index), "train", dtype=object)
-        split[val] = "val"
-    else:
-        split = index.split
-        train, val = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
+    split = np.full(len(index), "", dtype=object) if index.split is None else index.split.copy()
+    free = np.flatnonzero(split == "")  # not placed by the source: split by data.validation_split
+    if len(free):
+        train, val = stratified_split(index.labels[free], cfg.validation_split, seed)
+        split[free[train]], split[free[val]] = "train", "val"
+    train, val, test = (np.flatnonzero(split == part) for part in ("train", "val", "test"))
     encode = label_encoder(cfg.label_mode, len(index.class_names))
     order = Order(len(train), seed)
+
+    def unshuffled(rows: np.ndarray) -> tf.data.Dataset | None:
+        return (
+            batches(images, keys[rows], index.labels[rows], cfg.batch_size, encode=encode)
+            if len(rows)
+            else None
+        )
+
     return Data(
         index=index,
         train=batches(images, keys[train], index.labels[train], cfg.batch_size, order, augment, encode),
-        val=batches(images, keys[val], index.labels[val], cfg.batch_size, encode=encode)
-        if len(val)
-        else None,
+        val=unshuffled(val),
+        test=unshuffled(test),
         split=split,
         input_shape=decoder.shape,
         order=order,

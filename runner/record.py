@@ -51,14 +51,15 @@ def log_data(data: Data, output_dir: Path) -> None:
     )
     skipped = ((path, reason, size(path)) for path, reason in index.skipped)
     (folder / "skipped.csv").write_text(csv_text(["path", "reason", "bytes"], skipped))
+    parts = ("train", "val", "test") if data.test is not None else ("train", "val")
     per_class = [
-        [name, *(int(np.sum((index.labels == i) & (data.split == s))) for s in ("train", "val"))]
+        [name, *(int(np.sum((index.labels == i) & (data.split == s))) for s in parts)]
         for i, name in enumerate(index.class_names)
     ]
-    (folder / "class_counts.csv").write_text(csv_text(["class", "train", "val"], per_class))
+    (folder / "class_counts.csv").write_text(csv_text(["class", *parts], per_class))
     mlflow.log_artifacts(str(folder), "data")
     log_input(index)
-    counts = {f"data.count.{s}": int(np.sum(data.split == s)) for s in ("train", "val")}
+    counts = {f"data.count.{s}": int(np.sum(data.split == s)) for s in parts}
     mlflow.log_params(
         {**counts, "data.count.skipped": len(index.skipped), "data.num_classes": len(index.class_names)}
     )

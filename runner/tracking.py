@@ -218,9 +218,12 @@ def log_class_weights(class_names: list[str], weights: np.ndarray) -> None:
     )
 
 
-def log_confusion(class_names: list[str], matrix: np.ndarray) -> None:
+def log_confusion(class_names: list[str], matrix: np.ndarray, part: str) -> None:
+    """``eval/confusion_matrix.csv`` for the validation images, ``eval/test_confusion_matrix.csv``
+    for the held-out ones."""
     rows = ([name, *counts] for name, counts in zip(class_names, matrix.tolist(), strict=True))
-    mlflow.log_text(record.csv_text(["true\\predicted", *class_names], rows), "eval/confusion_matrix.csv")
+    name = "confusion_matrix.csv" if part == "val" else f"{part}_confusion_matrix.csv"
+    mlflow.log_text(record.csv_text(["true\\predicted", *class_names], rows), f"eval/{name}")
 
 
 # What serving the model needs, pinned to the installed versions. MLflow's default would find the

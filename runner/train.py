@@ -187,7 +187,9 @@ def train(cfg: DictConfig) -> float:
         # Empty when a resumed run had finished its last epoch: then what that epoch logged.
         metrics = {name: values[-1] for name, values in history.history.items()} or tracking.last_metrics()
         if data.val is not None:
-            metrics.update(evaluate(model, data))
+            metrics.update(evaluate(model, data, "val"))
+        if data.test is not None:  # held out: reported, never monitored or swept on
+            metrics.update(evaluate(model, data, "test"))
         if cfg.tracking.log_model:
             tracking.log_model(model, next(iter(data.train))[0].numpy()[:4])
         result = float(metrics[cfg.trainer.monitor])
@@ -195,18 +197,19 @@ def train(cfg: DictConfig) -> float:
     return result
 
 
-def evaluate(model: keras.Model, data: pipeline.Data) -> dict[str, float]:
-    """Final validation metrics (best weights if early stopping restored them) + confusion matrix."""
-    results = model.evaluate(data.val, return_dict=True, verbose=0)
-    metrics = {f"val_{name}": float(value) for name, value in results.items()}
+def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, float]:
+    """Metrics of the final model (best weights if early stopping restored them) on the ``val`` or
+    ``test`` images, logged as ``final_<part>_*``, and their confusion matrix."""
+    images = data.val if part == "val" else data.test
+    results = model.evaluate(images, return_dict=True, verbose=0)
+    metrics = {f"{part}_{name}": float(value) for name, value in results.items()}
     tracking.log_final(metrics)
-    probabilities = model.predict(data.val, verbose=0)
+    probabilities = model.predict(images, verbose=0)
     if probabilities.shape[1] == 1:  # binary: one sigmoid output
         predicted = (probabilities[:, 0] > 0.5).astype(int)
     else:
         predicted = np.argmax(probabilities, axis=1)
-    truth = data.index.labels[data.split == "val"]
-    tracking.log_confusion(
-        data.index.class_names, confusion_matrix(truth, predicted, labels=range(len(data.index.class_names)))
-    )
+    truth = data.index.labels[data.split == part]
+    matrix = confusion_matrix(truth, predicted, labels=range(len(data.index.class_names)))
+    tracking.log_confusion(data.index.class_names, matrix, part)
     return metrics

@@ -110,6 +110,22 @@ def test_val_path_fixes_the_split(tmp_path):
     assert index.split.tolist() == ["train"] * 9 + ["val"] * 3
 
 
+def test_test_path_holds_images_out_and_leaves_the_rest_to_split(tmp_path):
+    photo_folder(tmp_path / "train", per_class=3)
+    photo_folder(tmp_path / "test", per_class=2)
+    index = dir_source(tmp_path / "train", test_path=str(tmp_path / "test")).index()
+    assert index.split.tolist() == [""] * 9 + ["test"] * 6  # "": data.validation_split decides
+    assert all(path.startswith(str(tmp_path / "test")) for path in index.paths[9:])
+    from runner import pipeline
+
+    source = dir_source(
+        tmp_path / "train", test_path=str(tmp_path / "test"), image_size=[8, 8], validation_split=0.33
+    )
+    data = pipeline.build(source, source.index(), seed=0)
+    assert sorted(data.split[:9]) == ["train"] * 6 + ["val"] * 3 and data.split[9:].tolist() == ["test"] * 6
+    assert sum(int(x.shape[0]) for x, _ in data.test) == 6
+
+
 def write_csv(path: Path, rows: list[tuple[str, str]], header=("path", "label")) -> Path:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)

@@ -13,7 +13,17 @@ import mlflow
 import numpy as np
 import pytest
 import yaml
-from conftest import client, compose, error_lines, logged_model, mlflow_runs, run_cli, train_cli
+from conftest import (
+    client,
+    compose,
+    corrupt_jpeg,
+    error_lines,
+    logged_model,
+    mlflow_runs,
+    photo_folder,
+    run_cli,
+    train_cli,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -108,10 +118,13 @@ def test_digits_model_loads_and_predicts_probabilities(digits_run):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_user_folder_with_flip(photos, tmp_path):
+def test_user_folder_with_flip_and_a_held_out_test_folder(photos, tmp_path):
+    held_out = photo_folder(tmp_path / "test", per_class=2)
+    corrupt_jpeg(held_out / "cat" / "broken.jpg")
     run = train_cli(
         "data=dir",
         f"data.path={photos}",
+        f"data.test_path={held_out}",
         "aug=flip",
         "trainer.epochs=2",
         "data.image_size=[32,32]",
@@ -123,6 +136,19 @@ def test_user_folder_with_flip(photos, tmp_path):
     n_files = sum(1 for p in photos.rglob("*") if p.is_file())
     assert int(run.data.params["data.count.train"]) + int(run.data.params["data.count.val"]) == n_files
     assert "aug=flip" in run.data.tags["runner.overrides"]
+    # The held-out folder: split from nothing, evaluated once at the end, its bad file skipped.
+    assert run.data.params["data.count.test"] == "6"
+    assert 0 <= run.data.metrics["final_test_accuracy"] <= 1 and "final_test_loss" in run.data.metrics
+    assert not any(name.startswith("test_") for name in run.data.metrics)  # no per-epoch test metrics
+    folder = client(tmp_path).download_artifacts(run.info.run_id, "", str(tmp_path / "artifacts"))
+    matrix = Path(folder, "eval", "test_confusion_matrix.csv").read_text().splitlines()[1:]
+    assert sum(int(n) for row in matrix for n in row.split(",")[1:]) == 6
+    tested = [row for row in Path(folder, "data", "split.csv").read_text().splitlines() if ",test," in row]
+    assert sorted(row.split(",")[0] for row in tested) == sorted(
+        str(p) for p in held_out.rglob("*") if p.is_file() and p.name != "broken.jpg"
+    )
+    assert str(held_out / "cat" / "broken.jpg") in Path(folder, "data", "skipped.csv").read_text()
+    assert Path(folder, "data", "class_counts.csv").read_text().splitlines()[0] == "class,train,val,test"
 
 
 def test_optuna_sweep_maximises_what_train_returns(tmp_path):

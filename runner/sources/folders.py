@@ -104,17 +104,24 @@ class DirSource(DirData):
         if self.labels is not None:
             return self.given(root)
         classes = self.classes(root)
-        index = self.index_folder(root, classes, "data.path")
-        if self.val_path:
-            val = self.index_folder(folder(self.val_path, "data.val_path"), classes, "data.val_path")
-            index = FileIndex(
-                index.paths + val.paths,
-                np.concatenate([index.labels, val.labels]),
+        parts = [(self.index_folder(root, classes, "data.path"), "train" if self.val_path else "")]
+        for path, key, split in (
+            (self.val_path, "data.val_path", "val"),
+            (self.test_path, "data.test_path", "test"),
+        ):
+            if path:
+                parts.append((self.index_folder(folder(path, key), classes, key), split))
+        if len(parts) == 1:
+            return require_every_class(parts[0][0])
+        return require_every_class(
+            FileIndex(
+                [p for part, _ in parts for p in part.paths],
+                np.concatenate([part.labels for part, _ in parts]),
                 classes,
-                index.skipped + val.skipped,
-                split=np.array(["train"] * len(index) + ["val"] * len(val), dtype=object),
+                [s for part, _ in parts for s in part.skipped],
+                split=np.array([split for part, split in parts for _ in part.paths], dtype=object),
             )
-        return require_every_class(index)
+        )
 
 
 @dataclass

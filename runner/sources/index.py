@@ -35,7 +35,9 @@ class FileIndex:
     labels: np.ndarray
     class_names: list[str]
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    split: np.ndarray | None = None  # fixed "train"/"val" per image (data.val_path); None: split later
+    # Fixed per image: "train"/"val"/"test" (data.val_path, data.test_path), or "" for the pipeline
+    # to split by data.validation_split; None: all "".
+    split: np.ndarray | None = None
     arrays: list[np.ndarray] | None = None  # already-decoded images (the generator source)
 
     def __len__(self) -> int:
