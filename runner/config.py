@@ -163,6 +163,8 @@ class GlobData(DataConfig):
     labels_csv: str | None = None  # its paths are relative to its own folder
     path_column: str = "path"
     label_column: str = "label"
+    # A column of train/val/test per row (empty: data.validation_split places it); null: none.
+    split_column: str | None = None
     label_regex: str | None = None  # group 'label', or group 1, of the file name
     class_names: list[str] | None = None
     # Paths from the CSV must stay inside ``root`` (default: the CSV's folder, else the pattern's).

@@ -183,6 +183,32 @@ def test_csv_missing_column_names_the_columns_found(tmp_path):
         glob_csv(tmp_path, csv_path).index()
 
 
+def test_glob_csv_split_column_places_each_row(tmp_path):
+    root = photo_folder(tmp_path / "photos", per_class=8)
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*.*"))
+    splits = ["train", "val", "test", ""] * 6  # per class: two of each
+    splits[0] = "tset"
+    rows = [(f, Path(f).parent.name, split) for f, split in zip(files, splits, strict=True)]
+    csv_path = write_csv(root / "labels.csv", rows, header=("path", "label", "split"))
+    index = glob_csv(tmp_path, csv_path, split_column="split").index()
+    assert sorted(index.split.tolist()) == sorted(["train"] * 5 + ["val", "test", ""] * 6)
+    reason = dict(index.skipped)[str(root / files[0])]
+    assert reason == "split 'tset' in data.split_column is not train, val, test or empty"
+    with pytest.raises(RunnerError, match="data.split_column=fold: no such column .* Columns: path, label"):
+        glob_csv(tmp_path, csv_path, split_column="fold").index()
+    from runner import pipeline
+
+    source = glob_csv(tmp_path, csv_path, split_column="split", image_size=[8, 8], validation_split=0.5)
+    data = pipeline.build(source, source.index(), seed=0)
+    placed = dict(zip(data.index.paths, data.split, strict=True))
+    for path, _, split in rows[1:]:  # as the CSV says; its empty ones by data.validation_split
+        assert placed[str(root / path)] == split or (
+            split == "" and placed[str(root / path)] in ("train", "val")
+        )
+    assert sorted(placed.values()).count("val") == 6 + 3
+    assert sum(int(x.shape[0]) for x, _ in data.test) == 6
+
+
 def test_glob_labels_from_parent_and_regex(tmp_path):
     photo_folder(tmp_path, per_class=2)
     parent = GlobSource(pattern=str(tmp_path / "**" / "*.jpg")).index()

@@ -21,6 +21,7 @@ from runner.errors import RunnerError, closest
 from runner.sources.index import FileIndex, check, labels_of, require_every_class
 
 WILDCARDS = re.compile(r"[*?\[]")
+SPLITS = ("train", "val", "test", "")  # data.split_column's values; "": data.validation_split decides
 
 
 def fixed_prefix(pattern: str) -> Path:
@@ -66,14 +67,18 @@ class GlobSource(GlobData):
             )
         return [str(Path(p).resolve()) for p in found]
 
-    def from_csv(self, files: list[str], root: Path) -> tuple[list[str], list[str], list]:
-        """(paths, label values, skipped) for the CSV's rows; files it does not list are skipped."""
+    def from_csv(self, files: list[str], root: Path) -> tuple[list[str], list[str], list, list[str]]:
+        """(paths, label values, skipped, splits) for the CSV's rows; files it does not list are
+        skipped. A split is ``data.split_column``'s value, or '' for data.validation_split to decide."""
         if not self.labels_csv:
             raise RunnerError("data.labels_from=csv needs data.labels_csv=path/to/labels.csv.")
         csv_path = Path(self.labels_csv).expanduser().resolve()
-        rows = read_csv(csv_path, {"path_column": self.path_column, "label_column": self.label_column})
+        columns = {"path_column": self.path_column, "label_column": self.label_column}
+        rows = read_csv(
+            csv_path, columns | ({"split_column": self.split_column} if self.split_column else {})
+        )
         on_disk = set(files)
-        paths, values, skipped, listed = [], [], [], set()
+        paths, values, skipped, listed, splits = [], [], [], set(), []
         for row in rows:
             path = (csv_path.parent / row[self.path_column].strip()).resolve()
             listed.add(str(path))
@@ -86,11 +91,16 @@ class GlobSource(GlobData):
                 )
             elif not path.is_file():
                 skipped.append((str(path), "listed in data.labels_csv but the file does not exist"))
+            elif (split := row[self.split_column].strip() if self.split_column else "") not in SPLITS:
+                skipped.append(
+                    (str(path), f"split '{split}' in data.split_column is not train, val, test or empty")
+                )
             elif str(path) in on_disk:
                 paths.append(str(path))
                 values.append(row[self.label_column].strip())
+                splits.append(split)
         skipped += [(f, "not listed in data.labels_csv") for f in files if f not in listed]
-        return paths, values, skipped
+        return paths, values, skipped, splits
 
     def label_values(self, files: list[str]) -> list[str]:
         if self.labels_from == LabelsFrom.parent:
@@ -113,8 +123,12 @@ class GlobSource(GlobData):
     def index(self) -> FileIndex:
         root, files = self.data_root(), self.matches()
         skipped: list[tuple[str, str]] = []
+        split = None
         if self.labels_from == LabelsFrom.csv:
-            files, values, skipped = self.from_csv(files, root)
+            files, values, skipped, splits = self.from_csv(files, root)
+            split = np.array(splits, dtype=object) if self.split_column else None
+        elif self.split_column:
+            raise RunnerError("data.split_column: comes from data.labels_csv; set data.labels_from=csv.")
         else:
             values = self.label_values(files)
         if self.labels_from == LabelsFrom.none:
@@ -122,5 +136,5 @@ class GlobSource(GlobData):
                 FileIndex(files, np.full(len(files), -1, dtype=np.int32), [], skipped), self.check_first
             )
         names, labels, bad_labels = labels_of(values, self.class_names)
-        index = FileIndex(files, labels, names, skipped).without(bad_labels)
+        index = FileIndex(files, labels, names, skipped, split=split).without(bad_labels)
         return require_every_class(check(index, self.check_first))
