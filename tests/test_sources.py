@@ -110,6 +110,18 @@ def test_val_path_fixes_the_split(tmp_path):
     assert index.split.tolist() == ["train"] * 9 + ["val"] * 3
 
 
+def test_a_held_out_subfolder_that_is_no_class_is_said(tmp_path, caplog):
+    photo_folder(tmp_path / "train", per_class=2)
+    photo_folder(tmp_path / "test", per_class=1)
+    write_image(tmp_path / "test" / "zebra" / "z.jpg")
+    index = dir_source(tmp_path / "train", test_path=str(tmp_path / "test")).index()
+    assert len(index) == 6 + 3  # zebra's image is not used
+    assert "data.test_path: subfolder 'zebra' is not a class of data.path (cat, dog, owl)" in caplog.text
+    caplog.clear()
+    dir_source(tmp_path / "train", test_path=str(tmp_path / "test"), class_names=["cat", "dog"]).index()
+    assert "zebra" not in caplog.text  # classes picked on purpose: the others are left out quietly
+
+
 def test_test_path_holds_images_out_and_leaves_the_rest_to_split(tmp_path):
     photo_folder(tmp_path / "train", per_class=3)
     photo_folder(tmp_path / "test", per_class=2)

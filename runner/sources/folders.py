@@ -68,6 +68,20 @@ class DirSource(DirData):
             )
         return found
 
+    def held_out(self, path: str, key: str, classes: list[str]) -> Path:
+        """The ``val_path``/``test_path`` folder. A subfolder there that is no class of ``path`` is
+        said, not silently dropped (unless ``class_names`` picked the classes on purpose)."""
+        root = folder(path, key)
+        subfolders = {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+        for name in sorted(subfolders - set(classes)) if not self.class_names else []:
+            log.warning(
+                "%s: subfolder '%s' is not a class of data.path (%s); its images are not used",
+                key,
+                name,
+                ", ".join(classes),
+            )
+        return root
+
     def index_folder(self, root: Path, classes: list[str], key: str) -> FileIndex:
         extensions = {"." + e.lower().lstrip(".") for e in self.extensions}
         paths, labels, skipped = [], [], []
@@ -110,7 +124,7 @@ class DirSource(DirData):
             (self.test_path, "data.test_path", "test"),
         ):
             if path:
-                parts.append((self.index_folder(folder(path, key), classes, key), split))
+                parts.append((self.index_folder(self.held_out(path, key, classes), classes, key), split))
         if len(parts) == 1:
             return require_every_class(parts[0][0])
         return require_every_class(
