@@ -110,6 +110,16 @@ def test_val_path_fixes_the_split(tmp_path):
     assert index.split.tolist() == ["train"] * 9 + ["val"] * 3
 
 
+def test_given_labels_and_a_held_out_folder_do_not_mix(tmp_path):
+    photo_folder(tmp_path / "train", per_class=1)
+    photo_folder(tmp_path / "test", per_class=1)
+    source = dir_source(tmp_path / "train", labels=[0, 1, 0], test_path=str(tmp_path / "test"))
+    with pytest.raises(
+        RunnerError, match="data.test_path: its images are labelled by their class subfolders"
+    ):
+        source.index()
+
+
 def test_a_held_out_subfolder_that_is_no_class_is_said(tmp_path, caplog):
     photo_folder(tmp_path / "train", per_class=2)
     photo_folder(tmp_path / "test", per_class=1)

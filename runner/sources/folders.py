@@ -116,6 +116,13 @@ class DirSource(DirData):
     def index(self) -> FileIndex:
         root = folder(self.path, "data.path")
         if self.labels is not None:
+            if self.val_path or self.test_path:
+                key = "data.val_path" if self.val_path else "data.test_path"
+                raise RunnerError(
+                    f"{key}: its images are labelled by their class subfolders, and data.labels "
+                    f"labels data.path's files by position instead. Use class subfolders for both, "
+                    f"or unset {key}."
+                )
             return self.given(root)
         classes = self.classes(root)
         parts = [(self.index_folder(root, classes, "data.path"), "train" if self.val_path else "")]
