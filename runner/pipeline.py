@@ -202,12 +202,10 @@ def build(cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None 
     encode = label_encoder(cfg.label_mode, len(index.class_names))
     order = Order(len(train), seed)
 
-    def unshuffled(rows: np.ndarray) -> tf.data.Dataset | None:
-        return (
-            batches(images, keys[rows], index.labels[rows], cfg.batch_size, encode=encode)
-            if len(rows)
-            else None
-        )
+    def unshuffled(rows: np.ndarray) -> tf.data.Dataset | None:  # validation and test images
+        if not len(rows):
+            return None
+        return batches(images, keys[rows], index.labels[rows], cfg.batch_size, encode=encode)
 
     return Data(
         index=index,

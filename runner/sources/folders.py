@@ -132,8 +132,6 @@ class DirSource(DirData):
         ):
             if path:
                 parts.append((self.index_folder(self.held_out(path, key, classes), classes, key), split))
-        if len(parts) == 1:
-            return require_every_class(parts[0][0])
         return require_every_class(
             FileIndex(
                 [p for part, _ in parts for p in part.paths],
