@@ -53,12 +53,13 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
         if WANTS_TRACEBACK:
             raise
     except Exception as err:
-        message = explain(err, overrides())
-        if isinstance(err, JobFailed):
+        if isinstance(err, JobFailed):  # raised by Hydra after the sweep: say what the sweep did
             message = (
                 f"{len(FAILED_JOBS)} job(s) of this sweep stopped on bad input "
                 f"({', '.join(FAILED_JOBS)}; each one's line is above)."
             )
+        else:
+            message = explain(err, overrides())
         if message is None or WANTS_TRACEBACK:
             raise
         print(f"runner: error: {message}", file=sys.stderr)
