@@ -126,7 +126,7 @@ class GlobSource(GlobData):
         split = None
         if self.labels_from == LabelsFrom.csv:
             files, values, skipped, splits = self.from_csv(files, root)
-            split = np.array(splits, dtype=object) if self.split_column else None
+            split = np.array(splits, dtype=object)  # all "" without data.split_column
         elif self.split_column:
             raise RunnerError("data.split_column: comes from data.labels_csv; set data.labels_from=csv.")
         else:
