@@ -198,6 +198,45 @@ def test_csv_outside_root_allowed_when_asked(tmp_path):
     assert str(tmp_path / "outside.jpg") in index.paths
 
 
+def test_a_file_listed_twice_is_used_once_and_one_with_two_labels_not_at_all(tmp_path):
+    root = photo_folder(tmp_path / "photos", per_class=2)
+    rows = [(str(p.relative_to(root)), p.parent.name) for p in sorted(root.rglob("*.*"))]
+    rows += [("cat/cat00.png", "cat"), ("dog/dog01.jpg", "owl")]  # a repeat; a contradiction
+    index = glob_csv(tmp_path, write_csv(root / "labels.csv", rows)).index()
+    assert len(index.paths) == len(set(index.paths)) == 5  # 6 files, the contradicted one left out
+    assert str(root / "cat" / "cat00.png") in index.paths
+    assert dict(index.skipped)[str(root / "dog" / "dog01.jpg")] == (
+        "different labels in data.labels_csv: dog, owl; keep one row"
+    )
+
+
+def test_a_file_in_two_splits_is_left_out(tmp_path):
+    root = photo_folder(tmp_path / "photos", per_class=2)
+    rows = [(str(p.relative_to(root)), p.parent.name, "train") for p in sorted(root.rglob("*.*"))]
+    rows.append(("cat/cat00.png", "cat", "val"))  # would be trained and validated on
+    csv_path = write_csv(root / "labels.csv", rows, header=("path", "label", "split"))
+    index = glob_csv(tmp_path, csv_path, split_column="split").index()
+    assert str(root / "cat" / "cat00.png") not in index.paths and len(index) == 5
+    assert (
+        "different splits in data.split_column: train, val"
+        in dict(index.skipped)[str(root / "cat" / "cat00.png")]
+    )
+
+
+def test_csv_paths_written_on_windows_are_found(tmp_path):
+    root = photo_folder(tmp_path / "photos", per_class=2)
+    rows = [(str(p.relative_to(root)).replace("/", "\\"), p.parent.name) for p in sorted(root.rglob("*.*"))]
+    index = glob_csv(tmp_path, write_csv(root / "labels.csv", rows)).index()
+    assert sorted(index.paths) == sorted(str(p) for p in root.rglob("*.*g")) and not index.skipped
+
+
+def test_glob_through_a_symlinked_folder_uses_each_file_once(tmp_path):
+    root = photo_folder(tmp_path / "photos", per_class=2)
+    (root / "also_cats").symlink_to(root / "cat")
+    index = GlobSource(pattern=str(root / "**" / "*.*g")).index()
+    assert len(index) == 6 and index.class_names == ["cat", "dog", "owl"]
+
+
 def test_csv_missing_column_names_the_columns_found(tmp_path):
     csv_path = write_csv(tmp_path / "labels.csv", [("a.jpg", "cat")], header=("file", "label"))
     write_image(tmp_path / "a.jpg")

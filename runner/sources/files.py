@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import glob
+import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,8 @@ import numpy as np
 from runner.config import GlobData, LabelsFrom
 from runner.errors import RunnerError, closest
 from runner.sources.index import FileIndex, check, labels_of, require_every_class
+
+log = logging.getLogger(__name__)
 
 WILDCARDS = re.compile(r"[*?\[]")
 SPLITS = ("train", "val", "test", "")  # data.split_column's values; "": data.validation_split decides
@@ -47,6 +51,38 @@ def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
         return list(reader)
 
 
+def listed_path(folder: Path, written: str) -> Path:
+    """A CSV's path, relative to the CSV's folder. A CSV written on Windows has backslashes, which
+    are no separator here: if no file has the path as written, its '/' form is the one meant."""
+    path = (folder / written).resolve()
+    if "\\" in written and not path.exists():
+        return (folder / written.replace("\\", "/")).resolve()
+    return path
+
+
+def unique_rows(entries: dict[str, list[tuple[str, str]]]) -> Iterator[tuple[str, tuple[str, str], str]]:
+    """(path, (label, split), why it is left out or '') once per file the CSV lists.
+
+    A file listed twice would be trained on twice, or land in both the training and the
+    validation split (a leak): repeats that agree count once, and a file whose rows disagree on
+    its label or split is left out, since which row is right is not ours to guess."""
+    repeated = [path for path, rows in entries.items() if len(rows) > 1 and len(set(rows)) == 1]
+    if repeated:
+        log.warning(
+            "data.labels_csv lists %d files more than once (e.g. %s); each is used once",
+            len(repeated),
+            repeated[0],
+        )
+    for path, rows in entries.items():
+        labels, splits = (list(dict.fromkeys(column)) for column in zip(*rows, strict=True))
+        if len(labels) > 1:
+            yield path, rows[0], f"different labels in data.labels_csv: {', '.join(labels)}; keep one row"
+        elif len(splits) > 1:
+            yield path, rows[0], f"different splits in data.split_column: {', '.join(splits)}; keep one row"
+        else:
+            yield path, rows[0], ""
+
+
 @dataclass
 class GlobSource(GlobData):
     def data_root(self) -> Path:
@@ -65,7 +101,8 @@ class GlobSource(GlobData):
                 f"data.pattern='{self.pattern}': matches no files (the working directory is "
                 f"'{os.getcwd()}'; use an absolute pattern or one relative to it)."
             )
-        return [str(Path(p).resolve()) for p in found]
+        # Through a symlinked folder the same file matches twice; it is one image, used once.
+        return list(dict.fromkeys(str(Path(p).resolve()) for p in found))
 
     def from_csv(self, files: list[str], root: Path) -> tuple[list[str], list[str], list, list[str]]:
         """(paths, label values, skipped, splits) for the CSV's rows; files it does not list are
@@ -78,9 +115,10 @@ class GlobSource(GlobData):
             csv_path, columns | ({"split_column": self.split_column} if self.split_column else {})
         )
         on_disk = set(files)
-        paths, values, skipped, listed, splits = [], [], [], set(), []
+        skipped, listed = [], set()
+        entries: dict[str, list[tuple[str, str]]] = {}  # path -> (label, split) of each row listing it
         for row in rows:
-            path = (csv_path.parent / row[self.path_column].strip()).resolve()
+            path = listed_path(csv_path.parent, row[self.path_column].strip())
             listed.add(str(path))
             if not self.allow_outside_root and not path.is_relative_to(root):
                 skipped.append(
@@ -96,10 +134,16 @@ class GlobSource(GlobData):
                     (str(path), f"split '{split}' in data.split_column is not train, val, test or empty")
                 )
             elif str(path) in on_disk:
-                paths.append(str(path))
-                values.append(row[self.label_column].strip())
-                splits.append(split)
+                entries.setdefault(str(path), []).append((row[self.label_column].strip(), split))
         skipped += [(f, "not listed in data.labels_csv") for f in files if f not in listed]
+        paths, values, splits = [], [], []
+        for path, (label, split), conflict in unique_rows(entries):
+            if conflict:
+                skipped.append((path, conflict))
+            else:
+                paths.append(path)
+                values.append(label)
+                splits.append(split)
         return paths, values, skipped, splits
 
     def label_values(self, files: list[str]) -> list[str]:
