@@ -144,6 +144,13 @@ class DirData(DataConfig):
     extensions: list[str] = field(default_factory=lambda: list(IMAGE_EXTENSIONS))
     follow_links: bool = False
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.extensions:
+            raise RunnerError(
+                "data.extensions=[]: names no file type to read. List some, e.g. data.extensions=[jpg,png]."
+            )
+
 
 @dataclass
 class DigitsData(DirData):

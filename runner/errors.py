@@ -100,6 +100,8 @@ def _config_error(err: OmegaConfBaseException) -> str:
         return f"{key}: unknown key.{closest(str(err.key), valid)} Valid keys here: {', '.join(valid)}."
     if isinstance(err, MissingMandatoryValue):
         return f"{key}: needs a value; set it on the command line, e.g. {key}=..."
+    if isinstance(err, ValidationError) and "is not a ListConfig" in str(err):
+        return f"{key}={err.value}: needs a list, in brackets: {key}=[{err.value},...]"
     if isinstance(err, ValidationError):
         first = str(err).splitlines()[0].rstrip(".")
         options = first.partition("expected one of [")[2].rstrip("]").split(", ")

@@ -51,6 +51,10 @@ def check_trainer(cfg: DictConfig) -> None:
     """Refuse what would only fail, or mislead a sweep, after the data is decoded."""
     if cfg.epochs < 1:
         raise RunnerError(f"trainer.epochs={cfg.epochs}: must be at least 1, e.g. trainer.epochs=10.")
+    if not 0 <= cfg.seed < 2**32:
+        raise RunnerError(
+            f"trainer.seed={cfg.seed}: must be in 0..{2**32 - 1} (NumPy's range), e.g. trainer.seed=0."
+        )
     if cfg.early_stopping_patience is not None and cfg.early_stopping_patience < 0:
         raise RunnerError(
             f"trainer.early_stopping_patience={cfg.early_stopping_patience}: must be at least 0 "
@@ -144,8 +148,8 @@ def dtype_policy(name: str) -> Iterator[None]:
 def train(cfg: DictConfig) -> float:
     output_dir, overrides = hydra_job()
     seed = cfg.trainer.seed
-    seed_everything(seed, cfg.trainer.deterministic)
     check_trainer(cfg.trainer)
+    seed_everything(seed, cfg.trainer.deterministic)
     index = build(cfg.data, "data").index()
     attempt = rerun.prepare_resume(cfg, output_dir, index) if cfg.tracking.resume else 0
     pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed, cfg.data.label_mode)

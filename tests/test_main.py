@@ -113,6 +113,9 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
         ),
         (["data=digits", "model.dropout=1.5"], ["model.dropout=1.5: must be at least 0 and less than 1"]),
         (["data=digits", "model.filters=[8,0]"], ["model.filters=[8, 0]: each needs at least 1"]),
+        (["data=digits", "data.image_size=224"], ["data.image_size=224: needs a list", "=[224,...]"]),
+        (["data=digits", "data.extensions=[]"], ["data.extensions=[]: names no file type", "[jpg,png]"]),
+        (["data=digits", "trainer.seed=-1"], ["trainer.seed=-1: must be in 0..4294967295"]),
     ],
 )
 def test_bad_config_is_one_line(args, expected, tmp_path):
