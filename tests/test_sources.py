@@ -409,6 +409,17 @@ def test_csv_missing_column_through_the_cli_is_one_line(tmp_path):
     assert "no such column" in line and "file, label" in line
 
 
+def test_an_image_beside_the_class_folders_is_listed_as_skipped(tmp_path):
+    root = photo_folder(tmp_path / "photos", per_class=2)
+    stray = write_image(root / "stray.JPG")
+    (root / "README.txt").write_text("not an image, and no loss")
+    index = dir_source(root).index()
+    assert str(stray) not in index.paths and len(index) == 6
+    assert dict(index.skipped) == {
+        str(stray): ("an image beside the class folders, in none of them: move it into its class's folder")
+    }
+
+
 def test_given_labels_follow_sorted_paths(tmp_path):
     for name in ["b.png", "a.png", "sub/c.png"]:
         write_image(tmp_path / name)

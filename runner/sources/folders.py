@@ -43,6 +43,16 @@ def list_files(top: Path, extensions: set[str], follow_links: bool) -> tuple[lis
     return found, other
 
 
+def loose_images(root: Path, extensions: set[str]) -> list[tuple[str, str]]:
+    """Images beside the class folders belong to no class: said, where keras's loader drops
+    them without a word (a README or a labels file there is no loss, so only images count)."""
+    return [
+        (str(p), "an image beside the class folders, in none of them: move it into its class's folder")
+        for p in sorted(root.iterdir())
+        if p.suffix.lower() in extensions and not p.name.startswith(".") and p.is_file()
+    ]
+
+
 @dataclass
 class DirSource(DirData):
     """Subfolders of ``path`` are the classes, in sorted order unless ``class_names`` fixes it."""
@@ -84,7 +94,7 @@ class DirSource(DirData):
 
     def index_folder(self, root: Path, classes: list[str], key: str) -> FileIndex:
         extensions = {"." + e.lower().lstrip(".") for e in self.extensions}
-        paths, labels, skipped = [], [], []
+        paths, labels, skipped = [], [], loose_images(root, extensions)
         for label, name in enumerate(classes):
             found, other = list_files(root / name, extensions, self.follow_links)
             paths += found
