@@ -222,8 +222,24 @@ def log_confusion(class_names: list[str], matrix: np.ndarray, part: str) -> None
     """``eval/confusion_matrix.csv`` for the validation images, ``eval/test_confusion_matrix.csv``
     for the held-out ones."""
     rows = ([name, *counts] for name, counts in zip(class_names, matrix.tolist(), strict=True))
-    name = "confusion_matrix.csv" if part == "val" else f"{part}_confusion_matrix.csv"
-    mlflow.log_text(record.csv_text(["true\\predicted", *class_names], rows), f"eval/{name}")
+    mlflow.log_text(
+        record.csv_text(["true\\predicted", *class_names], rows), evaluated(part, "confusion_matrix.csv")
+    )
+
+
+def log_per_class(class_names: list[str], scores: tuple[np.ndarray, ...], part: str) -> None:
+    """``eval/per_class.csv`` (``test_per_class.csv``): precision, recall, F1, support per class."""
+    rows = (
+        [name, f"{precision:.4f}", f"{recall:.4f}", f"{f1:.4f}", int(support)]
+        for name, precision, recall, f1, support in zip(class_names, *scores, strict=True)
+    )
+    header = ["class", "precision", "recall", "f1", "support"]
+    mlflow.log_text(record.csv_text(header, rows), evaluated(part, "per_class.csv"))
+
+
+def evaluated(part: str, name: str) -> str:
+    """Where an evaluation of the ``val`` images goes (``eval/name``), or of the ``test`` ones."""
+    return f"eval/{name}" if part == "val" else f"eval/{part}_{name}"
 
 
 # What serving the model needs, pinned to the installed versions. MLflow's default would find the

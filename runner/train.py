@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
-from sklearn.metrics import confusion_matrix
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from sklearn.utils.class_weight import compute_class_weight
 
 from runner import augment, pipeline, preview, record, rerun, tracking
@@ -203,17 +203,23 @@ def train(cfg: DictConfig) -> float:
 
 def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, float]:
     """Metrics of the final model (best weights if early stopping restored them) on the ``val`` or
-    ``test`` images, logged as ``final_<part>_*``, and their confusion matrix."""
+    ``test`` images, logged as ``final_<part>_*``, with their confusion matrix and per-class scores.
+
+    Accuracy hides a class the model never gets right when that class is rare: macro F1 (the mean
+    over the classes present) does not."""
     images = data.val if part == "val" else data.test
     results = model.evaluate(images, return_dict=True, verbose=0)
-    metrics = {f"{part}_{name}": float(value) for name, value in results.items()}
-    tracking.log_final(metrics)
     probabilities = model.predict(images, verbose=0)
     if probabilities.shape[1] == 1:  # binary: one sigmoid output
         predicted = (probabilities[:, 0] > 0.5).astype(int)
     else:
         predicted = np.argmax(probabilities, axis=1)
     truth = data.index.labels[data.split == part]
-    matrix = confusion_matrix(truth, predicted, labels=range(len(data.index.class_names)))
-    tracking.log_confusion(data.index.class_names, matrix, part)
+    classes = range(len(data.index.class_names))
+    scores = precision_recall_fscore_support(truth, predicted, labels=classes, zero_division=0)
+    metrics = {f"{part}_{name}": float(value) for name, value in results.items()}
+    metrics[f"{part}_macro_f1"] = float(scores[2][scores[3] > 0].mean())
+    tracking.log_final(metrics)
+    tracking.log_confusion(data.index.class_names, confusion_matrix(truth, predicted, labels=classes), part)
+    tracking.log_per_class(data.index.class_names, scores, part)
     return metrics

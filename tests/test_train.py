@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import signal
 import subprocess
@@ -48,7 +49,19 @@ def test_digits_run_is_finished_and_accurate(digits_run):
         history = client(digits_run).get_metric_history(run.info.run_id, name)
         assert sorted(m.step for m in history) == list(range(epochs)), name
     # Each metric once: per epoch (val_* too), then the final_* of the best weights.
-    assert set(run.data.metrics) == {*METRICS, "learning_rate", "final_val_loss", "final_val_accuracy"}
+    final = {"final_val_loss", "final_val_accuracy", "final_val_macro_f1"}
+    assert set(run.data.metrics) == {*METRICS, "learning_rate", *final}
+    # Per class: recall and support are the confusion matrix's diagonal and rows; macro F1 their mean.
+    folder = Path(client(digits_run).download_artifacts(run.info.run_id, "eval", str(digits_run)))
+    with (folder / "confusion_matrix.csv").open() as file:
+        matrix = np.array([row[1:] for row in list(csv.reader(file))[1:]], dtype=int)
+    with (folder / "per_class.csv").open() as file:
+        classes = list(csv.DictReader(file))
+    assert [int(row["support"]) for row in classes] == matrix.sum(axis=1).tolist()
+    recall = np.diag(matrix) / matrix.sum(axis=1)
+    assert [float(row["recall"]) for row in classes] == pytest.approx(recall, abs=1e-4)
+    f1 = [float(row["f1"]) for row in classes]
+    assert run.data.metrics["final_val_macro_f1"] == pytest.approx(np.mean(f1), abs=1e-4)
     rates = client(digits_run).get_metric_history(run.info.run_id, "learning_rate")
     assert [(m.step, round(m.value, 9)) for m in rates] == [(epoch, 1e-3) for epoch in range(epochs)]
     history = [m.value for m in client(digits_run).get_metric_history(run.info.run_id, "val_accuracy")]
@@ -143,6 +156,9 @@ def test_user_folder_with_flip_and_a_held_out_test_folder(photos, tmp_path):
     folder = client(tmp_path).download_artifacts(run.info.run_id, "", str(tmp_path / "artifacts"))
     matrix = Path(folder, "eval", "test_confusion_matrix.csv").read_text().splitlines()[1:]
     assert sum(int(n) for row in matrix for n in row.split(",")[1:]) == 6
+    per_class = Path(folder, "eval", "test_per_class.csv").read_text().splitlines()[1:]
+    assert sum(int(row.split(",")[-1]) for row in per_class) == 6
+    assert 0 <= run.data.metrics["final_test_macro_f1"] <= 1
     tested = [row for row in Path(folder, "data", "split.csv").read_text().splitlines() if ",test," in row]
     assert sorted(row.split(",")[0] for row in tested) == sorted(
         str(p) for p in held_out.rglob("*") if p.is_file() and p.name != "broken.jpg"
