@@ -251,6 +251,8 @@ class TrackingConfig:
     experiment: str = "runner"
     run_name: str | None = None
     log_model: bool = True
+    # A name in MLflow's model registry: the run's model becomes its next version (models:/NAME/N).
+    register_as: str | None = None
     rerun_of: str | None = None  # set by `python -m runner.rerun RUN_ID`: the run this one repeats
     resume: str | None = None  # set by `python -m runner.rerun RUN_ID --resume`: the run to continue
 

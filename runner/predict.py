@@ -57,6 +57,26 @@ def decoder_of(data: dict) -> Any:
     return Decoder.of(OmegaConf.merge(schema, {key: value for key, value in data.items() if key in schema}))
 
 
+def run_of(store: Any, reference: str) -> str:
+    """The run id ``reference`` is, or the run that logged the registered model version it names:
+    ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` (``tracking.register_as``)."""
+    from mlflow.exceptions import MlflowException
+
+    if not reference.startswith("models:/"):
+        return reference
+    name, at, alias = reference.removeprefix("models:/").partition("@")
+    name, _, number = (name, "", "") if at else name.rpartition("/")
+    if not name or not (alias or number):
+        raise RunnerError(f"{reference}: give a run id, models:/NAME/VERSION or models:/NAME@ALIAS.")
+    try:
+        found = store.get_model_version_by_alias(name, alias) if at else store.get_model_version(name, number)
+    except MlflowException as err:
+        raise RunnerError(
+            f"{reference}: no such registered model version in {store.tracking_uri} ({err.message})"
+        ) from err
+    return found.run_id
+
+
 def load(store: Any, run_id: str, best: bool) -> tuple[Any, list[str], dict]:
     """Run ``run_id``'s model (the logged final one, or with ``best`` its last attempt's
     ``checkpoints/best.keras``), class names and stored config, read as data (``rerun.fetch``)."""
@@ -118,7 +138,12 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m runner.predict",
         description="Classify image files with a past run's model, decoded as its training images were.",
     )
-    parser.add_argument("run_id", help="the MLflow run id (mlflow ui, or the runner's log)")
+    parser.add_argument(
+        "run_id",
+        metavar="RUN",
+        help="the MLflow run id (mlflow ui, or the runner's log), or a registered model version: "
+        "models:/NAME/VERSION or models:/NAME@ALIAS",
+    )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, or folders of them")
     parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
     parser.add_argument("--batch", type=positive_int, default=256, help="images per model call")
@@ -133,7 +158,8 @@ def main(argv: list[str] | None = None) -> None:
 
     def run() -> None:
         files = image_files(args.paths)
-        model, class_names, stored = load(client(args.tracking_uri), args.run_id, args.best)
+        store = client(args.tracking_uri)
+        model, class_names, stored = load(store, run_of(store, args.run_id), args.best)
         out = csv.writer(sys.stdout, lineterminator="\n")
         out.writerow(["path", "class", "probability"])
         for path, label, probability in predictions(

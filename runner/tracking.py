@@ -130,6 +130,11 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
 
     ``attempt`` > 0 continues run ``tracking.resume`` (its ``attempt``-th resume): its params and
     config are already there, and this attempt's outputs go to ``outputs/resume-<attempt>/``."""
+    if cfg.tracking.register_as and not cfg.tracking.log_model:
+        raise RunnerError(
+            f"tracking.register_as={cfg.tracking.register_as}: registers the logged model, and "
+            f"tracking.log_model=false logs none. Drop one of the two."
+        )
     connect(cfg.tracking.uri, cfg.tracking.experiment)
     tags = {"runner.output_dir": str(output_dir), "runner.attempts": str(attempt + 1)}
     if attempt:
@@ -247,11 +252,20 @@ def evaluated(part: str, name: str) -> str:
 MODEL_REQUIREMENTS = ("mlflow", "keras", "numpy", "tensorflow", "tensorflow-cpu")
 
 
-def log_model(model: Any, sample: np.ndarray) -> None:
-    """The Keras flavor: ``mlflow.keras.load_model(f'runs:/{id}/model')`` gets it back."""
+def log_model(model: Any, sample: np.ndarray, register_as: str | None) -> None:
+    """The Keras flavor: ``mlflow.keras.load_model(f'runs:/{id}/model')`` gets it back; with
+    ``register_as``, also the next version of that registered model."""
     import mlflow.keras
     from mlflow.models import infer_signature
 
     signature = infer_signature(sample, model.predict(sample, verbose=0))
     requirements = [f"{name}=={version}" for name, version in installed_versions(MODEL_REQUIREMENTS).items()]
-    mlflow.keras.log_model(model, name="model", signature=signature, pip_requirements=requirements)
+    logged = mlflow.keras.log_model(
+        model,
+        name="model",
+        signature=signature,
+        pip_requirements=requirements,
+        registered_model_name=register_as,
+    )
+    if register_as:
+        log.info("registered as models:/%s/%s", register_as, logged.registered_model_version)

@@ -195,7 +195,7 @@ def train(cfg: DictConfig) -> float:
         if data.test is not None:  # held out: reported, never monitored or swept on
             metrics.update(evaluate(model, data, "test"))
         if cfg.tracking.log_model:
-            tracking.log_model(model, next(iter(data.train))[0].numpy()[:4])
+            tracking.log_model(model, next(iter(data.train))[0].numpy()[:4], cfg.tracking.register_as)
         result = float(metrics[cfg.trainer.monitor])
         tracking.report(cfg, run_id, result, output_dir / "checkpoints" / "best.json")
     return result

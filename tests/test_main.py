@@ -116,6 +116,10 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
         (["data=digits", "data.image_size=224"], ["data.image_size=224: needs a list", "=[224,...]"]),
         (["data=digits", "data.extensions=[]"], ["data.extensions=[]: names no file type", "[jpg,png]"]),
         (["data=digits", "trainer.seed=-1"], ["trainer.seed=-1: must be in 0..4294967295"]),
+        (
+            ["data=digits", "tracking.register_as=digits", "tracking.log_model=false"],
+            ["tracking.register_as=digits: registers the logged model", "Drop one"],
+        ),
     ],
 )
 def test_bad_config_is_one_line(args, expected, tmp_path):

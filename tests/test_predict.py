@@ -24,7 +24,9 @@ def trained(photos, tmp_path_factory) -> tuple[Path, str]:
     """A working directory whose store holds a model trained on the photo folder; its run id."""
     cwd = tmp_path_factory.mktemp("predict")
     args = ("data=dir", f"data.path={photos}", "data.image_size=[16,16]", "data.validation_split=0")
-    run = train_cli(*args, "trainer.monitor=accuracy", "trainer.epochs=8", cwd=cwd)
+    run = train_cli(
+        *args, "trainer.monitor=accuracy", "trainer.epochs=8", "tracking.register_as=colours", cwd=cwd
+    )
     return cwd, run.info.run_id
 
 
@@ -109,3 +111,20 @@ def test_files_are_decoded_by_the_decoder_the_run_trained_with(trained):
     _, stored = fetch(client(cwd), run_id)
     stored["data"].update(color_mode="grayscale", crop_to_aspect_ratio=True)  # a run that set them
     assert decoder_of(stored["data"]) == Decoder(16, 16, ColorMode.grayscale, Interpolation.bilinear, True)
+
+
+def test_a_registered_model_version_predicts_as_its_run(trained, photos):
+    cwd, run_id = trained
+    [version] = client(cwd).search_model_versions("name='colours'")
+    assert (int(version.version), version.run_id) == (1, run_id)
+    client(cwd).set_registered_model_alias("colours", "champion", "1")
+    by_run = predict(run_id, str(photos / "owl"), cwd=cwd)
+    assert by_run.returncode == 0, by_run.stderr[-3000:]
+    for reference in ["models:/colours/1", "models:/colours@champion"]:
+        assert predict(reference, str(photos / "owl"), cwd=cwd).stdout == by_run.stdout
+    for reference, expected in [
+        ("models:/colours/7", "models:/colours/7: no such registered model version"),
+        ("models:/colours", "models:/colours: give a run id, models:/NAME/VERSION or models:/NAME@ALIAS"),
+    ]:
+        [line] = error_lines(predict(reference, str(photos / "owl"), cwd=cwd))
+        assert expected in line, line
