@@ -225,6 +225,7 @@ class SavedModel:
 
     _target_: str = "runner.models.saved"
     path: str = MISSING
+    unfreeze: bool = False  # true: fine-tune every layer, BatchNorm excepted (after experiment=transfer)
 
 
 @dataclass

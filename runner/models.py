@@ -153,12 +153,14 @@ def saved(
     path: str,
     input_shape: Sequence[int],
     num_classes: int,
+    unfreeze: bool = False,
     augmentation: Sequence[keras.layers.Layer] = (),
 ) -> keras.Model:
     """A ``.keras`` file (a past run's checkpoint, or any saved classifier) to train further.
 
     Loaded with ``safe_mode``: a file that would run code on load (a ``Lambda`` layer) is refused.
-    It must take the data's image shape and give one output per class."""
+    It must take the data's image shape and give one output per class. ``unfreeze``: the second
+    stage of transfer learning, see ``fine_tune``."""
     file = Path(path).expanduser()
     if file.suffix != ".keras" or not file.is_file():
         raise RunnerError(
@@ -179,7 +181,21 @@ def saved(
         )
     if gives != num_classes:
         raise RunnerError(f"model.path={path}: has {gives} outputs, the data has {num_classes} classes.")
+    if unfreeze:
+        fine_tune(model)
     if not augmentation:
         return model
     inputs, x = image_input(takes, augmentation, dtype=model.inputs[0].dtype)
     return keras.Model(inputs, model(x), name=model.name)
+
+
+def fine_tune(model: keras.Model) -> None:
+    """Every layer learns, BatchNormalization's excepted (keras-io's fine-tuning recipe): a frozen
+    BatchNorm runs in inference mode, so the statistics the backbone was trained with are not
+    thrown off by the first small batches of new images, which would undo what the frozen stage
+    learnt. Outer layers first: unfreezing a nested model unfreezes everything inside it."""
+    stack = [model]
+    while stack:
+        layer = stack.pop()
+        layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+        stack += getattr(layer, "layers", [])

@@ -32,6 +32,11 @@ PRESETS = {
         "trainer.lr_schedule": "cosine",
         "aug.ops.flip.mode": "horizontal",
     },
+    "finetune": {
+        "model.unfreeze": True,
+        "trainer.optimizer.learning_rate": 1e-5,
+        "data.image_size": [160, 160],
+    },
     "tune": {"hydra.sweeper.n_trials": 20, "hydra.sweeper.direction": "maximize"},
 }
 

@@ -76,6 +76,7 @@ def test_saved_model_trains_further_from_its_own_weights(photos, tmp_path):
         "data.image_size=[16,16]",
         "model=file",
         f"model.path={tmp_path / 'start.keras'}",
+        "model.unfreeze=true",  # a no-op here (every layer learns already): the key reaches saved()
         "trainer.epochs=1",
         # A rate of 0 (an int to Hydra): the weights it ends with are the ones it started from.
         "trainer.optimizer.learning_rate=0",
@@ -100,3 +101,28 @@ def test_saved_model_refusals_name_the_file_and_the_fix(tmp_path):
     code.save(tmp_path / "code.keras")
     with pytest.raises(RunnerError, match="code.keras: cannot load: it holds code"):
         saved(str(tmp_path / "code.keras"), (16, 16, 3), 3)
+
+
+def test_unfreeze_fine_tunes_a_frozen_backbone_but_keeps_its_batchnorm_statistics(tmp_path):
+    # The shape of experiment=transfer's model: a frozen backbone with BatchNorm, under a new head.
+    layers = keras.layers
+    backbone = keras.Sequential(
+        [keras.Input((8, 8, 3)), layers.Conv2D(4, 3), layers.BatchNormalization(), layers.ReLU()]
+    )
+    backbone.trainable = False
+    inputs = keras.Input((8, 8, 3))
+    features = layers.GlobalAveragePooling2D()(backbone(layers.Rescaling(1 / 255)(inputs)))
+    keras.Model(inputs, layers.Dense(3, activation="softmax")(features)).save(tmp_path / "frozen.keras")
+    assert len(saved(str(tmp_path / "frozen.keras"), (8, 8, 3), 3).trainable_weights) == 2  # as saved
+    model = saved(str(tmp_path / "frozen.keras"), (8, 8, 3), 3, unfreeze=True)
+    statistics = [w for w in model.weights if "moving_" in w.path]
+    [kernel] = [w for w in model.trainable_weights if "conv2d" in w.path and w.path.endswith("kernel")]
+    before = [keras.ops.convert_to_numpy(w).copy() for w in [*statistics, kernel]]
+    rng = np.random.default_rng(0)
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    model.fit(rng.integers(0, 255, (16, 8, 8, 3), np.uint8), rng.integers(0, 3, 16), epochs=1, verbose=0)
+    after = [keras.ops.convert_to_numpy(w) for w in [*statistics, kernel]]
+    assert len(statistics) == 2 and all(
+        np.array_equal(a, b) for a, b in zip(before[:2], after[:2], strict=True)
+    )
+    assert not np.array_equal(before[2], after[2])  # the backbone learns
