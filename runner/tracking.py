@@ -47,21 +47,22 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def provenance() -> dict[str, str]:
-    """Library versions and, run from a checkout, its git commit: what a rerun must match."""
+def provenance(checkout: Path | None = CHECKOUT) -> tuple[dict[str, str], str]:
+    """Library versions and, run from a checkout, its git commit: what a rerun must match. Also
+    the checkout's uncommitted changes (``git diff HEAD``, '' if none): a '-dirty' commit alone
+    cannot be rebuilt, that commit with this diff applied can."""
     versions = installed_versions(("runner", "tensorflow-cpu", "keras", "mlflow", "hydra-core"))
     found = {"runner.versions": json.dumps(versions)}
-    if CHECKOUT is None:  # an installed wheel: its version is the record (a git call here would
-        return found  # find whatever repository the environment happens to sit in)
-    git = subprocess.run(["git", "-C", str(CHECKOUT), "rev-parse", "HEAD"], capture_output=True, text=True)
-    if git.returncode == 0:
-        dirty = subprocess.run(
-            ["git", "-C", str(CHECKOUT), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        found["runner.git_commit"] = git.stdout.strip() + ("-dirty" if dirty else "")
-    return found
+    if checkout is None:  # an installed wheel: its version is the record (a git call here would
+        return found, ""  # find whatever repository the environment happens to sit in)
+    git = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if git.returncode != 0:
+        return found, ""
+    diff = subprocess.run(
+        ["git", "-C", str(checkout), "diff", "HEAD", "--binary"], capture_output=True, text=True
+    ).stdout
+    found["runner.git_commit"] = git.stdout.strip() + ("-dirty" if diff else "")
+    return found, diff
 
 
 def installed_versions(names: Iterable[str]) -> dict[str, str]:
@@ -145,7 +146,10 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
             "runner.overrides": json.dumps(overrides),
             "runner.command": command(cfg, overrides)[:MAX_TAG],
         }
-        active = mlflow.start_run(run_name=cfg.tracking.run_name, tags={**tags, **provenance()})
+        code, diff = provenance()
+        active = mlflow.start_run(run_name=cfg.tracking.run_name, tags={**tags, **code})
+        if diff:
+            mlflow.log_text(diff, "code/git.diff")
         resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
         mlflow.log_params({k: str(v) for k, v in flatten(resolved).items()})
         mlflow.log_text(OmegaConf.to_yaml(resolved), "config.yaml")
