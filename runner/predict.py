@@ -113,10 +113,10 @@ def load(store: Any, run_id: str, best: bool) -> tuple[Any, list[str], dict]:
 
 
 def predictions(
-    model: Any, class_names: list[str], decoder: Any, files: list[str], batch: int
+    model: Any, class_names: list[str], decoder: Any, files: list[str], batch: int, top: int = 1
 ) -> Iterator[tuple[str, str, float]]:
-    """(path, class, probability) per file that decodes; each one that does not is reported on
-    stderr, once, and left out."""
+    """(path, class, probability) for the ``top`` likeliest classes of each file that decodes, most
+    likely first; each one that does not is reported on stderr, once, and left out."""
     from runner.cache import decode_batch
 
     for start in range(0, len(files), batch):
@@ -130,7 +130,8 @@ def predictions(
         if scores.shape[1] == 1:  # binary: one sigmoid unit, the probability of the second class
             scores = np.concatenate([1 - scores, scores], axis=1)
         for i, row in zip(good, scores, strict=True):
-            yield chunk[i], class_names[int(np.argmax(row))], float(np.max(row))
+            for k in np.argsort(-row, kind="stable")[:top]:
+                yield chunk[i], class_names[int(k)], float(row[k])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -148,6 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
     parser.add_argument("--batch", type=positive_int, default=256, help="images per model call")
     parser.add_argument(
+        "--top", type=positive_int, default=1, help="rows per file: its K likeliest classes, likeliest first"
+    )
+    parser.add_argument(
         "--best", action="store_true", help="the best trainer.monitor epoch's model, not the final one"
     )
     args = parser.parse_args(argv)
@@ -163,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
         out = csv.writer(sys.stdout, lineterminator="\n")
         out.writerow(["path", "class", "probability"])
         for path, label, probability in predictions(
-            model, class_names, decoder_of(stored["data"]), files, args.batch
+            model, class_names, decoder_of(stored["data"]), files, args.batch, args.top
         ):
             out.writerow([path, label, f"{probability:.6f}"])
 

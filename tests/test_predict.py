@@ -128,3 +128,20 @@ def test_a_registered_model_version_predicts_as_its_run(trained, photos):
     ]:
         [line] = error_lines(predict(reference, str(photos / "owl"), cwd=cwd))
         assert expected in line, line
+
+
+def test_top_k_lists_each_files_likeliest_classes_first(trained, photos):
+    cwd, run_id = trained
+    first = list(csv.DictReader(io.StringIO(predict(run_id, str(photos / "owl"), cwd=cwd).stdout)))
+    result = predict(run_id, str(photos / "owl"), "--top", "3", cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 3 * len(first)
+    for at, expected in zip(range(0, len(rows), 3), first, strict=True):
+        ranked = rows[at : at + 3]
+        assert ranked[0] == expected and {row["path"] for row in ranked} == {expected["path"]}
+        assert sorted(row["class"] for row in ranked) == ["cat", "dog", "owl"]  # all three classes
+        probabilities = [float(row["probability"]) for row in ranked]
+        assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) == pytest.approx(
+            1, abs=1e-4
+        )
