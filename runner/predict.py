@@ -113,10 +113,17 @@ def load(store: Any, run_id: str, best: bool) -> tuple[Any, list[str], dict]:
 
 
 def predictions(
-    model: Any, class_names: list[str], decoder: Any, files: list[str], batch: int, top: int = 1
+    model: Any,
+    class_names: list[str],
+    decoder: Any,
+    files: list[str],
+    batch: int,
+    top: int = 1,
+    skipped: list[tuple[str, str]] | None = None,
 ) -> Iterator[tuple[str, str, float]]:
     """(path, class, probability) for the ``top`` likeliest classes of each file that decodes, most
-    likely first; each one that does not is reported on stderr, once, and left out."""
+    likely first; each one that does not is reported on stderr, once, added to ``skipped`` (path,
+    reason) and left out."""
     from runner.cache import decode_batch
 
     for start in range(0, len(files), batch):
@@ -124,6 +131,8 @@ def predictions(
         images, good, bad = decode_batch(chunk, decoder, threads=True)
         for i, reason in bad.items():
             print(f"runner: skipped {chunk[i]}: {reason}", file=sys.stderr)
+            if skipped is not None:
+                skipped.append((chunk[i], reason))
         if not good:
             continue
         scores = model.predict(images, verbose=0)

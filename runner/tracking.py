@@ -26,6 +26,7 @@ from typing import Any
 import mlflow
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from runner import record
 from runner.config import CHECKOUT
@@ -227,28 +228,25 @@ def log_class_weights(class_names: list[str], weights: np.ndarray) -> None:
     )
 
 
-def log_confusion(class_names: list[str], matrix: np.ndarray, part: str) -> None:
-    """``eval/confusion_matrix.csv`` for the validation images, ``eval/test_confusion_matrix.csv``
-    for the held-out ones."""
+def log_evaluation(
+    class_names: list[str], truth: np.ndarray, predicted: np.ndarray, prefix: str = ""
+) -> float:
+    """``eval/<prefix>confusion_matrix.csv`` and ``eval/<prefix>per_class.csv`` (precision, recall,
+    F1 and support of each class); returns the macro F1 over the classes present. Accuracy hides
+    a rare class the model never gets right; the macro F1 does not."""
+    classes = range(len(class_names))
+    matrix = confusion_matrix(truth, predicted, labels=classes)
     rows = ([name, *counts] for name, counts in zip(class_names, matrix.tolist(), strict=True))
-    mlflow.log_text(
-        record.csv_text(["true\\predicted", *class_names], rows), evaluated(part, "confusion_matrix.csv")
-    )
-
-
-def log_per_class(class_names: list[str], scores: tuple[np.ndarray, ...], part: str) -> None:
-    """``eval/per_class.csv`` (``test_per_class.csv``): precision, recall, F1, support per class."""
+    header = ["true\\predicted", *class_names]
+    mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}confusion_matrix.csv")
+    scores = precision_recall_fscore_support(truth, predicted, labels=classes, zero_division=0)
     rows = (
         [name, f"{precision:.4f}", f"{recall:.4f}", f"{f1:.4f}", int(support)]
         for name, precision, recall, f1, support in zip(class_names, *scores, strict=True)
     )
     header = ["class", "precision", "recall", "f1", "support"]
-    mlflow.log_text(record.csv_text(header, rows), evaluated(part, "per_class.csv"))
-
-
-def evaluated(part: str, name: str) -> str:
-    """Where an evaluation of the ``val`` images goes (``eval/name``), or of the ``test`` ones."""
-    return f"eval/{name}" if part == "val" else f"eval/{part}_{name}"
+    mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}per_class.csv")
+    return float(scores[2][scores[3] > 0].mean())
 
 
 # What serving the model needs, pinned to the installed versions. MLflow's default would find the

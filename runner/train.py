@@ -17,7 +17,6 @@ import numpy as np
 import tensorflow as tf
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from sklearn.utils.class_weight import compute_class_weight
 
 from runner import augment, pipeline, preview, record, rerun, tracking
@@ -203,10 +202,7 @@ def train(cfg: DictConfig) -> float:
 
 def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, float]:
     """Metrics of the final model (best weights if early stopping restored them) on the ``val`` or
-    ``test`` images, logged as ``final_<part>_*``, with their confusion matrix and per-class scores.
-
-    Accuracy hides a class the model never gets right when that class is rare: macro F1 (the mean
-    over the classes present) does not."""
+    ``test`` images, logged as ``final_<part>_*``, with their confusion matrix and per-class scores."""
     images = data.val if part == "val" else data.test
     results = model.evaluate(images, return_dict=True, verbose=0)
     probabilities = model.predict(images, verbose=0)
@@ -215,11 +211,8 @@ def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, fl
     else:
         predicted = np.argmax(probabilities, axis=1)
     truth = data.index.labels[data.split == part]
-    classes = range(len(data.index.class_names))
-    scores = precision_recall_fscore_support(truth, predicted, labels=classes, zero_division=0)
     metrics = {f"{part}_{name}": float(value) for name, value in results.items()}
-    metrics[f"{part}_macro_f1"] = float(scores[2][scores[3] > 0].mean())
+    prefix = "" if part == "val" else f"{part}_"
+    metrics[f"{part}_macro_f1"] = tracking.log_evaluation(data.index.class_names, truth, predicted, prefix)
     tracking.log_final(metrics)
-    tracking.log_confusion(data.index.class_names, confusion_matrix(truth, predicted, labels=classes), part)
-    tracking.log_per_class(data.index.class_names, scores, part)
     return metrics

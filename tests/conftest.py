@@ -126,6 +126,18 @@ def photos(tmp_path_factory) -> Path:
     return photo_folder(tmp_path_factory.mktemp("photos"))
 
 
+@pytest.fixture(scope="module")
+def trained(photos, tmp_path_factory) -> tuple[Path, str]:
+    """A working directory whose store holds a model trained on the photo folder (registered as
+    'colours'); its run id. For the modules that use a run's model: predict, evaluate."""
+    cwd = tmp_path_factory.mktemp("trained")
+    args = ("data=dir", f"data.path={photos}", "data.image_size=[16,16]", "data.validation_split=0")
+    run = train_cli(
+        *args, "trainer.monitor=accuracy", "trainer.epochs=8", "tracking.register_as=colours", cwd=cwd
+    )
+    return cwd, run.info.run_id
+
+
 def corrupt_jpeg(path: Path) -> Path:
     """A JPEG whose scan data has random bytes written over its middle."""
     write_image(path, (64, 64), (120, 120, 120))

@@ -10,24 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import client, corrupt_jpeg, error_lines, probe_cli, run_cli, train_cli, write_image
+from conftest import client, corrupt_jpeg, error_lines, probe_cli, run_cli, write_image
 
 from runner.config import ColorMode, Interpolation
 
 
 def predict(*args: str, cwd: Path):
     return run_cli(*args, cwd=cwd, module="runner.predict")
-
-
-@pytest.fixture(scope="module")
-def trained(photos, tmp_path_factory) -> tuple[Path, str]:
-    """A working directory whose store holds a model trained on the photo folder; its run id."""
-    cwd = tmp_path_factory.mktemp("predict")
-    args = ("data=dir", f"data.path={photos}", "data.image_size=[16,16]", "data.validation_split=0")
-    run = train_cli(
-        *args, "trainer.monitor=accuracy", "trainer.epochs=8", "tracking.register_as=colours", cwd=cwd
-    )
-    return cwd, run.info.run_id
 
 
 def test_predicts_each_image_of_a_folder_and_reports_bad_files(trained, photos, tmp_path):

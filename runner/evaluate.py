@@ -1,0 +1,118 @@
+"""``python -m runner.evaluate RUN FOLDER``: a past run's model scored on a labelled folder (one
+subfolder per class, named as the run's classes), recorded as an MLflow run of its own.
+
+For a test set that comes after training. The trained run stays as it finished: each evaluation
+is a new run in its experiment, tagged ``runner.evaluation_of``, holding ``eval_accuracy`` and
+``eval_macro_f1``, the confusion matrix and per-class scores, every image's prediction
+(``eval/predictions.csv``: the mistakes to look at) and the files it skipped. Images are decoded
+as the run's training images were, by ``runner.predict``'s code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from runner.config import TrackingConfig
+from runner.errors import RunnerError, positive_int
+
+
+def labelled(root: Path, class_names: list[str]) -> Any:
+    """The images under ``root``'s class subfolders, labelled by the model's classes. A subfolder
+    the model has no class for is an error (none of its images could be right); a class with no
+    subfolder is fine (a test set may lack some)."""
+    from runner.sources.folders import DirSource
+
+    subfolders = [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    unknown = sorted(set(subfolders) - set(class_names))
+    if unknown:
+        raise RunnerError(
+            f"{root}: subfolder {', '.join(repr(name) for name in unknown)} is no class of the model, "
+            f"which knows {', '.join(class_names)}. Move those images out, or rename the folder."
+        )
+    return DirSource(path=str(root)).index_folder(root, class_names, "FOLDER")
+
+
+def record(trained: Any, root: Path, index: Any, rows: list, skipped: list, tags: dict) -> tuple[str, dict]:
+    """The evaluation as a new run in ``trained``'s experiment: its id and metrics. ``rows`` are
+    (path, predicted class, probability); ``skipped`` the files that did not decode."""
+    import mlflow
+
+    from runner import record as data
+    from runner.tracking import log_evaluation
+
+    class_names = index.class_names
+    truth_of = dict(zip(index.paths, index.labels.tolist(), strict=True))
+    truth = np.array([truth_of[path] for path, _, _ in rows])
+    predicted = np.array([class_names.index(name) for _, name, _ in rows])
+    tags = {**tags, "runner.evaluation_of": trained.info.run_id}
+    with mlflow.start_run(experiment_id=trained.info.experiment_id, tags=tags) as run:
+        mlflow.log_params({"eval.path": str(root), "eval.count": len(rows)})
+        metrics = {
+            "eval_accuracy": float(np.mean(truth == predicted)),
+            "eval_macro_f1": log_evaluation(class_names, truth, predicted),
+        }
+        mlflow.log_metrics(metrics)
+        each = ((path, class_names[truth_of[path]], name, f"{p:.6f}") for path, name, p in rows)
+        header = ["path", "true", "predicted", "probability"]
+        mlflow.log_text(data.csv_text(header, each), "eval/predictions.csv")
+        bad = ((path, reason, data.size(path)) for path, reason in [*index.skipped, *skipped])
+        mlflow.log_text(data.csv_text(["path", "reason", "bytes"], bad), "data/skipped.csv")
+    return run.info.run_id, metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m runner.evaluate",
+        description="Score a past run's model on a folder of class subfolders, recorded as a new MLflow run.",
+    )
+    parser.add_argument("run_id", metavar="RUN", help="a run id, models:/NAME/VERSION or models:/NAME@ALIAS")
+    parser.add_argument(
+        "folder", metavar="FOLDER", help="a subfolder of images per class, named as the run's"
+    )
+    parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
+    parser.add_argument("--batch", type=positive_int, default=256, help="images per model call")
+    parser.add_argument("--best", action="store_true", help="the best trainer.monitor epoch's model")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from runner import __main__ as entry
+    from runner.predict import decoder_of, load, predictions, run_of
+    from runner.rerun import client
+    from runner.sources.folders import folder
+
+    def run() -> None:
+        import mlflow
+
+        root = folder(args.folder, "FOLDER").resolve()
+        store = client(args.tracking_uri)
+        run_id = run_of(store, args.run_id)
+        model, class_names, stored = load(store, run_id, args.best)
+        index = labelled(root, class_names)
+        skipped: list[tuple[str, str]] = []
+        found = predictions(
+            model, class_names, decoder_of(stored["data"]), index.paths, args.batch, skipped=skipped
+        )
+        rows = list(found)
+        if not rows:
+            raise RunnerError(f"{root}: none of its {len(index.paths)} images decodes (each is named above).")
+        mlflow.set_tracking_uri(store.tracking_uri)
+        command = " ".join(["python -m runner.evaluate", *(sys.argv[1:] if argv is None else argv)])
+        tags = {"runner.command": command, "runner.model": "best" if args.best else "final"}
+        evaluation, metrics = record(store.get_run(run_id), root, index, rows, skipped, tags)
+        print(
+            f"runner: {len(rows)} images ({len(index.skipped) + len(skipped)} skipped): accuracy "
+            f"{metrics['eval_accuracy']:.4f}, macro F1 {metrics['eval_macro_f1']:.4f}; evaluation run "
+            f"{evaluation} (runner.evaluation_of={run_id}), with eval/predictions.csv"
+        )
+
+    entry.reported(run)
+
+
+if __name__ == "__main__":
+    main()

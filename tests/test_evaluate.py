@@ -1,0 +1,70 @@
+"""`python -m runner.evaluate RUN FOLDER`: a past run's model scored on a labelled folder, as a run."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import client, corrupt_jpeg, error_lines, probe_cli, run_cli, write_image
+
+
+def evaluate(*args: str, cwd: Path):
+    return run_cli(*args, cwd=cwd, module="runner.evaluate")
+
+
+def test_a_labelled_folder_is_scored_in_a_run_of_its_own(trained, photos, tmp_path):
+    cwd, run_id = trained
+    folder = tmp_path / "later"
+    shutil.copytree(photos, folder)
+    shutil.rmtree(folder / "dog")  # a test set may lack a class
+    corrupt_jpeg(folder / "cat" / "corrupt.jpg")
+    write_image(folder / "owl" / "odd.png", (60, 60), (20, 20, 20))  # a dark owl: likely a mistake
+    result = evaluate("models:/colours/1", str(folder), cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    store = client(cwd)
+    [run] = store.search_runs(
+        [store.get_run(run_id).info.experiment_id], f"tags.`runner.evaluation_of` = '{run_id}'"
+    )
+    assert run.info.status == "FINISHED" and run.data.tags["runner.model"] == "final"
+    files = Path(store.download_artifacts(run.info.run_id, "", str(tmp_path / "artifacts")))
+    rows = list(csv.DictReader((files / "eval" / "predictions.csv").open()))
+    good = sorted(str(p) for p in folder.rglob("*.*g") if p.name != "corrupt.jpg")
+    assert sorted(row["path"] for row in rows) == good and run.data.params["eval.count"] == str(len(good))
+    assert all(row["true"] == Path(row["path"]).parent.name for row in rows)
+    right = sum(row["true"] == row["predicted"] for row in rows) / len(rows)
+    assert run.data.metrics["eval_accuracy"] == pytest.approx(right)
+    assert f"accuracy {right:.4f}" in result.stdout and run.info.run_id in result.stdout
+    # The predictions are runner.predict's, on the same files.
+    by_predict = run_cli(run_id, *good, cwd=cwd, module="runner.predict")
+    expected = {row["path"]: row["class"] for row in csv.DictReader(io.StringIO(by_predict.stdout))}
+    assert {row["path"]: row["predicted"] for row in rows} == expected
+    matrix = (files / "eval" / "confusion_matrix.csv").read_text().splitlines()
+    assert matrix[0] == "true\\predicted,cat,dog,owl" and matrix[2] == "dog,0,0,0"
+    per_class = list(csv.DictReader((files / "eval" / "per_class.csv").open()))
+    assert [int(row["support"]) for row in per_class] == [
+        sum(row["true"] == name for row in rows) for name in ("cat", "dog", "owl")
+    ]
+    skipped = list(csv.DictReader((files / "data" / "skipped.csv").open()))
+    assert [row["path"] for row in skipped] == [str(folder / "cat" / "corrupt.jpg")]
+
+
+def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path):
+    cwd, run_id = trained
+    output, heavy = probe_cli("--help", cwd=cwd, module="runner.evaluate")
+    assert "FOLDER" in output and heavy == []
+    write_image(tmp_path / "labelled" / "bird" / "a.png")
+    for args, expected in [
+        ([run_id, str(tmp_path / "missing")], "does not exist"),
+        (
+            [run_id, str(tmp_path / "labelled")],
+            "subfolder 'bird' is no class of the model, which knows cat, dog, owl",
+        ),
+        (["models:/nope/1", str(tmp_path / "labelled")], "models:/nope/1: no such registered model version"),
+    ]:
+        result = evaluate(*args, cwd=cwd)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        [line] = error_lines(result)
+        assert expected in line, line
