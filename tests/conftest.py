@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 import zlib
@@ -136,6 +137,13 @@ def trained(photos, tmp_path_factory) -> tuple[Path, str]:
         *args, "trainer.monitor=accuracy", "trainer.epochs=8", "tracking.register_as=colours", cwd=cwd
     )
     return cwd, run.info.run_id
+
+
+def damaged_copy(photos: Path, folder: Path) -> Path:
+    """The photo folder copied to ``folder``, with a corrupt JPEG among the cats."""
+    shutil.copytree(photos, folder)
+    corrupt_jpeg(folder / "cat" / "corrupt.jpg")
+    return folder
 
 
 def corrupt_jpeg(path: Path) -> Path:

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import client, corrupt_jpeg, error_lines, probe_cli, run_cli, write_image
+from conftest import client, damaged_copy, error_lines, probe_cli, run_cli, write_image
 
 
 def evaluate(*args: str, cwd: Path):
@@ -17,10 +17,8 @@ def evaluate(*args: str, cwd: Path):
 
 def test_a_labelled_folder_is_scored_in_a_run_of_its_own(trained, photos, tmp_path):
     cwd, run_id = trained
-    folder = tmp_path / "later"
-    shutil.copytree(photos, folder)
+    folder = damaged_copy(photos, tmp_path / "later")
     shutil.rmtree(folder / "dog")  # a test set may lack a class
-    corrupt_jpeg(folder / "cat" / "corrupt.jpg")
     write_image(folder / "owl" / "odd.png", (60, 60), (20, 20, 20))  # a dark owl: likely a mistake
     result = evaluate("models:/colours/1", str(folder), cwd=cwd)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import client, corrupt_jpeg, error_lines, probe_cli, run_cli, write_image
+from conftest import client, damaged_copy, error_lines, probe_cli, run_cli, write_image
 
 from runner.config import ColorMode, Interpolation
 
@@ -21,9 +20,7 @@ def predict(*args: str, cwd: Path):
 
 def test_predicts_each_image_of_a_folder_and_reports_bad_files(trained, photos, tmp_path):
     cwd, run_id = trained
-    folder = tmp_path / "new"
-    shutil.copytree(photos, folder)
-    corrupt_jpeg(folder / "cat" / "corrupt.jpg")
+    folder = damaged_copy(photos, tmp_path / "new")
     (folder / "dog" / "empty.png").write_bytes(b"")
     extra = write_image(tmp_path / "owl.png", (80, 60), (60, 200, 80), mode="RGBA")  # a file, named
     result = predict(run_id, str(folder), str(extra), cwd=cwd)
