@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import random
 import ssl
 import subprocess
 import urllib.error
@@ -31,6 +33,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from runner import record
 from runner.config import CHECKOUT
 from runner.errors import RunnerError, explain
+from runner.sweep import PARENT
 
 log = logging.getLogger(__name__)
 MAX_TAG = 5000
@@ -118,12 +121,13 @@ def connect(uri: str, experiment: str) -> None:
         ) from err
 
 
-def command(cfg: DictConfig, overrides: list[str]) -> str:
-    """The command line that makes this run again."""
+def command(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> str:
+    """The command line that makes this run (or with ``multirun``, this sweep) again."""
+    flag = ["-m"] if multirun else []
     if cfg.tracking.rerun_of is None:
-        return " ".join(["python -m runner", *overrides])
+        return " ".join(["python -m runner", *flag, *overrides])
     others = [o for o in overrides if not o.startswith("tracking.rerun_of=")]
-    return " ".join(["python -m runner.rerun", cfg.tracking.rerun_of, *others])
+    return " ".join(["python -m runner.rerun", cfg.tracking.rerun_of, *flag, *others])
 
 
 @contextmanager
@@ -147,8 +151,11 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
             "runner.overrides": json.dumps(overrides),
             "runner.command": command(cfg, overrides)[:MAX_TAG],
         }
+        if sweep_run := os.environ.get(PARENT):  # a job of a sweep: nested under the sweep's run
+            tags["mlflow.parentRunId"] = sweep_run
         code, diff = provenance()
-        active = mlflow.start_run(run_name=cfg.tracking.run_name, tags={**tags, **code})
+        with unseeded_random():
+            active = mlflow.start_run(run_name=cfg.tracking.run_name, tags={**tags, **code})
         if diff:
             mlflow.log_text(diff, "code/git.diff")
         resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
@@ -171,6 +178,18 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
     finally:
         log_outputs(output_dir, outputs_path(attempt), mlflow.MlflowClient(), active.info.run_id)
         mlflow.end_run(status)
+
+
+@contextmanager
+def unseeded_random() -> Iterator[None]:
+    """MLflow names an unnamed run with Python's ``random``, which ``trainer.seed`` has seeded:
+    every run would get the same name. Fresh randomness names it; the seeded state is put back."""
+    state = random.getstate()
+    random.seed()
+    try:
+        yield
+    finally:
+        random.setstate(state)
 
 
 def report(cfg: DictConfig, run_id: str, result: float, best: Path) -> None:

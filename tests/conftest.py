@@ -108,12 +108,15 @@ def error_lines(result: subprocess.CompletedProcess) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("runner: error:")]
 
 
-def mlflow_runs(cwd: Path, experiment: str = "runner") -> list:
+def mlflow_runs(cwd: Path, experiment: str = "runner", sweeps: bool = False) -> list:
+    """The training runs in the store under ``cwd``, oldest first; with ``sweeps``, the runs that
+    stand for sweeps (their jobs' parents) instead."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{cwd}/mlflow.db")
     found = client.get_experiment_by_name(experiment)
-    return client.search_runs([found.experiment_id], order_by=["attributes.start_time ASC"]) if found else []
+    runs = client.search_runs([found.experiment_id], order_by=["attributes.start_time ASC"]) if found else []
+    return [run for run in runs if ("runner.sweep_dir" in run.data.tags) == sweeps]
 
 
 def client(cwd: Path):

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import error_lines, mlflow_runs, probe_cli, run_cli
+from conftest import client, error_lines, mlflow_runs, probe_cli, run_cli
 from omegaconf import OmegaConf
 
 REPO = Path(__file__).resolve().parent.parent
@@ -178,6 +178,25 @@ def test_bad_input_in_one_job_of_a_sweep_fails_that_job_and_the_others_run(tmp_p
     assert (failed.info.status, failed.data.params["model.dropout"]) == ("FAILED", "1.5")
     assert failed.data.tags["runner.error"] == job.removeprefix("runner: error: job #0: ")
     assert (finished.info.status, finished.data.params["model.dropout"]) == ("FINISHED", "0.2")
+    assert failed.info.run_name != finished.info.run_name  # named at random, whatever trainer.seed
+    # The sweep is a run of its own, the jobs' runs nested under it; one failed, so it did.
+    [sweep] = mlflow_runs(tmp_path, sweeps=True)
+    assert sweep.info.status == "FAILED"
+    assert {failed.data.tags["mlflow.parentRunId"], finished.data.tags["mlflow.parentRunId"]} == {
+        sweep.info.run_id
+    }
+    assert (
+        sweep.data.tags["runner.command"]
+        == "python -m runner -m data=digits trainer.epochs=1 model.dropout=1.5,0.2"
+    )
+    assert sweep.data.tags["runner.best_run"] == finished.info.run_id
+    summary = client(tmp_path).download_artifacts(sweep.info.run_id, "sweep/summary.csv", str(tmp_path))
+    assert Path(summary).read_text().splitlines() == [
+        "rank,val_accuracy,status,run_id,overrides",
+        f"1,{finished.data.metrics['final_val_accuracy']},FINISHED,{finished.info.run_id},model.dropout=0.2",
+        f"2,,FAILED,{failed.info.run_id},model.dropout=1.5",
+    ]
+    assert f"2. FAILED  model.dropout=1.5  run {failed.info.run_id}" in result.stderr
 
 
 def test_a_cache_too_big_for_the_disk_is_refused_before_decoding(tmp_path):

@@ -186,6 +186,11 @@ def test_optuna_sweep_maximises_what_train_returns(tmp_path):
     best = max(runs, key=lambda run: run.data.metrics["final_val_accuracy"])
     assert found["best_value"] == pytest.approx(best.data.metrics["final_val_accuracy"])
     assert found["best_params"]["model.dense"] == int(best.data.params["model.dense"])
+    # The study is one MLflow run over its trials' runs, with the same best.
+    [study] = mlflow_runs(tmp_path, sweeps=True)
+    assert study.info.status == "FINISHED" and study.data.tags["runner.best_run"] == best.info.run_id
+    assert study.data.metrics["best_val_accuracy"] == pytest.approx(found["best_value"])
+    assert {run.data.tags["mlflow.parentRunId"] for run in runs} == {study.info.run_id}
 
 
 def test_failed_run_is_marked_failed_with_its_error_and_log(tmp_path):
@@ -271,19 +276,32 @@ def test_model_placement_augments_in_training_only(photos, tmp_path):
     np.testing.assert_array_equal(model.predict(images, verbose=0), model.predict(images, verbose=0))
 
 
-def test_ctrl_c_marks_the_run_killed_and_keeps_its_checkpoint_and_log(tmp_path):
-    command = [sys.executable, "-m", "runner", f"data.path={tmp_path / 'digits'}", "trainer.epochs=200"]
-    process = subprocess.Popen(
-        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    for line in process.stdout:  # wait for the first epoch, so that a checkpoint exists
+def ctrl_c_after_an_epoch(*args: str, cwd: Path) -> str:
+    """``python -m runner ARGS`` interrupted as its first epoch ends (a checkpoint exists); its output."""
+    command = [sys.executable, "-m", "runner", *args, f"data.path={cwd / 'digits'}", "trainer.epochs=200"]
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
         if "val_accuracy" in line:
             break
     process.send_signal(signal.SIGINT)
     output = process.communicate(timeout=120)[0]
     assert process.returncode == 130 and "Traceback" not in output
+    return output
+
+
+def test_ctrl_c_marks_the_run_killed_and_keeps_its_checkpoint_and_log(tmp_path):
+    output = ctrl_c_after_an_epoch(cwd=tmp_path)
     assert output.splitlines()[-1].startswith("runner: interrupted")
     [run] = mlflow_runs(tmp_path)
     assert run.info.status == "KILLED"
     logged = {a.path for a in client(tmp_path).list_artifacts(run.info.run_id, "outputs/checkpoints")}
     assert logged == {f"outputs/checkpoints/{name}" for name in ("last.keras", "best.keras", "best.json")}
+
+
+def test_ctrl_c_in_a_sweep_marks_its_run_and_its_jobs_killed(tmp_path):
+    output = ctrl_c_after_an_epoch("-m", "model.dense=8,16", cwd=tmp_path)
+    assert any(line.startswith("runner: interrupted") for line in output.splitlines())
+    [job] = mlflow_runs(tmp_path)  # the second job never started
+    [sweep] = mlflow_runs(tmp_path, sweeps=True)
+    assert (job.info.status, sweep.info.status) == ("KILLED", "KILLED")
+    assert f"(KILLED)  model.dense=8  run {job.info.run_id}" in output  # its last epoch's value

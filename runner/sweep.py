@@ -1,0 +1,111 @@
+"""A sweep (``python -m runner -m ...``, Optuna's too) as one MLflow run, its jobs' runs nested under it.
+
+Hydra calls ``SweepRun`` (``hydra.callbacks.sweep`` in ``conf/config.yaml``) as a multirun starts
+and ends. The parent run holds the sweep's command and folder and, once the jobs are done, their
+ranking by ``trainer.monitor``: ``sweep/summary.csv``, ``best_<monitor>`` and ``runner.best_run``;
+the console gets the same ranking. The MLflow UI folds the jobs' runs under it. A job finds its
+parent in ``RUNNER_SWEEP_RUN`` (launchers' worker processes inherit the environment).
+
+Hydra skips ``on_multirun_end`` when the sweep raises (a job stopped on bad input) or is
+interrupted, so the parent is also closed at exit: ``FAILED`` or ``KILLED`` then.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sys
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+PARENT = "RUNNER_SWEEP_RUN"
+
+
+class SweepRun(Callback):
+    def __init__(self) -> None:
+        self.parent: str | None = None
+        self.monitor = ""
+        self.fixed: set[str] = set()  # keys the sweep sets to one value: the same in every job
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        import mlflow
+
+        from runner.tracking import command, connect
+
+        connect(config.tracking.uri, config.tracking.experiment)
+        overrides = list(config.hydra.overrides.task)
+        tags = {
+            "runner.command": command(config, overrides, multirun=True),
+            "runner.sweep_dir": config.hydra.sweep.dir,
+        }
+        experiment = mlflow.get_experiment_by_name(config.tracking.experiment)
+        run = mlflow.MlflowClient().create_run(experiment.experiment_id, tags=tags, run_name="sweep")
+        self.parent, self.monitor = run.info.run_id, config.trainer.monitor
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        self.fixed = {o.key_or_group for o in parsed if not o.is_sweep_override()}
+        os.environ[PARENT] = self.parent
+        atexit.register(self.finish, ended=False)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self.finish(ended=True)
+
+    def finish(self, ended: bool) -> None:
+        """Rank the jobs' runs, log the ranking to the parent and end it (once)."""
+        import mlflow
+
+        from runner import record
+
+        if self.parent is None:
+            return
+        parent, self.parent = self.parent, None
+        client = mlflow.MlflowClient()
+        experiment = client.get_run(parent).info.experiment_id
+        jobs = client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent}'")
+        rows = ranked(jobs, self.monitor, self.fixed)
+        header = ["rank", self.monitor, "status", "run_id", "overrides"]
+        client.log_text(parent, record.csv_text(header, rows), "sweep/summary.csv")
+        if rows and rows[0][1] != "":
+            client.log_metric(parent, f"best_{self.monitor}", rows[0][1])
+            client.set_tag(parent, "runner.best_run", rows[0][3])
+        statuses = {job.info.status for job in jobs}
+        status = "FAILED" if "FAILED" in statuses else ("FINISHED" if ended else "KILLED")
+        client.set_terminated(parent, status)
+        print(summary(parent, rows, self.monitor), file=sys.stderr)
+
+
+def ranked(jobs: list, monitor: str, fixed: set[str]) -> list[list]:
+    """[rank, value, status, run id, the overrides the sweep chose for it] per job run, best
+    first (loss-like monitors: lowest); runs without the value (failed early) last."""
+    lowest = "loss" in monitor
+    overrides = [json.loads(job.data.tags.get("runner.overrides", "[]")) for job in jobs]
+
+    def value(job: Any) -> float | None:  # what train() returned: the final model's, for val_*
+        return job.data.metrics.get(f"final_{monitor}", job.data.metrics.get(monitor))
+
+    order = sorted(
+        range(len(jobs)),
+        key=lambda i: (value(jobs[i]) is None, (1 if lowest else -1) * (value(jobs[i]) or 0.0)),
+    )
+    return [
+        [
+            rank + 1,
+            "" if value(jobs[i]) is None else value(jobs[i]),
+            jobs[i].info.status,
+            jobs[i].info.run_id,
+            " ".join(o for o in overrides[i] if o.partition("=")[0].lstrip("+~") not in fixed),
+        ]
+        for rank, i in enumerate(order)
+    ]
+
+
+def summary(parent: str, rows: list[list], monitor: str) -> str:
+    """The console's ranking: one line per job run, best first."""
+    lines = [f"runner: sweep run {parent}: {len(rows)} job runs, by {monitor} (sweep/summary.csv):"]
+    for rank, value, status, run_id, overrides in rows:
+        shown = status if value == "" else f"{value:.4f}" + ("" if status == "FINISHED" else f" ({status})")
+        lines.append(f"  {rank}. {shown}  {overrides}  run {run_id}")
+    return "\n".join(lines)
