@@ -68,7 +68,7 @@ class SweepRun(Callback):
         rows = ranked(jobs, self.monitor, self.fixed)
         header = ["rank", self.monitor, "status", "run_id", "overrides"]
         client.log_text(parent, record.csv_text(header, rows), "sweep/summary.csv")
-        if rows and rows[0][1] != "":
+        if rows and rows[0][2] == "FINISHED":  # the best of the jobs that ran to the end
             client.log_metric(parent, f"best_{self.monitor}", rows[0][1])
             client.set_tag(parent, "runner.best_run", rows[0][3])
         statuses = {job.info.status for job in jobs}
@@ -78,8 +78,9 @@ class SweepRun(Callback):
 
 
 def ranked(jobs: list, monitor: str, fixed: set[str]) -> list[list]:
-    """[rank, value, status, run id, the overrides the sweep chose for it] per job run, best
-    first (loss-like monitors: lowest); runs without the value (failed early) last."""
+    """[rank, value, status, run id, the overrides the sweep chose for it] per job run: finished
+    runs first, best first (loss-like monitors: lowest), then the others, which may hold the value
+    of their last epoch."""
     lowest = "loss" in monitor
     overrides = [json.loads(job.data.tags.get("runner.overrides", "[]")) for job in jobs]
 
@@ -88,7 +89,11 @@ def ranked(jobs: list, monitor: str, fixed: set[str]) -> list[list]:
 
     order = sorted(
         range(len(jobs)),
-        key=lambda i: (value(jobs[i]) is None, (1 if lowest else -1) * (value(jobs[i]) or 0.0)),
+        key=lambda i: (
+            jobs[i].info.status != "FINISHED",
+            value(jobs[i]) is None,
+            (1 if lowest else -1) * (value(jobs[i]) or 0.0),
+        ),
     )
     return [
         [

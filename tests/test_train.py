@@ -304,4 +304,5 @@ def test_ctrl_c_in_a_sweep_marks_its_run_and_its_jobs_killed(tmp_path):
     [job] = mlflow_runs(tmp_path)  # the second job never started
     [sweep] = mlflow_runs(tmp_path, sweeps=True)
     assert (job.info.status, sweep.info.status) == ("KILLED", "KILLED")
+    assert "runner.best_run" not in sweep.data.tags  # only a job that ran to its end can be best
     assert f"(KILLED)  model.dense=8  run {job.info.run_id}" in output  # its last epoch's value
