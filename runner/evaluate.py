@@ -51,7 +51,8 @@ def record(trained: Any, root: Path, index: Any, rows: list, skipped: list, tags
     truth = np.array([truth_of[path] for path, _, _ in rows])
     predicted = np.array([class_names.index(name) for _, name, _ in rows])
     tags = {**tags, "runner.evaluation_of": trained.info.run_id}
-    with mlflow.start_run(experiment_id=trained.info.experiment_id, tags=tags) as run:
+    name = f"evaluate {root.name}"
+    with mlflow.start_run(experiment_id=trained.info.experiment_id, run_name=name, tags=tags) as run:
         mlflow.log_params({"eval.path": str(root), "eval.count": len(rows)})
         metrics = {
             "eval_accuracy": float(np.mean(truth == predicted)),

@@ -27,6 +27,7 @@ def test_a_labelled_folder_is_scored_in_a_run_of_its_own(trained, photos, tmp_pa
         [store.get_run(run_id).info.experiment_id], f"tags.`runner.evaluation_of` = '{run_id}'"
     )
     assert run.info.status == "FINISHED" and run.data.tags["runner.model"] == "final"
+    assert run.info.run_name == "evaluate later"
     files = Path(store.download_artifacts(run.info.run_id, "", str(tmp_path / "artifacts")))
     rows = list(csv.DictReader((files / "eval" / "predictions.csv").open()))
     good = sorted(str(p) for p in folder.rglob("*.*g") if p.name != "corrupt.jpg")
