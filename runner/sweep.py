@@ -19,8 +19,11 @@ import sys
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
+
+from runner.errors import RunnerError
 
 PARENT = "RUNNER_SWEEP_RUN"
 
@@ -30,13 +33,18 @@ class SweepRun(Callback):
         self.parent: str | None = None
         self.monitor = ""
         self.fixed: set[str] = set()  # keys the sweep sets to one value: the same in every job
+        self.failed = False  # a job failed (perhaps before its run started)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         import mlflow
 
         from runner.tracking import command, connect
 
-        connect(config.tracking.uri, config.tracking.experiment)
+        try:
+            connect(config.tracking.uri, config.tracking.experiment)
+        except RunnerError as err:  # every job would fail alike: one line, before any job runs
+            print(f"runner: error: {err}", file=sys.stderr)
+            sys.exit(2)  # an exception would only be a warning: Hydra catches a callback's
         overrides = list(config.hydra.overrides.task)
         tags = {
             "runner.command": command(config, overrides, multirun=True),
@@ -49,6 +57,9 @@ class SweepRun(Callback):
         self.fixed = {o.key_or_group for o in parsed if not o.is_sweep_override()}
         os.environ[PARENT] = self.parent
         atexit.register(self.finish, ended=False)
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        self.failed |= job_return.status == JobStatus.FAILED
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         self.finish(ended=True)
@@ -72,7 +83,7 @@ class SweepRun(Callback):
             client.log_metric(parent, f"best_{self.monitor}", rows[0][1])
             client.set_tag(parent, "runner.best_run", rows[0][3])
         statuses = {job.info.status for job in jobs}
-        status = "FAILED" if "FAILED" in statuses else ("FINISHED" if ended else "KILLED")
+        status = "FAILED" if self.failed or "FAILED" in statuses else ("FINISHED" if ended else "KILLED")
         client.set_terminated(parent, status)
         print(summary(parent, rows, self.monitor), file=sys.stderr)
 

@@ -73,6 +73,8 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
         (["data=digits", "data.batch_size=0"], ["error: data.batch_size=0: must be at least 1"]),
         (["data=digits", "tracking.uri=./mlruns"], ["error: tracking.uri=./mlruns: ", "sqlite:///mlflow.db"]),
         (["data=digits", "tracking.experiment="], ["error: tracking.experiment='': ", "Name it"]),
+        # A sweep whose store refuses it stops before any job (each job would fail alike).
+        (["-m", "data=digits", "tracking.experiment="], ["error: tracking.experiment='': ", "Name it"]),
         (["data=digits", "trainer.epochs=0"], ["error: trainer.epochs=0: must be at least 1"]),
         (["trainer.lr_schedule=cosin"], ["trainer.lr_schedule=cosin", "Did you mean 'cosine'?"]),
         (
