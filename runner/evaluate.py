@@ -38,13 +38,38 @@ def labelled(root: Path, class_names: list[str]) -> Any:
     return DirSource(path=str(root)).index_folder(root, class_names, "FOLDER")
 
 
+def log_evaluation(
+    class_names: list[str], truth: np.ndarray, predicted: np.ndarray, prefix: str = ""
+) -> float:
+    """``eval/<prefix>confusion_matrix.csv`` and ``eval/<prefix>per_class.csv`` (precision, recall,
+    F1 and support of each class); returns the macro F1 over the classes present. Accuracy hides
+    a rare class the model never gets right; the macro F1 does not."""
+    import mlflow
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    from runner import record
+
+    classes = range(len(class_names))
+    matrix = confusion_matrix(truth, predicted, labels=classes)
+    rows = ([name, *counts] for name, counts in zip(class_names, matrix.tolist(), strict=True))
+    header = ["true\\predicted", *class_names]
+    mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}confusion_matrix.csv")
+    scores = precision_recall_fscore_support(truth, predicted, labels=classes, zero_division=0)
+    rows = (
+        [name, f"{precision:.4f}", f"{recall:.4f}", f"{f1:.4f}", int(support)]
+        for name, precision, recall, f1, support in zip(class_names, *scores, strict=True)
+    )
+    header = ["class", "precision", "recall", "f1", "support"]
+    mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}per_class.csv")
+    return float(scores[2][scores[3] > 0].mean())
+
+
 def record(trained: Any, root: Path, index: Any, rows: list, skipped: list, tags: dict) -> tuple[str, dict]:
     """The evaluation as a new run in ``trained``'s experiment: its id and metrics. ``rows`` are
     (path, predicted class, probability); ``skipped`` the files that did not decode."""
     import mlflow
 
     from runner import record as data
-    from runner.tracking import log_evaluation
 
     class_names = index.class_names
     truth_of = dict(zip(index.paths, index.labels.tolist(), strict=True))

@@ -1,24 +1,32 @@
-"""The data record: which files a run trained on, with which labels and split, and which it
-skipped and why. Logged as the run's ``data/`` artifacts (and an MLflow dataset) before ``fit``;
-read back by ``python -m runner.rerun ID --resume``, which refuses to continue on other files.
+"""What a run is made of, recorded so that it can be read and run again.
+
+The data: which files a run trained on, with which labels and split, and which it skipped and
+why; logged as the run's ``data/`` artifacts (and an MLflow dataset) before ``fit``, and read back
+by ``python -m runner.rerun ID --resume``, which refuses to continue on other files. The code: the
+library versions and, from a checkout, its git commit and uncommitted diff.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import warnings
 from collections.abc import Iterable
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mlflow
 import numpy as np
+
+from runner.config import CHECKOUT
 
 if TYPE_CHECKING:  # TensorFlow stays unimported for `python -m runner.rerun ... --cfg job`
     from runner.pipeline import Data
@@ -125,3 +133,30 @@ def data_changes(store: Any, run_id: str, index: FileIndex) -> list[str]:
         "changed since they were skipped": resized(skipped),
     }
     return [f"{len(paths)} {what} (e.g. {paths[0]})" for what, paths in found.items() if paths]
+
+
+def provenance(checkout: Path | None = CHECKOUT) -> tuple[dict[str, str], str]:
+    """Library versions and, run from a checkout, its git commit: what a rerun must match. Also
+    the checkout's uncommitted changes (``git diff HEAD``, '' if none): a '-dirty' commit alone
+    cannot be rebuilt, that commit with this diff applied can."""
+    versions = installed_versions(("runner", "tensorflow-cpu", "keras", "mlflow", "hydra-core"))
+    found = {"runner.versions": json.dumps(versions)}
+    if checkout is None:  # an installed wheel: its version is the record (a git call here would
+        return found, ""  # find whatever repository the environment happens to sit in)
+    git = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if git.returncode != 0:
+        return found, ""
+    diff = subprocess.run(
+        ["git", "-C", str(checkout), "diff", "HEAD", "--binary"], capture_output=True, text=True
+    ).stdout
+    found["runner.git_commit"] = git.stdout.strip() + ("-dirty" if diff else "")
+    return found, diff
+
+
+def installed_versions(names: Iterable[str]) -> dict[str, str]:
+    """Name -> version of each of ``names`` installed in this environment."""
+    found = {}
+    for name in names:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[name] = metadata.version(name)
+    return found

@@ -2,7 +2,7 @@
 
 Logged: the flattened resolved config as params (dotted keys), the resolved ``config.yaml`` and
 Hydra's ``.hydra/`` files, the command-line overrides as a tag, per-epoch metrics (MLflow's Keras
-callback), the data record (``record.py``), the confusion matrix, the model
+callback), the data and code record (``record.py``), the evaluation (``evaluate.py``), the model
 (MLflow's Keras flavor) and, whatever happens, the run's log and checkpoints. A failed run ends
 FAILED with its error as a tag; Ctrl-C ends it KILLED. ``python -m runner.rerun ID --resume``
 continues the same MLflow run: each resume logs its output folder as ``outputs/resume-N/``.
@@ -10,28 +10,23 @@ continues the same MLflow run: each resume logs its output folder as ``outputs/r
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import random
 import ssl
-import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from runner import record
-from runner.config import CHECKOUT
 from runner.errors import RunnerError, explain
 from runner.sweep import PARENT
 
@@ -49,33 +44,6 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
-
-
-def provenance(checkout: Path | None = CHECKOUT) -> tuple[dict[str, str], str]:
-    """Library versions and, run from a checkout, its git commit: what a rerun must match. Also
-    the checkout's uncommitted changes (``git diff HEAD``, '' if none): a '-dirty' commit alone
-    cannot be rebuilt, that commit with this diff applied can."""
-    versions = installed_versions(("runner", "tensorflow-cpu", "keras", "mlflow", "hydra-core"))
-    found = {"runner.versions": json.dumps(versions)}
-    if checkout is None:  # an installed wheel: its version is the record (a git call here would
-        return found, ""  # find whatever repository the environment happens to sit in)
-    git = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True)
-    if git.returncode != 0:
-        return found, ""
-    diff = subprocess.run(
-        ["git", "-C", str(checkout), "diff", "HEAD", "--binary"], capture_output=True, text=True
-    ).stdout
-    found["runner.git_commit"] = git.stdout.strip() + ("-dirty" if diff else "")
-    return found, diff
-
-
-def installed_versions(names: Iterable[str]) -> dict[str, str]:
-    """Name -> version of each of ``names`` installed in this environment."""
-    found = {}
-    for name in names:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            found[name] = metadata.version(name)
-    return found
 
 
 def require_server(uri: str) -> None:
@@ -153,7 +121,7 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
         }
         if sweep_run := os.environ.get(PARENT):  # a job of a sweep: nested under the sweep's run
             tags["mlflow.parentRunId"] = sweep_run
-        code, diff = provenance()
+        code, diff = record.provenance()
         with unseeded_random():
             active = mlflow.start_run(run_name=cfg.tracking.run_name, tags={**tags, **code})
         if diff:
@@ -247,27 +215,6 @@ def log_class_weights(class_names: list[str], weights: np.ndarray) -> None:
     )
 
 
-def log_evaluation(
-    class_names: list[str], truth: np.ndarray, predicted: np.ndarray, prefix: str = ""
-) -> float:
-    """``eval/<prefix>confusion_matrix.csv`` and ``eval/<prefix>per_class.csv`` (precision, recall,
-    F1 and support of each class); returns the macro F1 over the classes present. Accuracy hides
-    a rare class the model never gets right; the macro F1 does not."""
-    classes = range(len(class_names))
-    matrix = confusion_matrix(truth, predicted, labels=classes)
-    rows = ([name, *counts] for name, counts in zip(class_names, matrix.tolist(), strict=True))
-    header = ["true\\predicted", *class_names]
-    mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}confusion_matrix.csv")
-    scores = precision_recall_fscore_support(truth, predicted, labels=classes, zero_division=0)
-    rows = (
-        [name, f"{precision:.4f}", f"{recall:.4f}", f"{f1:.4f}", int(support)]
-        for name, precision, recall, f1, support in zip(class_names, *scores, strict=True)
-    )
-    header = ["class", "precision", "recall", "f1", "support"]
-    mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}per_class.csv")
-    return float(scores[2][scores[3] > 0].mean())
-
-
 # What serving the model needs, pinned to the installed versions. MLflow's default would find the
 # same list by loading the model in a subprocess: 7 s at the end of every run.
 MODEL_REQUIREMENTS = ("mlflow", "keras", "numpy", "tensorflow", "tensorflow-cpu")
@@ -280,7 +227,9 @@ def log_model(model: Any, sample: np.ndarray, register_as: str | None) -> None:
     from mlflow.models import infer_signature
 
     signature = infer_signature(sample, model.predict(sample, verbose=0))
-    requirements = [f"{name}=={version}" for name, version in installed_versions(MODEL_REQUIREMENTS).items()]
+    requirements = [
+        f"{name}=={version}" for name, version in record.installed_versions(MODEL_REQUIREMENTS).items()
+    ]
     logged = mlflow.keras.log_model(
         model,
         name="model",

@@ -23,6 +23,7 @@ from runner import augment, pipeline, preview, record, rerun, tracking
 from runner.callbacks import callbacks, interrupts_between_batches
 from runner.config import LabelMode, Schedule
 from runner.errors import RunnerError, closest
+from runner.evaluate import log_evaluation
 from runner.targets import build
 
 log = logging.getLogger(__name__)
@@ -213,6 +214,6 @@ def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, fl
     truth = data.index.labels[data.split == part]
     metrics = {f"{part}_{name}": float(value) for name, value in results.items()}
     prefix = "" if part == "val" else f"{part}_"
-    metrics[f"{part}_macro_f1"] = tracking.log_evaluation(data.index.class_names, truth, predicted, prefix)
+    metrics[f"{part}_macro_f1"] = log_evaluation(data.index.class_names, truth, predicted, prefix)
     tracking.log_final(metrics)
     return metrics

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 from conftest import client
 
@@ -50,3 +52,25 @@ def test_a_record_without_sizes_compares_paths_and_labels_only(tmp_path):
     store.log_text(run_id, "path,reason\n", "data/skipped.csv")
     index = FileIndex([a], np.array([0]), ["cat", "dog"])
     assert record.data_changes(store, run_id, index) == []
+
+
+def test_a_dirty_checkout_records_its_diff_so_the_run_can_be_rebuilt(tmp_path):
+    def git(*args: str) -> str:
+        command = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args]
+        return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+    git("init", "-q")
+    (tmp_path / "model.py").write_text("filters = 32\n")
+    git("add", "model.py")
+    git("commit", "-qm", "start")
+    commit = git("rev-parse", "HEAD").strip()
+    tags, diff = record.provenance(tmp_path)
+    assert (tags["runner.git_commit"], diff) == (commit, "")
+    (tmp_path / "model.py").write_text("filters = 64\n")  # an experiment nobody committed
+    tags, diff = record.provenance(tmp_path)
+    assert tags["runner.git_commit"] == f"{commit}-dirty" and "+filters = 64" in diff
+    git("stash", "-q")  # the commit, then the diff applied: the code the run had
+    (tmp_path / "run.diff").write_text(diff)
+    git("apply", "run.diff")
+    assert (tmp_path / "model.py").read_text() == "filters = 64\n"
+    assert record.provenance(None) == ({"runner.versions": tags["runner.versions"]}, "")  # a wheel: no git

@@ -99,26 +99,3 @@ def test_a_server_that_answers_but_fails_the_tls_handshake_is_left_to_mlflow():
         require_server(f"https://127.0.0.1:{server.server_port}")  # no RunnerError
     finally:
         server.shutdown()
-
-
-def test_a_dirty_checkout_records_its_diff_so_the_run_can_be_rebuilt(tmp_path):
-    from runner.tracking import provenance
-
-    def git(*args: str) -> str:
-        command = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args]
-        return subprocess.run(command, check=True, capture_output=True, text=True).stdout
-
-    git("init", "-q")
-    (tmp_path / "model.py").write_text("filters = 32\n")
-    git("add", "model.py")
-    git("commit", "-qm", "start")
-    commit = git("rev-parse", "HEAD").strip()
-    assert provenance(tmp_path)[0]["runner.git_commit"] == commit and provenance(tmp_path)[1] == ""
-    (tmp_path / "model.py").write_text("filters = 64\n")  # an experiment nobody committed
-    tags, diff = provenance(tmp_path)
-    assert tags["runner.git_commit"] == f"{commit}-dirty" and "+filters = 64" in diff
-    git("stash", "-q")  # the commit, then the diff applied: the code the run had
-    (tmp_path / "run.diff").write_text(diff)
-    git("apply", "run.diff")
-    assert (tmp_path / "model.py").read_text() == "filters = 64\n"
-    assert provenance(None) == ({"runner.versions": tags["runner.versions"]}, "")  # a wheel: no git
