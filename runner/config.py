@@ -254,6 +254,8 @@ class TrackingConfig:
     log_model: bool = True
     # A name in MLflow's model registry: the run's model becomes its next version (models:/NAME/N).
     register_as: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)  # your own: +tracking.tags.owner=ana
+    description: str | None = None  # the run's note in the MLflow UI
     rerun_of: str | None = None  # set by `python -m runner.rerun RUN_ID`: the run this one repeats
     resume: str | None = None  # set by `python -m runner.rerun RUN_ID --resume`: the run to continue
 

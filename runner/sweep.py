@@ -38,7 +38,7 @@ class SweepRun(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         import mlflow
 
-        from runner.tracking import command, connect
+        from runner.tracking import command, connect, users_tags
 
         try:
             connect(config.tracking.uri, config.tracking.experiment)
@@ -49,6 +49,7 @@ class SweepRun(Callback):
         tags = {
             "runner.command": command(config, overrides, multirun=True),
             "runner.sweep_dir": config.hydra.sweep.dir,
+            **users_tags(config.tracking),
         }
         experiment = mlflow.get_experiment_by_name(config.tracking.experiment)
         run = mlflow.MlflowClient().create_run(experiment.experiment_id, tags=tags, run_name="sweep")

@@ -89,6 +89,12 @@ def connect(uri: str, experiment: str) -> None:
         ) from err
 
 
+def users_tags(tracking: DictConfig) -> dict[str, str]:
+    """``tracking.tags`` as given, and ``tracking.description`` as the run's note in the UI."""
+    found = {str(key): str(value) for key, value in tracking.tags.items()}
+    return found | ({"mlflow.note.content": tracking.description} if tracking.description else {})
+
+
 def command(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> str:
     """The command line that makes this run (or with ``multirun``, this sweep) again."""
     flag = ["-m"] if multirun else []
@@ -118,6 +124,7 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
         tags |= {
             "runner.overrides": json.dumps(overrides),
             "runner.command": command(cfg, overrides)[:MAX_TAG],
+            **users_tags(cfg.tracking),
         }
         if sweep_run := os.environ.get(PARENT):  # a job of a sweep: nested under the sweep's run
             tags["mlflow.parentRunId"] = sweep_run

@@ -141,9 +141,13 @@ def test_user_folder_with_flip_and_a_held_out_test_folder(photos, tmp_path):
         "aug=flip",
         "trainer.epochs=2",
         "data.image_size=[32,32]",
+        "+tracking.tags.owner=ana",
+        "tracking.description=photos with a held-out folder",
         cwd=tmp_path,
     )
     assert run.info.status == "FINISHED"
+    assert run.data.tags["owner"] == "ana"  # the user's own tags, and the UI's note
+    assert run.data.tags["mlflow.note.content"] == "photos with a held-out folder"
     assert run.data.params["aug.ops.flip._target_"] == "keras.layers.RandomFlip"
     assert run.data.params["data.num_classes"] == "3"
     n_files = sum(1 for p in photos.rglob("*") if p.is_file())
