@@ -27,6 +27,7 @@ import mlflow
 import numpy as np
 
 from runner.config import CHECKOUT
+from runner.sources.index import identical
 
 if TYPE_CHECKING:  # TensorFlow stays unimported for `python -m runner.rerun ... --cfg job`
     from runner.pipeline import Data
@@ -48,15 +49,17 @@ def log_data(data: Data, output_dir: Path) -> None:
     folder = output_dir / "data"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "class_names.json").write_text(json.dumps({"class_names": index.class_names}, indent=2))
+    sizes = [size(p) for p in index.paths]
     (folder / "split.csv").write_text(
         csv_text(
             ["path", "label", "split", "bytes"],
             (
-                (p, index.class_names[y], s, size(p))
-                for p, y, s in zip(index.paths, index.labels, data.split, strict=True)
+                (p, index.class_names[y], s, n)
+                for p, y, s, n in zip(index.paths, index.labels, data.split, sizes, strict=True)
             ),
         )
     )
+    copies = log_duplicates(data, sizes, folder)
     skipped = ((path, reason, size(path)) for path, reason in index.skipped)
     (folder / "skipped.csv").write_text(csv_text(["path", "reason", "bytes"], skipped))
     parts = ("train", "val", "test") if data.test is not None else ("train", "val")
@@ -69,10 +72,43 @@ def log_data(data: Data, output_dir: Path) -> None:
     log_input(index)
     counts = {f"data.count.{s}": int(np.sum(data.split == s)) for s in parts}
     mlflow.log_params(
-        {**counts, "data.count.skipped": len(index.skipped), "data.num_classes": len(index.class_names)}
+        {
+            **counts,
+            "data.count.skipped": len(index.skipped),
+            "data.count.duplicates": copies,
+            "data.num_classes": len(index.class_names),
+        }
     )
     if index.skipped:
         print(f"runner: {index.summary()}; each is listed in {folder / 'skipped.csv'}", file=sys.stderr)
+
+
+def log_duplicates(data: Data, sizes: list[int | str], folder: Path) -> int:
+    """``duplicates.csv``: the sets of byte-identical files, and how many extra copies there are.
+
+    A copy under two labels contradicts itself; one in training and in validation (or test)
+    makes that score count images the model trained on. Said, not changed: which copy to keep
+    is the user's call, and a run trains on what its folder holds."""
+    index = data.index
+    groups = identical(index.paths, sizes)
+    if not groups:
+        return 0
+    rows = (
+        (n, index.paths[i], index.class_names[index.labels[i]], data.split[i])
+        for n, group in enumerate(groups, 1)
+        for i in group
+    )
+    (folder / "duplicates.csv").write_text(csv_text(["set", "path", "label", "split"], rows))
+    labels = sum(len({index.labels[i] for i in group}) > 1 for group in groups)
+    leaks = sum("train" in (parts := {data.split[i] for i in group}) and len(parts) > 1 for group in groups)
+    copies = sum(len(group) - 1 for group in groups)
+    print(
+        f"runner: byte-identical files: {copies} extra copies in {len(groups)} set(s); {labels} under "
+        f"two labels, {leaks} in training and in validation/test (which inflates those scores); each "
+        f"is listed in {folder / 'duplicates.csv'}",
+        file=sys.stderr,
+    )
+    return copies
 
 
 def size(path: str) -> int | str:

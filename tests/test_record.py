@@ -74,3 +74,28 @@ def test_a_dirty_checkout_records_its_diff_so_the_run_can_be_rebuilt(tmp_path):
     git("apply", "run.diff")
     assert (tmp_path / "model.py").read_text() == "filters = 64\n"
     assert record.provenance(None) == ({"runner.versions": tags["runner.versions"]}, "")  # a wheel: no git
+
+
+def test_byte_identical_files_are_listed_with_what_they_mean(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    paths = [tmp_path / name for name in ("a.png", "b.png", "c.png", "d.png", "e.png")]
+    for path, content in zip(paths, [b"same", b"same", b"diff", b"same", b"othr"], strict=True):
+        path.write_bytes(content)  # a, b, d: one image three times; c and e: the same size only
+    index = FileIndex([str(p) for p in paths], np.array([0, 1, 0, 0, 1]), ["cat", "dog"])
+    data = SimpleNamespace(index=index, split=np.array(["train", "val", "train", "train", "val"]))
+    sizes = [record.size(str(p)) for p in paths]
+    assert record.log_duplicates(data, sizes, tmp_path) == 2
+    assert (tmp_path / "duplicates.csv").read_text().splitlines() == [
+        "set,path,label,split",
+        f"1,{paths[0]},cat,train",
+        f"1,{paths[1]},dog,val",
+        f"1,{paths[3]},cat,train",
+    ]
+    line = capsys.readouterr().err
+    assert line.startswith(
+        "runner: byte-identical files: 2 extra copies in 1 set(s); 1 under two labels, 1 in training"
+    )
+    distinct = FileIndex([str(paths[2]), str(paths[4])], np.array([0, 1]), ["cat", "dog"])
+    data = SimpleNamespace(index=distinct, split=np.array(["train", "val"]))
+    assert record.log_duplicates(data, [4, 4], tmp_path / "none") == 0

@@ -461,3 +461,17 @@ def test_digits_killed_while_written_leave_no_half_written_set(tmp_path):
     assert not (tmp_path / "digits").exists()  # what a run reads appears whole or not at all
     assert len(DigitsSource(path=digits).index()) == 1797
     assert [p.name for p in tmp_path.iterdir()] == ["digits"]  # the killed run's folder is cleared
+
+
+def test_identical_finds_files_with_the_same_bytes_only(tmp_path):
+    from runner.sources.index import PREFIX, identical
+
+    head = bytes(range(256)) * (PREFIX // 256)
+    contents = {"a": head + b"tail", "b": head + b"tail", "c": head + b"TAIL", "d": b"x" * (PREFIX + 4)}
+    paths = []
+    for name, content in contents.items():  # c: a's size and first PREFIX bytes; d: its size only
+        paths.append(str(tmp_path / name))
+        (tmp_path / name).write_bytes(content)
+    sizes = [len(content) for content in contents.values()]
+    assert identical(paths, sizes) == [[0, 1]]
+    assert identical([*paths, "array 0", "array 1"], [*sizes, "", ""]) == [[0, 1]]  # a generator's

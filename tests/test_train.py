@@ -147,6 +147,7 @@ def test_user_folder_with_flip_and_a_held_out_test_folder(photos, tmp_path):
     )
     assert run.info.status == "FINISHED"
     assert run.data.tags["owner"] == "ana"  # the user's own tags, and the UI's note
+    assert run.data.params["data.count.duplicates"] == "0"  # every file here is its own image
     assert run.data.tags["mlflow.note.content"] == "photos with a held-out folder"
     assert run.data.params["aug.ops.flip._target_"] == "keras.layers.RandomFlip"
     assert run.data.params["data.num_classes"] == "3"

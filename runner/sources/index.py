@@ -6,12 +6,15 @@ with a reason, so one bad file in a real folder costs one line in ``data/skipped
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
-from collections import Counter
+import zlib
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -23,6 +26,8 @@ from runner.errors import RunnerError, closest
 
 # Formats Pillow may report for files with our extensions (MPO: multi-picture JPEG from cameras).
 READABLE_FORMATS = {"JPEG", "MPO", "PNG", "BMP", "GIF", "WEBP"}
+# Bytes read of each file that shares its size with another, before whole files are compared.
+PREFIX = 4096
 # Folders at least this large get a progress bar for the data check.
 PROGRESS_FROM = 5000
 
@@ -114,6 +119,36 @@ def check(index: FileIndex, verify: Verify) -> FileIndex:
             )
         )
     return index.without({i: problem for i, problem in enumerate(problems) if problem})
+
+
+def identical(paths: list[str], sizes: list[int | str]) -> list[list[int]]:
+    """Groups of positions of files with the same bytes. Narrowed in three steps, so that a folder
+    of distinct photos costs little (5,000 photos: ~40 ms): the sizes (the data record has them
+    anyway), then a checksum of the first ``PREFIX`` bytes of the files that share a size, then a
+    hash of the whole files that share both."""
+    by_size = {i: size for i, size in enumerate(sizes) if size != ""}  # "": an array, no file
+    groups = refine([list(by_size)], by_size)
+    groups = refine(groups, {i: read(paths[i], zlib.crc32, PREFIX) for group in groups for i in group})
+    return refine(groups, {i: read(paths[i], blake2b) for group in groups for i in group})
+
+
+def refine(groups: list[list[int]], keys: dict[int, Any]) -> list[list[int]]:
+    """Each group split by its positions' ``keys``, keeping the parts of two or more."""
+    found = defaultdict(list)
+    for n, group in enumerate(groups):
+        for i in group:
+            found[(n, keys[i])].append(i)
+    return [part for part in found.values() if len(part) > 1]
+
+
+def read(path: str, summary: Callable[[bytes], Any], limit: int = -1) -> Any:
+    """``summary`` of the first ``limit`` bytes of ``path`` (-1: all of them)."""
+    with open(path, "rb") as file:
+        return summary(file.read(limit))
+
+
+def blake2b(data: bytes) -> bytes:
+    return hashlib.blake2b(data).digest()
 
 
 def require_every_class(index: FileIndex) -> FileIndex:
