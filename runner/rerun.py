@@ -56,6 +56,12 @@ def fetch(store: Any, run_id: str) -> tuple[Any, dict]:
 
     try:
         run = store.get_run(run_id)
+        if "runner.sweep_dir" in run.data.tags:  # a sweep's own run (runner/sweep.py): no model, no config
+            raise RunnerError(
+                f"run {run_id} is a sweep, not a training run. Use one of its jobs' runs (the MLflow UI "
+                f"lists them under it; runner.best_run is its best), or run the whole sweep again: "
+                f"{run.data.tags['runner.command']}"
+            )
         with tempfile.TemporaryDirectory() as folder:
             text = Path(store.download_artifacts(run_id, "config.yaml", folder)).read_text()
     except MlflowException as err:

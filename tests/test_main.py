@@ -198,6 +198,10 @@ def test_bad_input_in_one_job_of_a_sweep_fails_that_job_and_the_others_run(tmp_p
         f"1,{finished.data.metrics['final_val_accuracy']},FINISHED,{finished.info.run_id},model.dropout=0.2",
         f"2,,FAILED,{failed.info.run_id},model.dropout=1.5",
     ]
+    # Its run holds no model or config: a rerun of it says what to do instead.
+    [line] = error_lines(run_cli(sweep.info.run_id, cwd=tmp_path, module="runner.rerun"))
+    assert f"run {sweep.info.run_id} is a sweep, not a training run" in line
+    assert line.endswith(sweep.data.tags["runner.command"])
     assert f"2. FAILED  model.dropout=1.5  run {failed.info.run_id}" in result.stderr
 
 
