@@ -163,6 +163,10 @@ def train(cfg: DictConfig) -> float:
             )
             tracking.log_preview(preview_grid)
         record.log_data(data, output_dir)
+        # The initial weights and fit's randomness from trainer.seed alone: what ran since the seed
+        # was set (MLflow, the preview) may have drawn from the global generators, and a run's
+        # metrics must not depend on, say, whether it was given a name.
+        keras.utils.set_random_seed(seed)
         names = data.index.class_names
         binary = cfg.data.label_mode == LabelMode.binary
         with dtype_policy(cfg.trainer.precision.value):

@@ -88,6 +88,10 @@ def test_rerun_is_a_new_run_with_the_same_config_and_metrics(store):
     changed = {k for k, v in again.data.params.items() if whole.data.params.get(k) != v}
     assert changed == {"tracking.rerun_of", "tracking.run_name"}
     assert history(store, again.info.run_id) == history(store, whole.info.run_id)
+    # Unnamed, MLflow names it with Python's random, which the seed had seeded: same metrics still.
+    assert rerun(whole.info.run_id, "tracking.run_name=null", cwd=store).returncode == 0
+    [unnamed] = [run for run in mlflow_runs(store) if run.data.params["tracking.run_name"] == "None"]
+    assert history(store, unnamed.info.run_id) == history(store, whole.info.run_id)
 
 
 def test_rerun_overrides_change_what_they_name_and_cfg_job_stays_fast(store):
