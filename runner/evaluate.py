@@ -1,5 +1,5 @@
 """``python -m runner.evaluate RUN FOLDER``: a past run's model scored on a labelled folder (one
-subfolder per class, named as the run's classes), recorded as an MLflow run of its own.
+subfolder per class, named as the run's classes) or CSV, recorded as an MLflow run of its own.
 
 For a test set that comes after training. The trained run stays as it finished: each evaluation
 is a new run in its experiment, tagged ``runner.evaluation_of``, holding ``eval_accuracy`` and
@@ -64,6 +64,31 @@ def log_evaluation(
     return float(scores[2][scores[3] > 0].mean())
 
 
+def listed(csv_path: Path, class_names: list[str], path_column: str, label_column: str) -> Any:
+    """The images a CSV lists (paths relative to it, as for ``data.labels_csv``), labelled by the
+    model's classes. A label the model has no class for is an error, as a folder would be; a row
+    whose file is missing is skipped."""
+    from runner.sources.files import listed_path, read_csv
+    from runner.sources.index import FileIndex
+
+    rows = read_csv(csv_path, {"--path-column": path_column, "--label-column": label_column})
+    unknown = sorted({row[label_column].strip() for row in rows} - set(class_names))
+    if unknown:
+        raise RunnerError(
+            f"{csv_path}: label {', '.join(repr(name) for name in unknown)} is no class of the model, "
+            f"which knows {', '.join(class_names)}. Leave those rows out."
+        )
+    paths, labels, skipped = [], [], []
+    for row in rows:
+        path = listed_path(csv_path.parent, row[path_column].strip())
+        if path.is_file():
+            paths.append(str(path))
+            labels.append(class_names.index(row[label_column].strip()))
+        else:
+            skipped.append((str(path), f"listed in {csv_path.name} but the file does not exist"))
+    return FileIndex(paths, np.array(labels, dtype=np.int32), class_names, skipped)
+
+
 def record(trained: Any, root: Path, index: Any, rows: list, skipped: list, tags: dict) -> tuple[str, dict]:
     """The evaluation as a new run in ``trained``'s experiment: its id and metrics. ``rows`` are
     (path, predicted class, probability); ``skipped`` the files that did not decode."""
@@ -99,8 +124,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("run_id", metavar="RUN", help="a run id, models:/NAME/VERSION or models:/NAME@ALIAS")
     parser.add_argument(
-        "folder", metavar="FOLDER", help="a subfolder of images per class, named as the run's"
+        "folder",
+        metavar="FOLDER",
+        help="a subfolder of images per class, named as the run's classes; or a CSV of path,label "
+        "rows, paths relative to it",
     )
+    parser.add_argument("--path-column", default="path", help="a CSV's column of image paths")
+    parser.add_argument("--label-column", default="label", help="a CSV's column of class names")
     parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
     parser.add_argument("--batch", type=positive_int, default=256, help="images per model call")
     parser.add_argument("--best", action="store_true", help="the best trainer.monitor epoch's model")
@@ -115,11 +145,17 @@ def main(argv: list[str] | None = None) -> None:
     def run() -> None:
         import mlflow
 
-        root = folder(args.folder, "FOLDER").resolve()
+        table = Path(args.folder).expanduser().suffix.lower() == ".csv"
+        root = Path(args.folder).expanduser().resolve() if table else folder(args.folder, "FOLDER").resolve()
+        if table and not root.is_file():
+            raise RunnerError(f"{args.folder}: no such CSV file.")
         store = client(args.tracking_uri)
         run_id = run_of(store, args.run_id)
         model, class_names, stored = load(store, run_id, args.best)
-        index = labelled(root, class_names)
+        if table:
+            index = listed(root, class_names, args.path_column, args.label_column)
+        else:
+            index = labelled(root, class_names)
         skipped: list[tuple[str, str]] = []
         found = predictions(
             model, class_names, decoder_of(stored["data"]), index.paths, args.batch, skipped=skipped

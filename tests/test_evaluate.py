@@ -67,3 +67,28 @@ def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path):
         assert result.returncode == 2 and "Traceback" not in result.stderr
         [line] = error_lines(result)
         assert expected in line, line
+
+
+def test_a_labelled_csv_is_scored_too(trained, photos, tmp_path):
+    cwd, run_id = trained
+    folder = damaged_copy(photos, tmp_path / "kaggle")
+    rows = [(str(p.relative_to(folder)), p.parent.name) for p in sorted(folder.rglob("*.*g"))]
+    rows.append(("owl/gone.png", "owl"))
+    (folder / "test.csv").write_text("file,species\n" + "".join(f"{p},{c}\n" for p, c in rows))
+    args = ("--path-column", "file", "--label-column", "species")
+    result = evaluate(run_id, str(folder / "test.csv"), *args, cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    store = client(cwd)
+    [run] = store.search_runs(
+        [store.get_run(run_id).info.experiment_id], "attributes.run_name = 'evaluate test.csv'"
+    )
+    files = Path(store.download_artifacts(run.info.run_id, "", str(tmp_path / "artifacts")))
+    predicted = list(csv.DictReader((files / "eval" / "predictions.csv").open()))
+    assert sorted((row["path"], row["true"]) for row in predicted) == sorted(
+        (str(folder / p), c) for p, c in rows if "corrupt" not in p and "gone" not in p
+    )
+    skipped = {row["path"] for row in csv.DictReader((files / "data" / "skipped.csv").open())}
+    assert skipped == {str(folder / "owl" / "gone.png"), str(folder / "cat" / "corrupt.jpg")}
+    (folder / "bird.csv").write_text("file,species\ncat/cat00.png,bird\n")
+    [line] = error_lines(evaluate(run_id, str(folder / "bird.csv"), *args, cwd=cwd))
+    assert "label 'bird' is no class of the model, which knows cat, dog, owl" in line

@@ -36,7 +36,8 @@ def fixed_prefix(pattern: str) -> Path:
 
 
 def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
-    """Rows of ``path``; a missing column is an error that names the columns the file has."""
+    """Rows of ``path``; a missing column is an error that names the setting (``columns``: setting
+    -> column) and the columns the file has."""
     if not path.is_file():
         raise RunnerError(f"data.labels_csv: '{path}' does not exist.")
     with path.open(newline="", encoding="utf-8-sig") as handle:
@@ -45,7 +46,7 @@ def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
         for key, column in columns.items():
             if column not in found:
                 raise RunnerError(
-                    f"data.{key}={column}: no such column in '{path}'.{closest(column, found)} "
+                    f"{key}={column}: no such column in '{path}'.{closest(column, found)} "
                     f"Columns: {', '.join(found)}."
                 )
         return list(reader)
@@ -110,9 +111,9 @@ class GlobSource(GlobData):
         if not self.labels_csv:
             raise RunnerError("data.labels_from=csv needs data.labels_csv=path/to/labels.csv.")
         csv_path = Path(self.labels_csv).expanduser().resolve()
-        columns = {"path_column": self.path_column, "label_column": self.label_column}
+        columns = {"data.path_column": self.path_column, "data.label_column": self.label_column}
         rows = read_csv(
-            csv_path, columns | ({"split_column": self.split_column} if self.split_column else {})
+            csv_path, columns | ({"data.split_column": self.split_column} if self.split_column else {})
         )
         on_disk = set(files)
         skipped, listed = [], set()
