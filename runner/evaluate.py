@@ -26,10 +26,9 @@ def labelled(root: Path, class_names: list[str]) -> Any:
     """The images under ``root``'s class subfolders, labelled by the model's classes. A subfolder
     the model has no class for is an error (none of its images could be right); a class with no
     subfolder is fine (a test set may lack some)."""
-    from runner.sources.folders import DirSource
+    from runner.sources.folders import DirSource, subfolders
 
-    subfolders = [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    unknown = sorted(set(subfolders) - set(class_names))
+    unknown = [name for name in subfolders(root) if name not in class_names]
     if unknown:
         raise RunnerError(
             f"{root}: subfolder {', '.join(repr(name) for name in unknown)} is no class of the model, "
@@ -112,8 +111,7 @@ def record(trained: Any, root: Path, index: Any, rows: list, skipped: list, tags
         each = ((path, class_names[truth_of[path]], name, f"{p:.6f}") for path, name, p in rows)
         header = ["path", "true", "predicted", "probability"]
         mlflow.log_text(data.csv_text(header, each), "eval/predictions.csv")
-        bad = ((path, reason, data.size(path)) for path, reason in [*index.skipped, *skipped])
-        mlflow.log_text(data.csv_text(["path", "reason", "bytes"], bad), "data/skipped.csv")
+        mlflow.log_text(data.skipped_csv([*index.skipped, *skipped]), "data/skipped.csv")
     return run.info.run_id, metrics
 
 
@@ -145,10 +143,11 @@ def main(argv: list[str] | None = None) -> None:
     def run() -> None:
         import mlflow
 
-        table = Path(args.folder).expanduser().suffix.lower() == ".csv"
-        root = Path(args.folder).expanduser().resolve() if table else folder(args.folder, "FOLDER").resolve()
-        if table and not root.is_file():
+        given = Path(args.folder).expanduser()
+        table = given.suffix.lower() == ".csv"
+        if table and not given.is_file():
             raise RunnerError(f"{args.folder}: no such CSV file.")
+        root = given.resolve() if table else folder(args.folder, "FOLDER").resolve()
         store = client(args.tracking_uri)
         run_id = run_of(store, args.run_id)
         model, class_names, stored = load(store, run_id, args.best)

@@ -60,8 +60,7 @@ def log_data(data: Data, output_dir: Path) -> None:
         )
     )
     copies = log_duplicates(data, sizes, folder)
-    skipped = ((path, reason, size(path)) for path, reason in index.skipped)
-    (folder / "skipped.csv").write_text(csv_text(["path", "reason", "bytes"], skipped))
+    (folder / "skipped.csv").write_text(skipped_csv(index.skipped))
     parts = ("train", "val", "test") if data.test is not None else ("train", "val")
     per_class = [
         [name, *(int(np.sum((index.labels == i) & (data.split == s))) for s in parts)]
@@ -109,6 +108,11 @@ def log_duplicates(data: Data, sizes: list[int | str], folder: Path) -> int:
         file=sys.stderr,
     )
     return copies
+
+
+def skipped_csv(skipped: Iterable[tuple[str, str]]) -> str:
+    """``skipped.csv``: each file left out, why, and its size (which a resume compares)."""
+    return csv_text(["path", "reason", "bytes"], ((path, why, size(path)) for path, why in skipped))
 
 
 def size(path: str) -> int | str:

@@ -31,6 +31,7 @@ PARENT = "RUNNER_SWEEP_RUN"
 class SweepRun(Callback):
     def __init__(self) -> None:
         self.parent: str | None = None
+        self.experiment = ""
         self.monitor = ""
         self.fixed: set[str] = set()  # keys the sweep sets to one value: the same in every job
         self.failed = False  # a job failed (perhaps before its run started)
@@ -53,7 +54,11 @@ class SweepRun(Callback):
         }
         experiment = mlflow.get_experiment_by_name(config.tracking.experiment)
         run = mlflow.MlflowClient().create_run(experiment.experiment_id, tags=tags, run_name="sweep")
-        self.parent, self.monitor = run.info.run_id, config.trainer.monitor
+        self.parent, self.experiment, self.monitor = (
+            run.info.run_id,
+            experiment.experiment_id,
+            config.trainer.monitor,
+        )
         parsed = OverridesParser.create().parse_overrides(overrides)
         self.fixed = {o.key_or_group for o in parsed if not o.is_sweep_override()}
         os.environ[PARENT] = self.parent
@@ -75,8 +80,7 @@ class SweepRun(Callback):
             return
         parent, self.parent = self.parent, None
         client = mlflow.MlflowClient()
-        experiment = client.get_run(parent).info.experiment_id
-        jobs = client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent}'")
+        jobs = client.search_runs([self.experiment], f"tags.`mlflow.parentRunId` = '{parent}'")
         rows = ranked(jobs, self.monitor, self.fixed)
         header = ["rank", self.monitor, "status", "run_id", "overrides"]
         client.log_text(parent, record.csv_text(header, rows), "sweep/summary.csv")

@@ -43,6 +43,11 @@ def list_files(top: Path, extensions: set[str], follow_links: bool) -> tuple[lis
     return found, other
 
 
+def subfolders(root: Path) -> list[str]:
+    """The names of ``root``'s visible subfolders, sorted: its classes, as keras's loader sees them."""
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def loose_images(root: Path, extensions: set[str]) -> list[tuple[str, str]]:
     """Images beside the class folders belong to no class: said, where keras's loader drops
     them without a word (a README or a labels file there is no loss, so only images count)."""
@@ -58,7 +63,7 @@ class DirSource(DirData):
     """Subfolders of ``path`` are the classes, in sorted order unless ``class_names`` fixes it."""
 
     def classes(self, root: Path) -> list[str]:
-        found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        found = subfolders(root)
         for name in self.class_names or []:
             if name not in found:
                 raise RunnerError(
@@ -82,8 +87,7 @@ class DirSource(DirData):
         """The ``val_path``/``test_path`` folder. A subfolder there that is no class of ``path`` is
         said, not silently dropped (unless ``class_names`` picked the classes on purpose)."""
         root = folder(path, key)
-        subfolders = {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
-        for name in sorted(subfolders - set(classes)) if not self.class_names else []:
+        for name in [n for n in subfolders(root) if n not in classes] if not self.class_names else []:
             log.warning(
                 "%s: subfolder '%s' is not a class of data.path (%s); its images are not used",
                 key,
