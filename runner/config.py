@@ -241,6 +241,8 @@ class TrainerConfig:
     lr_schedule: Schedule = Schedule.constant
     warmup_epochs: int = 0  # cosine: epochs of linear warm-up from 0 to the optimizer's learning_rate
     class_weight: str | None = None  # "balanced": weights from the training split's class counts
+    # s: targets of 1 - s for the true class plus s / classes for each (0: none); one-hot or binary labels.
+    label_smoothing: float = 0.0
     monitor: str = "val_accuracy"
     early_stopping_patience: int | None = None
     verbose: int = 2

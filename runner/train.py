@@ -95,11 +95,24 @@ def check_validation(monitor: str, data: pipeline.Data) -> None:
         )
 
 
-LOSSES = {
-    LabelMode.int: "sparse_categorical_crossentropy",
-    LabelMode.categorical: "categorical_crossentropy",
-    LabelMode.binary: "binary_crossentropy",
-}
+def loss(label_mode: LabelMode, smoothing: float) -> keras.losses.Loss:
+    """The cross-entropy for ``data.label_mode``. Label smoothing needs the one-hot targets of
+    ``categorical`` (or ``binary``): Keras's sparse loss has no ``label_smoothing``."""
+    if not 0 <= smoothing < 1:
+        raise RunnerError(
+            f"trainer.label_smoothing={smoothing}: must be at least 0 and less than 1, "
+            f"e.g. trainer.label_smoothing=0.1."
+        )
+    if label_mode == LabelMode.int:
+        if smoothing:
+            raise RunnerError(
+                f"trainer.label_smoothing={smoothing}: smooths one-hot labels, and data.label_mode=int "
+                f"gives class numbers; add data.label_mode=categorical."
+            )
+        return keras.losses.SparseCategoricalCrossentropy()
+    if label_mode == LabelMode.binary:
+        return keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
+    return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
 
 
 def class_weights(mode: str | None, data: pipeline.Data) -> dict[int, float] | None:
@@ -149,6 +162,7 @@ def train(cfg: DictConfig) -> float:
     output_dir, overrides = hydra_job()
     seed = cfg.trainer.seed
     check_trainer(cfg.trainer)
+    objective = loss(cfg.data.label_mode, cfg.trainer.label_smoothing)
     seed_everything(seed, cfg.trainer.deterministic)
     index = build(cfg.data, "data").index()
     attempt = rerun.prepare_resume(cfg, output_dir, index) if cfg.tracking.resume else 0
@@ -179,7 +193,7 @@ def train(cfg: DictConfig) -> float:
             )
         model.compile(
             optimizer=optimizer(cfg.trainer, int(data.train.cardinality())),
-            loss=LOSSES[cfg.data.label_mode],
+            loss=objective,
             metrics=["accuracy"],
         )
         with interrupts_between_batches() as stop:
