@@ -76,11 +76,14 @@ class Placement(Enum):
 
 
 class Schedule(Enum):
-    """How the learning rate moves over a run; each a function of the step alone, so a resumed
-    run (whose optimizer step count Keras restores) follows it exactly."""
+    """How the learning rate moves over a run. A resumed run follows it exactly: constant and
+    cosine are functions of the step count, which Keras's backup restores; plateau's counters are
+    saved beside that backup (``callbacks.ResumablePlateau``)."""
 
     constant = "constant"  # trainer.optimizer.learning_rate throughout
     cosine = "cosine"  # linear warm-up over trainer.warmup_epochs, then cosine decay to 0 at the end
+    # times trainer.plateau_factor after trainer.plateau_patience epochs without a better monitor
+    plateau = "plateau"
 
 
 class Precision(Enum):
@@ -240,6 +243,8 @@ class TrainerConfig:
     precision: Precision = Precision.float32  # of the models built here; model=file keeps its own
     lr_schedule: Schedule = Schedule.constant
     warmup_epochs: int = 0  # cosine: epochs of linear warm-up from 0 to the optimizer's learning_rate
+    plateau_patience: int = 2  # plateau: epochs without a better trainer.monitor before the rate drops
+    plateau_factor: float = 0.5  # plateau: what the rate is multiplied by each time
     class_weight: str | None = None  # "balanced": weights from the training split's class counts
     # s: targets of 1 - s for the true class plus s / classes for each (0: none); one-hot or binary labels.
     label_smoothing: float = 0.0

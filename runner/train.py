@@ -67,10 +67,23 @@ def check_trainer(cfg: DictConfig) -> None:
             f"trainer.optimizer.learning_rate={rate}: must be a number of at least 0, "
             f"e.g. trainer.optimizer.learning_rate=1e-3."
         )
-    if cfg.lr_schedule == Schedule.cosine and not isinstance(rate, int | float):
+    if cfg.lr_schedule != Schedule.constant and not isinstance(rate, int | float):
         raise RunnerError(
-            f"trainer.lr_schedule=cosine: needs a number in trainer.optimizer.learning_rate (the peak "
-            f"rate), not {rate!r}. Set one, e.g. trainer.optimizer.learning_rate=1e-3."
+            f"trainer.lr_schedule={cfg.lr_schedule.value}: needs a number in trainer.optimizer."
+            f"learning_rate (where the schedule starts from), not {rate!r}. Set one, e.g. "
+            f"trainer.optimizer.learning_rate=1e-3."
+        )
+    if cfg.warmup_epochs and cfg.lr_schedule != Schedule.cosine:
+        raise RunnerError(
+            f"trainer.warmup_epochs={cfg.warmup_epochs}: only trainer.lr_schedule=cosine warms up "
+            f"(this run's is {cfg.lr_schedule.value}). Add trainer.lr_schedule=cosine, or set "
+            f"trainer.warmup_epochs=0."
+        )
+    if cfg.lr_schedule == Schedule.plateau and not (cfg.plateau_patience >= 0 and 0 < cfg.plateau_factor < 1):
+        raise RunnerError(
+            f"trainer.plateau_patience={cfg.plateau_patience}, trainer.plateau_factor={cfg.plateau_factor}: "
+            f"the patience must be at least 0 epochs and the factor between 0 and 1 (exclusive), "
+            f"e.g. trainer.plateau_patience=2 trainer.plateau_factor=0.5."
         )
     if cfg.lr_schedule == Schedule.cosine and not 0 <= cfg.warmup_epochs < cfg.epochs:
         raise RunnerError(

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from runner.callbacks import ResumableEarlyStopping, interrupts_between_batches
+from runner.callbacks import ResumableEarlyStopping, ResumablePlateau, interrupts_between_batches
 
 
 def run_epochs(stopping: keras.callbacks.EarlyStopping, losses: dict[int, float]) -> tuple[int, float]:
@@ -54,6 +54,66 @@ def test_early_stopping_a_step_ahead_of_the_backup_resumes_from_its_previous_sta
     assert run_epochs(early_stopping(tmp_path), {e: loss for e, loss in LOSSES.items() if e >= 2}) == (4, 1.0)
     # Two states are kept, and the best weights only they need.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best-1.npz", "states.json"]
+
+
+def rates(plateau: keras.callbacks.ReduceLROnPlateau, losses: dict[int, float], start: float) -> list[float]:
+    """Call ``plateau`` back as ``fit`` does (epoch -> val_loss), from the rate ``start``; the rate
+    after each epoch."""
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(start), "mse")
+    plateau.set_model(model)
+    plateau.on_train_begin()
+    after = []
+    for epoch, loss in losses.items():
+        plateau.on_epoch_begin(epoch)
+        plateau.on_epoch_end(epoch, {"val_loss": loss})
+        after.append(float(model.optimizer.learning_rate))
+    return after
+
+
+def test_plateau_resumed_lowers_the_rate_where_the_uninterrupted_run_does(tmp_path):
+    def plateau(folder: Path) -> ResumablePlateau:
+        return ResumablePlateau(folder, monitor="val_loss", patience=2, factor=0.5)
+
+    # Best at 1; epochs 2 and 3 without a better loss: the rate halves after epoch 3.
+    assert rates(plateau(tmp_path / "whole"), LOSSES, 1.0) == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5]
+    rates(plateau(tmp_path / "resumed"), {e: loss for e, loss in LOSSES.items() if e < 3}, 1.0)
+    rest = {e: loss for e, loss in LOSSES.items() if e >= 3}
+    assert rates(plateau(tmp_path / "resumed"), rest, 1.0) == [0.5, 0.5, 0.5]
+    # Keras's own, resumed, counts from zero and its best from epoch 3: it would never lower it.
+    plain = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=2, factor=0.5)
+    assert rates(plain, rest, 1.0) == [1.0, 1.0, 1.0]
+
+
+def test_a_lowered_rate_is_in_keras_backup(tmp_path):
+    # What ResumablePlateau leaves to BackupAndRestore: the optimizer's learning_rate variable.
+    class LowerThenCrash(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.model.optimizer.learning_rate = 0.25
+            if epoch == 1:
+                raise RuntimeError("killed")
+
+    class Seen(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.first = getattr(self, "first", (epoch, float(self.model.optimizer.learning_rate)))
+
+    def model() -> keras.Model:
+        built = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        built.compile(keras.optimizers.SGD(1.0), "mse")
+        return built
+
+    x = np.zeros((4, 1))
+    with pytest.raises(RuntimeError, match="killed"):
+        model().fit(
+            x,
+            x,
+            epochs=3,
+            verbose=0,
+            callbacks=[LowerThenCrash(), keras.callbacks.BackupAndRestore(tmp_path)],
+        )
+    seen = Seen()
+    model().fit(x, x, epochs=3, verbose=0, callbacks=[keras.callbacks.BackupAndRestore(tmp_path), seen])
+    assert seen.first == (1, 0.25)  # resumed at epoch 1 with the rate lowered after epoch 0
 
 
 def test_ctrl_c_during_fit_stops_at_the_next_batch_end_and_a_second_one_at_once():

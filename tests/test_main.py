@@ -86,6 +86,18 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
             ["trainer.lr_schedule=cosine: needs a number in trainer.optimizer.learning_rate"],
         ),
         (
+            ["data=digits", "trainer.warmup_epochs=2"],  # the constant schedule would ignore it
+            ["trainer.warmup_epochs=2: only trainer.lr_schedule=cosine warms up", "warmup_epochs=0"],
+        ),
+        (
+            ["data=digits", "trainer.lr_schedule=plateau", "trainer.plateau_factor=2"],
+            ["trainer.plateau_factor=2.0: the patience must be", "factor between 0 and 1"],
+        ),
+        (
+            ["data=digits", "trainer.label_smoothing=0.1"],
+            ["trainer.label_smoothing=0.1: smooths one-hot labels", "data.label_mode=categorical"],
+        ),
+        (
             ["data=digits", "trainer.monitor=val_acc"],
             ["trainer.monitor=val_acc", "Did you mean 'val_accuracy'?"],
         ),

@@ -260,6 +260,24 @@ def test_label_smoothing_on_int_labels_or_out_of_range_is_refused(mode, smoothin
         loss(LabelMode(mode), smoothing)
 
 
+def test_plateau_schedule_lowers_the_rate_when_the_monitor_stops_improving(tmp_path):
+    from runner.train import train
+
+    cfg = compose(
+        f"data.path={tmp_path / 'digits'}",
+        "trainer.epochs=3",
+        "trainer.lr_schedule=plateau",
+        "trainer.plateau_patience=1",
+        "trainer.optimizer.learning_rate=1e-9",  # too small to move val_accuracy: a plateau at once
+        "tracking.log_model=false",
+        f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+    )
+    train(cfg)
+    [run] = mlflow_runs(tmp_path)
+    rates = [m.value for m in client(tmp_path).get_metric_history(run.info.run_id, "learning_rate")]
+    assert rates == pytest.approx([1e-9, 5e-10, 2.5e-10])  # as each epoch ends: halved after 1 and 2
+
+
 def test_a_val_monitor_without_validation_images_is_refused(tmp_path):
     # A sweep maximising val_accuracy must not silently get another metric back.
     result = run_cli(f"data.path={tmp_path / 'digits'}", "data.validation_split=0", cwd=tmp_path)
