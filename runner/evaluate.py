@@ -40,9 +40,10 @@ def labelled(root: Path, class_names: list[str]) -> Any:
 def log_evaluation(
     class_names: list[str], truth: np.ndarray, predicted: np.ndarray, prefix: str = ""
 ) -> float:
-    """``eval/<prefix>confusion_matrix.csv`` and ``eval/<prefix>per_class.csv`` (precision, recall,
-    F1 and support of each class); returns the macro F1 over the classes present. Accuracy hides
-    a rare class the model never gets right; the macro F1 does not."""
+    """``eval/<prefix>confusion_matrix.csv`` (and ``.png``, which the MLflow UI shows) and
+    ``eval/<prefix>per_class.csv`` (precision, recall, F1 and support of each class); returns the
+    macro F1 over the classes present. Accuracy hides a rare class the model never gets right;
+    the macro F1 does not."""
     import mlflow
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
@@ -53,6 +54,7 @@ def log_evaluation(
     rows = ([name, *counts] for name, counts in zip(class_names, matrix.tolist(), strict=True))
     header = ["true\\predicted", *class_names]
     mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}confusion_matrix.csv")
+    mlflow.log_figure(matrix_figure(matrix, class_names), f"eval/{prefix}confusion_matrix.png")
     scores = precision_recall_fscore_support(truth, predicted, labels=classes, zero_division=0)
     rows = (
         [name, f"{precision:.4f}", f"{recall:.4f}", f"{f1:.4f}", int(support)]
@@ -61,6 +63,20 @@ def log_evaluation(
     header = ["class", "precision", "recall", "f1", "support"]
     mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}per_class.csv")
     return float(scores[2][scores[3] > 0].mean())
+
+
+def matrix_figure(matrix: np.ndarray, class_names: list[str]) -> Any:
+    """scikit-learn's confusion-matrix plot, sized to the classes (counts in the cells up to 40)."""
+    from matplotlib.figure import Figure
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    side = min(max(4.0, 0.4 * len(class_names) + 2), 40.0)
+    figure = Figure(figsize=(side, side), layout="constrained")
+    display = ConfusionMatrixDisplay(matrix, display_labels=class_names)
+    display.plot(
+        ax=figure.subplots(), colorbar=False, xticks_rotation="vertical", include_values=len(matrix) <= 40
+    )
+    return figure
 
 
 def listed(csv_path: Path, class_names: list[str], path_column: str, label_column: str) -> Any:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import client, damaged_copy, error_lines, probe_cli, run_cli, write_image
+from PIL import Image
 
 
 def evaluate(*args: str, cwd: Path):
@@ -42,6 +43,8 @@ def test_a_labelled_folder_is_scored_in_a_run_of_its_own(trained, photos, tmp_pa
     assert {row["path"]: row["predicted"] for row in rows} == expected
     matrix = (files / "eval" / "confusion_matrix.csv").read_text().splitlines()
     assert matrix[0] == "true\\predicted,cat,dog,owl" and matrix[2] == "dog,0,0,0"
+    with Image.open(files / "eval" / "confusion_matrix.png") as picture:  # what the MLflow UI shows
+        assert picture.format == "PNG" and len(picture.convert("RGB").getcolors(1 << 16)) > 10
     per_class = list(csv.DictReader((files / "eval" / "per_class.csv").open()))
     assert [int(row["support"]) for row in per_class] == [
         sum(row["true"] == name for row in rows) for name in ("cat", "dog", "owl")

@@ -25,6 +25,7 @@ from conftest import (
     run_cli,
     train_cli,
 )
+from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -57,6 +58,8 @@ def test_digits_run_is_finished_and_accurate(digits_run):
         matrix = np.array([row[1:] for row in list(csv.reader(file))[1:]], dtype=int)
     with (folder / "per_class.csv").open() as file:
         classes = list(csv.DictReader(file))
+    with Image.open(folder / "confusion_matrix.png") as picture:  # the same matrix, drawn for the UI
+        assert picture.format == "PNG" and picture.width >= 10 * 40  # ten classes, each readable
     assert [int(row["support"]) for row in classes] == matrix.sum(axis=1).tolist()
     recall = np.diag(matrix) / matrix.sum(axis=1)
     assert [float(row["recall"]) for row in classes] == pytest.approx(recall, abs=1e-4)
