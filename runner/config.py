@@ -263,6 +263,9 @@ class TrackingConfig:
     register_as: str | None = None
     tags: dict[str, str] = field(default_factory=dict)  # your own: +tracking.tags.owner=ana
     description: str | None = None  # the run's note in the MLflow UI
+    # MLflow's system metrics (CPU, memory, disk, network; GPUs with pynvml) as system/* every 10 s;
+    # null: as MLflow's MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING says (off unless set).
+    system_metrics: bool | None = None
     rerun_of: str | None = None  # set by `python -m runner.rerun RUN_ID`: the run this one repeats
     resume: str | None = None  # set by `python -m runner.rerun RUN_ID --resume`: the run to continue
 

@@ -118,7 +118,7 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
     connect(cfg.tracking.uri, cfg.tracking.experiment)
     tags = {"runner.output_dir": str(output_dir), "runner.attempts": str(attempt + 1)}
     if attempt:
-        active = mlflow.start_run(run_id=cfg.tracking.resume)
+        active = mlflow.start_run(run_id=cfg.tracking.resume, log_system_metrics=cfg.tracking.system_metrics)
         mlflow.set_tags(tags)
     else:
         tags |= {
@@ -130,7 +130,11 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
             tags["mlflow.parentRunId"] = sweep_run
         code, diff = record.provenance()
         with unseeded_random():
-            active = mlflow.start_run(run_name=cfg.tracking.run_name, tags={**tags, **code})
+            active = mlflow.start_run(
+                run_name=cfg.tracking.run_name,
+                tags={**tags, **code},
+                log_system_metrics=cfg.tracking.system_metrics,
+            )
         if diff:
             mlflow.log_text(diff, "code/git.diff")
         resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)

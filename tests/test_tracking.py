@@ -51,17 +51,23 @@ def server(tmp_path):
         process.wait(timeout=30)
 
 
-def test_a_run_is_recorded_on_a_real_mlflow_server(server, tmp_path):
+def test_a_run_is_recorded_on_a_real_mlflow_server(server, tmp_path, monkeypatch):
     from mlflow import MlflowClient
 
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "1")  # the run is short
     result = run_cli(
-        f"data.path={tmp_path / 'digits'}", "trainer.epochs=1", f"tracking.uri={server}", cwd=tmp_path
+        f"data.path={tmp_path / 'digits'}",
+        "trainer.epochs=1",
+        f"tracking.uri={server}",
+        "tracking.system_metrics=true",
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     client = MlflowClient(server)
     [run] = client.search_runs([client.get_experiment_by_name("runner").experiment_id])
     assert run.info.status == "FINISHED"
     assert run.data.metrics["final_val_accuracy"] > 0.5
+    assert 0 < run.data.metrics["system/cpu_utilization_percentage"] <= 100
     logged = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "data", "eval", "outputs"} <= logged
     assert not (tmp_path / "mlflow.db").exists()  # nothing went to the default local store
