@@ -106,6 +106,10 @@ class DataConfig:
     pad_to_aspect_ratio: bool = False
     batch_size: int = 32
     validation_split: float = 0.2
+    # k-fold cross-validation: fold ``fold`` of ``folds`` stratified folds is the validation set
+    # (instead of validation_split); sweep data.fold=0,...,folds-1 (experiment=cv) for every fold.
+    folds: int | None = None
+    fold: int = 0
     cache: Cache = Cache.auto
     cache_dir: str = "~/.cache/runner"
     verify: Verify = Verify.header
@@ -122,6 +126,19 @@ class DataConfig:
         if self.batch_size < 1:
             raise RunnerError(
                 f"data.batch_size={self.batch_size}: must be at least 1, e.g. data.batch_size=32."
+            )
+        if self.folds is not None and self.folds < 2:
+            raise RunnerError(
+                f"data.folds={self.folds}: cross-validation needs at least 2, e.g. data.folds=5."
+            )
+        if not 0 <= self.fold < (self.folds or 1):
+            raise RunnerError(
+                f"data.fold={self.fold}: "
+                + (
+                    f"must be in 0..{self.folds - 1} for data.folds={self.folds}."
+                    if self.folds
+                    else "picks a fold of data.folds, which is unset; add data.folds=5 (say)."
+                )
             )
 
     @property

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from runner import cache
 from runner.augment import Augment
@@ -53,6 +53,18 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
             f"Add images to the smallest class, or change data.validation_split."
         ) from err
     return np.sort(train), np.sort(val)
+
+
+def fold_split(labels: np.ndarray, folds: int, fold: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions for train and validation: fold ``fold`` of ``folds`` stratified, seeded folds, so
+    the jobs of a sweep over ``data.fold`` (same seed) validate on each image exactly once."""
+    try:
+        return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(labels, labels))[fold]
+    except ValueError as err:
+        raise RunnerError(
+            f"data.folds={folds}: cannot split {len(labels)} images into {folds} folds by class ({err}). "
+            f"Lower data.folds, or add images."
+        ) from err
 
 
 class Order:
@@ -184,6 +196,11 @@ def build(cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None 
             f"data: one class only ('{index.class_names[0]}'); a classifier needs at least two. "
             f"Add images of another class (a subfolder, or rows with another label)."
         )
+    if cfg.folds and index.split is not None and not (index.split == "").any():
+        raise RunnerError(
+            f"data.folds={cfg.folds}: every image already has its split (data.val_path or "
+            f"data.split_column), so the folds would change nothing. Drop data.folds, or that split."
+        )
     decoder = Decoder.of(cfg)
     if cfg.cache == Cache.none and index.arrays is None:
         images, keys = decoder, np.asarray(index.paths)
@@ -194,9 +211,12 @@ def build(cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None 
     log.info("%d images in %d classes, %s", len(index), len(index.class_names), index.summary())
 
     split = np.full(len(index), "", dtype=object) if index.split is None else index.split.copy()
-    free = np.flatnonzero(split == "")  # not placed by the source: split by data.validation_split
+    free = np.flatnonzero(split == "")  # not placed by the source: by data.folds or validation_split
     if len(free):
-        train, val = stratified_split(index.labels[free], cfg.validation_split, seed)
+        if cfg.folds:
+            train, val = fold_split(index.labels[free], cfg.folds, cfg.fold, seed)
+        else:
+            train, val = stratified_split(index.labels[free], cfg.validation_split, seed)
         split[free[train]], split[free[val]] = "train", "val"
     train, val, test = (np.flatnonzero(split == part) for part in ("train", "val", "test"))
     encode = label_encoder(cfg.label_mode, len(index.class_names))

@@ -2,8 +2,9 @@
 
 Hydra calls ``SweepRun`` (``hydra.callbacks.sweep`` in ``conf/config.yaml``) as a multirun starts
 and ends. The parent run holds the sweep's command and folder and, once the jobs are done, their
-ranking by ``trainer.monitor``: ``sweep/summary.csv``, ``best_<monitor>`` and ``runner.best_run``;
-the console gets the same ranking. The MLflow UI folds the jobs' runs under it. A job finds its
+ranking by ``trainer.monitor``: ``sweep/summary.csv``, ``best_<monitor>`` and ``runner.best_run``,
+and the finished jobs' ``mean_<monitor>`` and ``std_<monitor>`` (a cross-validation's score); the
+console gets the same. The MLflow UI folds the jobs' runs under it. A job finds its
 parent in ``RUNNER_SWEEP_RUN`` (launchers' worker processes inherit the environment).
 
 Hydra skips ``on_multirun_end`` when the sweep raises (a job stopped on bad input) or is
@@ -15,6 +16,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import statistics
 import sys
 from typing import Any
 
@@ -87,10 +89,14 @@ class SweepRun(Callback):
         if rows and rows[0][2] == "FINISHED":  # the best of the jobs that ran to the end
             client.log_metric(parent, f"best_{self.monitor}", rows[0][1])
             client.set_tag(parent, "runner.best_run", rows[0][3])
+        spread = mean_and_std(rows)
+        if spread:  # a cross-validation's score (experiment=cv), or a result's spread over seeds
+            client.log_metric(parent, f"mean_{self.monitor}", spread[0])
+            client.log_metric(parent, f"std_{self.monitor}", spread[1])
         statuses = {job.info.status for job in jobs}
         status = "FAILED" if self.failed or "FAILED" in statuses else ("FINISHED" if ended else "KILLED")
         client.set_terminated(parent, status)
-        print(summary(parent, rows, self.monitor), file=sys.stderr)
+        print(summary(parent, rows, self.monitor, spread), file=sys.stderr)
 
 
 def ranked(jobs: list, monitor: str, fixed: set[str]) -> list[list]:
@@ -123,10 +129,18 @@ def ranked(jobs: list, monitor: str, fixed: set[str]) -> list[list]:
     ]
 
 
-def summary(parent: str, rows: list[list], monitor: str) -> str:
-    """The console's ranking: one line per job run, best first."""
+def mean_and_std(rows: list[list]) -> tuple[float, float] | None:
+    """The mean and (population) standard deviation of the finished jobs' values, if two or more."""
+    values = [value for _, value, status, *_ in rows if status == "FINISHED" and value != ""]
+    return (statistics.fmean(values), statistics.pstdev(values)) if len(values) > 1 else None
+
+
+def summary(parent: str, rows: list[list], monitor: str, spread: tuple[float, float] | None) -> str:
+    """The console's ranking: one line per job run, best first, then the mean and spread."""
     lines = [f"runner: sweep run {parent}: {len(rows)} job runs, by {monitor} (sweep/summary.csv):"]
     for rank, value, status, run_id, overrides in rows:
         shown = status if value == "" else f"{value:.4f}" + ("" if status == "FINISHED" else f" ({status})")
         lines.append(f"  {rank}. {shown}  {overrides}  run {run_id}")
+    if spread:
+        lines.append(f"  mean {spread[0]:.4f}, std {spread[1]:.4f} (mean_{monitor}, std_{monitor})")
     return "\n".join(lines)

@@ -38,6 +38,7 @@ PRESETS = {
         "data.image_size": [160, 160],
     },
     "tune": {"hydra.sweeper.n_trials": 20, "hydra.sweeper.direction": "maximize"},
+    "cv": {"data.folds": 5, "hydra.sweeper.params": {"data.fold": "range(5)"}},
 }
 
 
@@ -135,6 +136,8 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
         (["data=digits", "data.image_size=224"], ["data.image_size=224: needs a list", "=[224,...]"]),
         (["data=digits", "data.extensions=[]"], ["data.extensions=[]: names no file type", "[jpg,png]"]),
         (["data=digits", "trainer.seed=-1"], ["trainer.seed=-1: must be in 0..4294967295"]),
+        (["data=digits", "data.folds=5", "data.fold=5"], ["data.fold=5: must be in 0..4 for data.folds=5"]),
+        (["data=digits", "data.fold=1"], ["data.fold=1: picks a fold of data.folds, which is unset"]),
         (
             ["data=digits", "tracking.register_as=digits", "tracking.log_model=false"],
             ["tracking.register_as=digits: registers the logged model", "Drop one"],

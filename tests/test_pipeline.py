@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from runner.config import LabelMode
 from runner.errors import RunnerError
-from runner.pipeline import Order, batches, label_encoder, stratified_split
+from runner.pipeline import Order, batches, build, fold_split, label_encoder, stratified_split
 
 
 def test_split_is_stratified_and_seeded():
@@ -24,6 +24,27 @@ def test_split_is_stratified_and_seeded():
 def test_split_too_small_is_a_clear_error():
     with pytest.raises(RunnerError, match="data.validation_split=0.2: cannot split 4 images by class"):
         stratified_split(np.array([0, 1, 2, 3]), 0.2, seed=0)
+
+
+def test_folds_validate_each_image_once_stratified_and_seeded():
+    labels = np.array([0] * 50 + [1] * 30 + [2] * 20)
+    vals = [fold_split(labels, 5, fold, seed=1)[1] for fold in range(5)]
+    assert sorted(np.concatenate(vals).tolist()) == list(range(100))  # each image in one fold's val
+    assert all(np.bincount(labels[val]).tolist() == [10, 6, 4] for val in vals)
+    train, val = fold_split(labels, 5, 3, seed=1)
+    assert not set(train) & set(val) and len(train) + len(val) == 100
+    assert np.array_equal(fold_split(labels, 5, 3, seed=1)[1], val)
+    assert not np.array_equal(fold_split(labels, 5, 3, seed=2)[1], val)
+
+
+def test_folds_over_images_that_all_have_their_split_are_refused_before_decoding():
+    from runner.config import DataConfig
+    from runner.sources import FileIndex
+
+    placed = FileIndex(["/nowhere/a.png", "/nowhere/b.png"], np.array([0, 1]), ["cat", "dog"], [],
+                       split=np.array(["train", "val"], dtype=object))  # fmt: skip
+    with pytest.raises(RunnerError, match="data.folds=3: every image already has its split"):
+        build(DataConfig(folds=3), placed, seed=0)
 
 
 def test_batches_gather_uint8_rows_in_an_order_set_by_seed_and_epoch():
