@@ -43,10 +43,19 @@ def csv_text(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
 
 
 def log_data(data: Data, output_dir: Path) -> None:
-    """What was trained on: classes, per-file split, skipped files and why, counts per split;
-    written to ``output_dir/data/`` and logged as the run's ``data/`` artifacts."""
-    index = data.index
+    """What was trained on (``write_data``), logged as the run's ``data/`` artifacts, its counts
+    as params and the training files as an MLflow dataset."""
     folder = output_dir / "data"
+    counts = write_data(data, folder)
+    mlflow.log_artifacts(str(folder), "data")
+    log_input(data.index)
+    mlflow.log_params(counts)
+
+
+def write_data(data: Data, folder: Path) -> dict[str, int]:
+    """Classes, per-file split and size, skipped files and why, byte-identical files, counts per
+    class and split, written to ``folder``; the counts as ``data.count.*`` params."""
+    index = data.index
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "class_names.json").write_text(json.dumps({"class_names": index.class_names}, indent=2))
     sizes = [size(p) for p in index.paths]
@@ -59,7 +68,7 @@ def log_data(data: Data, output_dir: Path) -> None:
             ),
         )
     )
-    copies = log_duplicates(data, sizes, folder)
+    copies = write_duplicates(data, sizes, folder)
     (folder / "skipped.csv").write_text(skipped_csv(index.skipped))
     parts = ("train", "val", "test") if data.test is not None else ("train", "val")
     per_class = [
@@ -67,22 +76,17 @@ def log_data(data: Data, output_dir: Path) -> None:
         for i, name in enumerate(index.class_names)
     ]
     (folder / "class_counts.csv").write_text(csv_text(["class", *parts], per_class))
-    mlflow.log_artifacts(str(folder), "data")
-    log_input(index)
-    counts = {f"data.count.{s}": int(np.sum(data.split == s)) for s in parts}
-    mlflow.log_params(
-        {
-            **counts,
-            "data.count.skipped": len(index.skipped),
-            "data.count.duplicates": copies,
-            "data.num_classes": len(index.class_names),
-        }
-    )
     if index.skipped:
         print(f"runner: {index.summary()}; each is listed in {folder / 'skipped.csv'}", file=sys.stderr)
+    return {
+        **{f"data.count.{s}": int(np.sum(data.split == s)) for s in parts},
+        "data.count.skipped": len(index.skipped),
+        "data.count.duplicates": copies,
+        "data.num_classes": len(index.class_names),
+    }
 
 
-def log_duplicates(data: Data, sizes: list[int | str], folder: Path) -> int:
+def write_duplicates(data: Data, sizes: list[int | str], folder: Path) -> int:
     """``duplicates.csv``: the sets of byte-identical files, and how many extra copies there are.
 
     A copy under two labels contradicts itself; one in training and in validation (or test)

@@ -85,7 +85,7 @@ def test_byte_identical_files_are_listed_with_what_they_mean(tmp_path, capsys):
     index = FileIndex([str(p) for p in paths], np.array([0, 1, 0, 0, 1]), ["cat", "dog"])
     data = SimpleNamespace(index=index, split=np.array(["train", "val", "train", "train", "val"]))
     sizes = [record.size(str(p)) for p in paths]
-    assert record.log_duplicates(data, sizes, tmp_path) == 2
+    assert record.write_duplicates(data, sizes, tmp_path) == 2
     assert (tmp_path / "duplicates.csv").read_text().splitlines() == [
         "set,path,label,split",
         f"1,{paths[0]},cat,train",
@@ -98,4 +98,4 @@ def test_byte_identical_files_are_listed_with_what_they_mean(tmp_path, capsys):
     )
     distinct = FileIndex([str(paths[2]), str(paths[4])], np.array([0, 1]), ["cat", "dog"])
     data = SimpleNamespace(index=distinct, split=np.array(["train", "val"]))
-    assert record.log_duplicates(data, [4, 4], tmp_path / "none") == 0
+    assert record.write_duplicates(data, [4, 4], tmp_path / "none") == 0

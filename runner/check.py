@@ -1,0 +1,70 @@
+"""``python -m runner.check [--out FOLDER] [overrides]``: the data check of a run, without the run.
+
+Before hours of training on a folder you have not looked at: which files the runner would skip
+and why, byte-identical copies, how many images each class has in each split. It does what a run
+does before ``fit`` (index the source, decode every file into the cache, split) with the same
+overrides, and writes the same files a run logs under ``data/`` to ``--out``. With
+``data.cache=disk`` the cache it fills is the one the run then reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # TensorFlow stays unimported for --help
+    from runner.pipeline import Data
+
+IMBALANCE = 3.0  # largest class / smallest class in training from which class weights are suggested
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m runner.check", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="data_check", help="folder for split.csv, skipped.csv, ... ")
+    args, overrides = parser.parse_known_args(argv)
+    from runner.__main__ import expand_home, reported
+
+    reported(check, Path(args.out), expand_home(overrides))
+
+
+def check(out: Path, overrides: list[str]) -> None:
+    from runner import pipeline, record
+    from runner.config import compose
+    from runner.targets import build
+
+    cfg = compose(overrides)
+    index = build(cfg.data, "data").index()
+    data = pipeline.build(cfg.data, index, cfg.trainer.seed)
+    counts = record.write_data(data, out)
+    print(report(data, counts, out, overrides))
+
+
+def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str]) -> str:
+    """Per class and split, then what to look at: skipped files, copies, imbalance."""
+    index = data.index
+    parts = [part for part in ("train", "val", "test") if f"data.count.{part}" in counts]
+    width = max(len(name) for name in [*index.class_names, "class"])
+    lines = [f"{'class':<{width}}  " + "  ".join(f"{part:>6}" for part in parts)]
+    for i, name in enumerate(index.class_names):
+        row = [int(np.sum((index.labels == i) & (data.split == part))) for part in parts]
+        lines.append(f"{name:<{width}}  " + "  ".join(f"{n:>6}" for n in row))
+    lines.append(f"{'all':<{width}}  " + "  ".join(f"{counts[f'data.count.{p}']:>6}" for p in parts))
+    lines.append(
+        f"{len(index)} images in {len(index.class_names)} classes; {counts['data.count.skipped']} "
+        f"skipped, {counts['data.count.duplicates']} byte-identical extra copies; written to {out}/"
+    )
+    trained = np.bincount(index.labels[data.split == "train"], minlength=len(index.class_names))
+    if trained.min() and trained.max() / trained.min() >= IMBALANCE:
+        lines.append(
+            f"imbalanced: {index.class_names[trained.argmax()]} has {trained.max()} training images, "
+            f"{index.class_names[trained.argmin()]} {trained.min()}; consider trainer.class_weight=balanced"
+        )
+    lines.append(f"train on them: python -m runner {' '.join(overrides)}".rstrip())
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""`python -m runner.check`: a run's data check (skipped files, copies, counts), without the run."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+from conftest import error_lines, messy_folder, probe_cli, run_cli, write_image
+
+
+def test_a_messy_folder_is_checked_as_a_run_would_read_it(tmp_path):
+    root, bad, good = messy_folder(tmp_path / "pets")
+    shutil.copy(root / "cat" / "RGB0.jpg", root / "dog" / "same_photo.jpg")  # one photo, two labels
+    for i in range(24):  # cats outnumber dogs 4 to 1
+        write_image(root / "cat" / f"more{i}.png", (20, 20), (30 + i, 30, 30))
+    result = run_cli("data=dir", f"data.path={root}", "--out", "report", cwd=tmp_path, module="runner.check")
+    assert result.returncode == 0, result.stderr[-3000:]
+    with (tmp_path / "report" / "skipped.csv").open() as file:
+        assert {row["path"] for row in csv.DictReader(file)} == bad
+    with (tmp_path / "report" / "duplicates.csv").open() as file:
+        copies = {row["path"] for row in csv.DictReader(file)}
+    assert copies == {str(root / "cat" / "RGB0.jpg"), str(root / "dog" / "same_photo.jpg")}
+    with (tmp_path / "report" / "split.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == good + 25
+    lines = result.stdout.splitlines()
+    for name in ("cat", "dog"):  # the table: training and validation images per class
+        counts = [sum(r["label"] == name and r["split"] == s for r in rows) for s in ("train", "val")]
+        assert next(line for line in lines if line.startswith(f"{name} ")).split()[1:] == [
+            str(n) for n in counts
+        ]
+    assert any(line.startswith("imbalanced: cat has") and "class_weight=balanced" in line for line in lines)
+    assert lines[-1] == f"train on them: python -m runner data=dir data.path={root}"
+    assert not (tmp_path / "mlflow.db").exists()  # a check, not a run
+
+
+def test_bad_input_is_one_line_and_help_is_fast(tmp_path):
+    output, heavy = probe_cli("--help", cwd=tmp_path, module="runner.check")
+    assert "--out" in output and heavy == []
+    result = run_cli("data=dir", f"data.path={tmp_path / 'nowhere'}", cwd=tmp_path, module="runner.check")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert "data.path" in line and "nowhere" in line
