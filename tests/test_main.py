@@ -87,18 +87,6 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
             ["trainer.lr_schedule=cosine: needs a number in trainer.optimizer.learning_rate"],
         ),
         (
-            ["data=digits", "trainer.warmup_epochs=2"],  # the constant schedule would ignore it
-            ["trainer.warmup_epochs=2: only trainer.lr_schedule=cosine warms up", "warmup_epochs=0"],
-        ),
-        (
-            ["data=digits", "trainer.lr_schedule=plateau", "trainer.plateau_factor=2"],
-            ["trainer.plateau_factor=2.0: the patience must be", "factor between 0 and 1"],
-        ),
-        (
-            ["data=digits", "trainer.label_smoothing=0.1"],
-            ["trainer.label_smoothing=0.1: smooths one-hot labels", "data.label_mode=categorical"],
-        ),
-        (
             ["data=digits", "trainer.monitor=val_acc"],
             ["trainer.monitor=val_acc", "Did you mean 'val_accuracy'?"],
         ),
@@ -136,8 +124,6 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
         (["data=digits", "data.image_size=224"], ["data.image_size=224: needs a list", "=[224,...]"]),
         (["data=digits", "data.extensions=[]"], ["data.extensions=[]: names no file type", "[jpg,png]"]),
         (["data=digits", "trainer.seed=-1"], ["trainer.seed=-1: must be in 0..4294967295"]),
-        (["data=digits", "data.folds=5", "data.fold=5"], ["data.fold=5: must be in 0..4 for data.folds=5"]),
-        (["data=digits", "data.fold=1"], ["data.fold=1: picks a fold of data.folds, which is unset"]),
         (
             ["data=digits", "tracking.register_as=digits", "tracking.log_model=false"],
             ["tracking.register_as=digits: registers the logged model", "Drop one"],

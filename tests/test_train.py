@@ -281,6 +281,44 @@ def test_plateau_schedule_lowers_the_rate_when_the_monitor_stops_improving(tmp_p
     assert rates == pytest.approx([1e-9, 5e-10, 2.5e-10])  # as each epoch ends: halved after 1 and 2
 
 
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        (["trainer.warmup_epochs=2"], "trainer.warmup_epochs=2: only trainer.lr_schedule=cosine warms up"),
+        (
+            ["trainer.lr_schedule=plateau", "trainer.plateau_factor=2"],
+            "trainer.plateau_factor=2.0: the patience must be at least 0 epochs and the factor between 0",
+        ),
+        (
+            ["trainer.lr_schedule=plateau", "~trainer.optimizer.learning_rate"],
+            "lr_schedule=plateau: needs a number",
+        ),
+    ],
+)
+def test_schedule_settings_that_would_be_ignored_or_fail_are_refused(overrides, says):
+    from runner.errors import RunnerError
+    from runner.train import check_trainer
+
+    with pytest.raises(RunnerError, match=says):
+        check_trainer(compose(*overrides).trainer)
+
+
+@pytest.mark.parametrize(
+    ("folds", "fold", "says"),
+    [
+        (5, 5, r"data.fold=5: must be in 0..4 for data.folds=5"),
+        (None, 1, "data.fold=1: picks a fold of data.folds, which is unset"),
+        (1, 0, "data.folds=1: cross-validation needs at least 2"),
+    ],
+)
+def test_folds_out_of_range_are_refused(folds, fold, says):
+    from runner.config import DigitsData
+    from runner.errors import RunnerError
+
+    with pytest.raises(RunnerError, match=says):
+        DigitsData(folds=folds, fold=fold)  # as data=digits data.folds=... builds its source
+
+
 def test_a_val_monitor_without_validation_images_is_refused(tmp_path):
     # A sweep maximising val_accuracy must not silently get another metric back.
     result = run_cli(f"data.path={tmp_path / 'digits'}", "data.validation_split=0", cwd=tmp_path)
