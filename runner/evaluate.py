@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,48 @@ def log_evaluation(
     return float(scores[2][scores[3] > 0].mean())
 
 
+MISTAKES = 24  # the most confident wrong predictions drawn in eval/<prefix>mistakes.png
+
+
+def log_mistakes(
+    class_names: list[str],
+    truth: np.ndarray,
+    predicted: np.ndarray,
+    confidence: np.ndarray,
+    paths: list[str],
+    images: Callable[[np.ndarray], np.ndarray],
+    prefix: str = "",
+) -> None:
+    """``eval/<prefix>mistakes.png``: the images the model got wrong most confidently, each with
+    its file name, true class and prediction: the ones to look at first (a wrong label, a class
+    that needs more examples, a shortcut the model learnt). ``images(positions)`` gives their
+    pixels as the model saw them."""
+    import mlflow
+    from PIL import Image, ImageDraw
+
+    from runner.preview import TILE, tile
+
+    wrong = np.flatnonzero(truth != predicted)
+    if not len(wrong):
+        return
+    shown = wrong[np.argsort(-confidence[wrong], kind="stable")][:MISTAKES]
+    columns, caption, gap = 6, 36, 8
+    rows = -(-len(shown) // columns)
+    sheet = Image.new("RGB", (columns * (TILE + gap), rows * (TILE + caption + gap)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for n, (i, pixels) in enumerate(zip(shown, images(shown), strict=True)):
+        x, y = (n % columns) * (TILE + gap), (n // columns) * (TILE + caption + gap)
+        sheet.paste(tile(pixels), (x, y))
+        lines = [
+            Path(paths[i]).name,
+            f"true {class_names[truth[i]]}",
+            f"said {class_names[predicted[i]][:9]} ({confidence[i]:.2f})",
+        ]
+        for k, line in enumerate(lines):
+            draw.text((x, y + TILE + 1 + 11 * k), line[:17], fill="black")
+    mlflow.log_image(sheet, f"eval/{prefix}mistakes.png")
+
+
 def matrix_figure(matrix: np.ndarray, class_names: list[str]) -> Any:
     """scikit-learn's confusion-matrix plot, sized to the classes (counts in the cells up to 40)."""
     from matplotlib.figure import Figure
@@ -104,12 +147,16 @@ def listed(csv_path: Path, class_names: list[str], path_column: str, label_colum
     return FileIndex(paths, np.array(labels, dtype=np.int32), class_names, skipped)
 
 
-def record(trained: Any, root: Path, index: Any, rows: list, skipped: list, tags: dict) -> tuple[str, dict]:
+def record(
+    trained: Any, root: Path, index: Any, rows: list, skipped: list, tags: dict, decoder: Any
+) -> tuple[str, dict]:
     """The evaluation as a new run in ``trained``'s experiment: its id and metrics. ``rows`` are
-    (path, predicted class, probability); ``skipped`` the files that did not decode."""
+    (path, predicted class, probability); ``skipped`` the files that did not decode; ``decoder``
+    decodes them as the model saw them (for the mistakes' picture)."""
     import mlflow
 
     from runner import record as data
+    from runner.cache import decode_batch
 
     class_names = index.class_names
     truth_of = dict(zip(index.paths, index.labels.tolist(), strict=True))
@@ -123,6 +170,13 @@ def record(trained: Any, root: Path, index: Any, rows: list, skipped: list, tags
             "eval_accuracy": float(np.mean(truth == predicted)),
             "eval_macro_f1": log_evaluation(class_names, truth, predicted),
         }
+        paths = [path for path, _, _ in rows]
+        confidence = np.array([p for _, _, p in rows])
+
+        def images(shown: np.ndarray) -> np.ndarray:
+            return decode_batch([paths[i] for i in shown], decoder, threads=True)[0]
+
+        log_mistakes(class_names, truth, predicted, confidence, paths, images)
         mlflow.log_metrics(metrics)
         each = ((path, class_names[truth_of[path]], name, f"{p:.6f}") for path, name, p in rows)
         header = ["path", "true", "predicted", "probability"]
@@ -172,16 +226,15 @@ def main(argv: list[str] | None = None) -> None:
         else:
             index = labelled(root, class_names)
         skipped: list[tuple[str, str]] = []
-        found = predictions(
-            model, class_names, decoder_of(stored["data"]), index.paths, args.batch, skipped=skipped
-        )
+        decoder = decoder_of(stored["data"])
+        found = predictions(model, class_names, decoder, index.paths, args.batch, skipped=skipped)
         rows = list(found)
         if not rows:
             raise RunnerError(f"{root}: none of its {len(index.paths)} images decodes (each is named above).")
         mlflow.set_tracking_uri(store.tracking_uri)
         command = " ".join(["python -m runner.evaluate", *(sys.argv[1:] if argv is None else argv)])
         tags = {"runner.command": command, "runner.model": "best" if args.best else "final"}
-        evaluation, metrics = record(store.get_run(run_id), root, index, rows, skipped, tags)
+        evaluation, metrics = record(store.get_run(run_id), root, index, rows, skipped, tags, decoder)
         print(
             f"runner: {len(rows)} images ({len(index.skipped) + len(skipped)} skipped): accuracy "
             f"{metrics['eval_accuracy']:.4f}, macro F1 {metrics['eval_macro_f1']:.4f}; evaluation run "

@@ -23,7 +23,7 @@ from runner import augment, pipeline, preview, record, rerun, tracking
 from runner.callbacks import callbacks, interrupts_between_batches
 from runner.config import LabelMode, Schedule
 from runner.errors import RunnerError, closest
-from runner.evaluate import log_evaluation
+from runner.evaluate import log_evaluation, log_mistakes
 from runner.targets import build
 
 log = logging.getLogger(__name__)
@@ -239,12 +239,33 @@ def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, fl
     results = model.evaluate(images, return_dict=True, verbose=0)
     probabilities = model.predict(images, verbose=0)
     if probabilities.shape[1] == 1:  # binary: one sigmoid output
-        predicted = (probabilities[:, 0] > 0.5).astype(int)
-    else:
-        predicted = np.argmax(probabilities, axis=1)
-    truth = data.index.labels[data.split == part]
+        probabilities = np.concatenate([1 - probabilities, probabilities], axis=1)
+    predicted = np.argmax(probabilities, axis=1)
+    positions = np.flatnonzero(data.split == part)
+    truth = data.index.labels[positions]
     metrics = {f"{part}_{name}": float(value) for name, value in results.items()}
     prefix = "" if part == "val" else f"{part}_"
-    metrics[f"{part}_macro_f1"] = log_evaluation(data.index.class_names, truth, predicted, prefix)
+    names = data.index.class_names
+    metrics[f"{part}_macro_f1"] = log_evaluation(names, truth, predicted, prefix)
+    paths = [data.index.paths[i] for i in positions]
+    log_mistakes(
+        names,
+        truth,
+        predicted,
+        probabilities.max(axis=1),
+        paths,
+        lambda shown: rows_of(images, shown),
+        prefix,
+    )
     tracking.log_final(metrics)
     return metrics
+
+
+def rows_of(batches: tf.data.Dataset, positions: np.ndarray) -> np.ndarray:
+    """The images at ``positions`` of unshuffled ``batches``, as the model saw them."""
+    wanted, found, start = set(positions.tolist()), {}, 0
+    for images, _ in batches:
+        for p in wanted & set(range(start, start + len(images))):
+            found[p] = images[p - start].numpy()
+        start += len(images)
+    return np.stack([found[p] for p in positions.tolist()])

@@ -45,6 +45,8 @@ def test_a_labelled_folder_is_scored_in_a_run_of_its_own(trained, photos, tmp_pa
     assert matrix[0] == "true\\predicted,cat,dog,owl" and matrix[2] == "dog,0,0,0"
     with Image.open(files / "eval" / "confusion_matrix.png") as picture:  # what the MLflow UI shows
         assert picture.format == "PNG" and len(picture.convert("RGB").getcolors(1 << 16)) > 10
+    wrong = sum(row["true"] != row["predicted"] for row in rows)
+    assert (files / "eval" / "mistakes.png").exists() == (wrong > 0)
     per_class = list(csv.DictReader((files / "eval" / "per_class.csv").open()))
     assert [int(row["support"]) for row in per_class] == [
         sum(row["true"] == name for row in rows) for name in ("cat", "dog", "owl")

@@ -27,6 +27,9 @@ from conftest import (
 )
 from PIL import Image
 
+from runner.evaluate import MISTAKES
+from runner.preview import TILE
+
 REPO = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.slow
@@ -60,6 +63,10 @@ def test_digits_run_is_finished_and_accurate(digits_run):
         classes = list(csv.DictReader(file))
     with Image.open(folder / "confusion_matrix.png") as picture:  # the same matrix, drawn for the UI
         assert picture.format == "PNG" and picture.width >= 10 * 40  # ten classes, each readable
+    wrong = int(matrix.sum() - np.trace(matrix))
+    assert wrong > 0  # 0.98 of 360: a few; the most confident ones drawn, six to a row
+    with Image.open(folder / "mistakes.png") as picture:
+        assert picture.height == -(-min(wrong, MISTAKES) // 6) * (TILE + 36 + 8)
     assert [int(row["support"]) for row in classes] == matrix.sum(axis=1).tolist()
     recall = np.diag(matrix) / matrix.sum(axis=1)
     assert [float(row["recall"]) for row in classes] == pytest.approx(recall, abs=1e-4)
