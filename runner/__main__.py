@@ -35,7 +35,12 @@ def expand_home(args: list[str]) -> list[str]:
 
 class JobFailed(RunnerError):
     """A sweep's job stopped on bad input. Its line is printed already; Hydra records the job as
-    failed and goes on with the next, and raises this again once the sweep's jobs have run."""
+    failed and goes on with the next, and raises this again once the sweep's jobs have run (from
+    a launcher's worker process, pickled: ``job`` says which)."""
+
+    def __init__(self, message: str, job: str = "") -> None:
+        super().__init__(message)
+        self.job = job
 
 
 FAILED_JOBS: list[str] = []  # this process's sweep jobs that stopped on bad input: "#N"
@@ -53,11 +58,13 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
         if WANTS_TRACEBACK:
             raise
     except Exception as err:
-        if isinstance(err, JobFailed):  # raised by Hydra after the sweep: say what the sweep did
+        if isinstance(err, JobFailed) and FAILED_JOBS:  # after the sweep: say what the sweep did
             message = (
                 f"{len(FAILED_JOBS)} job(s) of this sweep stopped on bad input "
                 f"({', '.join(FAILED_JOBS)}; each one's line is above)."
             )
+        elif isinstance(err, JobFailed):  # its jobs ran in a launcher's processes: this one's known
+            message = f"job {err.job} of this sweep stopped on bad input (each failed job's line is above)."
         else:
             message = explain(err, overrides())
         if message is None or WANTS_TRACEBACK:
@@ -90,7 +97,7 @@ def sweep_job(train: Callable[[DictConfig], float], cfg: DictConfig) -> float:
         job = f"#{HydraConfig.get().job.num}"  # as Hydra's "Launching" lines number them
         print(f"runner: error: job {job}: {message}", file=sys.stderr)
         FAILED_JOBS.append(job)
-        raise JobFailed(message) from None
+        raise JobFailed(message, job) from None
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")

@@ -82,7 +82,15 @@ class SweepRun(Callback):
             return
         parent, self.parent = self.parent, None
         client = mlflow.MlflowClient()
-        jobs = client.search_runs([self.experiment], f"tags.`mlflow.parentRunId` = '{parent}'")
+        query = f"tags.`mlflow.parentRunId` = '{parent}'"
+        jobs = client.search_runs([self.experiment], query)
+        if not ended and any(job.info.status == "RUNNING" for job in jobs):
+            # Interrupted, with jobs in a launcher's worker processes, which go with this one
+            # before each could end its run: none of them runs on after the sweep.
+            for job in jobs:
+                if job.info.status == "RUNNING":
+                    client.set_terminated(job.info.run_id, "KILLED")
+            jobs = client.search_runs([self.experiment], query)
         rows = ranked(jobs, self.monitor, self.fixed)
         header = ["rank", self.monitor, "status", "run_id", "overrides"]
         client.log_text(parent, record.csv_text(header, rows), "sweep/summary.csv")

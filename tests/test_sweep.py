@@ -7,7 +7,7 @@ import statistics
 from pathlib import Path
 
 import pytest
-from conftest import client, mlflow_runs, run_cli
+from conftest import client, error_lines, mlflow_runs, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -42,3 +42,61 @@ def test_cross_validation_validates_each_image_once_and_scores_the_mean(photos, 
     assert sweep.data.metrics["mean_val_accuracy"] == pytest.approx(statistics.fmean(scores))
     assert sweep.data.metrics["std_val_accuracy"] == pytest.approx(statistics.pstdev(scores))
     assert f"mean {statistics.fmean(scores):.4f}, std " in result.stderr
+
+
+def test_jobs_in_parallel_processes_nest_under_the_sweep_and_a_bad_one_fails_alone(tmp_path):
+    result = run_cli(
+        "-m",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "data=digits",
+        f"data.path={tmp_path / 'digits'}",
+        "model.dropout=1.5,0.2",
+        "data.image_size=[8,8]",
+        "trainer.epochs=1",
+        "tracking.log_model=false",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    lines = error_lines(result)
+    assert lines[0].startswith("runner: error: job #0: model.dropout=1.5: must be at least 0")
+    assert (
+        lines[-1]
+        == "runner: error: job #0 of this sweep stopped on bad input (each failed job's line is above)."
+    )
+    failed, finished = sorted(
+        mlflow_runs(tmp_path), key=lambda run: run.data.params["model.dropout"], reverse=True
+    )
+    assert (failed.info.status, finished.info.status) == ("FAILED", "FINISHED")
+    [sweep] = [run for run in mlflow_runs(tmp_path, sweeps=True) if run.info.run_name == "sweep"]
+    assert {failed.data.tags["mlflow.parentRunId"], finished.data.tags["mlflow.parentRunId"]} == {
+        sweep.info.run_id
+    }
+    assert sweep.info.status == "FAILED" and sweep.data.tags["runner.best_run"] == finished.info.run_id
+
+
+def test_an_interrupted_sweep_marks_the_jobs_its_workers_left_running_killed(tmp_path, monkeypatch):
+    # Ctrl-C with hydra/launcher=joblib: the workers go with the sweep's process, some before they
+    # could end their run. Nothing runs on after the sweep, so those runs are KILLED, not RUNNING.
+    import mlflow
+
+    from runner.sweep import SweepRun
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    store = mlflow.MlflowClient()
+    experiment = store.create_experiment("runner")
+    sweep = SweepRun()
+    parent = store.create_run(experiment, run_name="sweep").info.run_id
+    sweep.parent, sweep.experiment, sweep.monitor = parent, experiment, "val_accuracy"
+    nested = {"mlflow.parentRunId": parent}
+    done, left = (store.create_run(experiment, tags=nested).info.run_id for _ in range(2))
+    store.log_metric(done, "val_accuracy", 0.75)
+    store.set_terminated(done, "FINISHED")
+    sweep.finish(ended=False)
+    assert [store.get_run(run).info.status for run in (done, left, parent)] == [
+        "FINISHED",
+        "KILLED",
+        "KILLED",
+    ]
+    assert store.get_run(parent).data.tags["runner.best_run"] == done
