@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from runner.config import CONF_DIR, register_configs
 from runner.errors import RunnerError, explain
+from runner.sweep import FAILED_ELSEWHERE
 
 # HYDRA_FULL_ERROR=1 from the user still means "show me the whole traceback".
 WANTS_TRACEBACK = os.environ.get("HYDRA_FULL_ERROR") == "1"
@@ -65,6 +66,7 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
             )
         elif isinstance(err, JobFailed):  # its jobs ran in a launcher's processes: this one's known
             message = f"job {err.job} of this sweep stopped on bad input (each failed job's line is above)."
+            FAILED_ELSEWHERE.append(err.job)
         else:
             message = explain(err, overrides())
         if message is None or WANTS_TRACEBACK:

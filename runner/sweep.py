@@ -28,6 +28,9 @@ from omegaconf import DictConfig
 from runner.errors import RunnerError
 
 PARENT = "RUNNER_SWEEP_RUN"
+# A job that failed in a launcher's worker process ends there (``on_job_end`` runs there too): the
+# entry point says so here when its failure reaches the sweep's process (``__main__.reported``).
+FAILED_ELSEWHERE: list[str] = []
 
 
 class SweepRun(Callback):
@@ -102,7 +105,8 @@ class SweepRun(Callback):
             client.log_metric(parent, f"mean_{self.monitor}", spread[0])
             client.log_metric(parent, f"std_{self.monitor}", spread[1])
         statuses = {job.info.status for job in jobs}
-        status = "FAILED" if self.failed or "FAILED" in statuses else ("FINISHED" if ended else "KILLED")
+        failed = self.failed or bool(FAILED_ELSEWHERE) or "FAILED" in statuses
+        status = "FAILED" if failed else ("FINISHED" if ended else "KILLED")
         client.set_terminated(parent, status)
         print(summary(parent, rows, self.monitor, spread), file=sys.stderr)
 
