@@ -1,0 +1,86 @@
+"""``python -m runner.export RUN [--format saved_model|litert] [--out FOLDER] [--best]``: a run's
+model for serving outside Python and Keras (TF Serving, a phone, a browser).
+
+Keras exports it (``Model.export``): a TensorFlow SavedModel whose ``serve`` signature takes a
+batch of uint8 pixels, or a LiteRT (TFLite) flatbuffer. Scaling and a backbone's own
+``preprocess_input`` are inside the model, so a server feeds it the pixels of the decoded image.
+How a file becomes those pixels is not inside it: ``runner.json`` beside the model holds the run's
+decode settings (size, colour mode, interpolation, crop/pad), the class names in output order and
+where the model came from, so the serving side can match training (``runner.predict`` does it
+with the runner's own decoder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from runner.config import DataConfig, TrackingConfig
+from runner.errors import RunnerError
+
+FORMATS = {"saved_model": ("tf_saved_model", "saved_model"), "litert": ("litert", "model.tflite")}
+
+
+def export(model: Any, class_names: list[str], data: dict, out: Path, fmt: str, source: dict) -> Path:
+    """``model`` in ``fmt`` under ``out``, with ``runner.json``; the model's path."""
+    keras_format, name = FORMATS[fmt]
+    target = out / name
+    if (out / "runner.json").exists():
+        raise RunnerError(f"--out {out}: holds an export already; give a new folder, or remove that one.")
+    out.mkdir(parents=True, exist_ok=True)
+    model.export(str(target), format=keras_format, verbose=False)
+    _, height, width, channels = model.inputs[0].shape
+    binary = model.outputs[0].shape[-1] == 1
+    decode = {key: data[key] for key in ("image_size", "color_mode", "interpolation") if key in data}
+    decode |= {key: data.get(key, False) for key in ("crop_to_aspect_ratio", "pad_to_aspect_ratio")}
+    record = {
+        **source,
+        "format": fmt,
+        "model": name,
+        "input": {"shape": [height, width, channels], "dtype": "uint8", "decode": decode},
+        "output": (
+            f"sigmoid: the probability of {class_names[1]!r} (else {class_names[0]!r})"
+            if binary
+            else "softmax: one probability per class, in class_names order"
+        ),
+        "class_names": class_names,
+    }
+    (out / "runner.json").write_text(json.dumps(record, indent=2) + "\n")
+    return target
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m runner.export", description=__doc__.splitlines()[0].split(": ", 1)[1]
+    )
+    parser.add_argument("run_id", metavar="RUN", help="a run id, models:/NAME/VERSION or models:/NAME@ALIAS")
+    parser.add_argument("--format", choices=sorted(FORMATS), default="saved_model", help="what to write")
+    parser.add_argument("--out", help="folder to write the model and runner.json to (default: export-RUN)")
+    parser.add_argument("--best", action="store_true", help="the best trainer.monitor epoch's model")
+    parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from runner import __main__ as entry
+
+    def run() -> None:
+        from runner.predict import load, run_of
+        from runner.rerun import client
+
+        store = client(args.tracking_uri)
+        run_id = run_of(store, args.run_id)
+        model, class_names, stored = load(store, run_id, args.best)
+        out = Path(args.out or f"export-{run_id}").expanduser()
+        source = {"run_id": run_id, "reference": args.run_id, "weights": "best" if args.best else "final"}
+        data = {key: value for key, value in stored["data"].items() if key in DataConfig.__dataclass_fields__}
+        path = export(model, class_names, data, out, args.format, source)
+        print(f"runner: wrote {path} and {out / 'runner.json'} (run {run_id}, {len(class_names)} classes)")
+
+    entry.reported(run)
+
+
+if __name__ == "__main__":
+    main()

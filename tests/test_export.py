@@ -1,0 +1,74 @@
+"""`python -m runner.export RUN`: a run's model as a SavedModel or LiteRT file, with its decoding."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import client, run_cli
+
+
+def decoded(photos, decode: dict) -> np.ndarray:
+    """The photos as the exported model expects them, decoded by the settings it came with."""
+    from runner.predict import decoder_of
+
+    decoder = decoder_of(decode)
+    return np.stack([decoder(str(path)) for path in sorted(photos.rglob("*.*g"))])
+
+
+def test_a_saved_model_serves_what_the_logged_model_predicts(trained, photos, tmp_path):
+    import mlflow
+    import tensorflow as tf
+
+    cwd, run_id = trained
+    result = run_cli("models:/colours/1", "--out", str(tmp_path / "out"), cwd=cwd, module="runner.export")
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((tmp_path / "out" / "runner.json").read_text())
+    assert (record["run_id"], record["weights"], record["class_names"]) == (
+        run_id,
+        "final",
+        ["cat", "dog", "owl"],
+    )
+    assert record["input"]["shape"] == [16, 16, 3] and record["input"]["dtype"] == "uint8"
+    images = decoded(photos, record["input"]["decode"])
+    saved = tf.saved_model.load(str(tmp_path / "out" / "saved_model"))
+    served = saved.serve(images).numpy()
+    mlflow.set_tracking_uri(client(cwd).tracking_uri)
+    logged = mlflow.keras.load_model(f"runs:/{run_id}/model").predict(images, verbose=0)
+    np.testing.assert_allclose(served, logged, atol=1e-5)
+
+
+def test_a_litert_file_of_the_best_epoch_and_an_occupied_folder_is_refused(trained, photos, tmp_path, capsys):
+    import tensorflow as tf
+
+    from runner.export import main
+    from runner.predict import load
+    from runner.rerun import client as store_of
+
+    cwd, run_id = trained
+    uri = f"sqlite:///{cwd}/mlflow.db"
+    main([run_id, "--format", "litert", "--best", "--out", str(tmp_path / "out"), "--tracking-uri", uri])
+    record = json.loads((tmp_path / "out" / "runner.json").read_text())
+    assert (record["model"], record["weights"]) == ("model.tflite", "best")
+    images = decoded(photos, record["input"]["decode"])
+    interpreter = tf.lite.Interpreter(model_path=str(tmp_path / "out" / "model.tflite"))
+    [given], [taken] = interpreter.get_input_details(), interpreter.get_output_details()
+    interpreter.resize_tensor_input(given["index"], images.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(given["index"], images)
+    interpreter.invoke()
+    best, _, _ = load(store_of(uri), run_id, best=True)
+    np.testing.assert_allclose(
+        interpreter.get_tensor(taken["index"]), best.predict(images, verbose=0), atol=1e-5
+    )
+    with pytest.raises(SystemExit):  # one export per folder: its runner.json describes one model
+        main([run_id, "--out", str(tmp_path / "out"), "--tracking-uri", uri])
+    assert "holds an export already" in capsys.readouterr().err
+
+
+def test_help_does_not_import_tensorflow(tmp_path):
+    from conftest import probe_cli
+
+    output, heavy = probe_cli("--help", cwd=tmp_path, module="runner.export")
+    assert "--format {litert,saved_model}" in output and heavy == []
