@@ -265,6 +265,7 @@ class TrainerConfig:
     class_weight: str | None = None  # "balanced": weights from the training split's class counts
     # s: targets of 1 - s for the true class plus s / classes for each (0: none); one-hot or binary labels.
     label_smoothing: float = 0.0
+    top_k: int | None = None  # also report top<k>_accuracy: the true class among the k likeliest
     monitor: str = "val_accuracy"
     early_stopping_patience: int | None = None
     verbose: int = 2

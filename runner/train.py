@@ -43,8 +43,25 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-# What ``compile(metrics=["accuracy"])`` makes fit report, each also as val_* with validation data.
-METRICS = ("loss", "accuracy")
+def metric_names(top_k: int | None) -> list[str]:
+    """What fit reports with ``fit_metrics``, each also as val_* with validation data."""
+    return ["loss", "accuracy", *([f"top{top_k}_accuracy"] if top_k else [])]
+
+
+def fit_metrics(label_mode: LabelMode, top_k: int | None, num_classes: int) -> list:
+    """Accuracy, and with ``trainer.top_k`` how often the true class is among the k likeliest
+    (for many classes, where near misses are the rule)."""
+    if not top_k:
+        return ["accuracy"]
+    if top_k >= num_classes:  # binary runs too: two classes
+        raise RunnerError(
+            f"trainer.top_k={top_k}: this run has {num_classes} classes, so the true class is always "
+            f"among the {top_k} likeliest. Set trainer.top_k below the number of classes, or null."
+        )
+    name = f"top{top_k}_accuracy"
+    if label_mode == LabelMode.int:
+        return ["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(top_k, name=name)]
+    return ["accuracy", keras.metrics.TopKCategoricalAccuracy(top_k, name=name)]
 
 
 def check_trainer(cfg: DictConfig) -> None:
@@ -91,7 +108,11 @@ def check_trainer(cfg: DictConfig) -> None:
             f"trainer.epochs={cfg.epochs}, so that some epochs decay: lower it (e.g. "
             f"trainer.warmup_epochs=0) or raise trainer.epochs."
         )
-    names = [*METRICS, *(f"val_{name}" for name in METRICS)]
+    if cfg.top_k is not None and cfg.top_k < 2:
+        raise RunnerError(
+            f"trainer.top_k={cfg.top_k}: must be at least 2 (top-1 is accuracy), e.g. trainer.top_k=5."
+        )
+    names = [*metric_names(cfg.top_k), *(f"val_{name}" for name in metric_names(cfg.top_k))]
     if cfg.monitor not in names:
         raise RunnerError(
             f"trainer.monitor={cfg.monitor}: not a metric the runner reports.{closest(cfg.monitor, names)} "
@@ -207,7 +228,7 @@ def train(cfg: DictConfig) -> float:
         model.compile(
             optimizer=optimizer(cfg.trainer, int(data.train.cardinality())),
             loss=objective,
-            metrics=["accuracy"],
+            metrics=fit_metrics(cfg.data.label_mode, cfg.trainer.top_k, len(names)),
         )
         with interrupts_between_batches() as stop:
             history = model.fit(

@@ -300,9 +300,10 @@ def test_plateau_schedule_lowers_the_rate_when_the_monitor_stops_improving(tmp_p
             ["trainer.lr_schedule=plateau", "~trainer.optimizer.learning_rate"],
             "lr_schedule=plateau: needs a number",
         ),
+        (["trainer.top_k=1"], "trainer.top_k=1: must be at least 2"),
     ],
 )
-def test_schedule_settings_that_would_be_ignored_or_fail_are_refused(overrides, says):
+def test_trainer_settings_that_would_be_ignored_or_fail_are_refused(overrides, says):
     from runner.errors import RunnerError
     from runner.train import check_trainer
 
@@ -324,6 +325,31 @@ def test_folds_out_of_range_are_refused(folds, fold, says):
 
     with pytest.raises(RunnerError, match=says):
         DigitsData(folds=folds, fold=fold)  # as data=digits data.folds=... builds its source
+
+
+def test_top_k_accuracy_is_reported_monitored_and_at_least_accuracy(tmp_path):
+    from runner.config import LabelMode
+    from runner.errors import RunnerError
+    from runner.train import fit_metrics, train
+
+    cfg = compose(
+        f"data.path={tmp_path / 'digits'}",
+        "trainer.epochs=1",
+        "trainer.top_k=3",
+        "trainer.monitor=val_top3_accuracy",
+        "tracking.log_model=false",
+        f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+    )
+    returned = train(cfg)
+    [run] = mlflow_runs(tmp_path)
+    logged = run.data.metrics
+    assert returned == logged["final_val_top3_accuracy"]
+    assert (
+        logged["val_top3_accuracy"] >= logged["val_accuracy"]
+        and logged["top3_accuracy"] >= logged["accuracy"]
+    )
+    with pytest.raises(RunnerError, match="trainer.top_k=3: this run has 3 classes"):
+        fit_metrics(LabelMode.int, 3, num_classes=3)
 
 
 def test_a_val_monitor_without_validation_images_is_refused(tmp_path):
