@@ -130,10 +130,11 @@ def photos(tmp_path_factory) -> Path:
     return photo_folder(tmp_path_factory.mktemp("photos"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained(photos, tmp_path_factory) -> tuple[Path, str]:
     """A working directory whose store holds a model trained on the photo folder (registered as
-    'colours'); its run id. For the modules that use a run's model: predict, evaluate."""
+    'colours'); its run id. For the modules that use a run's model: predict, evaluate, export
+    (trained once per test worker: they read it, and add only runs and aliases of their own)."""
     cwd = tmp_path_factory.mktemp("trained")
     args = ("data=dir", f"data.path={photos}", "data.image_size=[16,16]", "data.validation_split=0")
     run = train_cli(
