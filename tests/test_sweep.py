@@ -55,14 +55,14 @@ def test_cross_validation_in_parallel_jobs_validates_each_image_once_and_scores_
     assert f"mean {statistics.fmean(scores):.4f}, std " in result.stderr
 
 
-def test_an_interrupted_sweep_marks_the_jobs_its_workers_left_running_killed(tmp_path, monkeypatch):
+def test_an_interrupted_sweep_marks_the_jobs_its_workers_left_running_killed(tmp_path):
     # Ctrl-C with hydra/launcher=joblib: the workers go with the sweep's process, some before they
     # could end their run. Nothing runs on after the sweep, so those runs are KILLED, not RUNNING.
     import mlflow
 
     from runner.sweep import SweepRun
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")  # where the sweep's own client looks
     store = mlflow.MlflowClient()
     experiment = store.create_experiment("runner")
     sweep = SweepRun()
