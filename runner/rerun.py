@@ -206,6 +206,18 @@ def refuse_group_choices(args: list[str]) -> None:
             )
 
 
+def require_named_code(stored: dict, args: list[str], run_id: str) -> None:
+    """``data.fn`` (``data=generator``) is code that the rerun would import and call: a stored
+    config is data, so a rerun calls a stored function only when its command names it again."""
+    fn = (stored.get("data") or {}).get("fn")
+    if fn and not any(arg.lstrip("+").startswith("data.fn=") for arg in args):
+        raise RunnerError(
+            f"run {run_id}'s data.fn={fn}: a function its stored config names, which a rerun imports "
+            f"and calls only when you name it too. If you trust that store and that code, add "
+            f"data.fn={fn} to the command."
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one small file
     from runner import __main__ as entry
@@ -214,6 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     entry.reported(refuse_group_choices, rest)
     uri = next((a.partition("=")[2] for a in rest if a.startswith("tracking.uri=")), TrackingConfig.uri)
     _, stored = entry.reported(lambda: fetch(client(uri), args.run_id))
+    entry.reported(require_named_code, stored, rest, args.run_id)
     with tempfile.TemporaryDirectory(prefix="runner-rerun-") as folder:
         (Path(folder) / "rerun.yaml").write_text(yaml.safe_dump(primary_config(stored), sort_keys=False))
         key = "tracking.resume" if args.resume else "tracking.rerun_of"

@@ -12,14 +12,30 @@ from omegaconf import DictConfig, ListConfig
 
 from runner.errors import RunnerError, closest, no_such_parameter, parameters
 
-# Prefixes of the only ``_target_``s the runner builds.
-ALLOWED_TARGETS = ("runner.", "keras.")
+# Prefixes of the only ``_target_``s the runner builds: its data sources, model builders and the
+# ImageDataGenerator mapping; Keras's layers (augmentation) and optimizers (with their schedules).
+# Not ``keras.*``: ``keras.saving.load_model(..., safe_mode=False)`` or ``keras.utils.get_file``
+# would load code, or fetch files, for whoever wrote a stored config.
+ALLOWED_TARGETS = (
+    "runner.sources.",
+    "runner.models.",
+    "runner.augment.",
+    "keras.layers.",
+    "keras.optimizers.",
+)
+# Layers that run Python code or load a graph from a file: no augmentation needs them.
+REFUSED_TARGETS = ("keras.layers.Lambda", "keras.layers.TFSMLayer")
 
 
 def check_targets(node: Any, where: str) -> None:
-    """Refuse any ``_target_`` outside ALLOWED_TARGETS, anywhere under ``node``."""
+    """Refuse any ``_target_`` outside ALLOWED_TARGETS (or in REFUSED_TARGETS), anywhere under ``node``."""
     if isinstance(node, DictConfig | dict):
         target = node.get("_target_")
+        if target is not None and str(target) in REFUSED_TARGETS:
+            raise RunnerError(
+                f"{where}._target_={target}: not allowed; it runs Python code or loads a graph from a "
+                f"file, which a config (perhaps read back from a tracking server) must not make it do."
+            )
         if target is not None and not str(target).startswith(ALLOWED_TARGETS):
             raise RunnerError(
                 f"{where}._target_={target}: not allowed; the runner only builds "

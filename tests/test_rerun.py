@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import client, error_lines, mlflow_runs, probe_cli, run_cli
+from conftest import client, compose, error_lines, mlflow_runs, probe_cli, run_cli
 
 pytestmark = pytest.mark.slow
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
@@ -190,6 +190,22 @@ def test_a_stored_config_is_data_not_code(tmp_path, planted, expected):
     [line] = error_lines(result)
     assert expected in line
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_stored_generator_function_is_called_only_when_the_rerun_names_it(tmp_path):
+    from omegaconf import OmegaConf
+
+    planted = compose("data=generator", "data.fn=os:system", "+data.kwargs.command=touch pwned")
+    run_id = fake_run(tmp_path, OmegaConf.to_container(planted, resolve=True, enum_to_str=True))
+    result = rerun(run_id, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert f"run {run_id}'s data.fn=os:system: a function its stored config names" in line
+    assert line.endswith("add data.fn=os:system to the command.")
+    assert not (tmp_path / "pwned").exists()
+    named = rerun(run_id, "data.fn=my_data:make", "--cfg", "job", cwd=tmp_path)  # the user's own choice
+    assert named.returncode == 0, named.stderr[-2000:]
+    assert "fn: my_data:make" in named.stdout and not (tmp_path / "pwned").exists()
 
 
 def test_unknown_run_and_missing_store_are_one_line(tmp_path):

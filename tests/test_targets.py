@@ -44,6 +44,8 @@ def test_a_needed_parameter_left_out_is_named_unless_the_runner_passes_it():
     ("target", "expected"),
     [
         ("os.system", "model._target_=os.system: not allowed"),
+        ("keras.saving.load_model", "model._target_=keras.saving.load_model: not allowed"),  # safe_mode=False
+        ("keras.layers.Lambda", "model._target_=keras.layers.Lambda: not allowed; it runs Python code"),
         ("keras.layers.RandomFlp", "'keras.layers' has no 'RandomFlp'. Did you mean 'RandomFlip'?"),
     ],
 )
