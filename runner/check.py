@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -56,6 +56,7 @@ def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str]) 
         f"{len(index)} images in {len(index.class_names)} classes; {counts['data.count.skipped']} "
         f"skipped, {counts['data.count.duplicates']} byte-identical extra copies; written to {out}/"
     )
+    lines.append(sizes(index, data.input_shape))
     trained = np.bincount(index.labels[data.split == "train"], minlength=len(index.class_names))
     if trained.min() and trained.max() / trained.min() >= IMBALANCE:
         lines.append(
@@ -64,6 +65,26 @@ def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str]) 
         )
     lines.append(f"train on them: python -m runner {' '.join(overrides)}".rstrip())
     return "\n".join(lines)
+
+
+def sizes(index: Any, shape: tuple[int, int, int]) -> str:
+    """The images' own sizes (height x width; from their headers) against ``data.image_size``:
+    what the resize does to them, to choose that size by."""
+    from PIL import Image
+
+    if index.arrays is not None:
+        found = [array.shape[:2] for array in index.arrays]
+    else:
+        found = []
+        for path in index.paths:
+            with Image.open(path) as image:
+                found.append(image.size[::-1])
+    heights, widths = np.array(found).T
+    median = f"{int(np.median(heights))}×{int(np.median(widths))}"
+    return (
+        f"image sizes (height×width): median {median}, heights {heights.min()}–{heights.max()}, "
+        f"widths {widths.min()}–{widths.max()}; data.image_size={list(shape[:2])}"
+    )
 
 
 if __name__ == "__main__":
