@@ -33,10 +33,10 @@ def main(argv: list[str] | None = None) -> None:
 def check(out: Path, overrides: list[str]) -> None:
     from runner import pipeline, record
     from runner.config import compose
-    from runner.targets import build
+    from runner.sources import index_of
 
     cfg = compose(overrides)
-    index = build(cfg.data, "data").index()
+    index = index_of(cfg.data)
     data = pipeline.build(cfg.data, index, cfg.trainer.seed)
     counts = record.write_data(data, out)
     print(report(data, counts, out, overrides))

@@ -110,6 +110,9 @@ class DataConfig:
     # (instead of validation_split); sweep data.fold=0,...,folds-1 (experiment=cv) for every fold.
     folds: int | None = None
     fold: int = 0
+    # At most this many images of each class (per train/val/test part), the same random ones in
+    # every run: a quick run on a big folder, or a majority class cut down. null: all.
+    max_per_class: int | None = None
     cache: Cache = Cache.auto
     cache_dir: str = "~/.cache/runner"
     verify: Verify = Verify.header
@@ -126,6 +129,10 @@ class DataConfig:
         if self.batch_size < 1:
             raise RunnerError(
                 f"data.batch_size={self.batch_size}: must be at least 1, e.g. data.batch_size=32."
+            )
+        if self.max_per_class is not None and self.max_per_class < 1:
+            raise RunnerError(
+                f"data.max_per_class={self.max_per_class}: must be at least 1, or null for every image."
             )
         if self.folds is not None and self.folds < 2:
             raise RunnerError(

@@ -208,7 +208,8 @@ def build(cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None 
         images, bad = cache.load(index.arrays or index.paths, decoder, cfg.cache, cfg.cache_dir)
         keys = np.setdiff1d(np.arange(len(index)), np.fromiter(bad, dtype=np.int64))
         index = require_every_class(index.without(bad))
-    log.info("%d images in %d classes, %s", len(index), len(index.class_names), index.summary())
+    capped = f" ({index.capped} more left out by data.max_per_class)" if index.capped else ""
+    log.info("%d images in %d classes%s, %s", len(index), len(index.class_names), capped, index.summary())
 
     split = np.full(len(index), "", dtype=object) if index.split is None else index.split.copy()
     free = np.flatnonzero(split == "")  # not placed by the source: by data.folds or validation_split

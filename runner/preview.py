@@ -77,10 +77,10 @@ def main(argv: list[str] | None = None) -> None:
 def write(args: argparse.Namespace, overrides: list[str]) -> None:
     from runner import augment
     from runner.config import compose
-    from runner.targets import build
+    from runner.sources import index_of
 
     cfg = compose(overrides)
-    index = build(cfg.data, "data").index()
+    index = index_of(cfg.data)
     stack = augment.layers(cfg.aug, cfg.trainer.seed)
     images, labels = sample(cfg.data, index, args.rows)
     picture = grid(images, labels, index.class_names, stack, args.draws)

@@ -81,6 +81,7 @@ def write_data(data: Data, folder: Path) -> dict[str, int]:
     return {
         **{f"data.count.{s}": int(np.sum(data.split == s)) for s in parts},
         "data.count.skipped": len(index.skipped),
+        "data.count.capped": index.capped,  # good images left out by data.max_per_class
         "data.count.duplicates": copies,
         "data.num_classes": len(index.class_names),
     }

@@ -19,7 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from sklearn.utils.class_weight import compute_class_weight
 
-from runner import augment, pipeline, preview, record, rerun, tracking
+from runner import augment, pipeline, preview, record, rerun, sources, tracking
 from runner.callbacks import callbacks, interrupts_between_batches
 from runner.config import LabelMode, Schedule
 from runner.errors import RunnerError, closest
@@ -198,7 +198,7 @@ def train(cfg: DictConfig) -> float:
     check_trainer(cfg.trainer)
     objective = loss(cfg.data.label_mode, cfg.trainer.label_smoothing)
     seed_everything(seed, cfg.trainer.deterministic)
-    index = build(cfg.data, "data").index()
+    index = sources.index_of(cfg.data)
     attempt = rerun.prepare_resume(cfg, output_dir, index) if cfg.tracking.resume else 0
     pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed, cfg.data.label_mode)
     with tracking.run(cfg, output_dir, overrides, attempt) as run_id:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from conftest import (
     at_once,
+    compose,
     error_lines,
     logged_model,
     messy_folder,
@@ -475,3 +476,24 @@ def test_identical_finds_files_with_the_same_bytes_only(tmp_path):
     sizes = [len(content) for content in contents.values()]
     assert identical(paths, sizes) == [[0, 1]]
     assert identical([*paths, "array 0", "array 1"], [*sizes, "", ""]) == [[0, 1]]  # a generator's
+
+
+def test_max_per_class_keeps_the_same_few_of_each_class_and_part(tmp_path):
+    from runner.sources import FileIndex, index_of
+
+    labels = np.array([0] * 10 + [1] * 3 + [0] * 4)
+    split = np.array([""] * 13 + ["test"] * 4, dtype=object)
+    index = FileIndex([f"f{i}.png" for i in range(17)], labels, ["cat", "dog"], split=split)
+    capped = index.capped_at(2)
+    kept = [int(p[1:-4]) for p in capped.paths]
+    assert kept == sorted(kept) and capped.capped == 17 - 6  # index order; 11 left out
+    assert [(s, y) for s, y in zip(capped.split, capped.labels, strict=True)].count(("", 0)) == 2
+    assert [(s, y) for s, y in zip(capped.split, capped.labels, strict=True)].count(("test", 0)) == 2
+    assert capped.labels.tolist().count(1) == 2
+    assert index.capped_at(2).paths == capped.paths  # the same images every run
+    assert index.capped_at(None) is index
+    # Through the config, as python -m runner data.max_per_class=5 reads the digits.
+    digits = index_of(compose(f"data.path={tmp_path / 'digits'}", "data.max_per_class=5").data)
+    assert np.bincount(digits.labels).tolist() == [5] * 10 and digits.capped == 1797 - 50
+    with pytest.raises(RunnerError, match="data.max_per_class=0: must be at least 1"):
+        DigitsSource(max_per_class=0)

@@ -44,9 +44,33 @@ class FileIndex:
     # to split by data.validation_split; None: all "".
     split: np.ndarray | None = None
     arrays: list[np.ndarray] | None = None  # already-decoded images (the generator source)
+    capped: int = 0  # images left out by data.max_per_class (good ones, not skipped)
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def capped_at(self, most: int | None) -> FileIndex:
+        """At most ``most`` images of each class in each part the source placed (train, val,
+        test, or not placed), in index order: a random choice that is the same in every run
+        (not ``trainer.seed``'s, so that a sweep over seeds trains on the same images)."""
+        if most is None:
+            return self
+        draw = np.random.default_rng(0)
+        parts = self.split if self.split is not None else np.full(len(self), "", dtype=object)
+        keep: list[int] = []
+        for part in sorted(set(parts.tolist())):
+            for label in range(len(self.class_names)):
+                members = np.flatnonzero((parts == part) & (self.labels == label))
+                keep += draw.permutation(members)[:most].tolist()
+        keep.sort()
+        return replace(
+            self,
+            paths=[self.paths[i] for i in keep],
+            labels=self.labels[keep],
+            split=None if self.split is None else self.split[keep],
+            arrays=None if self.arrays is None else [self.arrays[i] for i in keep],
+            capped=self.capped + len(self) - len(keep),
+        )
 
     def without(self, bad: dict[int, str]) -> FileIndex:
         """The index minus the entries at ``bad`` (position -> reason), which move to skipped."""
