@@ -40,20 +40,26 @@ def test_predicts_each_image_of_a_folder_and_reports_bad_files(trained, photos, 
     assert skipped[1] == f"runner: skipped {folder / 'dog' / 'empty.png'}: empty file (0 bytes)"
 
 
-def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path):
+def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path, capsys):
     cwd, run_id = trained
     output, heavy = probe_cli("--help", cwd=cwd, module="runner.predict")
     assert "PATH" in output and heavy == []
     (tmp_path / "notes.txt").write_text("no images here")
+    result = predict("0123abcd", str(tmp_path / "notes.txt"), cwd=cwd)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert "run 0123abcd: not found" in line, line
+    # The others in this process: the same entry point, its line and exit code, without a new TensorFlow.
+    from runner.predict import main
+
     for args, expected in [
         ([run_id, str(tmp_path / "missing")], "missing: no such file or folder"),
         ([run_id, str(tmp_path)], "no images there (extensions: jpg"),
-        (["0123abcd", str(tmp_path / "notes.txt")], "run 0123abcd: not found"),
     ]:
-        result = predict(*args, cwd=cwd)
-        assert result.returncode == 2 and "Traceback" not in result.stderr
-        [line] = error_lines(result)
-        assert expected in line, line
+        with pytest.raises(SystemExit) as stopped:
+            main([*args, "--tracking-uri", client(cwd).tracking_uri])
+        [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("runner: error:")]
+        assert stopped.value.code == 2 and expected in line, line
 
 
 def test_a_run_without_a_model_is_one_line(trained):
@@ -62,9 +68,13 @@ def test_a_run_without_a_model_is_one_line(trained):
     config = yaml.safe_load(Path(store.download_artifacts(run_id, "config.yaml", str(cwd))).read_text())
     failed = store.create_run(store.get_run(run_id).info.experiment_id).info.run_id
     store.log_text(failed, yaml.safe_dump(config), "config.yaml")  # failed before training
-    for args, expected in [([], "no logged model"), (["--best"], "no outputs/checkpoints/best.keras")]:
-        [line] = error_lines(predict(failed, str(cwd / "config.yaml"), *args, cwd=cwd))
-        assert f"run {failed}: {expected}" in line, line
+    [line] = error_lines(predict(failed, str(cwd / "config.yaml"), cwd=cwd))
+    assert f"run {failed}: no logged model" in line, line
+    from runner.errors import RunnerError
+    from runner.predict import load
+
+    with pytest.raises(RunnerError, match=f"run {failed}: no outputs/checkpoints/best.keras"):
+        load(client(cwd), failed, best=True)
 
 
 def test_best_predicts_with_the_best_epochs_checkpoint(trained, photos):
@@ -99,26 +109,34 @@ def test_files_are_decoded_by_the_decoder_the_run_trained_with(trained):
     assert decoder_of(stored["data"]) == Decoder(16, 16, ColorMode.grayscale, Interpolation.bilinear, True)
 
 
-def test_a_registered_model_version_predicts_as_its_run(trained, photos):
+def test_a_registered_model_version_predicts_as_its_run(trained, photos, capsys):
     cwd, run_id = trained
     [version] = client(cwd).search_model_versions("name='colours'")
     assert (int(version.version), version.run_id) == (1, run_id)
     client(cwd).set_registered_model_alias("colours", "champion", "1")
     by_run = predict(run_id, str(photos / "owl"), cwd=cwd)
     assert by_run.returncode == 0, by_run.stderr[-3000:]
+    # The same command in this process (no second TensorFlow start per reference).
+    from runner.errors import RunnerError
+    from runner.predict import main, run_of
+
     for reference in ["models:/colours/1", "models:/colours@champion"]:
-        assert predict(reference, str(photos / "owl"), cwd=cwd).stdout == by_run.stdout
+        main([reference, str(photos / "owl"), "--tracking-uri", client(cwd).tracking_uri])
+        assert capsys.readouterr().out == by_run.stdout
     for reference, expected in [
         ("models:/colours/7", "models:/colours/7: no such registered model version"),
         ("models:/colours", "models:/colours: give a run id, models:/NAME/VERSION or models:/NAME@ALIAS"),
     ]:
-        [line] = error_lines(predict(reference, str(photos / "owl"), cwd=cwd))
-        assert expected in line, line
+        with pytest.raises(RunnerError, match=expected.replace("/", ".")):
+            run_of(client(cwd), reference)
 
 
-def test_top_k_lists_each_files_likeliest_classes_first(trained, photos):
+def test_top_k_lists_each_files_likeliest_classes_first(trained, photos, capsys):
+    from runner.predict import main
+
     cwd, run_id = trained
-    first = list(csv.DictReader(io.StringIO(predict(run_id, str(photos / "owl"), cwd=cwd).stdout)))
+    main([run_id, str(photos / "owl"), "--tracking-uri", client(cwd).tracking_uri])  # in this process
+    first = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     result = predict(run_id, str(photos / "owl"), "--top", "3", cwd=cwd)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
