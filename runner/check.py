@@ -10,6 +10,7 @@ overrides, and writes the same files a run logs under ``data/`` to ``--out``. Wi
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +64,7 @@ def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str]) 
             f"imbalanced: {index.class_names[trained.argmax()]} has {trained.max()} training images, "
             f"{index.class_names[trained.argmin()]} {trained.min()}; consider trainer.class_weight=balanced"
         )
-    lines.append(f"train on them: python -m runner {' '.join(overrides)}".rstrip())
+    lines.append(f"train on them: python -m runner {shlex.join(overrides)}".rstrip())
     return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import random
+import shlex
 import ssl
 import urllib.error
 import urllib.request
@@ -96,11 +97,12 @@ def users_tags(tracking: DictConfig) -> dict[str, str]:
 
 
 def command(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> str:
-    """The command line that makes this run (or with ``multirun``, this sweep) again."""
+    """The command line that makes this run (or with ``multirun``, this sweep) again, quoted for a
+    shell (``data.pattern=photos/**/*.jpg`` or ``data.image_size=[224,224]`` would be globbed)."""
     flag = ["-m"] if multirun else []
     if cfg.tracking.rerun_of is None:
-        return " ".join(["python -m runner", *flag, *overrides])
-    others = [o for o in overrides if not o.startswith("tracking.rerun_of=")]
+        return " ".join(["python -m runner", *flag, *map(shlex.quote, overrides)])
+    others = [shlex.quote(o) for o in overrides if not o.startswith("tracking.rerun_of=")]
     return " ".join(["python -m runner.rerun", cfg.tracking.rerun_of, *flag, *others])
 
 

@@ -105,3 +105,23 @@ def test_a_server_that_answers_but_fails_the_tls_handshake_is_left_to_mlflow():
         require_server(f"https://127.0.0.1:{server.server_port}")  # no RunnerError
     finally:
         server.shutdown()
+
+
+def test_the_recorded_command_is_quoted_for_a_shell():
+    import shlex
+
+    from conftest import compose
+
+    from runner.tracking import command
+
+    overrides = [
+        "data=glob",
+        "data.pattern=photos/**/*.jpg",
+        "data.image_size=[16,16]",
+        'data.label_regex="^(x)"',
+    ]
+    line = command(compose("data=glob", "data.pattern=photos/**/*.jpg"), overrides)
+    assert line.startswith(
+        "python -m runner data=glob 'data.pattern=photos/**/*.jpg' 'data.image_size=[16,16]'"
+    )
+    assert shlex.split(line)[3:] == overrides  # what a shell hands back to python -m runner
