@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -148,11 +149,12 @@ def listed(csv_path: Path, class_names: list[str], path_column: str, label_colum
 
 
 def record(
-    trained: Any, root: Path, index: Any, rows: list, skipped: list, tags: dict, decoder: Any
+    trained: Any, root: Path, index: Any, ranked: list, top: int, skipped: list, tags: dict, decoder: Any
 ) -> tuple[str, dict]:
-    """The evaluation as a new run in ``trained``'s experiment: its id and metrics. ``rows`` are
-    (path, predicted class, probability); ``skipped`` the files that did not decode; ``decoder``
-    decodes them as the model saw them (for the mistakes' picture)."""
+    """The evaluation as a new run in ``trained``'s experiment: its id and metrics. ``ranked`` are
+    (path, class, probability), the ``top`` likeliest classes of each file in turn (more than one
+    when the run reported ``trainer.top_k``); ``skipped`` the files that did not decode;
+    ``decoder`` decodes them as the model saw them (for the mistakes' picture)."""
     import mlflow
 
     from runner import record as data
@@ -160,6 +162,7 @@ def record(
 
     class_names = index.class_names
     truth_of = dict(zip(index.paths, index.labels.tolist(), strict=True))
+    rows = ranked[::top]  # each file's likeliest class
     truth = np.array([truth_of[path] for path, _, _ in rows])
     predicted = np.array([class_names.index(name) for _, name, _ in rows])
     tags = {**tags, "runner.evaluation_of": trained.info.run_id}
@@ -170,6 +173,10 @@ def record(
             "eval_accuracy": float(np.mean(truth == predicted)),
             "eval_macro_f1": log_evaluation(class_names, truth, predicted),
         }
+        if top > 1:  # as the run's top<k>_accuracy: the true class among the k likeliest
+            among = [{name for _, name, _ in ranked[i : i + top]} for i in range(0, len(ranked), top)]
+            hits = [class_names[label] in names for label, names in zip(truth, among, strict=True)]
+            metrics[f"eval_top{top}_accuracy"] = float(np.mean(hits))
         paths = [path for path, _, _ in rows]
         confidence = np.array([p for _, _, p in rows])
 
@@ -227,17 +234,21 @@ def main(argv: list[str] | None = None) -> None:
             index = labelled(root, class_names)
         skipped: list[tuple[str, str]] = []
         decoder = decoder_of(stored["data"])
-        found = predictions(model, class_names, decoder, index.paths, args.batch, skipped=skipped)
-        rows = list(found)
-        if not rows:
+        top = (stored.get("trainer") or {}).get("top_k") or 1
+        found = predictions(model, class_names, decoder, index.paths, args.batch, top, skipped=skipped)
+        ranked = list(found)
+        if not ranked:
             raise RunnerError(f"{root}: none of its {len(index.paths)} images decodes (each is named above).")
         mlflow.set_tracking_uri(store.tracking_uri)
-        command = " ".join(["python -m runner.evaluate", *(sys.argv[1:] if argv is None else argv)])
+        command = "python -m runner.evaluate " + shlex.join(sys.argv[1:] if argv is None else argv)
         tags = {"runner.command": command, "runner.model": "best" if args.best else "final"}
-        evaluation, metrics = record(store.get_run(run_id), root, index, rows, skipped, tags, decoder)
+        trained = store.get_run(run_id)
+        evaluation, metrics = record(trained, root, index, ranked, top, skipped, tags, decoder)
         print(
-            f"runner: {len(rows)} images ({len(index.skipped) + len(skipped)} skipped): accuracy "
-            f"{metrics['eval_accuracy']:.4f}, macro F1 {metrics['eval_macro_f1']:.4f}; evaluation run "
+            f"runner: {len(ranked) // top} images ({len(index.skipped) + len(skipped)} skipped): accuracy "
+            f"{metrics['eval_accuracy']:.4f}, macro F1 {metrics['eval_macro_f1']:.4f}"
+            + (f", top-{top} accuracy {metrics[f'eval_top{top}_accuracy']:.4f}" if top > 1 else "")
+            + f"; evaluation run "
             f"{evaluation} (runner.evaluation_of={run_id}), with eval/predictions.csv"
         )
 

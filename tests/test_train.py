@@ -327,18 +327,22 @@ def test_folds_out_of_range_are_refused(folds, fold, says):
         DigitsData(folds=folds, fold=fold)  # as data=digits data.folds=... builds its source
 
 
-def test_top_k_accuracy_is_reported_monitored_and_at_least_accuracy(tmp_path):
+def test_top_k_accuracy_is_reported_monitored_and_evaluated(tmp_path):
+    from omegaconf import OmegaConf
+
     from runner.config import LabelMode
     from runner.errors import RunnerError
+    from runner.evaluate import main as evaluate
+    from runner.predict import decoder_of
     from runner.train import fit_metrics, train
 
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
     cfg = compose(
         f"data.path={tmp_path / 'digits'}",
         "trainer.epochs=1",
         "trainer.top_k=3",
         "trainer.monitor=val_top3_accuracy",
-        "tracking.log_model=false",
-        f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+        f"tracking.uri={uri}",
     )
     returned = train(cfg)
     [run] = mlflow_runs(tmp_path)
@@ -348,6 +352,18 @@ def test_top_k_accuracy_is_reported_monitored_and_at_least_accuracy(tmp_path):
         logged["val_top3_accuracy"] >= logged["val_accuracy"]
         and logged["top3_accuracy"] >= logged["accuracy"]
     )
+    # runner.evaluate reports it too, for the run's model on a labelled folder.
+    folder = tmp_path / "digits"
+    evaluate([run.info.run_id, str(folder), "--tracking-uri", uri])
+    store = client(tmp_path)
+    query = f"tags.`runner.evaluation_of` = '{run.info.run_id}'"
+    [scored] = store.search_runs([run.info.experiment_id], query)
+    paths = sorted(folder.rglob("*.png"))
+    decoder = decoder_of(OmegaConf.to_container(cfg.data, resolve=True, enum_to_str=True))
+    probabilities = logged_model(tmp_path, run).predict(np.stack([decoder(str(p)) for p in paths]), verbose=0)
+    truth = np.array([int(p.parent.name) for p in paths])  # the digit folders are named 0..9
+    hits = (np.argsort(-probabilities, axis=1)[:, :3] == truth[:, None]).any(axis=1)
+    assert scored.data.metrics["eval_top3_accuracy"] == pytest.approx(hits.mean())
     with pytest.raises(RunnerError, match="trainer.top_k=3: this run has 3 classes"):
         fit_metrics(LabelMode.int, 3, num_classes=3)
 
