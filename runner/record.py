@@ -133,7 +133,6 @@ def log_input(index: FileIndex) -> None:
     from mlflow.data.code_dataset_source import CodeDatasetSource
     from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
-    from mlflow.exceptions import MlflowException
 
     h = hashlib.sha256()
     for path, label in zip(index.paths, index.labels.tolist(), strict=True):
@@ -147,20 +146,26 @@ def log_input(index: FileIndex) -> None:
     else:
         name = index.paths[0].rpartition("[")[0]
         source = CodeDatasetSource({"fn": name})
-    dataset = MetaDataset(source, name=name, digest=h.hexdigest()[:16])
+    log_dataset(MetaDataset(source, name=name, digest=h.hexdigest()[:16]))
+
+
+# How a database says that a row with the same unique key is there already (SQLite, PostgreSQL, MySQL).
+DUPLICATE_KEY = ("UNIQUE constraint failed", "duplicate key value", "Duplicate entry")
+
+
+def log_dataset(dataset: Any) -> None:
+    """``dataset`` as the active run's training input. Parallel jobs (hydra/launcher=joblib) that
+    log the same new dataset race to insert it: MLflow's store checks, then inserts, and its unique
+    key fails the later insert. Once the dataset is there, logging it works: that error is retried."""
+    from mlflow.exceptions import MlflowException
+
     for attempt in range(3):
         try:
             mlflow.log_input(dataset, context="training")
             return
         except MlflowException as err:
-            # Parallel jobs (hydra/launcher=joblib) logging the same new dataset race to insert it,
-            # and the store's unique key fails the loser's insert; once it is there, logging works.
             if attempt == 2 or not any(word in str(err) for word in DUPLICATE_KEY):
                 raise
-
-
-# How a database says that a row with the same unique key is there already (SQLite, PostgreSQL, MySQL).
-DUPLICATE_KEY = ("UNIQUE constraint failed", "duplicate key value", "Duplicate entry")
 
 
 def data_changes(store: Any, run_id: str, index: FileIndex) -> list[str]:

@@ -99,3 +99,48 @@ def test_byte_identical_files_are_listed_with_what_they_mean(tmp_path, capsys):
     distinct = FileIndex([str(paths[2]), str(paths[4])], np.array([0, 1]), ["cat", "dog"])
     data = SimpleNamespace(index=distinct, split=np.array(["train", "val"]))
     assert record.write_duplicates(data, [4, 4], tmp_path / "none") == 0
+
+
+def test_a_dataset_another_job_inserts_meanwhile_is_logged_all_the_same(tmp_path):
+    # Two jobs of a parallel sweep log the same dataset: this one checks that it is not in the store,
+    # the other inserts it (here: a raw transaction held open), this one's insert then breaks the
+    # store's unique key. The runner retries, and finds it there.
+    import sqlite3
+    import threading
+    import time
+    import uuid
+
+    import mlflow
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = mlflow.set_experiment("runner").experiment_id
+    started, inserting, outcome = threading.Event(), threading.Event(), {}
+
+    def job() -> None:
+        with mlflow.start_run() as run:
+            started.set()
+            inserting.wait()
+            try:
+                record.log_dataset(MetaDataset(CodeDatasetSource({"fn": "make"}), name="make", digest="d1"))
+                outcome["inputs"] = mlflow.get_run(run.info.run_id).inputs.dataset_inputs
+            except Exception as err:  # reported by the assertion below
+                outcome["error"] = err
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    started.wait()
+    other = sqlite3.connect(tmp_path / "mlflow.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute(
+        "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type,"
+        " dataset_source) VALUES (?, ?, 'make', 'd1', 'code', '{}')",
+        (uuid.uuid4().hex, int(experiment)),
+    )
+    inserting.set()
+    time.sleep(1.5)  # this job has checked, and waits on the lock to insert
+    other.execute("COMMIT")
+    thread.join(60)
+    assert "error" not in outcome, outcome.get("error")
+    assert [i.dataset.name for i in outcome["inputs"]] == ["make"]
