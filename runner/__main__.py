@@ -1,6 +1,7 @@
 """``python -m runner [overrides]``: compose the config, call ``train``, report bad input in one line.
 
-TensorFlow and MLflow are imported only inside ``train``, so ``--help`` and ``--cfg job`` stay fast.
+TensorFlow and MLflow are imported only inside ``train``, so ``--help`` and ``--cfg job`` stay fast,
+and the trainer values are checked before it (``runner.checks``): a bad one is a line in a second.
 """
 
 from __future__ import annotations
@@ -102,17 +103,25 @@ def sweep_job(train: Callable[[DictConfig], float], cfg: DictConfig) -> float:
         raise JobFailed(message, job) from None
 
 
+def checked_train(cfg: DictConfig) -> float:
+    """``train(cfg)``, its trainer values checked before TensorFlow starts (a second, not five)."""
+    from runner.checks import check_trainer
+
+    check_trainer(cfg.trainer)
+    from runner.train import train
+
+    return train(cfg)
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> float:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow's C++ INFO lines are noise here
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from runner.train import train
-
     if HydraConfig.get().mode == RunMode.MULTIRUN:
-        return sweep_job(train, cfg)
-    return reported(train, cfg)
+        return sweep_job(checked_train, cfg)
+    return reported(checked_train, cfg)
 
 
 def main() -> None:

@@ -21,8 +21,9 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from runner import augment, pipeline, preview, record, rerun, sources, tracking
 from runner.callbacks import callbacks, interrupts_between_batches
+from runner.checks import check_trainer
 from runner.config import LabelMode, Schedule
-from runner.errors import RunnerError, closest
+from runner.errors import RunnerError
 from runner.evaluate import log_evaluation, log_mistakes
 from runner.targets import build
 
@@ -43,11 +44,6 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def metric_names(top_k: int | None) -> list[str]:
-    """What fit reports with ``fit_metrics``, each also as val_* with validation data."""
-    return ["loss", "accuracy", *([f"top{top_k}_accuracy"] if top_k else [])]
-
-
 def fit_metrics(label_mode: LabelMode, top_k: int | None, num_classes: int) -> list:
     """Accuracy, and with ``trainer.top_k`` how often the true class is among the k likeliest
     (for many classes, where near misses are the rule)."""
@@ -62,62 +58,6 @@ def fit_metrics(label_mode: LabelMode, top_k: int | None, num_classes: int) -> l
     if label_mode == LabelMode.int:
         return ["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(top_k, name=name)]
     return ["accuracy", keras.metrics.TopKCategoricalAccuracy(top_k, name=name)]
-
-
-def check_trainer(cfg: DictConfig) -> None:
-    """Refuse what would only fail, or mislead a sweep, after the data is decoded."""
-    if cfg.epochs < 1:
-        raise RunnerError(f"trainer.epochs={cfg.epochs}: must be at least 1, e.g. trainer.epochs=10.")
-    if not 0 <= cfg.seed < 2**32:
-        raise RunnerError(
-            f"trainer.seed={cfg.seed}: must be in 0..{2**32 - 1} (NumPy's range), e.g. trainer.seed=0."
-        )
-    if cfg.early_stopping_patience is not None and cfg.early_stopping_patience < 0:
-        raise RunnerError(
-            f"trainer.early_stopping_patience={cfg.early_stopping_patience}: must be at least 0 "
-            f"(epochs without improvement before stopping), or null for no early stopping."
-        )
-    rate = cfg.optimizer.get("learning_rate")
-    # A schedule (a mapping with a _target_) is Keras's to check. 0 is allowed: weights that stay.
-    if isinstance(rate, str | bool) or (isinstance(rate, int | float) and rate < 0):
-        raise RunnerError(
-            f"trainer.optimizer.learning_rate={rate}: must be a number of at least 0, "
-            f"e.g. trainer.optimizer.learning_rate=1e-3."
-        )
-    if cfg.lr_schedule != Schedule.constant and not isinstance(rate, int | float):
-        raise RunnerError(
-            f"trainer.lr_schedule={cfg.lr_schedule.value}: needs a number in trainer.optimizer."
-            f"learning_rate (where the schedule starts from), not {rate!r}. Set one, e.g. "
-            f"trainer.optimizer.learning_rate=1e-3."
-        )
-    if cfg.warmup_epochs and cfg.lr_schedule != Schedule.cosine:
-        raise RunnerError(
-            f"trainer.warmup_epochs={cfg.warmup_epochs}: only trainer.lr_schedule=cosine warms up "
-            f"(this run's is {cfg.lr_schedule.value}). Add trainer.lr_schedule=cosine, or set "
-            f"trainer.warmup_epochs=0."
-        )
-    if cfg.lr_schedule == Schedule.plateau and not (cfg.plateau_patience >= 0 and 0 < cfg.plateau_factor < 1):
-        raise RunnerError(
-            f"trainer.plateau_patience={cfg.plateau_patience}, trainer.plateau_factor={cfg.plateau_factor}: "
-            f"the patience must be at least 0 epochs and the factor between 0 and 1 (exclusive), "
-            f"e.g. trainer.plateau_patience=2 trainer.plateau_factor=0.5."
-        )
-    if cfg.lr_schedule == Schedule.cosine and not 0 <= cfg.warmup_epochs < cfg.epochs:
-        raise RunnerError(
-            f"trainer.warmup_epochs={cfg.warmup_epochs}: must be at least 0 and less than "
-            f"trainer.epochs={cfg.epochs}, so that some epochs decay: lower it (e.g. "
-            f"trainer.warmup_epochs=0) or raise trainer.epochs."
-        )
-    if cfg.top_k is not None and cfg.top_k < 2:
-        raise RunnerError(
-            f"trainer.top_k={cfg.top_k}: must be at least 2 (top-1 is accuracy), e.g. trainer.top_k=5."
-        )
-    names = [*metric_names(cfg.top_k), *(f"val_{name}" for name in metric_names(cfg.top_k))]
-    if cfg.monitor not in names:
-        raise RunnerError(
-            f"trainer.monitor={cfg.monitor}: not a metric the runner reports.{closest(cfg.monitor, names)} "
-            f"Metrics: {', '.join(names)}."
-        )
 
 
 def check_validation(monitor: str, data: pipeline.Data) -> None:

@@ -24,6 +24,11 @@ def test_help_and_cfg_do_not_import_tensorflow(args, tmp_path):
     assert ("Powered by Hydra" in output) == (args == ["--help"])
 
 
+def test_bad_trainer_values_are_refused_before_tensorflow_starts(tmp_path):
+    output, heavy = probe_cli("data=digits", "trainer.epochs=0", cwd=tmp_path)
+    assert heavy == []  # the line comes back in about a second
+
+
 PRESETS = {
     "digits_smoke": {"trainer.epochs": 2, "model.dense": 32},
     "photos": {"data._target_": "runner.sources.DirSource", "data.image_size": [96, 96]},

@@ -304,8 +304,8 @@ def test_plateau_schedule_lowers_the_rate_when_the_monitor_stops_improving(tmp_p
     ],
 )
 def test_trainer_settings_that_would_be_ignored_or_fail_are_refused(overrides, says):
+    from runner.checks import check_trainer
     from runner.errors import RunnerError
-    from runner.train import check_trainer
 
     with pytest.raises(RunnerError, match=says):
         check_trainer(compose(*overrides).trainer)
