@@ -45,12 +45,13 @@ def check(out: Path, overrides: list[str]) -> None:
 
 def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str]) -> str:
     """Per class and split, then what to look at: skipped files, copies, imbalance."""
+    from runner.record import class_counts
+
     index = data.index
-    parts = [part for part in ("train", "val", "test") if f"data.count.{part}" in counts]
+    parts, per_class = class_counts(data)
     width = max(len(name) for name in [*index.class_names, "class"])
     lines = [f"{'class':<{width}}  " + "  ".join(f"{part:>6}" for part in parts)]
-    for i, name in enumerate(index.class_names):
-        row = [int(np.sum((index.labels == i) & (data.split == part))) for part in parts]
+    for name, *row in per_class:
         lines.append(f"{name:<{width}}  " + "  ".join(f"{n:>6}" for n in row))
     lines.append(f"{'all':<{width}}  " + "  ".join(f"{counts[f'data.count.{p}']:>6}" for p in parts))
     lines.append(

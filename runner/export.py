@@ -18,14 +18,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from runner.config import DataConfig, TrackingConfig
+from runner.config import TrackingConfig
 from runner.errors import RunnerError
 
 FORMATS = {"saved_model": ("tf_saved_model", "saved_model"), "litert": ("litert", "model.tflite")}
 
 
 def export(model: Any, class_names: list[str], data: dict, out: Path, fmt: str, source: dict) -> Path:
-    """``model`` in ``fmt`` under ``out``, with ``runner.json``; the model's path."""
+    """``model`` in ``fmt`` under ``out``, with ``runner.json`` (the decode settings taken from the
+    run's ``data`` config); the model's path."""
     keras_format, name = FORMATS[fmt]
     target = out / name
     if (out / "runner.json").exists():
@@ -75,8 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         model, class_names, stored = load(store, run_id, args.best)
         out = Path(args.out or f"export-{run_id}").expanduser()
         source = {"run_id": run_id, "reference": args.run_id, "weights": "best" if args.best else "final"}
-        data = {key: value for key, value in stored["data"].items() if key in DataConfig.__dataclass_fields__}
-        path = export(model, class_names, data, out, args.format, source)
+        path = export(model, class_names, stored["data"], out, args.format, source)
         print(f"runner: wrote {path} and {out / 'runner.json'} (run {run_id}, {len(class_names)} classes)")
 
     entry.reported(run)

@@ -70,11 +70,7 @@ def write_data(data: Data, folder: Path) -> dict[str, int]:
     )
     copies = write_duplicates(data, sizes, folder)
     (folder / "skipped.csv").write_text(skipped_csv(index.skipped))
-    parts = ("train", "val", "test") if data.test is not None else ("train", "val")
-    per_class = [
-        [name, *(int(np.sum((index.labels == i) & (data.split == s))) for s in parts)]
-        for i, name in enumerate(index.class_names)
-    ]
+    parts, per_class = class_counts(data)
     (folder / "class_counts.csv").write_text(csv_text(["class", *parts], per_class))
     if index.skipped:
         print(f"runner: {index.summary()}; each is listed in {folder / 'skipped.csv'}", file=sys.stderr)
@@ -85,6 +81,17 @@ def write_data(data: Data, folder: Path) -> dict[str, int]:
         "data.count.duplicates": copies,
         "data.num_classes": len(index.class_names),
     }
+
+
+def class_counts(data: Data) -> tuple[tuple[str, ...], list[list]]:
+    """The splits this run has, and per class its name and image count in each."""
+    index = data.index
+    parts = ("train", "val", "test") if data.test is not None else ("train", "val")
+    rows = [
+        [name, *(int(np.sum((index.labels == i) & (data.split == s))) for s in parts)]
+        for i, name in enumerate(index.class_names)
+    ]
+    return parts, rows
 
 
 def write_duplicates(data: Data, sizes: list[int | str], folder: Path) -> int:
