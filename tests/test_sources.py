@@ -133,6 +133,43 @@ def test_a_held_out_subfolder_that_is_no_class_is_said(tmp_path, caplog):
     assert "zebra" not in caplog.text  # classes picked on purpose: the others are left out quietly
 
 
+def test_a_path_one_level_above_the_classes_is_refused_with_the_split_settings(tmp_path):
+    for split in ("train", "val", "test"):
+        photo_folder(tmp_path / split, per_class=1)
+    with pytest.raises(RunnerError) as refused:
+        dir_source(tmp_path).index()
+    assert str(refused.value) == (
+        f"data.path: '{tmp_path}' holds test, train, val, each with subfolders of its own (cat, dog, owl): "
+        f"splits, not classes. Use data.path={tmp_path / 'train'} data.val_path={tmp_path / 'val'} "
+        f"data.test_path={tmp_path / 'test'}; or, if these are classes, name them: "
+        f"data.class_names=[test,train,val]."
+    )
+    # The settings it suggests index the classes; naming the folders as classes is taken as meant.
+    index = dir_source(
+        tmp_path / "train", val_path=str(tmp_path / "val"), test_path=str(tmp_path / "test")
+    ).index()
+    assert index.class_names == ["cat", "dog", "owl"] and sorted(set(index.split)) == ["test", "train", "val"]
+    assert dir_source(tmp_path, class_names=["train", "val"]).index().class_names == ["train", "val"]
+
+
+def test_a_class_named_test_with_only_images_is_a_class(tmp_path):
+    photo_folder(tmp_path, per_class=1)
+    write_image(tmp_path / "test" / "t.jpg")
+    assert dir_source(tmp_path).index().class_names == ["cat", "dog", "owl", "test"]
+
+
+def test_a_glob_pooling_split_folders_says_so(tmp_path, caplog):
+    for split in ("train", "test"):
+        photo_folder(tmp_path / split, per_class=1)
+    index = GlobSource(pattern=str(tmp_path / "**" / "*.*")).index()
+    assert index.class_names == ["cat", "dog", "owl"] and len(index) == 6
+    assert "the files lie under folders named test, train and are pooled" in caplog.text
+    assert "use data=dir with data.path, data.test_path" in caplog.text
+    caplog.clear()
+    GlobSource(pattern=str(tmp_path / "train" / "**" / "*.*")).index()  # one split: nothing pooled
+    assert "pooled" not in caplog.text
+
+
 def test_test_path_holds_images_out_and_leaves_the_rest_to_split(tmp_path):
     photo_folder(tmp_path / "train", per_class=3)
     photo_folder(tmp_path / "test", per_class=2)

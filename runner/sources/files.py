@@ -20,6 +20,7 @@ import numpy as np
 
 from runner.config import GlobData, LabelsFrom
 from runner.errors import RunnerError, closest
+from runner.sources.folders import SPLIT_FOLDERS
 from runner.sources.index import FileIndex, check, labels_of, require_every_class
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,26 @@ def fixed_prefix(pattern: str) -> Path:
     parts = Path(pattern).parts
     first = next((i for i, part in enumerate(parts) if WILDCARDS.search(part)), len(parts))
     return Path(*parts[:first]) if first else Path(".")
+
+
+def warn_pooled_splits(files: list[str], root: Path) -> None:
+    """Files under folders named like splits (``pets/train/cat``, ``pets/test/cat``) that one
+    pattern pools: data.validation_split then splits them again, and test images may be trained on."""
+    folders: dict[str, str] = {}  # setting -> the folder name that asks for it
+    for parent in {os.path.dirname(f) for f in files}:
+        relative = Path(parent).relative_to(root).parts if parent.startswith(str(root)) else ()
+        for name in relative:
+            folders.setdefault(SPLIT_FOLDERS.get(name.lower(), ""), name)
+    folders.pop("", None)
+    if len(folders) > 1:
+        log.warning(
+            "data.pattern: the files lie under folders named %s and are pooled: data.validation_split "
+            "splits them again, so images meant for validation or testing may be trained on. To keep "
+            "that split, use data=dir with %s (each the folder of class subfolders), or a labels CSV "
+            "with data.split_column.",
+            ", ".join(sorted(folders.values())),
+            ", ".join(sorted(folders, key=list(SPLIT_FOLDERS.values()).index)),
+        )
 
 
 def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
@@ -175,6 +196,8 @@ class GlobSource(GlobData):
         elif self.split_column:
             raise RunnerError("data.split_column: comes from data.labels_csv; set data.labels_from=csv.")
         else:
+            if self.labels_from != LabelsFrom.none:
+                warn_pooled_splits(files, root)
             values = self.label_values(files)
         if self.labels_from == LabelsFrom.none:
             return check(

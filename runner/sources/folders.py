@@ -18,6 +18,17 @@ from runner.sources.index import FileIndex, check, require_every_class
 
 log = logging.getLogger(__name__)
 
+# Folder names that mean a split, not a class, and the setting that takes such a folder.
+SPLIT_FOLDERS = {
+    "train": "data.path",
+    "training": "data.path",
+    "val": "data.val_path",
+    "valid": "data.val_path",
+    "validation": "data.val_path",
+    "test": "data.test_path",
+    "testing": "data.test_path",
+}
+
 
 def folder(path: str, key: str) -> Path:
     root = Path(path).expanduser()
@@ -48,6 +59,23 @@ def subfolders(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def refuse_split_folders(root: Path, found: list[str]) -> None:
+    """``data.path`` one level above the classes (``pets/train/cat``): the run would learn to tell
+    train from val from test, and score well doing it. Refused, with the settings that fit."""
+    splits = [name for name in found if name.lower() in SPLIT_FOLDERS and subfolders(root / name)]
+    if not splits:
+        return
+    inner = subfolders(root / splits[0])
+    roles = list(dict.fromkeys(SPLIT_FOLDERS.values()))  # data.path first
+    ordered = sorted(splits, key=lambda name: roles.index(SPLIT_FOLDERS[name.lower()]))
+    settings = " ".join(f"{SPLIT_FOLDERS[name.lower()]}={root / name}" for name in ordered)
+    raise RunnerError(
+        f"data.path: '{root}' holds {', '.join(splits)}, each with subfolders of its own "
+        f"({', '.join(inner[:4])}{', ...' if len(inner) > 4 else ''}): splits, not classes. "
+        f"Use {settings}; or, if these are classes, name them: data.class_names=[{','.join(found)}]."
+    )
+
+
 def loose_images(root: Path, extensions: set[str]) -> list[tuple[str, str]]:
     """Images beside the class folders belong to no class: said, where keras's loader drops
     them without a word (a README or a labels file there is no loss, so only images count)."""
@@ -72,6 +100,7 @@ class DirSource(DirData):
                 )
         if self.class_names:
             return list(self.class_names)
+        refuse_split_folders(root, found)
         empty = [name for name in found if not any((root / name).iterdir())]
         for name in empty:
             log.warning("class folder '%s' is empty; it is left out of the classes", root / name)
