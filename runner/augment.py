@@ -21,7 +21,9 @@ from runner.config import LabelMode, Placement
 from runner.errors import RunnerError, closest, parameters
 from runner.targets import build, check_targets, locate
 
-Augment = Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+Augment = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+SEED_STATE = "seed_generator_state"  # the name of a keras.random.SeedGenerator's variable
+DRAWS_PER_BATCH = 2**20  # draws one seed generator may make per batch before reaching the next's
 # String options a Keras layer takes without checking: an unknown one makes the layer do nothing.
 CHOICES = {(keras.layers.RandomFlip, "mode"): ("horizontal", "vertical", "horizontal_and_vertical")}
 
@@ -76,14 +78,23 @@ def split_by_placement(cfg: DictConfig, seed: int, label_mode: LabelMode) -> tup
 
 
 def apply(stack: list[keras.layers.Layer]) -> Augment:
-    """(uint8 images, labels) -> augmented (uint8 images, labels), with the layers in training mode.
+    """(uint8 images, labels, step) -> augmented (uint8 images, labels), the layers in training mode.
 
-    Back to uint8 so the model gets the same input with or without augmentation in the pipeline."""
+    Each layer's random draws come from its seed and the batch's ``step`` (the batch's number in
+    the run) alone: its seed generators' state is given per batch in a ``keras.StatelessScope``
+    instead of read from their variables. So the batches of a resumed run are augmented as the
+    uninterrupted run's were, and no variable is read in tf.data (with op determinism on, one
+    would make tf.data run the whole pipeline on one thread). Back to uint8 so the model gets the
+    same input with or without augmentation in the pipeline."""
+    states = [(v, int(v.numpy()[0])) for layer in stack for v in layer.variables if v.name == SEED_STATE]
 
-    def augment(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def augment(images: tf.Tensor, labels: tf.Tensor, step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        draws = tf.cast(step, tf.int64) * DRAWS_PER_BATCH
+        seeds = [(v, tf.cast(tf.stack([tf.constant(seed, tf.int64), draws]), v.dtype)) for v, seed in states]
         data = {"images": tf.cast(images, tf.float32), "labels": tf.convert_to_tensor(labels)}
-        for layer in stack:
-            data = layer(data, training=True)
+        with keras.StatelessScope(state_mapping=seeds):
+            for layer in stack:
+                data = layer(data, training=True)
         return tf.saturate_cast(tf.round(data["images"]), tf.uint8), data["labels"]
 
     return augment

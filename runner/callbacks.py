@@ -20,27 +20,23 @@ import numpy as np
 from mlflow.keras import MlflowCallback
 from omegaconf import DictConfig
 
-from runner import pipeline
+from runner.augment import SEED_STATE
 from runner.config import Schedule
 
 
 class EpochSeeds(keras.callbacks.Callback):
-    """Make each epoch's randomness a function of the seed and the epoch number alone: the batch
-    order, and every seed generator's draws (augmentation, dropout). Keras saves no seed state
-    with the weights, so without this a resumed run would draw other numbers than the original."""
+    """Make each epoch's random draws in the model (dropout, ``aug.placement=model``) a function
+    of the seed and the epoch number alone. Keras saves no seed state with the weights, so without
+    this a resumed run would draw other numbers than the original. (The batch order and the
+    pipeline's augmentation are functions of seed, epoch and batch by construction.)"""
 
     STRIDE = 2**32  # draws one generator may make in an epoch before it would reach the next's
 
-    def __init__(self, order: pipeline.Order, layers: list[keras.layers.Layer]) -> None:
-        super().__init__()
-        self.order, self.layers = order, layers
-
     def on_train_begin(self, logs: dict | None = None) -> None:
-        states = [v for layer in [self.model, *self.layers] for v in layer.variables]
-        self.seeds = [(v, int(v.numpy()[0])) for v in states if v.name == "seed_generator_state"]
+        states = [v for v in self.model.variables if v.name == SEED_STATE]
+        self.seeds = [(v, int(v.numpy()[0])) for v in states]
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.order.deal(epoch)
         for state, seed in self.seeds:
             state.assign(np.array([seed, epoch * self.STRIDE], dtype=state.dtype))
 
@@ -215,11 +211,9 @@ def interrupts_between_batches() -> Iterator[StopOnInterrupt]:
         signal.signal(signal.SIGINT, previous)
 
 
-def callbacks(
-    cfg: DictConfig, output_dir: Path, data: pipeline.Data, pipeline_aug: list[keras.layers.Layer]
-) -> list[keras.callbacks.Callback]:
+def callbacks(cfg: DictConfig, output_dir: Path) -> list[keras.callbacks.Callback]:
     """For ``fit``, from the ``trainer`` config; ``output_dir/backup`` is what a resume reads."""
-    found: list[keras.callbacks.Callback] = [EpochSeeds(data.order, pipeline_aug)]
+    found: list[keras.callbacks.Callback] = [EpochSeeds()]
     if cfg.early_stopping_patience is not None:
         found.append(
             ResumableEarlyStopping(

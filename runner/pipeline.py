@@ -1,9 +1,15 @@
 """File index -> tf.data: decode once into the cache, split, shuffle indices, gather batches.
 
-The order of work per training batch: slice its positions from this epoch's permutation (a
+The order of work per training batch: slice its positions from its epoch's permutation (a
 function of the seed and the epoch alone, so a resumed run sees the same batches), gather those
 rows from the uint8 cache, augment (only when ``aug.placement=pipeline``, after the cache so
 cached images stay un-augmented), prefetch. Images stay uint8 until the model's Rescaling layer.
+
+Nothing in the pipeline reads a variable or other TensorFlow state: with op determinism on
+(``trainer.deterministic``, the default) tf.data would otherwise run every map of it on one
+thread and prefetch nothing (its ``make_deterministic`` rewrite), so ``fit`` would wait on input.
+The epoch comes from the dataset itself (one dataset spans the run's epochs) and augmentation
+draws from seeds of the batch's step (``augment.apply``).
 """
 
 from __future__ import annotations
@@ -30,12 +36,12 @@ log = logging.getLogger(__name__)
 @dataclass
 class Data:
     index: FileIndex
-    train: tf.data.Dataset
+    train: tf.data.Dataset  # all the run's training epochs, one after another, ``steps`` batches each
     val: tf.data.Dataset | None
     test: tf.data.Dataset | None  # data.test_path: evaluated once, after training
     split: np.ndarray  # per index entry: "train", "val" or "test"
     input_shape: tuple[int, int, int]
-    order: Order  # of the training batches; callbacks.EpochSeeds deals each epoch's
+    steps: int  # training batches per epoch
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -67,21 +73,33 @@ def fold_split(labels: np.ndarray, folds: int, fold: int, seed: int) -> tuple[np
         ) from err
 
 
-class Order:
-    """The positions each training epoch deals, in batches: a permutation that depends on the seed
-    and the epoch alone, so a resumed run deals the batches an uninterrupted one would have.
-    ``fit`` calls ``deal(epoch)`` as each epoch begins (callbacks.EpochSeeds); until then, epoch 0."""
+def permutation(size: int, seed: int, epoch: tf.Tensor) -> tf.Tensor:
+    """Epoch ``epoch``'s order of ``size`` positions: a function of the seed and the epoch alone, so
+    a resumed run deals the batches an uninterrupted one would have."""
+    seed_pair = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    return tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed=seed_pair)
 
-    def __init__(self, size: int, seed: int) -> None:
-        self.size, self.seed = size, seed
-        self.positions = tf.Variable(self.permutation(0), trainable=False)
 
-    def permutation(self, epoch: int) -> tf.Tensor:
-        positions = tf.range(self.size, dtype=tf.int64)
-        return tf.random.experimental.stateless_shuffle(positions, seed=[self.seed, epoch])
+def positions(size: int, batch_size: int, seed: int, epochs: range | None) -> tf.data.Dataset:
+    """(positions, step) of each batch: for each of ``epochs`` its permutation in slices, or once
+    in order (``epochs=None``). ``step`` numbers the batches of the run (augmentation's seeds)."""
+    steps = -(-size // batch_size)
 
-    def deal(self, epoch: int) -> None:
-        self.positions.assign(self.permutation(epoch))
+    @tf.autograph.experimental.do_not_convert
+    def in_order(i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return tf.range(i * batch_size, tf.minimum((i + 1) * batch_size, size)), i
+
+    if epochs is None:
+        return tf.data.Dataset.range(steps).map(in_order)
+
+    @tf.autograph.experimental.do_not_convert
+    def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
+        order = permutation(size, seed, epoch)
+        return tf.data.Dataset.range(steps).map(
+            lambda i: (order[i * batch_size : (i + 1) * batch_size], epoch * steps + i)
+        )
+
+    return tf.data.Dataset.range(epochs.start, epochs.stop).flat_map(epoch_batches)
 
 
 Load = Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
@@ -93,44 +111,38 @@ FIXED.autotune.enabled = False
 
 
 def batches(
-    images: tf.Variable | np.ndarray | Decoder,
+    images: tf.Tensor | np.ndarray | Decoder,
     keys: np.ndarray,
     labels: np.ndarray,
     batch_size: int,
-    order: Order | None = None,
+    epochs: range | None = None,
+    seed: int = 0,
     augment: Augment | None = None,
     encode: Callable[[tf.Tensor], tf.Tensor] = tf.identity,
 ) -> tf.data.Dataset:
-    """Batches of (uint8 images, ``encode``d labels) for the images at ``keys``, in ``order``
-    when given. Batch ``i`` is one map call: its slice of the order, then its images.
+    """Batches of (uint8 images, ``encode``d labels) for the images at ``keys``: those of each of
+    ``epochs`` in its own order (training), or once in order. Batch ``i`` is one parallel map call:
+    its images, then their augmentation.
 
-    ``images`` is the memory cache (a variable, ``keys`` are rows: one ``tf.gather`` per batch, no
+    ``images`` is the memory cache (a tensor, ``keys`` are rows: one ``tf.gather`` per batch, no
     GIL), the disk cache (a memmap: NumPy reads the rows), or, with ``data.cache=none``, the
     decoder itself (``keys`` are paths, decoded every epoch by ``decoded``)."""
-    size = len(keys)
     keys_t, labels_t = tf.constant(keys), tf.constant(labels.astype(np.int32))
     load = loader(images)
 
     # Plain TF ops, no tensor-dependent Python branches: AutoGraph's conversion is skipped, which
     # took ~0.17 s of each first build (a fresh process's first pass: ~5% faster).
     @tf.autograph.experimental.do_not_convert
-    def batch(i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        start = i * batch_size
-        if order is None:
-            positions = tf.range(start, tf.minimum(start + batch_size, size))
-        else:
-            positions = order.positions[start : start + batch_size]
-        x, y = load(tf.gather(keys_t, positions), tf.gather(labels_t, positions))
-        return x, encode(y)
+    def batch(rows: tf.Tensor, step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        x, y = load(tf.gather(keys_t, rows), tf.gather(labels_t, rows))
+        return (x, encode(y)) if augment is None else augment(x, encode(y), step)
 
     cores = usable_cores()
-    ds = tf.data.Dataset.range(-(-size // batch_size)).map(batch, num_parallel_calls=cores)
-    if augment is not None:
-        ds = ds.map(augment, num_parallel_calls=cores)
+    ds = positions(len(keys), batch_size, seed, epochs).map(batch, num_parallel_calls=cores)
     return ds.prefetch(2 * cores).with_options(FIXED)
 
 
-def loader(images: tf.Variable | np.ndarray | Decoder) -> Load:
+def loader(images: tf.Tensor | np.ndarray | Decoder) -> Load:
     """(keys, labels) of a batch -> (uint8 images, labels)."""
     if isinstance(images, Decoder):
         return decoded(images)
@@ -187,8 +199,11 @@ def label_encoder(mode: LabelMode, num_classes: int) -> Callable[[tf.Tensor], tf
     return tf.identity
 
 
-def build(cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None = None) -> Data:
-    """Decode, split and batch ``index``; ``augment`` runs in tf.data on training batches only."""
+def build(
+    cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None = None, epochs: range = range(1)
+) -> Data:
+    """Decode, split and batch ``index``: the training batches of ``epochs`` (a resumed run's
+    begin at its epoch), augmented in tf.data by ``augment``; validation and test batches once."""
     if not index.class_names:
         raise RunnerError("data.labels_from=none: the images have no labels to train on.")
     if len(index.class_names) < 2:
@@ -221,7 +236,6 @@ def build(cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None 
         split[free[train]], split[free[val]] = "train", "val"
     train, val, test = (np.flatnonzero(split == part) for part in ("train", "val", "test"))
     encode = label_encoder(cfg.label_mode, len(index.class_names))
-    order = Order(len(train), seed)
 
     def unshuffled(rows: np.ndarray) -> tf.data.Dataset | None:  # validation and test images
         if not len(rows):
@@ -230,10 +244,12 @@ def build(cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None 
 
     return Data(
         index=index,
-        train=batches(images, keys[train], index.labels[train], cfg.batch_size, order, augment, encode),
+        train=batches(
+            images, keys[train], index.labels[train], cfg.batch_size, epochs, seed, augment, encode
+        ),
         val=unshuffled(val),
         test=unshuffled(test),
         split=split,
         input_shape=decoder.shape,
-        order=order,
+        steps=-(-len(train) // cfg.batch_size),
     )

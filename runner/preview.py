@@ -41,7 +41,8 @@ def grid(
     from runner.augment import apply
 
     one_hot = np.eye(max(len(class_names), 1), dtype=np.float32)[labels]
-    columns = [images] + [apply(stack)(images, one_hot)[0].numpy() for _ in range(draws)]
+    augment = apply(stack)
+    columns = [images] + [augment(images, one_hot, step)[0].numpy() for step in range(draws)]
     sheet = Image.new("RGB", (LABEL_WIDTH + TILE * len(columns), HEADER + TILE * len(images)), "white")
     draw = ImageDraw.Draw(sheet)
     for c, title in enumerate(["decoded"] + [f"draw {d + 1}" for d in range(draws)]):

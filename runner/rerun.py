@@ -12,6 +12,7 @@ a word) in the same MLflow run, from the weights, optimizer state and epoch that
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -160,6 +161,14 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
     checkpoints = [local / "checkpoints", f"{last}/checkpoints"]  # best.keras carries on from there
     restore(store, run_id, checkpoints, output_dir / "checkpoints", "best.json")
     return started
+
+
+def resumed_epoch(output_dir: Path) -> int:
+    """The epoch Keras's ``BackupAndRestore`` continues at, from the backup ``prepare_resume`` put
+    in ``output_dir``: the one after the last epoch saved; 0 without one. The training batches
+    must begin there too (``pipeline.build``)."""
+    metadata = output_dir / "backup" / "training_metadata.json"
+    return int(json.loads(metadata.read_text())["epoch"]) if metadata.exists() else 0
 
 
 def restore(store: Any, run_id: str, sources: list[Path | str], to: Path, marker: str) -> bool:

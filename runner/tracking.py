@@ -239,7 +239,8 @@ def log_model(model: Any, sample: np.ndarray, register_as: str | None) -> None:
     import mlflow.keras
     from mlflow.models import infer_signature
 
-    signature = infer_signature(sample, model.predict(sample, verbose=0))
+    # A direct call: ``predict`` would build a tf.data pipeline for four images.
+    signature = infer_signature(sample, np.asarray(model(sample, training=False)))
     requirements = [
         f"{name}=={version}" for name, version in record.installed_versions(MODEL_REQUIREMENTS).items()
     ]

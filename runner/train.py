@@ -142,7 +142,11 @@ def train(cfg: DictConfig) -> float:
     attempt = rerun.prepare_resume(cfg, output_dir, index) if cfg.tracking.resume else 0
     pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed, cfg.data.label_mode)
     with tracking.run(cfg, output_dir, overrides, attempt) as run_id:
-        data = pipeline.build(cfg.data, index, seed, augment.apply(pipeline_aug) if pipeline_aug else None)
+        # A resumed run's batches begin at its epoch; one that had run all its epochs fits none,
+        # and keeps the last epoch's batches for the model's input example.
+        epochs = range(min(rerun.resumed_epoch(output_dir), cfg.trainer.epochs - 1), cfg.trainer.epochs)
+        pipeline_augment = augment.apply(pipeline_aug) if pipeline_aug else None
+        data = pipeline.build(cfg.data, index, seed, pipeline_augment, epochs)
         check_validation(cfg.trainer.monitor, data)
         if pipeline_aug or model_aug:
             images, labels = preview.sample(cfg.data, data.index, rows=6)
@@ -166,7 +170,7 @@ def train(cfg: DictConfig) -> float:
                 augmentation=model_aug,
             )
         model.compile(
-            optimizer=optimizer(cfg.trainer, int(data.train.cardinality())),
+            optimizer=optimizer(cfg.trainer, data.steps),
             loss=objective,
             metrics=fit_metrics(cfg.data.label_mode, cfg.trainer.top_k, len(names)),
         )
@@ -175,8 +179,9 @@ def train(cfg: DictConfig) -> float:
                 data.train,
                 validation_data=data.val,
                 epochs=cfg.trainer.epochs,
-                shuffle=False,  # data.train deals each epoch's order itself (pipeline.Order)
-                callbacks=[*callbacks(cfg.trainer, output_dir, data, pipeline_aug), stop],
+                steps_per_epoch=data.steps,  # data.train holds all the epochs, each in its order
+                shuffle=False,  # the order is data.train's own
+                callbacks=[*callbacks(cfg.trainer, output_dir), stop],
                 class_weight=class_weights(cfg.trainer.class_weight, data),
                 verbose=cfg.trainer.verbose,
             )

@@ -83,6 +83,17 @@ def test_same_seed_same_batch_other_seed_other_batch(images):
     assert not np.array_equal(first, other)
 
 
+def test_a_batch_is_augmented_by_its_step_alone(images):
+    """A resumed run's batch draws what the uninterrupted run's did: the draws come from the
+    layers' seeds and the batch's step, not from state carried over from earlier batches."""
+    run = augment.apply(augment.layers(OmegaConf.create({"ops": option_ops("standard")}), seed=0))
+    labels = np.eye(2, dtype=np.float32)[np.arange(len(images)) % 2]
+    first = run(images, labels, 3)[0].numpy()
+    run(images, labels, 4)  # draws in between change nothing
+    np.testing.assert_array_equal(run(images, labels, 3)[0].numpy(), first)
+    assert not np.array_equal(run(images, labels, 4)[0].numpy(), first)
+
+
 def test_validation_batches_are_never_augmented(tmp_path):
     index = DirSource(path=str(photo_folder(tmp_path, per_class=6))).index()
     cfg = compose("data=dir", f"data.path={tmp_path}", "data.image_size=[16,16]").data

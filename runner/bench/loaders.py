@@ -12,7 +12,9 @@ from pathlib import Path
 from runner.bench.measure import Loader
 
 
-def loaders(root: Path, size: int, batch: int) -> dict[str, Loader]:
+def loaders(root: Path, size: int, batch: int, epochs: int = 1) -> dict[str, Loader]:
+    """Each loader's one epoch of the files; the runner's dataset holds ``epochs`` of them (as in
+    training: one dataset for all epochs, each in its own order)."""
     import keras
     import tensorflow as tf
 
@@ -27,7 +29,7 @@ def loaders(root: Path, size: int, batch: int) -> dict[str, Loader]:
         source = DirSource(
             path=str(root), image_size=[size, size], batch_size=batch, validation_split=0.0, cache=cache
         )
-        return pipeline.build(source, source.index(), seed=0).train
+        return pipeline.build(source, source.index(), seed=0, epochs=range(epochs)).train
 
     def ids() -> Iterable:
         return keras.utils.image_dataset_from_directory(
@@ -127,7 +129,7 @@ def fit_epochs(root: Path, size: int, batch: int, epochs: int = 3) -> dict:
         def on_epoch_end(self, epoch, logs=None):
             self.seconds.append(round(time.perf_counter() - self.start, 2))
 
-    made = loaders(root, size, batch)
+    made = loaders(root, size, batch, epochs)
     ids = made["ids"]()
     images, labels = next(iter(ids))
     sample = (tf.cast(images, tf.uint8), labels)  # the runner's models take uint8
@@ -143,7 +145,9 @@ def fit_epochs(root: Path, size: int, batch: int, epochs: int = 3) -> dict:
         timer = EpochTimer()
         timer.seconds = []
         start = time.perf_counter()
-        model.fit(made[name](), epochs=epochs, callbacks=[timer], verbose=0)
+        # The runner's dataset holds every epoch: fit reads it steps at a time, as in training.
+        steps_per_epoch = steps if name == "runner" else None
+        model.fit(made[name](), epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=[timer], verbose=0)
         found[name] = {
             "median_epoch_s": statistics.median(timer.seconds),
             "epoch_s": timer.seconds,
