@@ -104,19 +104,27 @@ def digest(items: list, decoder: Decoder) -> str:
     return h.hexdigest()[:24]
 
 
-def memory_cache(shape: tuple[int, ...], fill: Callable[[np.ndarray], T]) -> tuple[tf.Tensor, T]:
-    """A uint8 tensor of ``shape`` that ``fill`` writes through a NumPy view, and what it returned.
+def memory_cache(shape: tuple[int, ...], fill: Callable[[np.ndarray], T]) -> tuple[tf.Variable, T]:
+    """A uint8 variable of ``shape`` that ``fill`` writes through a NumPy view, and what it returned.
 
-    TensorFlow owns the memory, so nothing ever copies it: a tensor made from a NumPy buffer
-    (DLPack) is copied whole by its first ``tf.gather``, 2x the cache at the peak. A plain tensor,
-    not a variable: with op determinism on (``trainer.deterministic``) tf.data runs a map that
-    reads a variable on one thread. NumPy's view of a TF tensor is read-only; the writable one
-    over the same address lives only inside this function, and is gone before TF reads the
-    tensor (an extra reference would cause the copy)."""
-    images = tf.raw_ops.Empty(shape=shape, dtype=tf.uint8, init=False)
-    address = np.from_dlpack(images).__array_interface__["data"][0]
-    view = np.frombuffer((ctypes.c_uint8 * int(np.prod(shape))).from_address(address), np.uint8)
-    return images, fill(view.reshape(shape))
+    TensorFlow owns the memory, so nothing ever copies it: a variable made from a NumPy buffer
+    (DLPack) is copied whole by its first ``tf.gather``, 2x the cache at the peak, and a tensor
+    captured by tf.data is copied whole by each graph rewrite (always, with op determinism on)."""
+    variable = tf.Variable(tf.raw_ops.Empty(shape=shape, dtype=tf.uint8, init=False), trainable=False)
+    return variable, fill(numpy_view(variable, writable=True))
+
+
+def numpy_view(variable: tf.Variable, writable: bool = False) -> np.ndarray:
+    """NumPy's view of a memory cache's rows. It keeps the variable alive but holds no reference to
+    TensorFlow's buffer itself: one would make the variable's next ``tf.gather`` copy it whole.
+    (NumPy's view of a TF tensor is read-only; the writable one is for ``memory_cache`` to fill.)"""
+    shape = tuple(variable.shape)
+    address = np.from_dlpack(variable.value()).__array_interface__["data"][0]
+    memory = (ctypes.c_uint8 * int(np.prod(shape))).from_address(address)
+    memory.owner = variable  # the view's base: the memory is not freed while a view lives
+    view = np.frombuffer(memory, np.uint8)
+    view.flags.writeable = writable
+    return view.reshape(shape)
 
 
 def choose(cache: Cache, shape: tuple[int, ...]) -> Cache:
@@ -152,15 +160,18 @@ def check_room(folder: Path, shape: tuple[int, ...], cache_dir: str) -> None:
         )
 
 
-def load(items: list, decoder: Decoder, cache: Cache, cache_dir: str) -> tuple[tf.Tensor | np.ndarray, dict]:
+def load(
+    items: list, decoder: Decoder, cache: Cache, cache_dir: str
+) -> tuple[tf.Variable | np.ndarray, dict]:
     """The decoded images of ``items`` and the position -> reason of failures.
 
-    A memory cache is a tensor (batches are one ``tf.gather``); a disk cache is a read-only
+    A memory cache is a tf.Variable (batches are one ``tf.gather``); a disk cache is a read-only
     ``np.memmap`` reused while ``digest`` is unchanged."""
     shape = (len(items), *decoder.shape)
     chosen = choose(cache, shape)
     log.info("data.cache=%s: %s, %.1f MB", cache.value, chosen.value, np.prod(shape) / 1e6)
     if chosen == Cache.memory:
+        # A variable, because tf.data copies a captured tensor; batches are one tf.gather each.
         return memory_cache(shape, lambda rows: decode_into(rows, items, decoder))
     return disk_cache(items, decoder, shape, cache_dir)
 

@@ -82,22 +82,17 @@ def permutation(size: int, seed: int, epoch: tf.Tensor) -> tf.Tensor:
 
 def positions(size: int, batch_size: int, seed: int, epochs: range | None) -> tf.data.Dataset:
     """(positions, step) of each batch: for each of ``epochs`` its permutation in slices, or once
-    in order (``epochs=None``). ``step`` numbers the batches of the run (augmentation's seeds)."""
+    in order (``epochs=None``). ``step`` numbers the batches of the run (augmentation's seeds).
+    Dataset ops, not a map that slices: ~25% faster warm epochs (runner.bench)."""
     steps = -(-size // batch_size)
-
-    @tf.autograph.experimental.do_not_convert
-    def in_order(i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        return tf.range(i * batch_size, tf.minimum((i + 1) * batch_size, size)), i
-
     if epochs is None:
-        return tf.data.Dataset.range(steps).map(in_order)
+        in_order = tf.data.Dataset.range(size).batch(batch_size)
+        return tf.data.Dataset.zip(in_order, tf.data.Dataset.range(steps))
 
     @tf.autograph.experimental.do_not_convert
     def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
-        order = permutation(size, seed, epoch)
-        return tf.data.Dataset.range(steps).map(
-            lambda i: (order[i * batch_size : (i + 1) * batch_size], epoch * steps + i)
-        )
+        rows = tf.data.Dataset.from_tensor_slices(permutation(size, seed, epoch)).batch(batch_size)
+        return tf.data.Dataset.zip(rows, tf.data.Dataset.range(epoch * steps, (epoch + 1) * steps))
 
     return tf.data.Dataset.range(epochs.start, epochs.stop).flat_map(epoch_batches)
 
@@ -111,7 +106,7 @@ FIXED.autotune.enabled = False
 
 
 def batches(
-    images: tf.Tensor | np.ndarray | Decoder,
+    images: tf.Variable | np.ndarray | Decoder,
     keys: np.ndarray,
     labels: np.ndarray,
     batch_size: int,
@@ -124,11 +119,14 @@ def batches(
     ``epochs`` in its own order (training), or once in order. Batch ``i`` is one parallel map call:
     its images, then their augmentation.
 
-    ``images`` is the memory cache (a tensor, ``keys`` are rows: one ``tf.gather`` per batch, no
+    ``images`` is the memory cache (a variable, ``keys`` are rows: one ``tf.gather`` per batch, no
     GIL), the disk cache (a memmap: NumPy reads the rows), or, with ``data.cache=none``, the
     decoder itself (``keys`` are paths, decoded every epoch by ``decoded``)."""
     keys_t, labels_t = tf.constant(keys), tf.constant(labels.astype(np.int32))
-    load = loader(images)
+    # A memory cache's rows are read by NumPy when the batches are augmented: a tf.gather from its
+    # variable is twice as fast, but with op determinism on a variable read anywhere in the
+    # pipeline makes tf.data run all of it, augmentation included, on one thread.
+    load = loader(images, numpy_rows=augment is not None)
 
     # Plain TF ops, no tensor-dependent Python branches: AutoGraph's conversion is skipped, which
     # took ~0.17 s of each first build (a fresh process's first pass: ~5% faster).
@@ -142,24 +140,31 @@ def batches(
     return ds.prefetch(2 * cores).with_options(FIXED)
 
 
-def loader(images: tf.Tensor | np.ndarray | Decoder) -> Load:
+def loader(images: tf.Variable | np.ndarray | Decoder, numpy_rows: bool = False) -> Load:
     """(keys, labels) of a batch -> (uint8 images, labels)."""
     if isinstance(images, Decoder):
         return decoded(images)
+    if isinstance(images, tf.Variable) and numpy_rows:
+        return read_rows(cache.numpy_view(images))
     if isinstance(images, np.ndarray):
-        shape = tuple(images.shape[1:])
-
-        def read_rows(rows: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            pixels = tf.numpy_function(lambda r: images[r], [rows], tf.uint8, stateful=False)
-            pixels.set_shape((None, *shape))
-            return pixels, y
-
-        return read_rows
+        return read_rows(images)
 
     def gather(rows: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return tf.gather(images, rows), y
 
     return gather
+
+
+def read_rows(images: np.ndarray) -> Load:
+    """Rows of a NumPy array: a disk cache's memmap, or a view of a memory cache."""
+    shape = tuple(images.shape[1:])
+
+    def read(rows: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        pixels = tf.numpy_function(lambda r: images[r], [rows], tf.uint8, stateful=False)
+        pixels.set_shape((None, *shape))
+        return pixels, y
+
+    return read
 
 
 def decoded(decoder: Decoder) -> Load:

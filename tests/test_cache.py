@@ -35,14 +35,18 @@ def test_memory_and_disk_caches_hold_the_same_pixels(tmp_path):
 
 
 def test_memory_cache_is_not_copied_by_its_first_gather():
-    # A variable over a NumPy buffer (DLPack) is copied whole by its first tf.gather: 2x the
-    # cache at the peak. A fresh process, so that the kernel's peak-RSS figure is this cache's.
+    # A variable over a NumPy buffer (DLPack), or one with NumPy's own view of it alive, is copied
+    # whole by its first tf.gather: 2x the cache at the peak. A fresh process, so that the
+    # kernel's peak-RSS figure is this cache's.
     script = """
 import resource, tensorflow as tf
 from runner import cache
 images, _ = cache.memory_cache((1000, 224, 224, 3), lambda rows: rows.fill(7))  # 150 MB
+view = cache.numpy_view(images)  # as an augmented pipeline reads it, beside the variable's gathers
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-assert int(tf.gather(images, [0, 999])[1, 0, 0, 0]) == 7
+assert int(tf.gather(images, [0, 999])[1, 0, 0, 0]) == 7 and view[999, 0, 0, 0] == 7
+del images  # the view keeps the memory alive
+assert view[999, 223, 223, 2] == 7 and not view.flags.writeable
 print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

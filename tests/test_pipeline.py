@@ -76,29 +76,35 @@ def test_batches_gather_uint8_rows_in_an_order_set_by_seed_and_epoch():
 
 
 def stateful_ops(ds: tf.data.Dataset) -> set[str]:
-    """The ops in ``ds``'s functions that TensorFlow counts as stateful, bar RangeDataset (which
-    op determinism's tf.data rewrite allows)."""
+    """The ops in ``ds``'s functions that TensorFlow counts as stateful, bar the source datasets
+    that op determinism's tf.data rewrite allows (its kDeterministicStatefulOps)."""
     from tensorflow.python.framework import op_def_registry
 
     graph = tf.compat.v1.GraphDef.FromString(ds._as_serialized_graph().numpy())
     ops = {node.op for function in graph.library.function for node in function.node_def}
-    return {op for op in ops if getattr(op_def_registry.get(op), "is_stateful", False)} - {"RangeDataset"}
+    allowed = {"RangeDataset", "TensorSliceDataset"}
+    return {op for op in ops if getattr(op_def_registry.get(op), "is_stateful", False)} - allowed
 
 
-@pytest.mark.parametrize("aug", ["none", "standard", "idg", "randaugment", "mixup", "cutmix"])
-@pytest.mark.parametrize("cache", ["memory", "disk"])
-def test_the_training_pipeline_reads_no_state_so_op_determinism_keeps_it_parallel(aug, cache, tmp_path):
+@pytest.mark.parametrize(
+    ("cache", "aug"),
+    [("memory", aug) for aug in ("standard", "idg", "randaugment", "mixup", "cutmix")]
+    + [("disk", "none"), ("disk", "standard")],
+)
+def test_the_training_pipeline_reads_no_state_so_op_determinism_keeps_it_parallel(cache, aug):
     """With op determinism on (trainer.deterministic), tf.data runs every map of a pipeline on one
     thread and prefetches nothing if any of its functions reads or writes state: an epoch counter
-    in a variable, an augmentation layer's seed generator. Measured with aug=standard on 224²
-    photos: 860-890 ms a step that way, 720-750 without."""
+    in a variable, an augmentation layer's seed generator, the memory cache's variable. Measured
+    with aug=standard on 224² photos: 860-890 ms a step that way, 655-750 without. (A memory cache
+    without augmentation is read from its variable: its one op, the gather, is then serial.)"""
     from conftest import compose
 
     from runner import augment
+    from runner.cache import memory_cache
 
     images = np.zeros((10, 8, 8, 3), np.uint8)
     if cache == "memory":
-        images = tf.constant(images)
+        images = memory_cache(images.shape, lambda rows: rows.fill(0))[0]
     stack = augment.layers(compose(f"aug={aug}").aug, seed=0)
     ds = batches(
         images,
