@@ -486,6 +486,7 @@ print(len(index), good)
     outputs = at_once(script, tmp_path / "go")
     assert outputs == [["1797", "1797"], ["1797", "1797"]]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digits", "go"]  # no half-written folder left
+    assert DigitsSource().path == compose().data.path  # from Python, the folder data=digits reads
 
 
 def test_digits_killed_while_written_leave_no_half_written_set(tmp_path):

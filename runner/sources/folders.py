@@ -12,7 +12,7 @@ import numpy as np
 import psutil
 from PIL import Image
 
-from runner.config import DirData
+from runner.config import DigitsData, DirData
 from runner.errors import RunnerError, closest
 from runner.sources.index import FileIndex, check, require_every_class
 
@@ -189,6 +189,8 @@ class DirSource(DirData):
 @dataclass
 class DigitsSource(DirSource):
     """Writes scikit-learn's digits as PNG class folders on first use, then reads them as a dir."""
+
+    path: str = DigitsData.path  # DirData's is a required value: DigitsSource() read a folder named '???'
 
     def index(self) -> FileIndex:
         write_digits(Path(self.path).expanduser())
