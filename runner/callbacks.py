@@ -2,7 +2,8 @@
 exactly (``python -m runner.rerun RUN_ID --resume``) and Ctrl-C stops it cleanly.
 
 Keras's ``BackupAndRestore`` saves weights, optimizer and epoch after each epoch. What it does not
-save is made a function of the epoch (``EpochSeeds``: batch order and random draws) or saved
+save is made a function of the epoch (``EpochSeeds``: the model's random draws; the batch order
+and the pipeline's augmentation are functions of seed, epoch and batch in ``pipeline``) or saved
 beside its backup (``Resumable``: early stopping's and the plateau schedule's counters).
 """
 
