@@ -120,13 +120,11 @@ def batches(
     its images, then their augmentation.
 
     ``images`` is the memory cache (a variable, ``keys`` are rows: one ``tf.gather`` per batch, no
-    GIL), the disk cache (a memmap: NumPy reads the rows), or, with ``data.cache=none``, the
-    decoder itself (``keys`` are paths, decoded every epoch by ``decoded``)."""
+    GIL), the rows of a cache as NumPy sees them (a disk cache's memmap, a memory cache's view:
+    NumPy reads the rows), or, with ``data.cache=none``, the decoder itself (``keys`` are paths,
+    decoded every epoch by ``decoded``)."""
     keys_t, labels_t = tf.constant(keys), tf.constant(labels.astype(np.int32))
-    # A memory cache's rows are read by NumPy when the batches are augmented: a tf.gather from its
-    # variable is twice as fast, but with op determinism on a variable read anywhere in the
-    # pipeline makes tf.data run all of it, augmentation included, on one thread.
-    load = loader(images, numpy_rows=augment is not None)
+    load = loader(images)
 
     # Plain TF ops, no tensor-dependent Python branches: AutoGraph's conversion is skipped, which
     # took ~0.17 s of each first build (a fresh process's first pass: ~5% faster).
@@ -140,12 +138,10 @@ def batches(
     return ds.prefetch(2 * cores).with_options(FIXED)
 
 
-def loader(images: tf.Variable | np.ndarray | Decoder, numpy_rows: bool = False) -> Load:
+def loader(images: tf.Variable | np.ndarray | Decoder) -> Load:
     """(keys, labels) of a batch -> (uint8 images, labels)."""
     if isinstance(images, Decoder):
         return decoded(images)
-    if isinstance(images, tf.Variable) and numpy_rows:
-        return read_rows(cache.numpy_view(images))
     if isinstance(images, np.ndarray):
         return read_rows(images)
 
@@ -156,7 +152,7 @@ def loader(images: tf.Variable | np.ndarray | Decoder, numpy_rows: bool = False)
 
 
 def read_rows(images: np.ndarray) -> Load:
-    """Rows of a NumPy array: a disk cache's memmap, or a view of a memory cache."""
+    """Rows of a NumPy array: a disk cache's memmap, or the view of a memory cache."""
     shape = tuple(images.shape[1:])
 
     def read(rows: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -205,10 +201,16 @@ def label_encoder(mode: LabelMode, num_classes: int) -> Callable[[tf.Tensor], tf
 
 
 def build(
-    cfg: DataConfig, index: FileIndex, seed: int, augment: Augment | None = None, epochs: range = range(1)
+    cfg: DataConfig,
+    index: FileIndex,
+    seed: int,
+    augment: Augment | None = None,
+    epochs: range = range(1),
+    deterministic: bool = False,
 ) -> Data:
     """Decode, split and batch ``index``: the training batches of ``epochs`` (a resumed run's
-    begin at its epoch), augmented in tf.data by ``augment``; validation and test batches once."""
+    begin at its epoch), augmented in tf.data by ``augment``; validation and test batches once.
+    ``deterministic``: op determinism is on (``trainer.deterministic``), so no batch may read state."""
     if not index.class_names:
         raise RunnerError("data.labels_from=none: the images have no labels to train on.")
     if len(index.class_names) < 2:
@@ -228,6 +230,10 @@ def build(
         images, bad = cache.load(index.arrays or index.paths, decoder, cfg.cache, cfg.cache_dir)
         keys = np.setdiff1d(np.arange(len(index)), np.fromiter(bad, dtype=np.int64))
         index = require_every_class(index.without(bad))
+        if deterministic and isinstance(images, tf.Variable):
+            # A tf.gather from the variable is twice as fast as NumPy's row read, but under op
+            # determinism it would make tf.data run the whole pipeline on one thread.
+            images = cache.numpy_view(images)
     capped = f" ({index.capped} more left out by data.max_per_class)" if index.capped else ""
     log.info("%d images in %d classes%s, %s", len(index), len(index.class_names), capped, index.summary())
 

@@ -146,7 +146,7 @@ def train(cfg: DictConfig) -> float:
         # and keeps the last epoch's batches for the model's input example.
         epochs = range(min(rerun.resumed_epoch(output_dir), cfg.trainer.epochs - 1), cfg.trainer.epochs)
         pipeline_augment = augment.apply(pipeline_aug) if pipeline_aug else None
-        data = pipeline.build(cfg.data, index, seed, pipeline_augment, epochs)
+        data = pipeline.build(cfg.data, index, seed, pipeline_augment, epochs, cfg.trainer.deterministic)
         check_validation(cfg.trainer.monitor, data)
         if pipeline_aug or model_aug:
             images, labels = preview.sample(cfg.data, data.index, rows=6)
