@@ -77,6 +77,11 @@ def split_by_placement(cfg: DictConfig, seed: int, label_mode: LabelMode) -> tup
     return [], stack
 
 
+def seed_states(layers: list[keras.layers.Layer]) -> list[tuple[keras.Variable, int]]:
+    """Each seed generator's state variable in ``layers`` (sublayers included), with its seed."""
+    return [(v, int(v.numpy()[0])) for layer in layers for v in layer.variables if v.name == SEED_STATE]
+
+
 def apply(stack: list[keras.layers.Layer]) -> Augment:
     """(uint8 images, labels, step) -> augmented (uint8 images, labels), the layers in training mode.
 
@@ -86,7 +91,7 @@ def apply(stack: list[keras.layers.Layer]) -> Augment:
     uninterrupted run's were, and no variable is read in tf.data (with op determinism on, one
     would make tf.data run the whole pipeline on one thread). Back to uint8 so the model gets the
     same input with or without augmentation in the pipeline."""
-    states = [(v, int(v.numpy()[0])) for layer in stack for v in layer.variables if v.name == SEED_STATE]
+    states = seed_states(stack)
 
     def augment(images: tf.Tensor, labels: tf.Tensor, step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         draws = tf.cast(step, tf.int64) * DRAWS_PER_BATCH

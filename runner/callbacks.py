@@ -21,7 +21,7 @@ import numpy as np
 from mlflow.keras import MlflowCallback
 from omegaconf import DictConfig
 
-from runner.augment import SEED_STATE
+from runner.augment import seed_states
 from runner.config import Schedule
 
 
@@ -34,8 +34,7 @@ class EpochSeeds(keras.callbacks.Callback):
     STRIDE = 2**32  # draws one generator may make in an epoch before it would reach the next's
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        states = [v for v in self.model.variables if v.name == SEED_STATE]
-        self.seeds = [(v, int(v.numpy()[0])) for v in states]
+        self.seeds = seed_states([self.model])
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         for state, seed in self.seeds:

@@ -20,7 +20,7 @@ import numpy as np
 
 from runner.config import GlobData, LabelsFrom
 from runner.errors import RunnerError, closest
-from runner.sources.folders import SPLIT_FOLDERS
+from runner.sources.folders import SPLIT_FOLDERS, SPLIT_SETTINGS
 from runner.sources.index import FileIndex, check, labels_of, require_every_class
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def warn_pooled_splits(files: list[str], root: Path) -> None:
             "that split, use data=dir with %s (each the folder of class subfolders), or a labels CSV "
             "with data.split_column.",
             ", ".join(sorted(folders.values())),
-            ", ".join(sorted(folders, key=list(SPLIT_FOLDERS.values()).index)),
+            ", ".join(sorted(folders, key=SPLIT_SETTINGS.index)),
         )
 
 

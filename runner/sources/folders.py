@@ -28,6 +28,7 @@ SPLIT_FOLDERS = {
     "test": "data.test_path",
     "testing": "data.test_path",
 }
+SPLIT_SETTINGS = tuple(dict.fromkeys(SPLIT_FOLDERS.values()))  # in this order: data.path first
 
 
 def folder(path: str, key: str) -> Path:
@@ -66,8 +67,7 @@ def refuse_split_folders(root: Path, found: list[str]) -> None:
     if not splits:
         return
     inner = subfolders(root / splits[0])
-    roles = list(dict.fromkeys(SPLIT_FOLDERS.values()))  # data.path first
-    ordered = sorted(splits, key=lambda name: roles.index(SPLIT_FOLDERS[name.lower()]))
+    ordered = sorted(splits, key=lambda name: SPLIT_SETTINGS.index(SPLIT_FOLDERS[name.lower()]))
     settings = " ".join(f"{SPLIT_FOLDERS[name.lower()]}={root / name}" for name in ordered)
     raise RunnerError(
         f"data.path: '{root}' holds {', '.join(splits)}, each with subfolders of its own "
