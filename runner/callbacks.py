@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import keras
+import mlflow
 import numpy as np
 from mlflow.keras import MlflowCallback
 from omegaconf import DictConfig
@@ -184,14 +185,16 @@ class StopOnInterrupt(keras.callbacks.Callback):
 
 
 class EpochMetrics(MlflowCallback):
-    """MLflow's Keras callback (per-epoch metrics, optimizer params, model summary), plus the
-    learning rate as each epoch ends (where a schedule has taken it), less its ``on_test_end``:
-    that logs each epoch's validation again as ``validation_*``, every value at step 0, beside
-    the ``val_*`` Keras already reports per epoch."""
+    """MLflow's Keras callback (optimizer params, model summary) with each epoch's metrics, and
+    the learning rate a schedule has taken, in the store before the epoch's backup is written:
+    MLflow's own logs them in a background queue, which a killed run takes with it, and its resume
+    starts after that epoch, so they would never be logged. Less its ``on_test_end``: that logs
+    each epoch's validation again as ``validation_*``, every value at step 0, beside the ``val_*``
+    Keras already reports per epoch."""
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        super().on_epoch_end(epoch, {**(logs or {}), "learning_rate": rate})
+        mlflow.log_metrics({**(logs or {}), "learning_rate": rate}, step=epoch, synchronous=True)
 
     def on_test_end(self, logs: dict | None = None) -> None:
         pass
@@ -236,8 +239,8 @@ def callbacks(cfg: DictConfig, output_dir: Path) -> list[keras.callbacks.Callbac
     return [
         *found,
         BestCheckpoint(output_dir / "checkpoints", cfg.monitor),
+        EpochMetrics(log_every_epoch=True),
         # Weights, optimizer and epoch after every epoch, kept only while the run is unfinished.
         keras.callbacks.BackupAndRestore(output_dir / "backup"),
-        EpochMetrics(log_every_epoch=True),
         keras.callbacks.ModelCheckpoint(output_dir / "checkpoints" / "last.keras"),
     ]

@@ -9,8 +9,15 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from conftest import compose
 
-from runner.callbacks import ResumableEarlyStopping, ResumablePlateau, interrupts_between_batches
+from runner.callbacks import (
+    EpochMetrics,
+    ResumableEarlyStopping,
+    ResumablePlateau,
+    callbacks,
+    interrupts_between_batches,
+)
 
 
 def run_epochs(stopping: keras.callbacks.EarlyStopping, losses: dict[int, float]) -> tuple[int, float]:
@@ -126,3 +133,31 @@ def test_ctrl_c_during_fit_stops_at_the_next_batch_end_and_a_second_one_at_once(
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)  # the impatient second Ctrl-C
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_an_epochs_metrics_are_in_the_store_before_its_backup_is_written(tmp_path):
+    # A run killed just after an epoch's backup resumes after that epoch, so nothing logs that
+    # epoch's metrics again: they must be in the store by then, not in MLflow's background queue.
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    mlflow.set_tracking_uri(uri)
+
+    class Stored(keras.callbacks.Callback):
+        """The epochs whose loss the store holds, the moment EpochMetrics has returned."""
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            history = MlflowClient(uri).get_metric_history(mlflow.active_run().info.run_id, "loss")
+            self.epochs = getattr(self, "epochs", []) + [sorted(m.step for m in history)]
+
+    chosen = callbacks(compose().trainer, tmp_path)
+    kinds = [type(c) for c in chosen]
+    assert kinds.index(EpochMetrics) < kinds.index(keras.callbacks.BackupAndRestore)
+    chosen.insert(kinds.index(EpochMetrics) + 1, stored := Stored())
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = np.zeros((4, 1)), np.zeros(4)
+    with mlflow.start_run():
+        model.fit(x, y, validation_data=(x, y), epochs=3, verbose=0, callbacks=chosen)
+    assert stored.epochs == [[0], [0, 1], [0, 1, 2]]
