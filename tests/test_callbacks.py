@@ -158,6 +158,6 @@ def test_an_epochs_metrics_are_in_the_store_before_its_backup_is_written(tmp_pat
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(2, activation="softmax")])
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     x, y = np.zeros((4, 1)), np.zeros(4)
-    with mlflow.start_run():
+    with mlflow.start_run(experiment_id=MlflowClient(uri).create_experiment("callbacks")):
         model.fit(x, y, validation_data=(x, y), epochs=3, verbose=0, callbacks=chosen)
     assert stored.epochs == [[0], [0, 1], [0, 1, 2]]
