@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import client, error_lines, mlflow_runs, probe_cli, run_cli
+from conftest import client, error_lines, mlflow_runs, photo_folder, probe_cli, run_cli
 from omegaconf import OmegaConf
 
 REPO = Path(__file__).resolve().parent.parent
@@ -151,6 +151,26 @@ def test_missing_data_path_names_it(tmp_path):
     [line] = error_lines(result)
     assert str(missing) in line and "does not exist" in line
     assert not (tmp_path / "mlflow.db").exists()  # nothing to record: the run never started
+
+
+@pytest.mark.parametrize("given", ["absolute", "."])
+def test_digits_never_write_into_a_folder_of_the_users(given, tmp_path):
+    # data.path=~/pets without data=dir: the default data=digits would write its digits there.
+    # (It once deleted such a folder as a half-written set of digits.)
+    pets = photo_folder(tmp_path / "pets", per_class=2)
+
+    def files() -> list[Path]:  # less Hydra's outputs/, which it writes into the working directory
+        return sorted(
+            p.relative_to(pets) for p in pets.rglob("*") if p.relative_to(pets).parts[0] != "outputs"
+        )
+
+    before = files()
+    path = str(pets) if given == "absolute" else "."
+    result = run_cli(f"data.path={path}", cwd=pets if given == "." else tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert f"data.path={path}: data=digits writes" in line and f"use data=dir data.path={path}" in line
+    assert files() == before
 
 
 def test_a_cache_dir_that_cannot_be_made_says_what_to_do(tmp_path):

@@ -193,15 +193,22 @@ class DigitsSource(DirSource):
     path: str = DigitsData.path  # DirData's is a required value: DigitsSource() read a folder named '???'
 
     def index(self) -> FileIndex:
-        write_digits(Path(self.path).expanduser())
+        write_digits(Path(self.path).expanduser().resolve(), self.path)
         return super().index()
 
 
-def write_digits(root: Path) -> None:
+def write_digits(root: Path, shown: str) -> None:
     """Write them once, into a folder of this process's own, renamed into place when complete: runs
-    that start together (a parallel sweep) never read each other's half-written files."""
+    that start together (a parallel sweep) never read each other's half-written files. Only into a
+    new or empty folder: ``data.path=~/pets`` without ``data=dir`` must not touch the pets."""
     if (root / ".complete").exists():
         return
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise RunnerError(
+            f"data.path={shown}: data=digits writes scikit-learn's digits into data.path, and '{root}' "
+            f"already holds other files. To train on the images there, use data=dir data.path={shown}; "
+            f"for the digits, leave data.path unset or point it at a new folder."
+        )
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -216,9 +223,7 @@ def write_digits(root: Path) -> None:
             (partial / str(target)).mkdir(parents=True, exist_ok=True)
             Image.fromarray(image).save(partial / str(target) / f"{i:04d}.png")
         (partial / ".complete").touch()
-        if root.exists() and not (root / ".complete").exists():
-            shutil.rmtree(root)  # left half-written by an older runner that died writing it
-        partial.rename(root)
+        partial.rename(root)  # onto nothing or an empty folder; fails onto another run's set
     except OSError:
         if not (root / ".complete").exists():
             raise
