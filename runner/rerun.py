@@ -12,7 +12,6 @@ a word) in the same MLflow run, from the weights, optimizer state and epoch that
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import shutil
@@ -124,6 +123,7 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
     put its backup in ``output_dir/backup`` for ``BackupAndRestore``, and return how many attempts
     it had. Refusals come before anything of the run is touched."""
     from runner import record
+    from runner.callbacks import Backup
     from runner.tracking import attempts, log_outputs, outputs_path
 
     run_id = cfg.tracking.resume
@@ -156,24 +156,18 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
         )
         log_outputs(local, last, store, run_id)
     backup = [local / "backup", f"{last}/backup"]
-    if not restore(store, run_id, backup, output_dir / "backup", "training_metadata.json"):
+    if restore(store, run_id, backup, output_dir / "backup", "**/training_metadata.json"):
+        Backup.put_back(output_dir / "backup")
+    if not Backup.resumed_epoch(output_dir / "backup"):
         log.warning("run %s kept no finished epoch to continue from: it starts again at epoch 0", run_id)
     checkpoints = [local / "checkpoints", f"{last}/checkpoints"]  # best.keras carries on from there
     restore(store, run_id, checkpoints, output_dir / "checkpoints", "best.json")
     return started
 
 
-def resumed_epoch(output_dir: Path) -> int:
-    """The epoch Keras's ``BackupAndRestore`` continues at, from the backup ``prepare_resume`` put
-    in ``output_dir``: the one after the last epoch saved; 0 without one. The training batches
-    must begin there too (``pipeline.build``)."""
-    metadata = output_dir / "backup" / "training_metadata.json"
-    return int(json.loads(metadata.read_text())["epoch"]) if metadata.exists() else 0
-
-
 def restore(store: Any, run_id: str, sources: list[Path | str], to: Path, marker: str) -> bool:
     """Copy to ``to`` the first of ``sources`` (a local folder, or an artifact path of the run)
-    that holds ``marker``: the run's Keras backup, or its checkpoints. False if none does."""
+    that holds a file matching ``marker``: the run's backup, or its checkpoints. False if none does."""
     from mlflow.exceptions import MlflowException
 
     for source in sources:
@@ -183,7 +177,7 @@ def restore(store: Any, run_id: str, sources: list[Path | str], to: Path, marker
                     source = Path(store.download_artifacts(run_id, source, folder))
                 except (MlflowException, OSError):
                     continue
-            if (source / marker).exists():
+            if any(source.glob(marker)):
                 shutil.copytree(source, to)
                 return True
     return False

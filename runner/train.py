@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from sklearn.utils.class_weight import compute_class_weight
 
 from runner import augment, pipeline, preview, record, rerun, sources, tracking
-from runner.callbacks import callbacks, interrupts_between_batches
+from runner.callbacks import Backup, callbacks, interrupts_between_batches
 from runner.checks import check_trainer
 from runner.config import LabelMode, Schedule
 from runner.errors import RunnerError
@@ -144,7 +144,8 @@ def train(cfg: DictConfig) -> float:
     with tracking.run(cfg, output_dir, overrides, attempt) as run_id:
         # A resumed run's batches begin at its epoch; one that had run all its epochs fits none,
         # and keeps the last epoch's batches for the model's input example.
-        epochs = range(min(rerun.resumed_epoch(output_dir), cfg.trainer.epochs - 1), cfg.trainer.epochs)
+        resumed = Backup.resumed_epoch(output_dir / "backup")
+        epochs = range(min(resumed, cfg.trainer.epochs - 1), cfg.trainer.epochs)
         pipeline_augment = augment.apply(pipeline_aug) if pipeline_aug else None
         data = pipeline.build(cfg.data, index, seed, pipeline_augment, epochs, cfg.trainer.deterministic)
         check_validation(cfg.trainer.monitor, data)
