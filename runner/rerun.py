@@ -122,9 +122,9 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
     """Check that run ``tracking.resume`` can be continued with ``cfg`` on the files of ``index``,
     put its backup in ``output_dir/backup`` for ``BackupAndRestore``, and return how many attempts
     it had. Refusals come before anything of the run is touched."""
-    from runner import record
+    from runner import liveness, record
     from runner.callbacks import Backup
-    from runner.tracking import attempts, log_outputs, outputs_path
+    from runner.tracking import attempts, outputs_path
 
     run_id = cfg.tracking.resume
     store = client(cfg.tracking.uri)
@@ -146,15 +146,20 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
             f"resumed run continues on the same files: restore them, or rerun it on the files as "
             f"they are now: python -m runner.rerun {run_id}"
         )
-    started = attempts(run)
-    last = outputs_path(started - 1)
-    local = Path(run.data.tags.get("runner.output_dir", "/nonexistent"))
-    if run.info.status in ("RUNNING", "SCHEDULED") and local.is_dir():
+    if run.info.status in ("RUNNING", "SCHEDULED"):
+        if liveness.state(run) == liveness.State.alive:
+            raise RunnerError(
+                f"run {run_id} is still running, in process {liveness.pid(run)} on this machine. "
+                f"Stop it (Ctrl-C, or kill {liveness.pid(run)}) and resume it then."
+            )
         # Its process died without a word (SIGKILL, out of memory, power): log what it left here.
         log.warning(
             "run %s is still marked %s; continuing it as if its process died", run_id, run.info.status
         )
-        log_outputs(local, last, store, run_id)
+        liveness.close(store, run, "its process ended without ending the run; resumed")
+    started = attempts(run)
+    last = outputs_path(started - 1)
+    local = Path(run.data.tags.get("runner.output_dir", "/nonexistent"))
     backup = [local / "backup", f"{last}/backup"]
     if restore(store, run_id, backup, output_dir / "backup", "**/training_metadata.json"):
         Backup.put_back(output_dir / "backup")

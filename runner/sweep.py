@@ -44,10 +44,11 @@ class SweepRun(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         import mlflow
 
+        from runner.liveness import process_tag
         from runner.tracking import command, connect, users_tags
 
         try:
-            connect(config.tracking.uri, config.tracking.experiment)
+            experiment_id = connect(config.tracking.uri, config.tracking.experiment)
         except RunnerError as err:  # every job would fail alike: one line, before any job runs
             print(f"runner: error: {err}", file=sys.stderr)
             sys.exit(2)  # an exception would only be a warning: Hydra catches a callback's
@@ -55,15 +56,11 @@ class SweepRun(Callback):
         tags = {
             "runner.command": command(config, overrides, multirun=True),
             "runner.sweep_dir": config.hydra.sweep.dir,
+            **process_tag(),
             **users_tags(config.tracking),
         }
-        experiment = mlflow.get_experiment_by_name(config.tracking.experiment)
-        run = mlflow.MlflowClient().create_run(experiment.experiment_id, tags=tags, run_name="sweep")
-        self.parent, self.experiment, self.monitor = (
-            run.info.run_id,
-            experiment.experiment_id,
-            config.trainer.monitor,
-        )
+        run = mlflow.MlflowClient().create_run(experiment_id, tags=tags, run_name="sweep")
+        self.parent, self.experiment, self.monitor = run.info.run_id, experiment_id, config.trainer.monitor
         parsed = OverridesParser.create().parse_overrides(overrides)
         self.fixed = {o.key_or_group for o in parsed if not o.is_sweep_override()}
         os.environ[PARENT] = self.parent

@@ -27,7 +27,7 @@ import mlflow
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from runner import record
+from runner import liveness, record
 from runner.errors import RunnerError, explain
 from runner.sweep import PARENT
 
@@ -67,12 +67,13 @@ def require_server(uri: str) -> None:
         ) from err
 
 
-def connect(uri: str, experiment: str) -> None:
-    """Point MLflow at the store and experiment; what MLflow refuses is one line naming the key."""
+def connect(uri: str, experiment: str) -> str:
+    """Point MLflow at the store and experiment, and return the experiment's id; what MLflow
+    refuses is one line naming the key."""
     require_server(uri)
     mlflow.set_tracking_uri(uri)
     try:
-        mlflow.set_experiment(experiment)  # the first access to the store: where a bad one shows
+        return mlflow.set_experiment(experiment).experiment_id  # the first access to the store
     except ImportError as err:
         raise RunnerError(
             f"tracking.uri={uri}: its database driver is not installed ({err}). Install it, or use "
@@ -117,11 +118,18 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
             f"tracking.register_as={cfg.tracking.register_as}: registers the logged model, and "
             f"tracking.log_model=false logs none. Drop one of the two."
         )
-    connect(cfg.tracking.uri, cfg.tracking.experiment)
-    tags = {"runner.output_dir": str(output_dir), "runner.attempts": str(attempt + 1)}
+    experiment_id = connect(cfg.tracking.uri, cfg.tracking.experiment)
+    liveness.close_dead_runs(mlflow.MlflowClient(), experiment_id)
+    tags = {
+        "runner.output_dir": str(output_dir),
+        "runner.attempts": str(attempt + 1),
+        **liveness.process_tag(),
+    }
     if attempt:
         active = mlflow.start_run(run_id=cfg.tracking.resume, log_system_metrics=cfg.tracking.system_metrics)
         mlflow.set_tags(tags)
+        if "runner.error" in active.data.tags:  # what stopped the last attempt: this one goes on
+            mlflow.delete_tag("runner.error")
     else:
         tags |= {
             "runner.overrides": json.dumps(overrides),

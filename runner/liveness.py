@@ -1,0 +1,98 @@
+"""Which process runs an MLflow run, and closing the runs whose process died without a word.
+
+A run killed by SIGKILL, the kernel's out-of-memory killer or a power cut cannot end its own MLflow
+run: it would stay ``RUNNING`` for good. Each run (and each sweep's own run) records the process it
+runs in (``runner.process``: this machine, the pid and the process's start time, which a reused pid
+does not share); a run that starts in the same experiment on the same machine marks such runs
+``KILLED``, logs what their output folders hold (log, checkpoints, backup) and says how to resume
+them. Runs of other machines are left as they are: their processes cannot be seen from here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+log = logging.getLogger(__name__)
+TAG = "runner.process"
+
+
+class State(Enum):
+    alive = "alive"
+    dead = "dead"
+    unknown = "unknown"  # another machine's, or a run of an older runner that did not say
+
+
+def machine() -> str:
+    """This machine and pid namespace: a pid names the same process only within both (a container
+    shares its host's boot id, and often its host name, but not its pids)."""
+    parts = [socket.gethostname()]
+    try:
+        parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+        parts.append(os.readlink("/proc/self/ns/pid"))
+    except OSError:  # not Linux: the host name alone
+        pass
+    return "/".join(parts)
+
+
+def process_tag() -> dict[str, str]:
+    """The tag that says which process runs a run: set when the run starts."""
+    process = psutil.Process()
+    record = {"machine": machine(), "pid": process.pid, "started": process.create_time()}
+    return {TAG: json.dumps(record)}
+
+
+def state(run: Any) -> State:
+    """Whether the process a run recorded is still running."""
+    record = json.loads(run.data.tags.get(TAG, "null"))
+    if not record or record["machine"] != machine():
+        return State.unknown
+    try:
+        started = psutil.Process(record["pid"]).create_time()
+    except psutil.NoSuchProcess:
+        return State.dead
+    except psutil.AccessDenied:
+        return State.unknown
+    return State.alive if abs(started - record["started"]) < 0.01 else State.dead  # else a reused pid
+
+
+def pid(run: Any) -> int | None:
+    record = json.loads(run.data.tags.get(TAG, "null"))
+    return record["pid"] if record else None
+
+
+def close(client: Any, run: Any, why: str) -> None:
+    """End a run whose process is gone: ``KILLED``, with ``why`` as its error, and what its output
+    folder holds logged, as the process would have at its end."""
+    from runner.tracking import attempts, log_outputs, outputs_path
+
+    run_id = run.info.run_id
+    local = Path(run.data.tags.get("runner.output_dir", "/nonexistent"))
+    if local.is_dir():
+        log_outputs(local, outputs_path(attempts(run) - 1), client, run_id)
+    client.set_tag(run_id, "runner.error", why)
+    client.set_terminated(run_id, "KILLED")
+
+
+def close_dead_runs(client: Any, experiment_id: str) -> None:
+    """Close the runs of this experiment that are ``RUNNING`` in a process of this machine that
+    has died."""
+    running = client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=1000)
+    for run in running:
+        if state(run) == State.dead:
+            run_id = run.info.run_id
+            why = (
+                f"its process (pid {pid(run)}) ended without ending the run: killed (SIGKILL, out of "
+                f"memory) or its machine stopped"
+            )
+            if "runner.sweep_dir" not in run.data.tags:  # a sweep's own run is not resumed
+                why += f". python -m runner.rerun {run_id} --resume continues it"
+            close(client, run, why)
+            log.warning("run %s: %s", run_id, why)
