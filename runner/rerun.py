@@ -123,7 +123,7 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
     put its backup in ``output_dir/backup`` for ``BackupAndRestore``, and return how many attempts
     it had. Refusals come before anything of the run is touched."""
     from runner import liveness, record
-    from runner.callbacks import Backup
+    from runner.backup import Backup
     from runner.tracking import attempts, outputs_path
 
     run_id = cfg.tracking.resume

@@ -20,7 +20,8 @@ from omegaconf import DictConfig
 from sklearn.utils.class_weight import compute_class_weight
 
 from runner import augment, pipeline, preview, record, rerun, sources, tracking
-from runner.callbacks import Backup, callbacks, interrupts_between_batches
+from runner.backup import Backup
+from runner.callbacks import callbacks, interrupts_between_batches
 from runner.checks import check_trainer
 from runner.config import LabelMode, Schedule
 from runner.errors import RunnerError

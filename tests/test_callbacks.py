@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import keras
@@ -14,8 +11,8 @@ import numpy as np
 import pytest
 from conftest import compose
 
+from runner.backup import Backup
 from runner.callbacks import (
-    Backup,
     EpochMetrics,
     ResumableEarlyStopping,
     ResumablePlateau,
@@ -165,63 +162,3 @@ def test_an_epochs_metrics_are_in_the_store_before_its_backup_is_written(tmp_pat
     with mlflow.start_run(experiment_id=MlflowClient(uri).create_experiment("callbacks")):
         model.fit(x, y, validation_data=(x, y), epochs=3, verbose=0, callbacks=chosen)
     assert stored.epochs == [[0], [0, 1], [0, 1, 2]]
-
-
-def test_a_backup_killed_while_written_resumes_from_a_whole_epoch(tmp_path):
-    # Keras's BackupAndRestore rewrites its weights file in place, then the epoch: killed in
-    # between (preempted, out of memory), it left a file that fails to load, or a mismatch.
-    script = """
-import sys
-from pathlib import Path
-import keras, numpy as np
-from runner.callbacks import Backup
-model = keras.Sequential([keras.Input((1000,)), keras.layers.Dense(4000)])
-model.compile("adam", "mse")
-model.optimizer.build(model.trainable_variables)  # 48 MB to write, with Adam's two moments
-backup = Backup(Path(sys.argv[1]))
-backup.set_model(model)
-for epoch in range(100000):
-    model.set_weights([np.full_like(w, epoch) for w in model.get_weights()])
-    backup.on_epoch_end(epoch)
-    print(epoch, flush=True)
-"""
-    folders = [tmp_path / f"run{i}" for i in range(3)]
-    runs = [
-        subprocess.Popen([sys.executable, "-c", script, f], stdout=subprocess.PIPE, text=True)
-        for f in folders
-    ]
-    for run, delay in zip(runs, (0.05, 0.2, 0.45), strict=True):  # killed at three moments
-        assert run.stdout.readline() == "0\n"
-        time.sleep(delay)
-        run.kill()
-        run.wait()
-    for folder in folders:
-        Backup.put_back(folder)
-        epoch = Backup.resumed_epoch(folder)
-        model = keras.Sequential([keras.Input((1000,)), keras.layers.Dense(4000)])
-        model.compile("adam", "mse")
-        restored = keras.callbacks.BackupAndRestore(folder / "keras")  # as fit's Backup reads it
-        restored.set_model(model)
-        restored.on_train_begin()
-        assert epoch >= 1 and all((w == epoch - 1).all() for w in model.get_weights())
-
-
-def test_a_backup_of_an_older_runner_resumes_too(tmp_path):
-    # Before Backup, the run's backup folder held Keras's own files: put_back hands them to Keras.
-    def model() -> keras.Model:
-        built = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
-        built.compile("adam", "mse")
-        return built
-
-    older = model()
-    keras_backup = keras.callbacks.BackupAndRestore(tmp_path)
-    keras_backup.set_model(older)
-    older.set_weights([np.full_like(w, 7) for w in older.get_weights()])
-    keras_backup.on_epoch_end(4)
-    Backup.put_back(tmp_path)
-    assert Backup.resumed_epoch(tmp_path) == 5
-    restored = model()
-    fit_reads = Backup(tmp_path)
-    fit_reads.set_model(restored)
-    fit_reads.on_train_begin()
-    assert all((w == 7).all() for w in restored.get_weights())
