@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import client, error_lines, mlflow_runs, photo_folder, probe_cli, run_cli
+from conftest import COLOURS, client, error_lines, mlflow_runs, photo_folder, probe_cli, run_cli
 from omegaconf import OmegaConf
 
 REPO = Path(__file__).resolve().parent.parent
@@ -171,6 +171,17 @@ def test_digits_never_write_into_a_folder_of_the_users(given, tmp_path):
     [line] = error_lines(result)
     assert f"data.path={path}: data=digits writes" in line and f"use data=dir data.path={path}" in line
     assert files() == before
+
+
+def test_a_data_path_holding_the_working_directory_is_refused(tmp_path):
+    # Each run writes outputs/ and mlruns/ (PNG plots) where it runs: they would become classes.
+    pets = photo_folder(tmp_path / "pets", per_class=2)
+    result = run_cli("data=dir", "data.path=.", cwd=pets)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert f"data.path=.: '{pets}' holds the folder this command runs in" in line
+    assert f"cd {tmp_path} && python -m runner data=dir data.path=pets" in line
+    assert f"data.class_names=[{','.join(sorted(COLOURS))}]" in line  # not outputs
 
 
 def test_a_cache_dir_that_cannot_be_made_says_what_to_do(tmp_path):

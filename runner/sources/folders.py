@@ -29,6 +29,7 @@ SPLIT_FOLDERS = {
     "testing": "data.test_path",
 }
 SPLIT_SETTINGS = tuple(dict.fromkeys(SPLIT_FOLDERS.values()))  # in this order: data.path first
+RUNNERS_OWN = ("outputs", "multirun", "mlruns")  # what runs write into their working directory
 
 
 def folder(path: str, key: str) -> Path:
@@ -58,6 +59,20 @@ def list_files(top: Path, extensions: set[str], follow_links: bool) -> tuple[lis
 def subfolders(root: Path) -> list[str]:
     """The names of ``root``'s visible subfolders, sorted: its classes, as keras's loader sees them."""
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def refuse_working_directory(root: Path, shown: str, found: list[str]) -> None:
+    """Each run writes Hydra's ``outputs/`` and MLflow's ``mlruns/`` (the runs' plots, PNGs) into
+    the folder it runs in: inside ``data.path`` they would be read as classes."""
+    here, root = Path.cwd().resolve(), root.resolve()
+    if here == root or root in here.parents:
+        classes = ",".join(name for name in found if name not in RUNNERS_OWN)
+        raise RunnerError(
+            f"data.path={shown}: '{root}' holds the folder this command runs in, where each run "
+            f"writes outputs/ (Hydra) and mlruns/ (MLflow), which would be read as classes. Run it "
+            f"from outside (cd {root.parent} && python -m runner data=dir data.path={root.name}), "
+            f"or name the classes: data.class_names=[{classes}]."
+        )
 
 
 def refuse_split_folders(root: Path, found: list[str]) -> None:
@@ -100,6 +115,7 @@ class DirSource(DirData):
                 )
         if self.class_names:
             return list(self.class_names)
+        refuse_working_directory(root, self.path, found)
         refuse_split_folders(root, found)
         empty = [name for name in found if not any((root / name).iterdir())]
         for name in empty:
