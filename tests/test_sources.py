@@ -215,6 +215,17 @@ def glob_csv(tmp_path: Path, csv_path: Path, **overrides) -> GlobSource:
     return GlobSource(**{**settings, **overrides})
 
 
+def test_a_glob_over_what_runs_write_in_the_working_directory_is_refused(tmp_path, monkeypatch):
+    # Run from the photo folder with a pattern from there: MLflow's plots of earlier runs match too.
+    photo_folder(tmp_path / "photos", per_class=1)
+    write_image(tmp_path / "mlruns" / "1" / "abc" / "artifacts" / "eval" / "confusion_matrix.png")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RunnerError) as refused:
+        GlobSource(pattern="**/*.png").index()
+    assert str(refused.value).startswith(f"data.pattern='**/*.png': matches 1 files in {tmp_path}/mlruns/")
+    assert len(GlobSource(pattern="photos/**/*.png").index()) == 3  # a PNG of each class
+
+
 def test_glob_with_csv_reports_every_problem_row(tmp_path):
     csv_path, unlisted = csv_case(tmp_path)
     index = glob_csv(tmp_path, csv_path).index()

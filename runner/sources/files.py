@@ -20,7 +20,7 @@ import numpy as np
 
 from runner.config import GlobData, LabelsFrom
 from runner.errors import RunnerError, closest
-from runner.sources.folders import SPLIT_FOLDERS, SPLIT_SETTINGS
+from runner.sources.folders import RUNNERS_OWN, SPLIT_FOLDERS, SPLIT_SETTINGS
 from runner.sources.index import FileIndex, check, labels_of, require_every_class
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,15 @@ class GlobSource(GlobData):
                 f"'{os.getcwd()}'; use an absolute pattern or one relative to it)."
             )
         # Through a symlinked folder the same file matches twice; it is one image, used once.
-        return list(dict.fromkeys(str(Path(p).resolve()) for p in found))
+        files = list(dict.fromkeys(str(Path(p).resolve()) for p in found))
+        for own in (str(Path.cwd().resolve() / name) + os.sep for name in RUNNERS_OWN):
+            if inside := [f for f in files if f.startswith(own)]:
+                raise RunnerError(
+                    f"data.pattern='{self.pattern}': matches {len(inside)} files in {own}, where runs "
+                    f"write their outputs (Hydra) or plots (MLflow), e.g. {inside[0]}. Narrow the "
+                    f"pattern to your images' folder, e.g. photos/**/*.jpg."
+                )
+        return files
 
     def from_csv(self, files: list[str], root: Path) -> tuple[list[str], list[str], list, list[str]]:
         """(paths, label values, skipped, splits) for the CSV's rows; files it does not list are
