@@ -49,10 +49,19 @@ def process_tag() -> dict[str, str]:
     return {TAG: json.dumps(record)}
 
 
+def recorded(run: Any) -> dict | None:
+    """The process a run recorded; None if it recorded none (or the tag is not one of ours)."""
+    try:
+        record = json.loads(run.data.tags.get(TAG, "null"))
+        return record if {"machine", "pid", "started"} <= set(record) else None
+    except (ValueError, TypeError):
+        return None
+
+
 def state(run: Any) -> State:
     """Whether the process a run recorded is still running."""
-    record = json.loads(run.data.tags.get(TAG, "null"))
-    if not record or record["machine"] != machine():
+    record = recorded(run)
+    if record is None or record["machine"] != machine():
         return State.unknown
     try:
         started = psutil.Process(record["pid"]).create_time()
@@ -64,7 +73,7 @@ def state(run: Any) -> State:
 
 
 def pid(run: Any) -> int | None:
-    record = json.loads(run.data.tags.get(TAG, "null"))
+    record = recorded(run)
     return record["pid"] if record else None
 
 

@@ -33,6 +33,7 @@ def test_only_runs_whose_process_died_on_this_machine_are_closed(tmp_path):
         "elsewhere": running("elsewhere", machine="another-host", pid=int(ended.stdout)),
         "sweep": running("sweep", {"runner.sweep_dir": "multirun/x"}, pid=int(ended.stdout)),
         "older": store.create_run(experiment, run_name="older").info.run_id,  # no tag: cannot tell
+        "garbled": store.create_run(experiment, run_name="garbled", tags={TAG: "pid 12"}).info.run_id,
     }
     close_dead_runs(store, experiment)
     status = {name: store.get_run(run_id).info.status for name, run_id in runs.items()}
@@ -43,6 +44,7 @@ def test_only_runs_whose_process_died_on_this_machine_are_closed(tmp_path):
         "elsewhere": "RUNNING",
         "sweep": "KILLED",
         "older": "RUNNING",
+        "garbled": "RUNNING",
     }
     ended_run = store.get_run(runs["ended"])
     why = ended_run.data.tags["runner.error"]
