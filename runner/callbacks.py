@@ -242,7 +242,9 @@ def callbacks(cfg: DictConfig, output_dir: Path) -> list[keras.callbacks.Callbac
         *found,
         BestCheckpoint(output_dir / "checkpoints", cfg.monitor),
         EpochMetrics(log_every_epoch=True),
-        # Weights, optimizer and epoch after every epoch, kept only while the run is unfinished.
-        Backup(output_dir / "backup"),
         keras.callbacks.ModelCheckpoint(output_dir / "checkpoints" / "last.keras"),
+        # Weights, optimizer and epoch after every epoch, kept only while the run is unfinished.
+        # Last: a run killed before it has written an epoch's backup redoes the epoch, and with it
+        # all that the callbacks above keep of it (a resume never continues past a half-written file).
+        Backup(output_dir / "backup"),
     ]
