@@ -187,6 +187,8 @@ def data_changes(store: Any, run_id: str, index: FileIndex) -> list[str]:
             logged = Path(store.download_artifacts(run_id, "data", folder))
         except (MlflowException, OSError):
             return []  # it failed before its data were read: nothing was trained on yet
+        if not ((logged / "split.csv").exists() and (logged / "skipped.csv").exists()):
+            return []  # killed while logging them, before fit: nothing was trained on yet
         with open(logged / "split.csv", newline="") as file:
             trained = {row["path"]: row for row in csv.DictReader(file)}
         with open(logged / "skipped.csv", newline="") as file:

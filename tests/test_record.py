@@ -40,6 +40,9 @@ def test_data_changes_compares_the_files_with_those_the_run_logged(tmp_path):
     ]
     nothing_logged = store.create_run(store.create_experiment("early")).info.run_id
     assert record.data_changes(store, nothing_logged, index((d, 1))) == []
+    half_logged = store.create_run(store.create_experiment("killed while logging")).info.run_id
+    store.log_text(half_logged, '{"class_names": ["cat", "dog"]}', "data/class_names.json")
+    assert record.data_changes(store, half_logged, index((d, 1))) == []
 
 
 def test_a_record_without_sizes_compares_paths_and_labels_only(tmp_path):
