@@ -64,6 +64,16 @@ def run_cli(*args: str, cwd: Path, timeout: int = 300, module: str = "runner") -
     )
 
 
+def started_run(*args: str, cwd: Path) -> subprocess.Popen:
+    """``python -m runner ARGS`` in ``cwd``, once it has finished its first epoch, still running."""
+    command = [sys.executable, "-m", "runner", *args]
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        if "val_accuracy" in line:  # the end of epoch 0: its backup is written
+            return process
+    raise AssertionError(f"{' '.join(args)} ended before its first epoch did (exit code {process.wait()})")
+
+
 PROBE = """
 import runpy, sys
 sys.argv = [{module!r}, *{args!r}]

@@ -1,4 +1,5 @@
-"""Runs whose process died without a word (SIGKILL, out of memory) are closed by the next run here."""
+"""Runs whose process died without a word (SIGKILL, out of memory) are closed by the next run here,
+and a run whose process lives is not resumed twice."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from conftest import client
+from conftest import client, error_lines, mlflow_runs, run_cli, started_run
 
 from runner.liveness import TAG, close_dead_runs, process_tag
 
@@ -51,3 +52,24 @@ def test_only_runs_whose_process_died_on_this_machine_are_closed(tmp_path):
     assert f"pid {int(ended.stdout)}" in why and f"python -m runner.rerun {runs['ended']} --resume" in why
     assert "--resume" not in store.get_run(runs["sweep"]).data.tags["runner.error"]
     assert [a.path for a in store.list_artifacts(runs["ended"], "outputs")] == ["outputs/runner.log"]
+
+
+def test_a_run_killed_without_a_word_is_closed_by_the_next_run_here(tmp_path):
+    digits = f"data.path={tmp_path / 'digits'}"
+    process = started_run(digits, "trainer.epochs=500", "tracking.log_model=false", cwd=tmp_path)
+    [orphan] = mlflow_runs(tmp_path)
+    run_id = orphan.info.run_id
+    # While its process lives, a resume is refused: two processes would train one run.
+    refused = run_cli(run_id, "--resume", cwd=tmp_path, module="runner.rerun")
+    assert refused.returncode == 2
+    assert f"still running, in process {process.pid} on this machine" in error_lines(refused)[0]
+    process.kill()  # as the out-of-memory killer would: nothing of it can end its MLflow run
+    process.wait()
+    assert client(tmp_path).get_run(run_id).info.status == "RUNNING"
+    result = run_cli(digits, "trainer.epochs=1", "tracking.log_model=false", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    orphan = client(tmp_path).get_run(run_id)
+    assert orphan.info.status == "KILLED"
+    assert f"python -m runner.rerun {run_id} --resume continues it" in orphan.data.tags["runner.error"]
+    logged = {a.path for a in client(tmp_path).list_artifacts(run_id, "outputs")}
+    assert {"outputs/runner.log", "outputs/backup", "outputs/checkpoints"} <= logged

@@ -6,13 +6,12 @@ import json
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from conftest import client, compose, error_lines, mlflow_runs, probe_cli, run_cli
+from conftest import client, compose, error_lines, mlflow_runs, probe_cli, run_cli, started_run
 
 pytestmark = pytest.mark.slow
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
@@ -61,20 +60,9 @@ def best_checkpoint(cwd: Path, run_id: str, outputs: str) -> tuple[dict, list]:
     return record, keras.saving.load_model(folder / "best.keras", safe_mode=True).get_weights()
 
 
-def started(cwd: Path, name: str, *args: str) -> subprocess.Popen:
-    """A run of ``args`` that has finished its first epoch, still running."""
-    command = [sys.executable, "-m", "runner", f"data.path={cwd / 'digits'}", *args]
-    command.append(f"tracking.run_name={name}")
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in process.stdout:
-        if "val_accuracy" in line:  # the end of epoch 0: its backup is written
-            return process
-    raise AssertionError(f"run {name} ended before its first epoch did (exit code {process.wait()})")
-
-
 def interrupted(cwd: Path, name: str, sig: signal.Signals) -> str:
     """A run of ARGS stopped by ``sig`` after its first epoch; its id."""
-    process = started(cwd, name, *ARGS)
+    process = started_run(f"data.path={cwd / 'digits'}", *ARGS, f"tracking.run_name={name}", cwd=cwd)
     process.send_signal(sig)
     process.communicate(timeout=120)
     return by_name(cwd, name).info.run_id
@@ -130,27 +118,6 @@ def test_resume_after_sigkill_gives_the_metrics_of_an_uninterrupted_run(store):
     assert best[0][0] == best[1][0]
     for a, b in zip(best[0][1], best[1][1], strict=True):
         np.testing.assert_array_equal(a, b)
-
-
-def test_a_run_killed_without_a_word_is_closed_by_the_next_run_here(store):
-    process = started(store, "orphan", "trainer.epochs=500", "tracking.log_model=false")
-    run_id = by_name(store, "orphan").info.run_id
-    # While its process lives, a resume is refused: two processes would train one run.
-    refused = rerun(run_id, "--resume", cwd=store)
-    assert refused.returncode == 2
-    assert f"still running, in process {process.pid} on this machine" in error_lines(refused)[0]
-    process.kill()  # as the out-of-memory killer would: nothing of it can end its MLflow run
-    process.wait()
-    assert client(store).get_run(run_id).info.status == "RUNNING"
-    result = run_cli(
-        f"data.path={store / 'digits'}", "trainer.epochs=1", "tracking.log_model=false", cwd=store
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    orphan = client(store).get_run(run_id)
-    assert orphan.info.status == "KILLED"
-    assert f"python -m runner.rerun {run_id} --resume continues it" in orphan.data.tags["runner.error"]
-    logged = {a.path for a in client(store).list_artifacts(run_id, "outputs")}
-    assert {"outputs/runner.log", "outputs/backup", "outputs/checkpoints"} <= logged
 
 
 def test_resume_on_another_machine_reads_the_backup_from_mlflow(store):
