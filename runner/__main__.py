@@ -119,6 +119,10 @@ def _hydra_main(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from runner.memory import keep_freed_memory
+
+    keep_freed_memory()  # each step's batches and activations reuse memory, no page faults
+
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         return sweep_job(checked_train, cfg)
     return reported(checked_train, cfg)

@@ -14,6 +14,7 @@ every pass is kept in the JSON so that noise shows. ``peak_rss_mb`` is the proce
 resident memory while that loader ran and ``added_rss_mb`` what it added to the memory in use
 when it started (earlier loaders' memory is not always given back to the OS). A loader that
 fails on the files (Keras's loaders stop at the first corrupt one) gets ``{"error": ...}``.
+The process's malloc is set as a training run's is (``runner.memory``), for every loader alike.
 
 Also: ``--fit`` times ``model.fit`` epochs on the same small model with the runner's pipeline and
 with ``image_dataset_from_directory``; ``--make N`` first writes N synthetic JPEG photos into DIR;
@@ -33,6 +34,7 @@ from runner.bench.loaders import cache_sizes, fit_epochs, loaders
 from runner.bench.measure import figures_or_error, index_scale, measure, warm_up
 from runner.bench.photos import make_photos
 from runner.errors import positive_int
+from runner.memory import keep_freed_memory
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -68,6 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.dir.is_dir():
         parser.error(f"DIR: '{args.dir}' is not a folder; give one of class subfolders, or --make N")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    keep_freed_memory()  # as a training run does; for every loader alike, all in this process
     with contextlib.redirect_stdout(sys.stderr):  # ImageDataGenerator prints "Found N images"
         made = loaders(args.dir, args.size, args.batch)
         unknown = [name for name in args.loaders.split(",") if name not in made]
