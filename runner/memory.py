@@ -9,11 +9,12 @@ of a convolution), from many threads, so each step came back in fresh pages: one
 a fault (measured on a 2-core cloud VM: 35,000 faults a `fit` step of the bench's small CNN,
 100 ms of system time a step; ~45,000 a 5,000-image warm pass of the runner's cache).
 
-With blocks up to 32 MB (glibc's most) taken from the heap and up to 128 MB of freed heap kept,
-those steps reuse memory the process already has. On that VM (``python -m runner.bench``, two
-runs each way): the runner's warm pass went from 25,000–27,000 to 44,000–55,000 images/s,
-image_dataset_from_directory's from 1,550–1,690 to 1,900–1,970. The cost: up to 128 MB freed and
-not yet reused stays in the process's resident memory.
+Blocks up to 32 MB (glibc's most) now come from the heap, and freed heap stays in the process
+(128 MB trim threshold; a 64 MB top pad, which is what keeps the threads' heaps from shrinking).
+On that VM (``python -m runner.bench``, two runs each way): the runner's warm pass went from
+25,000–27,000 to 43,000–53,000 images/s, image_dataset_from_directory's cold pass from
+1,550–1,660 to 1,900–1,980, a `fit` epoch of the bench's small CNN from 65 to 55 s (compute
+alone). The cost: resident memory, up to ~200 MB more than the process uses at the moment.
 
 Your own malloc settings win: with GLIBC_TUNABLES naming ``glibc.malloc`` or any ``MALLOC_*_``
 variable set, or on a C library other than glibc (macOS, musl), nothing is changed.
