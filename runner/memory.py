@@ -3,11 +3,11 @@
 glibc's malloc gives each block over its mmap threshold (128 KB at first, raised to at most
 32 MB as such blocks are freed) pages of its own and unmaps them on free, and returns free heap
 tops over its trim threshold. tf.data and Keras allocate and free the same large blocks at every
-step (a batch of 32 uint8 images at 224² is 4.8 MB, 19 MB as float32, and so is each activation
-of a convolution), from many threads, so each step came back in fresh pages: one page fault per
-4 KB, each zeroed by the kernel, and on a VM whose host reclaims the pages a guest frees, ~3.5 µs
-a fault (measured on a 2-core cloud VM: 35,000 faults a `fit` step of the bench's small CNN,
-100 ms of system time a step; ~45,000 a 5,000-image warm pass of the runner's cache).
+step (a batch of 32 uint8 images at 224² is 4.8 MB, 19 MB as float32; a model's activations and
+gradients are blocks of that order), from many threads, so each step came back in fresh pages:
+one page fault per 4 KB, each zeroed by the kernel, and on a VM whose host reclaims the pages a
+guest frees, ~3.5 µs a fault (measured on a 2-core cloud VM: 35,000 faults a `fit` step of the
+bench's small CNN, 100 ms of system time a step; ~45,000 a 5,000-image warm pass of the runner's cache).
 
 Blocks up to 32 MB (glibc's most) now come from the heap, and freed heap stays in the process
 (128 MB trim threshold; a 64 MB top pad, which is what keeps the threads' heaps from shrinking).
