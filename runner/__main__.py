@@ -1,7 +1,7 @@
 """``python -m runner [overrides]``: compose the config, call ``train``, report bad input in one line.
 
 TensorFlow and MLflow are imported only inside ``train``, so ``--help`` and ``--cfg job`` stay fast,
-and the trainer values are checked before it (``runner.checks``): a bad one is a line in a second.
+and the config values are checked before it (``runner.checks``): a bad one is a line in a second.
 """
 
 from __future__ import annotations
@@ -104,10 +104,10 @@ def sweep_job(train: Callable[[DictConfig], float], cfg: DictConfig) -> float:
 
 
 def checked_train(cfg: DictConfig) -> float:
-    """``train(cfg)``, its trainer values checked before TensorFlow starts (a second, not five)."""
-    from runner.checks import check_trainer
+    """``train(cfg)``, its config values checked before TensorFlow starts (a second, not ten)."""
+    from runner.checks import check_config
 
-    check_trainer(cfg.trainer)
+    check_config(cfg)
     from runner.train import train
 
     return train(cfg)

@@ -1,17 +1,27 @@
-"""The ``trainer`` values that can be refused before TensorFlow starts.
+"""The config values that can be refused before TensorFlow starts.
 
-``python -m runner`` checks them before it imports ``runner.train`` (so ``trainer.epochs=0`` is
-one line within a second or two, not after TensorFlow's start), and ``train(cfg)`` again, for the
-callers that reach it directly. Checks that need the data or Keras (``trainer.top_k`` against the
-class count, ``label_smoothing`` against the label mode) stay in ``train``.
+``python -m runner`` checks them before it imports ``runner.train`` (so ``trainer.epochs=0`` or a
+missing ``data.path`` is one line within a second or two, not after TensorFlow's start), and
+``train(cfg)`` again, for the callers that reach it directly. Checks that need the data or Keras
+(``trainer.top_k`` against the class count, ``label_smoothing`` against the label mode) stay in
+``train``.
 """
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from runner.config import Schedule
 from runner.errors import RunnerError, closest
+
+
+def check_config(cfg: DictConfig) -> None:
+    """The trainer values, then the ``data``, ``model`` and ``tracking`` nodes built as their schema
+    dataclasses (``runner.config``), whose ``__post_init__`` refuses what no type rules out and
+    whose missing values (``data.path``, ``model.path``) are refused by OmegaConf."""
+    check_trainer(cfg.trainer)
+    for group in ("data", "model", "tracking"):
+        OmegaConf.to_object(cfg[group])
 
 
 def metric_names(top_k: int | None) -> list[str]:

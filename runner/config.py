@@ -226,12 +226,29 @@ class AugConfig:
     placement: Placement = Placement.pipeline
 
 
+def check_head(dropout: float, dense: int = 1, filters: list[int] | None = None) -> None:
+    """Layer sizes Keras would refuse without naming the key, or fail on deep inside a layer."""
+    if any(width < 1 for width in filters or ()):
+        raise RunnerError(
+            f"model.filters={list(filters)}: each needs at least 1, e.g. model.filters=[32,64]."
+        )
+    if dense < 1:
+        raise RunnerError(f"model.dense={dense}: must be at least 1, e.g. model.dense=128.")
+    if not 0 <= dropout < 1:
+        raise RunnerError(
+            f"model.dropout={dropout}: must be at least 0 and less than 1, e.g. model.dropout=0.2."
+        )
+
+
 @dataclass
 class SmallCNN:
     _target_: str = "runner.models.small_cnn"
     filters: list[int] = field(default_factory=lambda: [32, 64])
     dense: int = 128
     dropout: float = 0.25
+
+    def __post_init__(self) -> None:
+        check_head(self.dropout, self.dense, self.filters)
 
 
 @dataclass
@@ -244,6 +261,9 @@ class Application:
     trainable: bool = True  # false: a frozen backbone, only the head learns
     dropout: float = 0.2
     backbone: dict[str, Any] = field(default_factory=dict)  # the backbone's own args, e.g. alpha
+
+    def __post_init__(self) -> None:
+        check_head(self.dropout)
 
 
 @dataclass
@@ -293,6 +313,13 @@ class TrackingConfig:
     system_metrics: bool | None = None
     rerun_of: str | None = None  # set by `python -m runner.rerun RUN_ID`: the run this one repeats
     resume: str | None = None  # set by `python -m runner.rerun RUN_ID --resume`: the run to continue
+
+    def __post_init__(self) -> None:
+        if self.register_as and not self.log_model:
+            raise RunnerError(
+                f"tracking.register_as={self.register_as}: registers the logged model, and "
+                f"tracking.log_model=false logs none. Drop one of the two."
+            )
 
 
 @dataclass

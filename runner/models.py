@@ -28,7 +28,6 @@ def small_cnn(
     augmentation: Sequence[keras.layers.Layer] = (),
 ) -> keras.Model:
     """Conv-pool blocks, then a dense head: enough for digits and small photo folders."""
-    check_head(dropout, dense, filters)
     inputs, x = image_input(input_shape, augmentation)
     x = layers.Rescaling(1.0 / 255)(x)
     for width in filters:
@@ -38,20 +37,6 @@ def small_cnn(
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(dense, activation="relu")(x)
     return keras.Model(inputs, head(num_classes)(x), name="small_cnn")
-
-
-def check_head(dropout: float, dense: int = 1, filters: Sequence[int] = ()) -> None:
-    """Layer sizes Keras would refuse without naming the key, or fail on deep inside a layer."""
-    if any(width < 1 for width in filters):
-        raise RunnerError(
-            f"model.filters={list(filters)}: each needs at least 1, e.g. model.filters=[32,64]."
-        )
-    if dense < 1:
-        raise RunnerError(f"model.dense={dense}: must be at least 1, e.g. model.dense=128.")
-    if not 0 <= dropout < 1:
-        raise RunnerError(
-            f"model.dropout={dropout}: must be at least 0 and less than 1, e.g. model.dropout=0.2."
-        )
 
 
 def image_input(
@@ -92,7 +77,6 @@ def application(
     ``trainable=false`` freezes the backbone and runs its BatchNorm in inference mode (the
     transfer-learning recipe for ``weights=imagenet``): only the head learns."""
     constructor = application_named(name)
-    check_head(dropout)
     inputs, x = image_input(input_shape, augmentation)
     x = keras.ops.cast(x, "float32")
     if input_shape[-1] == 1:

@@ -113,11 +113,6 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
 
     ``attempt`` > 0 continues run ``tracking.resume`` (its ``attempt``-th resume): its params and
     config are already there, and this attempt's outputs go to ``outputs/resume-<attempt>/``."""
-    if cfg.tracking.register_as and not cfg.tracking.log_model:
-        raise RunnerError(
-            f"tracking.register_as={cfg.tracking.register_as}: registers the logged model, and "
-            f"tracking.log_model=false logs none. Drop one of the two."
-        )
     experiment_id = connect(cfg.tracking.uri, cfg.tracking.experiment)
     liveness.close_dead_runs(mlflow.MlflowClient(), experiment_id)
     tags = {

@@ -22,7 +22,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from runner import augment, pipeline, preview, record, rerun, sources, tracking
 from runner.backup import Backup
 from runner.callbacks import callbacks, interrupts_between_batches
-from runner.checks import check_trainer
+from runner.checks import check_config
 from runner.config import LabelMode, Schedule
 from runner.errors import RunnerError
 from runner.evaluate import log_evaluation, log_mistakes
@@ -136,7 +136,7 @@ def dtype_policy(name: str) -> Iterator[None]:
 def train(cfg: DictConfig) -> float:
     output_dir, overrides = hydra_job()
     seed = cfg.trainer.seed
-    check_trainer(cfg.trainer)
+    check_config(cfg)
     objective = loss(cfg.data.label_mode, cfg.trainer.label_smoothing)
     seed_everything(seed, cfg.trainer.deterministic)
     index = sources.index_of(cfg.data)

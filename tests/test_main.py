@@ -24,9 +24,21 @@ def test_help_and_cfg_do_not_import_tensorflow(args, tmp_path):
     assert ("Powered by Hydra" in output) == (args == ["--help"])
 
 
-def test_bad_trainer_values_are_refused_before_tensorflow_starts(tmp_path):
-    output, heavy = probe_cli("data=digits", "trainer.epochs=0", cwd=tmp_path)
-    assert heavy == []  # the line comes back in about a second
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["trainer.epochs=0"],
+        ["data=dir"],  # data.path missing
+        ["data.batch_size=0"],
+        ["model.dropout=1.5"],
+        ["model=file"],  # model.path missing
+        ["tracking.register_as=digits", "tracking.log_model=false"],
+    ],
+)
+def test_bad_values_are_refused_before_tensorflow_starts(args, tmp_path):
+    # test_bad_config_is_one_line checks each one's line; here, that it comes back in about a second.
+    output, heavy = probe_cli(*args, cwd=tmp_path)
+    assert heavy == []
 
 
 PRESETS = {
@@ -70,6 +82,7 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
         (["trainer.epochz=3"], ["trainer.epochz", "Did you mean 'epochs'?"]),
         (["data.color_mode=rbg"], ["data.color_mode=rbg", "Did you mean 'rgb'?"]),
         (["data=dir"], ["data.path", "needs a value"]),
+        (["model=file"], ["model.path", "needs a value"]),
         (["experiment=nope"], ["experiment=nope", "no such option"]),
         (["aug=standard", "~aug.ops.zooom"], ["~aug.ops.zooom", "nothing to delete", "Did you mean 'zoom'?"]),
         (
