@@ -218,18 +218,19 @@ def test_an_output_folder_that_cannot_be_made_names_the_hydra_key(mode, tmp_path
 
 
 def test_bad_input_in_one_job_of_a_sweep_fails_that_job_and_the_others_run(tmp_path):
-    result = run_cli("-m", "data=digits", "trainer.epochs=1", "model.dropout=1.5,0.2", cwd=tmp_path)
+    # top_k=10 of digits' 10 classes is refused once the data is read: the job's run has started.
+    result = run_cli("-m", "data=digits", "trainer.epochs=1", "trainer.top_k=10,3", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     job, summary = error_lines(result)
-    assert job.startswith("runner: error: job #0: model.dropout=1.5: must be at least 0 and less than 1")
+    assert job.startswith("runner: error: job #0: trainer.top_k=10: this run has 10 classes")
     assert (
         summary
         == "runner: error: 1 job(s) of this sweep stopped on bad input (#0; each one's line is above)."
     )
     failed, finished = mlflow_runs(tmp_path)
-    assert (failed.info.status, failed.data.params["model.dropout"]) == ("FAILED", "1.5")
+    assert (failed.info.status, failed.data.params["trainer.top_k"]) == ("FAILED", "10")
     assert failed.data.tags["runner.error"] == job.removeprefix("runner: error: job #0: ")
-    assert (finished.info.status, finished.data.params["model.dropout"]) == ("FINISHED", "0.2")
+    assert (finished.info.status, finished.data.params["trainer.top_k"]) == ("FINISHED", "3")
     assert failed.info.run_name != finished.info.run_name  # named at random, whatever trainer.seed
     # The sweep is a run of its own, the jobs' runs nested under it; one failed, so it did.
     [sweep] = mlflow_runs(tmp_path, sweeps=True)
@@ -239,20 +240,20 @@ def test_bad_input_in_one_job_of_a_sweep_fails_that_job_and_the_others_run(tmp_p
     }
     assert (
         sweep.data.tags["runner.command"]
-        == "python -m runner -m data=digits trainer.epochs=1 model.dropout=1.5,0.2"
+        == "python -m runner -m data=digits trainer.epochs=1 trainer.top_k=10,3"
     )
     assert sweep.data.tags["runner.best_run"] == finished.info.run_id
     summary = client(tmp_path).download_artifacts(sweep.info.run_id, "sweep/summary.csv", str(tmp_path))
     assert Path(summary).read_text().splitlines() == [
         "rank,val_accuracy,status,run_id,overrides",
-        f"1,{finished.data.metrics['final_val_accuracy']},FINISHED,{finished.info.run_id},model.dropout=0.2",
-        f"2,,FAILED,{failed.info.run_id},model.dropout=1.5",
+        f"1,{finished.data.metrics['final_val_accuracy']},FINISHED,{finished.info.run_id},trainer.top_k=3",
+        f"2,,FAILED,{failed.info.run_id},trainer.top_k=10",
     ]
     # Its run holds no model or config: a rerun of it says what to do instead.
     [line] = error_lines(run_cli(sweep.info.run_id, cwd=tmp_path, module="runner.rerun"))
     assert f"run {sweep.info.run_id} is a sweep, not a training run" in line
     assert line.endswith(sweep.data.tags["runner.command"])
-    assert f"2. FAILED  model.dropout=1.5  run {failed.info.run_id}" in result.stderr
+    assert f"2. FAILED  trainer.top_k=10  run {failed.info.run_id}" in result.stderr
 
 
 def test_a_cache_too_big_for_the_disk_is_refused_before_decoding(tmp_path):
