@@ -1,7 +1,7 @@
 """``python -m runner [overrides]``: compose the config, call ``train``, report bad input in one line.
 
 TensorFlow and MLflow are imported only inside ``train``, so ``--help`` and ``--cfg job`` stay fast,
-and the config values are checked before it (``runner.checks``): a bad one is a line in a second.
+and ``train`` refuses bad config values and files before it imports them: a line in a second or two.
 """
 
 from __future__ import annotations
@@ -103,11 +103,8 @@ def sweep_job(train: Callable[[DictConfig], float], cfg: DictConfig) -> float:
         raise JobFailed(message, job) from None
 
 
-def checked_train(cfg: DictConfig) -> float:
-    """``train(cfg)``, its config values checked before TensorFlow starts (a second, not ten)."""
-    from runner.checks import check_config
-
-    check_config(cfg)
+def train(cfg: DictConfig) -> float:
+    """``runner.train.train``, imported only for a job (so not by --help or --cfg job)."""
     from runner.train import train
 
     return train(cfg)
@@ -124,8 +121,8 @@ def _hydra_main(cfg: DictConfig) -> float:
     keep_freed_memory()  # each step's batches and activations reuse memory, no page faults
 
     if HydraConfig.get().mode == RunMode.MULTIRUN:
-        return sweep_job(checked_train, cfg)
-    return reported(checked_train, cfg)
+        return sweep_job(train, cfg)
+    return reported(train, cfg)
 
 
 def main() -> None:

@@ -1,10 +1,9 @@
 """The config values that can be refused before TensorFlow starts.
 
-``python -m runner`` checks them before it imports ``runner.train`` (so ``trainer.epochs=0`` or a
-missing ``data.path`` is one line within a second or two, not after TensorFlow's start), and
-``train(cfg)`` again, for the callers that reach it directly. Checks that need the data or Keras
+``train(cfg)`` checks them first (so ``trainer.epochs=0`` or a missing ``data.path`` is one line
+within a second or two, not after TensorFlow's start). Checks that need the data or Keras
 (``trainer.top_k`` against the class count, ``label_smoothing`` against the label mode) stay in
-``train``.
+``runner.fit``.
 """
 
 from __future__ import annotations

@@ -123,7 +123,6 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
     put its backup in ``output_dir/backup`` for ``BackupAndRestore``, and return how many attempts
     it had. Refusals come before anything of the run is touched."""
     from runner import liveness, record
-    from runner.backup import Backup
     from runner.tracking import attempts, outputs_path
 
     run_id = cfg.tracking.resume
@@ -157,6 +156,8 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
             "run %s is still marked %s; continuing it as if its process died", run_id, run.info.status
         )
         liveness.close(store, run, "its process ended without ending the run; resumed")
+    from runner.backup import Backup  # Keras: imported once the resume is accepted
+
     started = attempts(run)
     last = outputs_path(started - 1)
     local = Path(run.data.tags.get("runner.output_dir", "/nonexistent"))

@@ -223,7 +223,7 @@ def test_failed_run_is_marked_failed_with_its_error_and_log(tmp_path):
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero_at_the_last_step():
-    from runner.train import optimizer
+    from runner.fit import optimizer
 
     cfg = compose(
         "trainer.lr_schedule=cosine",
@@ -241,7 +241,7 @@ def test_cosine_schedule_warms_up_then_decays_to_zero_at_the_last_step():
 
 def test_label_smoothing_spreads_the_target_and_survives_a_safe_mode_load(tmp_path):
     from runner.config import LabelMode
-    from runner.train import loss
+    from runner.fit import loss
 
     truth, predicted = np.array([[0.0, 1.0, 0.0]]), np.array([[0.2, 0.7, 0.1]])
     smoothed = loss(LabelMode.categorical, 0.3)
@@ -264,7 +264,7 @@ def test_label_smoothing_spreads_the_target_and_survives_a_safe_mode_load(tmp_pa
 def test_label_smoothing_on_int_labels_or_out_of_range_is_refused(mode, smoothing, says, tmp_path):
     from runner.config import LabelMode
     from runner.errors import RunnerError
-    from runner.train import loss
+    from runner.fit import loss
 
     with pytest.raises(RunnerError, match=f"trainer.label_smoothing={smoothing}: .*{says}"):
         loss(LabelMode(mode), smoothing)
@@ -333,8 +333,9 @@ def test_top_k_accuracy_is_reported_monitored_and_evaluated(tmp_path):
     from runner.config import LabelMode
     from runner.errors import RunnerError
     from runner.evaluate import main as evaluate
+    from runner.fit import fit_metrics
     from runner.predict import decoder_of
-    from runner.train import fit_metrics, train
+    from runner.train import train
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     cfg = compose(

@@ -1,0 +1,225 @@
+"""``fit(cfg, index, ...)``: the files -> pipeline -> model -> ``model.fit`` -> tracking, for a run
+``runner.train`` has accepted; returns the monitored metric. Everything TensorFlow does lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from omegaconf import DictConfig
+from sklearn.utils.class_weight import compute_class_weight
+
+from runner import augment, pipeline, preview, record, tracking
+from runner.backup import Backup
+from runner.callbacks import callbacks, interrupts_between_batches
+from runner.config import LabelMode, Schedule
+from runner.errors import RunnerError
+from runner.evaluate import log_evaluation, log_mistakes
+from runner.sources import FileIndex
+from runner.targets import build
+
+log = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow generators
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def fit_metrics(label_mode: LabelMode, top_k: int | None, num_classes: int) -> list:
+    """Accuracy, and with ``trainer.top_k`` how often the true class is among the k likeliest
+    (for many classes, where near misses are the rule)."""
+    if not top_k:
+        return ["accuracy"]
+    if top_k >= num_classes:  # binary runs too: two classes
+        raise RunnerError(
+            f"trainer.top_k={top_k}: this run has {num_classes} classes, so the true class is always "
+            f"among the {top_k} likeliest. Set trainer.top_k below the number of classes, or null."
+        )
+    name = f"top{top_k}_accuracy"
+    if label_mode == LabelMode.int:
+        return ["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(top_k, name=name)]
+    return ["accuracy", keras.metrics.TopKCategoricalAccuracy(top_k, name=name)]
+
+
+def check_validation(monitor: str, data: pipeline.Data) -> None:
+    """A val_* monitor with no validation images would have nothing to return to a sweeper."""
+    if monitor.startswith("val_") and data.val is None:
+        raise RunnerError(
+            f"trainer.monitor={monitor}: this run has no validation images. Set "
+            f"trainer.monitor={monitor.removeprefix('val_')}, or data.validation_split=0.2."
+        )
+
+
+def loss(label_mode: LabelMode, smoothing: float) -> keras.losses.Loss:
+    """The cross-entropy for ``data.label_mode``. Label smoothing needs the one-hot targets of
+    ``categorical`` (or ``binary``): Keras's sparse loss has no ``label_smoothing``."""
+    if not 0 <= smoothing < 1:
+        raise RunnerError(
+            f"trainer.label_smoothing={smoothing}: must be at least 0 and less than 1, "
+            f"e.g. trainer.label_smoothing=0.1."
+        )
+    if label_mode == LabelMode.int:
+        if smoothing:
+            raise RunnerError(
+                f"trainer.label_smoothing={smoothing}: smooths one-hot labels, and data.label_mode=int "
+                f"gives class numbers; add data.label_mode=categorical."
+            )
+        return keras.losses.SparseCategoricalCrossentropy()
+    if label_mode == LabelMode.binary:
+        return keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
+    return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+
+
+def class_weights(mode: str | None, data: pipeline.Data) -> dict[int, float] | None:
+    """``balanced``: n_samples / (n_classes * count) over the training split, so rare classes count more."""
+    if mode is None:
+        return None
+    if mode != "balanced":
+        raise RunnerError(f"trainer.class_weight={mode}: the only option is 'balanced' (or null for none).")
+    labels = data.index.labels[data.split == "train"]
+    classes = np.arange(len(data.index.class_names))
+    weights = compute_class_weight("balanced", classes=classes, y=labels)
+    tracking.log_class_weights(data.index.class_names, weights)
+    return dict(zip(classes.tolist(), weights.tolist(), strict=True))
+
+
+def optimizer(cfg: DictConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """``trainer.optimizer``, its learning rate on ``trainer.lr_schedule``. Hydra reads
+    ``learning_rate=0`` or ``=1`` as an int, which Keras refuses ("should be float"): a
+    whole-number rate is passed as the float it means."""
+    rate = cfg.optimizer.get("learning_rate")
+    changed = {"learning_rate": float(rate)} if isinstance(rate, int) and not isinstance(rate, bool) else {}
+    if cfg.lr_schedule == Schedule.cosine:
+        warmup = cfg.warmup_epochs * steps_per_epoch
+        peak = float(rate)
+        changed["learning_rate"] = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=0.0 if warmup else peak,
+            decay_steps=(cfg.epochs - cfg.warmup_epochs) * steps_per_epoch,
+            warmup_target=peak if warmup else None,
+            warmup_steps=warmup,
+        )
+    return build(cfg.optimizer, "trainer.optimizer", **changed)
+
+
+@contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Keras's global dtype policy while the model is built (its layers keep it); the augmentation
+    layers, built before, and the next job of a sweep, in the same process, keep float32."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str], attempt: int) -> float:
+    """Train on ``index`` and record it all in MLflow (run ``tracking.resume``'s ``attempt``-th
+    resume when it is > 0); outputs go to ``output_dir``, and ``overrides`` make the command line."""
+    seed = cfg.trainer.seed
+    objective = loss(cfg.data.label_mode, cfg.trainer.label_smoothing)
+    seed_everything(seed, cfg.trainer.deterministic)
+    pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed, cfg.data.label_mode)
+    with tracking.run(cfg, output_dir, overrides, attempt) as run_id:
+        # A resumed run's batches begin at its epoch; one that had run all its epochs fits none,
+        # and keeps the last epoch's batches for the model's input example.
+        resumed = Backup.resumed_epoch(output_dir / "backup")
+        epochs = range(min(resumed, cfg.trainer.epochs - 1), cfg.trainer.epochs)
+        pipeline_augment = augment.apply(pipeline_aug) if pipeline_aug else None
+        data = pipeline.build(cfg.data, index, seed, pipeline_augment, epochs, cfg.trainer.deterministic)
+        check_validation(cfg.trainer.monitor, data)
+        if pipeline_aug or model_aug:
+            images, labels = preview.sample(cfg.data, data.index, rows=6)
+            preview_grid = preview.grid(
+                images, labels, data.index.class_names, pipeline_aug + model_aug, draws=5
+            )
+            tracking.log_preview(preview_grid)
+        record.log_data(data, output_dir)
+        # The initial weights and fit's randomness from trainer.seed alone: what ran since the seed
+        # was set (MLflow, the preview) may have drawn from the global generators, and a run's
+        # metrics must not depend on, say, whether it was given a name.
+        keras.utils.set_random_seed(seed)
+        names = data.index.class_names
+        binary = cfg.data.label_mode == LabelMode.binary
+        with dtype_policy(cfg.trainer.precision.value):
+            model = build(
+                cfg.model,
+                "model",
+                input_shape=data.input_shape,
+                num_classes=1 if binary else len(names),
+                augmentation=model_aug,
+            )
+        model.compile(
+            optimizer=optimizer(cfg.trainer, data.steps),
+            loss=objective,
+            metrics=fit_metrics(cfg.data.label_mode, cfg.trainer.top_k, len(names)),
+        )
+        with interrupts_between_batches() as stop:
+            history = model.fit(
+                data.train,
+                validation_data=data.val,
+                epochs=cfg.trainer.epochs,
+                steps_per_epoch=data.steps,  # data.train holds all the epochs, each in its order
+                shuffle=False,  # the order is data.train's own
+                callbacks=[*callbacks(cfg.trainer, output_dir), stop],
+                class_weight=class_weights(cfg.trainer.class_weight, data),
+                verbose=cfg.trainer.verbose,
+            )
+        # Empty when a resumed run had finished its last epoch: then what that epoch logged.
+        metrics = {name: values[-1] for name, values in history.history.items()} or tracking.last_metrics()
+        if data.val is not None:
+            metrics.update(evaluate(model, data, "val"))
+        if data.test is not None:  # held out: reported, never monitored or swept on
+            metrics.update(evaluate(model, data, "test"))
+        if cfg.tracking.log_model:
+            tracking.log_model(model, next(iter(data.train))[0].numpy()[:4], cfg.tracking.register_as)
+        result = float(metrics[cfg.trainer.monitor])
+        tracking.report(cfg, run_id, result, output_dir / "checkpoints" / "best.json")
+    return result
+
+
+def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, float]:
+    """Metrics of the final model (best weights if early stopping restored them) on the ``val`` or
+    ``test`` images, logged as ``final_<part>_*``, with their confusion matrix and per-class scores."""
+    images = data.val if part == "val" else data.test
+    results = model.evaluate(images, return_dict=True, verbose=0)
+    probabilities = model.predict(images, verbose=0)
+    if probabilities.shape[1] == 1:  # binary: one sigmoid output
+        probabilities = np.concatenate([1 - probabilities, probabilities], axis=1)
+    predicted = np.argmax(probabilities, axis=1)
+    positions = np.flatnonzero(data.split == part)
+    truth = data.index.labels[positions]
+    metrics = {f"{part}_{name}": float(value) for name, value in results.items()}
+    prefix = "" if part == "val" else f"{part}_"
+    names = data.index.class_names
+    metrics[f"{part}_macro_f1"] = log_evaluation(names, truth, predicted, prefix)
+    paths = [data.index.paths[i] for i in positions]
+    log_mistakes(
+        names,
+        truth,
+        predicted,
+        probabilities.max(axis=1),
+        paths,
+        lambda shown: rows_of(images, shown),
+        prefix,
+    )
+    tracking.log_final(metrics)
+    return metrics
+
+
+def rows_of(batches: tf.data.Dataset, positions: np.ndarray) -> np.ndarray:
+    """The images at ``positions`` of unshuffled ``batches``, as the model saw them."""
+    wanted, found, start = set(positions.tolist()), {}, 0
+    for images, _ in batches:
+        for p in wanted & set(range(start, start + len(images))):
+            found[p] = images[p - start].numpy()
+        start += len(images)
+    return np.stack([found[p] for p in positions.tolist()])
