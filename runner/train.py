@@ -2,8 +2,9 @@
 
 A plain function (no Hydra inside), so sweepers get their objective from its return value and
 tests or notebooks can call it with a composed config. What can refuse the run without TensorFlow
-comes first: the config's values, the files (indexing them), a resume's record. So bad input is
-a line within a second or two, and TensorFlow (``runner.fit``) starts only for a run that trains.
+comes first: the config's values, the files (indexing them), a resume's record, the tracking store
+(its address, driver, experiment name). So bad input is a line within seconds, and TensorFlow
+(``runner.fit``) starts only for a run that trains.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ def train(cfg: DictConfig) -> float:
     check_config(cfg)
     index = sources.index_of(cfg.data)
     attempt = rerun.prepare_resume(cfg, output_dir, index) if cfg.tracking.resume else 0
-    from runner.fit import fit  # TensorFlow and Keras: seconds to import
+    from runner import tracking  # MLflow, and then TensorFlow and Keras: seconds to import
+
+    tracking.connect(cfg.tracking.uri, cfg.tracking.experiment)  # a store that refuses, refuses now
+    from runner.fit import fit
 
     return fit(cfg, index, output_dir, overrides, attempt)
