@@ -1,0 +1,56 @@
+"""runner.fit's parts on their own: the learning rate schedule and the loss."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from conftest import compose
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero_at_the_last_step():
+    from runner.fit import optimizer
+
+    cfg = compose(
+        "trainer.lr_schedule=cosine",
+        "trainer.warmup_epochs=1",
+        "trainer.epochs=3",
+        "trainer.optimizer.learning_rate=0.01",
+    )
+    adam = optimizer(cfg.trainer, steps_per_epoch=10)
+    rates = []
+    for step in (0, 5, 10, 20, 30):
+        adam.iterations.assign(step)
+        rates.append(round(float(adam.learning_rate), 6))
+    assert rates == [0.0, 0.005, 0.01, 0.005, 0.0]  # warm-up, peak after epoch 0, half-way, end
+
+
+def test_label_smoothing_spreads_the_target_and_survives_a_safe_mode_load(tmp_path):
+    from runner.config import LabelMode
+    from runner.fit import loss
+
+    truth, predicted = np.array([[0.0, 1.0, 0.0]]), np.array([[0.2, 0.7, 0.1]])
+    smoothed = loss(LabelMode.categorical, 0.3)
+    target = np.array([0.1, 0.8, 0.1])  # 1 - 0.3 + 0.3/3 for the class, 0.3/3 for the others
+    expected = -(target * np.log(predicted)).sum()
+    assert float(smoothed(truth, predicted)) == pytest.approx(expected, rel=1e-5)
+    assert float(loss(LabelMode.categorical, 0.0)(truth, predicted)) == pytest.approx(-np.log(0.7), rel=1e-5)
+    # The logged model is compiled with it, and must still load with safe_mode.
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile("adam", smoothed)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert loaded.loss.get_config()["label_smoothing"] == 0.3
+
+
+@pytest.mark.parametrize(
+    ("mode", "smoothing", "says"),
+    [("int", 0.1, "add data.label_mode=categorical"), ("categorical", 1.0, "less than 1")],
+)
+def test_label_smoothing_on_int_labels_or_out_of_range_is_refused(mode, smoothing, says, tmp_path):
+    from runner.config import LabelMode
+    from runner.errors import RunnerError
+    from runner.fit import loss
+
+    with pytest.raises(RunnerError, match=f"trainer.label_smoothing={smoothing}: .*{says}"):
+        loss(LabelMode(mode), smoothing)
