@@ -26,14 +26,6 @@ def pytest_xdist_auto_num_workers(config) -> int | None:
     return min(4, usable_cores())
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files with slow tests first (stable otherwise): pytest-xdist hands out whole files in this
-    order as workers free up, and longest first keeps every worker busy to the end (in alphabetical
-    order test_train, the longest file, came last and ran alone)."""
-    slow = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow)
-
-
 # Class colours make the tiny photo folders learnable, so a fit on them means something.
 COLOURS = {"cat": (220, 60, 40), "dog": (40, 90, 220), "owl": (60, 200, 80)}
 

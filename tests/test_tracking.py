@@ -52,7 +52,6 @@ def server(tmp_path):
         process.wait(timeout=30)
 
 
-@pytest.mark.slow
 def test_a_run_is_recorded_on_a_real_mlflow_server(server, tmp_path, monkeypatch):
     from mlflow import MlflowClient
 
