@@ -17,22 +17,25 @@ import logging
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import psutil
-import tensorflow as tf
 from tqdm import tqdm
 
-from runner.config import Cache
+from runner.config import Cache, DataConfig
 from runner.cpus import usable_cores
 from runner.decode import Decoder
 from runner.errors import RunnerError
-from runner.sources.index import header_problem
+from runner.sources.index import FileIndex, header_problem
+
+if TYPE_CHECKING:  # imported where a memory cache is made: ``train`` checks room before TensorFlow
+    import tensorflow as tf
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +113,8 @@ def memory_cache(shape: tuple[int, ...], fill: Callable[[np.ndarray], T]) -> tup
     TensorFlow owns the memory, so nothing ever copies it: a variable made from a NumPy buffer
     (DLPack) is copied whole by its first ``tf.gather``, 2x the cache at the peak, and a tensor
     captured by tf.data is copied whole by each graph rewrite (always, with op determinism on)."""
+    import tensorflow as tf
+
     variable = tf.Variable(tf.raw_ops.Empty(shape=shape, dtype=tf.uint8, init=False), trainable=False)
     return variable, fill(numpy_view(variable, writable=True))
 
@@ -160,15 +165,45 @@ def check_room(folder: Path, shape: tuple[int, ...], cache_dir: str) -> None:
         )
 
 
+def check_room_for(cfg: DataConfig, index: FileIndex) -> None:
+    """Refuse now what ``load`` would refuse before decoding: a cache too big for the memory or the
+    disk, a ``data.cache_dir`` that cannot be written. ``train`` asks before TensorFlow starts, so
+    that is one line within seconds; ``load`` checks again, as things may change in between."""
+    decoder, items = Decoder.of(cfg), index.arrays or index.paths
+    shape = (len(items), *decoder.shape)
+    folder = Path(cfg.cache_dir).expanduser()
+    if choose(cfg.cache, shape) != Cache.disk or reusable(folder, digest(items, decoder)):
+        return
+    check_room(folder, shape, cfg.cache_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        raise unwritable(cfg.cache_dir, err) from err
+
+
+def reusable(folder: Path, key: str) -> bool:
+    """A disk cache of this key was written whole (its failures are renamed into place first)."""
+    return (folder / f"{key}.npy").exists() and (folder / f"{key}.failed.json").exists()
+
+
+def unwritable(cache_dir: str, err: OSError) -> RunnerError:
+    return RunnerError(
+        f"data.cache_dir={cache_dir}: cannot write the disk cache there ({err.strerror}: "
+        f"{err.filename}). Point data.cache_dir at a writable folder, or use data.cache=memory."
+    )
+
+
 def load(
     items: list, decoder: Decoder, cache: Cache, cache_dir: str
 ) -> tuple[tf.Variable | np.ndarray, dict]:
     """The decoded images of ``items`` and the position -> reason of failures.
 
     A memory cache is a tf.Variable (batches are one ``tf.gather``); a disk cache is a read-only
-    ``np.memmap`` reused while ``digest`` is unchanged."""
+    ``np.memmap`` reused while ``digest`` is unchanged. ``none`` comes here only for a generator's
+    arrays, which are in memory already: resized into a memory cache, never written to disk."""
     shape = (len(items), *decoder.shape)
-    chosen = choose(cache, shape)
+    chosen = Cache.memory if cache == Cache.none else choose(cache, shape)
     log.info("data.cache=%s: %s, %.1f MB", cache.value, chosen.value, np.prod(shape) / 1e6)
     if chosen == Cache.memory:
         # A variable, because tf.data copies a captured tensor; batches are one tf.gather each.
@@ -186,7 +221,7 @@ def disk_cache(
     folder = Path(cache_dir).expanduser()
     key = digest(items, decoder)
     data, failures = folder / f"{key}.npy", folder / f"{key}.failed.json"
-    if data.exists() and failures.exists():
+    if reusable(folder, key):
         log.info("reusing disk cache %s", data)
         bad = {int(i): reason for i, reason in json.loads(failures.read_text()).items()}
         return np.load(data, mmap_mode="r"), bad
@@ -197,10 +232,7 @@ def disk_cache(
         folder.mkdir(parents=True, exist_ok=True)
         images = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
     except OSError as err:
-        raise RunnerError(
-            f"data.cache_dir={cache_dir}: cannot write the disk cache there ({err.strerror}: "
-            f"{err.filename}). Point data.cache_dir at a writable folder, or use data.cache=memory."
-        ) from err
+        raise unwritable(cache_dir, err) from err
     try:
         bad = decode_into(images, items, decoder)
         images.flush()

@@ -2,9 +2,9 @@
 
 A plain function (no Hydra inside), so sweepers get their objective from its return value and
 tests or notebooks can call it with a composed config. What can refuse the run without TensorFlow
-comes first: the config's values, the files (indexing them), a resume's record, the tracking store
-(its address, driver, experiment name). So bad input is a line within seconds, and TensorFlow
-(``runner.fit``) starts only for a run that trains.
+comes first: the config's values, the files (indexing them), room for their cache, a resume's
+record, the tracking store (its address, driver, experiment name). So bad input is a line within
+seconds, and TensorFlow (``runner.fit``) starts only for a run that trains.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from runner import rerun, sources
+from runner import cache, rerun, sources
 from runner.checks import check_config
 
 
@@ -31,6 +31,7 @@ def train(cfg: DictConfig) -> float:
     output_dir, overrides = hydra_job()
     check_config(cfg)
     index = sources.index_of(cfg.data)
+    cache.check_room_for(cfg.data, index)
     attempt = rerun.prepare_resume(cfg, output_dir, index) if cfg.tracking.resume else 0
     from runner import tracking  # MLflow, and then TensorFlow and Keras: seconds to import
 

@@ -109,6 +109,13 @@ def test_failures_are_reported_and_remembered_by_the_disk_cache(tmp_path):
         }
 
 
+def test_a_generators_arrays_with_cache_none_are_resized_in_memory_not_on_disk(tmp_path):
+    arrays = [np.full((20, 24, 3), i, np.uint8) for i in range(4)]
+    images, bad = cache.load(arrays, decoder(), Cache.none, str(tmp_path / "c"))
+    assert not bad and not (tmp_path / "c").exists()
+    np.testing.assert_array_equal(cache.numpy_view(images)[:, 0, 0, 0], [0, 1, 2, 3])
+
+
 def test_auto_picks_memory_when_it_fits():
     assert cache.choose(Cache.auto, (10, 32, 32, 3)) == Cache.memory
     assert cache.choose(Cache.auto, (10**6, 1000, 1000, 3)) == Cache.disk

@@ -33,6 +33,8 @@ def test_help_and_cfg_do_not_import_tensorflow(args, tmp_path):
         ["model.dropout=1.5"],
         ["model=file"],  # model.path missing
         ["tracking.register_as=digits", "tracking.log_model=false"],
+        ["data.image_size=[100000,100000]"],  # a disk cache of petabytes
+        ["data.cache=disk", "data.cache_dir=/dev/null/cache"],  # a folder that cannot be made
     ],
 )
 def test_bad_values_are_refused_before_tensorflow_starts(args, tmp_path):
