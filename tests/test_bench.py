@@ -6,7 +6,11 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from conftest import photo_folder
+
+from runner.bench.loaders import loaders
 
 LOADERS = {"runner", "ids", "manual", "idg", "decode"}
 
@@ -104,3 +108,14 @@ def test_bench_fit_times_epochs_of_the_runner_ids_and_compute_alone(tmp_path):
     for name, figures in fit.items():
         assert len(figures["epoch_s"]) == 3 and all(s > 0 for s in figures["epoch_s"]), name
         assert figures["median_epoch_s"] == sorted(figures["epoch_s"])[1], name
+
+
+def test_the_runners_warm_pass_is_its_next_epoch_from_the_same_iterator(tmp_path):
+    # As fit reads the runner's dataset (all epochs, steps_per_epoch): each pass is the next
+    # epoch, in its own order; a new iterator would deal epoch 0 again.
+    epochs = loaders(photo_folder(tmp_path / "photos"), size=16, batch=8)["runner"]()
+    cold, warm = ([x.numpy() for x, _ in epochs] for _ in range(2))
+    assert [len(x) for x in cold] == [len(x) for x in warm] == [8, 8, 8, 8, 4]  # 36 images
+    cold, warm = np.concatenate(cold), np.concatenate(warm)
+    assert not np.array_equal(cold, warm)  # another order
+    assert sorted(map(bytes, cold)) == sorted(map(bytes, warm))  # of the same images

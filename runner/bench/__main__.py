@@ -9,8 +9,9 @@ resize: the ceiling). Once, before any loader: the files are read into the page 
 TensorFlow is started. Each loader's first pass in the process is timed on its own
 (``first_img_s``: it also pays the loader's one-time costs, as a training run's first epoch
 does), then ``--passes`` rounds of: build it fresh and read one epoch (cold), read a second epoch
-from the same object (warm). Figures are medians;
-every pass is kept in the JSON so that noise shows. ``peak_rss_mb`` is the process's peak
+from the same object (warm), each as ``fit`` reads it: the runner's dataset holds the epochs and
+is read on from one iterator (``steps_per_epoch``), Keras's loaders open one per epoch. Figures
+are medians; every pass is kept in the JSON so that noise shows. ``peak_rss_mb`` is the process's peak
 resident memory while that loader ran and ``added_rss_mb`` what it added to the memory in use
 when it started (earlier loaders' memory is not always given back to the OS). A loader that
 fails on the files (Keras's loaders stop at the first corrupt one) gets ``{"error": ...}``.

@@ -3,18 +3,19 @@ and the two other comparisons: cache memory, and ``model.fit`` epoch time."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import statistics
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from runner.bench.measure import Loader
 
 
-def loaders(root: Path, size: int, batch: int, epochs: int = 1) -> dict[str, Loader]:
-    """Each loader's one epoch of the files; the runner's dataset holds ``epochs`` of them (as in
-    training: one dataset for all epochs, each in its own order)."""
+def loaders(root: Path, size: int, batch: int, epochs: int = 2) -> dict[str, Loader]:
+    """Each loader's epochs of the files, read as ``fit`` reads them: Keras's loaders' one epoch
+    per iterator; the runner's ``epochs``, each in its own order, from one (``Epochs``)."""
     import keras
     import tensorflow as tf
 
@@ -25,11 +26,12 @@ def loaders(root: Path, size: int, batch: int, epochs: int = 1) -> dict[str, Loa
 
     auto = tf.data.AUTOTUNE
 
-    def runner(cache: Cache = Cache.memory) -> Iterable:
+    def runner(cache: Cache = Cache.memory) -> Epochs:
         source = DirSource(
             path=str(root), image_size=[size, size], batch_size=batch, validation_split=0.0, cache=cache
         )
-        return pipeline.build(source, source.index(), seed=0, epochs=range(epochs)).train
+        data = pipeline.build(source, source.index(), seed=0, epochs=range(epochs))
+        return Epochs(data.train, data.steps)
 
     def ids() -> Iterable:
         return keras.utils.image_dataset_from_directory(
@@ -74,6 +76,21 @@ def loaders(root: Path, size: int, batch: int, epochs: int = 1) -> dict[str, Loa
         # Not in the default list: the runner decoding every epoch (data.cache=none).
         "runner_nocache": lambda: runner(Cache.none),
     }
+
+
+class Epochs:
+    """The runner's training dataset (all the run's epochs) read one epoch, ``steps`` batches, per
+    ``iter()``, all from one iterator: as ``fit`` reads it with ``steps_per_epoch``. (``fit`` opens
+    an iterator per epoch only for a dataset that ends with the epoch, as Keras's loaders' do.)"""
+
+    def __init__(self, dataset, steps: int) -> None:
+        self.dataset, self.steps = dataset, steps
+        self.iterator: Iterator | None = None
+
+    def __iter__(self) -> Iterator:
+        if self.iterator is None:
+            self.iterator = iter(self.dataset)
+        return itertools.islice(self.iterator, self.steps)
 
 
 class EpochsOf:
@@ -145,9 +162,11 @@ def fit_epochs(root: Path, size: int, batch: int, epochs: int = 3) -> dict:
         timer = EpochTimer()
         timer.seconds = []
         start = time.perf_counter()
-        # The runner's dataset holds every epoch: fit reads it steps at a time, as in training.
-        steps_per_epoch = steps if name == "runner" else None
-        model.fit(made[name](), epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=[timer], verbose=0)
+        data = made[name]()
+        if isinstance(data, Epochs):  # every epoch in one dataset: fit reads it steps at a time
+            model.fit(data.dataset, epochs=epochs, steps_per_epoch=data.steps, callbacks=[timer], verbose=0)
+        else:
+            model.fit(data, epochs=epochs, callbacks=[timer], verbose=0)
         found[name] = {
             "median_epoch_s": statistics.median(timer.seconds),
             "epoch_s": timer.seconds,
