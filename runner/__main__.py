@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from runner.config import CONF_DIR, register_configs
 from runner.errors import RunnerError, explain
-from runner.sweep import FAILED_ELSEWHERE
+from runner.sweep import FAILED_ELSEWHERE, record_refusal
 
 # HYDRA_FULL_ERROR=1 from the user still means "show me the whole traceback".
 WANTS_TRACEBACK = os.environ.get("HYDRA_FULL_ERROR") == "1"
@@ -97,8 +97,10 @@ def sweep_job(train: Callable[[DictConfig], float], cfg: DictConfig) -> float:
         message = explain(err, overrides())
         if message is None or WANTS_TRACEBACK:
             raise
-        job = f"#{HydraConfig.get().job.num}"  # as Hydra's "Launching" lines number them
+        hydra = HydraConfig.get()
+        job = f"#{hydra.job.num}"  # as Hydra's "Launching" lines number them
         print(f"runner: error: job {job}: {message}", file=sys.stderr)
+        record_refusal(cfg, list(hydra.overrides.task), err, message)
         FAILED_JOBS.append(job)
         raise JobFailed(message, job) from None
 

@@ -5,7 +5,8 @@ and ends. The parent run holds the sweep's command and folder and, once the jobs
 ranking by ``trainer.monitor``: ``sweep/summary.csv``, ``best_<monitor>`` and ``runner.best_run``,
 and the finished jobs' ``mean_<monitor>`` and ``std_<monitor>`` (a cross-validation's score); the
 console gets the same. The MLflow UI folds the jobs' runs under it. A job finds its
-parent in ``RUNNER_SWEEP_RUN`` (launchers' worker processes inherit the environment).
+parent in ``RUNNER_SWEEP_RUN`` (launchers' worker processes inherit the environment); a job
+refused before its run started gets one made for it (``record_refusal``), so every job is ranked.
 
 Hydra skips ``on_multirun_end`` when the sweep raises (a job stopped on bad input) or is
 interrupted, so the parent is also closed at exit: ``FAILED`` or ``KILLED`` then.
@@ -106,6 +107,34 @@ class SweepRun(Callback):
         status = "FAILED" if failed else ("FINISHED" if ended else "KILLED")
         client.set_terminated(parent, status)
         print(summary(parent, rows, self.monitor, spread), file=sys.stderr)
+
+
+def record_refusal(cfg: DictConfig, overrides: list[str], err: Exception, message: str) -> None:
+    """A job refused before its run started (a value only it has, refused before TensorFlow) gets
+    a run all the same, under the sweep's: ``FAILED``, with its overrides and its line as
+    ``runner.error``. So ``sweep/summary.csv`` lists every job, whichever launcher ran it. Not
+    for a job whose run recorded its failure already, nor outside a sweep."""
+    parent = os.environ.get(PARENT)
+    if parent is None or getattr(err, "recorded_in", None):
+        return
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from runner.tracking import MAX_TAG, command, unseeded_random
+
+    tags = {
+        "mlflow.parentRunId": parent,
+        "runner.overrides": json.dumps(overrides),
+        "runner.command": command(cfg, overrides)[:MAX_TAG],  # the job alone, to fix and run again
+        "runner.error": message[:MAX_TAG],
+    }
+    try:  # a courtesy: the job's line is on stderr already, whatever happens here
+        client = mlflow.MlflowClient(cfg.tracking.uri)
+        with unseeded_random():
+            run = client.create_run(client.get_run(parent).info.experiment_id, tags=tags)
+        client.set_terminated(run.info.run_id, "FAILED")
+    except (MlflowException, OSError):
+        pass
 
 
 def ranked(jobs: list, monitor: str, fixed: set[str]) -> list[list]:

@@ -158,6 +158,7 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
         status = "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
         # Bad input: the one line the user saw. A bug: its type and message (the log has the rest).
         mlflow.set_tag("runner.error", (explain(err) or f"{type(err).__name__}: {err}")[:MAX_TAG])
+        err.recorded_in = active.info.run_id  # a sweep job's failure has its run (sweep.record_refusal)
         raise
     finally:
         log_outputs(output_dir, outputs_path(attempt), mlflow.MlflowClient(), active.info.run_id)

@@ -220,42 +220,49 @@ def test_an_output_folder_that_cannot_be_made_names_the_hydra_key(mode, tmp_path
 
 
 def test_bad_input_in_one_job_of_a_sweep_fails_that_job_and_the_others_run(tmp_path):
-    # top_k=10 of digits' 10 classes is refused once the data is read: the job's run has started.
-    result = run_cli("-m", "data=digits", "trainer.epochs=1", "trainer.top_k=10,3", cwd=tmp_path)
+    # Two kinds of bad input, one per swept key: top_k=10 of digits' 10 classes is refused once
+    # the data is read (the job's run has started); dropout=1.5 before TensorFlow, before any run.
+    sweep = ["-m", "data=digits", "trainer.epochs=1", "trainer.top_k=10,3", "model.dropout=0.2,1.5"]
+    result = run_cli(*sweep, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    job, summary = error_lines(result)
-    assert job.startswith("runner: error: job #0: trainer.top_k=10: this run has 10 classes")
-    assert (
-        summary
-        == "runner: error: 1 job(s) of this sweep stopped on bad input (#0; each one's line is above)."
+    *jobs, summary = error_lines(result)
+    assert [line.split(": ")[2] for line in jobs] == ["job #0", "job #1", "job #3"]
+    assert jobs[0].startswith("runner: error: job #0: trainer.top_k=10: this run has 10 classes")
+    assert "model.dropout=1.5: must be at least 0 and less than 1" in jobs[1]
+    assert summary == (
+        "runner: error: 3 job(s) of this sweep stopped on bad input (#0, #1, #3; each one's line is above)."
     )
-    failed, finished = mlflow_runs(tmp_path)
-    assert (failed.info.status, failed.data.params["trainer.top_k"]) == ("FAILED", "10")
-    assert failed.data.tags["runner.error"] == job.removeprefix("runner: error: job #0: ")
-    assert (finished.info.status, finished.data.params["trainer.top_k"]) == ("FINISHED", "3")
-    assert failed.info.run_name != finished.info.run_name  # named at random, whatever trainer.seed
-    # The sweep is a run of its own, the jobs' runs nested under it; one failed, so it did.
-    [sweep] = mlflow_runs(tmp_path, sweeps=True)
-    assert sweep.info.status == "FAILED"
-    assert {failed.data.tags["mlflow.parentRunId"], finished.data.tags["mlflow.parentRunId"]} == {
-        sweep.info.run_id
-    }
-    assert (
-        sweep.data.tags["runner.command"]
-        == "python -m runner -m data=digits trainer.epochs=1 trainer.top_k=10,3"
+    # Every job has its run, nested under the sweep's, the refused ones too (made for them).
+    runs = mlflow_runs(tmp_path)
+    assert [run.info.status for run in runs] == ["FAILED", "FAILED", "FINISHED", "FAILED"]
+    for run, line in zip([runs[0], runs[1], runs[3]], jobs, strict=True):
+        assert run.data.tags["runner.error"] == line.split(": ", 3)[3]
+    finished, refused = runs[2], runs[1]
+    assert runs[0].data.params["trainer.top_k"] == "10"  # its run had started: the whole config
+    overrides = json.loads(refused.data.tags["runner.overrides"])
+    assert overrides == ["data=digits", "trainer.epochs=1", "trainer.top_k=10", "model.dropout=1.5"]
+    assert refused.data.tags["runner.command"] == "python -m runner " + " ".join(overrides)
+    assert runs[0].info.run_name != finished.info.run_name  # named at random, whatever trainer.seed
+    # The sweep is a run of its own; one job failed, so it did.
+    [sweep_run] = mlflow_runs(tmp_path, sweeps=True)
+    assert sweep_run.info.status == "FAILED"
+    assert {run.data.tags["mlflow.parentRunId"] for run in runs} == {sweep_run.info.run_id}
+    assert sweep_run.data.tags["runner.command"] == "python -m runner " + " ".join(sweep)
+    assert sweep_run.data.tags["runner.best_run"] == finished.info.run_id
+    path = client(tmp_path).download_artifacts(sweep_run.info.run_id, "sweep/summary.csv", str(tmp_path))
+    header, best, *failed = Path(path).read_text().splitlines()
+    assert header == "rank,val_accuracy,status,run_id,overrides"
+    value = finished.data.metrics["final_val_accuracy"]
+    assert best == f"1,{value},FINISHED,{finished.info.run_id},trainer.top_k=3 model.dropout=0.2"
+    assert sorted(row.split(",", 1)[1] for row in failed) == sorted(
+        f",FAILED,{run.info.run_id},{' '.join(json.loads(run.data.tags['runner.overrides'])[2:])}"
+        for run in (runs[0], runs[1], runs[3])
     )
-    assert sweep.data.tags["runner.best_run"] == finished.info.run_id
-    summary = client(tmp_path).download_artifacts(sweep.info.run_id, "sweep/summary.csv", str(tmp_path))
-    assert Path(summary).read_text().splitlines() == [
-        "rank,val_accuracy,status,run_id,overrides",
-        f"1,{finished.data.metrics['final_val_accuracy']},FINISHED,{finished.info.run_id},trainer.top_k=3",
-        f"2,,FAILED,{failed.info.run_id},trainer.top_k=10",
-    ]
     # Its run holds no model or config: a rerun of it says what to do instead.
-    [line] = error_lines(run_cli(sweep.info.run_id, cwd=tmp_path, module="runner.rerun"))
-    assert f"run {sweep.info.run_id} is a sweep, not a training run" in line
-    assert line.endswith(sweep.data.tags["runner.command"])
-    assert f"2. FAILED  trainer.top_k=10  run {failed.info.run_id}" in result.stderr
+    [line] = error_lines(run_cli(sweep_run.info.run_id, cwd=tmp_path, module="runner.rerun"))
+    assert f"run {sweep_run.info.run_id} is a sweep, not a training run" in line
+    assert line.endswith(sweep_run.data.tags["runner.command"])
+    assert f"FAILED  trainer.top_k=3 model.dropout=1.5  run {runs[3].info.run_id}" in result.stderr
 
 
 def test_a_cache_too_big_for_the_disk_is_refused_before_decoding(tmp_path):
