@@ -4,6 +4,7 @@ and a run whose process lives is not resumed twice."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 
@@ -59,6 +60,7 @@ def test_a_run_killed_without_a_word_is_closed_by_the_next_run_here(tmp_path):
     process = started_run(digits, "trainer.epochs=500", "tracking.log_model=false", cwd=tmp_path)
     [orphan] = mlflow_runs(tmp_path)
     run_id = orphan.info.run_id
+    process.send_signal(signal.SIGSTOP)  # alive still, but no longer taking a core from the test
     # While its process lives, a resume is refused: two processes would train one run.
     refused = run_cli(run_id, "--resume", cwd=tmp_path, module="runner.rerun")
     assert refused.returncode == 2
