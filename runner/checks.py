@@ -1,13 +1,14 @@
 """The config values that can be refused before TensorFlow starts.
 
 ``train(cfg)`` checks them first (so ``trainer.epochs=0`` or a missing ``data.path`` is one line
-within a second or two, not after TensorFlow's start). Checks that need the data or Keras
-(``trainer.top_k`` against the class count, ``label_smoothing`` against the label mode) stay in
-``runner.fit``.
+within a second or two, not after TensorFlow's start), and the monitor against the split once the
+files are indexed. Checks that need the decoded data or Keras (``trainer.top_k`` against the class
+count, ``label_smoothing`` against the label mode) stay in ``runner.fit``.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from runner.config import Schedule
@@ -21,6 +22,15 @@ def check_config(cfg: DictConfig) -> None:
     check_trainer(cfg.trainer)
     for group in ("data", "model", "tracking"):
         OmegaConf.to_object(cfg[group])
+
+
+def check_validation(monitor: str, split: np.ndarray) -> None:
+    """A val_* monitor with no validation images would have nothing to return to a sweeper."""
+    if monitor.startswith("val_") and not (split == "val").any():
+        raise RunnerError(
+            f"trainer.monitor={monitor}: this run has no validation images. Set "
+            f"trainer.monitor={monitor.removeprefix('val_')}, or data.validation_split=0.2."
+        )
 
 
 def metric_names(top_k: int | None) -> list[str]:

@@ -18,6 +18,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from runner import augment, pipeline, preview, record, tracking
 from runner.backup import Backup
 from runner.callbacks import callbacks, interrupts_between_batches
+from runner.checks import check_validation
 from runner.config import LabelMode, Schedule
 from runner.errors import RunnerError
 from runner.evaluate import log_evaluation, log_mistakes
@@ -47,15 +48,6 @@ def fit_metrics(label_mode: LabelMode, top_k: int | None, num_classes: int) -> l
     if label_mode == LabelMode.int:
         return ["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(top_k, name=name)]
     return ["accuracy", keras.metrics.TopKCategoricalAccuracy(top_k, name=name)]
-
-
-def check_validation(monitor: str, data: pipeline.Data) -> None:
-    """A val_* monitor with no validation images would have nothing to return to a sweeper."""
-    if monitor.startswith("val_") and data.val is None:
-        raise RunnerError(
-            f"trainer.monitor={monitor}: this run has no validation images. Set "
-            f"trainer.monitor={monitor.removeprefix('val_')}, or data.validation_split=0.2."
-        )
 
 
 def loss(label_mode: LabelMode, smoothing: float) -> keras.losses.Loss:
@@ -135,7 +127,7 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
         epochs = range(min(resumed, cfg.trainer.epochs - 1), cfg.trainer.epochs)
         pipeline_augment = augment.apply(pipeline_aug) if pipeline_aug else None
         data = pipeline.build(cfg.data, index, seed, pipeline_augment, epochs, cfg.trainer.deterministic)
-        check_validation(cfg.trainer.monitor, data)
+        check_validation(cfg.trainer.monitor, data.split)  # files that failed are left out now
         if pipeline_aug or model_aug:
             images, labels = preview.sample(cfg.data, data.index, rows=6)
             preview_grid = preview.grid(

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
-from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from runner import cache
 from runner.augment import Augment
@@ -29,6 +28,7 @@ from runner.cpus import usable_cores
 from runner.decode import Decoder
 from runner.errors import RunnerError
 from runner.sources import FileIndex, require_every_class
+from runner.split import check_splittable, split_of
 
 log = logging.getLogger(__name__)
 
@@ -42,35 +42,6 @@ class Data:
     split: np.ndarray  # per index entry: "train", "val" or "test"
     input_shape: tuple[int, int, int]
     steps: int  # training batches per epoch
-
-
-def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positions for train and validation with every class in the same proportion in both."""
-    positions = np.arange(len(labels))
-    if fraction <= 0:
-        return positions, positions[:0]
-    if not 0 < fraction < 1:
-        raise RunnerError(f"data.validation_split={fraction}: must be in [0, 1), e.g. 0.2.")
-    try:
-        train, val = train_test_split(positions, test_size=fraction, stratify=labels, random_state=seed)
-    except ValueError as err:
-        raise RunnerError(
-            f"data.validation_split={fraction}: cannot split {len(labels)} images by class ({err}). "
-            f"Add images to the smallest class, or change data.validation_split."
-        ) from err
-    return np.sort(train), np.sort(val)
-
-
-def fold_split(labels: np.ndarray, folds: int, fold: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positions for train and validation: fold ``fold`` of ``folds`` stratified, seeded folds, so
-    the jobs of a sweep over ``data.fold`` (same seed) validate on each image exactly once."""
-    try:
-        return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(labels, labels))[fold]
-    except ValueError as err:
-        raise RunnerError(
-            f"data.folds={folds}: cannot split {len(labels)} images into {folds} folds by class ({err}). "
-            f"Lower data.folds, or add images."
-        ) from err
 
 
 def permutation(size: int, seed: int, epoch: tf.Tensor) -> tf.Tensor:
@@ -211,18 +182,7 @@ def build(
     """Decode, split and batch ``index``: the training batches of ``epochs`` (a resumed run's
     begin at its epoch), augmented in tf.data by ``augment``; validation and test batches once.
     ``deterministic``: op determinism is on (``trainer.deterministic``), so no batch may read state."""
-    if not index.class_names:
-        raise RunnerError("data.labels_from=none: the images have no labels to train on.")
-    if len(index.class_names) < 2:
-        raise RunnerError(
-            f"data: one class only ('{index.class_names[0]}'); a classifier needs at least two. "
-            f"Add images of another class (a subfolder, or rows with another label)."
-        )
-    if cfg.folds and index.split is not None and not (index.split == "").any():
-        raise RunnerError(
-            f"data.folds={cfg.folds}: every image already has its split (data.val_path or "
-            f"data.split_column), so the folds would change nothing. Drop data.folds, or that split."
-        )
+    check_splittable(cfg, index)  # before decoding
     decoder = Decoder.of(cfg)
     if cfg.cache == Cache.none and index.arrays is None:
         images, keys = decoder, np.asarray(index.paths)
@@ -237,14 +197,7 @@ def build(
     capped = f" ({index.capped} more left out by data.max_per_class)" if index.capped else ""
     log.info("%d images in %d classes%s, %s", len(index), len(index.class_names), capped, index.summary())
 
-    split = np.full(len(index), "", dtype=object) if index.split is None else index.split.copy()
-    free = np.flatnonzero(split == "")  # not placed by the source: by data.folds or validation_split
-    if len(free):
-        if cfg.folds:
-            train, val = fold_split(index.labels[free], cfg.folds, cfg.fold, seed)
-        else:
-            train, val = stratified_split(index.labels[free], cfg.validation_split, seed)
-        split[free[train]], split[free[val]] = "train", "val"
+    split = split_of(cfg, index, seed)
     train, val, test = (np.flatnonzero(split == part) for part in ("train", "val", "test"))
     encode = label_encoder(cfg.label_mode, len(index.class_names))
 

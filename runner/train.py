@@ -2,9 +2,10 @@
 
 A plain function (no Hydra inside), so sweepers get their objective from its return value and
 tests or notebooks can call it with a composed config. What can refuse the run without TensorFlow
-comes first: the config's values, the files (indexing them), room for their cache, a resume's
-record, the tracking store (its address, driver, experiment name). So bad input is a line within
-seconds, and TensorFlow (``runner.fit``) starts only for a run that trains.
+comes first: the config's values, the files (indexing them), room for their cache, their split
+(and a val_* monitor against it), a resume's record, the tracking store (its address, driver,
+experiment name). So bad input is a line within seconds, and TensorFlow (``runner.fit``) starts
+only for a run that trains.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from runner import cache, rerun, sources
-from runner.checks import check_config
+from runner.checks import check_config, check_validation
+from runner.split import split_of
 
 
 def hydra_job() -> tuple[Path, list[str]]:
@@ -32,6 +34,7 @@ def train(cfg: DictConfig) -> float:
     check_config(cfg)
     index = sources.index_of(cfg.data)
     cache.check_room_for(cfg.data, index)
+    check_validation(cfg.trainer.monitor, split_of(cfg.data, index, cfg.trainer.seed))
     attempt = rerun.prepare_resume(cfg, output_dir, index) if cfg.tracking.resume else 0
     from runner import tracking  # MLflow, and then TensorFlow and Keras: seconds to import
 

@@ -35,6 +35,7 @@ def test_help_and_cfg_do_not_import_tensorflow(args, tmp_path):
         ["tracking.register_as=digits", "tracking.log_model=false"],
         ["data.image_size=[100000,100000]"],  # a disk cache of petabytes
         ["data.cache=disk", "data.cache_dir=/dev/null/cache"],  # a folder that cannot be made
+        ["data.validation_split=0"],  # and trainer.monitor=val_accuracy, the default
     ],
 )
 def test_bad_values_are_refused_before_tensorflow_starts(args, tmp_path):

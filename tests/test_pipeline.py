@@ -1,4 +1,4 @@
-"""The tf.data side: stratified seeded split, uint8 batches, label encodings."""
+"""The tf.data side: uint8 batches in a seeded order, label encodings, what build refuses."""
 
 from __future__ import annotations
 
@@ -8,33 +8,7 @@ import tensorflow as tf
 
 from runner.config import LabelMode
 from runner.errors import RunnerError
-from runner.pipeline import batches, build, fold_split, label_encoder, stratified_split
-
-
-def test_split_is_stratified_and_seeded():
-    labels = np.array([0] * 50 + [1] * 30 + [2] * 20)
-    train, val = stratified_split(labels, 0.2, seed=1)
-    assert len(val) == 20 and len(set(train) | set(val)) == 100 and not set(train) & set(val)
-    assert np.bincount(labels[val]).tolist() == [10, 6, 4]
-    again, _ = stratified_split(labels, 0.2, seed=1)
-    other, _ = stratified_split(labels, 0.2, seed=2)
-    assert np.array_equal(train, again) and not np.array_equal(train, other)
-
-
-def test_split_too_small_is_a_clear_error():
-    with pytest.raises(RunnerError, match="data.validation_split=0.2: cannot split 4 images by class"):
-        stratified_split(np.array([0, 1, 2, 3]), 0.2, seed=0)
-
-
-def test_folds_validate_each_image_once_stratified_and_seeded():
-    labels = np.array([0] * 50 + [1] * 30 + [2] * 20)
-    vals = [fold_split(labels, 5, fold, seed=1)[1] for fold in range(5)]
-    assert sorted(np.concatenate(vals).tolist()) == list(range(100))  # each image in one fold's val
-    assert all(np.bincount(labels[val]).tolist() == [10, 6, 4] for val in vals)
-    train, val = fold_split(labels, 5, 3, seed=1)
-    assert not set(train) & set(val) and len(train) + len(val) == 100
-    assert np.array_equal(fold_split(labels, 5, 3, seed=1)[1], val)
-    assert not np.array_equal(fold_split(labels, 5, 3, seed=2)[1], val)
+from runner.pipeline import batches, build, label_encoder
 
 
 def test_folds_over_images_that_all_have_their_split_are_refused_before_decoding():

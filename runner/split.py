@@ -1,0 +1,81 @@
+"""Which images train, validate and test: the source's own split, then k folds or a stratified,
+seeded fraction for the rest.
+
+No TensorFlow here: ``train`` splits the index before TensorFlow starts, so a split that cannot be
+made (or a ``val_*`` monitor with nothing to validate on) is one line within seconds;
+``pipeline.build`` splits again once the files that fail to decode are left out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from runner.config import DataConfig
+from runner.errors import RunnerError
+from runner.sources import FileIndex
+
+
+def split_of(cfg: DataConfig, index: FileIndex, seed: int) -> np.ndarray:
+    """Per index entry: "train", "val" or "test". The source's own (``data.val_path``,
+    ``data.test_path``, ``data.split_column``) first; the others by ``data.folds`` or
+    ``data.validation_split``."""
+    check_splittable(cfg, index)
+    split = np.full(len(index), "", dtype=object) if index.split is None else index.split.copy()
+    free = np.flatnonzero(split == "")  # not placed by the source
+    if len(free):
+        if cfg.folds:
+            train, val = fold_split(index.labels[free], cfg.folds, cfg.fold, seed)
+        else:
+            train, val = stratified_split(index.labels[free], cfg.validation_split, seed)
+        split[free[train]], split[free[val]] = "train", "val"
+    return split
+
+
+def check_splittable(cfg: DataConfig, index: FileIndex) -> None:
+    """What no decoding changes: a classifier needs labels of two classes at least, and folds need
+    images that the source left unplaced."""
+    if not index.class_names:
+        raise RunnerError("data.labels_from=none: the images have no labels to train on.")
+    if len(index.class_names) < 2:
+        raise RunnerError(
+            f"data: one class only ('{index.class_names[0]}'); a classifier needs at least two. "
+            f"Add images of another class (a subfolder, or rows with another label)."
+        )
+    if cfg.folds and index.split is not None and not (index.split == "").any():
+        raise RunnerError(
+            f"data.folds={cfg.folds}: every image already has its split (data.val_path or "
+            f"data.split_column), so the folds would change nothing. Drop data.folds, or that split."
+        )
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions for train and validation with every class in the same proportion in both."""
+    positions = np.arange(len(labels))
+    if fraction <= 0:
+        return positions, positions[:0]
+    if not 0 < fraction < 1:
+        raise RunnerError(f"data.validation_split={fraction}: must be in [0, 1), e.g. 0.2.")
+    from sklearn.model_selection import train_test_split  # seconds to import: not for a refusal
+
+    try:
+        train, val = train_test_split(positions, test_size=fraction, stratify=labels, random_state=seed)
+    except ValueError as err:
+        raise RunnerError(
+            f"data.validation_split={fraction}: cannot split {len(labels)} images by class ({err}). "
+            f"Add images to the smallest class, or change data.validation_split."
+        ) from err
+    return np.sort(train), np.sort(val)
+
+
+def fold_split(labels: np.ndarray, folds: int, fold: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions for train and validation: fold ``fold`` of ``folds`` stratified, seeded folds, so
+    the jobs of a sweep over ``data.fold`` (same seed) validate on each image exactly once."""
+    from sklearn.model_selection import StratifiedKFold
+
+    try:
+        return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(labels, labels))[fold]
+    except ValueError as err:
+        raise RunnerError(
+            f"data.folds={folds}: cannot split {len(labels)} images into {folds} folds by class ({err}). "
+            f"Lower data.folds, or add images."
+        ) from err

@@ -1,0 +1,53 @@
+"""The split: the source's own, then stratified and seeded, or k folds; no TensorFlow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from runner.config import DataConfig
+from runner.errors import RunnerError
+from runner.sources import FileIndex
+from runner.split import fold_split, split_of, stratified_split
+
+
+def test_split_is_stratified_and_seeded():
+    labels = np.array([0] * 50 + [1] * 30 + [2] * 20)
+    train, val = stratified_split(labels, 0.2, seed=1)
+    assert len(val) == 20 and len(set(train) | set(val)) == 100 and not set(train) & set(val)
+    assert np.bincount(labels[val]).tolist() == [10, 6, 4]
+    again, _ = stratified_split(labels, 0.2, seed=1)
+    other, _ = stratified_split(labels, 0.2, seed=2)
+    assert np.array_equal(train, again) and not np.array_equal(train, other)
+
+
+def test_split_too_small_is_a_clear_error():
+    with pytest.raises(RunnerError, match="data.validation_split=0.2: cannot split 4 images by class"):
+        stratified_split(np.array([0, 1, 2, 3]), 0.2, seed=0)
+
+
+def test_folds_validate_each_image_once_stratified_and_seeded():
+    labels = np.array([0] * 50 + [1] * 30 + [2] * 20)
+    vals = [fold_split(labels, 5, fold, seed=1)[1] for fold in range(5)]
+    assert sorted(np.concatenate(vals).tolist()) == list(range(100))  # each image in one fold's val
+    assert all(np.bincount(labels[val]).tolist() == [10, 6, 4] for val in vals)
+    train, val = fold_split(labels, 5, 3, seed=1)
+    assert not set(train) & set(val) and len(train) + len(val) == 100
+    assert np.array_equal(fold_split(labels, 5, 3, seed=1)[1], val)
+    assert not np.array_equal(fold_split(labels, 5, 3, seed=2)[1], val)
+
+
+def test_the_sources_own_split_is_kept_and_the_rest_split_by_fraction():
+    labels = np.array([0, 1] * 10)
+    placed = np.array(["test", "val"] + [""] * 18, dtype=object)
+    index = FileIndex([f"/nowhere/{i}.png" for i in range(20)], labels, ["cat", "dog"], [], split=placed)
+    split = split_of(DataConfig(validation_split=0.25), index, seed=0)
+    assert split[:2].tolist() == ["test", "val"]
+    assert sorted(split[2:]) == ["train"] * 13 + ["val"] * 5  # a quarter of the 18 unplaced, rounded up
+    assert (split_of(DataConfig(validation_split=0), index, seed=0)[2:] == "train").all()
+
+
+def test_one_class_is_refused_before_any_split():
+    index = FileIndex(["/nowhere/a.png", "/nowhere/b.png"], np.array([0, 0]), ["cats"], [])
+    with pytest.raises(RunnerError, match=r"data: one class only \('cats'\)"):
+        split_of(DataConfig(), index, seed=0)
