@@ -80,7 +80,6 @@ def run_of(store: Any, reference: str) -> str:
 def load(store: Any, run_id: str, best: bool) -> tuple[Any, list[str], dict]:
     """Run ``run_id``'s model (the logged final one, or with ``best`` its last attempt's
     ``checkpoints/best.keras``), class names and stored config, read as data (``rerun.fetch``)."""
-    import keras
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -93,14 +92,18 @@ def load(store: Any, run_id: str, best: bool) -> tuple[Any, list[str], dict]:
         with tempfile.TemporaryDirectory() as folder:
             names = Path(store.download_artifacts(run_id, "data/class_names.json", folder)).read_text()
             if best:
-                model = keras.saving.load_model(
-                    store.download_artifacts(run_id, checkpoint, folder), safe_mode=True
-                )
+                path = store.download_artifacts(run_id, checkpoint, folder)
             else:
+                # Globally: MLflow finds a run's logged model (MLflow 3) through the global URI.
                 mlflow.set_tracking_uri(store.tracking_uri)
-                model = mlflow.keras.load_model(
-                    f"runs:/{run_id}/model", load_model_kwargs={"safe_mode": True}
-                )
+                path = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model", dst_path=folder)
+            import keras  # only now: a run without that model is refused before Keras starts
+
+            model = (
+                keras.saving.load_model(path, safe_mode=True)
+                if best
+                else mlflow.keras.load_model(path, load_model_kwargs={"safe_mode": True})
+            )
     except (MlflowException, OSError) as err:
         why = (
             f"no {checkpoint} (it failed before its first epoch ended)"

@@ -70,6 +70,8 @@ def test_a_run_without_a_model_is_one_line(trained):
     store.log_text(failed, yaml.safe_dump(config), "config.yaml")  # failed before training
     [line] = error_lines(predict(failed, str(cwd / "config.yaml"), cwd=cwd))
     assert f"run {failed}: no logged model" in line, line
+    _, heavy = probe_cli(failed, str(cwd / "config.yaml"), cwd=cwd, module="runner.predict")
+    assert heavy == ["mlflow"]  # refused before Keras and TensorFlow start
     from runner.errors import RunnerError
     from runner.predict import load
 
