@@ -56,9 +56,11 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
     """Call ``fn``; bad input ends the process with one line on stderr and exit code 2."""
     try:
         return fn(*args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         if WANTS_TRACEBACK:
             raise
+        resume = getattr(err, "resume_with", None)  # set by ``tracking.run`` on the run it marked KILLED
+        killed = getattr(err, "recorded_in", None)
     except Exception as err:
         if isinstance(err, JobFailed) and FAILED_JOBS:  # after the sweep: say what the sweep did
             message = (
@@ -78,11 +80,11 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
     # TensorFlow's iterators: collected now, their threads stop before the interpreter tears down
     # (exiting with them alive can crash it).
     gc.collect()
-    print(
-        "runner: interrupted; a run that had started is marked KILLED in MLflow, with its log and "
-        "last checkpoint (python -m runner.rerun RUN_ID --resume continues it)",
-        file=sys.stderr,
-    )
+    if killed:
+        said = f"run {killed} is marked KILLED in MLflow, with its log and checkpoints; {resume} continues it"
+    else:
+        said = "no MLflow run had started"
+    print(f"runner: interrupted; {said}", file=sys.stderr)
     sys.exit(130)  # 128 + SIGINT, as a shell reports Ctrl-C
 
 

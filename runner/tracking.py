@@ -28,6 +28,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from runner import liveness, record
+from runner.config import TrackingConfig
 from runner.errors import RunnerError, explain
 from runner.sweep import PARENT
 
@@ -145,24 +146,32 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
         resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
         mlflow.log_params({k: str(v) for k, v in flatten(resolved).items()})
         mlflow.log_text(OmegaConf.to_yaml(resolved), "config.yaml")
+    run_id = active.info.run_id
     log.info(
-        "MLflow run %s in %s (python -m runner.rerun %s [--resume] repeats or continues it)",
-        active.info.run_id,
+        "MLflow run %s in %s (%s repeats or continues it)",
+        run_id,
         cfg.tracking.uri,
-        active.info.run_id,
+        rerun_command(run_id, cfg.tracking.uri, "[--resume]"),
     )
     status = "FINISHED"
     try:
-        yield active.info.run_id
+        yield run_id
     except BaseException as err:
         status = "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
         # Bad input: the one line the user saw. A bug: its type and message (the log has the rest).
         mlflow.set_tag("runner.error", (explain(err) or f"{type(err).__name__}: {err}")[:MAX_TAG])
-        err.recorded_in = active.info.run_id  # a sweep job's failure has its run (sweep.record_refusal)
+        err.recorded_in = run_id  # a sweep job's failure has its run (sweep.record_refusal)
+        err.resume_with = rerun_command(run_id, cfg.tracking.uri, "--resume")  # for Ctrl-C's line
         raise
     finally:
-        log_outputs(output_dir, outputs_path(attempt), mlflow.MlflowClient(), active.info.run_id)
+        log_outputs(output_dir, outputs_path(attempt), mlflow.MlflowClient(), run_id)
         mlflow.end_run(status)
+
+
+def rerun_command(run_id: str, uri: str, flag: str) -> str:
+    """The command that repeats or continues a run, with its store unless that is the default."""
+    store = "" if uri == TrackingConfig.uri else f" tracking.uri={shlex.quote(uri)}"
+    return f"python -m runner.rerun {run_id} {flag}{store}"
 
 
 @contextmanager

@@ -74,6 +74,9 @@ def test_a_run_is_recorded_on_a_real_mlflow_server(server, tmp_path, monkeypatch
     logged = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "data", "eval", "outputs"} <= logged
     assert not (tmp_path / "mlflow.db").exists()  # nothing went to the default local store
+    # The command that repeats or continues it names its store.
+    rerun = f"python -m runner.rerun {run.info.run_id} [--resume] tracking.uri={server} repeats"
+    assert rerun in result.stdout + result.stderr
 
 
 def test_a_tracking_server_that_is_down_fails_in_seconds(tmp_path):

@@ -388,17 +388,20 @@ def ctrl_c_after_an_epoch(*args: str, cwd: Path) -> str:
 
 def test_ctrl_c_marks_the_run_killed_and_keeps_its_checkpoint_and_log(tmp_path):
     output = ctrl_c_after_an_epoch(cwd=tmp_path)
-    assert output.splitlines()[-1].startswith("runner: interrupted")
     [run] = mlflow_runs(tmp_path)
     assert run.info.status == "KILLED"
+    assert output.splitlines()[-1] == (  # the run, and the command that continues it
+        f"runner: interrupted; run {run.info.run_id} is marked KILLED in MLflow, with its log and "
+        f"checkpoints; python -m runner.rerun {run.info.run_id} --resume continues it"
+    )
     logged = {a.path for a in client(tmp_path).list_artifacts(run.info.run_id, "outputs/checkpoints")}
     assert logged == {f"outputs/checkpoints/{name}" for name in ("last.keras", "best.keras", "best.json")}
 
 
 def test_ctrl_c_in_a_sweep_marks_its_run_and_its_jobs_killed(tmp_path):
     output = ctrl_c_after_an_epoch("-m", "model.dense=8,16", cwd=tmp_path)
-    assert any(line.startswith("runner: interrupted") for line in output.splitlines())
     [job] = mlflow_runs(tmp_path)  # the second job never started
+    assert f"runner: interrupted; run {job.info.run_id} is marked KILLED" in output
     [sweep] = mlflow_runs(tmp_path, sweeps=True)
     assert (job.info.status, sweep.info.status) == ("KILLED", "KILLED")
     assert "runner.best_run" not in sweep.data.tags  # only a job that ran to its end can be best
