@@ -13,12 +13,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from runner.config import Schedule
 from runner.errors import RunnerError, closest
+from runner.targets import check_targets
 
 
 def check_config(cfg: DictConfig) -> None:
-    """The trainer values, then the ``data``, ``model`` and ``tracking`` nodes built as their schema
-    dataclasses (``runner.config``), whose ``__post_init__`` refuses what no type rules out and
-    whose missing values (``data.path``, ``model.path``) are refused by OmegaConf."""
+    """Every ``_target_`` against the allowed ones, the trainer values, then the ``data``, ``model``
+    and ``tracking`` nodes built as their schema dataclasses (``runner.config``), whose
+    ``__post_init__`` refuses what no type rules out and whose missing values (``data.path``,
+    ``model.path``) are refused by OmegaConf."""
+    for group, node in cfg.items():
+        check_targets(node, str(group))
     check_trainer(cfg.trainer)
     for group in ("data", "model", "tracking"):
         OmegaConf.to_object(cfg[group])

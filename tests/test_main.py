@@ -36,6 +36,7 @@ def test_help_and_cfg_do_not_import_tensorflow(args, tmp_path):
         ["data.image_size=[100000,100000]"],  # a disk cache of petabytes
         ["data.cache=disk", "data.cache_dir=/dev/null/cache"],  # a folder that cannot be made
         ["data.validation_split=0"],  # and trainer.monitor=val_accuracy, the default
+        ["trainer.optimizer._target_=os.system"],  # a target the runner never builds
     ],
 )
 def test_bad_values_are_refused_before_tensorflow_starts(args, tmp_path):
@@ -131,6 +132,14 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
                 "+trainer.optimizer.momentm=0.9",
             ],
             ["trainer.optimizer.momentm: keras.optimizers.SGD has no parameter", "Did you mean 'momentum'?"],
+        ),
+        (
+            ["data=digits", "trainer.optimizer._target_=os.system"],
+            ["trainer.optimizer._target_=os.system: not allowed", "keras.optimizers.*"],
+        ),
+        (
+            ["data=digits", "+aug.ops.code={_target_: keras.layers.Lambda, function: print}"],
+            ["aug.ops.code._target_=keras.layers.Lambda: not allowed; it runs Python code"],
         ),
         (
             ["data=digits", "+aug.ops.turn._target_=keras.layers.RandomRotation"],
