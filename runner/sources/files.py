@@ -68,7 +68,7 @@ def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
             if column not in found:
                 raise RunnerError(
                     f"{key}={column}: no such column in '{path}'.{closest(column, found)} "
-                    f"Columns: {', '.join(found)}."
+                    f"Set {key} to one of its columns: {', '.join(found)}."
                 )
         return list(reader)
 
