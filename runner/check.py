@@ -33,11 +33,13 @@ def main(argv: list[str] | None = None) -> None:
 
 def check(out: Path, overrides: list[str]) -> None:
     from runner import pipeline, record
+    from runner.checks import check_labels
     from runner.config import compose
     from runner.sources import index_of
 
     cfg = compose(overrides)
     index = index_of(cfg.data)
+    check_labels(cfg, len(index.class_names))  # what a run would refuse in these labels
     data = pipeline.build(cfg.data, index, cfg.trainer.seed)
     counts = record.write_data(data, out)
     print(report(data, counts, out, overrides))

@@ -1,9 +1,9 @@
 """The config values that can be refused before TensorFlow starts.
 
 ``train(cfg)`` checks them first (so ``trainer.epochs=0`` or a missing ``data.path`` is one line
-within a second or two, not after TensorFlow's start), and the monitor against the split once the
-files are indexed. Checks that need the decoded data or Keras (``trainer.top_k`` against the class
-count, ``label_smoothing`` against the label mode) stay in ``runner.fit``.
+within a second or two, not after TensorFlow's start), then the labels against the classes and
+the monitor against the split once the files are indexed. Checks that need Keras (an optimizer's
+or a layer's arguments) are ``runner.targets.build``'s.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from runner.config import Schedule
+from runner.config import LabelMode, Schedule
 from runner.errors import RunnerError, closest
 from runner.targets import check_targets
 
@@ -26,6 +26,34 @@ def check_config(cfg: DictConfig) -> None:
     check_trainer(cfg.trainer)
     for group in ("data", "model", "tracking"):
         OmegaConf.to_object(cfg[group])
+
+
+def check_labels(cfg: DictConfig, num_classes: int) -> None:
+    """``data.label_mode`` and the trainer's label settings against the classes the files have."""
+    mode, smoothing, top_k = cfg.data.label_mode, cfg.trainer.label_smoothing, cfg.trainer.top_k
+    if mode == LabelMode.none:
+        raise RunnerError(
+            "data.label_mode=none: there are no labels to train on; use int, categorical or binary."
+        )
+    if mode == LabelMode.binary and num_classes != 2:
+        raise RunnerError(
+            f"data.label_mode=binary needs exactly 2 classes, found {num_classes}; use int or categorical."
+        )
+    if not 0 <= smoothing < 1:
+        raise RunnerError(
+            f"trainer.label_smoothing={smoothing}: must be at least 0 and less than 1, "
+            f"e.g. trainer.label_smoothing=0.1."
+        )
+    if smoothing and mode == LabelMode.int:  # Keras's sparse loss has no label_smoothing
+        raise RunnerError(
+            f"trainer.label_smoothing={smoothing}: smooths one-hot labels, and data.label_mode=int "
+            f"gives class numbers; add data.label_mode=categorical."
+        )
+    if top_k and top_k >= num_classes:  # binary runs too: two classes
+        raise RunnerError(
+            f"trainer.top_k={top_k}: this run has {num_classes} classes, so the true class is always "
+            f"among the {top_k} likeliest. Set trainer.top_k below the number of classes, or null."
+        )
 
 
 def check_validation(monitor: str, split: np.ndarray) -> None:
@@ -85,6 +113,10 @@ def check_trainer(cfg: DictConfig) -> None:
             f"trainer.warmup_epochs={cfg.warmup_epochs}: must be at least 0 and less than "
             f"trainer.epochs={cfg.epochs}, so that some epochs decay: lower it (e.g. "
             f"trainer.warmup_epochs=0) or raise trainer.epochs."
+        )
+    if cfg.class_weight not in (None, "balanced"):
+        raise RunnerError(
+            f"trainer.class_weight={cfg.class_weight}: the only option is 'balanced' (or null for none)."
         )
     if cfg.top_k is not None and cfg.top_k < 2:
         raise RunnerError(

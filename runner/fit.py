@@ -20,7 +20,6 @@ from runner.backup import Backup
 from runner.callbacks import callbacks, interrupts_between_batches
 from runner.checks import check_validation
 from runner.config import LabelMode, Schedule
-from runner.errors import RunnerError
 from runner.evaluate import log_evaluation, log_mistakes
 from runner.sources import FileIndex
 from runner.targets import build
@@ -34,16 +33,11 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def fit_metrics(label_mode: LabelMode, top_k: int | None, num_classes: int) -> list:
+def fit_metrics(label_mode: LabelMode, top_k: int | None) -> list:
     """Accuracy, and with ``trainer.top_k`` how often the true class is among the k likeliest
     (for many classes, where near misses are the rule)."""
     if not top_k:
         return ["accuracy"]
-    if top_k >= num_classes:  # binary runs too: two classes
-        raise RunnerError(
-            f"trainer.top_k={top_k}: this run has {num_classes} classes, so the true class is always "
-            f"among the {top_k} likeliest. Set trainer.top_k below the number of classes, or null."
-        )
     name = f"top{top_k}_accuracy"
     if label_mode == LabelMode.int:
         return ["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(top_k, name=name)]
@@ -51,19 +45,8 @@ def fit_metrics(label_mode: LabelMode, top_k: int | None, num_classes: int) -> l
 
 
 def loss(label_mode: LabelMode, smoothing: float) -> keras.losses.Loss:
-    """The cross-entropy for ``data.label_mode``. Label smoothing needs the one-hot targets of
-    ``categorical`` (or ``binary``): Keras's sparse loss has no ``label_smoothing``."""
-    if not 0 <= smoothing < 1:
-        raise RunnerError(
-            f"trainer.label_smoothing={smoothing}: must be at least 0 and less than 1, "
-            f"e.g. trainer.label_smoothing=0.1."
-        )
+    """The cross-entropy for ``data.label_mode`` (``checks.check_labels`` refused smoothing of int labels)."""
     if label_mode == LabelMode.int:
-        if smoothing:
-            raise RunnerError(
-                f"trainer.label_smoothing={smoothing}: smooths one-hot labels, and data.label_mode=int "
-                f"gives class numbers; add data.label_mode=categorical."
-            )
         return keras.losses.SparseCategoricalCrossentropy()
     if label_mode == LabelMode.binary:
         return keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
@@ -74,8 +57,6 @@ def class_weights(mode: str | None, data: pipeline.Data) -> dict[int, float] | N
     """``balanced``: n_samples / (n_classes * count) over the training split, so rare classes count more."""
     if mode is None:
         return None
-    if mode != "balanced":
-        raise RunnerError(f"trainer.class_weight={mode}: the only option is 'balanced' (or null for none).")
     labels = data.index.labels[data.split == "train"]
     classes = np.arange(len(data.index.class_names))
     weights = compute_class_weight("balanced", classes=classes, y=labels)
@@ -152,7 +133,7 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
         model.compile(
             optimizer=optimizer(cfg.trainer, data.steps),
             loss=objective,
-            metrics=fit_metrics(cfg.data.label_mode, cfg.trainer.top_k, len(names)),
+            metrics=fit_metrics(cfg.data.label_mode, cfg.trainer.top_k),
         )
         with interrupts_between_batches() as stop:
             history = model.fit(

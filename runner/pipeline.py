@@ -26,7 +26,6 @@ from runner.augment import Augment
 from runner.config import Cache, DataConfig, LabelMode
 from runner.cpus import usable_cores
 from runner.decode import Decoder
-from runner.errors import RunnerError
 from runner.sources import FileIndex, require_every_class
 from runner.split import check_splittable, split_of
 
@@ -155,15 +154,8 @@ def decoded(decoder: Decoder) -> Load:
 
 
 def label_encoder(mode: LabelMode, num_classes: int) -> Callable[[tf.Tensor], tf.Tensor]:
-    """int labels -> what the loss for ``data.label_mode`` expects."""
-    if mode == LabelMode.none:
-        raise RunnerError(
-            "data.label_mode=none: there are no labels to train on; use int, categorical or binary."
-        )
-    if mode == LabelMode.binary and num_classes != 2:
-        raise RunnerError(
-            f"data.label_mode=binary needs exactly 2 classes, found {num_classes}; use int or categorical."
-        )
+    """int labels -> what the loss for ``data.label_mode`` expects (``checks.check_labels`` refused
+    ``none``, and ``binary`` without two classes)."""
     if mode == LabelMode.categorical:
         return lambda y: tf.one_hot(y, num_classes)
     if mode == LabelMode.binary:

@@ -2,10 +2,10 @@
 
 A plain function (no Hydra inside), so sweepers get their objective from its return value and
 tests or notebooks can call it with a composed config. What can refuse the run without TensorFlow
-comes first: the config's values, the files (indexing them), room for their cache, their split
-(and a val_* monitor against it), a resume's record, the tracking store (its address, driver,
-experiment name). So bad input is a line within seconds, and TensorFlow (``runner.fit``) starts
-only for a run that trains.
+comes first: the config's values, the files (indexing them), the labels against their classes,
+room for their cache, their split (and a val_* monitor against it), a resume's record, the
+tracking store (its address, driver, experiment name). So bad input is a line within seconds, and
+TensorFlow (``runner.fit``) starts only for a run that trains.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from runner import cache, rerun, sources
-from runner.checks import check_config, check_validation
+from runner.checks import check_config, check_labels, check_validation
 from runner.split import split_of
 
 
@@ -33,6 +33,7 @@ def train(cfg: DictConfig) -> float:
     output_dir, overrides = hydra_job()
     check_config(cfg)
     index = sources.index_of(cfg.data)
+    check_labels(cfg, len(index.class_names))
     cache.check_room_for(cfg.data, index)
     check_validation(cfg.trainer.monitor, split_of(cfg.data, index, cfg.trainer.seed))
     attempt = rerun.prepare_resume(cfg, output_dir, index) if cfg.tracking.resume else 0

@@ -41,16 +41,3 @@ def test_label_smoothing_spreads_the_target_and_survives_a_safe_mode_load(tmp_pa
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     assert loaded.loss.get_config()["label_smoothing"] == 0.3
-
-
-@pytest.mark.parametrize(
-    ("mode", "smoothing", "says"),
-    [("int", 0.1, "add data.label_mode=categorical"), ("categorical", 1.0, "less than 1")],
-)
-def test_label_smoothing_on_int_labels_or_out_of_range_is_refused(mode, smoothing, says, tmp_path):
-    from runner.config import LabelMode
-    from runner.errors import RunnerError
-    from runner.fit import loss
-
-    with pytest.raises(RunnerError, match=f"trainer.label_smoothing={smoothing}: .*{says}"):
-        loss(LabelMode(mode), smoothing)

@@ -1,0 +1,58 @@
+"""runner.checks: the values refused before TensorFlow starts, each with the line that says how to fix it."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import compose
+
+from runner.checks import check_labels, check_trainer
+from runner.errors import RunnerError
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        (["trainer.warmup_epochs=2"], "trainer.warmup_epochs=2: only trainer.lr_schedule=cosine warms up"),
+        (
+            ["trainer.lr_schedule=plateau", "trainer.plateau_factor=2"],
+            "trainer.plateau_factor=2.0: the patience must be at least 0 epochs and the factor between 0",
+        ),
+        (
+            ["trainer.lr_schedule=plateau", "~trainer.optimizer.learning_rate"],
+            "lr_schedule=plateau: needs a number",
+        ),
+        (["trainer.top_k=1"], "trainer.top_k=1: must be at least 2"),
+        (["trainer.class_weight=balance"], "trainer.class_weight=balance: the only option is 'balanced'"),
+    ],
+)
+def test_trainer_settings_that_would_be_ignored_or_fail_are_refused(overrides, says):
+    with pytest.raises(RunnerError, match=says):
+        check_trainer(compose(*overrides).trainer)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "classes", "says"),
+    [
+        (["data.label_mode=none"], 3, "data.label_mode=none: there are no labels to train on"),
+        (["data.label_mode=binary"], 3, "data.label_mode=binary needs exactly 2 classes, found 3"),
+        (["trainer.label_smoothing=0.1"], 3, "label_smoothing=0.1: .*add data.label_mode=categorical"),
+        (["data.label_mode=categorical", "trainer.label_smoothing=1.0"], 3, "=1.0: must be .* less than 1"),
+        (["trainer.top_k=3"], 3, "trainer.top_k=3: this run has 3 classes, so the true class is always"),
+        (["data.label_mode=binary", "trainer.top_k=2"], 2, "trainer.top_k=2: this run has 2 classes"),
+    ],
+)
+def test_labels_that_cannot_train_are_refused_against_the_class_count(overrides, classes, says):
+    with pytest.raises(RunnerError, match=says):
+        check_labels(compose(*overrides), classes)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "classes"),
+    [
+        (["trainer.top_k=3"], 4),
+        (["data.label_mode=binary", "trainer.label_smoothing=0.1"], 2),
+        (["data.label_mode=categorical", "trainer.label_smoothing=0.3"], 3),
+    ],
+)
+def test_labels_that_can_train_pass(overrides, classes):
+    check_labels(compose(*overrides), classes)
