@@ -83,7 +83,7 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
     if killed:
         said = f"run {killed} is marked KILLED in MLflow, with its log and checkpoints; {resume} continues it"
     else:
-        said = "no MLflow run had started"
+        said = "its MLflow run had not started, so there is nothing to resume"
     print(f"runner: interrupted; {said}", file=sys.stderr)
     sys.exit(130)  # 128 + SIGINT, as a shell reports Ctrl-C
 
