@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
-    from runner.predict import decoder_of, load, predictions, run_of
+    from runner.predict import decoder_of, load, predictions, run_of, run_record
     from runner.rerun import client
     from runner.sources.folders import folder
 
@@ -227,11 +227,12 @@ def main(argv: list[str] | None = None) -> None:
         root = given.resolve() if table else folder(args.folder, "FOLDER").resolve()
         store = client(args.tracking_uri)
         run_id = run_of(store, args.run_id)
-        model, class_names, stored = load(store, run_id, args.best)
-        if table:
+        trained, stored, class_names = run_record(store, run_id)
+        if table:  # images the model has no class for are refused before it loads
             index = listed(root, class_names, args.path_column, args.label_column)
         else:
             index = labelled(root, class_names)
+        model = load(store, trained, args.best)
         skipped: list[tuple[str, str]] = []
         decoder = decoder_of(stored["data"])
         top = (stored.get("trainer") or {}).get("top_k") or 1
@@ -242,7 +243,6 @@ def main(argv: list[str] | None = None) -> None:
         mlflow.set_tracking_uri(store.tracking_uri)
         command = "python -m runner.evaluate " + shlex.join(sys.argv[1:] if argv is None else argv)
         tags = {"runner.command": command, "runner.model": "best" if args.best else "final"}
-        trained = store.get_run(run_id)
         evaluation, metrics = record(trained, root, index, ranked, top, skipped, tags, decoder)
         print(
             f"runner: {len(ranked) // top} images ({len(index.skipped) + len(skipped)} skipped): accuracy "

@@ -68,12 +68,13 @@ def main(argv: list[str] | None = None) -> None:
     from runner import __main__ as entry
 
     def run() -> None:
-        from runner.predict import load, run_of
+        from runner.predict import load, run_of, run_record
         from runner.rerun import client
 
         store = client(args.tracking_uri)
         run_id = run_of(store, args.run_id)
-        model, class_names, stored = load(store, run_id, args.best)
+        run, stored, class_names = run_record(store, run_id)
+        model = load(store, run, args.best)
         out = Path(args.out or f"export-{run_id}").expanduser()
         source = {"run_id": run_id, "reference": args.run_id, "weights": "best" if args.best else "final"}
         path = export(model, class_names, stored["data"], out, args.format, source)

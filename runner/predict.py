@@ -77,29 +77,47 @@ def run_of(store: Any, reference: str) -> str:
     return found.run_id
 
 
-def load(store: Any, run_id: str, best: bool) -> tuple[Any, list[str], dict]:
-    """Run ``run_id``'s model (the logged final one, or with ``best`` its last attempt's
-    ``checkpoints/best.keras``), class names and stored config, read as data (``rerun.fetch``)."""
-    import mlflow
+def run_record(store: Any, run_id: str) -> tuple[Any, dict, list[str]]:
+    """Run ``run_id``, its stored config (read as data: ``rerun.fetch``) and its model's classes:
+    what a request is checked against before its model is downloaded and Keras starts."""
     from mlflow.exceptions import MlflowException
 
     from runner.rerun import fetch
-    from runner.tracking import attempts, outputs_path
 
     run, stored = fetch(store, run_id)
-    checkpoint = f"{outputs_path(attempts(run) - 1)}/checkpoints/best.keras"
     try:
         with tempfile.TemporaryDirectory() as folder:
             names = Path(store.download_artifacts(run_id, "data/class_names.json", folder)).read_text()
+    except (MlflowException, OSError) as err:
+        raise RunnerError(
+            f"run {run_id}: no data/class_names.json (it stopped before reading its data). "
+            f"Use the id of a run that trained."
+        ) from err
+    return run, stored, json.loads(names)["class_names"]
+
+
+def load(store: Any, run: Any, best: bool) -> Any:
+    """``run``'s model: the logged final one, or with ``best`` its last attempt's
+    ``checkpoints/best.keras``; downloaded first, so that a run without it is refused before Keras
+    starts, then loaded with ``safe_mode``."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from runner.tracking import attempts, outputs_path
+
+    run_id = run.info.run_id
+    checkpoint = f"{outputs_path(attempts(run) - 1)}/checkpoints/best.keras"
+    try:
+        with tempfile.TemporaryDirectory() as folder:
             if best:
                 path = store.download_artifacts(run_id, checkpoint, folder)
             else:
                 # Globally: MLflow finds a run's logged model (MLflow 3) through the global URI.
                 mlflow.set_tracking_uri(store.tracking_uri)
                 path = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model", dst_path=folder)
-            import keras  # only now: a run without that model is refused before Keras starts
+            import keras
 
-            model = (
+            return (
                 keras.saving.load_model(path, safe_mode=True)
                 if best
                 else mlflow.keras.load_model(path, load_model_kwargs={"safe_mode": True})
@@ -112,7 +130,6 @@ def load(store: Any, run_id: str, best: bool) -> tuple[Any, list[str], dict]:
             "takes its best checkpoint)"
         )
         raise RunnerError(f"run {run_id}: {why}. Use the id of a run that trained.") from err
-    return model, json.loads(names)["class_names"], stored
 
 
 def predictions(
@@ -175,7 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     def run() -> None:
         files = image_files(args.paths)
         store = client(args.tracking_uri)
-        model, class_names, stored = load(store, run_of(store, args.run_id), args.best)
+        run, stored, class_names = run_record(store, run_of(store, args.run_id))
+        model = load(store, run, args.best)
         out = csv.writer(sys.stdout, lineterminator="\n")
         out.writerow(["path", "class", "probability"])
         for path, label, probability in predictions(

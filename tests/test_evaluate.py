@@ -64,6 +64,8 @@ def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path, capsys):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
     assert "subfolder 'bird' is no class of the model, which knows cat, dog, owl" in line, line
+    _, heavy = probe_cli(run_id, str(tmp_path / "labelled"), cwd=cwd, module="runner.evaluate")
+    assert heavy == ["mlflow"]  # refused before the model is downloaded and Keras starts
     # The others in this process: the same entry point, its line and exit code, without a new TensorFlow.
     from runner.evaluate import main
 

@@ -58,7 +58,8 @@ def test_a_litert_file_of_the_best_epoch_and_an_occupied_folder_is_refused(train
     interpreter.allocate_tensors()
     interpreter.set_tensor(given["index"], images)
     interpreter.invoke()
-    best, _, _ = load(store_of(uri), run_id, best=True)
+    store = store_of(uri)
+    best = load(store, store.get_run(run_id), best=True)
     np.testing.assert_allclose(
         interpreter.get_tensor(taken["index"]), best.predict(images, verbose=0), atol=1e-5
     )

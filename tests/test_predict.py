@@ -67,7 +67,10 @@ def test_a_run_without_a_model_is_one_line(trained):
     store = client(cwd)
     config = yaml.safe_load(Path(store.download_artifacts(run_id, "config.yaml", str(cwd))).read_text())
     failed = store.create_run(store.get_run(run_id).info.experiment_id).info.run_id
-    store.log_text(failed, yaml.safe_dump(config), "config.yaml")  # failed before training
+    store.log_text(failed, yaml.safe_dump(config), "config.yaml")  # failed before reading its data
+    [line] = error_lines(predict(failed, str(cwd / "config.yaml"), cwd=cwd))
+    assert f"run {failed}: no data/class_names.json (it stopped before reading its data)" in line, line
+    store.log_dict(failed, {"class_names": ["cat", "dog", "owl"]}, "data/class_names.json")  # ... in training
     [line] = error_lines(predict(failed, str(cwd / "config.yaml"), cwd=cwd))
     assert f"run {failed}: no logged model" in line, line
     _, heavy = probe_cli(failed, str(cwd / "config.yaml"), cwd=cwd, module="runner.predict")
@@ -76,7 +79,7 @@ def test_a_run_without_a_model_is_one_line(trained):
     from runner.predict import load
 
     with pytest.raises(RunnerError, match=f"run {failed}: no outputs/checkpoints/best.keras"):
-        load(client(cwd), failed, best=True)
+        load(store, store.get_run(failed), best=True)
 
 
 def test_best_predicts_with_the_best_epochs_checkpoint(trained, photos):
