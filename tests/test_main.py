@@ -22,6 +22,10 @@ def test_help_and_cfg_do_not_import_tensorflow(args, tmp_path):
     output, heavy = probe_cli(*args, cwd=tmp_path)
     assert heavy == []
     assert ("Powered by Hydra" in output) == (args == ["--help"])
+    if args == ["--help"]:  # what to type, the groups' options, and the other commands
+        assert output.startswith("python -m runner [GROUP=OPTION] [KEY=VALUE ...]: train")
+        assert "data: digits, dir, generator, glob" in output
+        assert "A past run: python -m runner.rerun RUN_ID [--resume]" in output
 
 
 @pytest.mark.parametrize(
