@@ -177,7 +177,7 @@ def test_bad_config_is_one_line(args, expected, tmp_path):
 
 def test_missing_data_path_names_it(tmp_path):
     missing = tmp_path / "no-such-folder"
-    result = run_cli("data=dir", f"data.path={missing}", cwd=tmp_path)
+    result = run_cli("data=dir", f"data.path={missing}", cwd=tmp_path, new_store=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
     assert str(missing) in line and "does not exist" in line
@@ -197,7 +197,7 @@ def test_digits_never_write_into_a_folder_of_the_users(given, tmp_path):
 
     before = files()
     path = str(pets) if given == "absolute" else "."
-    result = run_cli(f"data.path={path}", cwd=pets if given == "." else tmp_path)
+    result = run_cli(f"data.path={path}", cwd=pets if given == "." else tmp_path, new_store=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
     assert f"data.path={path}: data=digits writes" in line and f"use data=dir data.path={path}" in line
@@ -207,7 +207,7 @@ def test_digits_never_write_into_a_folder_of_the_users(given, tmp_path):
 def test_a_data_path_holding_the_working_directory_is_refused(tmp_path):
     # Each run writes outputs/ and mlruns/ (PNG plots) where it runs: they would become classes.
     pets = photo_folder(tmp_path / "pets", per_class=2)
-    result = run_cli("data=dir", "data.path=.", cwd=pets)
+    result = run_cli("data=dir", "data.path=.", cwd=pets, new_store=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
     assert f"data.path=.: '{pets}' holds the folder this command runs in" in line
