@@ -148,10 +148,6 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
             ["aug.ops.code._target_=keras.layers.Lambda: not allowed; it runs Python code"],
         ),
         (
-            ["data=digits", "+aug.ops.turn._target_=keras.layers.RandomRotation"],
-            ["aug.ops.turn: keras.layers.RandomRotation needs 'factor'", "+aug.ops.turn.factor="],
-        ),
-        (
             ["data=digits", "trainer.early_stopping_patience=-1"],
             ["trainer.early_stopping_patience=-1: must be at least 0"],
         ),

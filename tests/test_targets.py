@@ -33,7 +33,8 @@ def test_an_unknown_key_names_the_closest_parameter():
 
 def test_a_needed_parameter_left_out_is_named_unless_the_runner_passes_it():
     rotate = node(_target_="keras.layers.RandomRotation")
-    with pytest.raises(RunnerError, match=r"aug.ops.turn: keras.layers.RandomRotation needs 'factor'"):
+    says = r"aug.ops.turn: keras.layers.RandomRotation needs 'factor'; set it with \+aug.ops.turn.factor="
+    with pytest.raises(RunnerError, match=says):
         build(rotate, "aug.ops.turn")
     assert build(rotate, "aug.ops.turn", factor=0.1).factor == (-0.1, 0.1)
     positional = node(_target_="keras.layers.RandomRotation", _args_=[0.2])  # Hydra's positional form
