@@ -99,10 +99,10 @@ def sweep_job(train: Callable[[DictConfig], float], cfg: DictConfig) -> float:
         message = explain(err, overrides())
         if message is None or WANTS_TRACEBACK:
             raise
-        hydra = HydraConfig.get()
-        job = f"#{hydra.job.num}"  # as Hydra's "Launching" lines number them
+        this_job = HydraConfig.get()
+        job = f"#{this_job.job.num}"  # as Hydra's "Launching" lines number them
         print(f"runner: error: job {job}: {message}", file=sys.stderr)
-        record_refusal(cfg, list(hydra.overrides.task), err, message)
+        record_refusal(cfg, list(this_job.overrides.task), err, message)
         FAILED_JOBS.append(job)
         raise JobFailed(message, job) from None
 
