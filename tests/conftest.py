@@ -161,6 +161,16 @@ def client(cwd: Path):
     return MlflowClient(tracking_uri=f"sqlite:///{cwd}/mlflow.db")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def temp_folder(tmp_path_factory) -> None:
+    """Temp files of the tests and of what they run go under pytest's own temp folder, which pytest
+    prunes: ``train(cfg)`` outside Hydra writes its outputs to a temp folder (kept, as a run's
+    record), ``mlflow.keras.load_model("runs:/...")`` downloads into one it never removes, and the
+    empty store lives in one. In /tmp they were ~10 folders, ~30 MB, left by every suite run."""
+    folder = str(tmp_path_factory.mktemp("tmp"))
+    os.environ["TMPDIR"] = tempfile.tempdir = folder  # the subprocesses', and this process's
+
+
 @pytest.fixture(scope="session")
 def photos(tmp_path_factory) -> Path:
     return photo_folder(tmp_path_factory.mktemp("photos"))
