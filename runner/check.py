@@ -39,7 +39,7 @@ def check(out: Path, overrides: list[str]) -> None:
 
     cfg = compose(overrides)
     index = index_of(cfg.data)
-    check_labels(cfg, len(index.class_names))  # what a run would refuse in these labels
+    check_labels(cfg, index)  # what a run would refuse in these labels
     data = pipeline.build(cfg.data, index, cfg.trainer.seed)
     counts = record.write_data(data, out)
     print(report(data, counts, out, overrides))

@@ -13,6 +13,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from runner.config import LabelMode, Schedule
 from runner.errors import RunnerError, closest
+from runner.sources import FileIndex
+from runner.split import check_splittable
 from runner.targets import check_targets
 
 
@@ -28,9 +30,12 @@ def check_config(cfg: DictConfig) -> None:
         OmegaConf.to_object(cfg[group])
 
 
-def check_labels(cfg: DictConfig, num_classes: int) -> None:
-    """``data.label_mode`` and the trainer's label settings against the classes the files have."""
+def check_labels(cfg: DictConfig, index: FileIndex) -> None:
+    """The indexed files' labels (some, of two classes at least: ``check_splittable``), then
+    ``data.label_mode`` and the trainer's label settings against those classes."""
+    check_splittable(cfg.data, index)
     mode, smoothing, top_k = cfg.data.label_mode, cfg.trainer.label_smoothing, cfg.trainer.top_k
+    num_classes = len(index.class_names)
     if mode == LabelMode.none:
         raise RunnerError(
             "data.label_mode=none: there are no labels to train on; use int, categorical or binary."

@@ -35,7 +35,11 @@ def check_splittable(cfg: DataConfig, index: FileIndex) -> None:
     """What no decoding changes: a classifier needs labels of two classes at least, and folds need
     images that the source left unplaced."""
     if not index.class_names:
-        raise RunnerError("data.labels_from=none: the images have no labels to train on.")
+        raise RunnerError(
+            "data.labels_from=none: the images have no labels to train on. Take them from the "
+            "folder each file is in (data.labels_from=parent), a CSV (data.labels_from=csv "
+            "data.labels_csv=FILE) or the file name (data.labels_from=regex data.label_regex=...)."
+        )
     if len(index.class_names) < 2:
         raise RunnerError(
             f"data: one class only ('{index.class_names[0]}'); a classifier needs at least two. "

@@ -33,7 +33,7 @@ def train(cfg: DictConfig) -> float:
     output_dir, overrides = hydra_job()
     check_config(cfg)
     index = sources.index_of(cfg.data)
-    check_labels(cfg, len(index.class_names))
+    check_labels(cfg, index)
     cache.check_room_for(cfg.data, index)
     check_validation(cfg.trainer.monitor, split_of(cfg.data, index, cfg.trainer.seed))
     attempt = rerun.prepare_resume(cfg, output_dir, index) if cfg.tracking.resume else 0

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from conftest import compose
 
 from runner.checks import check_labels, check_trainer
 from runner.errors import RunnerError
+from runner.sources import FileIndex
+
+
+def classes(n: int) -> FileIndex:
+    """An index of one image in each of ``n`` classes (none: the images have no labels)."""
+    return FileIndex(
+        [f"{i}.png" for i in range(max(n, 1))], np.arange(n) if n else np.array([-1]), list("abcdefg"[:n])
+    )
 
 
 @pytest.mark.parametrize(
@@ -31,7 +40,7 @@ def test_trainer_settings_that_would_be_ignored_or_fail_are_refused(overrides, s
 
 
 @pytest.mark.parametrize(
-    ("overrides", "classes", "says"),
+    ("overrides", "count", "says"),
     [
         (["data.label_mode=none"], 3, "data.label_mode=none: there are no labels to train on"),
         (["data.label_mode=binary"], 3, "data.label_mode=binary needs exactly 2 classes, found 3"),
@@ -39,20 +48,23 @@ def test_trainer_settings_that_would_be_ignored_or_fail_are_refused(overrides, s
         (["data.label_mode=categorical", "trainer.label_smoothing=1.0"], 3, "=1.0: must be .* less than 1"),
         (["trainer.top_k=3"], 3, "trainer.top_k=3: this run has 3 classes, so the true class is always"),
         (["data.label_mode=binary", "trainer.top_k=2"], 2, "trainer.top_k=2: this run has 2 classes"),
+        # Files without labels, or of one class, hear that first: it is what to change.
+        (["data.label_mode=binary"], 0, "no labels to train on. Take them from .*data.labels_from=parent"),
+        (["data.label_mode=binary", "trainer.top_k=2"], 1, "one class only \\('a'\\); a classifier needs"),
     ],
 )
-def test_labels_that_cannot_train_are_refused_against_the_class_count(overrides, classes, says):
+def test_labels_that_cannot_train_are_refused_against_the_classes(overrides, count, says):
     with pytest.raises(RunnerError, match=says):
-        check_labels(compose(*overrides), classes)
+        check_labels(compose(*overrides), classes(count))
 
 
 @pytest.mark.parametrize(
-    ("overrides", "classes"),
+    ("overrides", "count"),
     [
         (["trainer.top_k=3"], 4),
         (["data.label_mode=binary", "trainer.label_smoothing=0.1"], 2),
         (["data.label_mode=categorical", "trainer.label_smoothing=0.3"], 3),
     ],
 )
-def test_labels_that_can_train_pass(overrides, classes):
-    check_labels(compose(*overrides), classes)
+def test_labels_that_can_train_pass(overrides, count):
+    check_labels(compose(*overrides), classes(count))
