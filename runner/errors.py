@@ -42,6 +42,14 @@ def closest(word: str, options: Iterable[str]) -> str:
     return f" Did you mean '{match[0]}'?" if match else ""
 
 
+def some(names: list[str], most: int = 12, sep: str = ", ") -> str:
+    """The first ``most`` of ``names``, then how many there are: a folder of 1,000 class folders
+    (or a home folder given as ``data.path``) still gets a one-line message."""
+    if len(names) <= most:
+        return sep.join(names)
+    return f"{sep.join(names[:most])}{sep}... ({len(names)} in all)"
+
+
 def _missing_option(err: MissingConfigException) -> str:
     # Hydra reports e.g. missing_cfg_file='aug/flpi' and options=['flip', 'none'].
     group, _, choice = (err.missing_cfg_file or "").rpartition("/")

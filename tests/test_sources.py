@@ -57,6 +57,15 @@ def test_unknown_class_name_suggests_the_folder(tmp_path):
         dir_source(tmp_path, class_names=["dgo"]).index()
 
 
+def test_a_thousand_class_folders_are_named_in_one_short_line(tmp_path):
+    for i in range(1000):
+        (tmp_path / f"n{i:08d}").mkdir()
+    with pytest.raises(RunnerError) as refused:
+        dir_source(tmp_path, class_names=["n9"]).index()
+    listed = ", ".join(f"n{i:08d}" for i in range(12))
+    assert str(refused.value).endswith(f"Subfolders: {listed}, ... (1000 in all).")
+
+
 def test_header_check_skips_bad_files_with_reasons(tmp_path):
     root, bad, good = messy_folder(tmp_path)
     index = dir_source(root, cache=Cache.none).index()

@@ -13,7 +13,7 @@ import psutil
 from PIL import Image
 
 from runner.config import DigitsData, DirData
-from runner.errors import RunnerError, closest
+from runner.errors import RunnerError, closest, some
 from runner.sources.index import FileIndex, check, require_every_class
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def refuse_working_directory(root: Path, shown: str, found: list[str]) -> None:
     the folder it runs in: inside ``data.path`` they would be read as classes."""
     here, root = Path.cwd().resolve(), root.resolve()
     if here == root or root in here.parents:
-        classes = ",".join(name for name in found if name not in RUNNERS_OWN)
+        classes = some([name for name in found if name not in RUNNERS_OWN], sep=",")
         raise RunnerError(
             f"data.path={shown}: '{root}' holds the folder this command runs in, where each run "
             f"writes outputs/ (Hydra) and mlruns/ (MLflow), which would be read as classes. Run it "
@@ -86,8 +86,8 @@ def refuse_split_folders(root: Path, found: list[str]) -> None:
     settings = " ".join(f"{SPLIT_FOLDERS[name.lower()]}={root / name}" for name in ordered)
     raise RunnerError(
         f"data.path: '{root}' holds {', '.join(splits)}, each with subfolders of its own "
-        f"({', '.join(inner[:4])}{', ...' if len(inner) > 4 else ''}): splits, not classes. "
-        f"Use {settings}; or, if these are classes, name them: data.class_names=[{','.join(found)}]."
+        f"({some(inner, most=4)}): splits, not classes. "
+        f"Use {settings}; or, if these are classes, name them: data.class_names=[{some(found, sep=',')}]."
     )
 
 
@@ -111,7 +111,7 @@ class DirSource(DirData):
             if name not in found:
                 raise RunnerError(
                     f"data.class_names: no subfolder '{name}' in '{root}'.{closest(name, found)} "
-                    f"Subfolders: {', '.join(found)}."
+                    f"Subfolders: {some(found)}."
                 )
         if self.class_names:
             return list(self.class_names)
@@ -137,7 +137,7 @@ class DirSource(DirData):
                 "%s: subfolder '%s' is not a class of data.path (%s); its images are not used",
                 key,
                 name,
-                ", ".join(classes),
+                some(classes),
             )
         return root
 
@@ -152,7 +152,7 @@ class DirSource(DirData):
         if not paths:
             raise RunnerError(
                 f"{key}: no images in '{root}' (looked for {', '.join(self.extensions)} files in "
-                f"the class subfolders {', '.join(classes)})."
+                f"the class subfolders {some(classes)})."
             )
         index = FileIndex(paths, np.asarray(labels, dtype=np.int32), classes, skipped)
         return check(index, self.check_first)
