@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from runner.config import Verify
 from runner.cpus import usable_cores
-from runner.errors import RunnerError, closest
+from runner.errors import RunnerError, closest, some
 
 # Formats Pillow may report for files with our extensions (MPO: multi-picture JPEG from cameras).
 READABLE_FORMATS = {"JPEG", "MPO", "PNG", "BMP", "GIF", "WEBP"}
@@ -181,7 +181,7 @@ def require_every_class(index: FileIndex) -> FileIndex:
     empty = [name for name, count in zip(index.class_names, counts, strict=True) if count == 0]
     if empty:
         raise RunnerError(
-            f"data: class {', '.join(repr(e) for e in empty)} has no usable image "
+            f"data: class {some([repr(e) for e in empty])} has no usable image "
             f"({index.summary()}; see data/skipped.csv). Add images, or leave the "
             f"class out with data.class_names=[...]."
         )
