@@ -22,9 +22,10 @@ from runner.checks import check_validation
 from runner.config import LabelMode, Schedule
 from runner.evaluate import log_evaluation, log_mistakes
 from runner.sources import FileIndex
-from runner.targets import build
+from runner.targets import build, check
 
 log = logging.getLogger(__name__)
+MODEL_ARGS = {"input_shape", "num_classes", "augmentation"}  # what ``fit`` passes every model builder
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -101,6 +102,8 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
     objective = loss(cfg.data.label_mode, cfg.trainer.label_smoothing)
     seed_everything(seed, cfg.trainer.deterministic)
     pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed, cfg.data.label_mode)
+    check(cfg.model, "model", given=MODEL_ARGS)  # before the run: what Keras's names refuse
+    check(cfg.trainer.optimizer, "trainer.optimizer")
     with tracking.run(cfg, output_dir, overrides, attempt) as run_id:
         # A resumed run's batches begin at its epoch; one that had run all its epochs fits none,
         # and keeps the last epoch's batches for the model's input example.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Set
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig
@@ -62,15 +63,22 @@ def locate(target: str, where: str) -> Any:
     return getattr(module, name)
 
 
+def check(node: Any, where: str, given: Set[str] = frozenset()) -> None:
+    """What ``build`` refuses, without building: an allowed target that exists, taking the keys
+    given (``given``: those the runner passes). ``fit`` asks before the run starts, so a misspelt
+    optimizer is a line, not a FAILED run."""
+    check_targets(node, where)
+    if "_target_" not in node:
+        raise RunnerError(f"{where}: needs a _target_, e.g. {where}._target_=keras.layers.RandomFlip")
+    check_keys(node, locate(node._target_, where), where, given)
+
+
 def build(node: Any, where: str, **kwargs: Any) -> Any:
     """``hydra.utils.instantiate`` for allowed, importable targets only, with only keys the target
     takes (Keras's own message for an unknown one names neither the key nor what it takes)."""
     from hydra.utils import instantiate
 
-    check_targets(node, where)
-    if "_target_" not in node:
-        raise RunnerError(f"{where}: needs a _target_, e.g. {where}._target_=keras.layers.RandomFlip")
-    check_keys(node, locate(node._target_, where), where, given=set(kwargs))
+    check(node, where, given=set(kwargs))
     return instantiate(node, **kwargs)
 
 
@@ -90,7 +98,7 @@ def accepted(fn: object) -> set[str]:
     return names - {"self"}
 
 
-def check_keys(node: DictConfig, target: Any, where: str, given: set[str]) -> None:
+def check_keys(node: DictConfig, target: Any, where: str, given: Set[str]) -> None:
     """Refuse a key ``target`` does not take, or leaving out one it needs (unless the runner
     passes it: ``given``), naming the key; Keras's own errors name neither."""
     takes = accepted(target) | given

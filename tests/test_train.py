@@ -208,13 +208,22 @@ def test_optuna_sweep_maximises_what_train_returns(tmp_path):
     assert {run.data.tags["mlflow.parentRunId"] for run in runs} == {study.info.run_id}
 
 
-def test_failed_run_is_marked_failed_with_its_error_and_log(tmp_path):
+def test_a_misspelt_optimizer_is_refused_before_its_run_starts(tmp_path):
     result = run_cli(
         f"data.path={tmp_path / 'digits'}", "trainer.optimizer._target_=keras.optimizers.Adamm", cwd=tmp_path
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
-    assert "Did you mean 'Adam'?" in line
+    assert "'keras.optimizers' has no 'Adamm'. Did you mean 'Adam'?" in line
+    assert mlflow_runs(tmp_path) == []  # a typo is a line, not a FAILED run
+
+
+def test_failed_run_is_marked_failed_with_its_error_and_log(tmp_path):
+    # Keras refuses the backbone as it builds it, inside the run: too big for 16x16 digits.
+    result = run_cli(f"data.path={tmp_path / 'digits'}", "model=application", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert "Input size must be at least 32x32" in line
     [run] = mlflow_runs(tmp_path)
     assert run.info.status == "FAILED"
     assert run.data.tags["runner.error"] == line.removeprefix("runner: error: ")  # the line the user saw
