@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from runner.config import TrackingConfig
-from runner.errors import RunnerError, positive_int
+from runner.errors import RunnerError, positive_int, some
 
 
 def labelled(root: Path, class_names: list[str]) -> Any:
@@ -33,8 +33,8 @@ def labelled(root: Path, class_names: list[str]) -> Any:
     unknown = [name for name in subfolders(root) if name not in class_names]
     if unknown:
         raise RunnerError(
-            f"{root}: subfolder {', '.join(repr(name) for name in unknown)} is no class of the model, "
-            f"which knows {', '.join(class_names)}. Move those images out, or rename the folder."
+            f"{root}: subfolder {some([repr(name) for name in unknown])} is no class of the model, "
+            f"which knows {some(class_names)}. Move those images out, or rename the folder."
         )
     return DirSource(path=str(root)).index_folder(root, class_names, "FOLDER")
 
@@ -134,8 +134,8 @@ def listed(csv_path: Path, class_names: list[str], path_column: str, label_colum
     unknown = sorted({row[label_column].strip() for row in rows} - set(class_names))
     if unknown:
         raise RunnerError(
-            f"{csv_path}: label {', '.join(repr(name) for name in unknown)} is no class of the model, "
-            f"which knows {', '.join(class_names)}. Leave those rows out."
+            f"{csv_path}: label {some([repr(name) for name in unknown])} is no class of the model, "
+            f"which knows {some(class_names)}. Leave those rows out."
         )
     paths, labels, skipped = [], [], []
     for row in rows:

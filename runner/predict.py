@@ -27,7 +27,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from runner.config import IMAGE_EXTENSIONS, DataConfig, TrackingConfig
-from runner.errors import RunnerError, positive_int
+from runner.errors import RunnerError, positive_int, some
 
 
 def image_files(paths: list[str]) -> list[str]:
@@ -44,7 +44,9 @@ def image_files(paths: list[str]) -> list[str]:
         else:
             raise RunnerError(f"{name}: no such file or folder. Give image files or folders of them.")
     if not found:
-        raise RunnerError(f"{' '.join(paths)}: no images there (extensions: {', '.join(IMAGE_EXTENSIONS)}).")
+        raise RunnerError(
+            f"{some(paths, sep=' ')}: no images there (extensions: {', '.join(IMAGE_EXTENSIONS)})."
+        )
     return found
 
 
