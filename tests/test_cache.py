@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +109,32 @@ def test_failures_are_reported_and_remembered_by_the_disk_cache(tmp_path):
             str(root / "dog" / "truncated.png"),
             str(root / "dog" / "garbage.jpg"),
         }
+
+
+def png_bomb(path: Path, width: int = 15000, height: int = 12000) -> Path:
+    """A ~175 KB PNG of 180 million black pixels, over Pillow's decompression-bomb limit, written
+    row by row (never held whole)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows, row = zlib.compressobj(9), bytes(width + 1)  # filter byte 0, then a row of zeros
+    pixels = b"".join(rows.compress(row) for _ in range(height)) + rows.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def test_a_decompression_bomb_is_left_out_with_the_reason(tmp_path):
+    # It crashed the run: Pillow's guard raised from the decode, then from the header check that
+    # says why a file failed.
+    good = paths_of(photo_folder(tmp_path / "photos", per_class=1))
+    bomb = str(png_bomb(tmp_path / "photos" / "cat" / "bomb.png"))
+    _, kept, failed = cache.decode_batch([*good, bomb], decoder(), threads=True)
+    assert kept == list(range(len(good)))
+    assert failed[len(good)].startswith("too large to decode safely: Image size (180000000 pixels) exceeds")
 
 
 def test_a_generators_arrays_with_cache_none_are_resized_in_memory_not_on_disk(tmp_path):

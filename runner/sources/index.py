@@ -107,6 +107,8 @@ def header_problem(path: str) -> str | None:
         return "not an image: Pillow cannot identify the file's contents"
     except OSError as err:
         return f"unreadable: {err}"
+    except Image.DecompressionBombError as err:  # Pillow's guard: a PNG can inflate to gigabytes
+        return f"too large to decode safely: {err} Downscale it, or leave it out."
     return None
 
 
