@@ -169,7 +169,7 @@ class DirData(DataConfig):
     labels: list[int] | None = None
     class_names: list[str] | None = None
     extensions: list[str] = field(default_factory=lambda: list(IMAGE_EXTENSIONS))
-    follow_links: bool = False
+    follow_links: bool = False  # into linked folders, each once: a link back up (a loop) is not walked
 
     def __post_init__(self) -> None:
         super().__post_init__()

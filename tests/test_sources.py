@@ -295,6 +295,20 @@ def test_glob_through_a_symlinked_folder_uses_each_file_once(tmp_path):
     assert len(index) == 6 and index.class_names == ["cat", "dog", "owl"]
 
 
+def test_follow_links_reads_a_linked_folder_and_goes_round_no_loop(tmp_path):
+    root = photo_folder(tmp_path / "pets", per_class=2)
+    kept_elsewhere = photo_folder(tmp_path / "more", per_class=2) / "cat"
+    (root / "cat" / "more").symlink_to(kept_elsewhere)
+    (root / "cat" / "up").symlink_to(root)  # a loop: os.walk filed pets/cat/up/dog/... as cats
+    (root / "dog" / "again").symlink_to(root / "dog")
+    plain = dir_source(root).index()
+    followed = dir_source(root, follow_links=True).index()
+    assert len(plain) == 6 and not plain.skipped
+    linked = [str(root / "cat" / "more" / p.name) for p in sorted(kept_elsewhere.iterdir())]
+    assert sorted(followed.paths) == sorted(plain.paths + linked) and not followed.skipped
+    assert followed.labels.tolist().count(0) == 4  # cat: its own 2 and the 2 linked
+
+
 def test_csv_missing_column_names_the_columns_found(tmp_path):
     csv_path = write_csv(tmp_path / "labels.csv", [("a.jpg", "cat")], header=("file", "label"))
     write_image(tmp_path / "a.jpg")

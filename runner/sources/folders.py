@@ -41,9 +41,21 @@ def folder(path: str, key: str) -> Path:
 
 
 def list_files(top: Path, extensions: set[str], follow_links: bool) -> tuple[list[str], list]:
-    """Image files under ``top`` in sorted order, and (path, reason) for the other files."""
+    """Image files under ``top`` in sorted order, and (path, reason) for the other files.
+
+    Following links, a folder is walked once, and a link back up to ``top`` or above it (a loop,
+    ``cat/up -> ..``) is not walked: ``os.walk`` would go round until paths grew too long, and
+    file every image again, under this class, at each turn."""
     found, other = [], []
+    start, walked = os.path.realpath(top), set()
     for here, dirs, files in os.walk(top, followlinks=follow_links):
+        if follow_links:
+            real = os.path.realpath(here)
+            # Walked already, or ``top`` or above it; ``top`` itself comes first, when none is walked.
+            if walked and (real in walked or (start + os.sep).startswith(real + os.sep)):
+                dirs.clear()
+                continue
+            walked.add(real)
         dirs.sort()
         for name in sorted(files):
             if name.startswith("."):
