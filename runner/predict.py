@@ -43,6 +43,11 @@ def image_files(paths: list[str]) -> list[str]:
             found.append(str(path))
         else:
             raise RunnerError(f"{name}: no such file or folder. Give image files or folders of them.")
+    from runner.sources.index import text_names
+
+    found, misnamed = text_names(found, [])  # a name in another encoding: no CSV line can hold it
+    for path, reason in misnamed:
+        print(f"runner: skipped {path}: {reason}", file=sys.stderr)
     if not found:
         raise RunnerError(
             f"{some(paths, sep=' ')}: no images there (extensions: {', '.join(IMAGE_EXTENSIONS)})."

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import yaml
 from conftest import client, damaged_copy, error_lines, probe_cli, run_cli, write_image
 
 from runner.config import ColorMode, Interpolation
+from runner.sources.index import NOT_UTF8
 
 
 def predict(*args: str, cwd: Path):
@@ -22,12 +25,16 @@ def test_predicts_each_image_of_a_folder_and_reports_bad_files(trained, photos, 
     cwd, run_id = trained
     folder = damaged_copy(photos, tmp_path / "new")
     (folder / "dog" / "empty.png").write_bytes(b"")
+    latin1 = bytes(folder / "owl") + b"/hibou-\xe9.jpg"  # no CSV line can hold its name
+    shutil.copy(next((folder / "owl").glob("*.jpg")), os.fsdecode(latin1))
     extra = write_image(tmp_path / "owl.png", (80, 60), (60, 200, 80), mode="RGBA")  # a file, named
     result = predict(run_id, str(folder), str(extra), cwd=cwd)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     good = sorted(
-        str(p) for p in folder.rglob("*") if p.is_file() and p.stat().st_size and "corrupt" not in p.name
+        str(p)
+        for p in folder.rglob("*")
+        if p.is_file() and p.stat().st_size and "corrupt" not in p.name and "hibou" not in p.name
     )
     assert [row["path"] for row in rows] == [*good, str(extra)]
     right = [row["class"] == Path(row["path"]).parent.name for row in rows[:-1]]
@@ -35,9 +42,10 @@ def test_predicts_each_image_of_a_folder_and_reports_bad_files(trained, photos, 
     assert rows[-1]["class"] == "owl"  # RGBA, another size: decoded to the run's RGB 16x16
     assert all(0 < float(row["probability"]) <= 1 for row in rows)
     skipped = [line for line in result.stderr.splitlines() if line.startswith("runner: skipped")]
-    assert len(skipped) == 2
-    assert skipped[0].startswith(f"runner: skipped {folder / 'cat' / 'corrupt.jpg'}: cannot decode")
-    assert skipped[1] == f"runner: skipped {folder / 'dog' / 'empty.png'}: empty file (0 bytes)"
+    assert len(skipped) == 3
+    assert skipped[0] == f"runner: skipped {latin1.decode(errors='backslashreplace')}: {NOT_UTF8}"
+    assert skipped[1].startswith(f"runner: skipped {folder / 'cat' / 'corrupt.jpg'}: cannot decode")
+    assert skipped[2] == f"runner: skipped {folder / 'dog' / 'empty.png'}: empty file (0 bytes)"
 
 
 def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path, capsys):

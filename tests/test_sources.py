@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import inspect
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +29,7 @@ from conftest import (
 from runner.config import Cache, LabelsFrom, Verify
 from runner.errors import RunnerError
 from runner.sources import DigitsSource, DirSource, GeneratorSource, GlobSource
+from runner.sources.index import NOT_UTF8
 
 
 def dir_source(path: Path, **overrides) -> DirSource:
@@ -307,6 +310,21 @@ def test_follow_links_reads_a_linked_folder_and_goes_round_no_loop(tmp_path):
     linked = [str(root / "cat" / "more" / p.name) for p in sorted(kept_elsewhere.iterdir())]
     assert sorted(followed.paths) == sorted(plain.paths + linked) and not followed.skipped
     assert followed.labels.tolist().count(0) == 4  # cat: its own 2 and the 2 linked
+
+
+def test_a_file_name_that_is_not_utf8_is_left_out_with_how_to_rename_it(tmp_path):
+    # image_dataset_from_directory stops on one ("Error converting unicode string"); the runner's
+    # records (split.csv, MLflow) could not hold it either: it crashed writing split.csv.
+    root = photo_folder(tmp_path / "pets", per_class=2)
+    latin1 = os.fsdecode(bytes(root / "cat") + b"/caf\xe9.jpg")  # "café" written by a Latin-1 system
+    shutil.copy(root / "cat" / "cat01.jpg", latin1)
+    expected = [(str(root / "cat" / "caf\\xe9.jpg"), NOT_UTF8)]
+    for source in (dir_source(root), GlobSource(pattern=str(root / "*" / "*.*g"))):
+        index = source.index()
+        assert len(index) == 6 and index.skipped == expected
+    (root / os.fsdecode(b"ni\xf1o")).mkdir()  # a class folder so named could be no class in a record
+    with pytest.raises(RunnerError, match=r"subfolder 'ni\\xf1o' has a name that is not UTF-8"):
+        dir_source(root).index()
 
 
 def test_csv_missing_column_names_the_columns_found(tmp_path):

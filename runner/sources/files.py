@@ -21,7 +21,7 @@ import numpy as np
 from runner.config import GlobData, LabelsFrom
 from runner.errors import RunnerError, closest
 from runner.sources.folders import RUNNERS_OWN, SPLIT_FOLDERS, SPLIT_SETTINGS
-from runner.sources.index import FileIndex, check, labels_of, require_every_class
+from runner.sources.index import FileIndex, check, labels_of, require_every_class, text_names
 
 log = logging.getLogger(__name__)
 
@@ -195,11 +195,11 @@ class GlobSource(GlobData):
         return ["" for _ in files]
 
     def index(self) -> FileIndex:
-        root, files = self.data_root(), self.matches()
-        skipped: list[tuple[str, str]] = []
+        root, (files, skipped) = self.data_root(), text_names(self.matches(), [])
         split = None
         if self.labels_from == LabelsFrom.csv:
-            files, values, skipped, splits = self.from_csv(files, root)
+            files, values, listed, splits = self.from_csv(files, root)
+            skipped += listed
             split = np.array(splits, dtype=object)  # all "" without data.split_column
         elif self.split_column:
             raise RunnerError("data.split_column: comes from data.labels_csv; set data.labels_from=csv.")

@@ -14,7 +14,7 @@ from PIL import Image
 
 from runner.config import DigitsData, DirData
 from runner.errors import RunnerError, closest, some
-from runner.sources.index import FileIndex, check, require_every_class
+from runner.sources.index import FileIndex, check, is_text, require_every_class, shown, text_names
 
 log = logging.getLogger(__name__)
 
@@ -65,22 +65,30 @@ def list_files(top: Path, extensions: set[str], follow_links: bool) -> tuple[lis
                 found.append(path)
             else:
                 other.append((path, f"extension not in data.extensions ({', '.join(sorted(extensions))})"))
-    return found, other
+    return text_names(found, other)
 
 
 def subfolders(root: Path) -> list[str]:
-    """The names of ``root``'s visible subfolders, sorted: its classes, as keras's loader sees them."""
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    """The names of ``root``'s visible subfolders, sorted: its classes, as keras's loader sees them.
+    A name that is not UTF-8 could name no class in a record: refused, with how to rename it."""
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if misnamed := [name for name in names if not is_text(name)]:
+        raise RunnerError(
+            f"'{shown(str(root))}': subfolder '{shown(misnamed[0])}' has a name that is not UTF-8 (made "
+            f"in another encoding, e.g. Latin-1 from an old archive). Rename it, e.g. convmv -f latin1 "
+            f"-t utf8 -r --notest {shown(str(root))}"
+        )
+    return names
 
 
-def refuse_working_directory(root: Path, shown: str, found: list[str]) -> None:
+def refuse_working_directory(root: Path, as_given: str, found: list[str]) -> None:
     """Each run writes Hydra's ``outputs/`` and MLflow's ``mlruns/`` (the runs' plots, PNGs) into
     the folder it runs in: inside ``data.path`` they would be read as classes."""
     here, root = Path.cwd().resolve(), root.resolve()
     if here == root or root in here.parents:
         classes = some([name for name in found if name not in RUNNERS_OWN], sep=",")
         raise RunnerError(
-            f"data.path={shown}: '{root}' holds the folder this command runs in, where each run "
+            f"data.path={as_given}: '{root}' holds the folder this command runs in, where each run "
             f"writes outputs/ (Hydra) and mlruns/ (MLflow), which would be read as classes. Run it "
             f"from outside (cd {root.parent} && python -m runner data=dir data.path={root.name}), "
             f"or name the classes: data.class_names=[{classes}]."

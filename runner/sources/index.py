@@ -93,6 +93,30 @@ class FileIndex:
         return f"{len(self.skipped)} files skipped: {parts}" if self.skipped else "no files skipped"
 
 
+NOT_UTF8 = (
+    "file name is not UTF-8: made in another encoding (e.g. Latin-1, from an old archive); rename "
+    "it, e.g. convmv -f latin1 -t utf8 -r --notest FOLDER"
+)
+
+
+def shown(path: str) -> str:
+    """``path`` as text: a name's undecodable bytes as \\xNN (Python holds them as surrogates)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def text_names(paths: list[str], skipped: list[tuple[str, str]]) -> tuple[list[str], list[tuple[str, str]]]:
+    """``paths`` whose names are UTF-8, and ``skipped`` plus the others, every path as text. A
+    name in another encoding fits no CSV, MLflow record or TensorFlow string
+    (``image_dataset_from_directory`` stops on one): its file is left out, with how to rename it."""
+    return [p for p in paths if is_text(p)], [(shown(p), reason) for p, reason in skipped] + [
+        (shown(p), NOT_UTF8) for p in paths if not is_text(p)
+    ]
+
+
+def is_text(name: str) -> bool:
+    return name.isascii() or shown(name) == name
+
+
 def header_problem(path: str) -> str | None:
     """Why ``path`` is not a readable image, from its header alone; None if it looks fine."""
     try:
