@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import random
+import re
 import shlex
 import ssl
 import urllib.error
@@ -236,9 +237,17 @@ def log_preview(grid: Any) -> None:
 
 
 def log_class_weights(class_names: list[str], weights: np.ndarray) -> None:
+    """``trainer.class_weight.<class>`` params. MLflow refuses a key with characters other than
+    letters, digits and ``_-. :/`` (a folder "cat (wild)" stopped the run): those become ``_``,
+    and the class's number is added (``cat _wild_:0``), so two such names stay two keys."""
+    keys = [n if key_safe(n) == n else f"{key_safe(n)}:{i}" for i, n in enumerate(class_names)]
     mlflow.log_params(
-        {f"trainer.class_weight.{n}": round(float(w), 4) for n, w in zip(class_names, weights, strict=True)}
+        {f"trainer.class_weight.{k}": round(float(w), 4) for k, w in zip(keys, weights, strict=True)}
     )
+
+
+def key_safe(name: str) -> str:
+    return re.sub(r"[^\w\-. :/]", "_", name)
 
 
 # What serving the model needs, pinned to the installed versions. MLflow's default would find the

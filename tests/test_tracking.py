@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -131,3 +132,23 @@ def test_the_recorded_command_is_quoted_for_a_shell():
         "python -m runner data=glob 'data.pattern=photos/**/*.jpg' 'data.image_size=[16,16]'"
     )
     assert shlex.split(line)[3:] == overrides  # what a shell hands back to python -m runner
+
+
+def test_class_weights_of_any_folder_names_are_params(tmp_path):
+    # MLflow refuses "(", "&", "'" or "," in a key: a folder "cat (wild)" stopped a balanced run.
+    import mlflow
+    import numpy as np
+    from conftest import client, empty_store
+
+    from runner.tracking import log_class_weights
+
+    shutil.copy(empty_store(), tmp_path / "mlflow.db")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    with mlflow.start_run() as run:
+        log_class_weights(["cat (wild)", "cat [wild]", "dog's & co", "owl"], np.array([0.5, 1, 2, 4]))
+    assert client(tmp_path).get_run(run.info.run_id).data.params == {
+        "trainer.class_weight.cat _wild_:0": "0.5",
+        "trainer.class_weight.cat _wild_:1": "1.0",  # two names that read alike stay two keys
+        "trainer.class_weight.dog_s _ co:2": "2.0",
+        "trainer.class_weight.owl": "4.0",
+    }
