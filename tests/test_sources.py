@@ -327,6 +327,15 @@ def test_a_file_name_that_is_not_utf8_is_left_out_with_how_to_rename_it(tmp_path
         dir_source(root).index()
 
 
+def test_a_csv_saved_by_excel_as_cp1252_says_how_to_make_it_utf8(tmp_path):
+    root = photo_folder(tmp_path / "photos", per_class=1)
+    labels = root / "labels.csv"
+    labels.write_bytes("path,label\r\ncat/cat00.png,cat\r\ncat/café.jpg,cat\r\n".encode("cp1252"))
+    expected = f"'{labels}': not UTF-8 text (byte 0xe9 on line 3). Save it as UTF-8 (Excel: \"CSV UTF-8\")"
+    with pytest.raises(RunnerError, match=re.escape(expected)):
+        glob_csv(tmp_path, labels).index()
+
+
 def test_csv_missing_column_names_the_columns_found(tmp_path):
     csv_path = write_csv(tmp_path / "labels.csv", [("a.jpg", "cat")], header=("file", "label"))
     write_image(tmp_path / "a.jpg")

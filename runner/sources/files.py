@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import io
 import logging
 import os
 import re
@@ -61,16 +62,24 @@ def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
     -> column) and the columns the file has."""
     if not path.is_file():
         raise RunnerError(f"data.labels_csv: '{path}' does not exist.")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        found = list(reader.fieldnames or [])
-        for key, column in columns.items():
-            if column not in found:
-                raise RunnerError(
-                    f"{key}={column}: no such column in '{path}'.{closest(column, found)} "
-                    f"Set {key} to one of its columns: {', '.join(found)}."
-                )
-        return list(reader)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:  # Excel's plain "CSV" on Windows is cp1252, not UTF-8
+        line = data[: err.start].count(b"\n") + 1
+        raise RunnerError(
+            f"'{path}': not UTF-8 text (byte 0x{err.object[err.start]:02x} on line {line}). Save it as "
+            f'UTF-8 (Excel: "CSV UTF-8"), or convert it: iconv -f cp1252 -t utf-8 {path.name} > utf8.csv'
+        ) from err
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    found = list(reader.fieldnames or [])
+    for key, column in columns.items():
+        if column not in found:
+            raise RunnerError(
+                f"{key}={column}: no such column in '{path}'.{closest(column, found)} "
+                f"Set {key} to one of its columns: {', '.join(found)}."
+            )
+    return list(reader)
 
 
 def listed_path(folder: Path, written: str) -> Path:
