@@ -58,8 +58,9 @@ def warn_pooled_splits(files: list[str], root: Path) -> None:
 
 
 def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
-    """Rows of ``path``; a missing column is an error that names the setting (``columns``: setting
-    -> column) and the columns the file has."""
+    """Rows of ``path``, separated by commas, semicolons or tabs (whichever its header line has
+    most of); a missing column is an error that names the setting (``columns``: setting -> column)
+    and the columns the file has."""
     if not path.is_file():
         raise RunnerError(f"data.labels_csv: '{path}' does not exist.")
     data = path.read_bytes()
@@ -71,7 +72,10 @@ def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
             f"'{path}': not UTF-8 text (byte 0x{err.object[err.start]:02x} on line {line}). Save it as "
             f'UTF-8 (Excel: "CSV UTF-8"), or convert it: iconv -f cp1252 -t utf-8 {path.name} > utf8.csv'
         ) from err
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = text.partition("\n")[0]
+    # Excel writes ";" where the decimal mark is a comma (most of Europe); "\t" for tab-separated.
+    delimiter = max(",;\t", key=header.count)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     found = list(reader.fieldnames or [])
     for key, column in columns.items():
         if column not in found:
