@@ -349,6 +349,20 @@ def test_a_csv_separated_by_semicolons_or_tabs_is_read_as_one_by_commas(separato
     assert by_other.labels.tolist() == by_commas.labels.tolist()
 
 
+def test_classes_that_differ_only_in_case_are_said(tmp_path, caplog):
+    root = photo_folder(tmp_path / "photos", per_class=2)
+    rows = [("cat/cat00.png", "cat"), ("cat/cat01.jpg", "Cat"), ("dog/dog00.png", "dog")]
+    index = glob_csv(tmp_path, write_csv(root / "labels.csv", rows), class_names=None).index()
+    assert index.class_names == ["Cat", "cat", "dog"]  # as written: the data decides
+    said = "classes 'Cat' and 'cat' differ only in case: they are 2 classes."
+    assert said in caplog.text
+    caplog.clear()
+    (root / "Dog").mkdir()
+    shutil.copy(root / "dog" / "dog00.png", root / "Dog")
+    assert dir_source(root).index().class_names == ["Dog", "cat", "dog", "owl"]
+    assert "classes 'Dog' and 'dog' differ only in case" in caplog.text
+
+
 def test_csv_missing_column_names_the_columns_found(tmp_path):
     csv_path = write_csv(tmp_path / "labels.csv", [("a.jpg", "cat")], header=("file", "label"))
     write_image(tmp_path / "a.jpg")

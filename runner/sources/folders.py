@@ -14,7 +14,15 @@ from PIL import Image
 
 from runner.config import DigitsData, DirData
 from runner.errors import RunnerError, closest, some
-from runner.sources.index import FileIndex, check, is_text, require_every_class, shown, text_names
+from runner.sources.index import (
+    FileIndex,
+    check,
+    is_text,
+    require_every_class,
+    shown,
+    text_names,
+    warn_alike,
+)
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +154,7 @@ class DirSource(DirData):
                 f"data.path: '{root}' has no class subfolders with files. Put each class's images "
                 f"in its own subfolder, e.g. {root}/cats/1.jpg."
             )
+        warn_alike(found)
         return found
 
     def held_out(self, path: str, key: str, classes: list[str]) -> Path:

@@ -7,6 +7,7 @@ with a reason, so one bad file in a real folder costs one line in ``data/skipped
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sys
 import zlib
@@ -23,6 +24,8 @@ from tqdm import tqdm
 from runner.config import Verify
 from runner.cpus import usable_cores
 from runner.errors import RunnerError, closest, some
+
+log = logging.getLogger(__name__)
 
 # Formats Pillow may report for files with our extensions (MPO: multi-picture JPEG from cameras).
 READABLE_FORMATS = {"JPEG", "MPO", "PNG", "BMP", "GIF", "WEBP"}
@@ -218,6 +221,7 @@ def labels_of(values: list[str], class_names: list[str] | None) -> tuple[list[st
     """Class names (given, or the sorted distinct values), integer labels, and position -> reason
     for values that are not a known class."""
     names = list(class_names) if class_names else sorted({v for v in values if v != ""})
+    warn_alike(names)
     lookup = {name: i for i, name in enumerate(names)}
     labels = np.array([lookup.get(v, -1) for v in values], dtype=np.int32)
     bad = {
@@ -226,3 +230,17 @@ def labels_of(values: list[str], class_names: list[str] | None) -> tuple[list[st
         if v not in lookup
     }
     return names, labels, bad
+
+
+def warn_alike(names: list[str]) -> None:
+    """Class names that differ only in case ('Cat', 'cat'): two classes, as written, but most
+    likely one typed two ways in a CSV or a file name. Said, not merged: the data decides."""
+    alike: dict[str, list[str]] = defaultdict(list)
+    for name in names:
+        alike[name.casefold()].append(name)
+    for group in (g for g in alike.values() if len(g) > 1):
+        log.warning(
+            "classes %s differ only in case: they are %d classes. If they are one, write its label one way.",
+            " and ".join(map(repr, group)),
+            len(group),
+        )
