@@ -440,10 +440,24 @@ def test_generator_source_checks_the_signature():
 
 def odd_images():
     """A generator source for tests: grayscale squares, one flat vector, then a string."""
-    yield np.zeros((6, 6)), 0
-    yield np.ones((6, 6)), 1
-    yield np.zeros(36), 1
+    yield np.zeros((6, 6), np.uint8), 0
+    yield np.full((6, 6), 255, np.uint8), 1
+    yield np.zeros(36, np.uint8), 1
     yield "not an image", 0
+
+
+def unit_floats():
+    """A generator source for tests: float images in [0, 1], as many pipelines make them."""
+    for i in range(4):
+        yield np.full((6, 6, 3), i / 3, np.float32), i % 2
+
+
+def test_float_images_in_0_1_read_as_0_255_are_refused():
+    # They would train as black images (at most 1 of 255), a run that learns nothing, silently.
+    with pytest.raises(RunnerError, match=r"values are all at most 1, .* Add data.value_range=\[0,1\]"):
+        GeneratorSource(fn="test_sources:unit_floats").index()
+    index = GeneratorSource(fn="test_sources:unit_floats", value_range=[0, 1]).index()
+    assert [int(a.max()) for a in index.arrays] == [0, 85, 170, 255]
 
 
 def test_generator_images_must_be_numeric_and_two_or_three_dimensional():

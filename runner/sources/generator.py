@@ -46,9 +46,12 @@ class GeneratorSource(GeneratorData):
     def index(self) -> FileIndex:
         shape = tuple(self.element_shape) if self.element_shape else None
         names, arrays, values, bad = [], [], [], {}
+        brightest = None  # of the float images: all at most 1 means they are 0-1, not 0-255
         for i, element in enumerate(load_function(self.fn)(**self.kwargs)):
             if not isinstance(element, tuple | list) or len(element) != 2:
                 raise RunnerError(f"data.fn={self.fn}: element {i} is not an (image, label) pair.")
+            if np.asarray(element[0]).dtype.kind == "f" and np.size(element[0]):
+                brightest = max(brightest or 0.0, float(np.max(element[0])))
             try:
                 image = as_uint8(element[0], self.value_range)
             except (TypeError, ValueError) as err:
@@ -65,6 +68,12 @@ class GeneratorSource(GeneratorData):
             values.append(str(np.asarray(element[1]).item()))
         if not arrays:
             raise RunnerError(f"data.fn={self.fn}: yielded no elements.")
+        if brightest is not None and brightest <= 1 < self.value_range[1]:
+            raise RunnerError(
+                f"data.fn={self.fn}: yields float images whose values are all at most {brightest:.3g}, "
+                f"and data.value_range={list(self.value_range)} reads them as 0-255: they would train "
+                f"as black images. Add data.value_range=[0,1]."
+            )
         class_names = self.class_names or sorted(set(values), key=lambda v: (len(v), v))
         class_names, labels, bad_labels = labels_of(values, class_names)
         index = FileIndex(names, labels, class_names, arrays=arrays)
