@@ -25,8 +25,11 @@ from conftest import (
     train_cli,
     write_image,
 )
+from PIL import Image
 
-from runner.config import Cache, LabelsFrom, Verify
+from runner.cache import decode_batch
+from runner.config import Cache, ColorMode, Interpolation, LabelsFrom, Verify
+from runner.decode import Decoder
 from runner.errors import RunnerError
 from runner.sources import DigitsSource, DirSource, GeneratorSource, GlobSource
 from runner.sources.index import NOT_UTF8
@@ -361,6 +364,21 @@ def test_classes_that_differ_only_in_case_are_said(tmp_path, caplog):
     shutil.copy(root / "dog" / "dog00.png", root / "Dog")
     assert dir_source(root).index().class_names == ["Dog", "cat", "dog", "owl"]
     assert "classes 'Dog' and 'dog' differ only in case" in caplog.text
+
+
+def test_tiffs_asked_for_pass_the_header_check_as_they_decode(tmp_path):
+    # The header check held an allow-list of formats (no TIFF) that the decoder (Pillow) did not:
+    # with data.cache=none every TIFF was "unsupported", with a cache they trained.
+    root = photo_folder(tmp_path / "photos", per_class=2)
+    for image in list(root.rglob("*.*g")):
+        Image.open(image).save(image.with_suffix(".tif"))
+        image.unlink()
+    index = dir_source(root, extensions=["tif"], cache=Cache.none).index()
+    assert len(index) == 6 and not index.skipped
+    images, kept, failed = decode_batch(
+        index.paths, Decoder(8, 8, ColorMode.rgb, Interpolation.bilinear), True
+    )
+    assert kept == list(range(6)) and not failed and images.shape == (6, 8, 8, 3)
 
 
 def test_csv_missing_column_names_the_columns_found(tmp_path):

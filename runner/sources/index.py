@@ -27,8 +27,6 @@ from runner.errors import RunnerError, closest, some
 
 log = logging.getLogger(__name__)
 
-# Formats Pillow may report for files with our extensions (MPO: multi-picture JPEG from cameras).
-READABLE_FORMATS = {"JPEG", "MPO", "PNG", "BMP", "GIF", "WEBP"}
 # Bytes read of each file that shares its size with another, before whole files are compared.
 PREFIX = 4096
 # Folders at least this large get a progress bar for the data check.
@@ -125,9 +123,7 @@ def header_problem(path: str) -> str | None:
     try:
         if os.path.getsize(path) == 0:
             return "empty file (0 bytes)"
-        with Image.open(path) as image:
-            if image.format not in READABLE_FORMATS:
-                return f"unsupported image format: {image.format}"
+        with Image.open(path) as image:  # any format Pillow knows: the decoder's (TIFF too)
             if min(image.size) < 1:
                 return f"image has no pixels: size {image.size}"
     except UnidentifiedImageError:
