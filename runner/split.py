@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from runner.config import DataConfig
+from runner.config import DataConfig, LabelsFrom
 from runner.errors import RunnerError
 from runner.sources import FileIndex
 
@@ -34,12 +34,14 @@ def split_of(cfg: DataConfig, index: FileIndex, seed: int) -> np.ndarray:
 def check_splittable(cfg: DataConfig, index: FileIndex) -> None:
     """What no decoding changes: a classifier needs labels of two classes at least, and folds need
     images that the source left unplaced."""
-    if not index.class_names:
+    if not index.class_names and getattr(cfg, "labels_from", None) == LabelsFrom.none:
         raise RunnerError(
             "data.labels_from=none: the images have no labels to train on. Take them from the "
             "folder each file is in (data.labels_from=parent), a CSV (data.labels_from=csv "
             "data.labels_csv=FILE) or the file name (data.labels_from=regex data.label_regex=...)."
         )
+    if not index.class_names:
+        raise RunnerError(f"data: no image has a usable label ({index.summary()}).")
     if len(index.class_names) < 2:
         raise RunnerError(
             f"data: one class only ('{index.class_names[0]}'); a classifier needs at least two. "

@@ -49,7 +49,11 @@ def test_trainer_settings_that_would_be_ignored_or_fail_are_refused(overrides, s
         (["trainer.top_k=3"], 3, "trainer.top_k=3: this run has 3 classes, so the true class is always"),
         (["data.label_mode=binary", "trainer.top_k=2"], 2, "trainer.top_k=2: this run has 2 classes"),
         # Files without labels, or of one class, hear that first: it is what to change.
-        (["data.label_mode=binary"], 0, "no labels to train on. Take them from .*data.labels_from=parent"),
+        (
+            ["data=glob", "data.pattern=*.png", "data.labels_from=none", "data.label_mode=binary"],
+            0,
+            "no labels to train on. Take them from .*data.labels_from=parent",
+        ),
         (["data.label_mode=binary", "trainer.top_k=2"], 1, "one class only \\('a'\\); a classifier needs"),
     ],
 )

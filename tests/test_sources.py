@@ -33,6 +33,7 @@ from runner.decode import Decoder
 from runner.errors import RunnerError
 from runner.sources import DigitsSource, DirSource, GeneratorSource, GlobSource
 from runner.sources.index import NOT_UTF8
+from runner.split import check_splittable
 
 
 def dir_source(path: Path, **overrides) -> DirSource:
@@ -379,6 +380,25 @@ def test_tiffs_asked_for_pass_the_header_check_as_they_decode(tmp_path):
         index.paths, Decoder(8, 8, ColorMode.rgb, Interpolation.bilinear), True
     )
     assert kept == list(range(6)) and not failed and images.shape == (6, 8, 8, 3)
+
+
+def test_csv_paths_written_from_the_working_directory_say_so(tmp_path, monkeypatch):
+    # photos/labels.csv listing photos/cat/cat00.png: every row missing, and the run was told
+    # "data.labels_from=none: the images have no labels", of a run with data.labels_from=csv.
+    monkeypatch.chdir(tmp_path)
+    root = photo_folder(tmp_path / "photos", per_class=2)
+    rows = [(str(p.relative_to(tmp_path)), p.parent.name) for p in sorted(root.rglob("*.*g"))]
+    source = glob_csv(tmp_path, write_csv(root / "labels.csv", rows))
+    with pytest.raises(
+        RunnerError, match=r"its paths are read relative to its own folder .* \(e\.g\. cat/cat00"
+    ):
+        source.index()
+    nowhere = glob_csv(tmp_path, write_csv(root / "labels.csv", [("cat/gone.jpg", "cat")]), class_names=None)
+    index = nowhere.index()
+    with pytest.raises(
+        RunnerError, match=r"^data: no image has a usable label \(7 files skipped: 6 not listed"
+    ):
+        check_splittable(nowhere, index)
 
 
 def test_csv_missing_column_names_the_columns_found(tmp_path):

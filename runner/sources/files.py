@@ -86,6 +86,19 @@ def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
     return list(reader)
 
 
+def refuse_cwd_relative(rows: list[dict[str, str]], column: str, csv_path: Path) -> None:
+    """No row's file is where the CSV says, relative to its own folder: if they are there relative
+    to the working directory instead (``photos/cat/1.jpg`` in ``photos/labels.csv``), say so."""
+    written = [row[column].strip() for row in rows]
+    if any(Path(path).is_file() for path in written[:100]):
+        raise RunnerError(
+            f"data.labels_csv={csv_path}: its paths are read relative to its own folder "
+            f"({csv_path.parent}), and none of its files is there; they are relative to the working "
+            f"directory. Write them relative to the CSV's folder (e.g. "
+            f"{os.path.relpath(Path(written[0]).resolve(), csv_path.parent)}), or move the CSV."
+        )
+
+
 def listed_path(folder: Path, written: str) -> Path:
     """A CSV's path, relative to the CSV's folder. A CSV written on Windows has backslashes, which
     are no separator here: if no file has the path as written, its '/' form is the one meant."""
@@ -178,6 +191,8 @@ class GlobSource(GlobData):
                 )
             elif str(path) in on_disk:
                 entries.setdefault(str(path), []).append((row[self.label_column].strip(), split))
+        if rows and not entries:
+            refuse_cwd_relative(rows, self.path_column, csv_path)
         skipped += [(f, "not listed in data.labels_csv") for f in files if f not in listed]
         paths, values, splits = [], [], []
         for path, (label, split), conflict in unique_rows(entries):
