@@ -401,6 +401,15 @@ def test_csv_paths_written_from_the_working_directory_say_so(tmp_path, monkeypat
         check_splittable(nowhere, index)
 
 
+def test_a_folder_as_the_glob_pattern_says_how_to_match_its_files(tmp_path):
+    root = photo_folder(tmp_path / "photos", per_class=1)
+    with pytest.raises(
+        RunnerError,
+        match=re.escape(f"a folder, not files. Match the files in it, e.g. data.pattern='{root}/**/*.jpg'"),
+    ):
+        GlobSource(pattern=str(root)).index()
+
+
 def test_csv_missing_column_names_the_columns_found(tmp_path):
     csv_path = write_csv(tmp_path / "labels.csv", [("a.jpg", "cat")], header=("file", "label"))
     write_image(tmp_path / "a.jpg")

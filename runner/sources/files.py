@@ -144,6 +144,11 @@ class GlobSource(GlobData):
         found = sorted(
             p for p in glob.glob(os.path.expanduser(self.pattern), recursive=True) if os.path.isfile(p)
         )
+        if not found and os.path.isdir(os.path.expanduser(self.pattern)):
+            raise RunnerError(
+                f"data.pattern='{self.pattern}': a folder, not files. Match the files in it, e.g. "
+                f"data.pattern='{os.path.join(self.pattern, '**', '*.jpg')}' (with its subfolders)."
+            )
         if not found:
             raise RunnerError(
                 f"data.pattern='{self.pattern}': matches no files (the working directory is "
