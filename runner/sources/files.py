@@ -89,8 +89,8 @@ def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
 def refuse_cwd_relative(rows: list[dict[str, str]], column: str, csv_path: Path) -> None:
     """No row's file is where the CSV says, relative to its own folder: if they are there relative
     to the working directory instead (``photos/cat/1.jpg`` in ``photos/labels.csv``), say so."""
-    written = [row[column].strip() for row in rows]
-    if any(Path(path).is_file() for path in written[:100]):
+    written = [row[column].strip() for row in rows[:100]]
+    if any(Path(p).is_file() and not listed_path(csv_path.parent, p).is_file() for p in written):
         raise RunnerError(
             f"data.labels_csv={csv_path}: its paths are read relative to its own folder "
             f"({csv_path.parent}), and none of its files is there; they are relative to the working "
