@@ -140,10 +140,10 @@ def test_class_weights_of_any_folder_names_are_params(tmp_path):
     import numpy as np
     from conftest import client, empty_store
 
-    from runner.tracking import log_class_weights
+    from runner.tracking import connect, log_class_weights
 
     shutil.copy(empty_store(), tmp_path / "mlflow.db")
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    connect(f"sqlite:///{tmp_path}/mlflow.db", "runner")  # this store, and an experiment of it
     with mlflow.start_run() as run:
         log_class_weights(["cat (wild)", "cat [wild]", "dog's & co", "owl"], np.array([0.5, 1, 2, 4]))
     assert client(tmp_path).get_run(run.info.run_id).data.params == {
