@@ -302,7 +302,7 @@ def test_glob_through_a_symlinked_folder_uses_each_file_once(tmp_path):
     assert len(index) == 6 and index.class_names == ["cat", "dog", "owl"]
 
 
-def test_follow_links_reads_a_linked_folder_and_goes_round_no_loop(tmp_path):
+def test_follow_links_reads_a_linked_folder_once_and_walks_no_loop(tmp_path):
     root = photo_folder(tmp_path / "pets", per_class=2)
     kept_elsewhere = photo_folder(tmp_path / "more", per_class=2) / "cat"
     (root / "cat" / "more").symlink_to(kept_elsewhere)
@@ -341,7 +341,7 @@ def test_a_csv_saved_by_excel_as_cp1252_says_how_to_make_it_utf8(tmp_path):
 
 
 @pytest.mark.parametrize("separator", [";", "\t"])
-def test_a_csv_separated_by_semicolons_or_tabs_is_read_as_one_by_commas(separator, tmp_path):
+def test_a_csv_separated_by_semicolons_or_tabs_reads_as_a_comma_separated_one(separator, tmp_path):
     csv_path, _ = csv_case(tmp_path)  # Excel writes ";" where the decimal mark is a comma
     with csv_path.open(newline="") as handle:
         rows = list(csv.reader(handle))
