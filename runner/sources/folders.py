@@ -15,6 +15,7 @@ from PIL import Image
 from runner.config import DigitsData, DirData
 from runner.errors import RunnerError, closest, some
 from runner.sources.index import (
+    RENAME_TO_UTF8,
     FileIndex,
     check,
     is_text,
@@ -82,9 +83,8 @@ def subfolders(root: Path) -> list[str]:
     names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if misnamed := [name for name in names if not is_text(name)]:
         raise RunnerError(
-            f"'{shown(str(root))}': subfolder '{shown(misnamed[0])}' has a name that is not UTF-8 (made "
-            f"in another encoding, e.g. Latin-1 from an old archive). Rename it, e.g. convmv -f latin1 "
-            f"-t utf8 -r --notest {shown(str(root))}"
+            f"'{shown(str(root))}': subfolder '{shown(misnamed[0])}' has a name that is not UTF-8: "
+            f"{RENAME_TO_UTF8} {shown(str(root))}"
         )
     return names
 

@@ -94,10 +94,12 @@ class FileIndex:
         return f"{len(self.skipped)} files skipped: {parts}" if self.skipped else "no files skipped"
 
 
-NOT_UTF8 = (
-    "file name is not UTF-8: made in another encoding (e.g. Latin-1, from an old archive); rename "
-    "it, e.g. convmv -f latin1 -t utf8 -r --notest FOLDER"
+# How a name in another encoding came, and how to rename it (a file's, or a class folder's).
+RENAME_TO_UTF8 = (
+    "made in another encoding (e.g. Latin-1, from an old archive); rename it, e.g. "
+    "convmv -f latin1 -t utf8 -r --notest"
 )
+NOT_UTF8 = f"file name is not UTF-8: {RENAME_TO_UTF8} FOLDER"
 
 
 def shown(path: str) -> str:
@@ -109,9 +111,10 @@ def text_names(paths: list[str], skipped: list[tuple[str, str]]) -> tuple[list[s
     """``paths`` whose names are UTF-8, and ``skipped`` plus the others, every path as text. A
     name in another encoding fits no CSV, MLflow record or TensorFlow string
     (``image_dataset_from_directory`` stops on one): its file is left out, with how to rename it."""
-    return [p for p in paths if is_text(p)], [(shown(p), reason) for p, reason in skipped] + [
-        (shown(p), NOT_UTF8) for p in paths if not is_text(p)
-    ]
+    text = [is_text(p) for p in paths]
+    good = [p for p, ok in zip(paths, text, strict=True) if ok]
+    misnamed = [(shown(p), NOT_UTF8) for p, ok in zip(paths, text, strict=True) if not ok]
+    return good, [(shown(p), reason) for p, reason in skipped] + misnamed
 
 
 def is_text(name: str) -> bool:
