@@ -116,7 +116,10 @@ def matrix_figure(matrix: np.ndarray, class_names: list[str]) -> Any:
 
     side = min(max(4.0, 0.4 * len(class_names) + 2), 40.0)
     figure = Figure(figsize=(side, side), layout="constrained")
-    display = ConfusionMatrixDisplay(matrix, display_labels=class_names)
+    # A "$" is escaped: matplotlib reads text between two as math, and a folder named "$x^$" or
+    # "$5 $10" would stop the run at its end with a mathtext parse error.
+    labels = [name.replace("$", r"\$") for name in class_names]
+    display = ConfusionMatrixDisplay(matrix, display_labels=labels)
     display.plot(
         ax=figure.subplots(), colorbar=False, xticks_rotation="vertical", include_values=len(matrix) <= 40
     )

@@ -102,3 +102,24 @@ def test_a_labelled_csv_is_scored_too(trained, photos, tmp_path):
     (folder / "bird.csv").write_text("file,species\ncat/cat00.png,bird\n")
     [line] = error_lines(evaluate(run_id, str(folder / "bird.csv"), *args, cwd=cwd))
     assert "label 'bird' is no class of the model, which knows cat, dog, owl" in line
+
+
+def test_class_names_matplotlib_would_read_as_math_are_drawn_as_they_are(tmp_path):
+    # Between two "$" matplotlib reads math: a folder "$\frac{$" stopped the run at its end.
+    import mlflow
+    import numpy as np
+    from conftest import client, empty_store
+
+    from runner.evaluate import log_evaluation
+    from runner.tracking import connect
+
+    names = ["$\\frac{$", "$5 $10", "a\\$b^_{", "猫"]
+    shutil.copy(empty_store(), tmp_path / "mlflow.db")
+    connect(f"sqlite:///{tmp_path}/mlflow.db", "runner")
+    with mlflow.start_run() as run:
+        log_evaluation(names, np.array([0, 1, 2, 3, 3]), np.array([0, 1, 3, 3, 3]))
+    files = Path(client(tmp_path).download_artifacts(run.info.run_id, "eval", str(tmp_path / "got")))
+    header = (files / "confusion_matrix.csv").read_text().splitlines()[0]
+    assert header == "true\\predicted," + ",".join(names)
+    with Image.open(files / "confusion_matrix.png") as picture:
+        assert picture.format == "PNG"
