@@ -7,6 +7,7 @@ consumed by the module of the same name (``data`` by sources + pipeline, ``aug``
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -273,6 +274,35 @@ class SavedModel:
     _target_: str = "runner.models.saved"
     path: str = MISSING
     unfreeze: bool = False  # true: fine-tune every layer, BatchNorm excepted (after experiment=transfer)
+
+    def __post_init__(self) -> None:
+        check_keras_file(self.path)
+
+
+def check_keras_file(path: str) -> None:
+    """A ``.keras`` file is a zip archive: anything else is refused here, before TensorFlow, since
+    Keras's own words for a damaged one are "File not found" and for a Keras 2 ``.h5`` nothing."""
+    file, start = Path(path).expanduser(), b""
+    if file.is_file():
+        with file.open("rb") as opened:
+            start = opened.read(8)
+    if start == b"\x89HDF\r\n\x1a\n":
+        raise RunnerError(
+            f"model.path={path}: an HDF5 file (Keras 2's format); the runner loads .keras files. "
+            f"Convert it once: python -c \"import keras; keras.models.load_model('{path}')"
+            f".save('{file.with_suffix('.keras').name}')\""
+        )
+    if file.suffix != ".keras" or not file.is_file():
+        raise RunnerError(
+            f"model.path={path}: no .keras file there. Give a saved model, e.g. a run's "
+            f"outputs/checkpoints/last.keras."
+        )
+    if not zipfile.is_zipfile(file):
+        raise RunnerError(
+            f"model.path={path}: not a .keras file (a .keras file is a zip archive, and this is none: "
+            f"damaged, cut short or another format). Give a saved model, e.g. a run's "
+            f"outputs/checkpoints/last.keras."
+        )
 
 
 @dataclass

@@ -145,14 +145,8 @@ def saved(
     Loaded with ``safe_mode``: a file that would run code on load (a ``Lambda`` layer) is refused.
     It must take the data's image shape and give one output per class. ``unfreeze``: the second
     stage of transfer learning, see ``fine_tune``."""
-    file = Path(path).expanduser()
-    if file.suffix != ".keras" or not file.is_file():
-        raise RunnerError(
-            f"model.path={path}: no .keras file there. Give a saved model, e.g. a run's "
-            f"outputs/checkpoints/last.keras."
-        )
-    try:
-        model = keras.models.load_model(file, compile=False, safe_mode=True)
+    try:  # a file that is no .keras zip was refused by the config (``config.check_keras_file``)
+        model = keras.models.load_model(Path(path).expanduser(), compile=False, safe_mode=True)
     except ValueError as err:
         code = "safe_mode" in str(err)
         reason = "it holds code (a Lambda layer), which safe_mode does not load" if code else err

@@ -72,3 +72,22 @@ def test_labels_that_cannot_train_are_refused_against_the_classes(overrides, cou
 )
 def test_labels_that_can_train_pass(overrides, count):
     check_labels(compose(*overrides), classes(count))
+
+
+def test_a_model_file_keras_cannot_load_is_refused_before_tensorflow(tmp_path):
+    from runner.checks import check_config
+    from runner.models import small_cnn
+
+    small_cnn((16, 16, 3), 3, filters=(4,), dense=8).save(tmp_path / "ok.keras")
+    (tmp_path / "cut.keras").write_bytes((tmp_path / "ok.keras").read_bytes()[:4000])  # a copy cut short
+    (tmp_path / "old.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))  # Keras 2's format
+    (tmp_path / "old.keras").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))  # ... renamed
+    check_config(compose("model=file", f"model.path={tmp_path / 'ok.keras'}"))
+    for name, says in [
+        ("cut.keras", "cut.keras: not a .keras file \\(a .keras file is a zip archive"),
+        ("old.h5", "old.h5: an HDF5 file .*keras.models.load_model\\('.*old.h5'\\).save\\('old.keras'\\)"),
+        ("old.keras", "old.keras: an HDF5 file"),
+        ("missing.keras", "missing.keras: no .keras file there. Give a saved model"),
+    ]:
+        with pytest.raises(RunnerError, match=says):
+            check_config(compose("model=file", f"model.path={tmp_path / name}"))
