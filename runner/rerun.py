@@ -33,6 +33,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # Keys a resumed run may change: where it logs and how much it prints, not what it computes.
 FREE_TO_CHANGE = ("tracking", "trainer.verbose")
+# Keys whose relative values are read against the working directory.
+PATH_KEYS = (
+    "data.path",
+    "data.val_path",
+    "data.test_path",
+    "data.pattern",
+    "data.labels_csv",
+    "data.root",
+    "model.path",
+)
 
 
 def client(uri: str) -> Any:
@@ -227,6 +237,31 @@ def require_named_code(stored: dict, args: list[str], run_id: str) -> None:
         )
 
 
+def require_same_folder(run: Any, stored: dict, args: list[str], resume: bool) -> None:
+    """Relative paths in a stored config are read against the working directory, so a rerun from
+    another folder would train on other files, or find none. Refused while the run's own folder is
+    on this machine; a run from another machine (a shared tracking server) reads them here."""
+    ran_in = run.data.tags.get("runner.cwd")
+    if ran_in is None or not Path(ran_in).is_dir() or Path(ran_in).samefile(Path.cwd()):
+        return
+    given = {arg.lstrip("+").partition("=")[0] for arg in args}
+    values = {key: (stored.get(key.split(".")[0]) or {}).get(key.split(".")[1]) for key in PATH_KEYS}
+    relative = {
+        key: value
+        for key, value in values.items()
+        if isinstance(value, str) and key not in given and not os.path.isabs(os.path.expanduser(value))
+    }
+    if not relative:
+        return
+    run_id, read = run.info.run_id, ", ".join(f"{key}={value}" for key, value in relative.items())
+    full = " ".join(f"{key}={os.path.join(ran_in, value)}" for key, value in relative.items())
+    instead = "" if resume else f", or give the full paths: python -m runner.rerun {run_id} {full}"
+    raise RunnerError(
+        f"run {run_id} ran in {ran_in} and reads {read} relative to it; from here it would read other "
+        f"files, or none. Rerun it from there (cd {ran_in}){instead}"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one small file
     from runner import __main__ as entry
@@ -234,8 +269,9 @@ def main(argv: list[str] | None = None) -> None:
     args, rest = parse(sys.argv[1:] if argv is None else argv)
     entry.reported(refuse_group_choices, rest)
     uri = next((a.partition("=")[2] for a in rest if a.startswith("tracking.uri=")), TrackingConfig.uri)
-    _, stored = entry.reported(lambda: fetch(client(uri), args.run_id))
+    run, stored = entry.reported(lambda: fetch(client(uri), args.run_id))
     entry.reported(require_named_code, stored, rest, args.run_id)
+    entry.reported(require_same_folder, run, stored, rest, args.resume)
     with tempfile.TemporaryDirectory(prefix="runner-rerun-") as folder:
         (Path(folder) / "rerun.yaml").write_text(yaml.safe_dump(primary_config(stored), sort_keys=False))
         key = "tracking.resume" if args.resume else "tracking.rerun_of"

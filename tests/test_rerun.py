@@ -81,6 +81,7 @@ def test_rerun_is_a_new_run_with_the_same_config_and_metrics(store):
     command = f"python -m runner.rerun {whole.info.run_id} tracking.run_name=null"
     assert again.data.tags["runner.command"] == command
     assert again.data.params["tracking.rerun_of"] == whole.info.run_id
+    assert whole.data.tags["runner.cwd"] == again.data.tags["runner.cwd"] == str(store)
     changed = {k for k, v in again.data.params.items() if whole.data.params.get(k) != v}
     assert changed == {"tracking.rerun_of", "tracking.run_name"}
     assert history(store, again.info.run_id) == history(store, whole.info.run_id)
@@ -200,6 +201,34 @@ def test_a_stored_generator_function_is_called_only_when_the_rerun_names_it(tmp_
     named = rerun(run_id, "data.fn=my_data:make", "--cfg", "job", cwd=tmp_path)  # the user's own choice
     assert named.returncode == 0, named.stderr[-2000:]
     assert "fn: my_data:make" in named.stdout and not (tmp_path / "pwned").exists()
+
+
+def test_a_rerun_elsewhere_is_refused_while_its_relative_paths_would_read_other_files(tmp_path):
+    from omegaconf import OmegaConf
+
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    (project / "pets").mkdir(parents=True)
+    elsewhere.mkdir()
+    stored = compose("data=dir", "data.path=pets", "data.test_path=/photos/test")
+    run_id = fake_run(tmp_path, OmegaConf.to_container(stored, resolve=True, enum_to_str=True))
+    client(tmp_path).set_tag(run_id, "runner.cwd", str(project))  # as runner.tracking records it
+    uri = f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"
+    result = rerun(run_id, uri, "--cfg", "job", cwd=elsewhere)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert f"run {run_id} ran in {project} and reads data.path=pets relative to it;" in line
+    assert line.endswith(
+        f"(cd {project}), or give the full paths: python -m runner.rerun {run_id} "
+        f"data.path={project / 'pets'}"
+    )
+    for args, cwd in [
+        ([f"data.path={project / 'pets'}"], elsewhere),  # the full path, as the line says
+        ([], project),  # from its own folder
+    ]:
+        shown = rerun(run_id, uri, *args, "--cfg", "job", cwd=cwd)
+        assert shown.returncode == 0, shown.stderr[-2000:]
+    shutil.rmtree(project)  # the run's folder is on another machine: its paths are read here
+    assert rerun(run_id, uri, "--cfg", "job", cwd=elsewhere).returncode == 0
 
 
 def test_unknown_run_and_missing_store_are_one_line(tmp_path):
