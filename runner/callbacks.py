@@ -186,20 +186,21 @@ class StopOnInterrupt(keras.callbacks.Callback):
     on_train_batch_end = on_test_batch_end = check
 
 
-class EpochMetrics(MlflowCallback):
-    """MLflow's Keras callback (optimizer params, model summary) with each epoch's metrics, and
-    the learning rate a schedule has taken, in the store before the epoch's backup is written:
-    MLflow's own logs them in a background queue, which a killed run takes with it, and its resume
-    starts after that epoch, so they would never be logged. Less its ``on_test_end``: that logs
-    each epoch's validation again as ``validation_*``, every value at step 0, beside the ``val_*``
-    Keras already reports per epoch."""
+class EpochMetrics(keras.callbacks.Callback):
+    """What MLflow's Keras callback logs (its ``on_train_begin``: the optimizer's settings as
+    params, the model summary), but each epoch's metrics and learning rate in the store before
+    the epoch's backup is written, and a failure raised. MLflow's logs them in a background queue,
+    which a killed run takes with it (its resume starts after that epoch, so they would never be
+    logged), and swallows every error: with its server gone, training went on, each epoch waiting
+    minutes on MLflow's retries and its metrics lost. Nor its ``on_test_end``: that logs each
+    epoch's validation again as ``validation_*``, every value at step 0, beside Keras's ``val_*``."""
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        MlflowCallback.on_train_begin(self, logs)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         mlflow.log_metrics({**(logs or {}), "learning_rate": rate}, step=epoch, synchronous=True)
-
-    def on_test_end(self, logs: dict | None = None) -> None:
-        pass
 
 
 @contextmanager
@@ -241,7 +242,7 @@ def callbacks(cfg: DictConfig, output_dir: Path) -> list[keras.callbacks.Callbac
     return [
         *found,
         BestCheckpoint(output_dir / "checkpoints", cfg.monitor),
-        EpochMetrics(log_every_epoch=True),
+        EpochMetrics(),
         keras.callbacks.ModelCheckpoint(output_dir / "checkpoints" / "last.keras"),
         # Weights, optimizer and epoch after every epoch, kept only while the run is unfinished.
         # Last: a run killed before it has written an epoch's backup redoes the epoch, and with it

@@ -20,7 +20,7 @@ import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -155,19 +155,44 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
         cfg.tracking.uri,
         rerun_command(run_id, cfg.tracking.uri, "[--resume]"),
     )
-    status = "FINISHED"
+    status, lost = "FINISHED", None
     try:
         yield run_id
     except BaseException as err:
         status = "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
+        if lost := lost_server(cfg.tracking.uri, run_id, output_dir):
+            raise lost from err
         # Bad input: the one line the user saw. A bug: its type and message (the log has the rest).
         mlflow.set_tag("runner.error", (explain(err) or f"{type(err).__name__}: {err}")[:MAX_TAG])
         err.recorded_in = run_id  # a sweep job's failure has its run (sweep.record_refusal)
         err.resume_with = rerun_command(run_id, cfg.tracking.uri, "--resume")  # for Ctrl-C's line
         raise
     finally:
-        log_outputs(output_dir, outputs_path(attempt), mlflow.MlflowClient(), run_id)
-        mlflow.end_run(status)
+        if lost:
+            with suppress(Exception):  # fails at once; it leaves MLflow's stack of runs
+                mlflow.end_run(status)
+        else:
+            log_outputs(output_dir, outputs_path(attempt), mlflow.MlflowClient(), run_id)
+            mlflow.end_run(status)
+
+
+def lost_server(uri: str, run_id: str, output_dir: Path) -> RunnerError | None:
+    """What to say when the server of an http(s) ``uri`` stopped answering during the run (None
+    if it answers). MLflow would retry each call left (the error tag, the outputs, the run's end)
+    for minutes and then fail: from now on they fail at once. The run stays RUNNING there; its
+    resume closes it (``liveness``) and continues after the last epoch whose metrics were logged."""
+    try:
+        require_server(uri)
+        return None
+    except RunnerError as err:
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(SERVER_TIMEOUT)
+        reason = getattr(err.__cause__, "reason", err.__cause__)
+        return RunnerError(
+            f"tracking.uri={uri}: the MLflow server stopped answering ({reason}), so run {run_id} "
+            f"stopped. Its log, checkpoints and backup are in {output_dir}; once the server answers "
+            f"again, {rerun_command(run_id, uri, '--resume')} continues it."
+        )
 
 
 def rerun_command(run_id: str, uri: str, flag: str) -> str:

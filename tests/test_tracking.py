@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import error_lines, run_cli
+from conftest import error_lines, run_cli, started_run
 
 
 def free_port() -> int:
@@ -25,59 +25,88 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
-    """``mlflow server`` with its own sqlite store and artifact folder; its URI once it answers."""
-    uri = f"http://127.0.0.1:{free_port()}"
-    folder = tmp_path / "server"
-    folder.mkdir()
-    mlflow = Path(sys.executable).with_name("mlflow")
-    # One worker, and no job runners (MLflow's server-side jobs, e.g. GenAI scorers: seven
-    # processes): each imports MLflow's server app, seconds of CPU for nothing a run uses.
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    process = subprocess.Popen(
-        [mlflow, "server", "--backend-store-uri", "sqlite:///server.db", "--host", "127.0.0.1",
-         "--port", uri.rpartition(":")[2], "--workers", "1"],
-        cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    try:
+class Server:
+    """``mlflow server`` with its own sqlite store and artifact folder in ``folder``, on a free port."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.uri, self.process = folder, f"http://127.0.0.1:{free_port()}", None
+        folder.mkdir()
+
+    def start(self) -> None:
+        """Start it, and return once it answers."""
+        mlflow = Path(sys.executable).with_name("mlflow")
+        # One worker, and no job runners (MLflow's server-side jobs, e.g. GenAI scorers: seven
+        # processes): each imports MLflow's server app, seconds of CPU for nothing a run uses.
+        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        self.process = subprocess.Popen(
+            [mlflow, "server", "--backend-store-uri", "sqlite:///server.db", "--host", "127.0.0.1",
+             "--port", self.uri.rpartition(":")[2], "--workers", "1"],
+            cwd=self.folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
         deadline = time.monotonic() + 120
         while True:
             try:
-                urllib.request.urlopen(f"{uri}/health", timeout=2).close()
-                break
+                urllib.request.urlopen(f"{self.uri}/health", timeout=2).close()
+                return
             except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, "mlflow server did not start"
+                assert self.process.poll() is None and time.monotonic() < deadline, (
+                    "mlflow server did not start"
+                )
                 time.sleep(0.5)
-        yield uri
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # the server and its workers
+            self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def server(tmp_path):
+    started = Server(tmp_path / "server")
+    try:
+        started.start()
+        yield started
     finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the server and its workers
-        process.wait(timeout=30)
+        started.stop()
 
 
-def test_a_run_is_recorded_on_a_real_mlflow_server(server, tmp_path, monkeypatch):
+def test_a_run_on_a_real_mlflow_server_is_recorded_and_resumed_after_the_server_went_away(
+    server, tmp_path, monkeypatch
+):
     from mlflow import MlflowClient
 
     monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "1")  # the run is short
-    result = run_cli(
-        f"data.path={tmp_path / 'digits'}",
-        "trainer.epochs=1",
-        f"tracking.uri={server}",
-        "tracking.system_metrics=true",
-        cwd=tmp_path,
+    # MLflow's client retries a refused connection for about four minutes before it gives up.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    args = (f"data.path={tmp_path / 'digits'}", "trainer.epochs=3", "tracking.system_metrics=true")
+    process = started_run(*args, f"tracking.uri={server.uri}", cwd=tmp_path)  # after its first epoch
+    process.send_signal(signal.SIGSTOP)
+    server.stop()  # ... a restart, a crash, a network outage
+    process.send_signal(signal.SIGCONT)
+    output = process.communicate(timeout=120)[0]
+    [line] = [line for line in output.splitlines() if line.startswith("runner: error:")]
+    assert process.returncode == 2 and "Traceback" not in output
+    resume = line.rpartition("once the server answers again, ")[2].removesuffix(" continues it.")
+    assert f"tracking.uri={server.uri}: the MLflow server stopped answering" in line
+    assert resume.startswith("python -m runner.rerun ") and resume.endswith(
+        f"--resume tracking.uri={server.uri}"
     )
+
+    server.start()  # the same store, at the same address
+    result = run_cli(*resume.split()[3:], cwd=tmp_path, module="runner.rerun")
     assert result.returncode == 0, result.stderr[-2000:]
-    client = MlflowClient(server)
+    # The command that repeats or continues it, named as a run starts, says where its store is too.
+    assert resume.replace("--resume", "[--resume]") + " repeats" in result.stdout + result.stderr
+    client = MlflowClient(server.uri)
     [run] = client.search_runs([client.get_experiment_by_name("runner").experiment_id])
-    assert run.info.status == "FINISHED"
+    assert run.info.status == "FINISHED" and run.data.tags["runner.attempts"] == "2"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")] == [0, 1, 2]
     assert run.data.metrics["final_val_accuracy"] > 0.5
     assert 0 < run.data.metrics["system/cpu_utilization_percentage"] <= 100
     logged = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "data", "eval", "outputs"} <= logged
     assert not (tmp_path / "mlflow.db").exists()  # nothing went to the default local store
-    # The command that repeats or continues it names its store.
-    rerun = f"python -m runner.rerun {run.info.run_id} [--resume] tracking.uri={server} repeats"
-    assert rerun in result.stdout + result.stderr
 
 
 def test_a_tracking_server_that_is_down_fails_in_seconds(tmp_path):
