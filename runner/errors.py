@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import importlib
 import inspect
 import re
@@ -178,6 +179,24 @@ def explain(err: BaseException, overrides: Sequence[str] = ()) -> str | None:
         return _missing_delete(deleted[1], overrides)
     if isinstance(err, ConfigCompositionException | InstantiationException):
         return " ".join(str(err).split())
+    if full := _disk_full(err):
+        return full
     if isinstance(err, OSError):
         return _output_folder(err)
     return None
+
+
+def _disk_full(err: BaseException) -> str | None:
+    """A disk that filled up while the run wrote its checkpoints, its log, its artifacts (a local
+    store's ``mlruns/``) or sqlite's ``mlflow.db``: each names another setting that moves it."""
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" for {err.filename2 or err.filename}" if err.filename else ""
+    elif "database or disk is full" in str(err):
+        where = " for the MLflow store (tracking.uri)"
+    else:
+        return None
+    return (
+        f"the disk is full: no space left{where}. Free some, or write elsewhere: hydra.run.dir "
+        f"(checkpoints and log), tracking.uri (MLflow's store; artifacts beside a sqlite one), "
+        f"data.cache_dir (a disk cache)."
+    )

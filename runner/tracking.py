@@ -162,18 +162,38 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
         status = "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
         if lost := lost_server(cfg.tracking.uri, run_id, output_dir):
             raise lost from err
-        # Bad input: the one line the user saw. A bug: its type and message (the log has the rest).
-        mlflow.set_tag("runner.error", (explain(err) or f"{type(err).__name__}: {err}")[:MAX_TAG])
         err.recorded_in = run_id  # a sweep job's failure has its run (sweep.record_refusal)
         err.resume_with = rerun_command(run_id, cfg.tracking.uri, "--resume")  # for Ctrl-C's line
+        try:  # bad input: the one line the user saw; a bug: its type and message (the log has the rest)
+            mlflow.set_tag("runner.error", (explain(err) or f"{type(err).__name__}: {err}")[:MAX_TAG])
+        except Exception as failed:  # noqa: BLE001 - the store's own trouble must not hide the run's
+            unrecorded("its error", failed)
         raise
     finally:
         if lost:
             with suppress(Exception):  # fails at once; it leaves MLflow's stack of runs
                 mlflow.end_run(status)
         else:
-            log_outputs(output_dir, outputs_path(attempt), mlflow.MlflowClient(), run_id)
-            mlflow.end_run(status)
+            end(status, output_dir, outputs_path(attempt), run_id)
+
+
+def end(status: str, output_dir: Path, path: str, run_id: str) -> None:
+    """Log the job's output folder and end the run with ``status``. After a failed job, MLflow
+    failing too (a full disk, a broken store) is logged, not raised, so the user hears what stopped
+    the job; after a finished one, it is raised and the run ends FAILED."""
+    try:
+        log_outputs(output_dir, path, mlflow.MlflowClient(), run_id)
+        mlflow.end_run(status)
+    except Exception as failed:
+        with suppress(Exception):  # whatever the store takes of it
+            mlflow.end_run("FAILED" if status == "FINISHED" else status)
+        if status == "FINISHED":
+            raise
+        unrecorded("its outputs or its end", failed)
+
+
+def unrecorded(what: str, failed: Exception) -> None:
+    log.warning("MLflow could not record %s: %s: %s", what, type(failed).__name__, failed)
 
 
 def lost_server(uri: str, run_id: str, output_dir: Path) -> RunnerError | None:

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -181,3 +182,29 @@ def test_class_weights_of_any_folder_names_are_params(tmp_path):
         "trainer.class_weight.dog_s _ co:2": "2.0",
         "trainer.class_weight.owl": "4.0",
     }
+
+
+def test_a_full_disk_is_one_line_and_a_store_failing_too_does_not_hide_it(tmp_path, monkeypatch):
+    from conftest import compose, empty_store
+
+    from runner import tracking
+    from runner.errors import explain
+
+    with pytest.raises(OSError) as full, open("/dev/full", "w") as device:  # ENOSPC, as the OS says it
+        device.write("x")
+    assert explain(full.value).startswith("the disk is full: no space left. Free some, or write elsewhere")
+    store = sqlite3.connect(tmp_path / "small.db")
+    store.execute("PRAGMA max_page_count=2")  # sqlite's own words for a full disk
+    with pytest.raises(sqlite3.OperationalError) as store_full:
+        store.execute("CREATE TABLE t (x)")
+        store.executemany("INSERT INTO t VALUES (?)", [(bytes(4000),)] * 8)
+    assert explain(store_full.value).startswith("the disk is full: no space left for the MLflow store")
+    # A run that stops on it while its store fails too: the run's error comes out, not the store's.
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(empty_store(), tmp_path / "mlflow.db")
+    (tmp_path / "outputs" / "runner.log").parent.mkdir()
+    (tmp_path / "outputs" / "runner.log").write_text("the job's log\n")
+    with pytest.raises(OSError) as raised, tracking.run(compose(), tmp_path / "outputs", []):
+        (tmp_path / "mlflow.db").write_bytes(bytes(100_000))  # the store broken under the run
+        raise full.value
+    assert raised.value is full.value
