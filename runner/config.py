@@ -350,6 +350,12 @@ class TrackingConfig:
                 f"tracking.register_as={self.register_as}: registers the logged model, and "
                 f"tracking.log_model=false logs none. Drop one of the two."
             )
+        if self.register_as and any(c in self.register_as for c in "/:"):  # MLflow's rule, after training
+            raise RunnerError(
+                f"tracking.register_as={self.register_as}: a registered model's name cannot contain "
+                f"'/' or ':' (it is read back as models:/NAME/VERSION), e.g. "
+                f"tracking.register_as={self.register_as.replace('/', '-').replace(':', '-')}."
+            )
 
 
 @dataclass

@@ -91,3 +91,16 @@ def test_a_model_file_keras_cannot_load_is_refused_before_tensorflow(tmp_path):
     ]:
         with pytest.raises(RunnerError, match=says):
             check_config(compose("model=file", f"model.path={tmp_path / name}"))
+
+
+def test_a_registered_name_mlflow_would_refuse_after_training_is_refused_before():
+    from runner.checks import check_config
+
+    for name, fixed in [("pets/v1", "pets-v1"), ("team:pets", "team-pets")]:
+        with pytest.raises(RunnerError) as refused:
+            check_config(compose(f"tracking.register_as={name}"))
+        assert str(refused.value) == (
+            f"tracking.register_as={name}: a registered model's name cannot contain '/' or ':' (it is "
+            f"read back as models:/NAME/VERSION), e.g. tracking.register_as={fixed}."
+        )
+        check_config(compose(f"tracking.register_as={fixed}"))
