@@ -21,6 +21,24 @@ def predict(*args: str, cwd: Path):
     return run_cli(*args, cwd=cwd, module="runner.predict")
 
 
+def predict_here(*args: str, cwd: Path, capsys) -> str:
+    """The same command in this process, its stdout: no TensorFlow start of its own (the tests
+    above run it as users do)."""
+    from runner.predict import main
+
+    main([*args, "--tracking-uri", client(cwd).tracking_uri])
+    return capsys.readouterr().out
+
+
+def refused_here(*args: str, cwd: Path, capsys) -> str:
+    """The one line (exit code 2) that the same command prints in this process."""
+    with pytest.raises(SystemExit) as stopped:
+        predict_here(*args, cwd=cwd, capsys=capsys)
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("runner: error:")]
+    assert stopped.value.code == 2, line
+    return line
+
+
 def test_predicts_each_image_of_a_folder_and_reports_bad_files(trained, photos, tmp_path):
     cwd, run_id = trained
     folder = damaged_copy(photos, tmp_path / "new")
@@ -58,28 +76,24 @@ def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path, capsys):
     [line] = error_lines(result)
     assert "run 0123abcd: not found" in line, line
     # The others in this process: the same entry point, its line and exit code, without a new TensorFlow.
-    from runner.predict import main
-
     for args, expected in [
         ([run_id, str(tmp_path / "missing")], "missing: no such file or folder"),
         ([run_id, str(tmp_path)], "no images there (extensions: jpg"),
     ]:
-        with pytest.raises(SystemExit) as stopped:
-            main([*args, "--tracking-uri", client(cwd).tracking_uri])
-        [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("runner: error:")]
-        assert stopped.value.code == 2 and expected in line, line
+        line = refused_here(*args, cwd=cwd, capsys=capsys)
+        assert expected in line, line
 
 
-def test_a_run_without_a_model_is_one_line(trained):
+def test_a_run_without_a_model_is_one_line(trained, capsys):
     cwd, run_id = trained
     store = client(cwd)
     config = yaml.safe_load(Path(store.download_artifacts(run_id, "config.yaml", str(cwd))).read_text())
     failed = store.create_run(store.get_run(run_id).info.experiment_id).info.run_id
     store.log_text(failed, yaml.safe_dump(config), "config.yaml")  # failed before reading its data
-    [line] = error_lines(predict(failed, str(cwd / "config.yaml"), cwd=cwd))
+    line = refused_here(failed, str(cwd / "config.yaml"), cwd=cwd, capsys=capsys)
     assert f"run {failed}: no data/class_names.json (it stopped before reading its data)" in line, line
     store.log_dict(failed, {"class_names": ["cat", "dog", "owl"]}, "data/class_names.json")  # ... in training
-    [line] = error_lines(predict(failed, str(cwd / "config.yaml"), cwd=cwd))
+    line = refused_here(failed, str(cwd / "config.yaml"), cwd=cwd, capsys=capsys)
     assert f"run {failed}: no logged model" in line, line
     _, heavy = probe_cli(failed, str(cwd / "config.yaml"), cwd=cwd, module="runner.predict")
     assert heavy == ["mlflow"]  # refused before Keras and TensorFlow start
@@ -90,7 +104,7 @@ def test_a_run_without_a_model_is_one_line(trained):
         load(store, store.get_run(failed), best=True)
 
 
-def test_best_predicts_with_the_best_epochs_checkpoint(trained, photos):
+def test_best_predicts_with_the_best_epochs_checkpoint(trained, photos, capsys):
     import keras
     import numpy as np
 
@@ -98,9 +112,11 @@ def test_best_predicts_with_the_best_epochs_checkpoint(trained, photos):
     from runner.decode import Decoder
 
     cwd, run_id = trained
-    result = predict(run_id, str(photos / "cat"), "--best", cwd=cwd)
-    assert result.returncode == 0, result.stderr[-3000:]
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(predict_here(run_id, str(photos / "cat"), "--best", cwd=cwd, capsys=capsys))
+        )
+    )
     record = client(cwd).download_artifacts(run_id, "outputs/checkpoints/best.json", str(cwd / "best"))
     assert json.loads(Path(record).read_text())["epoch"] < 7  # not the final model of the 8 epochs
     path = client(cwd).download_artifacts(run_id, "outputs/checkpoints/best.keras", str(cwd / "best"))
@@ -127,15 +143,13 @@ def test_a_registered_model_version_predicts_as_its_run(trained, photos, capsys)
     [version] = client(cwd).search_model_versions("name='colours'")
     assert (int(version.version), version.run_id) == (1, run_id)
     client(cwd).set_registered_model_alias("colours", "champion", "1")
-    by_run = predict(run_id, str(photos / "owl"), cwd=cwd)
-    assert by_run.returncode == 0, by_run.stderr[-3000:]
-    # The same command in this process (no second TensorFlow start per reference).
+    by_run = predict_here(run_id, str(photos / "owl"), cwd=cwd, capsys=capsys)
+    assert len(by_run.splitlines()) == 1 + len(list((photos / "owl").iterdir()))
     from runner.errors import RunnerError
-    from runner.predict import main, run_of
+    from runner.predict import run_of
 
     for reference in ["models:/colours/1", "models:/colours@champion"]:
-        main([reference, str(photos / "owl"), "--tracking-uri", client(cwd).tracking_uri])
-        assert capsys.readouterr().out == by_run.stdout
+        assert predict_here(reference, str(photos / "owl"), cwd=cwd, capsys=capsys) == by_run
     for reference, expected in [
         ("models:/colours/7", "models:/colours/7: no such registered model version"),
         ("models:/colours", "models:/colours: give a run id, models:/NAME/VERSION or models:/NAME@ALIAS"),
@@ -145,14 +159,12 @@ def test_a_registered_model_version_predicts_as_its_run(trained, photos, capsys)
 
 
 def test_top_k_lists_each_files_likeliest_classes_first(trained, photos, capsys):
-    from runner.predict import main
-
     cwd, run_id = trained
-    main([run_id, str(photos / "owl"), "--tracking-uri", client(cwd).tracking_uri])  # in this process
-    first = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    result = predict(run_id, str(photos / "owl"), "--top", "3", cwd=cwd)
-    assert result.returncode == 0, result.stderr[-3000:]
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    first = list(
+        csv.DictReader(io.StringIO(predict_here(run_id, str(photos / "owl"), cwd=cwd, capsys=capsys)))
+    )
+    top = predict_here(run_id, str(photos / "owl"), "--top", "3", cwd=cwd, capsys=capsys)
+    rows = list(csv.DictReader(io.StringIO(top)))
     assert len(rows) == 3 * len(first)
     for at, expected in zip(range(0, len(rows), 3), first, strict=True):
         ranked = rows[at : at + 3]
