@@ -16,7 +16,7 @@ def evaluate(*args: str, cwd: Path):
     return run_cli(*args, cwd=cwd, module="runner.evaluate")
 
 
-def test_a_labelled_folder_is_scored_in_a_run_of_its_own(trained, photos, tmp_path):
+def test_a_labelled_folder_is_scored_in_a_run_of_its_own(trained, photos, tmp_path, capsys):
     cwd, run_id = trained
     folder = damaged_copy(photos, tmp_path / "later")
     shutil.rmtree(folder / "dog")  # a test set may lack a class
@@ -38,8 +38,11 @@ def test_a_labelled_folder_is_scored_in_a_run_of_its_own(trained, photos, tmp_pa
     assert run.data.metrics["eval_accuracy"] == pytest.approx(right)
     assert f"accuracy {right:.4f}" in result.stdout and run.info.run_id in result.stdout
     # The predictions are runner.predict's, on the same files.
-    by_predict = run_cli(run_id, *good, cwd=cwd, module="runner.predict")
-    expected = {row["path"]: row["class"] for row in csv.DictReader(io.StringIO(by_predict.stdout))}
+    from runner.predict import main  # in this process: no second TensorFlow start
+
+    capsys.readouterr()
+    main([run_id, *good, "--tracking-uri", store.tracking_uri])
+    expected = {row["path"]: row["class"] for row in csv.DictReader(io.StringIO(capsys.readouterr().out))}
     assert {row["path"]: row["predicted"] for row in rows} == expected
     matrix = (files / "eval" / "confusion_matrix.csv").read_text().splitlines()
     assert matrix[0] == "true\\predicted,cat,dog,owl" and matrix[2] == "dog,0,0,0"
@@ -79,15 +82,17 @@ def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path, capsys):
         assert stopped.value.code == 2 and expected in line, line
 
 
-def test_a_labelled_csv_is_scored_too(trained, photos, tmp_path):
+def test_a_labelled_csv_is_scored_too(trained, photos, tmp_path, capsys):
+    from runner.evaluate import main  # in this process: the CLI is the folder's test above
+
     cwd, run_id = trained
     folder = damaged_copy(photos, tmp_path / "kaggle")
     rows = [(str(p.relative_to(folder)), p.parent.name) for p in sorted(folder.rglob("*.*g"))]
     rows.append(("owl/gone.png", "owl"))
     (folder / "test.csv").write_text("file,species\n" + "".join(f"{p},{c}\n" for p, c in rows))
     args = ("--path-column", "file", "--label-column", "species")
-    result = evaluate(run_id, str(folder / "test.csv"), *args, cwd=cwd)
-    assert result.returncode == 0, result.stderr[-3000:]
+    uri = ("--tracking-uri", client(cwd).tracking_uri)
+    main([run_id, str(folder / "test.csv"), *args, *uri])
     store = client(cwd)
     [run] = store.search_runs(
         [store.get_run(run_id).info.experiment_id], "attributes.run_name = 'evaluate test.csv'"
@@ -100,8 +105,13 @@ def test_a_labelled_csv_is_scored_too(trained, photos, tmp_path):
     skipped = {row["path"] for row in csv.DictReader((files / "data" / "skipped.csv").open())}
     assert skipped == {str(folder / "owl" / "gone.png"), str(folder / "cat" / "corrupt.jpg")}
     (folder / "bird.csv").write_text("file,species\ncat/cat00.png,bird\n")
-    [line] = error_lines(evaluate(run_id, str(folder / "bird.csv"), *args, cwd=cwd))
-    assert "label 'bird' is no class of the model, which knows cat, dog, owl" in line
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        main([run_id, str(folder / "bird.csv"), *args, *uri])
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("runner: error:")]
+    assert (
+        stopped.value.code == 2 and "label 'bird' is no class of the model, which knows cat, dog, owl" in line
+    )
 
 
 def test_class_names_matplotlib_would_read_as_math_are_drawn_as_they_are(tmp_path):
