@@ -164,27 +164,32 @@ def test_bad_rerun_requests_are_one_line(store, args, expected):
 def fake_run(cwd: Path, config: dict) -> str:
     """A run in ``cwd``'s store whose config.yaml someone else wrote."""
     found = client(cwd)
-    experiment = found.create_experiment("planted")
+    existing = found.get_experiment_by_name("planted")
+    experiment = existing.experiment_id if existing else found.create_experiment("planted")
     run = found.create_run(experiment)
     found.log_text(run.info.run_id, yaml.safe_dump(config), "config.yaml")
     return run.info.run_id
 
 
-@pytest.mark.parametrize(
-    ("planted", "expected"),
-    [
-        ({"_target_": "os.system", "command": "touch pwned"}, "model._target_=os.system: not allowed"),
-        ({"_target_": "runner.models.small_cnn", "dense": "${oc.env:HOME}"}, "model.dense='${oc.env:HOME}'"),
-        (["not", "a", "group"], "not a runner config"),
-    ],
-)
-def test_a_stored_config_is_data_not_code(tmp_path, planted, expected):
-    run_id = fake_run(tmp_path, {"model": planted})
+def test_a_stored_config_is_data_not_code(tmp_path, capsys, monkeypatch):
+    run_id = fake_run(tmp_path, {"model": {"_target_": "os.system", "command": "touch pwned"}})
     result = rerun(run_id, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
-    assert expected in line
+    assert "model._target_=os.system: not allowed" in line
     assert not (tmp_path / "pwned").exists()
+    # The others in this process: the same entry point, its line and exit code.
+    from runner.rerun import main
+
+    monkeypatch.chdir(tmp_path)
+    for planted, expected in [
+        ({"_target_": "runner.models.small_cnn", "dense": "${oc.env:HOME}"}, "model.dense='${oc.env:HOME}'"),
+        (["not", "a", "group"], "not a runner config"),
+    ]:
+        with pytest.raises(SystemExit) as stopped:
+            main([fake_run(tmp_path, {"model": planted})])
+        [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("runner: error:")]
+        assert stopped.value.code == 2 and expected in line, line
 
 
 def test_a_stored_generator_function_is_called_only_when_the_rerun_names_it(tmp_path):
