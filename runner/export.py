@@ -29,9 +29,6 @@ def export(model: Any, class_names: list[str], data: dict, out: Path, fmt: str, 
     run's ``data`` config); the model's path."""
     keras_format, name = FORMATS[fmt]
     target = out / name
-    if (out / "runner.json").exists():
-        raise RunnerError(f"--out {out}: holds an export already; give a new folder, or remove that one.")
-    out.mkdir(parents=True, exist_ok=True)
     model.export(str(target), format=keras_format, verbose=False)
     _, height, width, channels = model.inputs[0].shape
     binary = model.outputs[0].shape[-1] == 1
@@ -51,6 +48,18 @@ def export(model: Any, class_names: list[str], data: dict, out: Path, fmt: str, 
     }
     (out / "runner.json").write_text(json.dumps(record, indent=2) + "\n")
     return target
+
+
+def make_folder(out: Path) -> None:
+    """``--out``, new or empty of exports: refused before the model is downloaded and Keras starts."""
+    if (out / "runner.json").exists():
+        raise RunnerError(f"--out {out}: holds an export already; give a new folder, or remove that one.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunnerError(
+            f"--out {out}: cannot make the folder there ({err.strerror}: {err.filename}); give a new folder."
+        ) from err
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,8 +83,9 @@ def main(argv: list[str] | None = None) -> None:
         store = client(args.tracking_uri)
         run_id = run_of(store, args.run_id)
         run, stored, class_names = run_record(store, run_id)
-        model = load(store, run, args.best)
         out = Path(args.out or f"export-{run_id}").expanduser()
+        make_folder(out)
+        model = load(store, run, args.best)
         source = {"run_id": run_id, "reference": args.run_id, "weights": "best" if args.best else "final"}
         path = export(model, class_names, stored["data"], out, args.format, source)
         print(f"runner: wrote {path} and {out / 'runner.json'} (run {run_id}, {len(class_names)} classes)")

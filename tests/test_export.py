@@ -66,6 +66,12 @@ def test_a_litert_file_of_the_best_epoch_and_an_occupied_folder_is_refused(train
     with pytest.raises(SystemExit):  # one export per folder: its runner.json describes one model
         main([run_id, "--out", str(tmp_path / "out"), "--tracking-uri", uri])
     assert "holds an export already" in capsys.readouterr().err
+    (tmp_path / "notes").write_text("a file, not a folder")
+    with pytest.raises(SystemExit):
+        main([run_id, "--out", str(tmp_path / "notes" / "out"), "--tracking-uri", uri])
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("runner: error:")]
+    where = tmp_path / "notes" / "out"
+    assert line.endswith(f"out: cannot make the folder there (Not a directory: {where}); give a new folder.")
 
 
 def test_help_does_not_import_tensorflow(tmp_path):
