@@ -81,6 +81,11 @@ def connect(uri: str, experiment: str) -> str:
             f"tracking.uri={uri}: its database driver is not installed ({err}). Install it, or use "
             f"the default, sqlite:///mlflow.db."
         ) from err
+    except OSError as err:  # a sqlite store's folder, made by MLflow, with a file in the way
+        raise RunnerError(
+            f"tracking.uri={uri}: cannot make the store there ({err.strerror}: {err.filename}). Point "
+            f"it at a folder you can write, or use the default, sqlite:///mlflow.db."
+        ) from err
     except mlflow.exceptions.MlflowException as err:
         reason = err.message.split(". ")[0].rstrip(".")
         if "experiment name" in reason:

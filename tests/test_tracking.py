@@ -208,3 +208,17 @@ def test_a_full_disk_is_one_line_and_a_store_failing_too_does_not_hide_it(tmp_pa
         (tmp_path / "mlflow.db").write_bytes(bytes(100_000))  # the store broken under the run
         raise full.value
     assert raised.value is full.value
+
+
+def test_a_sqlite_store_where_a_file_is_in_the_way_is_one_line(tmp_path):
+    from runner.errors import RunnerError
+    from runner.tracking import connect
+
+    import mlflow
+
+    (tmp_path / "notes").write_text("a file, not a folder")
+    uri, before = f"sqlite:///{tmp_path}/notes/mlflow.db", mlflow.get_tracking_uri()
+    with pytest.raises(RunnerError) as refused:
+        connect(uri, "runner")
+    mlflow.set_tracking_uri(before)  # this worker's later tests
+    assert str(refused.value).startswith(f"tracking.uri={uri}: cannot make the store there (File exists: ")
