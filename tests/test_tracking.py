@@ -211,10 +211,10 @@ def test_a_full_disk_is_one_line_and_a_store_failing_too_does_not_hide_it(tmp_pa
 
 
 def test_a_sqlite_store_where_a_file_is_in_the_way_is_one_line(tmp_path):
+    import mlflow
+
     from runner.errors import RunnerError
     from runner.tracking import connect
-
-    import mlflow
 
     (tmp_path / "notes").write_text("a file, not a folder")
     uri, before = f"sqlite:///{tmp_path}/notes/mlflow.db", mlflow.get_tracking_uri()
