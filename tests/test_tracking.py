@@ -222,3 +222,17 @@ def test_a_sqlite_store_where_a_file_is_in_the_way_is_one_line(tmp_path):
         connect(uri, "runner")
     mlflow.set_tracking_uri(before)  # this worker's later tests
     assert str(refused.value).startswith(f"tracking.uri={uri}: cannot make the store there (File exists: ")
+
+
+def test_a_finished_job_whose_outputs_cannot_be_logged_ends_its_run_failed(tmp_path, monkeypatch):
+    from conftest import client, compose, empty_store
+
+    from runner import tracking
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(empty_store(), tmp_path / "mlflow.db")
+    (tmp_path / "outputs").mkdir()
+    (tmp_path / "outputs" / "gone.keras").symlink_to(tmp_path / "deleted.keras")  # nothing to copy
+    with pytest.raises(OSError), tracking.run(compose(), tmp_path / "outputs", []) as run_id:
+        pass  # the job finished
+    assert client(tmp_path).get_run(run_id).info.status == "FAILED"  # not FINISHED by MLflow's exit
