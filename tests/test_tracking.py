@@ -200,11 +200,15 @@ def test_a_full_disk_is_one_line_and_a_store_failing_too_does_not_hide_it(tmp_pa
         store.executemany("INSERT INTO t VALUES (?)", [(bytes(4000),)] * 8)
     assert explain(store_full.value).startswith("the disk is full: no space left for the MLflow store")
     # A run that stops on it while its store fails too: the run's error comes out, not the store's.
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # MLflow keeps the store of a URI once made: this one is this test's
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
     shutil.copy(empty_store(), tmp_path / "mlflow.db")
     (tmp_path / "outputs" / "runner.log").parent.mkdir()
     (tmp_path / "outputs" / "runner.log").write_text("the job's log\n")
-    with pytest.raises(OSError) as raised, tracking.run(compose(), tmp_path / "outputs", []):
+    with (
+        pytest.raises(OSError) as raised,
+        tracking.run(compose(f"tracking.uri={uri}"), tmp_path / "outputs", []),
+    ):
         (tmp_path / "mlflow.db").write_bytes(bytes(100_000))  # the store broken under the run
         raise full.value
     assert raised.value is full.value
@@ -229,10 +233,14 @@ def test_a_finished_job_whose_outputs_cannot_be_logged_ends_its_run_failed(tmp_p
 
     from runner import tracking
 
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # MLflow keeps the store of a URI once made: this one is this test's
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
     shutil.copy(empty_store(), tmp_path / "mlflow.db")
     (tmp_path / "outputs").mkdir()
     (tmp_path / "outputs" / "gone.keras").symlink_to(tmp_path / "deleted.keras")  # nothing to copy
-    with pytest.raises(OSError), tracking.run(compose(), tmp_path / "outputs", []) as run_id:
+    with (
+        pytest.raises(OSError),
+        tracking.run(compose(f"tracking.uri={uri}"), tmp_path / "outputs", []) as run_id,
+    ):
         pass  # the job finished
     assert client(tmp_path).get_run(run_id).info.status == "FAILED"  # not FINISHED by MLflow's exit
