@@ -112,13 +112,13 @@ print("HEAVY:", sorted(m for m in ("tensorflow", "keras", "mlflow") if m in sys.
 
 
 def probe_cli(*args: str, cwd: Path, module: str = "runner") -> tuple[str, list[str]]:
-    """``python -m MODULE ARGS`` run in-process by a fresh interpreter: (its output, the heavy
-    libraries it imported)."""
+    """``python -m MODULE ARGS`` run in-process by a fresh interpreter: (its output, stdout then
+    stderr, and the heavy libraries it imported)."""
     code = PROBE.format(module=module, args=list(args))
     result = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     output, heavy = result.stdout.rsplit("HEAVY:", 1)
-    return output, ast.literal_eval(heavy.strip())
+    return output + result.stderr, ast.literal_eval(heavy.strip())
 
 
 def at_once(script: str, gate: Path, copies: int = 2) -> list[list[str]]:

@@ -29,26 +29,32 @@ def test_help_and_cfg_do_not_import_tensorflow(args, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "expected"),
     [
-        ["trainer.epochs=0"],
-        ["data=dir"],  # data.path missing
-        ["data.batch_size=0"],
-        ["model.dropout=1.5"],
-        ["model=file"],  # model.path missing
-        ["tracking.register_as=digits", "tracking.log_model=false"],
-        ["data.image_size=[100000,100000]"],  # a disk cache of petabytes
-        ["data.cache=disk", "data.cache_dir=/dev/null/cache"],  # a folder that cannot be made
-        ["data.validation_split=0"],  # and trainer.monitor=val_accuracy, the default
-        ["trainer.optimizer._target_=os.system"],  # a target the runner never builds
-        ["trainer.top_k=10"],  # digits has 10 classes
-        ["data.label_mode=binary"],  # ... not 2
+        (["trainer.epochs=0"], ["trainer.epochs=0: must be at least 1"]),
+        (["data=dir"], ["data.path", "needs a value"]),
+        (["data.batch_size=0"], ["data.batch_size=0: must be at least 1"]),
+        (["model.dropout=1.5"], ["model.dropout=1.5: must be at least 0 and less than 1"]),
+        (["model=file"], ["model.path", "needs a value"]),
+        (
+            ["tracking.register_as=digits", "tracking.log_model=false"],
+            ["tracking.register_as=digits: registers the logged model", "Drop one"],
+        ),
+        (["data.image_size=[100000,100000]"], ["the disk cache needs"]),  # petabytes
+        (["data.cache=disk", "data.cache_dir=/dev/null/cache"], ["data.cache_dir=/dev/null/cache"]),
+        (["data.validation_split=0"], ["trainer.monitor=val_accuracy"]),  # the default
+        (
+            ["trainer.optimizer._target_=os.system"],
+            ["trainer.optimizer._target_=os.system: not allowed", "keras.optimizers.*"],
+        ),
+        (["trainer.top_k=10"], ["trainer.top_k=10"]),  # digits has 10 classes
+        (["data.label_mode=binary"], ["data.label_mode=binary needs exactly 2 classes"]),  # ... not 2
     ],
 )
-def test_bad_values_are_refused_before_tensorflow_starts(args, tmp_path):
-    # test_bad_config_is_one_line checks each one's line; here, that it comes back in about a second.
+def test_bad_values_are_refused_in_one_line_before_tensorflow_starts(args, expected, tmp_path):
     output, heavy = probe_cli(*args, cwd=tmp_path)
-    assert heavy == []
+    [line] = [line for line in output.splitlines() if line.startswith("runner: error:")]
+    assert all(fragment in line for fragment in expected) and heavy == [], line
 
 
 PRESETS = {
@@ -91,20 +97,16 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
         (["aug=flpi"], ["aug=flpi", "flip, idg, mixup, none", "Did you mean 'flip'?"]),
         (["trainer.epochz=3"], ["trainer.epochz", "Did you mean 'epochs'?"]),
         (["data.color_mode=rbg"], ["data.color_mode=rbg", "Did you mean 'rgb'?"]),
-        (["data=dir"], ["data.path", "needs a value"]),
-        (["model=file"], ["model.path", "needs a value"]),
         (["experiment=nope"], ["experiment=nope", "no such option"]),
         (["aug=standard", "~aug.ops.zooom"], ["~aug.ops.zooom", "nothing to delete", "Did you mean 'zoom'?"]),
         (
             ["data=digits", "data.image_size=[0,10]"],
             ["error: data.image_size=[0, 10]: needs", "at least 1 pixel"],
         ),
-        (["data=digits", "data.batch_size=0"], ["error: data.batch_size=0: must be at least 1"]),
         (["data=digits", "tracking.uri=./mlruns"], ["error: tracking.uri=./mlruns: ", "sqlite:///mlflow.db"]),
         (["data=digits", "tracking.experiment="], ["error: tracking.experiment='': ", "Name it"]),
         # A sweep whose store refuses it stops before any job (each job would fail alike).
         (["-m", "data=digits", "tracking.experiment="], ["error: tracking.experiment='': ", "Name it"]),
-        (["data=digits", "trainer.epochs=0"], ["error: trainer.epochs=0: must be at least 1"]),
         (["trainer.lr_schedule=cosin"], ["trainer.lr_schedule=cosin", "Did you mean 'cosine'?"]),
         (
             ["data=digits", "trainer.lr_schedule=cosine", "trainer.warmup_epochs=10"],
@@ -140,10 +142,6 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
             ["trainer.optimizer.momentm: keras.optimizers.SGD has no parameter", "Did you mean 'momentum'?"],
         ),
         (
-            ["data=digits", "trainer.optimizer._target_=os.system"],
-            ["trainer.optimizer._target_=os.system: not allowed", "keras.optimizers.*"],
-        ),
-        (
             ["data=digits", "+aug.ops.code={_target_: keras.layers.Lambda, function: print}"],
             ["aug.ops.code._target_=keras.layers.Lambda: not allowed; it runs Python code"],
         ),
@@ -151,15 +149,10 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
             ["data=digits", "trainer.early_stopping_patience=-1"],
             ["trainer.early_stopping_patience=-1: must be at least 0"],
         ),
-        (["data=digits", "model.dropout=1.5"], ["model.dropout=1.5: must be at least 0 and less than 1"]),
         (["data=digits", "model.filters=[8,0]"], ["model.filters=[8, 0]: each needs at least 1"]),
         (["data=digits", "data.image_size=224"], ["data.image_size=224: needs a list", "=[224,...]"]),
         (["data=digits", "data.extensions=[]"], ["data.extensions=[]: names no file type", "[jpg,png]"]),
         (["data=digits", "trainer.seed=-1"], ["trainer.seed=-1: must be in 0..4294967295"]),
-        (
-            ["data=digits", "tracking.register_as=digits", "tracking.log_model=false"],
-            ["tracking.register_as=digits: registers the logged model", "Drop one"],
-        ),
     ],
 )
 def test_bad_config_is_one_line(args, expected, tmp_path):
