@@ -144,6 +144,16 @@ def error_lines(result: subprocess.CompletedProcess) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("runner: error:")]
 
 
+def refusal(main, argv: list[str], capsys) -> str:
+    """The one line a command's ``main(argv)`` prints, in this process, as it exits with code 2."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("runner: error:")]
+    assert stopped.value.code == 2, line
+    return line
+
+
 def mlflow_runs(cwd: Path, experiment: str = "runner", sweeps: bool = False) -> list:
     """The training runs in the store under ``cwd``, oldest first; with ``sweeps``, the runs that
     stand for sweeps (their jobs' parents) instead."""

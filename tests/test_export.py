@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
-from conftest import client, run_cli
+from conftest import client, refusal, run_cli
 
 
 def decoded(photos, decode: dict) -> np.ndarray:
@@ -63,13 +62,11 @@ def test_a_litert_file_of_the_best_epoch_and_an_occupied_folder_is_refused(train
     np.testing.assert_allclose(
         interpreter.get_tensor(taken["index"]), best.predict(images, verbose=0), atol=1e-5
     )
-    with pytest.raises(SystemExit):  # one export per folder: its runner.json describes one model
-        main([run_id, "--out", str(tmp_path / "out"), "--tracking-uri", uri])
-    assert "holds an export already" in capsys.readouterr().err
+    # One export per folder: its runner.json describes one model.
+    line = refusal(main, [run_id, "--out", str(tmp_path / "out"), "--tracking-uri", uri], capsys)
+    assert "holds an export already" in line
     (tmp_path / "notes").write_text("a file, not a folder")
-    with pytest.raises(SystemExit):
-        main([run_id, "--out", str(tmp_path / "notes" / "out"), "--tracking-uri", uri])
-    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("runner: error:")]
+    line = refusal(main, [run_id, "--out", str(tmp_path / "notes" / "out"), "--tracking-uri", uri], capsys)
     where = tmp_path / "notes" / "out"
     assert line.endswith(f"out: cannot make the folder there (Not a directory: {where}); give a new folder.")
 

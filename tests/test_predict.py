@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import client, damaged_copy, error_lines, probe_cli, run_cli, write_image
+from conftest import client, damaged_copy, error_lines, probe_cli, refusal, run_cli, write_image
 
 from runner.config import ColorMode, Interpolation
 from runner.sources.index import NOT_UTF8
@@ -32,11 +32,9 @@ def predict_here(*args: str, cwd: Path, capsys) -> str:
 
 def refused_here(*args: str, cwd: Path, capsys) -> str:
     """The one line (exit code 2) that the same command prints in this process."""
-    with pytest.raises(SystemExit) as stopped:
-        predict_here(*args, cwd=cwd, capsys=capsys)
-    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("runner: error:")]
-    assert stopped.value.code == 2, line
-    return line
+    from runner.predict import main
+
+    return refusal(main, [*args, "--tracking-uri", client(cwd).tracking_uri], capsys)
 
 
 def test_predicts_each_image_of_a_folder_and_reports_bad_files(trained, photos, tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import client, compose, error_lines, mlflow_runs, probe_cli, run_cli, started_run
+from conftest import client, compose, error_lines, mlflow_runs, probe_cli, refusal, run_cli, started_run
 
 pytestmark = pytest.mark.slow
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
@@ -186,10 +186,8 @@ def test_a_stored_config_is_data_not_code(tmp_path, capsys, monkeypatch):
         ({"_target_": "runner.models.small_cnn", "dense": "${oc.env:HOME}"}, "model.dense='${oc.env:HOME}'"),
         (["not", "a", "group"], "not a runner config"),
     ]:
-        with pytest.raises(SystemExit) as stopped:
-            main([fake_run(tmp_path, {"model": planted})])
-        [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("runner: error:")]
-        assert stopped.value.code == 2 and expected in line, line
+        line = refusal(main, [fake_run(tmp_path, {"model": planted})], capsys)
+        assert expected in line, line
 
 
 def test_a_stored_generator_function_is_called_only_when_the_rerun_names_it(tmp_path):
