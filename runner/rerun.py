@@ -244,12 +244,15 @@ def require_same_folder(run: Any, stored: dict, args: list[str], resume: bool) -
     ran_in = run.data.tags.get("runner.cwd")
     if ran_in is None or not Path(ran_in).is_dir() or Path(ran_in).samefile(Path.cwd()):
         return
-    given = {arg.lstrip("+").partition("=")[0] for arg in args}
-    values = {key: (stored.get(key.split(".")[0]) or {}).get(key.split(".")[1]) for key in PATH_KEYS}
+    from runner.tracking import flatten
+
+    given, values = {arg.lstrip("+").partition("=")[0] for arg in args}, flatten(stored)
     relative = {
         key: value
-        for key, value in values.items()
-        if isinstance(value, str) and key not in given and not os.path.isabs(os.path.expanduser(value))
+        for key in PATH_KEYS
+        if isinstance(value := values.get(key), str)
+        and key not in given
+        and not os.path.isabs(os.path.expanduser(value))
     }
     if not relative:
         return
