@@ -17,8 +17,9 @@ import keras
 import tensorflow as tf
 from omegaconf import DictConfig
 
-from runner.config import LabelMode, Placement
 from runner.errors import RunnerError, closest, parameters
+from runner.schemas.aug import Placement
+from runner.schemas.data import LabelMode
 from runner.targets import build, check_targets, locate
 
 Augment = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]

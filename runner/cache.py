@@ -28,10 +28,10 @@ import numpy as np
 import psutil
 from tqdm import tqdm
 
-from runner.config import Cache, DataConfig
 from runner.cpus import usable_cores
 from runner.decode import Decoder
 from runner.errors import RunnerError
+from runner.schemas.data import Cache, DataConfig
 from runner.sources.index import FileIndex, header_problem
 
 if TYPE_CHECKING:  # imported where a memory cache is made: ``train`` checks room before TensorFlow

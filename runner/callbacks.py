@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 
 from runner.augment import seed_states
 from runner.backup import Backup
-from runner.config import Schedule
+from runner.schemas.trainer import Schedule
 
 
 class EpochSeeds(keras.callbacks.Callback):

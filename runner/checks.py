@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from runner.config import LabelMode, Schedule
 from runner.errors import RunnerError, closest
+from runner.schemas.data import LabelMode
+from runner.schemas.trainer import Schedule
 from runner.sources import FileIndex
 from runner.split import check_splittable
 from runner.targets import check_targets
@@ -20,7 +21,7 @@ from runner.targets import check_targets
 
 def check_config(cfg: DictConfig) -> None:
     """Every ``_target_`` against the allowed ones, the trainer values, then the ``data``, ``model``
-    and ``tracking`` nodes built as their schema dataclasses (``runner.config``), whose
+    and ``tracking`` nodes built as their schema dataclasses (``runner.schemas``), whose
     ``__post_init__`` refuses what no type rules out and whose missing values (``data.path``,
     ``model.path``) are refused by OmegaConf."""
     for group, node in cfg.items():

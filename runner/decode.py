@@ -24,7 +24,7 @@ import numpy as np
 import simplejpeg
 from PIL import Image, ImageOps
 
-from runner.config import ColorMode, DataConfig, Interpolation
+from runner.schemas.data import ColorMode, DataConfig, Interpolation
 
 PIL_MODE = {ColorMode.grayscale: "L", ColorMode.rgb: "RGB", ColorMode.rgba: "RGBA"}
 JPEG_START = b"\xff\xd8\xff"

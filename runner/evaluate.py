@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from runner.config import TrackingConfig
 from runner.errors import RunnerError, positive_int, some
+from runner.schemas.tracking import TrackingConfig
 
 
 def labelled(root: Path, class_names: list[str]) -> Any:

@@ -18,8 +18,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from runner.config import TrackingConfig
 from runner.errors import RunnerError
+from runner.schemas.tracking import TrackingConfig
 
 FORMATS = {"saved_model": ("tf_saved_model", "saved_model"), "litert": ("litert", "model.tflite")}
 

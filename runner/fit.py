@@ -19,8 +19,9 @@ from runner import augment, pipeline, preview, record, tracking
 from runner.backup import Backup
 from runner.callbacks import callbacks, interrupts_between_batches
 from runner.checks import check_validation
-from runner.config import LabelMode, Schedule
 from runner.evaluate import log_evaluation, log_mistakes
+from runner.schemas.data import LabelMode
+from runner.schemas.trainer import Schedule
 from runner.sources import FileIndex
 from runner.targets import build, check
 

@@ -23,9 +23,9 @@ import tensorflow as tf
 
 from runner import cache
 from runner.augment import Augment
-from runner.config import Cache, DataConfig, LabelMode
 from runner.cpus import usable_cores
 from runner.decode import Decoder
+from runner.schemas.data import Cache, DataConfig, LabelMode
 from runner.sources import FileIndex, require_every_class
 from runner.split import check_splittable, split_of
 

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
-from runner.config import IMAGE_EXTENSIONS, DataConfig, TrackingConfig
 from runner.errors import RunnerError, positive_int, some
+from runner.schemas.data import IMAGE_EXTENSIONS, DataConfig
+from runner.schemas.tracking import TrackingConfig
 
 
 def image_files(paths: list[str]) -> list[str]:

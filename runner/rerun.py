@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from runner.config import CONF_DIR, SCHEMAS, TrackingConfig
+from runner.config import CONF_DIR, SCHEMAS
 from runner.errors import RunnerError
+from runner.schemas.tracking import TrackingConfig
 from runner.targets import check_targets
 
 if TYPE_CHECKING:

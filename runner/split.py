@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from runner.config import DataConfig, LabelsFrom
 from runner.errors import RunnerError
+from runner.schemas.data import DataConfig, LabelsFrom
 from runner.sources import FileIndex
 
 

@@ -29,8 +29,8 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from runner import liveness, record
-from runner.config import TrackingConfig
 from runner.errors import RunnerError, explain
+from runner.schemas.tracking import TrackingConfig
 from runner.sweep import PARENT
 
 log = logging.getLogger(__name__)

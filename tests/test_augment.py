@@ -8,8 +8,8 @@ from conftest import compose, photo_folder
 from omegaconf import OmegaConf
 
 from runner import augment, pipeline
-from runner.config import LabelMode
 from runner.errors import RunnerError
+from runner.schemas.data import LabelMode
 from runner.sources import DirSource
 
 N = 16

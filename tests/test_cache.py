@@ -14,9 +14,9 @@ import pytest
 from conftest import at_once, messy_folder, photo_folder
 
 from runner import cache
-from runner.config import Cache, ColorMode, Interpolation
 from runner.decode import Decoder
 from runner.errors import RunnerError
+from runner.schemas.data import Cache, ColorMode, Interpolation
 
 
 def decoder(size: int = 16) -> Decoder:
@@ -72,7 +72,7 @@ def test_two_runs_building_the_same_disk_cache_at_once_both_get_it(tmp_path):
     script = f"""
 import numpy as np
 from runner import cache
-from runner.config import Cache, ColorMode, Interpolation
+from runner.schemas.data import Cache, ColorMode, Interpolation
 from runner.decode import Decoder
 images, bad = cache.load({paths!r}, Decoder(64, 64, ColorMode.rgb, Interpolation.bilinear), Cache.disk,
                          {str(tmp_path / "c")!r})

@@ -8,8 +8,8 @@ import pytest
 from conftest import write_image
 from PIL import Image, ImageOps
 
-from runner.config import ColorMode, Interpolation
 from runner.decode import Decoder, jpeg_orientation
+from runner.schemas.data import ColorMode, Interpolation
 
 
 def smooth(height: int, width: int) -> np.ndarray:

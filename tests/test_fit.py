@@ -26,8 +26,8 @@ def test_cosine_schedule_warms_up_then_decays_to_zero_at_the_last_step():
 
 
 def test_label_smoothing_spreads_the_target_and_survives_a_safe_mode_load(tmp_path):
-    from runner.config import LabelMode
     from runner.fit import loss
+    from runner.schemas.data import LabelMode
 
     truth, predicted = np.array([[0.0, 1.0, 0.0]]), np.array([[0.2, 0.7, 0.1]])
     smoothed = loss(LabelMode.categorical, 0.3)

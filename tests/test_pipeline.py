@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from runner.config import LabelMode
 from runner.errors import RunnerError
 from runner.pipeline import batches, build, label_encoder
+from runner.schemas.data import LabelMode
 
 
 def test_folds_over_images_that_all_have_their_split_are_refused_before_decoding():
-    from runner.config import DataConfig
+    from runner.schemas.data import DataConfig
     from runner.sources import FileIndex
 
     placed = FileIndex(["/nowhere/a.png", "/nowhere/b.png"], np.array([0, 1]), ["cat", "dog"], [],

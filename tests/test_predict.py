@@ -13,7 +13,7 @@ import pytest
 import yaml
 from conftest import client, damaged_copy, error_lines, probe_cli, refusal, run_cli, write_image
 
-from runner.config import ColorMode, Interpolation
+from runner.schemas.data import ColorMode, Interpolation
 from runner.sources.index import NOT_UTF8
 
 

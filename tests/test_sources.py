@@ -28,9 +28,9 @@ from conftest import (
 from PIL import Image
 
 from runner.cache import decode_batch
-from runner.config import Cache, ColorMode, Interpolation, LabelsFrom, Verify
 from runner.decode import Decoder
 from runner.errors import RunnerError
+from runner.schemas.data import Cache, ColorMode, Interpolation, LabelsFrom, Verify
 from runner.sources import DigitsSource, DirSource, GeneratorSource, GlobSource
 from runner.sources.index import NOT_UTF8
 from runner.split import check_splittable

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runner.config import DataConfig
 from runner.errors import RunnerError
+from runner.schemas.data import DataConfig
 from runner.sources import FileIndex
 from runner.split import fold_split, split_of, stratified_split
 

@@ -258,8 +258,8 @@ def test_plateau_schedule_lowers_the_rate_when_the_monitor_stops_improving(tmp_p
     ],
 )
 def test_folds_out_of_range_are_refused(folds, fold, says):
-    from runner.config import DigitsData
     from runner.errors import RunnerError
+    from runner.schemas.data import DigitsData
 
     with pytest.raises(RunnerError, match=says):
         DigitsData(folds=folds, fold=fold)  # as data=digits data.folds=... builds its source

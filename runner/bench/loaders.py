@@ -20,8 +20,8 @@ def loaders(root: Path, size: int, batch: int, epochs: int = 2) -> dict[str, Loa
     import tensorflow as tf
 
     from runner import pipeline
-    from runner.config import Cache
     from runner.cpus import usable_cores
+    from runner.schemas.data import Cache
     from runner.sources import DirSource
 
     auto = tf.data.AUTOTUNE
@@ -108,8 +108,8 @@ def cache_sizes(root: Path, size: int, batch: int) -> dict:
     import keras
 
     from runner import cache
-    from runner.config import Cache, ColorMode, Interpolation
     from runner.decode import Decoder
+    from runner.schemas.data import Cache, ColorMode, Interpolation
     from runner.sources import DirSource
 
     index = DirSource(path=str(root)).index()

@@ -107,7 +107,7 @@ def iter_first(batches: Iterable, n: int) -> Iterable:
 
 def index_scale(n: int) -> dict:
     """Seconds and peak memory to index ``n`` files in class folders with header checks off."""
-    from runner.config import Verify
+    from runner.schemas.data import Verify
     from runner.sources import DirSource
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from runner.config import GlobData, LabelsFrom
 from runner.errors import RunnerError, closest
+from runner.schemas.data import GlobData, LabelsFrom
 from runner.sources.folders import RUNNERS_OWN, SPLIT_FOLDERS, SPLIT_SETTINGS
 from runner.sources.index import FileIndex, check, labels_of, require_every_class, text_names
 

@@ -12,8 +12,8 @@ import numpy as np
 import psutil
 from PIL import Image
 
-from runner.config import DigitsData, DirData
 from runner.errors import RunnerError, closest, some
+from runner.schemas.data import DigitsData, DirData
 from runner.sources.index import (
     RENAME_TO_UTF8,
     FileIndex,

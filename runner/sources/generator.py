@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from runner.config import GeneratorData
 from runner.errors import RunnerError, closest
+from runner.schemas.data import GeneratorData
 from runner.sources.index import FileIndex, labels_of, require_every_class
 
 

@@ -21,9 +21,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from runner.config import Verify
 from runner.cpus import usable_cores
 from runner.errors import RunnerError, closest, some
+from runner.schemas.data import Verify
 
 log = logging.getLogger(__name__)
 
