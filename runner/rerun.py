@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from runner.config import CONF_DIR, SCHEMAS
 from runner.errors import RunnerError
 from runner.schemas.tracking import TrackingConfig
+from runner.store import require_server
 from runner.targets import check_targets
 
 if TYPE_CHECKING:
@@ -49,8 +50,6 @@ PATH_KEYS = (
 def client(uri: str) -> Any:
     """A client for the store at ``uri``; a sqlite file that is not there is an error, not a new store."""
     from mlflow import MlflowClient
-
-    from runner.tracking import require_server
 
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
         raise RunnerError(

@@ -46,7 +46,8 @@ class SweepRun(Callback):
         import mlflow
 
         from runner.liveness import process_tag
-        from runner.tracking import command, connect, users_tags
+        from runner.store import connect
+        from runner.tracking import command, users_tags
 
         try:
             experiment_id = connect(config.tracking.uri, config.tracking.experiment)

@@ -16,9 +16,6 @@ import os
 import random
 import re
 import shlex
-import ssl
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -28,14 +25,13 @@ import mlflow
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from runner import liveness, record
+from runner import liveness, record, store
 from runner.errors import RunnerError, explain
 from runner.schemas.tracking import TrackingConfig
 from runner.sweep import PARENT
 
 log = logging.getLogger(__name__)
 MAX_TAG = 5000
-SERVER_TIMEOUT = 10  # seconds for a tracking server to answer its health check
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -47,55 +43,6 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
-
-
-def require_server(uri: str) -> None:
-    """Fail in seconds when no server answers at an http(s) ``uri``: MLflow's own client retries
-    a refused connection with backoff for minutes before it gives up."""
-    if not uri.startswith(("http://", "https://")):
-        return
-    try:
-        urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=SERVER_TIMEOUT).close()
-    except urllib.error.HTTPError:
-        return  # something answered (an auth proxy may refuse /health): MLflow will say the rest
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        if isinstance(reason, ssl.SSLError):
-            return  # it answered; MLflow has its own TLS settings (MLFLOW_TRACKING_INSECURE_TLS, ...)
-        raise RunnerError(
-            f"tracking.uri={uri}: no MLflow server answers there ({reason}). Start one "
-            f"(mlflow server --host 127.0.0.1 --port 5000), or leave tracking.uri at its default, "
-            f"sqlite:///mlflow.db in the working directory."
-        ) from err
-
-
-def connect(uri: str, experiment: str) -> str:
-    """Point MLflow at the store and experiment, and return the experiment's id; what MLflow
-    refuses is one line naming the key."""
-    require_server(uri)
-    mlflow.set_tracking_uri(uri)
-    try:
-        return mlflow.set_experiment(experiment).experiment_id  # the first access to the store
-    except ImportError as err:
-        raise RunnerError(
-            f"tracking.uri={uri}: its database driver is not installed ({err}). Install it, or use "
-            f"the default, sqlite:///mlflow.db."
-        ) from err
-    except OSError as err:  # a sqlite store's folder, made by MLflow, with a file in the way
-        raise RunnerError(
-            f"tracking.uri={uri}: cannot make the store there ({err.strerror}: {err.filename}). Point "
-            f"it at a folder you can write, or use the default, sqlite:///mlflow.db."
-        ) from err
-    except mlflow.exceptions.MlflowException as err:
-        reason = err.message.split(". ")[0].rstrip(".")
-        if "experiment name" in reason:
-            raise RunnerError(
-                f"tracking.experiment={experiment!r}: {reason}. Name it, e.g. tracking.experiment=pets."
-            ) from err
-        raise RunnerError(
-            f"tracking.uri={uri}: {reason}. Use the default, sqlite:///mlflow.db, or an mlflow "
-            f"server's http:// address."
-        ) from err
 
 
 def users_tags(tracking: DictConfig) -> dict[str, str]:
@@ -120,7 +67,7 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
 
     ``attempt`` > 0 continues run ``tracking.resume`` (its ``attempt``-th resume): its params and
     config are already there, and this attempt's outputs go to ``outputs/resume-<attempt>/``."""
-    experiment_id = connect(cfg.tracking.uri, cfg.tracking.experiment)
+    experiment_id = store.connect(cfg.tracking.uri, cfg.tracking.experiment)
     liveness.close_dead_runs(mlflow.MlflowClient(), experiment_id)
     tags = {
         "runner.output_dir": str(output_dir),
@@ -165,10 +112,16 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
         yield run_id
     except BaseException as err:
         status = "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
-        if lost := lost_server(cfg.tracking.uri, run_id, output_dir):
+        resume = rerun_command(run_id, cfg.tracking.uri, "--resume")
+        if (gone := store.gone(cfg.tracking.uri)) is not None:  # it stays RUNNING there: a resume
+            lost = RunnerError(  # closes it (liveness) and goes on after its last logged epoch
+                f"tracking.uri={cfg.tracking.uri}: the MLflow server stopped answering ({gone}), so "
+                f"run {run_id} stopped. Its log, checkpoints and backup are in {output_dir}; once the "
+                f"server answers again, {resume} continues it."
+            )
             raise lost from err
         err.recorded_in = run_id  # a sweep job's failure has its run (sweep.record_refusal)
-        err.resume_with = rerun_command(run_id, cfg.tracking.uri, "--resume")  # for Ctrl-C's line
+        err.resume_with = resume  # for Ctrl-C's line
         try:  # bad input: the one line the user saw; a bug: its type and message (the log has the rest)
             mlflow.set_tag("runner.error", (explain(err) or f"{type(err).__name__}: {err}")[:MAX_TAG])
         except Exception as failed:  # noqa: BLE001 - the store's own trouble must not hide the run's
@@ -199,25 +152,6 @@ def end(status: str, output_dir: Path, path: str, run_id: str) -> None:
 
 def unrecorded(what: str, failed: Exception) -> None:
     log.warning("MLflow could not record %s: %s: %s", what, type(failed).__name__, failed)
-
-
-def lost_server(uri: str, run_id: str, output_dir: Path) -> RunnerError | None:
-    """What to say when the server of an http(s) ``uri`` stopped answering during the run (None
-    if it answers). MLflow would retry each call left (the error tag, the outputs, the run's end)
-    for minutes and then fail: from now on they fail at once. The run stays RUNNING there; its
-    resume closes it (``liveness``) and continues after the last epoch whose metrics were logged."""
-    try:
-        require_server(uri)
-        return None
-    except RunnerError as err:
-        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
-        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(SERVER_TIMEOUT)
-        reason = getattr(err.__cause__, "reason", err.__cause__)
-        return RunnerError(
-            f"tracking.uri={uri}: the MLflow server stopped answering ({reason}), so run {run_id} "
-            f"stopped. Its log, checkpoints and backup are in {output_dir}; once the server answers "
-            f"again, {rerun_command(run_id, uri, '--resume')} continues it."
-        )
 
 
 def rerun_command(run_id: str, uri: str, flag: str) -> str:

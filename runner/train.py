@@ -16,7 +16,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from runner import cache, rerun, sources
+from runner import cache, rerun, sources, store
 from runner.checks import check_config, check_labels, check_validation
 from runner.split import split_of
 
@@ -37,9 +37,7 @@ def train(cfg: DictConfig) -> float:
     cache.check_room_for(cfg.data, index)
     check_validation(cfg.trainer.monitor, split_of(cfg.data, index, cfg.trainer.seed))
     attempt = rerun.prepare_resume(cfg, output_dir, index) if cfg.tracking.resume else 0
-    from runner import tracking  # MLflow, and then TensorFlow and Keras: seconds to import
-
-    tracking.connect(cfg.tracking.uri, cfg.tracking.experiment)  # a store that refuses, refuses now
-    from runner.fit import fit
+    store.connect(cfg.tracking.uri, cfg.tracking.experiment)  # a store that refuses, refuses now
+    from runner.fit import fit  # TensorFlow and Keras: seconds to import
 
     return fit(cfg, index, output_dir, overrides, attempt)

@@ -6,6 +6,7 @@ import ast
 import functools
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,12 @@ def photo_folder(root: Path, per_class: int = 12) -> Path:
             suffix = ".jpg" if i % 2 else ".png"
             write_image(root / name / f"{name}{i:02d}{suffix}", sizes[i % len(sizes)], colour)
     return root
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @functools.cache

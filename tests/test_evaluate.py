@@ -114,7 +114,7 @@ def test_class_names_matplotlib_would_read_as_math_are_drawn_as_they_are(tmp_pat
     from conftest import client, empty_store
 
     from runner.evaluate import log_evaluation
-    from runner.tracking import connect
+    from runner.store import connect
 
     names = ["$\\frac{$", "$5 $10", "a\\$b^_{", "猫"]
     shutil.copy(empty_store(), tmp_path / "mlflow.db")

@@ -1,29 +1,19 @@
-"""Tracking against a real ``mlflow server`` on 127.0.0.1, started by the test, and one that is down."""
+"""Runs in MLflow: on a real ``mlflow server`` on 127.0.0.1 started by the test, and in sqlite stores."""
 
 from __future__ import annotations
 
-import http.server
-import importlib.util
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import error_lines, run_cli, started_run
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from conftest import free_port, run_cli, started_run
 
 
 class Server:
@@ -110,40 +100,6 @@ def test_a_run_on_a_real_mlflow_server_is_recorded_and_resumed_after_the_server_
     assert not (tmp_path / "mlflow.db").exists()  # nothing went to the default local store
 
 
-def test_a_tracking_server_that_is_down_fails_in_seconds(tmp_path):
-    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    # MLflow's own client retries a refused connection for minutes: the timeout would end the test.
-    result = run_cli(f"data.path={tmp_path / 'digits'}", f"tracking.uri={uri}", cwd=tmp_path, timeout=120)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    [line] = error_lines(result)
-    assert f"tracking.uri={uri}: no MLflow server answers" in line and "mlflow server" in line
-
-
-@pytest.mark.skipif(
-    any(importlib.util.find_spec(name) for name in ("psycopg", "psycopg2")),
-    reason="a PostgreSQL driver is here",
-)
-def test_a_database_uri_without_its_driver_says_so(tmp_path):
-    uri = "postgresql://user@127.0.0.1/runs"
-    result = run_cli(f"data.path={tmp_path / 'digits'}", f"tracking.uri={uri}", cwd=tmp_path)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    [line] = error_lines(result)
-    assert f"tracking.uri={uri}: its database driver is not installed" in line
-
-
-def test_a_server_that_answers_but_fails_the_tls_handshake_is_left_to_mlflow():
-    # Self-signed certificates are MLflow's to judge (MLFLOW_TRACKING_INSECURE_TLS, a CA bundle):
-    # the probe only refuses a URI where nothing answers. Here plain HTTP answers a TLS hello.
-    from runner.tracking import require_server
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        require_server(f"https://127.0.0.1:{server.server_port}")  # no RunnerError
-    finally:
-        server.shutdown()
-
-
 def test_the_recorded_command_is_quoted_for_a_shell():
     import shlex
 
@@ -170,7 +126,8 @@ def test_class_weights_of_any_folder_names_are_params(tmp_path):
     import numpy as np
     from conftest import client, empty_store
 
-    from runner.tracking import connect, log_class_weights
+    from runner.store import connect
+    from runner.tracking import log_class_weights
 
     shutil.copy(empty_store(), tmp_path / "mlflow.db")
     connect(f"sqlite:///{tmp_path}/mlflow.db", "runner")  # this store, and an experiment of it
@@ -212,20 +169,6 @@ def test_a_full_disk_is_one_line_and_a_store_failing_too_does_not_hide_it(tmp_pa
         (tmp_path / "mlflow.db").write_bytes(bytes(100_000))  # the store broken under the run
         raise full.value
     assert raised.value is full.value
-
-
-def test_a_sqlite_store_where_a_file_is_in_the_way_is_one_line(tmp_path):
-    import mlflow
-
-    from runner.errors import RunnerError
-    from runner.tracking import connect
-
-    (tmp_path / "notes").write_text("a file, not a folder")
-    uri, before = f"sqlite:///{tmp_path}/notes/mlflow.db", mlflow.get_tracking_uri()
-    with pytest.raises(RunnerError) as refused:
-        connect(uri, "runner")
-    mlflow.set_tracking_uri(before)  # this worker's later tests
-    assert str(refused.value).startswith(f"tracking.uri={uri}: cannot make the store there (File exists: ")
 
 
 def test_a_finished_job_whose_outputs_cannot_be_logged_ends_its_run_failed(tmp_path, monkeypatch):

@@ -1,0 +1,78 @@
+"""Where runs are kept: reaching the MLflow store or server named by ``tracking.uri``, and one
+line naming the key when it cannot be reached. MLflow's own client would retry a server that does
+not answer for minutes, and report a store it cannot open with a traceback."""
+
+from __future__ import annotations
+
+import os
+import ssl
+import urllib.error
+import urllib.request
+
+from runner.errors import RunnerError
+
+SERVER_TIMEOUT = 10  # seconds for a tracking server to answer its health check
+
+
+def require_server(uri: str) -> None:
+    """Fail in seconds when no server answers at an http(s) ``uri``: MLflow's own client retries
+    a refused connection with backoff for minutes before it gives up."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=SERVER_TIMEOUT).close()
+    except urllib.error.HTTPError:
+        return  # something answered (an auth proxy may refuse /health): MLflow will say the rest
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        if isinstance(reason, ssl.SSLError):
+            return  # it answered; MLflow has its own TLS settings (MLFLOW_TRACKING_INSECURE_TLS, ...)
+        raise RunnerError(
+            f"tracking.uri={uri}: no MLflow server answers there ({reason}). Start one "
+            f"(mlflow server --host 127.0.0.1 --port 5000), or leave tracking.uri at its default, "
+            f"sqlite:///mlflow.db in the working directory."
+        ) from err
+
+
+def connect(uri: str, experiment: str) -> str:
+    """Point MLflow at the store and experiment, and return the experiment's id; what MLflow
+    refuses is one line naming the key."""
+    import mlflow  # seconds to import: not for rerun's checks before it needs MLflow
+
+    require_server(uri)
+    mlflow.set_tracking_uri(uri)
+    try:
+        return mlflow.set_experiment(experiment).experiment_id  # the first access to the store
+    except ImportError as err:
+        raise RunnerError(
+            f"tracking.uri={uri}: its database driver is not installed ({err}). Install it, or use "
+            f"the default, sqlite:///mlflow.db."
+        ) from err
+    except OSError as err:  # a sqlite store's folder, made by MLflow, with a file in the way
+        raise RunnerError(
+            f"tracking.uri={uri}: cannot make the store there ({err.strerror}: {err.filename}). Point "
+            f"it at a folder you can write, or use the default, sqlite:///mlflow.db."
+        ) from err
+    except mlflow.exceptions.MlflowException as err:
+        reason = err.message.split(". ")[0].rstrip(".")
+        if "experiment name" in reason:
+            raise RunnerError(
+                f"tracking.experiment={experiment!r}: {reason}. Name it, e.g. tracking.experiment=pets."
+            ) from err
+        raise RunnerError(
+            f"tracking.uri={uri}: {reason}. Use the default, sqlite:///mlflow.db, or an mlflow "
+            f"server's http:// address."
+        ) from err
+
+
+def gone(uri: str) -> str | None:
+    """Why the server of an http(s) ``uri`` stopped answering (None while it answers). From then on
+    MLflow's calls fail at once, where each (a run's error tag, its outputs, its end) would be
+    retried for minutes and then fail."""
+    try:
+        require_server(uri)
+        return None
+    except RunnerError as err:
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(SERVER_TIMEOUT)
+        return str(getattr(err.__cause__, "reason", err.__cause__))

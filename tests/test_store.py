@@ -1,0 +1,58 @@
+"""Reaching the tracking store: one line, in seconds, when it cannot be reached (``runner.store``)."""
+
+from __future__ import annotations
+
+import http.server
+import importlib.util
+import threading
+
+import pytest
+from conftest import error_lines, free_port, run_cli
+
+
+def test_a_tracking_server_that_is_down_fails_in_seconds(tmp_path):
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    # MLflow's own client retries a refused connection for minutes: the timeout would end the test.
+    result = run_cli(f"data.path={tmp_path / 'digits'}", f"tracking.uri={uri}", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert f"tracking.uri={uri}: no MLflow server answers" in line and "mlflow server" in line
+
+
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(name) for name in ("psycopg", "psycopg2")),
+    reason="a PostgreSQL driver is here",
+)
+def test_a_database_uri_without_its_driver_says_so(tmp_path):
+    uri = "postgresql://user@127.0.0.1/runs"
+    result = run_cli(f"data.path={tmp_path / 'digits'}", f"tracking.uri={uri}", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert f"tracking.uri={uri}: its database driver is not installed" in line
+
+
+def test_a_server_that_answers_but_fails_the_tls_handshake_is_left_to_mlflow():
+    # Self-signed certificates are MLflow's to judge (MLFLOW_TRACKING_INSECURE_TLS, a CA bundle):
+    # the probe only refuses a URI where nothing answers. Here plain HTTP answers a TLS hello.
+    from runner.store import require_server
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        require_server(f"https://127.0.0.1:{server.server_port}")  # no RunnerError
+    finally:
+        server.shutdown()
+
+
+def test_a_sqlite_store_where_a_file_is_in_the_way_is_one_line(tmp_path):
+    import mlflow
+
+    from runner.errors import RunnerError
+    from runner.store import connect
+
+    (tmp_path / "notes").write_text("a file, not a folder")
+    uri, before = f"sqlite:///{tmp_path}/notes/mlflow.db", mlflow.get_tracking_uri()
+    with pytest.raises(RunnerError) as refused:
+        connect(uri, "runner")
+    mlflow.set_tracking_uri(before)  # this worker's later tests
+    assert str(refused.value).startswith(f"tracking.uri={uri}: cannot make the store there (File exists: ")
