@@ -36,16 +36,17 @@ def expand_home(args: list[str]) -> list[str]:
 
 
 class JobFailed(RunnerError):
-    """A sweep's job stopped on bad input. Its line is printed already; Hydra records the job as
-    failed and goes on with the next, and raises this again once the sweep's jobs have run (from
-    a launcher's worker process, pickled: ``job`` says which)."""
+    """A sweep's job stopped on an error the runner explains (bad input, a full disk, a server
+    gone). Its line is printed already; Hydra records the job as failed and goes on with the next,
+    and raises this again once the sweep's jobs have run (from a launcher's worker process,
+    pickled: ``job`` says which)."""
 
     def __init__(self, message: str, job: str = "") -> None:
         super().__init__(message)
         self.job = job
 
 
-FAILED_JOBS: list[str] = []  # this process's sweep jobs that stopped on bad input: "#N"
+FAILED_JOBS: list[str] = []  # this process's sweep jobs that failed so: "#N"
 
 
 def overrides() -> list[str]:
@@ -64,11 +65,11 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
     except Exception as err:
         if isinstance(err, JobFailed) and FAILED_JOBS:  # after the sweep: say what the sweep did
             message = (
-                f"{len(FAILED_JOBS)} job(s) of this sweep stopped on bad input "
+                f"{len(FAILED_JOBS)} job(s) of this sweep failed "
                 f"({', '.join(FAILED_JOBS)}; each one's line is above)."
             )
         elif isinstance(err, JobFailed):  # its jobs ran in a launcher's processes: this one's known
-            message = f"job {err.job} of this sweep stopped on bad input (each failed job's line is above)."
+            message = f"job {err.job} of this sweep failed (each failed job's line is above)."
             FAILED_ELSEWHERE.append(err.job)
         else:
             message = explain(err, overrides())

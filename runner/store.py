@@ -16,7 +16,8 @@ SERVER_TIMEOUT = 10  # seconds for a tracking server to answer its health check
 
 def require_server(uri: str) -> None:
     """Fail in seconds when no server answers at an http(s) ``uri``: MLflow's own client retries
-    a refused connection with backoff for minutes before it gives up."""
+    a refused connection with backoff for minutes before it gives up. From then on, MLflow's calls
+    in this process fail at once too (a sweep's later jobs, its own run's end)."""
     if not uri.startswith(("http://", "https://")):
         return
     try:
@@ -27,6 +28,8 @@ def require_server(uri: str) -> None:
         reason = getattr(err, "reason", err)
         if isinstance(reason, ssl.SSLError):
             return  # it answered; MLflow has its own TLS settings (MLFLOW_TRACKING_INSECURE_TLS, ...)
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(SERVER_TIMEOUT)
         raise RunnerError(
             f"tracking.uri={uri}: no MLflow server answers there ({reason}). Start one "
             f"(mlflow server --host 127.0.0.1 --port 5000), or leave tracking.uri at its default, "
@@ -66,13 +69,9 @@ def connect(uri: str, experiment: str) -> str:
 
 
 def gone(uri: str) -> str | None:
-    """Why the server of an http(s) ``uri`` stopped answering (None while it answers). From then on
-    MLflow's calls fail at once, where each (a run's error tag, its outputs, its end) would be
-    retried for minutes and then fail."""
+    """Why the server of an http(s) ``uri`` stopped answering (None while it answers)."""
     try:
         require_server(uri)
         return None
     except RunnerError as err:
-        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
-        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(SERVER_TIMEOUT)
         return str(getattr(err.__cause__, "reason", err.__cause__))

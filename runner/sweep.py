@@ -8,7 +8,7 @@ console gets the same. The MLflow UI folds the jobs' runs under it. A job finds 
 parent in ``RUNNER_SWEEP_RUN`` (launchers' worker processes inherit the environment); a job
 refused before its run started gets one made for it (``record_refusal``), so every job is ranked.
 
-Hydra skips ``on_multirun_end`` when the sweep raises (a job stopped on bad input) or is
+Hydra skips ``on_multirun_end`` when the sweep raises (a job failed) or is
 interrupted, so the parent is also closed at exit: ``FAILED`` or ``KILLED`` then.
 """
 
@@ -38,6 +38,7 @@ class SweepRun(Callback):
     def __init__(self) -> None:
         self.parent: str | None = None
         self.experiment = ""
+        self.uri = ""
         self.monitor = ""
         self.fixed: set[str] = set()  # keys the sweep sets to one value: the same in every job
         self.failed = False  # a job failed (perhaps before its run started)
@@ -63,6 +64,7 @@ class SweepRun(Callback):
         }
         run = mlflow.MlflowClient().create_run(experiment_id, tags=tags, run_name="sweep")
         self.parent, self.experiment, self.monitor = run.info.run_id, experiment_id, config.trainer.monitor
+        self.uri = config.tracking.uri
         parsed = OverridesParser.create().parse_overrides(overrides)
         self.fixed = {o.key_or_group for o in parsed if not o.is_sweep_override()}
         os.environ[PARENT] = self.parent
@@ -75,14 +77,31 @@ class SweepRun(Callback):
         self.finish(ended=True)
 
     def finish(self, ended: bool) -> None:
-        """Rank the jobs' runs, log the ranking to the parent and end it (once)."""
-        import mlflow
+        """Rank the jobs' runs, log the ranking to the parent and end it (once). A store that fails
+        now (a server gone during the sweep) is one line: each job has said what became of it."""
+        from mlflow.exceptions import MlflowException
 
-        from runner import record
+        from runner.store import gone
 
         if self.parent is None:
             return
         parent, self.parent = self.parent, None
+        try:
+            self.rank_and_end(parent, ended)
+        except (MlflowException, OSError) as err:
+            reason = gone(self.uri) or str(getattr(err, "message", err)).split(". ")[0]
+            print(
+                f"runner: error: the sweep's run {parent} could not be ranked or ended in MLflow "
+                f"(tracking.uri={self.uri}: {reason}). Once the store answers, the next run of this "
+                f"experiment on this machine marks it KILLED; the lines above say what became of each job.",
+                file=sys.stderr,
+            )
+
+    def rank_and_end(self, parent: str, ended: bool) -> None:
+        import mlflow
+
+        from runner import record
+
         client = mlflow.MlflowClient()
         query = f"tags.`mlflow.parentRunId` = '{parent}'"
         jobs = client.search_runs([self.experiment], query)

@@ -235,9 +235,7 @@ def test_bad_input_in_one_job_of_a_sweep_fails_that_job_and_the_others_run(tmp_p
     assert jobs[0].startswith("runner: error: job #0: model.name=MobileNetV2 (weights=None, data.image_size")
     assert "Input size must be at least 32x32" in jobs[0]
     assert "model.dropout=1.5: must be at least 0 and less than 1" in jobs[1]
-    assert summary == (
-        "runner: error: 3 job(s) of this sweep stopped on bad input (#0, #1, #3; each one's line is above)."
-    )
+    assert summary == ("runner: error: 3 job(s) of this sweep failed (#0, #1, #3; each one's line is above).")
     # Every job has its run, nested under the sweep's, the refused ones too (made for them).
     runs = mlflow_runs(tmp_path)
     assert [run.info.status for run in runs] == ["FAILED", "FAILED", "FINISHED", "FAILED"]

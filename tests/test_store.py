@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import importlib.util
 import threading
+import time
 
 import pytest
 from conftest import error_lines, free_port, run_cli
@@ -17,6 +18,26 @@ def test_a_tracking_server_that_is_down_fails_in_seconds(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
     assert f"tracking.uri={uri}: no MLflow server answers" in line and "mlflow server" in line
+
+
+def test_once_a_server_is_found_down_mlflow_calls_fail_at_once(monkeypatch):
+    # A sweep's later jobs, and its own run's end, after its server went away: without this each
+    # of MLflow's calls would retry for about four minutes before it failed.
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from runner.errors import RunnerError
+    from runner.store import require_server
+
+    for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)  # and put back as it was after the test
+    uri = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(RunnerError):
+        require_server(uri)
+    began = time.monotonic()
+    with pytest.raises(MlflowException):
+        MlflowClient(uri).get_run("0" * 32)
+    assert time.monotonic() - began < 10
 
 
 @pytest.mark.skipif(

@@ -31,10 +31,7 @@ def test_cross_validation_in_parallel_jobs_validates_each_image_once_and_scores_
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
     lines = error_lines(result)
     assert lines[0].startswith("runner: error: job #3: data.fold=3: must be in 0..2")
-    assert (
-        lines[-1]
-        == "runner: error: job #3 of this sweep stopped on bad input (each failed job's line is above)."
-    )
+    assert lines[-1] == "runner: error: job #3 of this sweep failed (each failed job's line is above)."
     jobs = [job for job in mlflow_runs(tmp_path) if job.info.status == "FINISHED"]
     assert sorted(job.data.params["data.fold"] for job in jobs) == ["0", "1", "2"]
     validated = []

@@ -62,7 +62,7 @@ def server(tmp_path):
         started.stop()
 
 
-def test_a_run_on_a_real_mlflow_server_is_recorded_and_resumed_after_the_server_went_away(
+def test_a_sweep_on_a_real_mlflow_server_that_went_away_says_so_and_its_job_resumes_there(
     server, tmp_path, monkeypatch
 ):
     from mlflow import MlflowClient
@@ -71,15 +71,23 @@ def test_a_run_on_a_real_mlflow_server_is_recorded_and_resumed_after_the_server_
     # MLflow's client retries a refused connection for about four minutes before it gives up.
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     args = (f"data.path={tmp_path / 'digits'}", "trainer.epochs=3", "tracking.system_metrics=true")
-    process = started_run(*args, f"tracking.uri={server.uri}", cwd=tmp_path)  # after its first epoch
+    # Two jobs; the server goes away after the first one's first epoch.
+    sweep = ("-m", *args, "trainer.seed=1,2", f"tracking.uri={server.uri}")
+    process = started_run(*sweep, cwd=tmp_path)
     process.send_signal(signal.SIGSTOP)
     server.stop()  # ... a restart, a crash, a network outage
     process.send_signal(signal.SIGCONT)
     output = process.communicate(timeout=120)[0]
-    [line] = [line for line in output.splitlines() if line.startswith("runner: error:")]
     assert process.returncode == 2 and "Traceback" not in output
-    resume = line.rpartition("once the server answers again, ")[2].removesuffix(" continues it.")
-    assert f"tracking.uri={server.uri}: the MLflow server stopped answering" in line
+    error = "runner: error: "
+    lost, refused, failed, unended = [
+        line.removeprefix(error) for line in output.splitlines() if line.startswith(error)
+    ]
+    assert lost.startswith(f"job #0: tracking.uri={server.uri}: the MLflow server stopped answering")
+    assert refused.startswith(f"job #1: tracking.uri={server.uri}: no MLflow server answers there")
+    assert failed == "2 job(s) of this sweep failed (#0, #1; each one's line is above)."
+    assert unended.startswith("the sweep's run ") and "could not be ranked or ended in MLflow" in unended
+    resume = lost.rpartition("once the server answers again, ")[2].removesuffix(" continues it.")
     assert resume.startswith("python -m runner.rerun ") and resume.endswith(
         f"--resume tracking.uri={server.uri}"
     )
@@ -90,7 +98,11 @@ def test_a_run_on_a_real_mlflow_server_is_recorded_and_resumed_after_the_server_
     # The command that repeats or continues it, named as a run starts, says where its store is too.
     assert resume.replace("--resume", "[--resume]") + " repeats" in result.stdout + result.stderr
     client = MlflowClient(server.uri)
-    [run] = client.search_runs([client.get_experiment_by_name("runner").experiment_id])
+    sweep_run, run = sorted(
+        client.search_runs([client.get_experiment_by_name("runner").experiment_id]),
+        key=lambda found: found.info.run_name != "sweep",
+    )
+    assert sweep_run.info.status == "KILLED"  # closed by the resume, as the sweep's process is gone
     assert run.info.status == "FINISHED" and run.data.tags["runner.attempts"] == "2"
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")] == [0, 1, 2]
     assert run.data.metrics["final_val_accuracy"] > 0.5
