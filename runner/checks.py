@@ -29,6 +29,24 @@ def check_config(cfg: DictConfig) -> None:
     check_trainer(cfg.trainer)
     for group in ("data", "model", "tracking"):
         OmegaConf.to_object(cfg[group])
+    check_input_size(cfg.data.image_size, cfg.model)
+
+
+def check_input_size(size: list[int], model: DictConfig) -> None:
+    """``small_cnn`` halves the image once per conv block: a side under ``2**blocks`` pixels leaves
+    nothing for the last pooling, which Keras says in its own words (no key) after TensorFlow's
+    start. Backbones' limits are Keras's, said with the key as the model is built."""
+    if model.get("_target_") != "runner.models.small_cnn":
+        return
+    blocks, shown = len(model.filters), list(size)
+    least = 2**blocks
+    if min(size) < least:
+        side = max(least, 32)
+        raise RunnerError(
+            f"data.image_size={shown}: model=small_cnn halves it once per model.filters entry "
+            f"({blocks} of them), so each side needs at least {least} pixels. Raise it (e.g. "
+            f"data.image_size=[{side},{side}]) or give fewer model.filters."
+        )
 
 
 def check_labels(cfg: DictConfig, index: FileIndex) -> None:

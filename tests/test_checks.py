@@ -74,6 +74,18 @@ def test_labels_that_can_train_pass(overrides, count):
     check_labels(compose(*overrides), classes(count))
 
 
+def test_an_image_too_small_for_small_cnns_blocks_is_refused_before_tensorflow():
+    from runner.checks import check_config
+
+    check_config(compose("data.image_size=[4,4]"))  # 4 -> 2 -> 1 pixel: the smallest that builds
+    with pytest.raises(
+        RunnerError, match=r"data.image_size=\[3, 8\]: .*\(2 of them\), so each side needs at least 4"
+    ):
+        check_config(compose("data.image_size=[3,8]"))
+    with pytest.raises(RunnerError, match=r"at least 8 pixels. Raise it \(e.g. data.image_size=\[32,32\]\)"):
+        check_config(compose("data.image_size=[4,4]", "model.filters=[8,8,8]"))
+
+
 def test_a_model_file_keras_cannot_load_is_refused_before_tensorflow(tmp_path):
     from runner.checks import check_config
     from runner.models import small_cnn
