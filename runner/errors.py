@@ -177,6 +177,8 @@ def explain(err: BaseException, overrides: Sequence[str] = ()) -> str | None:
     deleted = re.match(r"Could not delete from config\. '(.+)' does not exist", str(err))
     if isinstance(err, ConfigCompositionException) and deleted:
         return _missing_delete(deleted[1], overrides)
+    if isinstance(err, InstantiationException) and isinstance(err.__cause__, Exception):
+        return _refused_by_target(err)
     if isinstance(err, ConfigCompositionException | InstantiationException):
         return " ".join(str(err).split())
     if full := _disk_full(err):
@@ -184,6 +186,19 @@ def explain(err: BaseException, overrides: Sequence[str] = ()) -> str | None:
     if isinstance(err, OSError):
         return _output_folder(err)
     return None
+
+
+def _refused_by_target(err: InstantiationException) -> str:
+    """'KEY (Class): what it said' for an object that refused its arguments as it was built (a
+    layer's value out of range, a model its input): Hydra's words are the target's full module
+    path and the repr of its error, and Keras's carry terminal colour codes and call details."""
+    target = re.search(r"target '([^']+)'", str(err))
+    key = re.search(r"full_key: (\S+)", str(err))
+    said = re.sub(r"\x1b\[[0-9;]*m", "", str(err.__cause__))
+    details = ("Exception encountered when calling", "Arguments received by", " ")
+    lines = [line.strip() for line in said.splitlines() if line.strip() and not line.startswith(details)]
+    name = target[1].rpartition(".")[2] if target else type(err.__cause__).__name__
+    return f"{key[1] if key else 'config'} ({name}): {' '.join(lines) or type(err.__cause__).__name__}"
 
 
 def _disk_full(err: BaseException) -> str | None:
