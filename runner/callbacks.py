@@ -11,6 +11,7 @@ augmentation are functions of seed, epoch and batch in ``pipeline``) or saved be
 from __future__ import annotations
 
 import json
+import math
 import signal
 import threading
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from omegaconf import DictConfig
 
 from runner.augment import seed_states
 from runner.backup import Backup
+from runner.errors import RunnerError
 from runner.schemas.trainer import Schedule
 
 
@@ -203,6 +205,31 @@ class EpochMetrics(keras.callbacks.Callback):
         mlflow.log_metrics({**(logs or {}), "learning_rate": rate}, step=epoch, synchronous=True)
 
 
+class StopOnDivergence(keras.callbacks.Callback):
+    """A loss that is no longer a number (nan, inf) stays so: the run would train on to its last
+    epoch at chance and end FINISHED with a model of NaNs (Keras's ``TerminateOnNaN`` stops it as
+    quietly). Raised after the epoch's metrics are logged, before its backup and last checkpoint."""
+
+    def __init__(self, rate: object) -> None:
+        super().__init__()
+        self.rate = rate  # trainer.optimizer.learning_rate as configured
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(loss):
+            return
+        rate = self.rate
+        fix = (
+            f"{rate}; e.g. trainer.optimizer.learning_rate={rate / 10:g}"
+            if isinstance(rate, int | float)
+            else "a schedule"
+        )
+        raise RunnerError(
+            f"the loss became {loss} in epoch {epoch + 1}: training diverged, and would stay so. "
+            f"Lower trainer.optimizer.learning_rate (this run's: {fix})."
+        )
+
+
 @contextmanager
 def interrupts_between_batches() -> Iterator[StopOnInterrupt]:
     """SIGINT handled by a ``StopOnInterrupt`` while inside (the main thread only can)."""
@@ -243,6 +270,7 @@ def callbacks(cfg: DictConfig, output_dir: Path) -> list[keras.callbacks.Callbac
         *found,
         BestCheckpoint(output_dir / "checkpoints", cfg.monitor),
         EpochMetrics(),
+        StopOnDivergence(cfg.optimizer.get("learning_rate")),
         keras.callbacks.ModelCheckpoint(output_dir / "checkpoints" / "last.keras"),
         # Weights, optimizer and epoch after every epoch, kept only while the run is unfinished.
         # Last: a run killed before it has written an epoch's backup redoes the epoch, and with it

@@ -162,3 +162,33 @@ def test_an_epochs_metrics_are_in_the_store_before_its_backup_is_written(tmp_pat
     with mlflow.start_run(experiment_id=MlflowClient(uri).create_experiment("callbacks")):
         model.fit(x, y, validation_data=(x, y), epochs=3, verbose=0, callbacks=chosen)
     assert stored.epochs == [[0], [0, 1], [0, 1, 2]]
+
+
+def test_a_loss_that_is_no_longer_a_number_fails_the_run_once_its_epoch_is_logged(tmp_path, monkeypatch):
+    # Keras would train on to the last epoch, at chance, and the run would end FINISHED.
+    import mlflow
+    from mlflow import MlflowClient
+
+    from runner.errors import RunnerError
+
+    monkeypatch.chdir(tmp_path)  # the run's artifacts: mlruns/ here
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    mlflow.set_tracking_uri(uri)
+    chosen = callbacks(
+        compose("trainer.optimizer.learning_rate=0.5", "trainer.monitor=loss").trainer, tmp_path
+    )
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x, y = np.zeros((4, 1)), np.array([0.0, 1.0, 0.0, np.nan])  # a target no loss can be computed from
+    with (
+        mlflow.start_run(experiment_id=MlflowClient(uri).create_experiment("nan")) as run,
+        pytest.raises(RunnerError) as stopped,
+    ):
+        model.fit(x, y, epochs=3, verbose=0, callbacks=chosen)
+    assert str(stopped.value) == (
+        "the loss became nan in epoch 1: training diverged, and would stay so. Lower "
+        "trainer.optimizer.learning_rate (this run's: 0.5; e.g. trainer.optimizer.learning_rate=0.05)."
+    )
+    [logged] = MlflowClient(uri).get_metric_history(run.info.run_id, "loss")
+    assert logged.step == 0 and np.isnan(logged.value)  # the epoch that diverged is in the record
+    assert not (tmp_path / "checkpoints" / "last.keras").exists()  # nor a model of NaNs to train on
