@@ -8,6 +8,7 @@ by augment, ...).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,9 @@ SCHEMAS: dict[str, type] = {
 
 
 def register_configs() -> None:
-    """The root schema, one schema per option (kept out of --help's groups), the experiments."""
+    """The root schema, one schema per option (kept out of --help's groups), the experiments, and
+    ``${runner.pid:}``, which keeps apart the output folders of runs started in the same second."""
+    OmegaConf.register_new_resolver("runner.pid", os.getpid, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="runner_schema", node=RunnerConfig)
     for key, node in SCHEMAS.items():

@@ -84,6 +84,17 @@ def test_every_experiment_composes(name, tmp_path):
     assert {key: OmegaConf.select(cfg, key) for key in PRESETS[name]} == PRESETS[name]
 
 
+def test_runs_started_in_the_same_second_get_output_folders_of_their_own(tmp_path):
+    # Hydra's default folder is named to the second: two runs a shell loop starts at once shared
+    # it, and each other's log, checkpoints and backup (one reported the other's best epoch).
+    command = [sys.executable, "-m", "runner", "--cfg", "hydra", "--resolve"]
+    started = [subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    hydra = [OmegaConf.create(process.communicate(timeout=60)[0]).hydra for process in started]
+    for process, config in zip(started, hydra, strict=True):
+        for folder in (config.run.dir, config.sweep.dir):
+            assert folder.endswith(f"-{process.pid}")
+
+
 def test_cfg_job_shows_the_composed_config(tmp_path):
     result = run_cli("data=dir", "data.path=/photos", "aug=flip", "--cfg", "job", cwd=tmp_path)
     assert result.returncode == 0
