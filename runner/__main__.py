@@ -63,11 +63,12 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
         resume = getattr(err, "resume_with", None)  # set by ``tracking.run`` on the run it marked KILLED
         killed = getattr(err, "recorded_in", None)
     except Exception as err:
+        which = ", ".join(FAILED_JOBS)
+        jobs = f"{len(FAILED_JOBS)} job(s) of this sweep failed ({which}; each one's line is above)"
         if isinstance(err, JobFailed) and FAILED_JOBS:  # after the sweep: say what the sweep did
-            message = (
-                f"{len(FAILED_JOBS)} job(s) of this sweep failed "
-                f"({', '.join(FAILED_JOBS)}; each one's line is above)."
-            )
+            message = f"{jobs}."
+        elif FAILED_JOBS and explain(err) is None:  # a sweeper left with nothing: every trial failed
+            message = f"{jobs}, and the sweeper stopped on it: {err}"
         elif isinstance(err, JobFailed):  # its jobs ran in a launcher's processes: this one's known
             message = f"job {err.job} of this sweep failed (each failed job's line is above)."
             FAILED_ELSEWHERE.append(err.job)

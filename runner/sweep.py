@@ -123,8 +123,10 @@ class SweepRun(Callback):
             client.log_metric(parent, f"mean_{self.monitor}", spread[0])
             client.log_metric(parent, f"std_{self.monitor}", spread[1])
         statuses = {job.info.status for job in jobs}
+        # A sweeper that ended finished, failed jobs and all (Optuna's study goes on past a failed
+        # trial as hydra.sweeper.max_failure_rate allows); one stopped by a failed job failed.
         failed = self.failed or bool(FAILED_ELSEWHERE) or "FAILED" in statuses
-        status = "FAILED" if failed else ("FINISHED" if ended else "KILLED")
+        status = "FINISHED" if ended else ("FAILED" if failed else "KILLED")
         client.set_terminated(parent, status)
         print(summary(parent, rows, self.monitor, spread), file=sys.stderr)
 

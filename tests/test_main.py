@@ -381,3 +381,21 @@ def test_a_wheel_install_runs_without_the_checkout(tmp_path):
     assert run.data.params["model.dense"] == "32"  # from experiments/digits_smoke.yaml
     assert json.loads(run.data.tags["runner.versions"])["runner"] == "0.1.0"
     assert "runner.git_commit" not in run.data.tags
+
+
+def test_a_sweeper_left_with_no_result_by_its_failed_jobs_says_so_in_one_line(capsys, monkeypatch):
+    # Optuna's study, every trial of which failed, asks for its best trial: a ValueError.
+    from conftest import refusal
+
+    from runner import __main__ as entry
+
+    def sweep() -> None:
+        raise ValueError("No trials are completed yet.")
+
+    with pytest.raises(ValueError):  # with no job failed first, a bug's traceback stays
+        entry.reported(sweep)
+    monkeypatch.setattr(entry, "FAILED_JOBS", ["#0", "#1"])
+    assert refusal(lambda argv: entry.reported(sweep), [], capsys) == (
+        "runner: error: 2 job(s) of this sweep failed (#0, #1; each one's line is above), and the "
+        "sweeper stopped on it: No trials are completed yet."
+    )

@@ -182,25 +182,32 @@ def test_user_folder_with_flip_and_a_held_out_test_folder(photos, tmp_path):
     assert Path(folder, "data", "class_counts.csv").read_text().splitlines()[0] == "class,train,val,test"
 
 
-def test_optuna_sweep_maximises_what_train_returns(tmp_path):
+def test_optuna_sweep_maximises_what_train_returns_past_a_diverged_trial(tmp_path):
+    # With seed 42 the first trial draws the rate that diverges: it fails alone, the study goes on.
     result = run_cli(
         "-m",
         "experiment=tune",
         "hydra.sweeper.n_trials=2",
         "hydra.sweep.dir=sweep",
+        "trainer.optimizer.learning_rate=choice(0.001,10000000)",
         f"data.path={tmp_path / 'digits'}",
         "trainer.epochs=1",
         "tracking.log_model=false",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    [line] = error_lines(result)
+    assert line.startswith("runner: error: job #0: the loss became nan in epoch 1: training diverged")
     runs = mlflow_runs(tmp_path)
-    assert [run.info.status for run in runs] == ["FINISHED", "FINISHED"]
-    assert len({run.data.params["trainer.optimizer.learning_rate"] for run in runs}) == 2
+    diverged, best = sorted(runs, key=lambda run: run.info.status != "FAILED")
+    assert (diverged.info.status, best.info.status) == ("FAILED", "FINISHED")
+    assert diverged.data.params["trainer.optimizer.learning_rate"] == "10000000"
     found = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
-    best = max(runs, key=lambda run: run.data.metrics["final_val_accuracy"])
     assert found["best_value"] == pytest.approx(best.data.metrics["final_val_accuracy"])
-    assert found["best_params"]["model.dense"] == int(best.data.params["model.dense"])
+    assert found["best_params"] == {
+        "trainer.optimizer.learning_rate": 0.001,
+        "model.dense": int(best.data.params["model.dense"]),
+    }
     # The study is one MLflow run over its trials' runs, with the same best.
     [study] = mlflow_runs(tmp_path, sweeps=True)
     assert study.info.status == "FINISHED" and study.data.tags["runner.best_run"] == best.info.run_id
