@@ -105,6 +105,21 @@ def test_a_model_file_keras_cannot_load_is_refused_before_tensorflow(tmp_path):
             check_config(compose("model=file", f"model.path={tmp_path / name}"))
 
 
+def test_a_sqlite_store_under_a_tilde_is_refused_with_the_full_path():
+    # sqlite and MLflow read '~' as a folder's name: the store went into ./~/runs/mlflow.db.
+    from pathlib import Path
+
+    from runner.checks import check_config
+
+    home = Path.home()
+    with pytest.raises(RunnerError) as refused:
+        check_config(compose("tracking.uri='sqlite:///~/runs/mlflow.db'"))
+    assert str(refused.value) == (
+        "tracking.uri=sqlite:///~/runs/mlflow.db: '~' is not your home folder here; the store would "
+        f"go in a folder named '~' in this one. Give the full path: tracking.uri=sqlite:///{home}/runs/mlflow.db"
+    )
+
+
 def test_a_registered_name_mlflow_would_refuse_after_training_is_refused_before():
     from runner.checks import check_config
 

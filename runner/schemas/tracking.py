@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from runner.errors import RunnerError
@@ -24,6 +25,12 @@ class TrackingConfig:
     resume: str | None = None  # set by `python -m runner.rerun RUN_ID --resume`: the run to continue
 
     def __post_init__(self) -> None:
+        if self.uri.startswith("sqlite:///~"):  # sqlite and MLflow take it as a folder's name
+            home = os.path.expanduser(self.uri.removeprefix("sqlite:///"))
+            raise RunnerError(
+                f"tracking.uri={self.uri}: '~' is not your home folder here; the store would go in a "
+                f"folder named '~' in this one. Give the full path: tracking.uri=sqlite:///{home}"
+            )
         if self.register_as and not self.log_model:
             raise RunnerError(
                 f"tracking.register_as={self.register_as}: registers the logged model, and "
