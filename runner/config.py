@@ -57,8 +57,10 @@ SCHEMAS: dict[str, type] = {
 
 def register_configs() -> None:
     """The root schema, one schema per option (kept out of --help's groups), the experiments, and
-    ``${runner.pid:}``, which keeps apart the output folders of runs started in the same second."""
-    OmegaConf.register_new_resolver("runner.pid", os.getpid, replace=True)
+    ``${runner.pid:}``, which keeps apart the output folders of runs started in the same second.
+    Cached in the config, as Hydra's ``now`` is, so a launcher's worker processes (joblib) name the
+    sweep's folder with the sweep's process id, not their own."""
+    OmegaConf.register_new_resolver("runner.pid", os.getpid, replace=True, use_cache=True)
     cs = ConfigStore.instance()
     cs.store(name="runner_schema", node=RunnerConfig)
     for key, node in SCHEMAS.items():

@@ -46,6 +46,9 @@ def test_cross_validation_in_parallel_jobs_validates_each_image_once_and_scores_
     [sweep] = [run for run in mlflow_runs(tmp_path, sweeps=True) if run.info.run_name == "sweep"]
     assert sweep.info.status == "FAILED"
     assert {job.data.tags["mlflow.parentRunId"] for job in jobs} == {sweep.info.run_id}
+    # Each job's folder is in the sweep's, named with the sweep's process id, not its worker's.
+    folder = Path(tmp_path, sweep.data.tags["runner.sweep_dir"])
+    assert {Path(tmp_path, job.data.tags["runner.output_dir"]).parent for job in jobs} == {folder}
     scores = [job.data.metrics["final_val_accuracy"] for job in jobs]  # of the jobs that finished
     assert sweep.data.metrics["mean_val_accuracy"] == pytest.approx(statistics.fmean(scores))
     assert sweep.data.metrics["std_val_accuracy"] == pytest.approx(statistics.pstdev(scores))
