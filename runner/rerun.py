@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from runner.config import CONF_DIR, SCHEMAS
 from runner.errors import RunnerError
 from runner.schemas.tracking import TrackingConfig
-from runner.store import require_server
+from runner.store import client as open_store
 from runner.targets import check_targets
 
 if TYPE_CHECKING:
@@ -49,15 +49,12 @@ PATH_KEYS = (
 
 def client(uri: str) -> Any:
     """A client for the store at ``uri``; a sqlite file that is not there is an error, not a new store."""
-    from mlflow import MlflowClient
-
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
         raise RunnerError(
             f"tracking.uri={uri}: no MLflow store there. Run this where the run was trained, or "
             f"point tracking.uri at its store."
         )
-    require_server(uri)
-    return MlflowClient(tracking_uri=uri)
+    return open_store(uri)
 
 
 def fetch(store: Any, run_id: str) -> tuple[Any, dict]:

@@ -8,6 +8,9 @@ import os
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from runner.errors import RunnerError
 
@@ -44,8 +47,34 @@ def connect(uri: str, experiment: str) -> str:
 
     require_server(uri)
     mlflow.set_tracking_uri(uri)
+    with opening(uri):
+        try:
+            return mlflow.set_experiment(experiment).experiment_id  # the first access to the store
+        except mlflow.exceptions.MlflowException as err:
+            if "experiment name" not in err.message:
+                raise
+            raise RunnerError(
+                f"tracking.experiment={experiment!r}: {first(err.message)}. Name it, e.g. "
+                f"tracking.experiment=pets."
+            ) from err
+
+
+def client(uri: str) -> Any:
+    """A client of the store at ``uri`` (runner.rerun, predict, evaluate, export), opened now."""
+    import mlflow
+
+    require_server(uri)
+    with opening(uri):
+        return mlflow.MlflowClient(tracking_uri=uri)
+
+
+@contextmanager
+def opening(uri: str) -> Iterator[None]:
+    """What MLflow refuses as it opens the store at ``uri``, as one line naming ``tracking.uri``."""
+    import mlflow
+
     try:
-        return mlflow.set_experiment(experiment).experiment_id  # the first access to the store
+        yield
     except ImportError as err:
         raise RunnerError(
             f"tracking.uri={uri}: its database driver is not installed ({err}). Install it, or use "
@@ -57,15 +86,21 @@ def connect(uri: str, experiment: str) -> str:
             f"it at a folder you can write, or use the default, sqlite:///mlflow.db."
         ) from err
     except mlflow.exceptions.MlflowException as err:
-        reason = err.message.split(". ")[0].rstrip(".")
-        if "experiment name" in reason:
+        reason = first(err.message)
+        if "database schema" in reason:  # a store another MLflow made (most often: an older one)
             raise RunnerError(
-                f"tracking.experiment={experiment!r}: {reason}. Name it, e.g. tracking.experiment=pets."
+                f"tracking.uri={uri}: {reason}: made by another MLflow than this one "
+                f"({mlflow.__version__}). Back it up, then migrate it: mlflow db upgrade {uri}"
             ) from err
         raise RunnerError(
             f"tracking.uri={uri}: {reason}. Use the default, sqlite:///mlflow.db, or an mlflow "
             f"server's http:// address."
         ) from err
+
+
+def first(message: str) -> str:
+    """MLflow's first sentence: the rest is advice for its own API."""
+    return message.split(". ")[0].rstrip(".")
 
 
 def gone(uri: str) -> str | None:

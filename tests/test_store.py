@@ -77,3 +77,33 @@ def test_a_sqlite_store_where_a_file_is_in_the_way_is_one_line(tmp_path):
         connect(uri, "runner")
     mlflow.set_tracking_uri(before)  # this worker's later tests
     assert str(refused.value).startswith(f"tracking.uri={uri}: cannot make the store there (File exists: ")
+
+
+def test_a_store_an_older_mlflow_made_says_how_to_migrate_it(tmp_path):
+    # After pip install -U mlflow, an old mlflow.db: a run was told "Use the default", and rerun,
+    # predict, evaluate and export (a client of the store) ended in MLflow's traceback.
+    import shutil
+    import sqlite3
+
+    import mlflow
+    from conftest import empty_store
+
+    from runner.errors import RunnerError
+    from runner.store import client, connect
+
+    shutil.copy(empty_store(), tmp_path / "mlflow.db")
+    with sqlite3.connect(tmp_path / "mlflow.db") as store:
+        store.execute("UPDATE alembic_version SET version_num = '0584bdc529eb'")  # an older MLflow's (2024)
+    uri, before = f"sqlite:///{tmp_path}/mlflow.db", mlflow.get_tracking_uri()
+    for opening in (lambda: connect(uri, "runner"), lambda: client(uri)):
+        with pytest.raises(RunnerError) as refused:
+            opening()
+        line = str(refused.value)
+        assert line.startswith(
+            f"tracking.uri={uri}: Detected out-of-date database schema (found version 0584bdc529eb"
+        )
+        assert line.endswith(
+            f": made by another MLflow than this one ({mlflow.__version__}). Back it up, then migrate "
+            f"it: mlflow db upgrade {uri}"
+        )
+    mlflow.set_tracking_uri(before)  # this worker's later tests
