@@ -81,7 +81,7 @@ class SweepRun(Callback):
         now (a server gone during the sweep) is one line: each job has said what became of it."""
         from mlflow.exceptions import MlflowException
 
-        from runner.store import gone
+        from runner.store import first, gone
 
         if self.parent is None:
             return
@@ -89,7 +89,7 @@ class SweepRun(Callback):
         try:
             self.rank_and_end(parent, ended)
         except (MlflowException, OSError) as err:
-            reason = gone(self.uri) or str(getattr(err, "message", err)).split(". ")[0]
+            reason = gone(self.uri) or first(str(getattr(err, "message", err)))
             print(
                 f"runner: error: the sweep's run {parent} could not be ranked or ended in MLflow "
                 f"(tracking.uri={self.uri}: {reason}). Once the store answers, the next run of this "
