@@ -23,10 +23,18 @@ def split_of(cfg: DataConfig, index: FileIndex, seed: int) -> np.ndarray:
     split = np.full(len(index), "", dtype=object) if index.split is None else index.split.copy()
     free = np.flatnonzero(split == "")  # not placed by the source
     if len(free):
-        if cfg.folds:
-            train, val = fold_split(index.labels[free], cfg.folds, cfg.fold, seed)
-        else:
-            train, val = stratified_split(index.labels[free], cfg.validation_split, seed)
+        try:
+            if cfg.folds:
+                train, val = fold_split(index.labels[free], cfg.folds, cfg.fold, seed)
+            else:
+                train, val = stratified_split(index.labels[free], cfg.validation_split, seed)
+        except RunnerError as err:
+            if not cfg.max_per_class:
+                raise
+            raise RunnerError(  # the images are there: the cap left too few of them
+                f"{err} Or raise data.max_per_class={cfg.max_per_class} ({index.capped} images left "
+                f"out by it), e.g. data.max_per_class={max(10, 5 * cfg.max_per_class)}."
+            ) from err
         split[free[train]], split[free[val]] = "train", "val"
     return split
 

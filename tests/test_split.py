@@ -51,3 +51,14 @@ def test_one_class_is_refused_before_any_split():
     index = FileIndex(["/nowhere/a.png", "/nowhere/b.png"], np.array([0, 0]), ["cats"], [])
     with pytest.raises(RunnerError, match=r"data: one class only \('cats'\)"):
         split_of(DataConfig(), index, seed=0)
+
+
+def test_a_split_the_per_class_cap_left_too_few_images_for_says_so():
+    labels = np.repeat(np.arange(4), 25)
+    index = FileIndex([f"/nowhere/{i}.png" for i in range(100)], labels, list("abcd"), []).capped_at(1)
+    with pytest.raises(RunnerError) as refused:
+        split_of(DataConfig(max_per_class=1), index, seed=0)
+    assert str(refused.value).startswith("data.validation_split=0.2: cannot split 4 images by class")
+    assert str(refused.value).endswith(
+        "Or raise data.max_per_class=1 (96 images left out by it), e.g. data.max_per_class=10."
+    )
