@@ -67,13 +67,13 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
         jobs = f"{len(FAILED_JOBS)} job(s) of this sweep failed ({which}; each one's line is above)"
         if isinstance(err, JobFailed) and FAILED_JOBS:  # after the sweep: say what the sweep did
             message = f"{jobs}."
-        elif FAILED_JOBS and explain(err) is None:  # a sweeper left with nothing: every trial failed
-            message = f"{jobs}, and the sweeper stopped on it: {err}"
         elif isinstance(err, JobFailed):  # its jobs ran in a launcher's processes: this one's known
             message = f"job {err.job} of this sweep failed (each failed job's line is above)."
             FAILED_ELSEWHERE.append(err.job)
         else:
             message = explain(err, overrides())
+            if message is None and FAILED_JOBS:  # a sweeper left with nothing: every trial failed
+                message = f"{jobs}, and the sweeper stopped on it: {err}"
         if message is None or WANTS_TRACEBACK:
             raise
         print(f"runner: error: {message}", file=sys.stderr)
