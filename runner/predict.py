@@ -32,20 +32,24 @@ from runner.schemas.tracking import TrackingConfig
 
 
 def image_files(paths: list[str]) -> list[str]:
-    """The files named, and the images (by extension) under the folders named, in order."""
+    """The files named, and the images (by extension) under the folders named, in order; under a
+    folder, not what is hidden (or macOS's ``__MACOSX``), as in training."""
+    from runner.sources.index import hidden, text_names
+
     found = []
     for name in paths:
         path = Path(name).expanduser()
         if path.is_dir():
             found += sorted(
-                str(p) for p in path.rglob("*") if p.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS
+                str(p)
+                for p in path.rglob("*")
+                if p.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS
+                and not any(hidden(part) for part in p.relative_to(path).parts)
             )
         elif path.is_file():
             found.append(str(path))
         else:
             raise RunnerError(f"{name}: no such file or folder. Give image files or folders of them.")
-    from runner.sources.index import text_names
-
     found, misnamed = text_names(found, [])  # a name in another encoding: no CSV line can hold it
     for path, reason in misnamed:
         print(f"runner: skipped {path}: {reason}", file=sys.stderr)

@@ -43,6 +43,9 @@ def test_predicts_each_image_of_a_folder_and_reports_bad_files(trained, photos, 
     (folder / "dog" / "empty.png").write_bytes(b"")
     latin1 = bytes(folder / "owl") + b"/hibou-\xe9.jpg"  # no CSV line can hold its name
     shutil.copy(next((folder / "owl").glob("*.jpg")), os.fsdecode(latin1))
+    for twin in ("__MACOSX/cat/._cat01.jpg", "cat/._cat01.jpg"):  # an unzipped macOS archive's
+        (folder / twin).parent.mkdir(parents=True, exist_ok=True)
+        (folder / twin).write_bytes(b"\x00\x05\x16\x07" + bytes(80))  # not images: not read
     extra = write_image(tmp_path / "owl.png", (80, 60), (60, 200, 80), mode="RGBA")  # a file, named
     result = predict(run_id, str(folder), str(extra), cwd=cwd)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -50,7 +53,11 @@ def test_predicts_each_image_of_a_folder_and_reports_bad_files(trained, photos, 
     good = sorted(
         str(p)
         for p in folder.rglob("*")
-        if p.is_file() and p.stat().st_size and "corrupt" not in p.name and "hibou" not in p.name
+        if p.is_file()
+        and p.stat().st_size
+        and "corrupt" not in p.name
+        and "hibou" not in p.name
+        and "._" not in str(p)
     )
     assert [row["path"] for row in rows] == [*good, str(extra)]
     right = [row["class"] == Path(row["path"]).parent.name for row in rows[:-1]]

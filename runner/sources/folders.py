@@ -18,6 +18,7 @@ from runner.sources.index import (
     RENAME_TO_UTF8,
     FileIndex,
     check,
+    hidden,
     is_text,
     require_every_class,
     shown,
@@ -65,9 +66,14 @@ def list_files(top: Path, extensions: set[str], follow_links: bool) -> tuple[lis
                 dirs.clear()
                 continue
             walked.add(real)
-        dirs.sort()
+        for name in [name for name in dirs if hidden(name)]:
+            log.info(
+                "left out folder '%s': hidden, or macOS's __MACOSX (no class's images)",
+                os.path.join(here, name),
+            )
+        dirs[:] = sorted(name for name in dirs if not hidden(name))
         for name in sorted(files):
-            if name.startswith("."):
+            if hidden(name):
                 continue
             path = os.path.join(here, name)
             if os.path.splitext(name)[1].lower() in extensions:
@@ -78,9 +84,10 @@ def list_files(top: Path, extensions: set[str], follow_links: bool) -> tuple[lis
 
 
 def subfolders(root: Path) -> list[str]:
-    """The names of ``root``'s visible subfolders, sorted: its classes, as keras's loader sees them.
+    """The names of ``root``'s visible subfolders, sorted: its classes, as keras's loader sees them
+    (``__MACOSX`` aside: see ``hidden``).
     A name that is not UTF-8 could name no class in a record: refused, with how to rename it."""
-    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not hidden(p.name))
     if misnamed := [name for name in names if not is_text(name)]:
         raise RunnerError(
             f"'{shown(str(root))}': subfolder '{shown(misnamed[0])}' has a name that is not UTF-8: "
@@ -125,7 +132,7 @@ def loose_images(root: Path, extensions: set[str]) -> list[tuple[str, str]]:
     return [
         (str(p), "an image beside the class folders, in none of them: move it into its class's folder")
         for p in sorted(root.iterdir())
-        if p.suffix.lower() in extensions and not p.name.startswith(".") and p.is_file()
+        if p.suffix.lower() in extensions and not hidden(p.name) and p.is_file()
     ]
 
 

@@ -102,6 +102,13 @@ RENAME_TO_UTF8 = (
 NOT_UTF8 = f"file name is not UTF-8: {RENAME_TO_UTF8} FOLDER"
 
 
+def hidden(name: str) -> bool:
+    """A name no class's image has: hidden (``.DS_Store``, macOS's ``._x.jpg`` twins of each file,
+    ``.ipynb_checkpoints/``), or ``__MACOSX/``, where an unzipped macOS archive keeps those twins
+    in a copy of its folder tree (its subfolders would otherwise read as one more class)."""
+    return name.startswith(".") or name == "__MACOSX"
+
+
 def shown(path: str) -> str:
     """``path`` as text: a name's undecodable bytes as \\xNN (Python holds them as surrogates)."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
