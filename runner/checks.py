@@ -8,6 +8,8 @@ or a layer's arguments) are ``runner.targets.build``'s.
 
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
@@ -30,6 +32,23 @@ def check_config(cfg: DictConfig) -> None:
     for group in ("data", "model", "tracking"):
         OmegaConf.to_object(cfg[group])
     check_input_size(cfg.data.image_size, cfg.model)
+
+
+# For suggestions only (``targets.check`` asks Keras itself): the spelling of Keras's optimizers.
+KERAS_OPTIMIZERS = "Adadelta Adafactor Adagrad Adam AdamW Adamax Ftrl Lamb Lion Muon Nadam RMSprop SGD ScheduleFreeAdamW"
+
+
+def optimizer_by_name(value: object) -> str:
+    """``trainer.optimizer=sgd`` (a name, as other tools take it): the override that says it here."""
+    given = "adam" if value is None else str(value).rpartition(".")[2].lower()
+    lower = {known.lower(): known for known in KERAS_OPTIMIZERS.split()}
+    name = lower[(difflib.get_close_matches(given, lower, n=1, cutoff=0.5) or ["adam"])[0]]
+    return (
+        f"trainer.optimizer={'null' if value is None else value}: an optimizer is set by its Keras "
+        f"class, with its arguments beside it, not by a name: trainer.optimizer._target_="
+        f"keras.optimizers.{name} (any class in keras.optimizers), e.g. with "
+        f"trainer.optimizer.learning_rate=0.01."
+    )
 
 
 def check_input_size(size: list[int], model: DictConfig) -> None:
@@ -107,6 +126,8 @@ def check_trainer(cfg: DictConfig) -> None:
             f"trainer.early_stopping_patience={cfg.early_stopping_patience}: must be at least 0 "
             f"(epochs without improvement before stopping), or null for no early stopping."
         )
+    if not isinstance(cfg.optimizer, DictConfig):
+        raise RunnerError(optimizer_by_name(cfg.optimizer))
     rate = cfg.optimizer.get("learning_rate")
     # A schedule (a mapping with a _target_) is Keras's to check. 0 is allowed: weights that stay.
     if isinstance(rate, str | bool) or (isinstance(rate, int | float) and rate < 0):

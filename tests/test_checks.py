@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import compose
 
-from runner.checks import check_labels, check_trainer
+from runner.checks import KERAS_OPTIMIZERS, check_labels, check_trainer
 from runner.errors import RunnerError
 from runner.sources import FileIndex
 
@@ -32,11 +32,25 @@ def classes(n: int) -> FileIndex:
         ),
         (["trainer.top_k=1"], "trainer.top_k=1: must be at least 2"),
         (["trainer.class_weight=balance"], "trainer.class_weight=balance: the only option is 'balanced'"),
+        (
+            ["trainer.optimizer=sgd"],
+            r"optimizer=sgd: .* not by a name: trainer.optimizer._target_=keras.optimizers.SGD ",
+        ),
+        (
+            ["trainer.optimizer=null"],
+            r"optimizer=null: .* not by a name: trainer.optimizer._target_=keras.optimizers.Adam ",
+        ),
     ],
 )
 def test_trainer_settings_that_would_be_ignored_or_fail_are_refused(overrides, says):
     with pytest.raises(RunnerError, match=says):
         check_trainer(compose(*overrides).trainer)
+
+
+def test_the_optimizers_suggested_for_a_name_are_keras_own():
+    import keras
+
+    assert set(KERAS_OPTIMIZERS.split()) <= set(dir(keras.optimizers))
 
 
 @pytest.mark.parametrize(
