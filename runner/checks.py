@@ -8,6 +8,7 @@ or a layer's arguments) are ``runner.targets.build``'s.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 
 import numpy as np
@@ -26,6 +27,7 @@ def check_config(cfg: DictConfig) -> None:
     and ``tracking`` nodes built as their schema dataclasses (``runner.schemas``), whose
     ``__post_init__`` refuses what no type rules out and whose missing values (``data.path``,
     ``model.path``) are refused by OmegaConf."""
+    check_added_keys(cfg, "")
     for group, node in cfg.items():
         check_targets(node, str(group))
     check_trainer(cfg.trainer)
@@ -34,8 +36,30 @@ def check_config(cfg: DictConfig) -> None:
     check_input_size(cfg.data.image_size, cfg.model)
 
 
+def check_added_keys(node: DictConfig, where: str) -> None:
+    """A key added with ``+`` where a schema has fixed keys (``+trainer.patience=3``): Hydra adds it
+    past the schema, and nothing would ever read it. Open mappings (``trainer.optimizer``,
+    ``model.backbone``, ``tracking.tags``) take new keys: they are their targets' arguments."""
+    schema = OmegaConf.get_type(node)
+    if not dataclasses.is_dataclass(schema):
+        return
+    valid = [field.name for field in dataclasses.fields(schema)]
+    for key, value in node.items_ex(resolve=False):
+        name = f"{where}{key}"
+        if key not in valid:
+            raise RunnerError(
+                f"+{name}: no such key, so nothing would read it (a '+' adds keys to open mappings "
+                f"only, e.g. +trainer.optimizer.momentum=0.9).{closest(str(key), valid)} Valid keys "
+                f"{f'of {where[:-1]}' if where else 'at the top'}: {', '.join(valid)}."
+            )
+        if isinstance(value, DictConfig):
+            check_added_keys(value, f"{name}.")
+
+
 # For suggestions only (``targets.check`` asks Keras itself): the spelling of Keras's optimizers.
-KERAS_OPTIMIZERS = "Adadelta Adafactor Adagrad Adam AdamW Adamax Ftrl Lamb Lion Muon Nadam RMSprop SGD ScheduleFreeAdamW"
+KERAS_OPTIMIZERS = (
+    "Adadelta Adafactor Adagrad Adam AdamW Adamax Ftrl Lamb Lion Muon Nadam RMSprop SGD ScheduleFreeAdamW"
+)
 
 
 def optimizer_by_name(value: object) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import compose
 
-from runner.checks import KERAS_OPTIMIZERS, check_labels, check_trainer
+from runner.checks import KERAS_OPTIMIZERS, check_added_keys, check_config, check_labels, check_trainer
 from runner.errors import RunnerError
 from runner.sources import FileIndex
 
@@ -45,6 +45,31 @@ def classes(n: int) -> FileIndex:
 def test_trainer_settings_that_would_be_ignored_or_fail_are_refused(overrides, says):
     with pytest.raises(RunnerError, match=says):
         check_trainer(compose(*overrides).trainer)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        (["+trainer.patience=3"], r"\+trainer.patience: no such key, .* Did you mean 'plateau_patience'?"),
+        (["+tracking.tag=x"], r"\+tracking.tag: no such key, .* Did you mean 'tags'?"),
+        (["aug=flip", "+aug.ops.flip.foo=1", "+aug.foo=1"], r"\+aug.foo: no such key"),
+        (["+foo=1"], r"\+foo: no such key, .* Valid keys at the top: data, aug, model, trainer, tracking\."),
+    ],
+)
+def test_a_key_added_past_the_schema_is_refused_since_nothing_would_read_it(overrides, says):
+    with pytest.raises(RunnerError, match=says):
+        check_config(compose(*overrides))
+
+
+def test_keys_added_to_open_mappings_are_their_targets_arguments():
+    for overrides in (
+        ["+trainer.optimizer.momentum=0.9"],
+        ["+tracking.tags.owner=ana"],
+        ["model=application", "+model.backbone.alpha=0.35"],
+        ["data=generator", "data.fn=a:b", "+data.kwargs.n=3"],
+        ["aug=flip", "+aug.ops.flip.seed=1"],
+    ):
+        check_added_keys(compose(*overrides), "")
 
 
 def test_the_optimizers_suggested_for_a_name_are_keras_own():
