@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,7 @@ import hydra
 from omegaconf import DictConfig
 
 from runner.config import CONF_DIR, register_configs
-from runner.errors import RunnerError, explain
+from runner.errors import RunnerError, Terminated, explain
 from runner.sweep import FAILED_ELSEWHERE, record_refusal
 
 # HYDRA_FULL_ERROR=1 from the user still means "show me the whole traceback".
@@ -62,6 +63,7 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
             raise
         resume = getattr(err, "resume_with", None)  # set by ``tracking.run`` on the run it marked KILLED
         killed = getattr(err, "recorded_in", None)
+        terminated = isinstance(err, Terminated)
     except Exception as err:
         which = ", ".join(FAILED_JOBS)
         jobs = f"{len(FAILED_JOBS)} job(s) of this sweep failed ({which}; each one's line is above)"
@@ -86,6 +88,9 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
         said = f"run {killed} is marked KILLED in MLflow, with its log and checkpoints; {resume} continues it"
     else:
         said = "its MLflow run had not started, so there is nothing to resume"
+    if terminated:
+        print(f"runner: stopped by SIGTERM; {said}", file=sys.stderr)
+        sys.exit(128 + signal.SIGTERM)  # as a shell reports it
     print(f"runner: interrupted; {said}", file=sys.stderr)
     sys.exit(130)  # 128 + SIGINT, as a shell reports Ctrl-C
 
@@ -131,11 +136,19 @@ def _hydra_main(cfg: DictConfig) -> float:
     return reported(train, cfg)
 
 
+def terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach `reported`
     sys.argv = expand_home(sys.argv)
-    reported(register_configs)
-    reported(_hydra_main)
+    previous = signal.signal(signal.SIGTERM, terminate)  # `fit` stops at a batch's end instead
+    try:
+        reported(register_configs)
+        reported(_hydra_main)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

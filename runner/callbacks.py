@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 
 from runner.augment import seed_states
 from runner.backup import Backup
-from runner.errors import RunnerError
+from runner.errors import RunnerError, Terminated
 from runner.schemas.trainer import Schedule
 
 
@@ -167,23 +167,26 @@ class BestCheckpoint(keras.callbacks.ModelCheckpoint):
 
 
 class StopOnInterrupt(keras.callbacks.Callback):
-    """Ctrl-C during ``fit`` stops it at the next batch's end, raised from this callback. Raised
-    where the signal lands, the KeyboardInterrupt can fall inside a ``__del__`` (TensorFlow's
-    objects run many), where Python prints and drops it: the run would go on to its last epoch.
-    A second Ctrl-C stops at once."""
+    """Ctrl-C (or SIGTERM) during ``fit`` stops it at the next batch's end, raised from this
+    callback. Raised where the signal lands, the KeyboardInterrupt can fall inside a ``__del__``
+    (TensorFlow's objects run many), where Python prints and drops it: the run would go on to its
+    last epoch. A second signal stops at once."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.requested = False
+        self.requested: int | None = None  # the signal
 
     def request(self, signum: int, frame: object) -> None:
         if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
+            self.stop()
+        self.requested = signum
 
     def check(self, batch: int, logs: dict | None = None) -> None:
         if self.requested:
-            raise KeyboardInterrupt
+            self.stop()
+
+    def stop(self) -> None:
+        raise Terminated if self.requested == signal.SIGTERM else KeyboardInterrupt
 
     on_train_batch_end = on_test_batch_end = check
 
@@ -232,16 +235,17 @@ class StopOnDivergence(keras.callbacks.Callback):
 
 @contextmanager
 def interrupts_between_batches() -> Iterator[StopOnInterrupt]:
-    """SIGINT handled by a ``StopOnInterrupt`` while inside (the main thread only can)."""
+    """SIGINT and SIGTERM handled by a ``StopOnInterrupt`` while inside (the main thread only can)."""
     stop = StopOnInterrupt()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
-    previous = signal.signal(signal.SIGINT, stop.request)
+    previous = {sig: signal.signal(sig, stop.request) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def callbacks(cfg: DictConfig, output_dir: Path) -> list[keras.callbacks.Callback]:

@@ -19,6 +19,7 @@ from runner.callbacks import (
     callbacks,
     interrupts_between_batches,
 )
+from runner.errors import Terminated
 
 
 def run_epochs(stopping: keras.callbacks.EarlyStopping, losses: dict[int, float]) -> tuple[int, float]:
@@ -124,16 +125,20 @@ def test_a_lowered_rate_is_in_keras_backup(tmp_path):
     assert seen.first == (1, 0.25)  # resumed at epoch 1 with the rate lowered after epoch 0
 
 
-def test_ctrl_c_during_fit_stops_at_the_next_batch_end_and_a_second_one_at_once():
-    before = signal.getsignal(signal.SIGINT)
+@pytest.mark.parametrize(
+    ("sig", "raised"), [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Terminated)]
+)
+def test_ctrl_c_or_sigterm_during_fit_stops_at_the_next_batch_end_and_a_second_one_at_once(sig, raised):
+    before = signal.getsignal(sig)
     with interrupts_between_batches() as stop:
-        os.kill(os.getpid(), signal.SIGINT)  # lands anywhere: only noted
-        assert stop.requested
-        with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), sig)  # lands anywhere: only noted
+        assert stop.requested == sig
+        with pytest.raises(raised) as stopped:
             stop.on_train_batch_end(0)  # raised where Keras calls back, which nothing swallows
-        with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)  # the impatient second Ctrl-C
-    assert signal.getsignal(signal.SIGINT) is before
+        assert isinstance(stopped.value, Terminated) == (sig == signal.SIGTERM)
+        with pytest.raises(raised):
+            os.kill(os.getpid(), sig)  # the impatient second Ctrl-C
+    assert signal.getsignal(sig) is before
 
 
 def test_an_epochs_metrics_are_in_the_store_before_its_backup_is_written(tmp_path):

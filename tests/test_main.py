@@ -399,3 +399,19 @@ def test_a_sweeper_left_with_no_result_by_its_failed_jobs_says_so_in_one_line(ca
         "runner: error: 2 job(s) of this sweep failed (#0, #1; each one's line is above), and the "
         "sweeper stopped on it: No trials are completed yet."
     )
+
+
+def test_sigterm_ends_a_run_as_ctrl_c_does_with_the_code_a_shell_gives_it(capsys):
+    # A scheduler's stop: the run is marked KILLED on the way out (tests/test_rerun.py), and said.
+    from runner import __main__ as entry
+    from runner.errors import Terminated
+
+    def stopped() -> None:
+        raise Terminated
+
+    with pytest.raises(SystemExit) as ended:
+        entry.reported(stopped)
+    assert ended.value.code == 143  # 128 + SIGTERM; Ctrl-C's is 130
+    assert capsys.readouterr().err == (
+        "runner: stopped by SIGTERM; its MLflow run had not started, so there is nothing to resume\n"
+    )

@@ -120,7 +120,8 @@ def test_resume_after_sigkill_gives_the_metrics_of_an_uninterrupted_run(store):
 
 
 def test_resume_on_another_machine_reads_the_backup_from_mlflow(store):
-    run_id = interrupted(store, "stopped", signal.SIGINT)
+    # Stopped as a scheduler or a cloud's preemption stops it (SIGTERM): marked so, not left RUNNING.
+    run_id = interrupted(store, "stopped", signal.SIGTERM)
     assert client(store).get_run(run_id).info.status == "KILLED"
     shutil.rmtree(client(store).get_run(run_id).data.tags["runner.output_dir"])  # only MLflow has it now
     changed = rerun(run_id, "--resume", "trainer.seed=1", cwd=store)
