@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import struct
 import subprocess
 import sys
@@ -81,6 +82,26 @@ print(int(images.astype(np.int64).sum()), len(bad))
     outputs = at_once(script, tmp_path / "go")
     assert outputs[0] == outputs[1] and int(outputs[0][0]) > 0
     assert sorted(p.name.split(".", 1)[1] for p in (tmp_path / "c").iterdir()) == ["failed.json", "npy"]
+
+
+def test_a_partial_disk_cache_of_a_run_that_died_writing_it_is_removed_by_the_next(tmp_path):
+    # SIGKILL or the out-of-memory killer mid-fill: a file as big as the cache, left behind.
+    folder = tmp_path / "c"
+    folder.mkdir()
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead, host = ended.stdout.strip(), socket.gethostname()
+    owners = {"dead": f"{host}.{dead}", "alive": f"{host}.{os.getpid()}", "elsewhere": f"other-host.{dead}"}
+    for owner in owners.values():
+        partial = folder / f"0123abcd.{owner}.partial.npy"
+        partial.write_bytes(b"half a cache")
+        partial.with_suffix(".json").write_text("{}")
+    cache.load(paths_of(photo_folder(tmp_path / "photos", per_class=2)), decoder(), Cache.disk, str(folder))
+    left = {p.name for p in folder.glob("*.partial.*")}
+    assert left == {
+        f"0123abcd.{owners[o]}.partial.{s}" for o in ("alive", "elsewhere") for s in ("npy", "json")
+    }
 
 
 def test_disk_cache_is_rebuilt_when_a_file_or_a_parameter_changes(tmp_path):
