@@ -676,6 +676,15 @@ def test_digits_killed_while_written_leave_no_half_written_set(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["digits"]  # the killed run's folder is cleared
 
 
+def test_digits_that_cannot_be_written_say_where_to_write_them(tmp_path):
+    # A container whose HOME no one can write: the README's first command, on a fresh machine.
+    (tmp_path / "home").write_text("a file, not a folder")
+    with pytest.raises(RunnerError) as refused:
+        DigitsSource(path=str(tmp_path / "home" / ".cache" / "digits")).index()
+    assert str(refused.value).startswith(f"data.path={tmp_path}/home/.cache/digits: cannot write scikit-")
+    assert "Not a directory" in str(refused.value) and "e.g. data.path=/tmp/digits" in str(refused.value)
+
+
 def test_identical_finds_files_with_the_same_bytes_only(tmp_path):
     from runner.sources.index import PREFIX, identical
 

@@ -276,9 +276,13 @@ def write_digits(root: Path, shown: str) -> None:
             Image.fromarray(image).save(partial / str(target) / f"{i:04d}.png")
         (partial / ".complete").touch()
         partial.rename(root)  # onto nothing or an empty folder; fails onto another run's set
-    except OSError:
+    except OSError as err:
         if not (root / ".complete").exists():
-            raise
+            raise RunnerError(
+                f"data.path={shown}: cannot write scikit-learn's digits there ({err.strerror}: "
+                f"{err.filename}). Point data.path at a folder you can write, e.g. "
+                f"data.path=/tmp/digits (HOME={os.environ.get('HOME', '')} here)."
+            ) from err
         return  # another run renamed its own (identical) set into place first
     finally:
         shutil.rmtree(partial, ignore_errors=True)
