@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import os
-import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +16,8 @@ import hydra
 from omegaconf import DictConfig
 
 from runner.config import CONF_DIR, register_configs
-from runner.errors import RunnerError, Terminated, explain
+from runner.errors import RunnerError, explain
+from runner.interrupts import STOP_SIGNALS, Terminated, handled, raise_terminated
 from runner.sweep import FAILED_ELSEWHERE, record_refusal
 
 # HYDRA_FULL_ERROR=1 from the user still means "show me the whole traceback".
@@ -63,7 +63,7 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
             raise
         resume = getattr(err, "resume_with", None)  # set by ``tracking.run`` on the run it marked KILLED
         killed = getattr(err, "recorded_in", None)
-        terminated = isinstance(err, Terminated)
+        terminated = err if isinstance(err, Terminated) else None
     except Exception as err:
         which = ", ".join(FAILED_JOBS)
         jobs = f"{len(FAILED_JOBS)} job(s) of this sweep failed ({which}; each one's line is above)"
@@ -89,8 +89,8 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
     else:
         said = "its MLflow run had not started, so there is nothing to resume"
     if terminated:
-        print(f"runner: stopped by SIGTERM; {said}", file=sys.stderr)
-        sys.exit(128 + signal.SIGTERM)  # as a shell reports it
+        print(f"runner: stopped by {terminated.name}; {said}", file=sys.stderr)
+        sys.exit(128 + terminated.signum)  # as a shell reports it
     print(f"runner: interrupted; {said}", file=sys.stderr)
     sys.exit(130)  # 128 + SIGINT, as a shell reports Ctrl-C
 
@@ -136,19 +136,12 @@ def _hydra_main(cfg: DictConfig) -> float:
     return reported(train, cfg)
 
 
-def terminate(signum: int, frame: object) -> None:
-    raise Terminated
-
-
 def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach `reported`
     sys.argv = expand_home(sys.argv)
-    previous = signal.signal(signal.SIGTERM, terminate)  # `fit` stops at a batch's end instead
-    try:
+    with handled(STOP_SIGNALS, raise_terminated):  # `fit` stops at a batch's end instead
         reported(register_configs)
         reported(_hydra_main)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +25,8 @@ from omegaconf import DictConfig
 
 from runner.augment import seed_states
 from runner.backup import Backup
-from runner.errors import RunnerError, Terminated
+from runner.errors import RunnerError
+from runner.interrupts import STOP_SIGNALS, Terminated, handled
 from runner.schemas.trainer import Schedule
 
 
@@ -167,7 +167,7 @@ class BestCheckpoint(keras.callbacks.ModelCheckpoint):
 
 
 class StopOnInterrupt(keras.callbacks.Callback):
-    """Ctrl-C (or SIGTERM) during ``fit`` stops it at the next batch's end, raised from this
+    """Ctrl-C (or SIGTERM, SIGHUP) during ``fit`` stops it at the next batch's end, raised from this
     callback. Raised where the signal lands, the KeyboardInterrupt can fall inside a ``__del__``
     (TensorFlow's objects run many), where Python prints and drops it: the run would go on to its
     last epoch. A second signal stops at once."""
@@ -186,7 +186,7 @@ class StopOnInterrupt(keras.callbacks.Callback):
             self.stop()
 
     def stop(self) -> None:
-        raise Terminated if self.requested == signal.SIGTERM else KeyboardInterrupt
+        raise KeyboardInterrupt if self.requested == signal.SIGINT else Terminated(self.requested)
 
     on_train_batch_end = on_test_batch_end = check
 
@@ -235,17 +235,10 @@ class StopOnDivergence(keras.callbacks.Callback):
 
 @contextmanager
 def interrupts_between_batches() -> Iterator[StopOnInterrupt]:
-    """SIGINT and SIGTERM handled by a ``StopOnInterrupt`` while inside (the main thread only can)."""
+    """SIGINT and ``STOP_SIGNALS`` handled by a ``StopOnInterrupt`` while inside."""
     stop = StopOnInterrupt()
-    if threading.current_thread() is not threading.main_thread():
+    with handled((signal.SIGINT, *STOP_SIGNALS), stop.request):
         yield stop
-        return
-    previous = {sig: signal.signal(sig, stop.request) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def callbacks(cfg: DictConfig, output_dir: Path) -> list[keras.callbacks.Callback]:

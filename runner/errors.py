@@ -37,12 +37,6 @@ class RunnerError(Exception):
     """Bad input from the user: the message is the whole report."""
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a scheduler's stop or preemption, ``docker stop``, ``kill PID``): Python's default
-    ends the process on the spot, its MLflow run left RUNNING. Raised instead, it stops the run as
-    Ctrl-C does: marked KILLED, its log and checkpoints logged, the resume command said."""
-
-
 def closest(word: str, options: Iterable[str]) -> str:
     """' Did you mean 'x'?' for the nearest option, or '' when nothing is close."""
     match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)

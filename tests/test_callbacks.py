@@ -19,7 +19,7 @@ from runner.callbacks import (
     callbacks,
     interrupts_between_batches,
 )
-from runner.errors import Terminated
+from runner.interrupts import Terminated
 
 
 def run_epochs(stopping: keras.callbacks.EarlyStopping, losses: dict[int, float]) -> tuple[int, float]:
@@ -126,19 +126,33 @@ def test_a_lowered_rate_is_in_keras_backup(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("sig", "raised"), [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Terminated)]
+    ("sig", "raised"),
+    [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Terminated), (signal.SIGHUP, Terminated)],
 )
-def test_ctrl_c_or_sigterm_during_fit_stops_at_the_next_batch_end_and_a_second_one_at_once(sig, raised):
+def test_a_signal_during_fit_stops_it_at_the_next_batch_end_and_a_second_one_at_once(sig, raised):
+    # Ctrl-C; a scheduler's stop or a preemption; an ssh session gone.
     before = signal.getsignal(sig)
     with interrupts_between_batches() as stop:
         os.kill(os.getpid(), sig)  # lands anywhere: only noted
         assert stop.requested == sig
         with pytest.raises(raised) as stopped:
             stop.on_train_batch_end(0)  # raised where Keras calls back, which nothing swallows
-        assert isinstance(stopped.value, Terminated) == (sig == signal.SIGTERM)
+        assert getattr(stopped.value, "signum", signal.SIGINT) == sig
         with pytest.raises(raised):
             os.kill(os.getpid(), sig)  # the impatient second Ctrl-C
     assert signal.getsignal(sig) is before
+
+
+def test_a_signal_the_run_was_started_ignoring_stays_ignored():
+    # `nohup python -m runner ... &`: the terminal may close, the run goes on.
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with interrupts_between_batches() as stop:
+            os.kill(os.getpid(), signal.SIGHUP)
+            assert stop.requested is None
+            stop.on_train_batch_end(0)
+    finally:
+        signal.signal(signal.SIGHUP, before)
 
 
 def test_an_epochs_metrics_are_in_the_store_before_its_backup_is_written(tmp_path):

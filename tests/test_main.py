@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import zipfile
@@ -401,17 +402,19 @@ def test_a_sweeper_left_with_no_result_by_its_failed_jobs_says_so_in_one_line(ca
     )
 
 
-def test_sigterm_ends_a_run_as_ctrl_c_does_with_the_code_a_shell_gives_it(capsys):
-    # A scheduler's stop: the run is marked KILLED on the way out (tests/test_rerun.py), and said.
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_or_sighup_ends_a_run_as_ctrl_c_does_with_the_code_a_shell_gives_it(sig, code, capsys):
+    # A scheduler's stop, a lost ssh session: the run is marked KILLED on the way out
+    # (tests/test_rerun.py), and said.
     from runner import __main__ as entry
-    from runner.errors import Terminated
+    from runner.interrupts import Terminated
 
     def stopped() -> None:
-        raise Terminated
+        raise Terminated(sig)
 
     with pytest.raises(SystemExit) as ended:
         entry.reported(stopped)
-    assert ended.value.code == 143  # 128 + SIGTERM; Ctrl-C's is 130
+    assert ended.value.code == code  # 128 + the signal; Ctrl-C's is 130
     assert capsys.readouterr().err == (
-        "runner: stopped by SIGTERM; its MLflow run had not started, so there is nothing to resume\n"
+        f"runner: stopped by {sig.name}; its MLflow run had not started, so there is nothing to resume\n"
     )
