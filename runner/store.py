@@ -72,9 +72,18 @@ def client(uri: str) -> Any:
 def opening(uri: str) -> Iterator[None]:
     """What MLflow refuses as it opens the store at ``uri``, as one line naming ``tracking.uri``."""
     import mlflow
+    import sqlalchemy.exc
 
     try:
         yield
+    except sqlalchemy.exc.DatabaseError as err:
+        if not any(words in str(err.orig) for words in ("not a database", "malformed")):
+            raise  # locked, a full disk: not the file's fault
+        raise RunnerError(
+            f"tracking.uri={uri}: {err.orig}: the file is no SQLite database, or a damaged one. "
+            f"Move it aside (a new store is made in its place), or use another file, e.g. "
+            f"tracking.uri=sqlite:///runs.db."
+        ) from err
     except ImportError as err:
         raise RunnerError(
             f"tracking.uri={uri}: its database driver is not installed ({err}). Install it, or use "

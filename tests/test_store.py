@@ -107,3 +107,34 @@ def test_a_store_an_older_mlflow_made_says_how_to_migrate_it(tmp_path):
             f"it: mlflow db upgrade {uri}"
         )
     mlflow.set_tracking_uri(before)  # this worker's later tests
+
+
+@pytest.mark.parametrize("damage", ["not a store", "damaged"])
+def test_a_file_that_is_no_sqlite_store_or_a_damaged_one_is_one_line(damage, tmp_path):
+    # tracking.uri at a wrong file, or an mlflow.db a crash or a bad copy left damaged.
+    import shutil
+
+    import mlflow
+    from conftest import empty_store
+
+    from runner.errors import RunnerError
+    from runner.store import client, connect
+
+    store = tmp_path / "mlflow.db"
+    if damage == "damaged":
+        shutil.copy(empty_store(), store)
+        with store.open("r+b") as file:
+            file.seek(4096)  # past the header: SQLite opens it, then finds its pages garbled
+            file.write(bytes(range(256)) * ((store.stat().st_size - 4096) // 256))
+    else:
+        store.write_text("name,label\ncat.jpg,cat\n")
+    uri, before = f"sqlite:///{store}", mlflow.get_tracking_uri()
+    for opening in (lambda: connect(uri, "runner"), lambda: client(uri)):
+        with pytest.raises(RunnerError) as refused:
+            opening()
+        reason = "file is not a database" if damage == "not a store" else "database disk image is malformed"
+        assert str(refused.value) == (
+            f"tracking.uri={uri}: {reason}: the file is no SQLite database, or a damaged one. Move it "
+            f"aside (a new store is made in its place), or use another file, e.g. tracking.uri=sqlite:///runs.db."
+        )
+    mlflow.set_tracking_uri(before)  # this worker's later tests
