@@ -63,17 +63,22 @@ def fetch(store: Any, run_id: str) -> tuple[Any, dict]:
 
     try:
         run = store.get_run(run_id)
-        if "runner.sweep_dir" in run.data.tags:  # a sweep's own run (runner/sweep.py): no model, no config
-            raise RunnerError(
-                f"run {run_id} is a sweep, not a training run. Use one of its jobs' runs (the MLflow UI "
-                f"lists them under it; runner.best_run is its best), or run the whole sweep again: "
-                f"{run.data.tags['runner.command']}"
-            )
+    except MlflowException as err:
+        raise RunnerError(f"run {run_id}: not found in {store.tracking_uri} ({err.message})") from err
+    if "runner.sweep_dir" in run.data.tags:  # a sweep's own run (runner/sweep.py): no model, no config
+        raise RunnerError(
+            f"run {run_id} is a sweep, not a training run. Use one of its jobs' runs (the MLflow UI "
+            f"lists them under it; runner.best_run is its best), or run the whole sweep again: "
+            f"{run.data.tags['runner.command']}"
+        )
+    try:
         with tempfile.TemporaryDirectory() as folder:
             text = Path(store.download_artifacts(run_id, "config.yaml", folder)).read_text()
     except MlflowException as err:
         raise RunnerError(
-            f"run {run_id}: not found in {store.tracking_uri}, or it has no config.yaml ({err.message})"
+            f"run {run_id}: its config.yaml is not among its artifacts at {run.info.artifact_uri}: "
+            f"that folder was moved or deleted (a sqlite store keeps them in mlruns/ beside it), or "
+            f"the runner did not make this run."
         ) from err
     where = f"run {run_id}'s config.yaml"
     try:

@@ -249,3 +249,19 @@ def test_unknown_run_and_missing_store_are_one_line(tmp_path):
     fake_run(tmp_path, {"model": {"_target_": "runner.models.small_cnn"}})
     result = rerun("0123abcd", cwd=tmp_path)
     assert result.returncode == 2 and "run 0123abcd: not found" in error_lines(result)[0]
+
+
+def test_a_run_whose_artifacts_were_moved_says_where_it_looked(tmp_path):
+    from runner.errors import RunnerError
+    from runner.rerun import fetch
+
+    run_id = fake_run(tmp_path, {"model": {"_target_": "runner.models.small_cnn"}})
+    artifacts = Path(client(tmp_path).get_run(run_id).info.artifact_uri.removeprefix("file://"))
+    shutil.rmtree(artifacts)  # mlruns/ moved, or cleaned up by hand
+    with pytest.raises(RunnerError) as refused:
+        fetch(client(tmp_path), run_id)
+    assert str(refused.value) == (
+        f"run {run_id}: its config.yaml is not among its artifacts at {artifacts}: that folder was "
+        f"moved or deleted (a sqlite store keeps them in mlruns/ beside it), or the runner did not "
+        f"make this run."
+    )
