@@ -50,7 +50,7 @@ def test_dir_source_indexes_class_folders_in_order(tmp_path):
     )
 
 
-def test_an_unzipped_macos_archive_and_hidden_folders_add_no_class_and_no_image(tmp_path):
+def test_an_unzipped_macos_archive_and_hidden_folders_add_no_class_and_no_image(tmp_path, caplog):
     photo_folder(tmp_path, per_class=2)
     appledouble = b"\x00\x05\x16\x07" + bytes(80)  # macOS's ._NAME twin of each file in a zip
     for twin in ("__MACOSX/cat/._cat00.png", "__MACOSX/dog/._dog01.jpg", "cat/._cat00.png"):
@@ -59,7 +59,10 @@ def test_an_unzipped_macos_archive_and_hidden_folders_add_no_class_and_no_image(
     (tmp_path / "cat" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
     write_image(tmp_path / "dog" / ".ipynb_checkpoints" / "dog01-checkpoint.jpg")
     write_image(tmp_path / "owl" / ".thumbnails" / "owl00.png")
-    index = dir_source(tmp_path).index()
+    with caplog.at_level("INFO"):
+        index = dir_source(tmp_path).index()
+    hidden = [tmp_path / "dog" / ".ipynb_checkpoints", tmp_path / "owl" / ".thumbnails"]
+    assert f"left out 2 hidden folder(s), and what they hold: {hidden[0]}, {hidden[1]}" in caplog.messages
     assert index.class_names == ["cat", "dog", "owl"]
     assert sorted(os.path.relpath(p, tmp_path) for p in index.paths) == [
         f"{name}/{name}{i:02d}{suffix}"

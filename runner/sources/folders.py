@@ -50,8 +50,11 @@ def folder(path: str, key: str) -> Path:
     return root
 
 
-def list_files(top: Path, extensions: set[str], follow_links: bool) -> tuple[list[str], list]:
-    """Image files under ``top`` in sorted order, and (path, reason) for the other files.
+def list_files(
+    top: Path, extensions: set[str], follow_links: bool, left_out: list[str]
+) -> tuple[list[str], list]:
+    """Image files under ``top`` in sorted order, and (path, reason) for the other files; the
+    hidden folders not walked (and ``__MACOSX``) are added to ``left_out``.
 
     Following links, a folder is walked once, and a link back up to ``top`` or above it (a loop,
     ``cat/up -> ..``) is not walked: ``os.walk`` would go round until paths grew too long, and
@@ -66,11 +69,7 @@ def list_files(top: Path, extensions: set[str], follow_links: bool) -> tuple[lis
                 dirs.clear()
                 continue
             walked.add(real)
-        for name in [name for name in dirs if hidden(name)]:
-            log.info(
-                "left out folder '%s': hidden, or macOS's __MACOSX (no class's images)",
-                os.path.join(here, name),
-            )
+        left_out += [os.path.join(here, name) for name in sorted(dirs) if hidden(name)]
         dirs[:] = sorted(name for name in dirs if not hidden(name))
         for name in sorted(files):
             if hidden(name):
@@ -81,6 +80,11 @@ def list_files(top: Path, extensions: set[str], follow_links: bool) -> tuple[lis
             else:
                 other.append((path, f"extension not in data.extensions ({', '.join(sorted(extensions))})"))
     return text_names(found, other)
+
+
+def say_left_out(folders: list[str]) -> None:
+    if folders:
+        log.info("left out %d hidden folder(s), and what they hold: %s", len(folders), some(folders, most=3))
 
 
 def subfolders(root: Path) -> list[str]:
@@ -179,12 +183,13 @@ class DirSource(DirData):
 
     def index_folder(self, root: Path, classes: list[str], key: str) -> FileIndex:
         extensions = {"." + e.lower().lstrip(".") for e in self.extensions}
-        paths, labels, skipped = [], [], loose_images(root, extensions)
+        paths, labels, skipped, left_out = [], [], loose_images(root, extensions), []
         for label, name in enumerate(classes):
-            found, other = list_files(root / name, extensions, self.follow_links)
+            found, other = list_files(root / name, extensions, self.follow_links, left_out)
             paths += found
             labels += [label] * len(found)
             skipped += other
+        say_left_out(left_out)
         if not paths:
             raise RunnerError(
                 f"{key}: no images in '{root}' (looked for {', '.join(self.extensions)} files in "
@@ -196,7 +201,9 @@ class DirSource(DirData):
     def given(self, root: Path) -> FileIndex:
         """``data.labels``: one label per image file under ``root``, in sorted path order."""
         extensions = {"." + e.lower().lstrip(".") for e in self.extensions}
-        paths, skipped = list_files(root, extensions, self.follow_links)
+        left_out = []
+        paths, skipped = list_files(root, extensions, self.follow_links, left_out)
+        say_left_out(left_out)
         if len(paths) != len(self.labels):
             raise RunnerError(
                 f"data.labels: {len(self.labels)} labels for {len(paths)} image files in '{root}'; give "
