@@ -5,8 +5,9 @@ A source only lists and checks its images; decoding happens once, later, in ``ru
 
 from typing import Any
 
+from runner.sources.digits import DigitsSource
 from runner.sources.files import GlobSource
-from runner.sources.folders import DigitsSource, DirSource
+from runner.sources.folders import DirSource
 from runner.sources.generator import GeneratorSource
 from runner.sources.index import FileIndex, require_every_class
 

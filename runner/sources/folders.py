@@ -1,19 +1,16 @@
-"""``data=dir`` (and ``data=digits``): class subfolders, as ``keras.utils.image_dataset_from_directory``."""
+"""``data=dir``: class subfolders, as ``keras.utils.image_dataset_from_directory``."""
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import psutil
-from PIL import Image
 
 from runner.errors import RunnerError, closest, some
-from runner.schemas.data import DigitsData, DirData
+from runner.schemas.data import DirData
 from runner.sources.index import (
     RENAME_TO_UTF8,
     FileIndex,
@@ -243,54 +240,3 @@ class DirSource(DirData):
                 split=np.array([split for part, split in parts for _ in part.paths], dtype=object),
             )
         )
-
-
-@dataclass
-class DigitsSource(DirSource):
-    """Writes scikit-learn's digits as PNG class folders on first use, then reads them as a dir."""
-
-    path: str = DigitsData.path  # DirData's is a required value: DigitsSource() read a folder named '???'
-
-    def index(self) -> FileIndex:
-        write_digits(Path(self.path).expanduser().resolve(), self.path)
-        return super().index()
-
-
-def write_digits(root: Path, shown: str) -> None:
-    """Write them once, into a folder of this process's own, renamed into place when complete: runs
-    that start together (a parallel sweep) never read each other's half-written files. Only into a
-    new or empty folder: ``data.path=~/pets`` without ``data=dir`` must not touch the pets."""
-    if (root / ".complete").exists():
-        return
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise RunnerError(
-            f"data.path={shown}: data=digits writes scikit-learn's digits into data.path, and '{root}' "
-            f"already holds other files. To train on the images there, use data=dir data.path={shown}; "
-            f"for the digits, leave data.path unset or point it at a new folder."
-        )
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    pixels = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
-    for stale in root.parent.glob(f"{root.name}.*.partial"):  # of runs killed while writing
-        pid = stale.name.split(".")[-2]
-        if pid.isdigit() and not psutil.pid_exists(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
-    partial = root.with_name(f"{root.name}.{os.getpid()}.partial")
-    try:
-        for i, (image, target) in enumerate(zip(pixels, digits.target, strict=True)):
-            (partial / str(target)).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(image).save(partial / str(target) / f"{i:04d}.png")
-        (partial / ".complete").touch()
-        partial.rename(root)  # onto nothing or an empty folder; fails onto another run's set
-    except OSError as err:
-        if not (root / ".complete").exists():
-            raise RunnerError(
-                f"data.path={shown}: cannot write scikit-learn's digits there ({err.strerror}: "
-                f"{err.filename}). Point data.path at a folder you can write, e.g. "
-                f"data.path=/tmp/digits (HOME={os.environ.get('HOME', '')} here)."
-            ) from err
-        return  # another run renamed its own (identical) set into place first
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    log.info("wrote %d digits images to %s", len(pixels), root)
