@@ -132,8 +132,23 @@ def _hydra_main(cfg: DictConfig) -> float:
     keep_freed_memory()  # each step's batches and activations reuse memory, no page faults
 
     if HydraConfig.get().mode == RunMode.MULTIRUN:
+        refuse_chdir()  # not a job's failure: its record would be written in its output folder
         return sweep_job(train, cfg)
+    reported(refuse_chdir)
     return reported(train, cfg)
+
+
+def refuse_chdir() -> None:
+    """Hydra's ``hydra.job.chdir=true`` has moved the process into the output folder, before the
+    task starts: every relative path would be read from there."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.get().job.chdir:
+        raise RunnerError(
+            "hydra.job.chdir=true: would read data.path, tracking.uri's sqlite:///mlflow.db and "
+            "every other relative path from inside this run's output folder, where none of them is. "
+            "Drop it: the runner writes its log and checkpoints into that folder anyway."
+        )
 
 
 def main() -> None:

@@ -50,6 +50,9 @@ def test_help_and_cfg_do_not_import_tensorflow(args, tmp_path):
         ),
         (["trainer.top_k=10"], ["trainer.top_k=10"]),  # digits has 10 classes
         (["data.label_mode=binary"], ["data.label_mode=binary needs exactly 2 classes"]),  # ... not 2
+        (["trainer.optimizer=sgd"], ["trainer.optimizer._target_=keras.optimizers.SGD"]),
+        (["+trainer.patience=3"], ["+trainer.patience: no such key", "Did you mean 'plateau_patience'?"]),
+        (["hydra.job.chdir=true"], ["hydra.job.chdir=true: would read data.path", "Drop it"]),
     ],
 )
 def test_bad_values_are_refused_in_one_line_before_tensorflow_starts(args, expected, tmp_path):
