@@ -264,6 +264,14 @@ def test_a_glob_over_what_runs_write_in_the_working_directory_is_refused(tmp_pat
     assert len(GlobSource(pattern="photos/**/*.png").index()) == 3  # a PNG of each class
 
 
+def test_a_label_regex_that_is_no_regular_expression_is_refused_with_an_example():
+    with pytest.raises(RunnerError) as refused:
+        GlobSource(pattern="photos/*.jpg", labels_from=LabelsFrom.regex, label_regex="([a-z]+_")
+    assert str(refused.value).startswith(
+        "data.label_regex='([a-z]+_': not a regular expression (missing ), unterminated subpattern at "
+    )
+
+
 def test_glob_with_csv_reports_every_problem_row(tmp_path):
     csv_path, unlisted = csv_case(tmp_path)
     index = glob_csv(tmp_path, csv_path).index()

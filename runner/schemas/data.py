@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -167,6 +168,16 @@ class GlobData(DataConfig):
     # Paths from the CSV must stay inside ``root`` (default: the CSV's folder, else the pattern's).
     root: str | None = None
     allow_outside_root: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        try:
+            re.compile(self.label_regex or "")
+        except re.error as err:
+            raise RunnerError(
+                f"data.label_regex={self.label_regex!r}: not a regular expression ({err}). Its group "
+                f"'label', or group 1, is the class, e.g. 'data.label_regex=\"^(?P<label>[a-z]+)_\"'."
+            ) from err
 
 
 @dataclass
