@@ -515,6 +515,26 @@ def test_generator_source_checks_the_signature():
     assert "differs from the element signature (12, 12, 3)" in index.skipped[0][1]
 
 
+def test_generator_kwargs_its_function_does_not_take_are_said_against_its_signature():
+    with pytest.raises(RunnerError) as refused:  # +data.kwargs.count=10
+        GeneratorSource(fn="test_sources:squares", kwargs={"count": 10}).index()
+    assert str(refused.value) == (
+        "data.fn=test_sources:squares: takes no 'count'. It takes (n); given: +data.kwargs.count. "
+        "Give each as +data.kwargs.NAME=VALUE."
+    )
+    with pytest.raises(RunnerError, match=r"takes no 'nn'. Did you mean 'n'\?"):
+        GeneratorSource(fn="test_sources:squares", kwargs={"nn": 10}).index()
+    with pytest.raises(
+        RunnerError, match="data.fn=test_sources:needs_a_size: missing a required argument: 'size'"
+    ):
+        GeneratorSource(fn="test_sources:needs_a_size").index()
+
+
+def needs_a_size(size: int):
+    """A generator source for tests that cannot be called without its argument."""
+    yield np.zeros((size, size, 3), np.uint8), 0
+
+
 def odd_images():
     """A generator source for tests: grayscale squares, one flat vector, then a string."""
     yield np.zeros((6, 6), np.uint8), 0

@@ -9,11 +9,14 @@ first element's) is skipped with a reason, like a corrupt file.
 from __future__ import annotations
 
 import importlib
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from runner.errors import RunnerError, closest
+from runner.errors import RunnerError, closest, parameters
 from runner.schemas.data import GeneratorData
 from runner.sources.index import FileIndex, labels_of, require_every_class
 
@@ -34,6 +37,24 @@ def load_function(spec: str):
     return getattr(module, name)
 
 
+def call_with_kwargs(fn: Callable, spec: str, kwargs: dict) -> Any:
+    """``fn(**kwargs)``; arguments it does not take, or lacks, are said against its signature
+    (the TypeError of the call would be a traceback through the runner)."""
+    try:
+        inspect.signature(fn).bind(**kwargs)
+    except ValueError:
+        pass  # no signature to read (a builtin): the call says the rest
+    except TypeError as err:
+        takes, given = parameters(fn), ", ".join(f"+data.kwargs.{key}" for key in kwargs) or "none"
+        unknown = [key for key in kwargs if key not in takes]
+        why = f"takes no '{unknown[0]}'.{closest(unknown[0], takes)}" if unknown else f"{err}."
+        raise RunnerError(
+            f"data.fn={spec}: {why} It takes ({', '.join(takes)}); given: {given}. Give each as "
+            f"+data.kwargs.NAME=VALUE."
+        ) from err
+    return fn(**kwargs)
+
+
 def as_uint8(image: np.ndarray, value_range: list[float]) -> np.ndarray:
     low, high = value_range
     scaled = (np.asarray(image, dtype=np.float32) - low) * (255.0 / (high - low))
@@ -47,7 +68,7 @@ class GeneratorSource(GeneratorData):
         shape = tuple(self.element_shape) if self.element_shape else None
         names, arrays, values, bad = [], [], [], {}
         brightest = None  # of the float images: all at most 1 means they are 0-1, not 0-255
-        for i, element in enumerate(load_function(self.fn)(**self.kwargs)):
+        for i, element in enumerate(call_with_kwargs(load_function(self.fn), self.fn, self.kwargs)):
             if not isinstance(element, tuple | list) or len(element) != 2:
                 raise RunnerError(f"data.fn={self.fn}: element {i} is not an (image, label) pair.")
             if np.asarray(element[0]).dtype.kind == "f" and np.size(element[0]):
