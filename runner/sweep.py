@@ -197,7 +197,8 @@ def mean_and_std(rows: list[list]) -> tuple[float, float] | None:
 
 def summary(parent: str, rows: list[list], monitor: str, spread: tuple[float, float] | None) -> str:
     """The console's ranking: one line per job run, best first, then the mean and spread."""
-    lines = [f"runner: sweep run {parent}: {len(rows)} job runs, by {monitor} (sweep/summary.csv):"]
+    runs = f"{len(rows)} job run{'' if len(rows) == 1 else 's'}"
+    lines = [f"runner: sweep run {parent}: {runs}, by {monitor} (sweep/summary.csv):"]
     for rank, value, status, run_id, overrides in rows:
         shown = status if value == "" else f"{value:.4f}" + ("" if status == "FINISHED" else f" ({status})")
         lines.append(f"  {rank}. {shown}  {overrides}  run {run_id}")
