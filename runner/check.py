@@ -10,11 +10,12 @@ overrides, and writes the same files a run logs under ``data/`` to ``--out``. Wi
 from __future__ import annotations
 
 import argparse
-import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from runner.errors import shell_join
 
 if TYPE_CHECKING:  # TensorFlow stays unimported for --help
     from runner.pipeline import Data
@@ -67,7 +68,7 @@ def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str]) 
             f"imbalanced: {index.class_names[trained.argmax()]} has {trained.max()} training images, "
             f"{index.class_names[trained.argmin()]} {trained.min()}; consider trainer.class_weight=balanced"
         )
-    lines.append(f"train on them: python -m runner {shlex.join(overrides)}".rstrip())
+    lines.append(f"train on them: {shell_join(['python', '-m', 'runner', *overrides])}")
     return "\n".join(lines)
 
 

@@ -13,6 +13,7 @@ import errno
 import importlib
 import inspect
 import re
+import shlex
 import traceback
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -41,6 +42,18 @@ def closest(word: str, options: Iterable[str]) -> str:
     """' Did you mean 'x'?' for the nearest option, or '' when nothing is close."""
     match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
     return f" Did you mean '{match[0]}'?" if match else ""
+
+
+def shell_join(args: Iterable[str]) -> str:
+    """``args`` as a command line to paste into a shell. A value in Hydra's quotes
+    (``data.pattern='photos/**/*.jpg'``) goes in double quotes, where ``shlex.join`` would chain
+    ``'"'"'``; anything a shell expands inside double quotes keeps shlex's quoting."""
+    words = []
+    for arg in args:
+        quoted = shlex.quote(arg)
+        plain = quoted == arg or "'" not in arg or any(c in arg for c in '"$`\\!')
+        words.append(quoted if plain else f'"{arg}"')
+    return " ".join(words)
 
 
 def some(names: list[str], most: int = 12, sep: str = ", ") -> str:

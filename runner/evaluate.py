@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from runner.errors import RunnerError, positive_int, some
+from runner.errors import RunnerError, positive_int, shell_join, some
 from runner.schemas.tracking import TrackingConfig
 
 
@@ -244,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
         if not ranked:
             raise RunnerError(f"{root}: none of its {len(index.paths)} images decodes (each is named above).")
         mlflow.set_tracking_uri(store.tracking_uri)
-        command = "python -m runner.evaluate " + shlex.join(sys.argv[1:] if argv is None else argv)
+        command = shell_join(["python", "-m", "runner.evaluate", *(sys.argv[1:] if argv is None else argv)])
         tags = {"runner.command": command, "runner.model": "best" if args.best else "final"}
         evaluation, metrics = record(trained, root, index, ranked, top, skipped, tags, decoder)
         print(

@@ -26,7 +26,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from runner import liveness, record, store
-from runner.errors import RunnerError, explain
+from runner.errors import RunnerError, explain, shell_join
 from runner.schemas.tracking import TrackingConfig
 from runner.sweep import PARENT
 
@@ -56,9 +56,9 @@ def command(cfg: DictConfig, overrides: list[str], multirun: bool = False) -> st
     shell (``data.pattern=photos/**/*.jpg`` or ``data.image_size=[224,224]`` would be globbed)."""
     flag = ["-m"] if multirun else []
     if cfg.tracking.rerun_of is None:
-        return " ".join(["python -m runner", *flag, *map(shlex.quote, overrides)])
-    others = [shlex.quote(o) for o in overrides if not o.startswith("tracking.rerun_of=")]
-    return " ".join(["python -m runner.rerun", cfg.tracking.rerun_of, *flag, *others])
+        return shell_join(["python", "-m", "runner", *flag, *overrides])
+    others = [o for o in overrides if not o.startswith("tracking.rerun_of=")]
+    return shell_join(["python", "-m", "runner.rerun", cfg.tracking.rerun_of, *flag, *others])
 
 
 @contextmanager

@@ -32,3 +32,14 @@ def test_what_a_built_object_refuses_is_its_key_and_its_own_words(node, key, say
     with pytest.raises(InstantiationException) as refused:
         instantiate(OmegaConf.select(OmegaConf.create(node), key))
     assert explain(refused.value) == says
+
+
+def test_commands_to_paste_quote_hydra_quoted_values_readably_and_round_trip():
+    import shlex
+
+    from runner.errors import shell_join
+
+    args = ["python", "-m", "runner", "data.pattern='photos/**/*.jpg'", "data.image_size=[8,8]"]
+    assert shell_join(args) == "python -m runner \"data.pattern='photos/**/*.jpg'\" 'data.image_size=[8,8]'"
+    for tricky in ("+data.kwargs.path='$HOME/x'", "a='b\"c'", "a='wow!'", "a='back\\slash'", 'a="x y"'):
+        assert shlex.split(shell_join([tricky])) == [tricky]  # what a shell hands back
