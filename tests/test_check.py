@@ -15,6 +15,7 @@ def test_a_messy_folder_is_checked_as_a_run_would_read_it(tmp_path):
         write_image(root / "cat" / f"more{i}.png", (20, 20), (30 + i, 30, 30))
     result = run_cli("data=dir", f"data.path={root}", "--out", "report", cwd=tmp_path, module="runner.check")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "cpu_feature_guard" not in result.stderr  # TensorFlow's C++ INFO lines, as in a run
     with (tmp_path / "report" / "skipped.csv").open() as file:
         assert {row["path"] for row in csv.DictReader(file)} == bad
     with (tmp_path / "report" / "duplicates.csv").open() as file:
