@@ -199,7 +199,9 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m runner.evaluate",
         description="Score a past run's model on a folder of class subfolders, recorded as a new MLflow run.",
     )
-    parser.add_argument("run_id", metavar="RUN", help="a run id, models:/NAME/VERSION or models:/NAME@ALIAS")
+    parser.add_argument(
+        "run_id", metavar="RUN", help="a run id or name, models:/NAME/VERSION or models:/NAME@ALIAS"
+    )
     parser.add_argument(
         "folder",
         metavar="FOLDER",

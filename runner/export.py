@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m runner.export", description=__doc__.splitlines()[0].split(": ", 1)[1]
     )
-    parser.add_argument("run_id", metavar="RUN", help="a run id, models:/NAME/VERSION or models:/NAME@ALIAS")
+    parser.add_argument(
+        "run_id", metavar="RUN", help="a run id or name, models:/NAME/VERSION or models:/NAME@ALIAS"
+    )
     parser.add_argument("--format", choices=sorted(FORMATS), default="saved_model", help="what to write")
     parser.add_argument("--out", help="folder to write the model and runner.json to (default: export-RUN)")
     parser.add_argument("--best", action="store_true", help="the best trainer.monitor epoch's model")

@@ -70,12 +70,15 @@ def decoder_of(data: dict) -> Any:
 
 
 def run_of(store: Any, reference: str) -> str:
-    """The run id ``reference`` is, or the run that logged the registered model version it names:
-    ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` (``tracking.register_as``)."""
+    """The id of the run ``reference`` names (its id or name: ``rerun.find_run``), or of the run that
+    logged the registered model version it names: ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``
+    (``tracking.register_as``)."""
     from mlflow.exceptions import MlflowException
 
+    from runner.rerun import find_run
+
     if not reference.startswith("models:/"):
-        return reference
+        return find_run(store, reference).info.run_id
     name, at, alias = reference.removeprefix("models:/").partition("@")
     name, _, number = (name, "", "") if at else name.rpartition("/")
     if not name or not (alias or number):
@@ -183,8 +186,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "run_id",
         metavar="RUN",
-        help="the MLflow run id (mlflow ui, or the runner's log), or a registered model version: "
-        "models:/NAME/VERSION or models:/NAME@ALIAS",
+        help="the MLflow run id (mlflow ui, or the runner's log) or its name, or a registered model "
+        "version: models:/NAME/VERSION or models:/NAME@ALIAS",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, or folders of them")
     parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")

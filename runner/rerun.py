@@ -57,14 +57,39 @@ def client(uri: str) -> Any:
     return open_store(uri)
 
 
-def fetch(store: Any, run_id: str) -> tuple[Any, dict]:
-    """Run ``run_id`` of ``store`` (a ``client``) and its stored config, checked as data."""
+def find_run(store: Any, reference: str) -> Any:
+    """The run ``reference`` names in ``store``: its id, or its name (``tracking.run_name``, or the
+    one MLflow gave it, which the UI shows) when exactly one run has that name."""
     from mlflow.exceptions import MlflowException
 
     try:
-        run = store.get_run(run_id)
-    except MlflowException as err:
-        raise RunnerError(f"run {run_id}: not found in {store.tracking_uri} ({err.message})") from err
+        return store.get_run(reference)
+    except MlflowException:
+        pass
+    experiments = [experiment.experiment_id for experiment in store.search_experiments()]
+    quote = "'" if "'" not in reference else '"'  # MLflow's filters have no escapes
+    named = (
+        store.search_runs(experiments, f"attributes.run_name = {quote}{reference}{quote}", max_results=6)
+        if experiments and quote not in reference
+        else []
+    )
+    if len(named) == 1:
+        return named[0]
+    if not named:
+        raise RunnerError(f"run {reference}: not found in {store.tracking_uri}: no run has that id or name.")
+    listed = ", ".join(f"{run.info.run_id} ({run.info.status})" for run in named[:5])
+    raise RunnerError(
+        f"run {reference}: {'more than 5' if len(named) > 5 else len(named)} runs in "
+        f"{store.tracking_uri} have that name, latest first: {listed}. Give the id of one."
+    )
+
+
+def fetch(store: Any, reference: str) -> tuple[Any, dict]:
+    """The run ``reference`` names (``find_run``) and its stored config, checked as data."""
+    from mlflow.exceptions import MlflowException
+
+    run = find_run(store, reference)
+    run_id = run.info.run_id
     if "runner.sweep_dir" in run.data.tags:  # a sweep's own run (runner/sweep.py): no model, no config
         raise RunnerError(
             f"run {run_id} is a sweep, not a training run. Use one of its jobs' runs (the MLflow UI "
@@ -208,7 +233,9 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         epilog="Other arguments go to Hydra as for python -m runner: overrides (trainer.epochs=20), "
         "-m for a sweep (trainer.seed=1,2,3), --cfg job to print the config without running it.",
     )
-    parser.add_argument("run_id", help="the MLflow run id (mlflow ui, or the runner's log)")
+    parser.add_argument(
+        "run_id", metavar="RUN", help="the MLflow run id (mlflow ui, or the runner's log), or its name"
+    )
     parser.add_argument(
         "--resume", action="store_true", help="continue this run from its last finished epoch"
     )
@@ -275,14 +302,15 @@ def main(argv: list[str] | None = None) -> None:
     entry.reported(refuse_group_choices, rest)
     uri = next((a.partition("=")[2] for a in rest if a.startswith("tracking.uri=")), TrackingConfig.uri)
     run, stored = entry.reported(lambda: fetch(client(uri), args.run_id))
-    entry.reported(require_named_code, stored, rest, args.run_id)
+    run_id = run.info.run_id  # args.run_id may be its name
+    entry.reported(require_named_code, stored, rest, run_id)
     entry.reported(require_same_folder, run, stored, rest, args.resume)
     with tempfile.TemporaryDirectory(prefix="runner-rerun-") as folder:
         (Path(folder) / "rerun.yaml").write_text(yaml.safe_dump(primary_config(stored), sort_keys=False))
         key = "tracking.resume" if args.resume else "tracking.rerun_of"
         # Next to the user's own overrides: Hydra takes them as one run of positional arguments.
         at = next((i for i, a in enumerate(rest) if "=" in a and not a.startswith("-")), len(rest))
-        rest.insert(at, f"{key}={args.run_id}")
+        rest.insert(at, f"{key}={run_id}")
         sys.argv[1:] = ["--config-dir", folder, "--config-name", "rerun", *rest]
         entry.main()
 

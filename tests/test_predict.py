@@ -117,10 +117,9 @@ def test_best_predicts_with_the_best_epochs_checkpoint(trained, photos, capsys):
     from runner.decode import Decoder
 
     cwd, run_id = trained
+    name = client(cwd).get_run(run_id).info.run_name  # MLflow's, as its UI shows it: a run by name
     rows = list(
-        csv.DictReader(
-            io.StringIO(predict_here(run_id, str(photos / "cat"), "--best", cwd=cwd, capsys=capsys))
-        )
+        csv.DictReader(io.StringIO(predict_here(name, str(photos / "cat"), "--best", cwd=cwd, capsys=capsys)))
     )
     record = client(cwd).download_artifacts(run_id, "outputs/checkpoints/best.json", str(cwd / "best"))
     assert json.loads(Path(record).read_text())["epoch"] < 7  # not the final model of the 8 epochs

@@ -73,8 +73,9 @@ def test_rerun_is_a_new_run_with_the_same_config_and_metrics(store):
     # rerun is unnamed, so MLflow names it with Python's random, which the seed had seeded: the
     # metrics must not depend on that either.
     whole = by_name(store, "whole")
-    # As a (one-job) sweep: `-m` before the overrides is how a user asks for several seeds.
-    result = rerun(whole.info.run_id, "-m", "tracking.run_name=null", cwd=store)
+    # As a (one-job) sweep: `-m` before the overrides is how a user asks for several seeds. By
+    # its name (tracking.run_name, or the one MLflow gave it): the new run records its id.
+    result = rerun("whole", "-m", "tracking.run_name=null", cwd=store)
     assert result.returncode == 0, result.stderr[-3000:]
     [again] = [run for run in mlflow_runs(store) if run.data.params["tracking.run_name"] == "None"]
     assert again.info.run_id != whole.info.run_id and again.info.status == "FINISHED"
@@ -249,6 +250,28 @@ def test_unknown_run_and_missing_store_are_one_line(tmp_path):
     fake_run(tmp_path, {"model": {"_target_": "runner.models.small_cnn"}})
     result = rerun("0123abcd", cwd=tmp_path)
     assert result.returncode == 2 and "run 0123abcd: not found" in error_lines(result)[0]
+
+
+def test_a_run_is_found_by_its_name_when_one_run_has_it(tmp_path):
+    from runner.errors import RunnerError
+    from runner.rerun import find_run
+
+    store = client(tmp_path)
+    experiment = store.create_experiment("runner")
+    quoted, first, second = (
+        store.create_run(experiment, run_name=name, start_time=1_700_000_000_000 + i)  # ms apart
+        for i, name in enumerate(("it's", "twice", "twice"))
+    )
+    assert find_run(store, "it's").info.run_id == quoted.info.run_id  # MLflow's filters have no escapes
+    assert find_run(store, first.info.run_id).info.run_name == "twice"
+    with pytest.raises(RunnerError) as refused:
+        find_run(store, "twice")
+    assert str(refused.value) == (
+        f"run twice: 2 runs in {store.tracking_uri} have that name, latest first: "
+        f"{second.info.run_id} (RUNNING), {first.info.run_id} (RUNNING). Give the id of one."
+    )
+    with pytest.raises(RunnerError, match="run nameless: not found in .*: no run has that id or name"):
+        find_run(store, "nameless")
 
 
 def test_a_run_whose_artifacts_were_moved_says_where_it_looked(tmp_path):
