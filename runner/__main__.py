@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from runner.config import CONF_DIR, register_configs
 from runner.errors import RunnerError, explain
 from runner.interrupts import STOP_SIGNALS, Terminated, handled, raise_terminated
-from runner.sweep import FAILED_ELSEWHERE, record_refusal
+from runner.sweep import FAILED_ELSEWHERE, PARENT, record_refusal
 
 # HYDRA_FULL_ERROR=1 from the user still means "show me the whole traceback".
 WANTS_TRACEBACK = os.environ.get("HYDRA_FULL_ERROR") == "1"
@@ -86,6 +86,8 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
     gc.collect()
     if killed:
         said = f"run {killed} is marked KILLED in MLflow, with its log and checkpoints; {resume} continues it"
+    elif os.environ.get(PARENT):  # a sweep's process, its jobs' runs elsewhere (a launcher's workers)
+        said = "the sweep's run and its unfinished jobs' runs are marked KILLED in MLflow (below)"
     else:
         said = "its MLflow run had not started, so there is nothing to resume"
     if terminated:

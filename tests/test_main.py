@@ -421,3 +421,19 @@ def test_sigterm_or_sighup_ends_a_run_as_ctrl_c_does_with_the_code_a_shell_gives
     assert capsys.readouterr().err == (
         f"runner: stopped by {sig.name}; its MLflow run had not started, so there is nothing to resume\n"
     )
+
+
+def test_a_sweep_interrupted_while_its_jobs_ran_in_workers_says_its_runs_are_marked(capsys, monkeypatch):
+    # hydra/launcher=joblib: the sweep's own process holds no job's run; its ranking follows.
+    from runner import __main__ as entry
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setenv("RUNNER_SWEEP_RUN", "0123abcd")
+    with pytest.raises(SystemExit) as ended:
+        entry.reported(interrupted)
+    assert ended.value.code == 130
+    assert capsys.readouterr().err == (
+        "runner: interrupted; the sweep's run and its unfinished jobs' runs are marked KILLED in MLflow (below)\n"
+    )
