@@ -435,5 +435,6 @@ def test_a_sweep_interrupted_while_its_jobs_ran_in_workers_says_its_runs_are_mar
         entry.reported(interrupted)
     assert ended.value.code == 130
     assert capsys.readouterr().err == (
-        "runner: interrupted; the sweep's run and its unfinished jobs' runs are marked KILLED in MLflow (below)\n"
+        "runner: interrupted; the sweep's run and its unfinished jobs' runs are marked KILLED in "
+        "MLflow (below)\n"
     )
