@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from runner.errors import shell_join
+from runner.errors import options_then_overrides, shell_join
 
 if TYPE_CHECKING:  # TensorFlow stays unimported for --help
     from runner.pipeline import Data
@@ -27,7 +27,7 @@ IMBALANCE = 3.0  # largest class / smallest class in training from which class w
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m runner.check", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="data_check", help="folder for split.csv, skipped.csv, ... ")
-    args, overrides = parser.parse_known_args(argv)
+    args, overrides = options_then_overrides(parser, argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow's C++ INFO lines are noise here
     from runner.__main__ import expand_home, reported
 

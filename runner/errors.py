@@ -85,6 +85,23 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+def options_then_overrides(
+    parser: argparse.ArgumentParser, argv: list[str] | None
+) -> tuple[argparse.Namespace, list[str]]:
+    """A command's own options, and the rest as Hydra overrides. An option it does not have
+    (``--k 0``) is the parser's error naming the closest of its options, not Hydra's "cannot parse
+    the override '--k'"."""
+    args, overrides = parser.parse_known_args(argv)
+    if flags := [arg for arg in overrides if arg.startswith("-")]:
+        options = [o for o in parser._option_string_actions if o.startswith("--")]  # no public list
+        given = flags[0].partition("=")[0]
+        parser.error(
+            f"unrecognized option {given}.{closest(given, options)} Its options: {', '.join(options)}; "
+            f"the other arguments are overrides (KEY=VALUE)."
+        )
+    return args, overrides
+
+
 def parameters(fn: object) -> list[str]:
     """The named parameters a config may set on ``fn`` (a class or function)."""
     return [p for p in inspect.signature(fn).parameters if p not in ("self", "args", "kwargs")]

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from runner.errors import RunnerError, positive_int
+from runner.errors import RunnerError, options_then_overrides, positive_int
 
 TILE = 96  # grid cell side in pixels; small images are scaled up (nearest) to be visible
 LABEL_WIDTH = 110
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=positive_int, default=6, help="source images, one per row")
     parser.add_argument("--draws", type=positive_int, default=5, help="augmented draws per image")
     parser.add_argument("--out", default="aug_preview.png", help="PNG file to write")
-    args, overrides = parser.parse_known_args(argv)
+    args, overrides = options_then_overrides(parser, argv)
     from runner.__main__ import expand_home, reported
 
     reported(write, args, expand_home(overrides))

@@ -60,6 +60,7 @@ def test_preview_bad_override_is_one_line(tmp_path):
     [
         (["--rows", "0"], "argument --rows: '0' is not a whole number of at least 1"),
         (["--out", "missing-folder/grid.png"], "--out missing-folder/grid.png: cannot write it"),
+        (["--draw-count", "3"], "unrecognized option --draw-count. Did you mean '--draws'? Its options:"),
     ],
 )
 def test_preview_bad_arguments_are_one_line(args, expected, photos, tmp_path):
