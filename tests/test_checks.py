@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from conftest import compose
@@ -58,6 +60,43 @@ def test_trainer_settings_that_would_be_ignored_or_fail_are_refused(overrides, s
 )
 def test_a_key_added_past_the_schema_is_refused_since_nothing_would_read_it(overrides, says):
     with pytest.raises(RunnerError, match=says):
+        check_config(compose(*overrides))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        (["data.image_size=[0,10]"], "data.image_size=[0, 10]: needs [height, width], each at least 1 pixel"),
+        (
+            ["trainer.lr_schedule=cosine", "trainer.warmup_epochs=10"],
+            "trainer.warmup_epochs=10: must be at least 0 and less than trainer.epochs=10",
+        ),
+        (
+            ["trainer.lr_schedule=cosine", "~trainer.optimizer.learning_rate"],
+            "trainer.lr_schedule=cosine: needs a number in trainer.optimizer.learning_rate",
+        ),
+        (
+            ["trainer.monitor=val_acc"],
+            "trainer.monitor=val_acc: not a metric .* Did you mean 'val_accuracy'?",
+        ),
+        (
+            ["trainer.optimizer.learning_rate=-1"],
+            "trainer.optimizer.learning_rate=-1: must be a number of at least 0",
+        ),
+        (["trainer.optimizer.learning_rate=fast"], "learning_rate=fast: must be a number of at least 0"),
+        (["trainer.early_stopping_patience=-1"], "trainer.early_stopping_patience=-1: must be at least 0"),
+        (["model.filters=[8,0]"], "model.filters=[8, 0]: each needs at least 1"),
+        (
+            ["data.extensions=[]"],
+            "data.extensions=[]: names no file type to read. List some, e.g. data.extensions",
+        ),
+        (["trainer.seed=-1"], "trainer.seed=-1: must be in 0..4294967295"),
+    ],
+)
+def test_values_wrong_on_their_face_are_refused_by_the_config_check(overrides, says):
+    # What `python -m runner` prints as its one line before TensorFlow (tests/test_main.py runs the
+    # command itself for others of these).
+    with pytest.raises(RunnerError, match=re.escape(says).replace(r"\.\*", ".*")):
         check_config(compose(*overrides))
 
 

@@ -114,40 +114,16 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
         (["data.color_mode=rbg"], ["data.color_mode=rbg", "Did you mean 'rgb'?"]),
         (["experiment=nope"], ["experiment=nope", "no such option"]),
         (["aug=standard", "~aug.ops.zooom"], ["~aug.ops.zooom", "nothing to delete", "Did you mean 'zoom'?"]),
-        (
-            ["data=digits", "data.image_size=[0,10]"],
-            ["error: data.image_size=[0, 10]: needs", "at least 1 pixel"],
-        ),
         (["data=digits", "tracking.uri=./mlruns"], ["error: tracking.uri=./mlruns: ", "sqlite:///mlflow.db"]),
         (["data=digits", "tracking.experiment="], ["error: tracking.experiment='': ", "Name it"]),
         # A sweep whose store refuses it stops before any job (each job would fail alike).
         (["-m", "data=digits", "tracking.experiment="], ["error: tracking.experiment='': ", "Name it"]),
         (["trainer.lr_schedule=cosin"], ["trainer.lr_schedule=cosin", "Did you mean 'cosine'?"]),
         (
-            ["data=digits", "trainer.lr_schedule=cosine", "trainer.warmup_epochs=10"],
-            ["trainer.warmup_epochs=10: must be at least 0 and less than trainer.epochs=10"],
-        ),
-        (
-            ["data=digits", "trainer.lr_schedule=cosine", "~trainer.optimizer.learning_rate"],
-            ["trainer.lr_schedule=cosine: needs a number in trainer.optimizer.learning_rate"],
-        ),
-        (
-            ["data=digits", "trainer.monitor=val_acc"],
-            ["trainer.monitor=val_acc", "Did you mean 'val_accuracy'?"],
-        ),
-        (
             ["data=glob", "data.label_regex=^(x)"],
             ["cannot parse the override 'data.label_regex=^(x)'", "Quote"],
         ),
         (["data=glob", "data.label_regex=["], ["cannot parse the override 'data.label_regex=['"]),
-        (
-            ["data=digits", "trainer.optimizer.learning_rate=-1"],
-            ["trainer.optimizer.learning_rate=-1: must be a number of at least 0"],
-        ),
-        (
-            ["data=digits", "trainer.optimizer.learning_rate=fast"],
-            ["trainer.optimizer.learning_rate=fast: must be a number of at least 0"],
-        ),
         (
             [
                 "data=digits",
@@ -160,14 +136,7 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
             ["data=digits", "+aug.ops.code={_target_: keras.layers.Lambda, function: print}"],
             ["aug.ops.code._target_=keras.layers.Lambda: not allowed; it runs Python code"],
         ),
-        (
-            ["data=digits", "trainer.early_stopping_patience=-1"],
-            ["trainer.early_stopping_patience=-1: must be at least 0"],
-        ),
-        (["data=digits", "model.filters=[8,0]"], ["model.filters=[8, 0]: each needs at least 1"]),
         (["data=digits", "data.image_size=224"], ["data.image_size=224: needs a list", "=[224,...]"]),
-        (["data=digits", "data.extensions=[]"], ["data.extensions=[]: names no file type", "[jpg,png]"]),
-        (["data=digits", "trainer.seed=-1"], ["trainer.seed=-1: must be in 0..4294967295"]),
     ],
 )
 def test_bad_config_is_one_line(args, expected, tmp_path):
