@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
@@ -29,6 +28,7 @@ import numpy as np
 import psutil
 from tqdm import tqdm
 
+from runner import liveness
 from runner.cpus import usable_cores
 from runner.decode import Decoder
 from runner.errors import RunnerError
@@ -226,8 +226,11 @@ def disk_cache(
         log.info("reusing disk cache %s", data)
         bad = {int(i): reason for i, reason in json.loads(failures.read_text()).items()}
         return np.load(data, mmap_mode="r"), bad
-    remove_dead_partials(folder)
-    partial = folder / f"{key}.{socket.gethostname()}.{os.getpid()}.partial.npy"
+    for stale in liveness.dead_partials(folder, suffix=".npy"):  # each as big as its cache
+        log.info("removing %s, left by a run that died writing it", stale)
+        stale.unlink(missing_ok=True)
+        stale.with_suffix(".json").unlink(missing_ok=True)
+    partial = liveness.partial(folder, key, ".npy")
     partial_failures = partial.with_suffix(".json")
     check_room(folder, shape, cache_dir)
     try:
@@ -247,15 +250,3 @@ def disk_cache(
         partial_failures.unlink(missing_ok=True)
     log.info("wrote disk cache %s (%.1f MB)", data, data.stat().st_size / 1e6)
     return np.load(data, mmap_mode="r"), bad
-
-
-def remove_dead_partials(folder: Path) -> None:
-    """The partial caches of this machine's runs that died writing them (SIGKILL, the out-of-memory
-    killer), each as big as its cache, which nothing else would ever remove. Another machine's
-    (a shared ``data.cache_dir``) are left alone: its processes cannot be seen from here."""
-    for stale in folder.glob(f"*.{socket.gethostname()}.*.partial.npy"):
-        pid = stale.name.split(".")[-3]
-        if pid.isdigit() and not psutil.pid_exists(int(pid)):
-            log.info("removing %s, left by a run that died writing it", stale)
-            stale.unlink(missing_ok=True)
-            stale.with_suffix(".json").unlink(missing_ok=True)

@@ -10,6 +10,7 @@ them. Runs of other machines are left as they are: their processes cannot be see
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -40,6 +41,30 @@ def machine() -> str:
     except OSError:  # not Linux: the host name alone
         pass
     return "/".join(parts)
+
+
+def partial(folder: Path, name: str, suffix: str = "") -> Path:
+    """Where this process writes ``name`` before renaming it into place: named by this machine
+    (``machine()``, as a digest) and pid, so that ``dead_partials`` tells a writer that died from
+    one still writing, here or on another machine (or container) sharing the folder."""
+    return folder / f"{name}.{machine_digest()}.{os.getpid()}.partial{suffix}"
+
+
+def dead_partials(folder: Path, name: str = "*", suffix: str = "") -> list[Path]:
+    """The partial files of ``name`` (a glob) in ``folder`` whose writer, a process of this
+    machine, is gone (SIGKILL, the out-of-memory killer): nothing else would ever remove them.
+    Another machine's are left."""
+    dead = []
+    for path in folder.glob(f"{name}.{machine_digest()}.*.partial{suffix}"):
+        pid = path.name.removesuffix(suffix).split(".")[-2]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            dead.append(path)
+    return dead
+
+
+def machine_digest() -> str:
+    """``machine()`` as a part of a file name."""
+    return hashlib.sha256(machine().encode()).hexdigest()[:12]
 
 
 def process_tag() -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import struct
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import at_once, messy_folder, photo_folder
 
-from runner import cache
+from runner import cache, liveness
 from runner.decode import Decoder
 from runner.errors import RunnerError
 from runner.schemas.data import Cache, ColorMode, Interpolation
@@ -91,8 +90,9 @@ def test_a_partial_disk_cache_of_a_run_that_died_writing_it_is_removed_by_the_ne
     ended = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
-    dead, host = ended.stdout.strip(), socket.gethostname()
-    owners = {"dead": f"{host}.{dead}", "alive": f"{host}.{os.getpid()}", "elsewhere": f"other-host.{dead}"}
+    # Named as liveness.partial names them: this machine (host, boot, pid namespace) as a digest.
+    dead, here = ended.stdout.strip(), liveness.machine_digest()
+    owners = {"dead": f"{here}.{dead}", "alive": f"{here}.{os.getpid()}", "elsewhere": f"0123456789ab.{dead}"}
     for owner in owners.values():
         partial = folder / f"0123abcd.{owner}.partial.npy"
         partial.write_bytes(b"half a cache")

@@ -6,14 +6,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import psutil
 from PIL import Image
 
+from runner import liveness
 from runner.errors import RunnerError
 from runner.schemas.data import DigitsData
 from runner.sources.folders import DirSource
@@ -49,12 +48,9 @@ def write_digits(root: Path, shown: str) -> None:
 
     digits = load_digits()
     pixels = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
-    # Of this machine's runs killed while writing (another's, in a shared home, may be writing still).
-    for stale in root.parent.glob(f"{root.name}.{socket.gethostname()}.*.partial"):
-        pid = stale.name.split(".")[-2]
-        if pid.isdigit() and not psutil.pid_exists(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
-    partial = root.with_name(f"{root.name}.{socket.gethostname()}.{os.getpid()}.partial")
+    for stale in liveness.dead_partials(root.parent, root.name):  # of runs killed while writing
+        shutil.rmtree(stale, ignore_errors=True)
+    partial = liveness.partial(root.parent, root.name)
     try:
         for i, (image, target) in enumerate(zip(pixels, digits.target, strict=True)):
             (partial / str(target)).mkdir(parents=True, exist_ok=True)
