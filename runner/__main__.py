@@ -135,6 +135,9 @@ def _hydra_main(cfg: DictConfig) -> float:
 
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         refuse_chdir()  # not a job's failure: its record would be written in its output folder
+        from runner import cache
+
+        cache.keep_between_jobs()  # the next job on the same images reads them from memory
         return sweep_job(train, cfg)
     reported(refuse_chdir)
     return reported(train, cfg)

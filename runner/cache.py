@@ -11,6 +11,7 @@ uint8 at the target size is 4x smaller than the float32 tensors ``image_dataset_
 from __future__ import annotations
 
 import ctypes
+import gc
 import hashlib
 import json
 import logging
@@ -45,6 +46,14 @@ MEMORY_SHARE = 0.4
 PROGRESS_FROM = 5000
 CHUNK = 64  # images per thread task: amortises the hand-off, small enough to balance the threads
 T = TypeVar("T")
+Loaded = tuple["tf.Variable | np.ndarray", dict[int, str]]
+
+# A sweep's jobs on the same files and preprocessing read the memory cache its process decoded for
+# an earlier job, as a Keras Tuner search reuses its one ``.cache()``d dataset: the last one made is
+# kept here by ``digest``. ``keep_between_jobs`` turns this on for a sweep's jobs only (a single
+# run would hold the memory for nothing); one at most, dropped before a different one is made.
+KEPT: dict[str, Loaded] = {}
+KEEPING = False
 
 
 def decode_rows(out: np.ndarray, items: list, rows: Iterable[int], decoder: Decoder) -> dict[int, str]:
@@ -133,10 +142,42 @@ def numpy_view(variable: tf.Variable, writable: bool = False) -> np.ndarray:
     return view.reshape(shape)
 
 
+def keep_between_jobs() -> None:
+    global KEEPING
+    KEEPING = True
+
+
+def kept(items: list, decoder: Decoder, shape: tuple[int, ...]) -> Loaded:
+    """The memory cache of ``items``: in a sweep's job, the one kept from an earlier job of this
+    process if their files and preprocessing are the same; else decoded now."""
+
+    def fill(rows: np.ndarray) -> dict[int, str]:
+        return decode_into(rows, items, decoder)
+
+    if not KEEPING:
+        return memory_cache(shape, fill)
+    key = digest(items, decoder)
+    if key in KEPT:
+        log.info("reusing the %d images this process decoded for an earlier job of the sweep", shape[0])
+        return KEPT[key]
+    forget()  # another job's: freed before this one is made, never two at once
+    KEPT[key] = memory_cache(shape, fill)
+    return KEPT[key]
+
+
+def forget() -> None:
+    """Let the kept memory cache go (freed unless a live dataset still reads it)."""
+    if KEPT:
+        KEPT.clear()
+        gc.collect()
+
+
 def choose(cache: Cache, shape: tuple[int, ...]) -> Cache:
     """``auto``: memory if the cache fits in MEMORY_SHARE of the memory available, else disk. A
-    memory cache larger than all of it is refused here, not by the kernel's OOM killer mid-fill."""
-    nbytes, available = int(np.prod(shape)), psutil.virtual_memory().available
+    memory cache larger than all of it is refused here, not by the kernel's OOM killer mid-fill.
+    A memory cache kept from an earlier job counts as available: it goes before another is made."""
+    held = sum(int(np.prod(images.shape)) for images, _ in KEPT.values())
+    nbytes, available = int(np.prod(shape)), psutil.virtual_memory().available + held
     if cache == Cache.auto:
         return Cache.memory if nbytes <= MEMORY_SHARE * available else Cache.disk
     if cache == Cache.memory and nbytes > available:
@@ -195,9 +236,7 @@ def unwritable(cache_dir: str, err: OSError) -> RunnerError:
     )
 
 
-def load(
-    items: list, decoder: Decoder, cache: Cache, cache_dir: str
-) -> tuple[tf.Variable | np.ndarray, dict]:
+def load(items: list, decoder: Decoder, cache: Cache, cache_dir: str) -> Loaded:
     """The decoded images of ``items`` and the position -> reason of failures.
 
     A memory cache is a tf.Variable (batches are one ``tf.gather``); a disk cache is a read-only
@@ -208,7 +247,8 @@ def load(
     log.info("data.cache=%s: %s, %.1f MB", cache.value, chosen.value, np.prod(shape) / 1e6)
     if chosen == Cache.memory:
         # A variable, because tf.data copies a captured tensor; batches are one tf.gather each.
-        return memory_cache(shape, lambda rows: decode_into(rows, items, decoder))
+        return kept(items, decoder, shape)
+    forget()
     return disk_cache(items, decoder, shape, cache_dir)
 
 

@@ -6,6 +6,7 @@ import os
 import struct
 import subprocess
 import sys
+import weakref
 import zlib
 from pathlib import Path
 
@@ -64,6 +65,31 @@ def test_disk_cache_is_reused_when_nothing_changed(tmp_path):
     second, _ = cache.load(paths, decoder(), Cache.disk, str(tmp_path / "c"))
     assert written.stat().st_mtime_ns == stamp and len(list((tmp_path / "c").glob("*.npy"))) == 1
     np.testing.assert_array_equal(first, second)
+
+
+def test_a_sweeps_next_job_reads_the_memory_cache_its_process_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(cache, "KEPT", {})
+    paths = paths_of(photo_folder(tmp_path / "photos", per_class=2))
+    alone, _ = cache.load(paths, decoder(), Cache.memory, str(tmp_path / "c"))
+    assert cache.load(paths, decoder(), Cache.memory, str(tmp_path / "c"))[0] is not alone
+    assert cache.KEPT == {}  # a single run holds nothing past its own use
+    monkeypatch.setattr(cache, "KEEPING", True)  # as __main__ does for a sweep's jobs
+    first, _ = cache.load(paths, decoder(), Cache.memory, str(tmp_path / "c"))
+    assert cache.load(paths, decoder(), Cache.memory, str(tmp_path / "c"))[0] is first
+    # A file rewritten between jobs: decoded again, and the earlier cache let go first.
+    from PIL import Image
+
+    Image.new("RGB", (30, 30), (255, 255, 255)).save(paths[0])
+    os.utime(paths[0], ns=(1, 10**18))
+    earlier = weakref.ref(first)
+    del first
+    changed, _ = cache.load(paths, decoder(), Cache.memory, str(tmp_path / "c"))
+    assert earlier() is None and cache.numpy_view(changed)[0].min() == 255
+    resized, _ = cache.load(paths, decoder(size=8), Cache.memory, str(tmp_path / "c"))
+    assert resized.shape[1:] == (8, 8, 3) and len(cache.KEPT) == 1
+    # What is kept counts as free memory for the next job's choice: it goes before that is made.
+    cache.KEPT["other"] = (np.broadcast_to(np.uint8(0), (10**6, 1000, 1000, 3)), {})  # no memory
+    assert cache.choose(Cache.memory, (10**6, 1000, 1000, 3)) == Cache.memory
 
 
 def test_two_runs_building_the_same_disk_cache_at_once_both_get_it(tmp_path):

@@ -231,6 +231,9 @@ def test_bad_input_in_one_job_of_a_sweep_fails_that_job_and_the_others_run(tmp_p
     assert overrides == ["data=digits", "trainer.epochs=1", "model=application", "model.dropout=1.5"]
     assert refused.data.tags["runner.command"] == "python -m runner " + " ".join(overrides)
     assert runs[0].info.run_name != finished.info.run_name  # named at random, whatever trainer.seed
+    # Job #2 read the images job #0 decoded (its model failed after): the same files, the same size.
+    log = Path(tmp_path, finished.data.tags["runner.output_dir"], "runner.log").read_text()
+    assert "reusing the 1797 images this process decoded for an earlier job of the sweep" in log
     # The sweep is a run of its own; one job failed, so it did.
     [sweep_run] = mlflow_runs(tmp_path, sweeps=True)
     assert sweep_run.info.status == "FAILED"
