@@ -177,6 +177,7 @@ def build(
     check_splittable(cfg, index)  # before decoding
     decoder = Decoder.of(cfg)
     if cfg.cache == Cache.none and index.arrays is None:
+        cache.forget()  # an earlier job's memory cache, of no use to this one
         images, keys = decoder, np.asarray(index.paths)
     else:
         images, bad = cache.load(index.arrays or index.paths, decoder, cfg.cache, cfg.cache_dir)
