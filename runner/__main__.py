@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -54,10 +55,13 @@ def overrides() -> list[str]:
     return [arg for arg in sys.argv[1:] if "=" in arg or arg.startswith("~")]
 
 
-def reported(fn: Callable[..., Any], *args: Any) -> Any:
-    """Call ``fn``; bad input ends the process with one line on stderr and exit code 2."""
+def reported(fn: Callable[..., Any], *args: Any, trains: bool = True) -> Any:
+    """Call ``fn``; bad input ends the process with one line on stderr and exit code 2. Ctrl-C,
+    SIGTERM and SIGHUP end it with one line too, which for a command that ``trains`` says what
+    became of its MLflow run."""
     try:
-        return fn(*args)
+        with handled(STOP_SIGNALS, raise_terminated):  # during `fit`, it stops at a batch's end
+            return fn(*args)
     except KeyboardInterrupt as err:
         if WANTS_TRACEBACK:
             raise
@@ -88,13 +92,13 @@ def reported(fn: Callable[..., Any], *args: Any) -> Any:
         said = f"run {killed} is marked KILLED in MLflow, with its log and checkpoints; {resume} continues it"
     elif os.environ.get(PARENT):  # a sweep's process, its jobs' runs elsewhere (a launcher's workers)
         said = "the sweep's run and its unfinished jobs' runs are marked KILLED in MLflow (below)"
-    else:
+    elif trains:
         said = "its MLflow run had not started, so there is nothing to resume"
-    if terminated:
-        print(f"runner: stopped by {terminated.name}; {said}", file=sys.stderr)
-        sys.exit(128 + terminated.signum)  # as a shell reports it
-    print(f"runner: interrupted; {said}", file=sys.stderr)
-    sys.exit(130)  # 128 + SIGINT, as a shell reports Ctrl-C
+    else:
+        said = ""
+    stopped = f"stopped by {terminated.name}" if terminated else "interrupted"
+    print(f"runner: {stopped}" + (f"; {said}" if said else ""), file=sys.stderr)
+    sys.exit(128 + (terminated.signum if terminated else signal.SIGINT))  # as a shell reports it
 
 
 def sweep_job(train: Callable[[DictConfig], float], cfg: DictConfig) -> float:
@@ -159,9 +163,8 @@ def refuse_chdir() -> None:
 def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach `reported`
     sys.argv = expand_home(sys.argv)
-    with handled(STOP_SIGNALS, raise_terminated):  # `fit` stops at a batch's end instead
-        reported(register_configs)
-        reported(_hydra_main)
+    reported(register_configs)
+    reported(_hydra_main)
 
 
 if __name__ == "__main__":

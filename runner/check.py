@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow's C++ INFO lines are noise here
     from runner.__main__ import expand_home, reported
 
-    reported(check, Path(args.out), expand_home(overrides))
+    reported(check, Path(args.out), expand_home(overrides), trains=False)
 
 
 def check(out: Path, overrides: list[str]) -> None:

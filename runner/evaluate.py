@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{evaluation} (runner.evaluation_of={run_id}), with eval/predictions.csv"
         )
 
-    entry.reported(run)
+    entry.reported(run, trains=False)
 
 
 if __name__ == "__main__":

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
         path = export(model, class_names, stored["data"], out, args.format, source)
         print(f"runner: wrote {path} and {out / 'runner.json'} (run {run_id}, {len(class_names)} classes)")
 
-    entry.reported(run)
+    entry.reported(run, trains=False)
 
 
 if __name__ == "__main__":

@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         ):
             out.writerow([path, label, f"{probability:.6f}"])
 
-    entry.reported(run)
+    entry.reported(run, trains=False)
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     args, overrides = options_then_overrides(parser, argv)
     from runner.__main__ import expand_home, reported
 
-    reported(write, args, expand_home(overrides))
+    reported(write, args, expand_home(overrides), trains=False)
 
 
 def write(args: argparse.Namespace, overrides: list[str]) -> None:

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -378,21 +379,24 @@ def test_a_sweeper_left_with_no_result_by_its_failed_jobs_says_so_in_one_line(ca
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_sigterm_or_sighup_ends_a_run_as_ctrl_c_does_with_the_code_a_shell_gives_it(sig, code, capsys):
-    # A scheduler's stop, a lost ssh session: the run is marked KILLED on the way out
-    # (tests/test_rerun.py), and said.
+@pytest.mark.parametrize("trains", [True, False])
+def test_sigterm_or_sighup_ends_a_command_as_ctrl_c_does_with_the_code_a_shell_gives_it(
+    sig, code, trains, capsys
+):
+    # A scheduler's stop, a lost ssh session: a run is marked KILLED on the way out
+    # (tests/test_rerun.py), and said; runner.check, predict, evaluate and export train nothing.
     from runner import __main__ as entry
-    from runner.interrupts import Terminated
 
-    def stopped() -> None:
-        raise Terminated(sig)
+    def signalled() -> None:
+        os.kill(os.getpid(), sig)  # Python's default would end this process here
+        time.sleep(60)
 
     with pytest.raises(SystemExit) as ended:
-        entry.reported(stopped)
+        entry.reported(signalled, trains=trains)
     assert ended.value.code == code  # 128 + the signal; Ctrl-C's is 130
-    assert capsys.readouterr().err == (
-        f"runner: stopped by {sig.name}; its MLflow run had not started, so there is nothing to resume\n"
-    )
+    said = "; its MLflow run had not started, so there is nothing to resume" if trains else ""
+    assert capsys.readouterr().err == f"runner: stopped by {sig.name}{said}\n"
+    assert signal.getsignal(sig) is signal.SIG_DFL  # as it was before the command
 
 
 def test_a_sweep_interrupted_while_its_jobs_ran_in_workers_says_its_runs_are_marked(capsys, monkeypatch):
