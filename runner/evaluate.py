@@ -217,6 +217,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
+    from runner.memory import keep_freed_memory
+
+    keep_freed_memory()  # each batch's decoded images and activations reuse memory: no page faults
     from runner.predict import decoder_of, load, predictions, run_of, run_record
     from runner.rerun import client
     from runner.sources.folders import folder
