@@ -218,11 +218,11 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
     from runner.memory import keep_freed_memory
-
-    keep_freed_memory()  # each batch's decoded images and activations reuse memory: no page faults
     from runner.predict import decoder_of, load, predictions, run_of, run_record
     from runner.rerun import client
     from runner.sources.folders import folder
+
+    keep_freed_memory()  # each batch's decoded images and activations reuse memory: no page faults
 
     def run() -> None:
         import mlflow

@@ -203,9 +203,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
     from runner.memory import keep_freed_memory
+    from runner.rerun import client
 
     keep_freed_memory()  # each batch's decoded images and activations reuse memory: no page faults
-    from runner.rerun import client
 
     def run() -> None:
         files = image_files(args.paths)
