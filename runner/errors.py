@@ -12,10 +12,12 @@ import difflib
 import errno
 import importlib
 import inspect
+import json
 import re
 import shlex
 import traceback
 from collections.abc import Iterable, Sequence
+from enum import Enum
 from pathlib import Path
 
 from hydra.errors import (
@@ -39,9 +41,11 @@ class RunnerError(Exception):
 
 
 def closest(word: str, options: Iterable[str]) -> str:
-    """' Did you mean 'x'?' for the nearest option, or '' when nothing is close."""
-    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
-    return f" Did you mean '{match[0]}'?" if match else ""
+    """' Did you mean 'x'?' for the nearest option, or '' when nothing is close. Case is ignored:
+    'RGB' is nearest to 'rgb'."""
+    by_case = {option.lower(): option for option in options}
+    match = difflib.get_close_matches(word.lower(), list(by_case), n=1, cutoff=0.5)
+    return f" Did you mean '{by_case[match[0]]}'?" if match else ""
 
 
 def shell_join(args: Iterable[str]) -> str:
@@ -143,9 +147,40 @@ def _config_error(err: OmegaConfBaseException) -> str:
         return f"{key}={err.value}: needs a list, in brackets: {key}=[{err.value},...]"
     if isinstance(err, ValidationError):
         first = str(err).splitlines()[0].rstrip(".")
+        wanted = next((says for words, says in WANTED.items() if words in first), None)
+        if wanted:
+            return f"{key}={as_typed(err.value)}: {wanted}{for_example(str(key), parent)}."
         options = first.partition("expected one of [")[2].rstrip("]").split(", ")
         return f"{key}={err.value}: {first}.{closest(str(err.value), options)}"
     return f"{key}={err.value}: {str(err).splitlines()[0]}"
+
+
+# OmegaConf's words for a value of the wrong type -> what its key takes.
+WANTED = {
+    "could not be converted to Integer": "must be a whole number",
+    "could not be converted to Float": "must be a number",
+    "is not a valid bool": "must be true or false",
+    "is not Optional": "cannot be null",
+}
+
+
+def for_example(key: str, parent: object) -> str:
+    """', e.g. KEY=VALUE' with the value the config had ('' for an item of a list: the list being
+    built from the override holds no earlier value)."""
+    name = key.rpartition(".")[2]
+    if isinstance(parent, DictConfig) and parent.get(name) is not None:
+        return f", e.g. {key}={as_typed(parent.get(name))}"
+    return ""
+
+
+def as_typed(value: object) -> str:
+    """A config value as an override writes it: ``null``, ``true``, an enum's name."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, Enum):
+        choices = ", ".join(member.name for member in type(value))
+        return f"{value.name} (one of {choices})"
+    return str(value)
 
 
 def _missing_delete(key: str, overrides: Sequence[str]) -> str:

@@ -34,6 +34,38 @@ def test_what_a_built_object_refuses_is_its_key_and_its_own_words(node, key, say
     assert explain(refused.value) == says
 
 
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        (["trainer.epochs=1.5"], "trainer.epochs=1.5: must be a whole number, e.g. trainer.epochs=10."),
+        (["model.dropout=abc"], "model.dropout=abc: must be a number, e.g. model.dropout=0.25."),
+        (
+            ["trainer.deterministic=maybe"],
+            "trainer.deterministic=maybe: must be true or false, e.g. trainer.deterministic=true.",
+        ),
+        # The example is the value the config had: a preset's, where it sets one.
+        (
+            ["experiment=transfer", "trainer.lr_schedule=null"],
+            "trainer.lr_schedule=null: cannot be null, e.g. trainer.lr_schedule=cosine (one of "
+            "constant, cosine, plateau).",
+        ),
+        (["data.max_per_class=abc"], "data.max_per_class=abc: must be a whole number."),  # null by default
+        (["data.image_size=[a,224]"], "data.image_size[0]=a: must be a whole number."),
+        (
+            ["data.color_mode=RGB"],
+            "data.color_mode=RGB: Invalid value 'RGB', expected one of [grayscale, rgb, rgba]. "
+            "Did you mean 'rgb'?",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_type_says_what_its_key_takes(overrides, says):
+    from conftest import compose
+
+    with pytest.raises(Exception) as refused:  # noqa: PT011 - whichever Hydra raises, explained
+        compose(*overrides)
+    assert explain(refused.value) == says
+
+
 def test_commands_to_paste_quote_hydra_quoted_values_readably_and_round_trip():
     import shlex
 
