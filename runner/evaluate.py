@@ -219,8 +219,8 @@ def main(argv: list[str] | None = None) -> None:
     from runner import __main__ as entry
     from runner.memory import keep_freed_memory
     from runner.predict import decoder_of, load, predictions, run_of, run_record
-    from runner.rerun import client
     from runner.sources.folders import folder
+    from runner.stored import client
 
     keep_freed_memory()  # each batch's decoded images and activations reuse memory: no page faults
 

@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def run() -> None:
         from runner.predict import load, run_of, run_record
-        from runner.rerun import client
+        from runner.stored import client
 
         store = client(args.tracking_uri)
         run_id = run_of(store, args.run_id)

@@ -70,12 +70,12 @@ def decoder_of(data: dict) -> Any:
 
 
 def run_of(store: Any, reference: str) -> str:
-    """The id of the run ``reference`` names (its id or name: ``rerun.find_run``), or of the run that
+    """The id of the run ``reference`` names (its id or name: ``stored.find_run``), or of the run that
     logged the registered model version it names: ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``
     (``tracking.register_as``)."""
     from mlflow.exceptions import MlflowException
 
-    from runner.rerun import find_run
+    from runner.stored import find_run
 
     if not reference.startswith("models:/"):
         return find_run(store, reference).info.run_id
@@ -93,11 +93,11 @@ def run_of(store: Any, reference: str) -> str:
 
 
 def run_record(store: Any, run_id: str) -> tuple[Any, dict, list[str]]:
-    """Run ``run_id``, its stored config (read as data: ``rerun.fetch``) and its model's classes:
+    """Run ``run_id``, its stored config (read as data: ``stored.fetch``) and its model's classes:
     what a request is checked against before its model is downloaded and Keras starts."""
     from mlflow.exceptions import MlflowException
 
-    from runner.rerun import fetch
+    from runner.stored import fetch
 
     run, stored = fetch(store, run_id)
     try:
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
     from runner.memory import keep_freed_memory
-    from runner.rerun import client
+    from runner.stored import client
 
     keep_freed_memory()  # each batch's decoded images and activations reuse memory: no page faults
 

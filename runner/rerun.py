@@ -26,8 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from runner.config import CONF_DIR, SCHEMAS
 from runner.errors import RunnerError
 from runner.schemas.tracking import TrackingConfig
-from runner.store import client as open_store
-from runner.targets import check_targets
+from runner.stored import client, fetch, require_known_keys, schema_of
 
 if TYPE_CHECKING:
     from runner.sources import FileIndex
@@ -47,95 +46,12 @@ PATH_KEYS = (
 )
 
 
-def client(uri: str) -> Any:
-    """A client for the store at ``uri``; a sqlite file that is not there is an error, not a new store."""
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
-        raise RunnerError(
-            f"tracking.uri={uri}: no MLflow store there. Run this where the run was trained, or "
-            f"point tracking.uri at its store."
-        )
-    return open_store(uri)
-
-
-def find_run(store: Any, reference: str) -> Any:
-    """The run ``reference`` names in ``store``: its id, or its name (``tracking.run_name``, or the
-    one MLflow gave it, which the UI shows) when exactly one run has that name."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return store.get_run(reference)
-    except MlflowException:
-        pass
-    experiments = [experiment.experiment_id for experiment in store.search_experiments()]
-    quote = "'" if "'" not in reference else '"'  # MLflow's filters have no escapes
-    named = (
-        store.search_runs(experiments, f"attributes.run_name = {quote}{reference}{quote}", max_results=6)
-        if experiments and quote not in reference
-        else []
-    )
-    if len(named) == 1:
-        return named[0]
-    if not named:
-        raise RunnerError(f"run {reference}: not found in {store.tracking_uri}: no run has that id or name.")
-    listed = ", ".join(f"{run.info.run_id} ({run.info.status})" for run in named[:5])
-    raise RunnerError(
-        f"run {reference}: {'more than 5' if len(named) > 5 else len(named)} runs in "
-        f"{store.tracking_uri} have that name, latest first: {listed}. Give the id of one."
-    )
-
-
-def fetch(store: Any, reference: str) -> tuple[Any, dict]:
-    """The run ``reference`` names (``find_run``) and its stored config, checked as data."""
-    from mlflow.exceptions import MlflowException
-
-    run = find_run(store, reference)
-    run_id = run.info.run_id
-    if "runner.sweep_dir" in run.data.tags:  # a sweep's own run (runner/sweep.py): no model, no config
-        raise RunnerError(
-            f"run {run_id} is a sweep, not a training run. Use one of its jobs' runs (the MLflow UI "
-            f"lists them under it; runner.best_run is its best), or run the whole sweep again: "
-            f"{run.data.tags['runner.command']}"
-        )
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            text = Path(store.download_artifacts(run_id, "config.yaml", folder)).read_text()
-    except MlflowException as err:
-        raise RunnerError(
-            f"run {run_id}: its config.yaml is not among its artifacts at {run.info.artifact_uri}: "
-            f"that folder was moved or deleted (a sqlite store keeps them in mlruns/ beside it), or "
-            f"the runner did not make this run."
-        ) from err
-    where = f"run {run_id}'s config.yaml"
-    try:
-        stored = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise RunnerError(f"{where}: not YAML ({err}).") from err
-    if not isinstance(stored, dict) or not all(isinstance(v, dict) for v in stored.values()):
-        raise RunnerError(f"{where}: not a runner config (a mapping of groups: data, aug, model, ...).")
-    check_stored(stored, where)
-    return run, stored
-
-
-def check_stored(stored: dict, where: str) -> None:
-    """Allowed ``_target_``s only, and no interpolations: a resolved config has none, so one that
-    does was edited after the run, and Hydra would evaluate it."""
-    from runner.tracking import flatten
-
-    for group, node in stored.items():
-        check_targets(node, group)
-    for key, value in flatten(stored).items():
-        if "${" in str(value):
-            raise RunnerError(f"{where}: {key}={value!r} is an interpolation; a stored config is data only.")
-
-
 def primary_config(stored: dict) -> dict:
     """A Hydra primary config: the stored values over the schemas they were made with, so that
     overrides are type-checked as for ``python -m runner``."""
-    by_target = {cls._target_: name for name, cls in SCHEMAS.items() if hasattr(cls, "_target_")}
     defaults: list[Any] = ["runner_schema"]
     for group, values in stored.items():
-        schema = group if group in SCHEMAS else by_target.get(values.get("_target_"))
-        if schema:
+        if schema := schema_of(group, values):
             defaults.append(f"{schema}_schema@{group}")
     hydra = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "config.yaml").hydra)
     return {"defaults": [*defaults, "_self_"], **stored, "hydra": hydra}
@@ -303,6 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     uri = next((a.partition("=")[2] for a in rest if a.startswith("tracking.uri=")), TrackingConfig.uri)
     run, stored = entry.reported(lambda: fetch(client(uri), args.run_id))
     run_id = run.info.run_id  # args.run_id may be its name
+    entry.reported(require_known_keys, run, stored)
     entry.reported(require_named_code, stored, rest, run_id)
     entry.reported(require_same_folder, run, stored, rest, args.resume)
     with tempfile.TemporaryDirectory(prefix="runner-rerun-") as folder:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 
@@ -265,3 +266,13 @@ def logged_model(cwd: Path, run):
 
     mlflow.set_tracking_uri(f"sqlite:///{cwd}/mlflow.db")
     return mlflow.keras.load_model(f"runs:/{run.info.run_id}/model")
+
+
+def fake_run(cwd: Path, config: dict) -> str:
+    """A run in ``cwd``'s store whose config.yaml someone else wrote."""
+    found = client(cwd)
+    existing = found.get_experiment_by_name("planted")
+    experiment = existing.experiment_id if existing else found.create_experiment("planted")
+    run = found.create_run(experiment)
+    found.log_text(run.info.run_id, yaml.safe_dump(config), "config.yaml")
+    return run.info.run_id

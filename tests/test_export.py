@@ -43,7 +43,7 @@ def test_a_litert_file_of_the_best_epoch_and_an_occupied_folder_is_refused(train
 
     from runner.export import main
     from runner.predict import load
-    from runner.rerun import client as store_of
+    from runner.stored import client as store_of
 
     cwd, run_id = trained
     uri = f"sqlite:///{cwd}/mlflow.db"

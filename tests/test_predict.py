@@ -134,7 +134,7 @@ def test_best_predicts_with_the_best_epochs_checkpoint(trained, photos, capsys):
 def test_files_are_decoded_by_the_decoder_the_run_trained_with(trained):
     from runner.decode import Decoder
     from runner.predict import decoder_of
-    from runner.rerun import fetch
+    from runner.stored import fetch
 
     cwd, run_id = trained
     _, stored = fetch(client(cwd), run_id)

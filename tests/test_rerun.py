@@ -11,7 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import client, compose, error_lines, mlflow_runs, probe_cli, refusal, run_cli, started_run
+from conftest import (
+    client,
+    compose,
+    error_lines,
+    fake_run,
+    mlflow_runs,
+    probe_cli,
+    refusal,
+    run_cli,
+    started_run,
+)
 
 pytestmark = pytest.mark.slow
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
@@ -163,16 +173,6 @@ def test_bad_rerun_requests_are_one_line(store, args, expected):
     assert all(part in line for part in expected), line
 
 
-def fake_run(cwd: Path, config: dict) -> str:
-    """A run in ``cwd``'s store whose config.yaml someone else wrote."""
-    found = client(cwd)
-    existing = found.get_experiment_by_name("planted")
-    experiment = existing.experiment_id if existing else found.create_experiment("planted")
-    run = found.create_run(experiment)
-    found.log_text(run.info.run_id, yaml.safe_dump(config), "config.yaml")
-    return run.info.run_id
-
-
 def test_a_stored_config_is_data_not_code(tmp_path, capsys, monkeypatch):
     run_id = fake_run(tmp_path, {"model": {"_target_": "os.system", "command": "touch pwned"}})
     result = rerun(run_id, cwd=tmp_path)
@@ -190,6 +190,40 @@ def test_a_stored_config_is_data_not_code(tmp_path, capsys, monkeypatch):
     ]:
         line = refusal(main, [fake_run(tmp_path, {"model": planted})], capsys)
         assert expected in line, line
+
+
+def test_a_key_this_runner_lacks_names_the_code_the_run_was_made_with(tmp_path, capsys):
+    # A run made by a runner that had a key since renamed: Hydra stopped on it in its own words
+    # ("In 'rerun': ConfigKeyError raised while composing config: Key 'patience' not in ...").
+    from omegaconf import OmegaConf
+
+    from runner.rerun import main
+
+    stored = OmegaConf.to_container(compose(), resolve=True, enum_to_str=True)
+    uri = f"tracking.uri={client(tmp_path).tracking_uri}"  # MLflow keeps a relative URI's first store
+    for planted, tags, key, made_by in [
+        (
+            {"trainer": {**stored["trainer"], "patience": 3}},
+            {"runner.git_commit": "0123abcd-dirty"},
+            "trainer.patience: this runner has no such key. Did you mean 'plateau_patience'?",
+            "commit 0123abcd-dirty (git checkout 0123abcd, then git apply its code/git.diff)",
+        ),
+        (
+            {"logging": {"level": "info"}},
+            {"runner.versions": '{"runner": "0.0.1"}'},
+            "logging:",
+            "runner 0.0.1",
+        ),
+        ({"augment": {}}, {}, "augment: this runner has no such key. Did you mean 'aug'?", "another version"),
+    ]:
+        run_id = fake_run(tmp_path, {**stored, **planted})
+        for name, value in tags.items():
+            client(tmp_path).set_tag(run_id, name, value)
+        line = refusal(main, [run_id, uri], capsys)
+        assert line.startswith(f"runner: error: run {run_id}'s {key}"), line
+        assert f"The run was made by {made_by}" in line and line.endswith(
+            "(python -m runner --cfg job lists them)."
+        )
 
 
 def test_a_stored_generator_function_is_called_only_when_the_rerun_names_it(tmp_path):
@@ -250,41 +284,3 @@ def test_unknown_run_and_missing_store_are_one_line(tmp_path):
     fake_run(tmp_path, {"model": {"_target_": "runner.models.small_cnn"}})
     result = rerun("0123abcd", cwd=tmp_path)
     assert result.returncode == 2 and "run 0123abcd: not found" in error_lines(result)[0]
-
-
-def test_a_run_is_found_by_its_name_when_one_run_has_it(tmp_path):
-    from runner.errors import RunnerError
-    from runner.rerun import find_run
-
-    store = client(tmp_path)
-    experiment = store.create_experiment("runner")
-    quoted, first, second = (
-        store.create_run(experiment, run_name=name, start_time=1_700_000_000_000 + i)  # ms apart
-        for i, name in enumerate(("it's", "twice", "twice"))
-    )
-    assert find_run(store, "it's").info.run_id == quoted.info.run_id  # MLflow's filters have no escapes
-    assert find_run(store, first.info.run_id).info.run_name == "twice"
-    with pytest.raises(RunnerError) as refused:
-        find_run(store, "twice")
-    assert str(refused.value) == (
-        f"run twice: 2 runs in {store.tracking_uri} have that name, latest first: "
-        f"{second.info.run_id} (RUNNING), {first.info.run_id} (RUNNING). Give the id of one."
-    )
-    with pytest.raises(RunnerError, match="run nameless: not found in .*: no run has that id or name"):
-        find_run(store, "nameless")
-
-
-def test_a_run_whose_artifacts_were_moved_says_where_it_looked(tmp_path):
-    from runner.errors import RunnerError
-    from runner.rerun import fetch
-
-    run_id = fake_run(tmp_path, {"model": {"_target_": "runner.models.small_cnn"}})
-    artifacts = Path(client(tmp_path).get_run(run_id).info.artifact_uri.removeprefix("file://"))
-    shutil.rmtree(artifacts)  # mlruns/ moved, or cleaned up by hand
-    with pytest.raises(RunnerError) as refused:
-        fetch(client(tmp_path), run_id)
-    assert str(refused.value) == (
-        f"run {run_id}: its config.yaml is not among its artifacts at {artifacts}: that folder was "
-        f"moved or deleted (a sqlite store keeps them in mlruns/ beside it), or the runner did not "
-        f"make this run."
-    )

@@ -1,0 +1,142 @@
+"""A past run read back from its MLflow store: found by id or name, its ``config.yaml`` as data
+(allowed ``_target_``s only, no interpolations), and, for a rerun, its keys against this runner's
+schemas, with the code it was made with. Used by rerun, predict, evaluate and export.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from runner.config import SCHEMAS, RunnerConfig
+from runner.errors import RunnerError, closest
+from runner.store import client as open_store
+from runner.targets import check_targets
+
+
+def client(uri: str) -> Any:
+    """A client for the store at ``uri``; a sqlite file that is not there is an error, not a new store."""
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        raise RunnerError(
+            f"tracking.uri={uri}: no MLflow store there. Run this where the run was trained, or "
+            f"point tracking.uri at its store."
+        )
+    return open_store(uri)
+
+
+def find_run(store: Any, reference: str) -> Any:
+    """The run ``reference`` names in ``store``: its id, or its name (``tracking.run_name``, or the
+    one MLflow gave it, which the UI shows) when exactly one run has that name."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return store.get_run(reference)
+    except MlflowException:
+        pass
+    experiments = [experiment.experiment_id for experiment in store.search_experiments()]
+    quote = "'" if "'" not in reference else '"'  # MLflow's filters have no escapes
+    named = (
+        store.search_runs(experiments, f"attributes.run_name = {quote}{reference}{quote}", max_results=6)
+        if experiments and quote not in reference
+        else []
+    )
+    if len(named) == 1:
+        return named[0]
+    if not named:
+        raise RunnerError(f"run {reference}: not found in {store.tracking_uri}: no run has that id or name.")
+    listed = ", ".join(f"{run.info.run_id} ({run.info.status})" for run in named[:5])
+    raise RunnerError(
+        f"run {reference}: {'more than 5' if len(named) > 5 else len(named)} runs in "
+        f"{store.tracking_uri} have that name, latest first: {listed}. Give the id of one."
+    )
+
+
+def fetch(store: Any, reference: str) -> tuple[Any, dict]:
+    """The run ``reference`` names (``find_run``) and its stored config, checked as data."""
+    from mlflow.exceptions import MlflowException
+
+    run = find_run(store, reference)
+    run_id = run.info.run_id
+    if "runner.sweep_dir" in run.data.tags:  # a sweep's own run (runner/sweep.py): no model, no config
+        raise RunnerError(
+            f"run {run_id} is a sweep, not a training run. Use one of its jobs' runs (the MLflow UI "
+            f"lists them under it; runner.best_run is its best), or run the whole sweep again: "
+            f"{run.data.tags['runner.command']}"
+        )
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            text = Path(store.download_artifacts(run_id, "config.yaml", folder)).read_text()
+    except MlflowException as err:
+        raise RunnerError(
+            f"run {run_id}: its config.yaml is not among its artifacts at {run.info.artifact_uri}: "
+            f"that folder was moved or deleted (a sqlite store keeps them in mlruns/ beside it), or "
+            f"the runner did not make this run."
+        ) from err
+    where = f"run {run_id}'s config.yaml"
+    try:
+        stored = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise RunnerError(f"{where}: not YAML ({err}).") from err
+    if not isinstance(stored, dict) or not all(isinstance(v, dict) for v in stored.values()):
+        raise RunnerError(f"{where}: not a runner config (a mapping of groups: data, aug, model, ...).")
+    check_stored(stored, where)
+    return run, stored
+
+
+def check_stored(stored: dict, where: str) -> None:
+    """Allowed ``_target_``s only, and no interpolations: a resolved config has none, so one that
+    does was edited after the run, and Hydra would evaluate it."""
+    from runner.tracking import flatten
+
+    for group, node in stored.items():
+        check_targets(node, group)
+    for key, value in flatten(stored).items():
+        if "${" in str(value):
+            raise RunnerError(f"{where}: {key}={value!r} is an interpolation; a stored config is data only.")
+
+
+def schema_of(group: str, values: dict) -> str | None:
+    """The ``SCHEMAS`` name a stored group was made with: its own, or its ``_target_``'s."""
+    by_target = {cls._target_: name for name, cls in SCHEMAS.items() if hasattr(cls, "_target_")}
+    return group if group in SCHEMAS else by_target.get(values.get("_target_"))
+
+
+def require_known_keys(run: Any, stored: dict) -> None:
+    """A key of the stored config that this runner's schemas lack: the run was made by a runner
+    that had it (a key renamed or removed since), and Hydra would stop on it in its own words."""
+    if found := unknown_key(stored):
+        key, hint = found
+        raise RunnerError(
+            f"run {run.info.run_id}'s {key}: this runner has no such key.{hint} The run was made "
+            f"by {made_by(run)}, which had it: rerun it with that code, or start a new run with "
+            f"this runner's keys (python -m runner --cfg job lists them)."
+        )
+
+
+def unknown_key(stored: dict) -> tuple[str, str] | None:
+    """The first stored group or key no schema has, and the closest that one has."""
+    groups = [field.name for field in fields(RunnerConfig)]
+    for group, values in stored.items():
+        if group not in groups:
+            return group, closest(group, groups)
+        schema = schema_of(group, values)
+        known = [field.name for field in fields(SCHEMAS[schema])] if schema else list(values)
+        if name := next((key for key in values if key not in known), None):
+            return f"{group}.{name}", closest(name, known)
+    return None
+
+
+def made_by(run: Any) -> str:
+    """The runner code a run records: its git commit (and how to get it back), or its version."""
+    commit = run.data.tags.get("runner.git_commit", "")
+    if commit.endswith("-dirty"):
+        return f"commit {commit} (git checkout {commit[:-6]}, then git apply its code/git.diff)"
+    if commit:
+        return f"commit {commit} (git checkout {commit})"
+    version = json.loads(run.data.tags.get("runner.versions", "{}")).get("runner")
+    return f"runner {version}" if version else "another version of the runner"

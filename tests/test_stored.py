@@ -1,0 +1,62 @@
+"""runner.stored: a past run found by id or name, its config read back as data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import client, fake_run
+
+
+def test_a_run_is_found_by_its_name_when_one_run_has_it(tmp_path):
+    from runner.errors import RunnerError
+    from runner.stored import find_run
+
+    store = client(tmp_path)
+    experiment = store.create_experiment("runner")
+    quoted, first, second = (
+        store.create_run(experiment, run_name=name, start_time=1_700_000_000_000 + i)  # ms apart
+        for i, name in enumerate(("it's", "twice", "twice"))
+    )
+    assert find_run(store, "it's").info.run_id == quoted.info.run_id  # MLflow's filters have no escapes
+    assert find_run(store, first.info.run_id).info.run_name == "twice"
+    with pytest.raises(RunnerError) as refused:
+        find_run(store, "twice")
+    assert str(refused.value) == (
+        f"run twice: 2 runs in {store.tracking_uri} have that name, latest first: "
+        f"{second.info.run_id} (RUNNING), {first.info.run_id} (RUNNING). Give the id of one."
+    )
+    with pytest.raises(RunnerError, match="run nameless: not found in .*: no run has that id or name"):
+        find_run(store, "nameless")
+
+
+def test_a_run_whose_artifacts_were_moved_says_where_it_looked(tmp_path):
+    from runner.errors import RunnerError
+    from runner.stored import fetch
+
+    run_id = fake_run(tmp_path, {"model": {"_target_": "runner.models.small_cnn"}})
+    artifacts = Path(client(tmp_path).get_run(run_id).info.artifact_uri.removeprefix("file://"))
+    shutil.rmtree(artifacts)  # mlruns/ moved, or cleaned up by hand
+    with pytest.raises(RunnerError) as refused:
+        fetch(client(tmp_path), run_id)
+    assert str(refused.value) == (
+        f"run {run_id}: its config.yaml is not among its artifacts at {artifacts}: that folder was "
+        f"moved or deleted (a sqlite store keeps them in mlruns/ beside it), or the runner did not "
+        f"make this run."
+    )
+
+
+@pytest.mark.parametrize(
+    "options", [["data=dir", "model=application"], ["data=glob", "model=file"], ["data=generator"]]
+)
+def test_what_this_runner_records_it_takes_back(options):
+    from conftest import compose
+    from omegaconf import OmegaConf
+
+    from runner.stored import unknown_key
+
+    stored = OmegaConf.to_container(compose(*options), resolve=True, enum_to_str=True)
+    assert unknown_key(stored) is None
+    stored["trainer"]["patience"] = 3  # a key a rerun's Hydra would stop on
+    assert unknown_key(stored) == ("trainer.patience", " Did you mean 'plateau_patience'?")
