@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from runner.config import CONF_DIR, SCHEMAS
 from runner.errors import RunnerError
 from runner.schemas.tracking import TrackingConfig
-from runner.stored import client, fetch, require_known_keys, schema_of
+from runner.stored import client, fetch, made_by, require_known_keys, schema_of
 
 if TYPE_CHECKING:
     from runner.sources import FileIndex
@@ -170,6 +170,20 @@ def refuse_group_choices(args: list[str]) -> None:
             )
 
 
+def note_other_code(run: Any) -> None:
+    """A rerun on other code than the run's may log other metrics (an augmentation drawn another
+    way, a bug fixed since): said on stderr, with how to get the run's code back."""
+    from runner.record import provenance
+
+    then, now = run.data.tags.get("runner.git_commit"), provenance()[0].get("runner.git_commit")
+    if then and now and then != now:
+        print(
+            f"runner: note: run {run.info.run_id} was made by {made_by(run)}; this checkout is at "
+            f"commit {now}, so this rerun's code, and so its metrics, may differ.",
+            file=sys.stderr,
+        )
+
+
 def require_named_code(stored: dict, args: list[str], run_id: str) -> None:
     """``data.fn`` (``data=generator``) is code that the rerun would import and call: a stored
     config is data, so a rerun calls a stored function only when its command names it again."""
@@ -220,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     run, stored = entry.reported(lambda: fetch(client(uri), args.run_id))
     run_id = run.info.run_id  # args.run_id may be its name
     entry.reported(require_known_keys, run, stored)
+    note_other_code(run)
     entry.reported(require_named_code, stored, rest, run_id)
     entry.reported(require_same_folder, run, stored, rest, args.resume)
     with tempfile.TemporaryDirectory(prefix="runner-rerun-") as folder:

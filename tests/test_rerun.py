@@ -226,6 +226,27 @@ def test_a_key_this_runner_lacks_names_the_code_the_run_was_made_with(tmp_path, 
         )
 
 
+def test_a_rerun_on_other_code_than_the_runs_says_so(tmp_path, capsys):
+    from omegaconf import OmegaConf
+
+    from runner.record import provenance
+    from runner.rerun import note_other_code
+
+    now = provenance()[0].get("runner.git_commit")  # None from a wheel: nothing to compare with
+    run_id = fake_run(tmp_path, OmegaConf.to_container(compose(), resolve=True, enum_to_str=True))
+    client(tmp_path).set_tag(run_id, "runner.git_commit", "0123abcd")
+    result = rerun(run_id, "--cfg", "job", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    note = (
+        f"runner: note: run {run_id} was made by commit 0123abcd (git checkout 0123abcd); this "
+        f"checkout is at commit {now}, so this rerun's code, and so its metrics, may differ."
+    )
+    assert (note in result.stderr.splitlines()) == (now is not None)
+    client(tmp_path).set_tag(run_id, "runner.git_commit", now or "")
+    note_other_code(client(tmp_path).get_run(run_id))
+    assert "runner: note" not in capsys.readouterr().err  # the run's own code: nothing to say
+
+
 def test_a_stored_generator_function_is_called_only_when_the_rerun_names_it(tmp_path):
     from omegaconf import OmegaConf
 
