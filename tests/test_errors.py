@@ -66,6 +66,28 @@ def test_a_value_of_the_wrong_type_says_what_its_key_takes(overrides, says):
     assert explain(refused.value) == says
 
 
+# What Hydra refuses as it composes, in this process; tests/test_main.py runs others of each
+# kind as users do (python -m runner ...), through the same explain().
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["data.color_mode=rbg"], ["data.color_mode=rbg", "Did you mean 'rgb'?"]),
+        (["experiment=nope"], ["experiment=nope", "no such option"]),
+        (["aug=standard", "~aug.ops.zooom"], ["~aug.ops.zooom", "nothing to delete", "Did you mean 'zoom'?"]),
+        (["trainer.lr_schedule=cosin"], ["trainer.lr_schedule=cosin", "Did you mean 'cosine'?"]),
+        (["data=glob", "data.label_regex=["], ["cannot parse the override 'data.label_regex=['"]),
+        (["data=digits", "data.image_size=224"], ["data.image_size=224: needs a list", "=[224,...]"]),
+    ],
+)
+def test_what_hydra_refuses_as_it_composes_is_one_line(args, expected):
+    from conftest import compose
+
+    with pytest.raises(Exception) as refused:  # noqa: PT011 - whichever Hydra raises, explained
+        compose(*args)
+    line = explain(refused.value, args)
+    assert all(fragment in line for fragment in expected) and "\n" not in line, line
+
+
 def test_commands_to_paste_quote_hydra_quoted_values_readably_and_round_trip():
     import shlex
 

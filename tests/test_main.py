@@ -112,19 +112,14 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
     [
         (["aug=flpi"], ["aug=flpi", "flip, idg, mixup, none", "Did you mean 'flip'?"]),
         (["trainer.epochz=3"], ["trainer.epochz", "Did you mean 'epochs'?"]),
-        (["data.color_mode=rbg"], ["data.color_mode=rbg", "Did you mean 'rgb'?"]),
-        (["experiment=nope"], ["experiment=nope", "no such option"]),
-        (["aug=standard", "~aug.ops.zooom"], ["~aug.ops.zooom", "nothing to delete", "Did you mean 'zoom'?"]),
         (["data=digits", "tracking.uri=./mlruns"], ["error: tracking.uri=./mlruns: ", "sqlite:///mlflow.db"]),
         (["data=digits", "tracking.experiment="], ["error: tracking.experiment='': ", "Name it"]),
         # A sweep whose store refuses it stops before any job (each job would fail alike).
         (["-m", "data=digits", "tracking.experiment="], ["error: tracking.experiment='': ", "Name it"]),
-        (["trainer.lr_schedule=cosin"], ["trainer.lr_schedule=cosin", "Did you mean 'cosine'?"]),
         (
             ["data=glob", "data.label_regex=^(x)"],
             ["cannot parse the override 'data.label_regex=^(x)'", "Quote"],
         ),
-        (["data=glob", "data.label_regex=["], ["cannot parse the override 'data.label_regex=['"]),
         (
             [
                 "data=digits",
@@ -137,7 +132,6 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
             ["data=digits", "+aug.ops.code={_target_: keras.layers.Lambda, function: print}"],
             ["aug.ops.code._target_=keras.layers.Lambda: not allowed; it runs Python code"],
         ),
-        (["data=digits", "data.image_size=224"], ["data.image_size=224: needs a list", "=[224,...]"]),
     ],
 )
 def test_bad_config_is_one_line(args, expected, tmp_path):
