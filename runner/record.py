@@ -216,8 +216,13 @@ def provenance(checkout: Path | None = CHECKOUT) -> tuple[dict[str, str], str]:
     found = {"runner.versions": json.dumps(versions)}
     if checkout is None:  # an installed wheel: its version is the record (a git call here would
         return found, ""  # find whatever repository the environment happens to sit in)
-    git = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True)
-    if git.returncode != 0:
+    try:
+        git = subprocess.run(
+            ["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True
+        )
+    except OSError:  # no git on this machine (a slim container): the versions are the record
+        return found, ""
+    if git.returncode != 0:  # not a repository (a downloaded archive)
         return found, ""
     diff = subprocess.run(
         ["git", "-C", str(checkout), "diff", "HEAD", "--binary"], capture_output=True, text=True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 from conftest import client
@@ -77,6 +78,13 @@ def test_a_dirty_checkout_records_its_diff_so_the_run_can_be_rebuilt(tmp_path):
     git("apply", "run.diff")
     assert (tmp_path / "model.py").read_text() == "filters = 64\n"
     assert record.provenance(None) == ({"runner.versions": tags["runner.versions"]}, "")  # a wheel: no git
+
+
+def test_a_checkout_on_a_machine_without_git_records_the_versions(tmp_path, monkeypatch):
+    # A container that copied the checkout in and has no git: every run ended in FileNotFoundError.
+    monkeypatch.setenv("PATH", str(tmp_path))  # no git on it
+    tags, diff = record.provenance(Path(__file__).parent.parent)
+    assert list(tags) == ["runner.versions"] and diff == ""
 
 
 def test_byte_identical_files_are_listed_with_what_they_mean(tmp_path, capsys):
