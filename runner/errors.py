@@ -248,6 +248,12 @@ def explain(err: BaseException, overrides: Sequence[str] = ()) -> str | None:
         return " ".join(str(err).split())
     if full := _disk_full(err):
         return full
+    if isinstance(err, RuntimeError) and str(err) == "Could not determine home directory.":  # pathlib's
+        return (
+            "this process has no home folder: HOME is not set, and its user has no entry in "
+            "/etc/passwd (a container run as --user N). MLflow needs one, and so do paths under '~' "
+            "(data.path and data.cache_dir default to ~/.cache/runner). Set one: HOME=/tmp python -m ..."
+        )
     if isinstance(err, OSError):
         return _output_folder(err)
     return None

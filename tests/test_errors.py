@@ -88,6 +88,23 @@ def test_what_hydra_refuses_as_it_composes_is_one_line(args, expected):
     assert all(fragment in line for fragment in expected) and "\n" not in line, line
 
 
+def test_a_process_without_a_home_folder_is_told_to_set_one(monkeypatch):
+    # `docker run --user 1234` with no HOME: pathlib (the digits' default path) and MLflow's import
+    # raised "Could not determine home directory." with a traceback.
+    import pwd
+    from pathlib import Path
+
+    def unlisted(uid: int) -> None:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", unlisted)  # a user /etc/passwd does not list
+    with pytest.raises(RuntimeError) as raised:
+        Path("~/.cache/runner/digits").expanduser()
+    line = explain(raised.value)
+    assert line.startswith("this process has no home folder: HOME is not set") and "HOME=/tmp" in line
+
+
 def test_commands_to_paste_quote_hydra_quoted_values_readably_and_round_trip():
     import shlex
 
