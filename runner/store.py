@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 import ssl
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from runner.errors import RunnerError
@@ -40,12 +42,35 @@ def require_server(uri: str) -> None:
         ) from err
 
 
+def require_writable(uri: str) -> None:
+    """Fail at once on a sqlite store this process cannot write (a read-only working directory, a
+    file another user owns): MLflow retries it for a minute or two, then raises sqlalchemy's
+    traceback. Tried, not asked: ``os.access`` says yes to root on a read-only file system."""
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri.removeprefix("sqlite:///"))
+    folder = next((p for p in path.parents if p.exists()), Path("."))  # MLflow makes the rest
+    where = path if path.exists() else folder
+    try:
+        if where == path:
+            path.open("ab").close()
+        elif folder.is_dir():  # else a file in the way: `opening` says so
+            tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        raise RunnerError(
+            f"tracking.uri={uri}: this process cannot write there ({err.strerror}: "
+            f"{where.resolve()}). Point it at a file in a folder you can write, e.g. "
+            f"tracking.uri=sqlite:////tmp/mlflow.db (four slashes: a full path)."
+        ) from err
+
+
 def connect(uri: str, experiment: str) -> str:
     """Point MLflow at the store and experiment, and return the experiment's id; what MLflow
     refuses is one line naming the key."""
     import mlflow  # seconds to import: not for rerun's checks before it needs MLflow
 
     require_server(uri)
+    require_writable(uri)
     mlflow.set_tracking_uri(uri)
     with opening(uri):
         try:

@@ -6,6 +6,7 @@ import http.server
 import importlib.util
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from conftest import error_lines, free_port, run_cli
@@ -77,6 +78,21 @@ def test_a_sqlite_store_where_a_file_is_in_the_way_is_one_line(tmp_path):
         connect(uri, "runner")
     mlflow.set_tracking_uri(before)  # this worker's later tests
     assert str(refused.value).startswith(f"tracking.uri={uri}: cannot make the store there (File exists: ")
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux's sysfs: a folder no one may write")
+@pytest.mark.parametrize("place", ["/sys/kernel/mlflow.db", "/sys/kernel/runs/mlflow.db"])
+def test_a_sqlite_store_this_process_cannot_write_is_one_line_at_once(place):
+    # A read-only working directory (a container's), or a file another user owns: MLflow retried
+    # for 1:49 here, then raised sqlalchemy's traceback. (Root may write anywhere but sysfs.)
+    from runner.errors import RunnerError
+    from runner.store import connect
+
+    with pytest.raises(RunnerError) as refused:
+        connect(f"sqlite:///{place}", "runner")
+    assert str(refused.value).startswith(
+        f"tracking.uri=sqlite:///{place}: this process cannot write there (Permission denied: /sys/kernel)."
+    )
 
 
 def test_a_store_an_older_mlflow_made_says_how_to_migrate_it(tmp_path):
