@@ -215,9 +215,11 @@ def _output_folder(err: OSError) -> str | None:
     ):
         return None
     key = "hydra.run.dir" if frames[-1].name == "run_job" else "hydra.sweep.dir"
+    # A relative folder fails in the working directory (read-only in some containers): a full path.
+    example = "outputs/run1" if Path(err.filename).is_absolute() else "/tmp/runner/outputs"
     return (
         f"{key}: cannot make the output folder '{err.filename}' ({err.strerror}). "
-        f"Point {key} at a folder you can write, e.g. {key}=outputs/run1."
+        f"Point {key} at a folder you can write, e.g. {key}={example}."
     )
 
 

@@ -197,10 +197,14 @@ def test_an_output_folder_that_cannot_be_made_names_the_hydra_key(mode, tmp_path
     (tmp_path / "a-file").write_text("not a folder")
     key = "hydra.run.dir" if mode == "run" else "hydra.sweep.dir"
     args = ["-m"] if mode == "multirun" else []
-    result = run_cli(*args, "data=digits", f"{key}={tmp_path / 'a-file' / 'out'}", cwd=tmp_path)
+    # Relative for a run: it fails in the working directory, so the example is a full path.
+    folder = Path("a-file", "out") if mode == "run" else tmp_path / "a-file" / "out"
+    result = run_cli(*args, "data=digits", f"{key}={folder}", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
-    assert f"{key}: cannot make the output folder '{tmp_path / 'a-file'}" in line
+    assert f"{key}: cannot make the output folder '{folder.parent}" in line
+    example = "/tmp/runner/outputs" if mode == "run" else "outputs/run1"
+    assert line.endswith(f"Point {key} at a folder you can write, e.g. {key}={example}."), line
 
 
 def test_bad_input_in_one_job_of_a_sweep_fails_that_job_and_the_others_run(tmp_path):
