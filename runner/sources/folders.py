@@ -180,7 +180,8 @@ class DirSource(DirData):
 
     def index_folder(self, root: Path, classes: list[str], key: str) -> FileIndex:
         extensions = {"." + e.lower().lstrip(".") for e in self.extensions}
-        paths, labels, skipped, left_out = [], [], loose_images(root, extensions), []
+        loose = loose_images(root, extensions)
+        paths, labels, skipped, left_out = [], [], list(loose), []
         for label, name in enumerate(classes):
             found, other = list_files(root / name, extensions, self.follow_links, left_out)
             paths += found
@@ -188,9 +189,16 @@ class DirSource(DirData):
             skipped += other
         say_left_out(left_out)
         if not paths:
+            here = (  # a class's own folder given, or a flat folder of images
+                f" It holds {len(loose):,} image{'s' * (len(loose) > 1)} itself, not in subfolders: "
+                f"give the folder whose subfolders are the classes, or move each image into its "
+                f"class's subfolder."
+                if loose
+                else ""
+            )
             raise RunnerError(
                 f"{key}: no images in '{root}' (looked for {', '.join(self.extensions)} files in "
-                f"the class subfolders {some(classes)})."
+                f"the class subfolders {some(classes)}).{here}"
             )
         index = FileIndex(paths, np.asarray(labels, dtype=np.int32), classes, skipped)
         return check(index, self.check_first)
