@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from runner.config import CONF_DIR, SCHEMAS
 from runner.errors import RunnerError
 from runner.schemas.tracking import TrackingConfig
-from runner.stored import client, fetch, made_by, require_known_keys, schema_of
+from runner.stored import added_keys, client, fetch, made_by, require_known_keys, schema_of
 
 if TYPE_CHECKING:
     from runner.sources import FileIndex
@@ -58,16 +58,18 @@ def primary_config(stored: dict) -> dict:
 
 
 def differences(stored: dict, cfg: DictConfig) -> list[str]:
-    """``key (run: a, now: b)`` for each value a resumed run would change, tracking aside."""
+    """``key (run: a, now: b)`` for each value a resumed run would change, tracking aside. A key
+    added to the runner since the run was made is not one (``note_added_keys`` says its value)."""
     from runner.tracking import flatten
 
     now = flatten(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
     before = flatten(stored)
+    unchanged = (*FREE_TO_CHANGE, *added_keys(stored))
     keys = sorted(set(now) | set(before))
     return [
         f"{key} (run: {before.get(key)}, now: {now.get(key)})"
         for key in keys
-        if not key.startswith(FREE_TO_CHANGE) and str(before.get(key)) != str(now.get(key))
+        if not key.startswith(unchanged) and str(before.get(key)) != str(now.get(key))
     ]
 
 
@@ -184,6 +186,20 @@ def note_other_code(run: Any) -> None:
         )
 
 
+def note_added_keys(run: Any, stored: dict, args: list[str]) -> None:
+    """Keys added to the runner since the run was made: its config has no value for them, so the
+    rerun gives them their defaults, said on stderr with the override that changes each."""
+    given = {arg.lstrip("+").partition("=")[0] for arg in args}
+    if added := {key: value for key, value in added_keys(stored).items() if key not in given}:
+        print(
+            f"runner: note: run {run.info.run_id} was made before this runner had "
+            f"{', '.join(added)}; this rerun gives "
+            f"{'it its default' if len(added) == 1 else 'them their defaults'}: "
+            f"{' '.join(f'{key}={value}' for key, value in added.items())} (override to change).",
+            file=sys.stderr,
+        )
+
+
 def require_named_code(stored: dict, args: list[str], run_id: str) -> None:
     """``data.fn`` (``data=generator``) is code that the rerun would import and call: a stored
     config is data, so a rerun calls a stored function only when its command names it again."""
@@ -235,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     run_id = run.info.run_id  # args.run_id may be its name
     entry.reported(require_known_keys, run, stored)
     note_other_code(run)
+    note_added_keys(run, stored, rest)
     entry.reported(require_named_code, stored, rest, run_id)
     entry.reported(require_same_folder, run, stored, rest, args.resume)
     with tempfile.TemporaryDirectory(prefix="runner-rerun-") as folder:

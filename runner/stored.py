@@ -5,9 +5,11 @@ schemas, with the code it was made with. Used by rerun, predict, evaluate and ex
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from dataclasses import fields
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +131,37 @@ def unknown_key(stored: dict) -> tuple[str, str] | None:
         if name := next((key for key in values if key not in known), None):
             return f"{group}.{name}", closest(name, known)
     return None
+
+
+def added_keys(stored: dict) -> dict[str, str]:
+    """``group.key -> default`` for each key this runner's schemas have and a stored config lacks:
+    keys added since the run was made, which a rerun (or a resume) gives their defaults."""
+    added = {}
+    for group, values in stored.items():
+        if schema := schema_of(group, values):
+            for field in fields(SCHEMAS[schema]):
+                if field.name not in values:
+                    added[f"{group}.{field.name}"] = as_override(default_of(field))
+    return added
+
+
+def default_of(field: dataclasses.Field) -> Any:
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
+
+
+def as_override(value: Any) -> str:
+    """A value as an override spells it: ``null``, ``true``, an enum's name, ``[64,64]``."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, (list, tuple)):
+        return f"[{','.join(as_override(item) for item in value)}]"
+    if isinstance(value, dict):
+        return f"{{{','.join(f'{key}:{as_override(item)}' for key, item in value.items())}}}"
+    return str(value)
 
 
 def made_by(run: Any) -> str:

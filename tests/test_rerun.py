@@ -247,6 +247,28 @@ def test_a_rerun_on_other_code_than_the_runs_says_so(tmp_path, capsys):
     assert "runner: note" not in capsys.readouterr().err  # the run's own code: nothing to say
 
 
+def test_a_key_added_since_the_run_takes_its_default_and_says_so(tmp_path):
+    from omegaconf import OmegaConf
+
+    from runner.rerun import differences
+
+    cfg = compose()
+    stored = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    del stored["trainer"]["top_k"], stored["data"]["image_size"]  # a run older than both keys
+    run_id = fake_run(tmp_path, stored)
+    result = rerun(run_id, "--cfg", "job", "trainer.top_k=5", cwd=tmp_path)  # set: no note for it
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (
+        f"runner: note: run {run_id} was made before this runner had data.image_size; this rerun "
+        f"gives it its default: data.image_size=[64,64] (override to change)."
+    ) in result.stderr.splitlines()
+    assert yaml.safe_load(result.stdout)["data"]["image_size"] == [64, 64]
+    # A resume of it goes on: a key the run had no value for is not a change of its config...
+    assert differences(stored, cfg) == []
+    # ...while a value it had still is.
+    assert differences(stored, compose("trainer.epochs=3")) == ["trainer.epochs (run: 10, now: 3)"]
+
+
 def test_a_stored_generator_function_is_called_only_when_the_rerun_names_it(tmp_path):
     from omegaconf import OmegaConf
 
