@@ -93,4 +93,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from runner.__main__ import reported
+
+    reported(main, trains=False)  # Ctrl-C, SIGTERM: one line, as for the runner's other commands
