@@ -129,7 +129,6 @@ def train(cfg: DictConfig) -> float:
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> float:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow's C++ INFO lines are noise here
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 

@@ -10,7 +10,6 @@ overrides, and writes the same files a run logs under ``data/`` to ``--out``. Wi
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +27,6 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m runner.check", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="data_check", help="folder for split.csv, skipped.csv, ... ")
     args, overrides = options_then_overrides(parser, argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow's C++ INFO lines are noise here
     from runner.__main__ import expand_home, reported
 
     reported(check, Path(args.out), expand_home(overrides), trains=False)

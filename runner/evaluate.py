@@ -214,7 +214,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=positive_int, default=256, help="images per model call")
     parser.add_argument("--best", action="store_true", help="the best trainer.monitor epoch's model")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
     from runner.memory import keep_freed_memory

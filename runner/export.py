@@ -74,7 +74,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--best", action="store_true", help="the best trainer.monitor epoch's model")
     parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
 

@@ -199,7 +199,6 @@ def main(argv: list[str] | None = None) -> None:
         "--best", action="store_true", help="the best trainer.monitor epoch's model, not the final one"
     )
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
     from runner.memory import keep_freed_memory

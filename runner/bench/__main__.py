@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -70,7 +69,6 @@ def main(argv: list[str] | None = None) -> None:
         make_photos(args.dir, args.make, tuple(args.make_size))
     if not args.dir.is_dir():
         parser.error(f"DIR: '{args.dir}' is not a folder; give one of class subfolders, or --make N")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     keep_freed_memory()  # as a training run does; for every loader alike, all in this process
     with contextlib.redirect_stdout(sys.stderr):  # ImageDataGenerator prints "Found N images"
         made = loaders(args.dir, args.size, args.batch)
