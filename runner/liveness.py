@@ -102,17 +102,24 @@ def pid(run: Any) -> int | None:
     return record["pid"] if record else None
 
 
-def close(client: Any, run: Any, why: str) -> None:
+def close(client: Any, run: Any, why: str) -> str:
     """End a run whose process is gone: ``KILLED``, with ``why`` as its error, and what its output
-    folder holds logged, as the process would have at its end."""
+    folder holds logged, as the process would have at its end. Logging them may fail (a full disk,
+    the very reason it died): then they stay where they are, and the run says so. Returns its error."""
+    from mlflow.exceptions import MlflowException
+
     from runner.tracking import attempts, log_outputs, outputs_path
 
     run_id = run.info.run_id
     local = Path(run.data.tags.get("runner.output_dir", "/nonexistent"))
     if local.is_dir():
-        log_outputs(local, outputs_path(attempts(run) - 1), client, run_id)
+        try:
+            log_outputs(local, outputs_path(attempts(run) - 1), client, run_id)
+        except (OSError, MlflowException) as err:
+            why += f"; its outputs stay in {local} (logging them failed: {err})"
     client.set_tag(run_id, "runner.error", why)
     client.set_terminated(run_id, "KILLED")
+    return why
 
 
 def close_dead_runs(client: Any, experiment_id: str) -> None:
@@ -124,9 +131,8 @@ def close_dead_runs(client: Any, experiment_id: str) -> None:
             run_id = run.info.run_id
             why = (
                 f"its process (pid {pid(run)}) ended without ending the run: killed (SIGKILL, out of "
-                f"memory) or its machine stopped"
+                f"memory), its machine stopped, or its store could not be written (a full disk)"
             )
             if "runner.sweep_dir" not in run.data.tags:  # a sweep's own run is not resumed
                 why += f". python -m runner.rerun {run_id} --resume continues it"
-            close(client, run, why)
-            log.warning("run %s: %s", run_id, why)
+            log.warning("run %s: %s", run_id, close(client, run, why))

@@ -20,9 +20,11 @@ def test_only_runs_whose_process_died_on_this_machine_are_closed(tmp_path):
     ended = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
-    folder = tmp_path / "outputs"
+    folder, unreadable = tmp_path / "outputs", tmp_path / "unreadable"
     folder.mkdir()
     (folder / "runner.log").write_text("epoch 1/4\n")
+    unreadable.mkdir()  # what it holds cannot be logged (on a full disk, nothing can)
+    (unreadable / "last.keras").symlink_to(tmp_path / "gone.keras")
 
     def running(name: str, tags: dict[str, str] | None = None, **record: object) -> str:
         tags = {**(tags or {}), TAG: json.dumps({**me, **record})}
@@ -31,6 +33,7 @@ def test_only_runs_whose_process_died_on_this_machine_are_closed(tmp_path):
     runs = {
         "alive": running("alive"),  # this process
         "ended": running("ended", {"runner.output_dir": str(folder)}, pid=int(ended.stdout)),
+        "unlogged": running("unlogged", {"runner.output_dir": str(unreadable)}, pid=int(ended.stdout)),
         "reused": running("reused", started=me["started"] - 60),  # this pid, another process before
         "elsewhere": running("elsewhere", machine="another-host", pid=int(ended.stdout)),
         "sweep": running("sweep", {"runner.sweep_dir": "multirun/x"}, pid=int(ended.stdout)),
@@ -42,6 +45,7 @@ def test_only_runs_whose_process_died_on_this_machine_are_closed(tmp_path):
     assert status == {
         "alive": "RUNNING",
         "ended": "KILLED",
+        "unlogged": "KILLED",  # closed all the same, its files left where they are
         "reused": "KILLED",
         "elsewhere": "RUNNING",
         "sweep": "KILLED",
@@ -53,6 +57,10 @@ def test_only_runs_whose_process_died_on_this_machine_are_closed(tmp_path):
     assert f"pid {int(ended.stdout)}" in why and f"python -m runner.rerun {runs['ended']} --resume" in why
     assert "--resume" not in store.get_run(runs["sweep"]).data.tags["runner.error"]
     assert [a.path for a in store.list_artifacts(runs["ended"], "outputs")] == ["outputs/runner.log"]
+    assert (
+        f"; its outputs stay in {unreadable} (logging them failed: "
+        in store.get_run(runs["unlogged"]).data.tags["runner.error"]
+    )
 
 
 def test_a_run_killed_without_a_word_is_closed_by_the_next_run_here(tmp_path):
