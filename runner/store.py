@@ -4,6 +4,7 @@ not answer for minutes, and report a store it cannot open with a traceback."""
 
 from __future__ import annotations
 
+import logging
 import os
 import ssl
 import tempfile
@@ -71,6 +72,7 @@ def connect(uri: str, experiment: str) -> str:
 
     require_server(uri)
     require_writable(uri)
+    quiet_store_errors()
     mlflow.set_tracking_uri(uri)
     with opening(uri):
         try:
@@ -89,8 +91,20 @@ def client(uri: str) -> Any:
     import mlflow
 
     require_server(uri)
+    quiet_store_errors()
     with opening(uri):
         return mlflow.MlflowClient(tracking_uri=uri)
+
+
+def quiet_store_errors() -> None:
+    """MLflow logs each database error of a SQL store with its traceback, then raises it again:
+    whoever catches it says it (the runner in one line, for a full disk), so the log only repeats
+    it, twenty lines above that line."""
+    logging.getLogger("mlflow.store.db.utils").addFilter(not_raised_again)
+
+
+def not_raised_again(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("SQLAlchemy database error.")
 
 
 @contextmanager

@@ -154,3 +154,29 @@ def test_a_file_that_is_no_sqlite_store_or_a_damaged_one_is_one_line(damage, tmp
             f"aside (a new store is made in its place), or use another file, e.g. tracking.uri=sqlite:///runs.db."
         )
     mlflow.set_tracking_uri(before)  # this worker's later tests
+
+
+def test_a_store_error_mlflow_raises_again_is_not_also_logged_with_its_traceback(tmp_path, capfd):
+    # MLflow logs a SQL store's error with its traceback and raises it again; the runner says it
+    # (a full disk in one line), so the traceback only came twenty lines above that line.
+    import resource
+    import signal
+
+    from mlflow.entities import Param
+    from mlflow.exceptions import MlflowException
+
+    from runner.store import client
+
+    store = client(f"sqlite:///{tmp_path}/mlflow.db")
+    run = store.create_run(store.create_experiment("runner"))
+    capfd.readouterr()
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    ignored = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
+    resource.setrlimit(resource.RLIMIT_FSIZE, ((tmp_path / "mlflow.db").stat().st_size, limit[1]))
+    try:  # the store cannot grow: as on a full disk
+        with pytest.raises(MlflowException, match="disk I/O error"):
+            store.log_batch(run.info.run_id, params=[Param(f"p{i}", "x" * 6000) for i in range(100)])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+        signal.signal(signal.SIGXFSZ, ignored)
+    assert "Traceback" not in capfd.readouterr().err
