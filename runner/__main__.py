@@ -6,12 +6,13 @@ and ``train`` refuses bad config values and files before it imports them: a line
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 from omegaconf import DictConfig
@@ -83,7 +84,7 @@ def reported(fn: Callable[..., Any], *args: Any, trains: bool = True) -> Any:
         if message is None or WANTS_TRACEBACK:
             raise
         print(f"runner: error: {message}", file=sys.stderr)
-        sys.exit(2)
+        leave(2)
     # Interrupted. Out of the except block the traceback is gone, and with it the frames that held
     # TensorFlow's iterators: collected now, their threads stop before the interpreter tears down
     # (exiting with them alive can crash it).
@@ -98,7 +99,22 @@ def reported(fn: Callable[..., Any], *args: Any, trains: bool = True) -> Any:
         said = ""
     stopped = f"stopped by {terminated.name}" if terminated else "interrupted"
     print(f"runner: {stopped}" + (f"; {said}" if said else ""), file=sys.stderr)
-    sys.exit(128 + (terminated.signum if terminated else signal.SIGINT))  # as a shell reports it
+    leave(128 + (terminated.signum if terminated else signal.SIGINT))  # as a shell reports it
+
+
+def leave(code: int) -> NoReturn:
+    """Exit with ``code``. An HDF5 file whose write failed (Keras's backup, as the disk filled)
+    stays open however it is closed, and HDF5 tries again as the interpreter ends: a traceback for
+    each of its objects, and at times a segmentation fault (exit code 139) instead of ``code``. With
+    one open, the exit handlers run (a sweep's run is ended there) and the process leaves without
+    the interpreter's end."""
+    h5f = getattr(sys.modules.get("h5py"), "h5f", None)
+    if h5f is not None and h5f.get_obj_ids(types=h5f.OBJ_ALL & ~h5f.OBJ_DATATYPE):
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def sweep_job(train: Callable[[DictConfig], float], cfg: DictConfig) -> float:

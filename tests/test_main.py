@@ -412,3 +412,30 @@ def test_a_sweep_interrupted_while_its_jobs_ran_in_workers_says_its_runs_are_mar
         "runner: interrupted; the sweep's run and its unfinished jobs' runs are marked KILLED in "
         "MLflow (below)\n"
     )
+
+
+def test_an_error_after_an_hdf5_write_failed_still_ends_in_one_line_and_its_exit_code(tmp_path):
+    # Keras's backup written as the disk filled: HDF5 keeps the file open and tried to close it
+    # again as Python ended, printing a traceback per object and at times crashing (exit 139).
+    script = """
+import resource, signal, sys
+import keras
+from runner.__main__ import reported
+from runner.errors import RunnerError
+
+def back_up():
+    model = keras.Sequential([keras.Input((100,)), keras.layers.Dense(200)])
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails, as on a full disk
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    try:
+        model.save_weights(sys.argv[1])
+    except OSError as err:
+        raise RunnerError(f"{sys.argv[1]}: cannot write it") from err
+
+reported(back_up)
+"""
+    weights = tmp_path / "latest.weights.h5"
+    result = subprocess.run([sys.executable, "-c", script, str(weights)], capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert error_lines(result) == [f"runner: error: {weights}: cannot write it"]
+    assert "Traceback" not in result.stderr
