@@ -151,7 +151,10 @@ def end(status: str, output_dir: Path, path: str, run_id: str) -> None:
 
 
 def unrecorded(what: str, failed: Exception) -> None:
-    log.warning("MLflow could not record %s: %s: %s", what, type(failed).__name__, failed)
+    """One line: a store's error goes on with its SQL statement and parameters, the run's error
+    message among them, which the console says already."""
+    reason = str(failed).partition("\n")[0]
+    log.warning("MLflow could not record %s: %s: %s", what, type(failed).__name__, reason)
 
 
 def rerun_command(run_id: str, uri: str, flag: str) -> str:

@@ -153,7 +153,7 @@ def test_class_weights_of_any_folder_names_are_params(tmp_path):
     }
 
 
-def test_a_full_disk_is_one_line_and_a_store_failing_too_does_not_hide_it(tmp_path, monkeypatch):
+def test_a_full_disk_is_one_line_and_a_store_failing_too_does_not_hide_it(tmp_path, monkeypatch, caplog):
     from conftest import compose, empty_store
 
     from runner import tracking
@@ -181,6 +181,8 @@ def test_a_full_disk_is_one_line_and_a_store_failing_too_does_not_hide_it(tmp_pa
         (tmp_path / "mlflow.db").write_bytes(bytes(100_000))  # the store broken under the run
         raise full.value
     assert raised.value is full.value
+    unrecorded = [r.getMessage() for r in caplog.records if r.getMessage().startswith("MLflow could not")]
+    assert unrecorded and all("\n" not in line for line in unrecorded)  # not sqlalchemy's SQL too
 
 
 def test_a_finished_job_whose_outputs_cannot_be_logged_ends_its_run_failed(tmp_path, monkeypatch):
