@@ -135,13 +135,17 @@ def read_rows(images: np.ndarray) -> Load:
 
 def decoded(decoder: Decoder) -> Load:
     """``data.cache=none``: a batch of paths -> (uint8 images, labels), decoded in one NumPy call
-    (one hand-off per batch, not per image); a file that fails is dropped from its batch."""
+    (one hand-off per batch, not per image); a file that fails is dropped from its batch, and said
+    once (a folder changed under a run failed 180 files a line each, every epoch)."""
+    said: set[str] = set()
 
     def decode(paths: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         files = [path.decode() for path in paths]
         images, good, bad = cache.decode_batch(files, decoder, threads=False)
         for i, reason in bad.items():
-            log.warning("left out of this batch: %s (%s)", files[i], reason)
+            if files[i] not in said:
+                said.add(files[i])
+                log.warning("left out wherever it comes up (said once): %s (%s)", files[i], reason)
         return images, labels[good]
 
     def batch(paths: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

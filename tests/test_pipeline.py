@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -110,7 +112,7 @@ def test_label_encoders():
     assert label_encoder(LabelMode.binary, 2)(tf.constant([1, 0])).numpy().tolist() == [[1.0], [0.0]]
 
 
-def test_cache_none_decodes_every_epoch_and_drops_bad_files(tmp_path):
+def test_cache_none_decodes_every_epoch_and_drops_bad_files(tmp_path, caplog):
     from conftest import compose, messy_folder
 
     from runner import pipeline
@@ -125,10 +127,12 @@ def test_cache_none_decodes_every_epoch_and_drops_bad_files(tmp_path):
         "data.image_size=[16,16]",
     ).data
     data = pipeline.build(cfg, DirSource(path=str(root)).index(), seed=0)
-    for _ in range(2):  # the truncated PNG and the corrupt JPEG are dropped each epoch, never raised
+    for _ in range(2):  # the bad files are dropped each epoch, never raised
         batches = list(data.train)
         assert sum(int(x.shape[0]) for x, _ in batches) == good
         assert batches[0][0].dtype == tf.uint8 and batches[0][0].shape[1:] == (16, 16, 3)
+    said = [Path(r.args[0]).name for r in caplog.records if r.msg.startswith("left out wherever")]
+    assert sorted(said) == ["empty.jpg", "garbage.jpg", "text.jpg", "truncated.png"]  # once each
 
 
 def test_one_class_is_a_clear_error(tmp_path):
