@@ -250,6 +250,8 @@ def explain(err: BaseException, overrides: Sequence[str] = ()) -> str | None:
         return " ".join(str(err).split())
     if full := _disk_full(err):
         return full
+    if refused := refused_by_server(str(err)):
+        return f"tracking.uri: {refused}"
     if isinstance(err, RuntimeError) and str(err) == "Could not determine home directory.":  # pathlib's
         return (
             "this process has no home folder: HOME is not set, and its user has no entry in "
@@ -272,6 +274,27 @@ def _refused_by_target(err: InstantiationException) -> str:
     lines = [line.strip() for line in said.splitlines() if line.strip() and not line.startswith(details)]
     name = target[1].rpartition(".")[2] if target else type(err.__cause__).__name__
     return f"{key[1] if key else 'config'} ({name}): {' '.join(lines) or type(err.__cause__).__name__}"
+
+
+def refused_by_server(said: str) -> str | None:
+    """What an MLflow server's HTTP error means, from MLflow's words for it ("API request to
+    endpoint /api/2.0/... failed with error code 401 != 200. Response body: ...")."""
+    found = re.search(r"API request to endpoint (\S+) failed with error code (\d+)", said)
+    if not found:
+        return None
+    endpoint, code = found.groups()
+    if code == "401":
+        return (
+            f"the MLflow server wants credentials (HTTP 401 for {endpoint}). Set "
+            f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN, in the "
+            f"environment, as its admin gave them."
+        )
+    if code == "403":
+        return (
+            f"the MLflow server refused these credentials this request (HTTP 403 for {endpoint}). "
+            f"Ask its admin for access to the experiment, or check MLFLOW_TRACKING_USERNAME."
+        )
+    return f"the MLflow server failed (HTTP {code} for {endpoint}); its own log says why."
 
 
 def _disk_full(err: BaseException) -> str | None:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from runner.errors import RunnerError
+from runner.errors import RunnerError, refused_by_server
 
 SERVER_TIMEOUT = 10  # seconds for a tracking server to answer its health check
 
@@ -134,6 +134,8 @@ def opening(uri: str) -> Iterator[None]:
             f"it at a folder you can write, or use the default, sqlite:///mlflow.db."
         ) from err
     except mlflow.exceptions.MlflowException as err:
+        if refused := refused_by_server(err.message):
+            raise RunnerError(f"tracking.uri={uri}: {refused}") from err
         reason = first(err.message)
         if "database schema" in reason:  # a store another MLflow made (most often: an older one)
             raise RunnerError(

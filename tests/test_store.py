@@ -180,3 +180,42 @@ def test_a_store_error_mlflow_raises_again_is_not_also_logged_with_its_traceback
         resource.setrlimit(resource.RLIMIT_FSIZE, limit)
         signal.signal(signal.SIGXFSZ, ignored)
     assert "Traceback" not in capfd.readouterr().err
+
+
+class Refusing(http.server.BaseHTTPRequestHandler):
+    """A server behind a login, as MLflow's basic-auth app or a proxy is: 401 to everything."""
+
+    def do_GET(self) -> None:
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="mlflow"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_POST = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_server_that_wants_credentials_says_which_variables_give_them():
+    # MLflow's words ("API request to endpoint ... failed with error code 401 != 200") came with
+    # "use the default sqlite store" when training, and with a traceback from rerun and predict.
+    from runner.errors import RunnerError, explain
+    from runner.store import connect
+    from runner.stored import client, find_run
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    uri = f"http://127.0.0.1:{server.server_port}"
+    wants = "the MLflow server wants credentials (HTTP 401 for /api/2.0/mlflow/experiments/"
+    variables = "Set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN"
+    try:
+        with pytest.raises(RunnerError) as training:
+            connect(uri, "runner")
+        assert str(training.value).startswith(f"tracking.uri={uri}: {wants}get-by-name)")
+        with pytest.raises(Exception) as reading:  # rerun, predict, evaluate, export
+            find_run(client(uri), "baseline")
+        assert explain(reading.value).startswith(f"tracking.uri: {wants}")
+        assert variables in str(training.value) and variables in explain(reading.value)
+    finally:
+        server.shutdown()
