@@ -291,7 +291,7 @@ def refused_by_server(said: str) -> str | None:
         )
     if code == "403":
         return (
-            f"the MLflow server refused these credentials this request (HTTP 403 for {endpoint}). "
+            f"the MLflow server does not let these credentials do this (HTTP 403 for {endpoint}). "
             f"Ask its admin for access to the experiment, or check MLFLOW_TRACKING_USERNAME."
         )
     return f"the MLflow server failed (HTTP {code} for {endpoint}); its own log says why."
