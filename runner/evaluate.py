@@ -49,6 +49,7 @@ def log_evaluation(
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     from runner import record
+    from runner.figures import matrix_figure
 
     classes = range(len(class_names))
     matrix = confusion_matrix(truth, predicted, labels=classes)
@@ -106,23 +107,6 @@ def log_mistakes(
         for k, line in enumerate(lines):
             draw.text((x, y + TILE + 1 + 11 * k), line[:17], fill="black")
     mlflow.log_image(sheet, f"eval/{prefix}mistakes.png")
-
-
-def matrix_figure(matrix: np.ndarray, class_names: list[str]) -> Any:
-    """scikit-learn's confusion-matrix plot, sized to the classes (counts in the cells up to 40)."""
-    from matplotlib.figure import Figure
-    from sklearn.metrics import ConfusionMatrixDisplay
-
-    side = min(max(4.0, 0.4 * len(class_names) + 2), 40.0)
-    figure = Figure(figsize=(side, side), layout="constrained")
-    # A "$" is escaped: matplotlib reads text between two as math, and a folder named "$x^$" or
-    # "$5 $10" would stop the run at its end with a mathtext parse error.
-    labels = [name.replace("$", r"\$") for name in class_names]
-    display = ConfusionMatrixDisplay(matrix, display_labels=labels)
-    display.plot(
-        ax=figure.subplots(), colorbar=False, xticks_rotation="vertical", include_values=len(matrix) <= 40
-    )
-    return figure
 
 
 def listed(csv_path: Path, class_names: list[str], path_column: str, label_column: str) -> Any:

@@ -1,0 +1,65 @@
+"""The confusion matrix as a picture for the MLflow UI, its class names drawn in a font that has
+their characters.
+
+matplotlib's default font (DejaVu Sans) has no CJK, Thai or Devanagari glyphs: a class folder named
+``猫`` was an empty box on the plot and a ``Glyph ... missing`` warning on the console for each
+character. Such a name is drawn with an installed font that has it (matplotlib falls back glyph by
+glyph along a list of families); where none has it, by its class number (``class 3``): the CSV
+beside the picture names it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+LAST_RESORT = "Last Resort"  # matplotlib's font of placeholder boxes, one for every character
+
+
+def matrix_figure(matrix: np.ndarray, class_names: list[str]) -> Any:
+    """scikit-learn's confusion-matrix plot, sized to the classes (counts in the cells up to 40)."""
+    from matplotlib.figure import Figure
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    side = min(max(4.0, 0.4 * len(class_names) + 2), 40.0)
+    figure = Figure(figsize=(side, side), layout="constrained")
+    labels, families = drawable(class_names)
+    # A "$" is escaped: matplotlib reads text between two as math, and a folder named "$x^$" or
+    # "$5 $10" would stop the run at its end with a mathtext parse error.
+    display = ConfusionMatrixDisplay(matrix, display_labels=[name.replace("$", r"\$") for name in labels])
+    axes = figure.subplots()
+    display.plot(ax=axes, colorbar=False, xticks_rotation="vertical", include_values=len(matrix) <= 40)
+    for text in [*axes.get_xticklabels(), *axes.get_yticklabels()]:
+        text.set_fontfamily(families)
+    return figure
+
+
+def drawable(class_names: list[str]) -> tuple[list[str], list[str]]:
+    """The names as they can be drawn, and the font families to draw them with: the default
+    font's, then each installed font that adds characters the names need."""
+    from matplotlib import font_manager
+
+    default = font_manager.findfont(font_manager.FontProperties())  # rcParams: DejaVu Sans
+    families, have = [font_manager.get_font(default).family_name], characters(default)
+    needed = {ord(c) for name in class_names for c in name} - have
+    for font in font_manager.fontManager.ttflist:
+        if not needed:
+            break
+        if font.name.startswith(LAST_RESORT) or font.name in families:
+            continue
+        if adds := needed & characters(font.fname):
+            families.append(font.name)
+            have |= adds
+            needed -= adds
+    labels = [
+        name if all(ord(c) in have for c in name) else f"class {i}" for i, name in enumerate(class_names)
+    ]
+    return labels, families
+
+
+def characters(path: str) -> set[int]:
+    """The code points a font file has glyphs for."""
+    from matplotlib import font_manager
+
+    return set(font_manager.get_font(path).get_charmap())
