@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from runner.errors import options_then_overrides, shell_join
+from runner.errors import described, options_then_overrides, shell_join
 
 if TYPE_CHECKING:  # TensorFlow stays unimported for --help
     from runner.pipeline import Data
@@ -24,7 +24,7 @@ IMBALANCE = 3.0  # largest class / smallest class in training from which class w
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m runner.check", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m runner.check", description=described(__doc__))
     parser.add_argument("--out", default="data_check", help="folder for split.csv, skipped.csv, ... ")
     args, overrides = options_then_overrides(parser, argv)
     from runner.__main__ import expand_home, reported

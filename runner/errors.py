@@ -89,6 +89,13 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+def described(doc: str) -> str:
+    """A command's ``--help`` summary: its module docstring's first paragraph, less the usage it
+    opens with (argparse prints its own), which split at its first line cut it short."""
+    summary = " ".join(doc.split("\n\n")[0].split()).split("``: ", 1)[-1]
+    return summary[:1].upper() + summary[1:]
+
+
 def options_then_overrides(
     parser: argparse.ArgumentParser, argv: list[str] | None
 ) -> tuple[argparse.Namespace, list[str]]:

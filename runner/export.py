@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from runner.errors import RunnerError
+from runner.errors import RunnerError, described
 from runner.schemas.tracking import TrackingConfig
 
 FORMATS = {"saved_model": ("tf_saved_model", "saved_model"), "litert": ("litert", "model.tflite")}
@@ -63,9 +63,7 @@ def make_folder(out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m runner.export", description=__doc__.splitlines()[0].split(": ", 1)[1]
-    )
+    parser = argparse.ArgumentParser(prog="python -m runner.export", description=described(__doc__))
     parser.add_argument(
         "run_id", metavar="RUN", help="a run id or name, models:/NAME/VERSION or models:/NAME@ALIAS"
     )

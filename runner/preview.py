@@ -13,7 +13,7 @@ import sys
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from runner.errors import RunnerError, options_then_overrides, positive_int
+from runner.errors import RunnerError, described, options_then_overrides, positive_int
 
 TILE = 96  # grid cell side in pixels; small images are scaled up (nearest) to be visible
 LABEL_WIDTH = 110
@@ -65,7 +65,7 @@ def sample(cfg, index, rows: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m runner.preview", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m runner.preview", description=described(__doc__))
     parser.add_argument("--rows", type=positive_int, default=6, help="source images, one per row")
     parser.add_argument("--draws", type=positive_int, default=5, help="augmented draws per image")
     parser.add_argument("--out", default="aug_preview.png", help="PNG file to write")

@@ -114,3 +114,16 @@ def test_commands_to_paste_quote_hydra_quoted_values_readably_and_round_trip():
     assert shell_join(args) == "python -m runner \"data.pattern='photos/**/*.jpg'\" 'data.image_size=[8,8]'"
     for tricky in ("+data.kwargs.path='$HOME/x'", "a='b\"c'", "a='wow!'", "a='back\\slash'", 'a="x y"'):
         assert shlex.split(shell_join([tricky])) == [tricky]  # what a shell hands back
+
+
+@pytest.mark.parametrize(
+    "module", ["runner.export", "runner.check", "runner.preview", "runner.bench.__main__"]
+)
+def test_a_commands_help_says_its_whole_summary(module, capsys):
+    # Cut from its docstring's first line, export's said "a run's" and stopped there.
+    import importlib
+
+    with pytest.raises(SystemExit):
+        importlib.import_module(module).main(["--help"])
+    summary = " ".join(capsys.readouterr().out.split("\n\n")[1].split())
+    assert summary[0].isupper() and summary.endswith(".") and "``" not in summary, summary

@@ -33,13 +33,12 @@ from pathlib import Path
 from runner.bench.loaders import cache_sizes, fit_epochs, loaders
 from runner.bench.measure import figures_or_error, index_scale, measure, warm_up
 from runner.bench.photos import make_photos
-from runner.errors import positive_int
+from runner.errors import described, positive_int
 from runner.memory import keep_freed_memory
 
 
 def main(argv: list[str] | None = None) -> None:
-    summary = __doc__.split("\n\n")[0].replace("\n", " ")
-    parser = argparse.ArgumentParser(prog="python -m runner.bench", description=summary)
+    parser = argparse.ArgumentParser(prog="python -m runner.bench", description=described(__doc__))
     parser.add_argument("dir", nargs="?", type=Path, help="a folder of class subfolders of JPEGs")
     parser.add_argument("--size", type=positive_int, default=224, help="target side in pixels")
     parser.add_argument("--batch", type=positive_int, default=32)
