@@ -5,7 +5,7 @@ matplotlib's default font (DejaVu Sans) has no CJK, Thai or Devanagari glyphs: a
 ``猫`` was an empty box on the plot and a ``Glyph ... missing`` warning on the console for each
 character. Such a name is drawn with an installed font that has it (matplotlib falls back glyph by
 glyph along a list of families); where none has it, by its class number (``class 3``): the CSV
-beside the picture names it.
+beside the picture names it. A name too long for the plot is drawn as its two ends.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+LONGEST = 32  # characters of a class name on the plot
 LAST_RESORT = "Last Resort"  # matplotlib's font of placeholder boxes, one for every character
 
 
@@ -53,9 +54,20 @@ def drawable(class_names: list[str]) -> tuple[list[str], list[str]]:
             have |= adds
             needed -= adds
     labels = [
-        name if all(ord(c) in have for c in name) else f"class {i}" for i, name in enumerate(class_names)
+        shortened(name) if all(ord(c) in have for c in name) else f"class {i}"
+        for i, name in enumerate(class_names)
     ]
+    if len(set(labels)) < len(labels):  # two long names alike at both ends
+        labels = [f"{i} {label}" for i, label in enumerate(labels)]
     return labels, families
+
+
+def shortened(name: str, most: int = LONGEST) -> str:
+    """A name past ``most`` characters as its two ends: longer ones left the matrix no room (and
+    matplotlib warned that its layout collapsed)."""
+    if len(name) <= most:
+        return name
+    return f"{name[: most // 2 - 1]}…{name[-(most - most // 2) :]}"
 
 
 def characters(path: str) -> set[int]:

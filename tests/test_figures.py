@@ -9,16 +9,32 @@ import numpy as np
 
 def test_a_class_name_the_default_font_lacks_is_drawn_in_one_that_has_it_or_by_number():
     # A folder named "猫" was an empty box on the plot and a "Glyph missing" warning per character.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    from runner.figures import drawable, matrix_figure
+    from runner.figures import drawable
 
     names = ["cat", "Ⓐ-team", "\ufdd0"]  # Ⓐ: not in DejaVu Sans, in matplotlib's STIX; U+FDD0: in no font
     labels, families = drawable(names)
     assert labels == ["cat", "Ⓐ-team", "class 2"] and families[0] == "DejaVu Sans" and len(families) > 1
     assert drawable(["cat", "dog"]) == (["cat", "dog"], ["DejaVu Sans"])
-    figure = matrix_figure(np.eye(3, dtype=int), names)
+
+
+def test_long_class_names_are_drawn_as_their_two_ends_and_kept_apart():
+    from runner.figures import drawable
+
+    ends = "n01440764_" + "tench " * 10 + "(Tinca tinca)"
+    assert drawable([ends, "cat"])[0] == ["n01440764_tench…ch (Tinca tinca)", "cat"]
+    alike = ["a" * 20 + "1" + "z" * 20, "a" * 20 + "2" + "z" * 20]  # the same once shortened
+    assert drawable(alike)[0] == [f"{i} {'a' * 15}…{'z' * 16}" for i in range(2)]
+
+
+def test_the_matrix_is_drawn_without_a_warning():
+    # matplotlib warns of each glyph its fonts lack, and of a layout a long name collapsed.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from runner.figures import drawable, matrix_figure
+
+    names = ["cat", "Ⓐ-team", "\ufdd0", "x" * 250]
+    figure = matrix_figure(np.eye(4, dtype=int), names)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # matplotlib warns of each glyph its fonts lack
+        warnings.simplefilter("error")
         FigureCanvasAgg(figure).draw()
-    assert [text.get_text() for text in figure.axes[0].get_xticklabels()] == labels
+    assert [text.get_text() for text in figure.axes[0].get_xticklabels()] == drawable(names)[0]
