@@ -86,6 +86,7 @@ def log_mistakes(
     import mlflow
     from PIL import Image, ImageDraw
 
+    from runner.figures import caption_font, captions, in_caption
     from runner.preview import TILE, tile
 
     wrong = np.flatnonzero(truth != predicted)
@@ -95,17 +96,17 @@ def log_mistakes(
     columns, caption, gap = 6, 36, 8
     rows = -(-len(shown) // columns)
     sheet = Image.new("RGB", (columns * (TILE + gap), rows * (TILE + caption + gap)), "white")
-    draw = ImageDraw.Draw(sheet)
+    draw, font, names = ImageDraw.Draw(sheet), caption_font(), captions(class_names)
     for n, (i, pixels) in enumerate(zip(shown, images(shown), strict=True)):
         x, y = (n % columns) * (TILE + gap), (n // columns) * (TILE + caption + gap)
         sheet.paste(tile(pixels), (x, y))
         lines = [
-            Path(paths[i]).name,
-            f"true {class_names[truth[i]]}",
-            f"said {class_names[predicted[i]][:9]} ({confidence[i]:.2f})",
+            in_caption(Path(paths[i]).name),
+            f"true {names[truth[i]]}",
+            f"said {names[predicted[i]][:9]} ({confidence[i]:.2f})",
         ]
         for k, line in enumerate(lines):
-            draw.text((x, y + TILE + 1 + 11 * k), line[:17], fill="black")
+            draw.text((x, y + TILE + 1 + 11 * k), line[:17], fill="black", font=font)
     mlflow.log_image(sheet, f"eval/{prefix}mistakes.png")
 
 

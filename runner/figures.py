@@ -1,15 +1,18 @@
-"""The confusion matrix as a picture for the MLflow UI, its class names drawn in a font that has
-their characters.
+"""Text on the pictures a run logs (the confusion matrix, the augmentation preview, the mistakes
+sheet) in fonts that have its characters.
 
 matplotlib's default font (DejaVu Sans) has no CJK, Thai or Devanagari glyphs: a class folder named
-``猫`` was an empty box on the plot and a ``Glyph ... missing`` warning on the console for each
-character. Such a name is drawn with an installed font that has it (matplotlib falls back glyph by
-glyph along a list of families); where none has it, by its class number (``class 3``): the CSV
-beside the picture names it. A name too long for the plot is drawn as its two ends.
+``猫`` was an empty box on the matrix and a ``Glyph ... missing`` warning on the console for each
+character. There such a name is drawn with an installed font that has it (matplotlib falls back
+glyph by glyph along a list of families); where none has it, by its class number (``class 3``):
+the CSV beside the picture names it. A name too long for the plot is drawn as its two ends.
+Pillow's default font has ASCII alone (``café`` came out ``caf□``), so the sheets Pillow draws use
+DejaVu Sans too, from matplotlib's own files, with the same ``class N`` for what it lacks.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -37,12 +40,11 @@ def matrix_figure(matrix: np.ndarray, class_names: list[str]) -> Any:
 
 
 def drawable(class_names: list[str]) -> tuple[list[str], list[str]]:
-    """The names as they can be drawn, and the font families to draw them with: the default
-    font's, then each installed font that adds characters the names need."""
+    """The names as the matrix can show them, and the font families to draw them with: the
+    default font's, then each installed font that adds characters the names need."""
     from matplotlib import font_manager
 
-    default = font_manager.findfont(font_manager.FontProperties())  # rcParams: DejaVu Sans
-    families, have = [font_manager.get_font(default).family_name], characters(default)
+    families, have = [font_manager.get_font(default_font()).family_name], set(characters(default_font()))
     needed = {ord(c) for name in class_names for c in name} - have
     for font in font_manager.fontManager.ttflist:
         if not needed:
@@ -53,13 +55,20 @@ def drawable(class_names: list[str]) -> tuple[list[str], list[str]]:
             families.append(font.name)
             have |= adds
             needed -= adds
-    labels = [
-        shortened(name) if all(ord(c) in have for c in name) else f"class {i}"
-        for i, name in enumerate(class_names)
-    ]
+    labels = [shortened(name) for name in numbered(class_names, have)]
     if len(set(labels)) < len(labels):  # two long names alike at both ends
         labels = [f"{i} {label}" for i, label in enumerate(labels)]
     return labels, families
+
+
+def captions(class_names: list[str]) -> list[str]:
+    """The names as the sheets Pillow draws (``caption_font``) can show them."""
+    return numbered(class_names, characters(default_font()))
+
+
+def numbered(class_names: list[str], have: set[int] | frozenset[int]) -> list[str]:
+    """Each name, or ``class N`` where a font with the characters ``have`` cannot draw it."""
+    return [name if all(ord(c) in have for c in name) else f"class {i}" for i, name in enumerate(class_names)]
 
 
 def shortened(name: str, most: int = LONGEST) -> str:
@@ -70,8 +79,30 @@ def shortened(name: str, most: int = LONGEST) -> str:
     return f"{name[: most // 2 - 1]}…{name[-(most - most // 2) :]}"
 
 
-def characters(path: str) -> set[int]:
+def in_caption(text: str) -> str:
+    """``text`` (a file's name) with each character ``caption_font`` lacks as ``?``."""
+    have = characters(default_font())
+    return "".join(c if ord(c) in have else "?" for c in text)
+
+
+@functools.cache
+def caption_font(size: int = 10) -> Any:
+    from PIL import ImageFont
+
+    return ImageFont.truetype(default_font(), size)
+
+
+@functools.cache
+def default_font() -> str:
+    """The file of matplotlib's default font (DejaVu Sans, which matplotlib ships)."""
+    from matplotlib import font_manager
+
+    return font_manager.findfont(font_manager.FontProperties())
+
+
+@functools.cache
+def characters(path: str) -> frozenset[int]:
     """The code points a font file has glyphs for."""
     from matplotlib import font_manager
 
-    return set(font_manager.get_font(path).get_charmap())
+    return frozenset(font_manager.get_font(path).get_charmap())

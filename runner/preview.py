@@ -39,16 +39,18 @@ def grid(
 ) -> Image.Image:
     """Rows: ``images``; columns: the image, then ``draws`` passes through the augmentation ``stack``."""
     from runner.augment import apply
+    from runner.figures import caption_font, captions
 
     one_hot = np.eye(max(len(class_names), 1), dtype=np.float32)[labels]
     augment = apply(stack)
     columns = [images] + [augment(images, one_hot, step)[0].numpy() for step in range(draws)]
     sheet = Image.new("RGB", (LABEL_WIDTH + TILE * len(columns), HEADER + TILE * len(images)), "white")
     draw = ImageDraw.Draw(sheet)
+    font, names = caption_font(), captions(class_names)
     for c, title in enumerate(["decoded"] + [f"draw {d + 1}" for d in range(draws)]):
-        draw.text((LABEL_WIDTH + c * TILE + 4, 4), title, fill="black")
+        draw.text((LABEL_WIDTH + c * TILE + 4, 4), title, fill="black", font=font)
     for r, label in enumerate(labels):
-        draw.text((4, HEADER + r * TILE + TILE // 2), class_names[label][:16], fill="black")
+        draw.text((4, HEADER + r * TILE + TILE // 2), names[label][:16], fill="black", font=font)
         for c, column in enumerate(columns):
             sheet.paste(tile(column[r]), (LABEL_WIDTH + c * TILE, HEADER + r * TILE))
     return sheet

@@ -38,3 +38,20 @@ def test_the_matrix_is_drawn_without_a_warning():
         warnings.simplefilter("error")
         FigureCanvasAgg(figure).draw()
     assert [text.get_text() for text in figure.axes[0].get_xticklabels()] == drawable(names)[0]
+
+
+def test_the_sheets_pillow_draws_have_the_characters_of_their_names():
+    # Pillow's default font has ASCII alone: "café" was drawn "caf□" on the preview and mistakes.
+    import numpy as np
+
+    from runner.figures import caption_font, captions, in_caption
+    from runner.preview import grid
+
+    def drawn(text: str) -> bytes:
+        return bytes(caption_font().getmask(text))
+
+    assert all(drawn(c) != drawn("\ufdd0") for c in "é→Öß")  # U+FDD0, in no font: the empty box
+    assert captions(["café", "猫"]) == ["café", "class 1"]
+    assert in_caption("猫_01.jpg") == "?_01.jpg"
+    pixels = np.zeros((1, 8, 8, 3), np.uint8)
+    assert grid(pixels, np.array([0]), ["猫"], [], 0) == grid(pixels, np.array([0]), ["class 0"], [], 0)
