@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from runner.errors import described, options_then_overrides, shell_join
+from runner.cli import described, options_then_overrides
+from runner.errors import shell_join
 
 if TYPE_CHECKING:  # TensorFlow stays unimported for --help
     from runner.pipeline import Data

@@ -7,7 +7,6 @@ key, unknown option, wrong type) into the same kind of line, with the closest va
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import errno
 import importlib
@@ -16,7 +15,7 @@ import json
 import re
 import shlex
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 
@@ -80,37 +79,6 @@ def _missing_option(err: MissingConfigException) -> str:
         f"{group}={choice}: no such option in config group '{group}'. "
         f"Valid options: {', '.join(options)}.{closest(choice, options)}{plugin}"
     )
-
-
-def positive_int(text: str) -> int:
-    """An argparse type for counts and sizes: what argparse's own ``int`` would let through as 0."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
-    return int(text)
-
-
-def described(doc: str) -> str:
-    """A command's ``--help`` summary: its module docstring's first paragraph, less the usage it
-    opens with (argparse prints its own), which split at its first line cut it short."""
-    summary = " ".join(doc.split("\n\n")[0].split()).split("``: ", 1)[-1]
-    return summary[:1].upper() + summary[1:]
-
-
-def options_then_overrides(
-    parser: argparse.ArgumentParser, argv: list[str] | None
-) -> tuple[argparse.Namespace, list[str]]:
-    """A command's own options, and the rest as Hydra overrides. An option it does not have
-    (``--k 0``) is the parser's error naming the closest of its options, not Hydra's "cannot parse
-    the override '--k'"."""
-    args, overrides = parser.parse_known_args(argv)
-    if flags := [arg for arg in overrides if arg.startswith("-")]:
-        options = [o for o in parser._option_string_actions if o.startswith("--")]  # no public list
-        given = flags[0].partition("=")[0]
-        parser.error(
-            f"unrecognized option {given}.{closest(given, options)} Its options: {', '.join(options)}; "
-            f"the other arguments are overrides (KEY=VALUE)."
-        )
-    return args, overrides
 
 
 def parameters(fn: object) -> list[str]:
@@ -181,12 +149,23 @@ def for_example(key: str, parent: object) -> str:
 
 
 def as_typed(value: object) -> str:
-    """A config value as an override writes it: ``null``, ``true``, an enum's name."""
-    if value is None or isinstance(value, bool):
-        return json.dumps(value)
+    """A config value as an override writes it, an enum's with the other choices."""
     if isinstance(value, Enum):
         choices = ", ".join(member.name for member in type(value))
         return f"{value.name} (one of {choices})"
+    return as_override(value)
+
+
+def as_override(value: object) -> str:
+    """A value as an override spells it: ``null``, ``true``, an enum's name, ``[64,64]``."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, Mapping):
+        return f"{{{','.join(f'{key}:{as_override(item)}' for key, item in value.items())}}}"
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return f"[{','.join(as_override(item) for item in value)}]"
     return str(value)
 
 

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from runner.errors import RunnerError, positive_int, shell_join, some
+from runner.cli import positive_int
+from runner.errors import RunnerError, shell_join, some
 from runner.schemas.tracking import TrackingConfig
 
 

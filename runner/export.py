@@ -18,7 +18,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from runner.errors import RunnerError, described
+from runner.cli import described
+from runner.errors import RunnerError
 from runner.schemas.tracking import TrackingConfig
 
 FORMATS = {"saved_model": ("tf_saved_model", "saved_model"), "litert": ("litert", "model.tflite")}

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
-from runner.errors import RunnerError, positive_int, some
+from runner.cli import positive_int
+from runner.errors import RunnerError, some
 from runner.schemas.data import IMAGE_EXTENSIONS, DataConfig
 from runner.schemas.tracking import TrackingConfig
 

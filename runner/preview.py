@@ -13,7 +13,8 @@ import sys
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from runner.errors import RunnerError, described, options_then_overrides, positive_int
+from runner.cli import described, options_then_overrides, positive_int
+from runner.errors import RunnerError
 
 TILE = 96  # grid cell side in pixels; small images are scaled up (nearest) to be visible
 LABEL_WIDTH = 110

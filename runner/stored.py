@@ -9,14 +9,13 @@ import dataclasses
 import json
 import tempfile
 from dataclasses import fields
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from runner.config import SCHEMAS, RunnerConfig
-from runner.errors import RunnerError, closest
+from runner.errors import RunnerError, as_override, closest
 from runner.store import client as open_store
 from runner.targets import check_targets
 
@@ -149,19 +148,6 @@ def default_of(field: dataclasses.Field) -> Any:
     if field.default_factory is not dataclasses.MISSING:
         return field.default_factory()
     return field.default
-
-
-def as_override(value: Any) -> str:
-    """A value as an override spells it: ``null``, ``true``, an enum's name, ``[64,64]``."""
-    if value is None or isinstance(value, bool):
-        return json.dumps(value)
-    if isinstance(value, Enum):
-        return value.name
-    if isinstance(value, (list, tuple)):
-        return f"[{','.join(as_override(item) for item in value)}]"
-    if isinstance(value, dict):
-        return f"{{{','.join(f'{key}:{as_override(item)}' for key, item in value.items())}}}"
-    return str(value)
 
 
 def made_by(run: Any) -> str:

@@ -33,7 +33,7 @@ from pathlib import Path
 from runner.bench.loaders import cache_sizes, fit_epochs, loaders
 from runner.bench.measure import figures_or_error, index_scale, measure, warm_up
 from runner.bench.photos import make_photos
-from runner.errors import described, positive_int
+from runner.cli import described, positive_int
 from runner.memory import keep_freed_memory
 
 

@@ -1,0 +1,39 @@
+"""What the commands' argument parsers share: counts of at least 1, a summary for ``--help``, and
+a command's own options kept apart from the Hydra overrides that follow them."""
+
+from __future__ import annotations
+
+import argparse
+
+from runner.errors import closest
+
+
+def positive_int(text: str) -> int:
+    """An argparse type for counts and sizes: what argparse's own ``int`` would let through as 0."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
+    return int(text)
+
+
+def described(doc: str) -> str:
+    """A command's ``--help`` summary: its module docstring's first paragraph, less the usage it
+    opens with (argparse prints its own), which split at its first line cut it short."""
+    summary = " ".join(doc.split("\n\n")[0].split()).split("``: ", 1)[-1]
+    return summary[:1].upper() + summary[1:]
+
+
+def options_then_overrides(
+    parser: argparse.ArgumentParser, argv: list[str] | None
+) -> tuple[argparse.Namespace, list[str]]:
+    """A command's own options, and the rest as Hydra overrides. An option it does not have
+    (``--k 0``) is the parser's error naming the closest of its options, not Hydra's "cannot parse
+    the override '--k'"."""
+    args, overrides = parser.parse_known_args(argv)
+    if flags := [arg for arg in overrides if arg.startswith("-")]:
+        options = [o for o in parser._option_string_actions if o.startswith("--")]  # no public list
+        given = flags[0].partition("=")[0]
+        parser.error(
+            f"unrecognized option {given}.{closest(given, options)} Its options: {', '.join(options)}; "
+            f"the other arguments are overrides (KEY=VALUE)."
+        )
+    return args, overrides
