@@ -13,6 +13,7 @@ DejaVu Sans too, from matplotlib's own files, with the same ``class N`` for what
 from __future__ import annotations
 
 import functools
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
@@ -66,7 +67,7 @@ def captions(class_names: list[str]) -> list[str]:
     return numbered(class_names, characters(default_font()))
 
 
-def numbered(class_names: list[str], have: set[int] | frozenset[int]) -> list[str]:
+def numbered(class_names: list[str], have: AbstractSet[int]) -> list[str]:
     """Each name, or ``class N`` where a font with the characters ``have`` cannot draw it."""
     return [name if all(ord(c) in have for c in name) else f"class {i}" for i, name in enumerate(class_names)]
 
