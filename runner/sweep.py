@@ -24,7 +24,7 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from runner.errors import RunnerError
 
@@ -51,6 +51,7 @@ class SweepRun(Callback):
         from runner.tracking import command, users_tags
 
         try:
+            OmegaConf.to_object(config.tracking)  # its schema's checks (an experiment with no name)
             experiment_id = connect(config.tracking.uri, config.tracking.experiment)
         except RunnerError as err:  # every job would fail alike: one line, before any job runs
             print(f"runner: error: {err}", file=sys.stderr)

@@ -198,6 +198,14 @@ def test_a_sqlite_store_under_a_tilde_is_refused_with_the_full_path():
     )
 
 
+def test_an_experiment_with_no_name_is_refused_before_the_store_is_opened():
+    from runner.checks import check_config
+
+    for name in ["''", "'  '"]:
+        with pytest.raises(RunnerError, match="an experiment needs a name, e.g. tracking.experiment=pets"):
+            check_config(compose(f"tracking.experiment={name}"))
+
+
 def test_a_registered_name_mlflow_would_refuse_after_training_is_refused_before():
     from runner.checks import check_config
 

@@ -113,9 +113,9 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
         (["aug=flpi"], ["aug=flpi", "flip, idg, mixup, none", "Did you mean 'flip'?"]),
         (["trainer.epochz=3"], ["trainer.epochz", "Did you mean 'epochs'?"]),
         (["data=digits", "tracking.uri=./mlruns"], ["error: tracking.uri=./mlruns: ", "sqlite:///mlflow.db"]),
-        (["data=digits", "tracking.experiment="], ["error: tracking.experiment='': ", "Name it"]),
+        (["data=digits", "tracking.experiment="], ["error: tracking.experiment='': ", "needs a name"]),
         # A sweep whose store refuses it stops before any job (each job would fail alike).
-        (["-m", "data=digits", "tracking.experiment="], ["error: tracking.experiment='': ", "Name it"]),
+        (["-m", "data=digits", "tracking.experiment="], ["error: tracking.experiment='': ", "needs a name"]),
         (
             ["data=glob", "data.label_regex=^(x)"],
             ["cannot parse the override 'data.label_regex=^(x)'", "Quote"],

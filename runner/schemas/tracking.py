@@ -31,6 +31,11 @@ class TrackingConfig:
                 f"tracking.uri={self.uri}: '~' is not your home folder here; the store would go in a "
                 f"folder named '~' in this one. Give the full path: tracking.uri=sqlite:///{home}"
             )
+        if not self.experiment.strip():  # MLflow's rule, after seconds of opening the store
+            raise RunnerError(
+                f"tracking.experiment={self.experiment!r}: an experiment needs a name, e.g. "
+                f"tracking.experiment=pets (default: runner)."
+            )
         if self.register_as and not self.log_model:
             raise RunnerError(
                 f"tracking.register_as={self.register_as}: registers the logged model, and "
