@@ -572,6 +572,21 @@ def first_three():
     yield from list(odd_images())[:3]
 
 
+def one_hot_labels():
+    """A generator source for tests: labels one-hot, as a Keras pipeline may already hold them."""
+    yield np.zeros((6, 6), np.uint8), np.array([0.0, 1.0])
+
+
+def test_a_generator_label_that_is_no_single_class_is_one_line():
+    # It was NumPy's "can only convert an array of size 1 to a Python scalar", with a traceback.
+    with pytest.raises(RunnerError) as refused:
+        GeneratorSource(fn="test_sources:one_hot_labels").index()
+    assert str(refused.value).startswith(
+        "data.fn=test_sources:one_hot_labels: the label of element 0 is [0.0, 1.0], not one class: "
+        "yield a class name or number (for a one-hot label, its argmax;"
+    )
+
+
 def test_generator_fn_typo_suggests_the_function():
     with pytest.raises(RunnerError, match="has no function 'squaers'.*Did you mean 'squares'"):
         GeneratorSource(fn="test_sources:squaers").index()

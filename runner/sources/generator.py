@@ -84,6 +84,12 @@ class GeneratorSource(GeneratorData):
                 bad[i] = f"shape {np.shape(element[0])} is not (height, width) or (height, width, channels)"
             elif image.shape != (shape := shape or image.shape):
                 bad[i] = f"shape {image.shape} differs from the element signature {shape}"
+            if np.ndim(element[1]) != 0:
+                raise RunnerError(
+                    f"data.fn={self.fn}: the label of element {i} is {np.asarray(element[1]).tolist()}, "
+                    f"not one class: yield a class name or number (for a one-hot label, its argmax; "
+                    f"data.label_mode=categorical makes them one-hot for the model)."
+                )
             names.append(f"{self.fn}[{i}]")
             arrays.append(image)
             values.append(str(np.asarray(element[1]).item()))
