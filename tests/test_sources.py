@@ -577,6 +577,24 @@ def one_hot_labels():
     yield np.zeros((6, 6), np.uint8), np.array([0.0, 1.0])
 
 
+def forever():
+    """A generator source for tests that never ends, as Keras's ``while True`` generators do."""
+    while True:
+        yield np.zeros((64, 64, 3), np.uint8), 0
+
+
+def test_a_generator_that_never_ends_is_stopped_before_it_fills_the_memory(monkeypatch):
+    from runner.sources import generator
+
+    monkeypatch.setattr(generator, "room", lambda: 2**20)  # half the memory, as if it were 2 MB
+    with pytest.raises(RunnerError) as refused:
+        GeneratorSource(fn="test_sources:forever").index()
+    assert str(refused.value).startswith(
+        "data.fn=test_sources:forever: 86 elements yielded, 0.0 GB held (half the memory available), "
+        "and it has not ended. A Keras-style generator loops for ever: yield one pass"
+    )
+
+
 def test_a_generator_label_that_is_no_single_class_is_one_line():
     # It was NumPy's "can only convert an array of size 1 to a Python scalar", with a traceback.
     with pytest.raises(RunnerError) as refused:

@@ -3,7 +3,8 @@
 The images are materialised once into the same uint8 cache as files, so shuffling, the
 validation split, augmentation and resizing to ``data.image_size`` work exactly as for folders.
 An element whose shape differs from the signature (declared as ``data.element_shape``, else the
-first element's) is skipped with a reason, like a corrupt file.
+first element's) is skipped with a reason, like a corrupt file. The function must end: one that
+loops for ever is stopped once its elements hold half the memory available.
 """
 
 from __future__ import annotations
@@ -62,13 +63,29 @@ def as_uint8(image: np.ndarray, value_range: list[float]) -> np.ndarray:
     return pixels[..., None] if pixels.ndim == 2 else pixels
 
 
+def room() -> int:
+    """Bytes a generator's elements may hold as they are materialised: half the memory available.
+    A generator that never ends (Keras's ``while True``) stops there, not at the OOM killer."""
+    import psutil
+
+    return psutil.virtual_memory().available // 2
+
+
 @dataclass
 class GeneratorSource(GeneratorData):
     def index(self) -> FileIndex:
         shape = tuple(self.element_shape) if self.element_shape else None
         names, arrays, values, bad = [], [], [], {}
         brightest = None  # of the float images: all at most 1 means they are 0-1, not 0-255
+        held, most = 0, room()
         for i, element in enumerate(call_with_kwargs(load_function(self.fn), self.fn, self.kwargs)):
+            if held > most:
+                raise RunnerError(
+                    f"data.fn={self.fn}: {i} elements yielded, {held / 2**30:.1f} GB held (half the "
+                    f"memory available), and it has not ended. A Keras-style generator loops for "
+                    f"ever: yield one pass over the data (itertools.islice(..., N), or a count in "
+                    f"+data.kwargs). If the images are that many, write them to files: data=dir."
+                )
             if not isinstance(element, tuple | list) or len(element) != 2:
                 raise RunnerError(f"data.fn={self.fn}: element {i} is not an (image, label) pair.")
             if np.asarray(element[0]).dtype.kind == "f" and np.size(element[0]):
@@ -92,6 +109,7 @@ class GeneratorSource(GeneratorData):
                 )
             names.append(f"{self.fn}[{i}]")
             arrays.append(image)
+            held += image.nbytes
             values.append(str(np.asarray(element[1]).item()))
         if not arrays:
             raise RunnerError(f"data.fn={self.fn}: yielded no elements.")
