@@ -186,14 +186,15 @@ def note_other_code(run: Any) -> None:
         )
 
 
-def note_added_keys(run: Any, stored: dict, args: list[str]) -> None:
+def note_added_keys(run: Any, stored: dict, args: list[str], resume: bool) -> None:
     """Keys added to the runner since the run was made: its config has no value for them, so the
-    rerun gives them their defaults, said on stderr with the override that changes each."""
+    rerun (or the resumed run) gives them their defaults, said on stderr with the override that
+    changes each."""
     given = {arg.lstrip("+").partition("=")[0] for arg in args}
     if added := {key: value for key, value in added_keys(stored).items() if key not in given}:
         print(
             f"runner: note: run {run.info.run_id} was made before this runner had "
-            f"{', '.join(added)}; this rerun gives "
+            f"{', '.join(added)}; {'the resumed run' if resume else 'this rerun'} gives "
             f"{'it its default' if len(added) == 1 else 'them their defaults'}: "
             f"{' '.join(f'{key}={value}' for key, value in added.items())} (override to change).",
             file=sys.stderr,
@@ -251,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     run_id = run.info.run_id  # args.run_id may be its name
     entry.reported(require_known_keys, run, stored)
     note_other_code(run)
-    note_added_keys(run, stored, rest)
+    note_added_keys(run, stored, rest, args.resume)
     entry.reported(require_named_code, stored, rest, run_id)
     entry.reported(require_same_folder, run, stored, rest, args.resume)
     with tempfile.TemporaryDirectory(prefix="runner-rerun-") as folder:
