@@ -512,7 +512,18 @@ def squares(n: int = 30):
 def test_generator_source_checks_the_signature():
     index = GeneratorSource(fn="test_sources:squares", kwargs={"n": 10}).index()
     assert len(index) == 10 and index.class_names == ["0", "1"]
-    assert "differs from the element signature (12, 12, 3)" in index.skipped[0][1]
+    assert index.skipped[0][1] == (
+        "shape (5, 5, 3) differs from the element signature (12, 12, 3) "
+        "(data.element_shape=[null,null,3] takes any size)"
+    )
+    # Declared with null sizes, photos of any size are kept (resized to data.image_size later).
+    anysize = GeneratorSource(fn="test_sources:squares", kwargs={"n": 10}, element_shape=[None, None, 3])
+    assert len(anysize.index()) == 11
+    gray = GeneratorSource(fn="test_sources:squares", kwargs={"n": 10}, element_shape=[None, None, 1])
+    with pytest.raises(
+        RunnerError, match=r"10 shape \(12, 12, 3\) differs from the element signature \(None, None, 1\),"
+    ):
+        gray.index()  # the channels it declares still hold
 
 
 def test_generator_kwargs_its_function_does_not_take_are_said_against_its_signature():

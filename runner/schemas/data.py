@@ -187,6 +187,7 @@ class GeneratorData(DataConfig):
     _target_: str = "runner.sources.GeneratorSource"
     fn: str = MISSING
     kwargs: dict[str, Any] = field(default_factory=dict)
-    element_shape: list[int] | None = None  # declared signature; default: the first element's
+    # The declared signature (default: the first element's); null takes any: [null,null,3].
+    element_shape: list[int | None] | None = None
     value_range: list[float] = field(default_factory=lambda: [0.0, 255.0])  # [0, 1] for float images
     class_names: list[str] | None = None

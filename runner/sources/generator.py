@@ -3,8 +3,10 @@
 The images are materialised once into the same uint8 cache as files, so shuffling, the
 validation split, augmentation and resizing to ``data.image_size`` work exactly as for folders.
 An element whose shape differs from the signature (declared as ``data.element_shape``, else the
-first element's) is skipped with a reason, like a corrupt file. The function must end: one that
-loops for ever is stopped once its elements hold half the memory available.
+first element's) is skipped with a reason, like a corrupt file; ``null`` in a declared one takes
+any size there (``[null,null,3]``: photos of every size, resized to ``data.image_size`` as files
+are). The function must end: one that loops for ever is stopped once its elements hold half the
+memory available.
 """
 
 from __future__ import annotations
@@ -63,6 +65,13 @@ def as_uint8(image: np.ndarray, value_range: list[float]) -> np.ndarray:
     return pixels[..., None] if pixels.ndim == 2 else pixels
 
 
+def fits(found: tuple[int, ...], signature: tuple[int | None, ...]) -> bool:
+    """``found`` has the signature's rank and each size it declares (None: any)."""
+    return len(found) == len(signature) and all(
+        s is None or s == f for f, s in zip(found, signature, strict=True)
+    )
+
+
 def room() -> int:
     """Bytes a generator's elements may hold as they are materialised: half the memory available.
     A generator that never ends (Keras's ``while True``) stops there, not at the OOM killer."""
@@ -99,8 +108,10 @@ class GeneratorSource(GeneratorData):
                 ) from err
             if image.ndim != 3:
                 bad[i] = f"shape {np.shape(element[0])} is not (height, width) or (height, width, channels)"
-            elif image.shape != (shape := shape or image.shape):
-                bad[i] = f"shape {image.shape} differs from the element signature {shape}"
+            elif not fits(image.shape, shape := shape or image.shape):
+                sizes_only = shape[-1] == image.shape[-1] and len(shape) == image.ndim
+                hint = f" (data.element_shape=[null,null,{shape[-1]}] takes any size)" if sizes_only else ""
+                bad[i] = f"shape {image.shape} differs from the element signature {shape}{hint}"
             if np.ndim(element[1]) != 0:
                 raise RunnerError(
                     f"data.fn={self.fn}: the label of element {i} is {np.asarray(element[1]).tolist()}, "
