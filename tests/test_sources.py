@@ -594,26 +594,28 @@ def forever():
         yield np.zeros((64, 64, 3), np.uint8), 0
 
 
-def test_a_generator_that_never_ends_is_stopped_before_it_fills_the_memory(monkeypatch):
+@pytest.mark.parametrize(
+    ("fn", "said"),
+    [
+        (  # as Keras's while-True generators do: it ran until the OOM killer
+            "forever",
+            "86 elements yielded, 0.0 GB held (half the memory available), and it has not ended. A "
+            "Keras-style generator loops for ever: yield one pass",
+        ),
+        (  # NumPy's "can only convert an array of size 1 to a Python scalar", with a traceback
+            "one_hot_labels",
+            "the label of element 0 is [0.0, 1.0], not one class: yield a class name or number (for a "
+            "one-hot label, its argmax;",
+        ),
+    ],
+)
+def test_a_generator_that_cannot_be_materialised_is_one_line(fn, said, monkeypatch):
     from runner.sources import generator
 
     monkeypatch.setattr(generator, "room", lambda: 2**20)  # half the memory, as if it were 2 MB
     with pytest.raises(RunnerError) as refused:
-        GeneratorSource(fn="test_sources:forever").index()
-    assert str(refused.value).startswith(
-        "data.fn=test_sources:forever: 86 elements yielded, 0.0 GB held (half the memory available), "
-        "and it has not ended. A Keras-style generator loops for ever: yield one pass"
-    )
-
-
-def test_a_generator_label_that_is_no_single_class_is_one_line():
-    # It was NumPy's "can only convert an array of size 1 to a Python scalar", with a traceback.
-    with pytest.raises(RunnerError) as refused:
-        GeneratorSource(fn="test_sources:one_hot_labels").index()
-    assert str(refused.value).startswith(
-        "data.fn=test_sources:one_hot_labels: the label of element 0 is [0.0, 1.0], not one class: "
-        "yield a class name or number (for a one-hot label, its argmax;"
-    )
+        GeneratorSource(fn=f"test_sources:{fn}").index()
+    assert str(refused.value).startswith(f"data.fn=test_sources:{fn}: {said}")
 
 
 def test_generator_fn_typo_suggests_the_function():
