@@ -172,6 +172,11 @@ def refuse_group_choices(args: list[str]) -> None:
             )
 
 
+def keys_given(args: list[str]) -> set[str]:
+    """The keys the command's overrides set (``KEY=VALUE``, ``+KEY=VALUE``)."""
+    return {key for key, sep, _ in (arg.lstrip("+").partition("=") for arg in args) if sep}
+
+
 def note_other_code(run: Any) -> None:
     """A rerun on other code than the run's may log other metrics (an augmentation drawn another
     way, a bug fixed since): said on stderr, with how to get the run's code back."""
@@ -190,7 +195,7 @@ def note_added_keys(run: Any, stored: dict, args: list[str], resume: bool) -> No
     """Keys added to the runner since the run was made: its config has no value for them, so the
     rerun (or the resumed run) gives them their defaults, said on stderr with the override that
     changes each."""
-    given = {arg.lstrip("+").partition("=")[0] for arg in args}
+    given = keys_given(args)
     if added := {key: value for key, value in added_keys(stored).items() if key not in given}:
         print(
             f"runner: note: run {run.info.run_id} was made before this runner had "
@@ -205,7 +210,7 @@ def require_named_code(stored: dict, args: list[str], run_id: str) -> None:
     """``data.fn`` (``data=generator``) is code that the rerun would import and call: a stored
     config is data, so a rerun calls a stored function only when its command names it again."""
     fn = (stored.get("data") or {}).get("fn")
-    if fn and not any(arg.lstrip("+").startswith("data.fn=") for arg in args):
+    if fn and "data.fn" not in keys_given(args):
         raise RunnerError(
             f"run {run_id}'s data.fn={fn}: a function its stored config names, which a rerun imports "
             f"and calls only when you name it too. If you trust that store and that code, add "
@@ -222,7 +227,7 @@ def require_same_folder(run: Any, stored: dict, args: list[str], resume: bool) -
         return
     from runner.tracking import flatten
 
-    given, values = {arg.lstrip("+").partition("=")[0] for arg in args}, flatten(stored)
+    given, values = keys_given(args), flatten(stored)
     relative = {
         key: value
         for key in PATH_KEYS

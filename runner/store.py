@@ -43,13 +43,17 @@ def require_server(uri: str) -> None:
         ) from err
 
 
+def sqlite_file(uri: str) -> Path | None:
+    """The file of a ``sqlite:///`` store (None for any other kind)."""
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
 def require_writable(uri: str) -> None:
     """Fail at once on a sqlite store this process cannot write (a read-only working directory, a
     file another user owns): MLflow retries it for a minute or two, then raises sqlalchemy's
     traceback. Tried, not asked: ``os.access`` says yes to root on a read-only file system."""
-    if not uri.startswith("sqlite:///"):
+    if (path := sqlite_file(uri)) is None:
         return
-    path = Path(uri.removeprefix("sqlite:///"))
     folder = next((p for p in path.parents if p.exists()), Path("."))  # MLflow makes the rest
     where = path if path.exists() else folder
     try:

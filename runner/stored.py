@@ -17,12 +17,13 @@ import yaml
 from runner.config import SCHEMAS, RunnerConfig
 from runner.errors import RunnerError, as_override, closest
 from runner.store import client as open_store
+from runner.store import sqlite_file
 from runner.targets import check_targets
 
 
 def client(uri: str) -> Any:
     """A client for the store at ``uri``; a sqlite file that is not there is an error, not a new store."""
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+    if (path := sqlite_file(uri)) is not None and not path.exists():
         raise RunnerError(
             f"tracking.uri={uri}: no MLflow store there. Run this where the run was trained, or "
             f"point tracking.uri at its store."
