@@ -1,0 +1,85 @@
+"""TensorFlow's start-up lines, held to ``TF_CPP_MIN_LOG_LEVEL`` as TensorFlow means them to be.
+
+On a CPU with AVX-512 (most servers), importing TensorFlow prints "oneDNN custom operations are
+on" twice, each after absl's "All log messages before absl::InitializeLog() is called are written
+to STDERR": absl writes whatever is logged before it is initialised, whatever the level asked for
+(abseil-cpp#1718, still open). So the first ``import tensorflow`` of a process that imported the
+runner runs with its stderr (the file descriptor: the lines come from C++) caught, and what it
+wrote is written back less the lines ``TF_CPP_MIN_LOG_LEVEL`` (1 unless you set it) leaves out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.abc
+import importlib.util
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from types import ModuleType
+
+ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+# absl's line prefix: severity, date (0000 before initialisation), time, thread, file:line]
+ABSL_LINE = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] ")
+LEVEL = {"I": 0, "W": 1, "E": 2, "F": 3}
+
+
+def kept(text: str, min_level: int) -> str:
+    """``text`` less absl's notice and its lines below ``min_level`` (a line's continuation goes
+    with it: oneDNN's message has none, but a warning may)."""
+    lines, dropping = [], False
+    for line in text.splitlines(keepends=True):
+        if line.rstrip("\n") == ABSL_NOTICE:
+            dropping = min_level > 0
+        elif absl := ABSL_LINE.match(line):
+            dropping = LEVEL[absl.group(1)] < min_level
+        if not dropping:
+            lines.append(line)
+    return "".join(lines)
+
+
+@contextlib.contextmanager
+def filtered_stderr(min_level: int) -> Iterator[None]:
+    """File descriptor 2 caught meanwhile; its text written back through ``kept`` after, error or not."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            sys.stderr.write(kept(caught.read().decode(errors="replace"), min_level))
+            sys.stderr.flush()
+
+
+class QuietImport(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` as the other finders do, and runs its module code in ``filtered_stderr``."""
+
+    def find_spec(self, name: str, path: object, target: ModuleType | None = None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # once: later imports find it in sys.modules
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def quiet_exec_module(module: ModuleType) -> None:
+            level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0")
+            with filtered_stderr(int(level) if level.isdigit() else 0):
+                exec_module(module)
+
+        spec.loader.exec_module = quiet_exec_module
+        return spec
+
+
+def install() -> None:
+    """Before TensorFlow's first import in this process; nothing if it was imported already."""
+    if "tensorflow" not in sys.modules and not any(isinstance(f, QuietImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, QuietImport())
