@@ -87,7 +87,7 @@ def log_mistakes(
     import mlflow
     from PIL import Image, ImageDraw
 
-    from runner.figures import caption_font, captions, in_caption
+    from runner.figures import caption_font, captions, fitted, in_caption
     from runner.preview import TILE, tile
 
     wrong = np.flatnonzero(truth != predicted)
@@ -101,13 +101,14 @@ def log_mistakes(
     for n, (i, pixels) in enumerate(zip(shown, images(shown), strict=True)):
         x, y = (n % columns) * (TILE + gap), (n // columns) * (TILE + caption + gap)
         sheet.paste(tile(pixels), (x, y))
+        said, score, room = "said ", f" ({confidence[i]:.2f})", TILE + gap - 2  # into the gap, not past it
         lines = [
-            in_caption(Path(paths[i]).name),
-            f"true {names[truth[i]]}",
-            f"said {names[predicted[i]][:9]} ({confidence[i]:.2f})",
+            fitted(in_caption(Path(paths[i]).name), room),
+            "true " + fitted(names[truth[i]], room - font.getlength("true ")),
+            said + fitted(names[predicted[i]], room - font.getlength(said + score)) + score,
         ]
         for k, line in enumerate(lines):
-            draw.text((x, y + TILE + 1 + 11 * k), line[:17], fill="black", font=font)
+            draw.text((x, y + TILE + 1 + 11 * k), line, fill="black", font=font)
     mlflow.log_image(sheet, f"eval/{prefix}mistakes.png")
 
 

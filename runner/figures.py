@@ -80,6 +80,17 @@ def shortened(name: str, most: int = LONGEST) -> str:
     return f"{name[: most // 2 - 1]}…{name[-(most - most // 2) :]}"
 
 
+def fitted(text: str, width: float) -> str:
+    """``text`` as ``caption_font`` draws it in ``width`` pixels: whole, or its two ends around
+    ``…`` (a cut at a fixed count of characters ran wide letters into the next tile and cut
+    narrow ones short, the confidence of a prediction among them)."""
+    font, shown, most = caption_font(), text, len(text)
+    while most > 2 and font.getlength(shown) > width:
+        most -= 1
+        shown = shortened(text, most)
+    return shown
+
+
 def in_caption(text: str) -> str:
     """``text`` (a file's name) with each character ``caption_font`` lacks as ``?``."""
     have = characters(default_font())

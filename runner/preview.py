@@ -40,7 +40,7 @@ def grid(
 ) -> Image.Image:
     """Rows: ``images``; columns: the image, then ``draws`` passes through the augmentation ``stack``."""
     from runner.augment import apply
-    from runner.figures import caption_font, captions
+    from runner.figures import caption_font, captions, fitted
 
     one_hot = np.eye(max(len(class_names), 1), dtype=np.float32)[labels]
     augment = apply(stack)
@@ -51,7 +51,8 @@ def grid(
     for c, title in enumerate(["decoded"] + [f"draw {d + 1}" for d in range(draws)]):
         draw.text((LABEL_WIDTH + c * TILE + 4, 4), title, fill="black", font=font)
     for r, label in enumerate(labels):
-        draw.text((4, HEADER + r * TILE + TILE // 2), names[label][:16], fill="black", font=font)
+        name = fitted(names[label], LABEL_WIDTH - 8)
+        draw.text((4, HEADER + r * TILE + TILE // 2), name, fill="black", font=font)
         for c, column in enumerate(columns):
             sheet.paste(tile(column[r]), (LABEL_WIDTH + c * TILE, HEADER + r * TILE))
     return sheet

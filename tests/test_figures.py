@@ -55,3 +55,18 @@ def test_the_sheets_pillow_draws_have_the_characters_of_their_names():
     assert in_caption("猫_01.jpg") == "?_01.jpg"
     pixels = np.zeros((1, 8, 8, 3), np.uint8)
     assert grid(pixels, np.array([0]), ["猫"], [], 0) == grid(pixels, np.array([0]), ["class 0"], [], 0)
+
+
+def test_a_caption_is_cut_to_its_tile_by_width_and_keeps_both_ends():
+    # Captions were cut at 17 characters: "said Ölbaum (0.34" lost its confidence, "WWW..." overran.
+    from runner.figures import caption_font, fitted, shortened
+    from runner.preview import TILE
+
+    width = caption_font().getlength
+    assert fitted("said Ölbaum", TILE) == "said Ölbaum"
+    assert fitted("true " + "i" * 25, TILE) == "true " + "i" * 25  # narrow: more than 17 fit
+    for name in ("IMG_20231114_093222_HDR_portrait.jpg", "true " + "W" * 30):
+        cut = fitted(name, TILE)
+        head, tail = cut.split("…")
+        assert name.startswith(head) and name.endswith(tail) and len(head) >= 4
+        assert width(cut) <= TILE < width(shortened(name, len(cut) + 1))  # the most that fits
