@@ -43,19 +43,29 @@ def kept(text: str, min_level: int) -> str:
 @contextlib.contextmanager
 def filtered_stderr(min_level: int) -> Iterator[None]:
     """File descriptor 2 caught meanwhile; its text written back through ``kept`` after, error or not."""
-    sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all (a daemon's closed descriptor): nothing to filter
+        yield
+        return
     with tempfile.TemporaryFile() as caught:
+        flush()
         os.dup2(caught.fileno(), 2)
         try:
             yield
         finally:
-            sys.stderr.flush()
+            flush()
             os.dup2(saved, 2)
             os.close(saved)
             caught.seek(0)
-            sys.stderr.write(kept(caught.read().decode(errors="replace"), min_level))
-            sys.stderr.flush()
+            text = kept(caught.read().decode(errors="replace"), min_level).encode()
+            while text:
+                text = text[os.write(2, text) :]
+
+
+def flush() -> None:
+    if sys.stderr is not None:  # None under pythonw
+        sys.stderr.flush()
 
 
 class QuietImport(importlib.abc.MetaPathFinder):
