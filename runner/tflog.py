@@ -1,11 +1,12 @@
 """TensorFlow's start-up lines, held to ``TF_CPP_MIN_LOG_LEVEL`` as TensorFlow means them to be.
 
-On a CPU with AVX-512 (Intel Xeons since Skylake, AMD since Zen 4), importing TensorFlow prints "oneDNN custom operations are
-on" twice, each after absl's "All log messages before absl::InitializeLog() is called are written
-to STDERR": absl writes whatever is logged before it is initialised, whatever the level asked for
-(abseil-cpp#1718, still open). So the first ``import tensorflow`` of a process that imported the
-runner runs with its stderr (the file descriptor: the lines come from C++) caught, and what it
-wrote is written back less the lines ``TF_CPP_MIN_LOG_LEVEL`` (1 unless you set it) leaves out.
+On a CPU with AVX-512 (Intel Xeons since Skylake, AMD since Zen 4), importing TensorFlow prints
+"oneDNN custom operations are on" twice, each after absl's "All log messages before
+absl::InitializeLog() is called are written to STDERR": absl writes whatever is logged before it
+is initialised, whatever the level asked for (abseil-cpp#1718, still open). So the first
+``import tensorflow`` of a process that imported the runner runs with its stderr (the file
+descriptor: the lines come from C++) caught, and what it wrote is written back less the lines
+``TF_CPP_MIN_LOG_LEVEL`` (1 unless you set it) leaves out.
 """
 
 from __future__ import annotations
