@@ -108,6 +108,12 @@ def schema_of(group: str, values: dict) -> str | None:
     return group if group in SCHEMAS else by_target.get(values.get("_target_"))
 
 
+def schema_fields(group: str, values: dict) -> tuple[dataclasses.Field, ...]:
+    """The fields of the schema a stored group was made with; none for a group without one."""
+    schema = schema_of(group, values)
+    return fields(SCHEMAS[schema]) if schema else ()
+
+
 def require_known_keys(run: Any, stored: dict) -> None:
     """A key of the stored config that this runner's schemas lack: the run was made by a runner
     that had it (a key renamed or removed since), and Hydra would stop on it in its own words."""
@@ -126,8 +132,7 @@ def unknown_key(stored: dict) -> tuple[str, str] | None:
     for group, values in stored.items():
         if group not in groups:
             return group, closest(group, groups)
-        schema = schema_of(group, values)
-        known = [field.name for field in fields(SCHEMAS[schema])] if schema else list(values)
+        known = [field.name for field in schema_fields(group, values)] or list(values)
         if name := next((key for key in values if key not in known), None):
             return f"{group}.{name}", closest(name, known)
     return None
@@ -138,10 +143,9 @@ def added_keys(stored: dict) -> dict[str, str]:
     keys added since the run was made, which a rerun (or a resume) gives their defaults."""
     added = {}
     for group, values in stored.items():
-        if schema := schema_of(group, values):
-            for field in fields(SCHEMAS[schema]):
-                if field.name not in values:
-                    added[f"{group}.{field.name}"] = as_override(default_of(field))
+        for field in schema_fields(group, values):
+            if field.name not in values:
+                added[f"{group}.{field.name}"] = as_override(default_of(field))
     return added
 
 
