@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,14 +26,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import psutil
-from tqdm import tqdm
 
 from runner import liveness
 from runner.cpus import usable_cores
 from runner.decode import Decoder
 from runner.errors import RunnerError
 from runner.schemas.data import Cache, DataConfig
-from runner.sources.index import FileIndex, header_problem
+from runner.sources.index import FileIndex, header_problem, progress
 
 if TYPE_CHECKING:  # imported where a memory cache is made: ``train`` checks room before TensorFlow
     import tensorflow as tf
@@ -43,7 +41,6 @@ log = logging.getLogger(__name__)
 
 # A memory cache may take at most this share of the memory available when the run starts.
 MEMORY_SHARE = 0.4
-PROGRESS_FROM = 5000
 CHUNK = 64  # images per thread task: amortises the hand-off, small enough to balance the threads
 T = TypeVar("T")
 Loaded = tuple["tf.Variable | np.ndarray", dict[int, str]]
@@ -77,7 +74,7 @@ def decode_into(out: np.ndarray, items: list, decoder: Decoder) -> dict[int, str
     starts = range(0, len(items), CHUNK)
     with (
         ThreadPoolExecutor(max_workers=usable_cores()) as pool,
-        tqdm(total=len(items), desc="decoding", file=sys.stderr, disable=len(items) < PROGRESS_FROM) as bar,
+        progress(len(items), "decoding") as bar,
     ):
         for start, failed in zip(starts, pool.map(work, starts), strict=True):
             bad.update(failed)

@@ -795,3 +795,19 @@ def test_max_per_class_keeps_the_same_few_of_each_class_and_part(tmp_path):
     assert np.bincount(digits.labels).tolist() == [5] * 10 and digits.capped == 1797 - 50
     with pytest.raises(RunnerError, match="data.max_per_class=0: must be at least 1"):
         DigitsSource(max_per_class=0)
+
+
+def test_progress_bars_show_on_a_terminal_only(monkeypatch):
+    # In a log file (a batch job's, CI's) each update of a bar was one more piece of one long line.
+    import io
+
+    from runner.sources.index import PROGRESS_FROM, progress
+
+    keyboard, terminal = os.openpty()
+    with open(terminal, "w") as tty:
+        monkeypatch.setattr(sys, "stderr", tty)
+        assert not progress(PROGRESS_FROM, "decoding").disable
+        assert progress(PROGRESS_FROM - 1, "decoding").disable  # small folders: none
+    os.close(keyboard)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert progress(PROGRESS_FROM, "decoding").disable

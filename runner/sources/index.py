@@ -12,7 +12,7 @@ import os
 import sys
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # Bytes read of each file that shares its size with another, before whole files are compared.
 PREFIX = 4096
-# Folders at least this large get a progress bar for the data check.
+# Folders at least this large get progress bars for their data check and their decoding.
 PROGRESS_FROM = 5000
 
 
@@ -158,6 +158,13 @@ def full_problem(path: str) -> str | None:
     return None
 
 
+def progress(total: int, desc: str, items: Iterable | None = None) -> tqdm:
+    """A progress bar on stderr for ``total`` items from PROGRESS_FROM up, on a terminal only: in a
+    log file (a batch job's, ``nohup``'s, CI's) each update was one more piece of one long line."""
+    disable = None if total >= PROGRESS_FROM else True  # None: tqdm shows it on a terminal only
+    return tqdm(items, total=total, desc=desc, file=sys.stderr, disable=disable)
+
+
 CHECKS: dict[Verify, Callable[[str], str | None]] = {Verify.header: header_problem, Verify.full: full_problem}
 
 
@@ -168,15 +175,8 @@ def check(index: FileIndex, verify: Verify) -> FileIndex:
     if verify == Verify.none:
         return index
     with ThreadPoolExecutor(max_workers=min(32, 4 * usable_cores())) as pool:
-        problems = list(
-            tqdm(
-                pool.map(CHECKS[verify], index.paths, chunksize=64),
-                total=len(index),
-                desc=f"checking files ({verify.name})",
-                file=sys.stderr,
-                disable=len(index) < PROGRESS_FROM,
-            )
-        )
+        checked = pool.map(CHECKS[verify], index.paths, chunksize=64)
+        problems = list(progress(len(index), f"checking files ({verify.name})", checked))
     return index.without({i: problem for i, problem in enumerate(problems) if problem})
 
 
