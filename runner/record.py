@@ -3,7 +3,8 @@
 The data: which files a run trained on, with which labels and split, and which it skipped and
 why; logged as the run's ``data/`` artifacts (and an MLflow dataset) before ``fit``, and read back
 by ``python -m runner.rerun ID --resume``, which refuses to continue on other files. The code: the
-library versions and, from a checkout, its git commit and uncommitted diff.
+library versions and, from a checkout, its git commit and uncommitted diff. The machine: the kind
+of CPU, which picks TensorFlow's kernels.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -229,6 +231,29 @@ def provenance(checkout: Path | None = CHECKOUT) -> tuple[dict[str, str], str]:
     ).stdout
     found["runner.git_commit"] = git.stdout.strip() + ("-dirty" if diff else "")
     return found, diff
+
+
+# The vector extensions TensorFlow's CPU kernels (Eigen's and oneDNN's) choose their code by: runs
+# on CPUs that differ in these sum in other orders, so their metrics differ in the last digits.
+KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
+
+
+def cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """This machine's kind of CPU, as far as the results of the same code can depend on it: its
+    model, those of ``KERNEL_FLAGS`` it has, and ``TF_ENABLE_ONEDNN_OPTS`` when set (oneDNN on or
+    off). Linux's ``cpuinfo`` names them; elsewhere, the architecture alone."""
+    model, flags = platform.machine(), set()
+    with contextlib.suppress(OSError):
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = (part.strip() for part in line.partition(":"))
+            if key == "model name":
+                model = value
+            elif key == "flags":
+                flags = set(value.split())
+                break  # the first CPU's: the others are the same
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    has = " ".join(flag for flag in KERNEL_FLAGS if flag in flags) or "no avx2"
+    return f"{model} ({has})" + (f", TF_ENABLE_ONEDNN_OPTS={onednn}" if onednn else "")
 
 
 def installed_versions(names: Iterable[str]) -> dict[str, str]:

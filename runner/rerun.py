@@ -191,6 +191,22 @@ def note_other_code(run: Any) -> None:
         )
 
 
+def note_other_cpu(run: Any) -> None:
+    """A rerun on another kind of CPU than the run's runs other kernels (oneDNN's or not, AVX-512
+    or not), which sum in other orders: the same config and seed log metrics that differ in their
+    last digits. Said on stderr, so that a difference there is not taken for a bug."""
+    from runner.record import cpu
+
+    then, now = run.data.tags.get("runner.cpu"), cpu()
+    if then and then != now:
+        print(
+            f"runner: note: run {run.info.run_id} was made on another kind of CPU ({then}) than this "
+            f"one ({now}): TensorFlow runs other kernels here, so this rerun's metrics may differ in "
+            f"their last digits.",
+            file=sys.stderr,
+        )
+
+
 def note_added_keys(run: Any, stored: dict, args: list[str], resume: bool) -> None:
     """Keys added to the runner since the run was made: its config has no value for them, so the
     rerun (or the resumed run) gives them their defaults, said on stderr with the override that
@@ -257,6 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     run_id = run.info.run_id  # args.run_id may be its name
     entry.reported(require_known_keys, run, stored)
     note_other_code(run)
+    note_other_cpu(run)
     note_added_keys(run, stored, rest, args.resume)
     entry.reported(require_named_code, stored, rest, run_id)
     entry.reported(require_same_folder, run, stored, rest, args.resume)

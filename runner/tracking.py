@@ -84,6 +84,7 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
             "runner.overrides": json.dumps(overrides),
             "runner.command": command(cfg, overrides)[:MAX_TAG],
             "runner.cwd": os.getcwd(),  # where its relative paths are read from (runner.rerun)
+            "runner.cpu": record.cpu(),  # what picks TensorFlow's kernels (runner.rerun)
             **users_tags(cfg.tracking),
         }
         if sweep_run := os.environ.get(PARENT):  # a job of a sweep: nested under the sweep's run

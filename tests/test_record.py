@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import subprocess
 from pathlib import Path
 
@@ -85,6 +86,21 @@ def test_a_checkout_on_a_machine_without_git_records_the_versions(tmp_path, monk
     monkeypatch.setenv("PATH", str(tmp_path))  # no git on it
     tags, diff = record.provenance(Path(__file__).parent.parent)
     assert list(tags) == ["runner.versions"] and diff == ""
+
+
+def test_the_kind_of_cpu_is_its_model_and_the_extensions_that_pick_kernels(tmp_path, monkeypatch):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 fma avx512f avx512_bf16 sha_ni\n\n"
+        "processor\t: 1\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 fma avx512f avx512_bf16 sha_ni\n"
+    )
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    assert record.cpu(cpuinfo) == "AMD EPYC (avx2 fma avx512f avx512_bf16)"
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")  # oneDNN off: other kernels on the same CPU
+    assert record.cpu(cpuinfo) == "AMD EPYC (avx2 fma avx512f avx512_bf16), TF_ENABLE_ONEDNN_OPTS=0"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Old Xeon\nflags\t\t: fpu sse2\n")
+    assert record.cpu(cpuinfo).startswith("Old Xeon (no avx2)")
+    assert record.cpu(tmp_path / "none").startswith(platform.machine())  # no /proc: macOS, Windows
 
 
 def test_byte_identical_files_are_listed_with_what_they_mean(tmp_path, capsys):

@@ -247,6 +247,28 @@ def test_a_rerun_on_other_code_than_the_runs_says_so(tmp_path, capsys):
     assert "runner: note" not in capsys.readouterr().err  # the run's own code: nothing to say
 
 
+def test_a_rerun_on_another_kind_of_cpu_says_its_metrics_may_differ(tmp_path, capsys):
+    # Other vector extensions (AVX-512, oneDNN's kernels) sum in other orders: the last digits move.
+    from omegaconf import OmegaConf
+
+    from runner.record import cpu
+    from runner.rerun import note_other_cpu
+
+    run_id = fake_run(tmp_path, OmegaConf.to_container(compose(), resolve=True, enum_to_str=True))
+    client(tmp_path).set_tag(run_id, "runner.cpu", "Imaginary 9000 (avx2 fma)")
+    result = rerun(run_id, "--cfg", "job", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    note = (
+        f"runner: note: run {run_id} was made on another kind of CPU (Imaginary 9000 (avx2 fma)) than "
+        f"this one ({cpu()}): TensorFlow runs other kernels here, so this rerun's metrics may differ "
+        f"in their last digits."
+    )
+    assert note in result.stderr.splitlines()
+    client(tmp_path).set_tag(run_id, "runner.cpu", cpu())
+    note_other_cpu(client(tmp_path).get_run(run_id))
+    assert "runner: note" not in capsys.readouterr().err  # the run's own kind of CPU: nothing to say
+
+
 def test_a_key_added_since_the_run_takes_its_default_and_says_so(tmp_path):
     from omegaconf import OmegaConf
 
