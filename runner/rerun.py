@@ -177,7 +177,12 @@ def keys_given(args: list[str]) -> set[str]:
     return {key for key, sep, _ in (arg.lstrip("+").partition("=") for arg in args) if sep}
 
 
-def note_other_code(run: Any) -> None:
+def this(resume: bool) -> str:
+    """What a note calls the run the command makes."""
+    return "the resumed run" if resume else "this rerun"
+
+
+def note_other_code(run: Any, resume: bool = False) -> None:
     """A rerun on other code than the run's may log other metrics (an augmentation drawn another
     way, a bug fixed since): said on stderr, with how to get the run's code back."""
     from runner.record import provenance
@@ -186,12 +191,12 @@ def note_other_code(run: Any) -> None:
     if then and now and then != now:
         print(
             f"runner: note: run {run.info.run_id} was made by {made_by(run)}; this checkout is at "
-            f"commit {now}, so this rerun's code, and so its metrics, may differ.",
+            f"commit {now}, so {this(resume)}'s code, and so its metrics, may differ.",
             file=sys.stderr,
         )
 
 
-def note_other_cpu(run: Any) -> None:
+def note_other_cpu(run: Any, resume: bool = False) -> None:
     """A rerun on another kind of CPU than the run's runs other kernels (oneDNN's or not, AVX-512
     or not), which sum in other orders: the same config and seed log metrics that differ in their
     last digits. Said on stderr, so that a difference there is not taken for a bug."""
@@ -201,7 +206,7 @@ def note_other_cpu(run: Any) -> None:
     if then and then != now:
         print(
             f"runner: note: run {run.info.run_id} was made on another kind of CPU ({then}) than this "
-            f"one ({now}): TensorFlow runs other kernels here, so this rerun's metrics may differ in "
+            f"one ({now}): TensorFlow runs other kernels here, so {this(resume)}'s metrics may differ in "
             f"their last digits.",
             file=sys.stderr,
         )
@@ -215,7 +220,7 @@ def note_added_keys(run: Any, stored: dict, args: list[str], resume: bool) -> No
     if added := {key: value for key, value in added_keys(stored).items() if key not in given}:
         print(
             f"runner: note: run {run.info.run_id} was made before this runner had "
-            f"{', '.join(added)}; {'the resumed run' if resume else 'this rerun'} gives "
+            f"{', '.join(added)}; {this(resume)} gives "
             f"{'it its default' if len(added) == 1 else 'them their defaults'}: "
             f"{' '.join(f'{key}={value}' for key, value in added.items())} (override to change).",
             file=sys.stderr,
@@ -272,8 +277,8 @@ def main(argv: list[str] | None = None) -> None:
     run, stored = entry.reported(lambda: fetch(client(uri), args.run_id))
     run_id = run.info.run_id  # args.run_id may be its name
     entry.reported(require_known_keys, run, stored)
-    note_other_code(run)
-    note_other_cpu(run)
+    note_other_code(run, args.resume)
+    note_other_cpu(run, args.resume)
     note_added_keys(run, stored, rest, args.resume)
     entry.reported(require_named_code, stored, rest, run_id)
     entry.reported(require_same_folder, run, stored, rest, args.resume)

@@ -264,6 +264,8 @@ def test_a_rerun_on_another_kind_of_cpu_says_its_metrics_may_differ(tmp_path, ca
         f"in their last digits."
     )
     assert note in result.stderr.splitlines()
+    note_other_cpu(client(tmp_path).get_run(run_id), resume=True)  # a resume's later epochs
+    assert note.replace("this rerun's", "the resumed run's") in capsys.readouterr().err
     client(tmp_path).set_tag(run_id, "runner.cpu", cpu())
     note_other_cpu(client(tmp_path).get_run(run_id))
     assert "runner: note" not in capsys.readouterr().err  # the run's own kind of CPU: nothing to say
