@@ -163,10 +163,12 @@ def fit_epochs(root: Path, size: int, batch: int, epochs: int = 3) -> dict:
         timer.seconds = []
         start = time.perf_counter()
         data = made[name]()
+        # shuffle=False: each dataset is in its own order (with True, Keras warns that it ignores it).
+        settings = {"epochs": epochs, "shuffle": False, "callbacks": [timer], "verbose": 0}
         if isinstance(data, Epochs):  # every epoch in one dataset: fit reads it steps at a time
-            model.fit(data.dataset, epochs=epochs, steps_per_epoch=data.steps, callbacks=[timer], verbose=0)
+            model.fit(data.dataset, steps_per_epoch=data.steps, **settings)
         else:
-            model.fit(data, epochs=epochs, callbacks=[timer], verbose=0)
+            model.fit(data, **settings)
         found[name] = {
             "median_epoch_s": statistics.median(timer.seconds),
             "epoch_s": timer.seconds,
