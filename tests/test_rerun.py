@@ -226,22 +226,28 @@ def test_a_key_this_runner_lacks_names_the_code_the_run_was_made_with(tmp_path, 
         )
 
 
-def test_a_rerun_on_other_code_than_the_runs_says_so(tmp_path, capsys):
+def rerun_of_a_run_tagged(tmp_path: Path, tag: str, value: str) -> tuple[str, list[str]]:
+    """A planted run with ``tag=value``, rerun with ``--cfg job``: its id, and the rerun's stderr lines."""
     from omegaconf import OmegaConf
 
+    run_id = fake_run(tmp_path, OmegaConf.to_container(compose(), resolve=True, enum_to_str=True))
+    client(tmp_path).set_tag(run_id, tag, value)
+    result = rerun(run_id, "--cfg", "job", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return run_id, result.stderr.splitlines()
+
+
+def test_a_rerun_on_other_code_than_the_runs_says_so(tmp_path, capsys):
     from runner.record import provenance
     from runner.rerun import note_other_code
 
     now = provenance()[0].get("runner.git_commit")  # None from a wheel: nothing to compare with
-    run_id = fake_run(tmp_path, OmegaConf.to_container(compose(), resolve=True, enum_to_str=True))
-    client(tmp_path).set_tag(run_id, "runner.git_commit", "0123abcd")
-    result = rerun(run_id, "--cfg", "job", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
+    run_id, stderr = rerun_of_a_run_tagged(tmp_path, "runner.git_commit", "0123abcd")
     note = (
         f"runner: note: run {run_id} was made by commit 0123abcd (git checkout 0123abcd); this "
         f"checkout is at commit {now}, so this rerun's code, and so its metrics, may differ."
     )
-    assert (note in result.stderr.splitlines()) == (now is not None)
+    assert (note in stderr) == (now is not None)
     client(tmp_path).set_tag(run_id, "runner.git_commit", now or "")
     note_other_code(client(tmp_path).get_run(run_id))
     assert "runner: note" not in capsys.readouterr().err  # the run's own code: nothing to say
@@ -249,21 +255,16 @@ def test_a_rerun_on_other_code_than_the_runs_says_so(tmp_path, capsys):
 
 def test_a_rerun_on_another_kind_of_cpu_says_its_metrics_may_differ(tmp_path, capsys):
     # Other vector extensions (AVX-512, oneDNN's kernels) sum in other orders: the last digits move.
-    from omegaconf import OmegaConf
-
     from runner.record import cpu
     from runner.rerun import note_other_cpu
 
-    run_id = fake_run(tmp_path, OmegaConf.to_container(compose(), resolve=True, enum_to_str=True))
-    client(tmp_path).set_tag(run_id, "runner.cpu", "Imaginary 9000 (avx2 fma)")
-    result = rerun(run_id, "--cfg", "job", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
+    run_id, stderr = rerun_of_a_run_tagged(tmp_path, "runner.cpu", "Imaginary 9000 (avx2 fma)")
     note = (
         f"runner: note: run {run_id} was made on another kind of CPU (Imaginary 9000 (avx2 fma)) than "
         f"this one ({cpu()}): TensorFlow runs other kernels here, so this rerun's metrics may differ "
         f"in their last digits."
     )
-    assert note in result.stderr.splitlines()
+    assert note in stderr
     note_other_cpu(client(tmp_path).get_run(run_id), resume=True)  # a resume's later epochs
     assert note.replace("this rerun's", "the resumed run's") in capsys.readouterr().err
     client(tmp_path).set_tag(run_id, "runner.cpu", cpu())
