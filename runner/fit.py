@@ -15,7 +15,7 @@ import tensorflow as tf
 from omegaconf import DictConfig
 from sklearn.utils.class_weight import compute_class_weight
 
-from runner import augment, pipeline, preview, record, tracking
+from runner import augment, models, pipeline, preview, record, tracking
 from runner.backup import Backup
 from runner.callbacks import callbacks, interrupts_between_batches
 from runner.checks import check_validation
@@ -104,6 +104,7 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
     seed_everything(seed, cfg.trainer.deterministic)
     pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed, cfg.data.label_mode)
     check(cfg.model, "model", given=MODEL_ARGS)  # before the run: what Keras's names refuse
+    models.check_application(cfg.model)
     check(cfg.trainer.optimizer, "trainer.optimizer")
     with tracking.run(cfg, output_dir, overrides, attempt) as run_id:
         # A resumed run's batches begin at its epoch; one that had run all its epochs fits none,

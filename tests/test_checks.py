@@ -91,6 +91,10 @@ def test_a_key_added_past_the_schema_is_refused_since_nothing_would_read_it(over
             "data.extensions=[]: names no file type to read. List some, e.g. data.extensions",
         ),
         (["trainer.seed=-1"], "trainer.seed=-1: must be in 0..4294967295"),
+        (
+            ["model=application", "model.weights=imagenett"],
+            "model.weights=imagenett: neither imagenet nor a weights file. Did you mean 'imagenet'?",
+        ),
     ],
 )
 def test_values_wrong_on_their_face_are_refused_by_the_config_check(overrides, says):

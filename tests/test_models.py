@@ -5,10 +5,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from conftest import train_cli
+from conftest import compose, error_lines, mlflow_runs, run_cli, train_cli
 
 from runner.errors import RunnerError
-from runner.models import application, saved, small_cnn
+from runner.models import application, check_application, saved, small_cnn
 
 TINY = {"name": "MobileNet", "backbone": {"alpha": 0.25}}  # the quickest backbone to build and fit
 
@@ -65,6 +65,18 @@ def test_application_refusals_name_the_key(kwargs, expected):
     input_shape = kwargs.pop("input_shape", (32, 32, 3))
     with pytest.raises(RunnerError, match=expected):
         application(input_shape, 3, **kwargs)
+
+
+def test_a_misspelt_backbone_is_refused_before_its_run_and_decode_start(photos, tmp_path):
+    args = ("data=dir", f"data.path={photos}", "data.image_size=[32,32]", "model=application")
+    result = run_cli(*args, "model.name=MobilNetV2", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert line.startswith("runner: error: model.name=MobilNetV2: not in keras.applications")
+    assert mlflow_runs(tmp_path) == [] and "runner.cache" not in result.stderr  # no run, no decode
+    with pytest.raises(RunnerError, match="model.backbone.alpah: .* Did you mean 'alpha'?"):
+        check_application(compose("model=application", "+model.backbone.alpah=1").model)
+    check_application(compose("model=application", "+model.backbone.alpha=1").model)
 
 
 def test_saved_model_trains_further_from_its_own_weights(photos, tmp_path):

@@ -9,7 +9,7 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from runner.errors import RunnerError
+from runner.errors import RunnerError, closest
 
 
 def check_head(dropout: float, dense: int = 1, filters: list[int] | None = None) -> None:
@@ -50,6 +50,7 @@ class Application:
 
     def __post_init__(self) -> None:
         check_head(self.dropout)
+        check_weights(self.weights)
 
 
 @dataclass
@@ -62,6 +63,18 @@ class SavedModel:
 
     def __post_init__(self) -> None:
         check_keras_file(self.path)
+
+
+def check_weights(weights: str | None) -> None:
+    """What Keras takes as ``weights`` (its words name neither the key nor a near miss), refused
+    before the files are decoded and a run is made."""
+    if weights in (None, "imagenet") or Path(weights).expanduser().is_file():
+        return
+    raise RunnerError(
+        f"model.weights={weights}: neither imagenet nor a weights file.{closest(weights, ['imagenet'])} "
+        f"Give model.weights=imagenet (pretrained), null (random initial weights) or the path of "
+        f"a backbone's .weights.h5 file."
+    )
 
 
 def check_keras_file(path: str) -> None:
