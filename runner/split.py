@@ -13,6 +13,7 @@ import numpy as np
 from runner.errors import RunnerError
 from runner.schemas.data import DataConfig, LabelsFrom
 from runner.sources import FileIndex
+from runner.sources.index import with_skipped
 
 
 def split_of(cfg: DataConfig, index: FileIndex, seed: int) -> np.ndarray:
@@ -29,12 +30,13 @@ def split_of(cfg: DataConfig, index: FileIndex, seed: int) -> np.ndarray:
             else:
                 train, val = stratified_split(index.labels[free], cfg.validation_split, seed)
         except RunnerError as err:
-            if not cfg.max_per_class:
-                raise
-            raise RunnerError(  # the images are there: the cap left too few of them
-                f"{err} Or raise data.max_per_class={cfg.max_per_class} ({index.capped} images left "
-                f"out by it), e.g. data.max_per_class={max(10, 5 * cfg.max_per_class)}."
-            ) from err
+            said = with_skipped(str(err), index)
+            if cfg.max_per_class:  # the images are there: the cap left too few of them
+                said += (
+                    f" Or raise data.max_per_class={cfg.max_per_class} ({index.capped} images left "
+                    f"out by it), e.g. data.max_per_class={max(10, 5 * cfg.max_per_class)}."
+                )
+            raise RunnerError(said) from err
         split[free[train]], split[free[val]] = "train", "val"
     return split
 
@@ -52,8 +54,11 @@ def check_splittable(cfg: DataConfig, index: FileIndex) -> None:
         raise RunnerError(f"data: no image has a usable label ({index.summary()}).")
     if len(index.class_names) < 2:
         raise RunnerError(
-            f"data: one class only ('{index.class_names[0]}'); a classifier needs at least two. "
-            f"Add images of another class (a subfolder, or rows with another label)."
+            with_skipped(
+                f"data: one class only ('{index.class_names[0]}'); a classifier needs at least two. "
+                f"Add images of another class (a subfolder, or rows with another label).",
+                index,
+            )
         )
     if cfg.folds and index.split is not None and not (index.split == "").any():
         raise RunnerError(

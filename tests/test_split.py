@@ -53,6 +53,19 @@ def test_one_class_is_refused_before_any_split():
         split_of(DataConfig(), index, seed=0)
 
 
+def test_a_split_refused_for_too_few_images_names_the_files_skipped_on_the_way():
+    labels = np.array([0, 0, 1])
+    skipped = [(f"/nowhere/dog{i}.png", "cannot decode: broken") for i in range(5)]
+    index = FileIndex([f"/nowhere/{i}.png" for i in range(3)], labels, ["cat", "dog"], skipped)
+    with pytest.raises(RunnerError) as refused:
+        split_of(DataConfig(), index, seed=0)
+    assert str(refused.value).startswith("data.validation_split=0.2: cannot split 3 images by class")
+    assert str(refused.value).endswith(
+        "(5 files skipped: 5 cannot decode: /nowhere/dog0.png, /nowhere/dog1.png, /nowhere/dog2.png, "
+        "... (5 in all).)"
+    )
+
+
 def test_a_split_the_per_class_cap_left_too_few_images_for_says_so():
     labels = np.repeat(np.arange(4), 25)
     index = FileIndex([f"/nowhere/{i}.png" for i in range(100)], labels, list("abcd"), []).capped_at(1)

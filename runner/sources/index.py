@@ -91,7 +91,7 @@ class FileIndex:
         """'3 files skipped: 2 cannot decode, 1 empty file (0 bytes)' for the console."""
         reasons = Counter(reason.split(":")[0] for _, reason in self.skipped)
         parts = ", ".join(f"{count} {reason}" for reason, count in reasons.most_common())
-        return f"{len(self.skipped)} files skipped: {parts}" if self.skipped else "no files skipped"
+        return f"{n_files(len(self.skipped))} skipped: {parts}" if self.skipped else "no files skipped"
 
 
 # How a name in another encoding came, and how to rename it (a file's, or a class folder's).
@@ -216,11 +216,25 @@ def require_every_class(index: FileIndex) -> FileIndex:
     empty = [name for name, count in zip(index.class_names, counts, strict=True) if count == 0]
     if empty:
         raise RunnerError(
-            f"data: class {some([repr(e) for e in empty])} has no usable image "
-            f"({index.summary()}; see data/skipped.csv). Add images, or leave the "
-            f"class out with data.class_names=[...]."
+            with_skipped(
+                f"data: class {some([repr(e) for e in empty])} has no usable image. Add images, "
+                f"or leave the class out with data.class_names=[...].",
+                index,
+            )
         )
     return index
+
+
+def with_skipped(refusal: str, index: FileIndex) -> str:
+    """A refusal for too few images or classes, with the files left out on the way (often why),
+    some of them named: a run refused before its data is recorded writes no skipped.csv."""
+    if not index.skipped:
+        return refusal
+    return f"{refusal} ({index.summary()}: {some([path for path, _ in index.skipped], most=3)}.)"
+
+
+def n_files(count: int) -> str:
+    return f"{count} file{'' if count == 1 else 's'}"
 
 
 def labels_of(values: list[str], class_names: list[str] | None) -> tuple[list[str], np.ndarray, dict]:
