@@ -623,9 +623,21 @@ def test_a_generator_that_cannot_be_materialised_is_one_line(fn, said, monkeypat
     assert str(refused.value).startswith(f"data.fn=test_sources:{fn}: {said}")
 
 
-def test_generator_fn_typo_suggests_the_function():
+def test_generator_fn_typo_suggests_the_function_or_module(tmp_path, monkeypatch):
     with pytest.raises(RunnerError, match="has no function 'squaers'.*Did you mean 'squares'"):
         GeneratorSource(fn="test_sources:squaers").index()
+    with pytest.raises(
+        RunnerError, match=r"cannot import 'test_sourcse' .*\. Did you mean 'test_sources'\?$"
+    ):
+        GeneratorSource(fn="test_sourcse:squares").index()
+    with pytest.raises(RunnerError, match=r"Did you mean 'numpy\.linalg'\?$"):
+        GeneratorSource(fn="numpy.linalgg:norm").index()
+    # A module whose own import fails: its missing dependency is named, and no other module.
+    (tmp_path / "needs_torch.py").write_text("import torchh\n")
+    monkeypatch.syspath_prepend(tmp_path)
+    with pytest.raises(RunnerError) as refused:
+        GeneratorSource(fn="needs_torch:make").index()
+    assert str(refused.value).endswith("cannot import 'needs_torch' (No module named 'torchh').")
 
 
 def test_messy_folder_trains_on_exactly_the_good_files(tmp_path):

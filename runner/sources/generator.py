@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,12 +33,29 @@ def load_function(spec: str):
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
-        raise RunnerError(f"data.fn={spec}: cannot import '{module_name}' ({err}).") from err
+        raise RunnerError(
+            f"data.fn={spec}: cannot import '{module_name}' ({err}).{nearest_module(module_name, err)}"
+        ) from err
     if not callable(getattr(module, name, None)):
         raise RunnerError(
             f"data.fn={spec}: '{module_name}' has no function '{name}'.{closest(name, dir(module))}"
         )
     return getattr(module, name)
+
+
+def nearest_module(module_name: str, err: ImportError) -> str:
+    """' Did you mean ...?' for a module of ``module_name`` that is not there, among those beside
+    where it would be (the working directory's own ``my_data.py`` too: ``python -m`` puts it on
+    the path); nothing for a module that its own imports failed in (their words say which)."""
+    missing = err.name if isinstance(err, ModuleNotFoundError) else None
+    if not missing or not f"{module_name}.".startswith(f"{missing}."):
+        return ""
+    parent, _, _ = missing.rpartition(".")
+    try:
+        where = importlib.import_module(parent).__path__ if parent else None
+    except (ImportError, AttributeError):  # a parent that is not there, or a module, not a package
+        return ""
+    return closest(missing, [f"{parent}.{m.name}" if parent else m.name for m in pkgutil.iter_modules(where)])
 
 
 def call_with_kwargs(fn: Callable, spec: str, kwargs: dict) -> Any:
