@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+
 import keras
 import numpy as np
 import pytest
+import simplejpeg
 from conftest import write_image
 from PIL import Image, ImageOps
 
+from runner import decode
 from runner.decode import Decoder, jpeg_orientation
 from runner.schemas.data import ColorMode, Interpolation
 
@@ -64,6 +68,26 @@ def test_large_jpeg_decoded_at_reduced_scale_matches_a_full_decode(tmp_path):
         exact = np.asarray(opened.convert("RGB").resize((80, 60), Image.Resampling.BOX))
     assert fast.shape == exact.shape == (60, 80, 3)
     assert np.abs(fast.astype(int) - exact.astype(int)).mean() < 2.0
+
+
+def test_a_jpeg_decoded_at_reduced_scale_needs_a_buffer_of_that_size_alone(tmp_path):
+    # 479x641 at 1/8 is 60x81: libjpeg-turbo rounds up. Each decoding thread keeps its buffer.
+    Image.fromarray(smooth(479, 641)).save(tmp_path / "big.jpg", quality=95)
+    small = Decoder(56, 72, ColorMode.rgb, Interpolation.bilinear)
+    held, images = [], []
+
+    def decode_in_a_new_thread() -> None:
+        images.append(small(str(tmp_path / "big.jpg")))
+        held.append(decode._scratch.buffer.size)
+
+    thread = threading.Thread(target=decode_in_a_new_thread)
+    thread.start()
+    thread.join()
+    assert held == [60 * 81 * 3]  # not 479 * 641 * 3
+    data = (tmp_path / "big.jpg").read_bytes()
+    scaled = simplejpeg.decode_jpeg(data, fastdct=True, fastupsample=True, min_height=60, min_width=81)
+    # libjpeg-turbo's own decode, not Pillow's (which a buffer too small would fall back to).
+    assert np.array_equal(images[0], small.resize(scaled, np.empty(small.shape, np.uint8)))
 
 
 @pytest.mark.parametrize("interpolation", list(Interpolation))
