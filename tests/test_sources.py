@@ -521,9 +521,10 @@ def test_generator_source_checks_the_signature():
         "shape (5, 5, 3) differs from the element signature (12, 12, 3) "
         "(data.element_shape=[null,null,3] takes any size)"
     )
+    assert index.summary().startswith("1 element skipped: 1 shape (5, 5, 3) differs")
     # Declared with null sizes, photos of any size are kept (resized to data.image_size later).
     anysize = GeneratorSource(fn="test_sources:squares", kwargs={"n": 10}, element_shape=[None, None, 3])
-    assert len(anysize.index()) == 11
+    assert len(anysize.index()) == 11 and anysize.index().summary() == "no elements skipped"
     gray = GeneratorSource(fn="test_sources:squares", kwargs={"n": 10}, element_shape=[None, None, 1])
     with pytest.raises(
         RunnerError, match=r"10 shape \(12, 12, 3\) differs from the element signature \(None, None, 1\),"

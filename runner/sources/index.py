@@ -91,7 +91,10 @@ class FileIndex:
         """'3 files skipped: 2 cannot decode, 1 empty file (0 bytes)' for the console."""
         reasons = Counter(reason.split(":")[0] for _, reason in self.skipped)
         parts = ", ".join(f"{count} {reason}" for reason, count in reasons.most_common())
-        return f"{n_files(len(self.skipped))} skipped: {parts}" if self.skipped else "no files skipped"
+        noun = "element" if self.arrays is not None else "file"  # a generator's, or a folder's
+        if not self.skipped:
+            return f"no {noun}s skipped"
+        return f"{counted(len(self.skipped), noun)} skipped: {parts}"
 
 
 # How a name in another encoding came, and how to rename it (a file's, or a class folder's).
@@ -233,8 +236,8 @@ def with_skipped(refusal: str, index: FileIndex) -> str:
     return f"{refusal} ({index.summary()}: {some([path for path, _ in index.skipped], most=3)}.)"
 
 
-def n_files(count: int) -> str:
-    return f"{count} file{'' if count == 1 else 's'}"
+def counted(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def labels_of(values: list[str], class_names: list[str] | None) -> tuple[list[str], np.ndarray, dict]:
