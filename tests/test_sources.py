@@ -265,7 +265,7 @@ def test_a_glob_over_what_runs_write_in_the_working_directory_is_refused(tmp_pat
     monkeypatch.chdir(tmp_path)
     with pytest.raises(RunnerError) as refused:
         GlobSource(pattern="**/*.png").index()
-    assert str(refused.value).startswith(f"data.pattern='**/*.png': matches 1 files in {tmp_path}/mlruns/")
+    assert str(refused.value).startswith(f"data.pattern='**/*.png': matches 1 file in {tmp_path}/mlruns/")
     assert len(GlobSource(pattern="photos/**/*.png").index()) == 3  # a PNG of each class
 
 

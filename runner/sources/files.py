@@ -22,7 +22,7 @@ import numpy as np
 from runner.errors import RunnerError, closest
 from runner.schemas.data import GlobData, LabelsFrom
 from runner.sources.folders import RUNNERS_OWN, SPLIT_FOLDERS, SPLIT_SETTINGS
-from runner.sources.index import FileIndex, check, labels_of, require_every_class, text_names
+from runner.sources.index import FileIndex, check, counted, labels_of, require_every_class, text_names
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +159,9 @@ class GlobSource(GlobData):
         for own in (str(Path.cwd().resolve() / name) + os.sep for name in RUNNERS_OWN):
             if inside := [f for f in files if f.startswith(own)]:
                 raise RunnerError(
-                    f"data.pattern='{self.pattern}': matches {len(inside)} files in {own}, where runs "
-                    f"write their outputs (Hydra) or plots (MLflow), e.g. {inside[0]}. Narrow the "
-                    f"pattern to your images' folder, e.g. photos/**/*.jpg."
+                    f"data.pattern='{self.pattern}': matches {counted(len(inside), 'file')} in {own}, "
+                    f"where runs write their outputs (Hydra) or plots (MLflow), e.g. {inside[0]}. "
+                    f"Narrow the pattern to your images' folder, e.g. photos/**/*.jpg."
                 )
         return files
 
