@@ -87,18 +87,19 @@ def write(args: argparse.Namespace, overrides: list[str]) -> None:
     cfg = compose(overrides)
     index = index_of(cfg.data)
     stack = augment.layers(cfg.aug, cfg.trainer.seed)
+    draws = args.draws if stack else 0  # no ops: the decoded images alone (what the resize does)
     images, labels = sample(cfg.data, index, args.rows)
-    picture = grid(images, labels, index.class_names, stack, args.draws)
+    picture = grid(images, labels, index.class_names, stack, draws)
     try:
         picture.save(args.out)
     except OSError as err:
         raise RunnerError(
             f"--out {args.out}: cannot write it ({err.strerror or err}); give a writable path."
         ) from err
-    print(
-        f"wrote {args.out}: {len(images)} images x {args.draws} draws of aug with {len(stack)} ops",
-        file=sys.stderr,
+    shown = (
+        f"x {draws} draws of aug with {len(stack)} ops" if stack else "as decoded (aug has no ops to draw)"
     )
+    print(f"wrote {args.out}: {len(images)} images {shown}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -74,3 +74,14 @@ def test_pick_takes_classes_in_turn():
     labels = np.array([0, 0, 0, 1, 1, 2])
     assert pick(labels, 4) == [0, 3, 5, 1]
     assert sorted(pick(labels, 10)) == list(range(6))
+
+
+def test_a_preview_of_no_augmentation_is_the_decoded_images_alone(photos, tmp_path):
+    out = tmp_path / "decoded.png"
+    command = [sys.executable, "-m", "runner.preview", "--rows", "2", "--out", str(out)]
+    command += ["data=dir", f"data.path={photos}", "aug=none", "data.image_size=[32,32]"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr.splitlines()[-1] == f"wrote {out}: 2 images as decoded (aug has no ops to draw)"
+    with Image.open(out) as grid:
+        assert grid.size == (LABEL_WIDTH + TILE, HEADER + TILE * 2)  # no columns of identical draws
