@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 from omegaconf import DictConfig
 
-from runner.errors import RunnerError, closest, parameters
+from runner.errors import RunnerError, closest, keras_said, parameters
 from runner.schemas.aug import Placement
 from runner.schemas.data import LabelMode
 from runner.targets import build, check_targets, locate
@@ -100,10 +100,30 @@ def apply(stack: list[keras.layers.Layer]) -> Augment:
         data = {"images": tf.cast(images, tf.float32), "labels": tf.convert_to_tensor(labels)}
         with keras.StatelessScope(state_mapping=seeds):
             for layer in stack:
-                data = layer(data, training=True)
+                data = refused_as_a_line(layer, data)
         return tf.saturate_cast(tf.round(data["images"]), tf.uint8), data["labels"]
 
     return augment
+
+
+def try_on(stack: list[keras.layers.Layer], shape: tuple[int, int, int], classes: int) -> None:
+    """``stack`` on a blank batch of the run's images, before the run is made: what a layer
+    refuses in them is a line then, not a FAILED run once the files are decoded."""
+    if stack:
+        labels = tf.one_hot([0, classes - 1], classes)  # MixUp's and CutMix's kind; the others pass them on
+        apply(stack)(tf.zeros((2, *shape), tf.uint8), labels, tf.constant(0))
+
+
+def refused_as_a_line(layer: keras.layers.Layer, data: dict) -> dict:
+    """``layer`` on ``data`` in training mode; what it refuses in these images (RandAugment
+    takes 1 or 3 channels, not RGBA's 4) is one line as tf.data traces it, not a traceback."""
+    try:
+        return layer(data, training=True)
+    except (ValueError, TypeError) as err:
+        raise RunnerError(
+            f"aug ({type(layer).__name__}): {keras_said(err).rstrip('.')}. Drop or change that op in "
+            f"aug.ops, or the images it gets (data.color_mode, data.image_size)."
+        ) from err
 
 
 def image_data_generator(

@@ -255,11 +255,16 @@ def _refused_by_target(err: InstantiationException) -> str:
     path and the repr of its error, and Keras's carry terminal colour codes and call details."""
     target = re.search(r"target '([^']+)'", str(err))
     key = re.search(r"full_key: (\S+)", str(err))
-    said = re.sub(r"\x1b\[[0-9;]*m", "", str(err.__cause__))
+    name = target[1].rpartition(".")[2] if target else type(err.__cause__).__name__
+    return f"{key[1] if key else 'config'} ({name}): {keras_said(err.__cause__)}"
+
+
+def keras_said(err: BaseException) -> str:
+    """What a Keras error says, on one line: less its terminal colour codes and call details."""
+    said = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
     details = ("Exception encountered when calling", "Arguments received by", " ")
     lines = [line.strip() for line in said.splitlines() if line.strip() and not line.startswith(details)]
-    name = target[1].rpartition(".")[2] if target else type(err.__cause__).__name__
-    return f"{key[1] if key else 'config'} ({name}): {' '.join(lines) or type(err.__cause__).__name__}"
+    return " ".join(lines) or type(err).__name__
 
 
 def refused_by_server(said: str) -> str | None:

@@ -19,6 +19,7 @@ from runner import augment, models, pipeline, preview, record, tracking
 from runner.backup import Backup
 from runner.callbacks import callbacks, interrupts_between_batches
 from runner.checks import check_validation
+from runner.decode import Decoder
 from runner.evaluate import log_evaluation, log_mistakes
 from runner.schemas.data import LabelMode
 from runner.schemas.trainer import Schedule
@@ -103,6 +104,7 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
     objective = loss(cfg.data.label_mode, cfg.trainer.label_smoothing)
     seed_everything(seed, cfg.trainer.deterministic)
     pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed, cfg.data.label_mode)
+    augment.try_on(pipeline_aug + model_aug, Decoder.of(cfg.data).shape, len(index.class_names))
     check(cfg.model, "model", given=MODEL_ARGS)  # before the run: what Keras's names refuse
     models.check_application(cfg.model)
     check(cfg.trainer.optimizer, "trainer.optimizer")

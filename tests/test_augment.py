@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import compose, photo_folder
+from conftest import compose, error_lines, mlflow_runs, photo_folder, run_cli
 from omegaconf import OmegaConf
 
 from runner import augment, pipeline
@@ -119,6 +119,23 @@ def test_placement_model_puts_the_layers_in_the_model():
         compose("aug=flip", "aug.placement=model").aug, 0, LabelMode.int
     )
     assert in_pipeline == [] and [type(layer).__name__ for layer in in_model] == ["RandomFlip"]
+
+
+def test_an_op_that_cannot_take_the_images_is_refused_before_the_run(photos, tmp_path):
+    stack = augment.layers(compose("aug=randaugment").aug, 0)
+    augment.try_on(stack, (24, 24, 3), 3)  # RGB: taken
+    with pytest.raises(
+        RunnerError, match=r"^aug \(RandAugment\): Invalid channel size: expected 3 .*\(2, 24, 24, 4\)"
+    ):
+        augment.try_on(stack, (24, 24, 4), 3)  # RGBA: refused in one line, not a traceback
+    args = ("data=dir", f"data.path={photos}", "data.image_size=[24,24]", "data.color_mode=rgba")
+    result = run_cli(*args, "aug=randaugment", "aug.placement=model", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert line.endswith(
+        "Drop or change that op in aug.ops, or the images it gets (data.color_mode, data.image_size)."
+    )
+    assert mlflow_runs(tmp_path) == []  # refused before the run was made and the files decoded
 
 
 def test_added_op_with_unknown_parameter_names_the_closest():
