@@ -116,10 +116,14 @@ def try_on(stack: list[keras.layers.Layer], shape: tuple[int, int, int], classes
 
 def refused_as_a_line(layer: keras.layers.Layer, data: dict) -> dict:
     """``layer`` on ``data`` in training mode; what it refuses in these images (RandAugment
-    takes 1 or 3 channels, not RGBA's 4) is one line as tf.data traces it, not a traceback."""
+    takes 1 or 3 channels, not RGBA's 4) is one line, not a traceback. Only a layer that mixes
+    labels is given them: the others pass them on untouched, and some take images alone
+    (``RandomGrayscale`` fails on the dict)."""
     try:
-        return layer(data, training=True)
-    except (ValueError, TypeError) as err:
+        if mixes_labels(layer):
+            return layer(data, training=True)
+        return {**data, "images": layer(data["images"], training=True)}
+    except (ValueError, TypeError, tf.errors.OpError) as err:
         raise RunnerError(
             f"aug ({type(layer).__name__}): {keras_said(err).rstrip('.')}. Drop or change that op in "
             f"aug.ops, or the images it gets (data.color_mode, data.image_size)."

@@ -260,8 +260,9 @@ def _refused_by_target(err: InstantiationException) -> str:
 
 
 def keras_said(err: BaseException) -> str:
-    """What a Keras error says, on one line: less its terminal colour codes and call details."""
-    said = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    """What a Keras error says, on one line: less its terminal colour codes and call details, and
+    a TensorFlow op's own prefix and suffix ('{{function_node ...}}', '[Op:RGBToHSV] name:')."""
+    said = re.sub(r"\x1b\[[0-9;]*m|\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\]( name:\s*)?", "", str(err))
     details = ("Exception encountered when calling", "Arguments received by", " ")
     lines = [line.strip() for line in said.splitlines() if line.strip() and not line.startswith(details)]
     return " ".join(lines) or type(err).__name__

@@ -128,6 +128,14 @@ def test_an_op_that_cannot_take_the_images_is_refused_before_the_run(photos, tmp
         RunnerError, match=r"^aug \(RandAugment\): Invalid channel size: expected 3 .*\(2, 24, 24, 4\)"
     ):
         augment.try_on(stack, (24, 24, 4), 3)  # RGBA: refused in one line, not a traceback
+    hue = augment.layers(
+        OmegaConf.create({"ops": {"hue": {"_target_": "keras.layers.RandomHue", "factor": 0.2}}}), 0
+    )
+    with pytest.raises(
+        RunnerError,
+        match=r"^aug \(RandomHue\): input must have 3 channels but input only has 1 channels\. Drop",
+    ):
+        augment.try_on(hue, (24, 24, 1), 3)  # TensorFlow's op error, less its op names
     args = ("data=dir", f"data.path={photos}", "data.image_size=[24,24]", "data.color_mode=rgba")
     result = run_cli(*args, "aug=randaugment", "aug.placement=model", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -164,6 +172,9 @@ def test_any_keras_layer_can_be_added_by_target(images):
     ops = {"erase": {"_target_": "keras.layers.RandomErasing", "factor": 1.0}}
     out, _ = run_stack(ops, images)
     assert out.shape == images.shape and not np.array_equal(out, images)
+    # RandomGrayscale takes images alone (Keras 3.15 fails on the images-and-labels dict).
+    gray, _ = run_stack({"gray": {"_target_": "keras.layers.RandomGrayscale", "factor": 1.0}}, images)
+    assert gray.shape == images.shape and (gray == gray[..., :1]).all() and not np.array_equal(gray, images)
 
 
 def test_targets_outside_keras_and_runner_are_refused():
