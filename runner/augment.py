@@ -106,12 +106,40 @@ def apply(stack: list[keras.layers.Layer]) -> Augment:
     return augment
 
 
-def try_on(stack: list[keras.layers.Layer], shape: tuple[int, int, int], classes: int) -> None:
-    """``stack`` on a blank batch of the run's images, before the run is made: what a layer
-    refuses in them is a line then, not a FAILED run once the files are decoded."""
-    if stack:
-        labels = tf.one_hot([0, classes - 1], classes)  # MixUp's and CutMix's kind; the others pass them on
-        apply(stack)(tf.zeros((2, *shape), tf.uint8), labels, tf.constant(0))
+def try_on(pipeline: list, model: list, shape: tuple[int, int, int], classes: int) -> None:
+    """Each layer on a blank batch of the run's images, before the run is made: what one refuses
+    in them is a line then, not a FAILED run once the files are decoded. Training images must come
+    out of a stack the size validation images do, the one size the model takes: unchanged in the
+    pipeline (never augmented), in the model as its layers leave them in inference (RandomCrop:
+    unchanged too)."""
+    labels = tf.one_hot([0, classes - 1], classes)  # MixUp's and CutMix's kind; the others pass them on
+    blank = tf.zeros((2, *shape), tf.uint8)
+    for stack, in_model in ((pipeline, False), (model, True)):
+        trained, resized = blank, None
+        for layer in stack:
+            augmented, _ = apply([layer])(trained, labels, tf.constant(0))
+            if augmented.shape != trained.shape and resized is None:
+                resized = layer
+            trained = augmented
+        validated = inference(stack, blank) if in_model else blank
+        if trained.shape != validated.shape:
+            raise RunnerError(
+                f"aug ({type(resized).__name__}): training images come out {size(trained)}, "
+                f"validation images {size(validated)}, and the model takes one size. End aug.ops with "
+                f"a keras.layers.Resizing back to data.image_size, or keep the size (RandomZoom "
+                f"instead of RandomCrop)."
+            )
+
+
+def inference(stack: list, images: tf.Tensor) -> tf.Tensor:
+    x = tf.cast(images, tf.float32)
+    for layer in stack:
+        x = layer(x, training=False)
+    return x
+
+
+def size(images: tf.Tensor) -> str:
+    return "×".join(str(n) for n in images.shape[1:])
 
 
 def refused_as_a_line(layer: keras.layers.Layer, data: dict) -> dict:

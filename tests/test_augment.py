@@ -123,11 +123,11 @@ def test_placement_model_puts_the_layers_in_the_model():
 
 def test_an_op_that_cannot_take_the_images_is_refused_before_the_run(photos, tmp_path):
     stack = augment.layers(compose("aug=randaugment").aug, 0)
-    augment.try_on(stack, (24, 24, 3), 3)  # RGB: taken
+    augment.try_on(stack, [], (24, 24, 3), 3)  # RGB: taken
     with pytest.raises(
         RunnerError, match=r"^aug \(RandAugment\): Invalid channel size: expected 3 .*\(2, 24, 24, 4\)"
     ):
-        augment.try_on(stack, (24, 24, 4), 3)  # RGBA: refused in one line, not a traceback
+        augment.try_on([], stack, (24, 24, 4), 3)  # RGBA: refused in one line, not a traceback
     hue = augment.layers(
         OmegaConf.create({"ops": {"hue": {"_target_": "keras.layers.RandomHue", "factor": 0.2}}}), 0
     )
@@ -135,7 +135,7 @@ def test_an_op_that_cannot_take_the_images_is_refused_before_the_run(photos, tmp
         RunnerError,
         match=r"^aug \(RandomHue\): input must have 3 channels but input only has 1 channels\. Drop",
     ):
-        augment.try_on(hue, (24, 24, 1), 3)  # TensorFlow's op error, less its op names
+        augment.try_on(hue, [], (24, 24, 1), 3)  # TensorFlow's op error, less its op names
     args = ("data=dir", f"data.path={photos}", "data.image_size=[24,24]", "data.color_mode=rgba")
     result = run_cli(*args, "aug=randaugment", "aug.placement=model", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -144,6 +144,32 @@ def test_an_op_that_cannot_take_the_images_is_refused_before_the_run(photos, tmp
         "Drop or change that op in aug.ops, or the images it gets (data.color_mode, data.image_size)."
     )
     assert mlflow_runs(tmp_path) == []  # refused before the run was made and the files decoded
+
+
+@pytest.mark.parametrize("placement", ["pipeline", "model"])
+def test_a_stack_that_changes_the_image_size_is_refused_unless_it_ends_at_that_size(images, placement):
+    # Validation images are never augmented (pipeline), or left as they are by RandomCrop (model).
+    crop = {"crop": {"_target_": "keras.layers.RandomCrop", "height": 16, "width": 16}}
+    back = {**crop, "back": {"_target_": "keras.layers.Resizing", "height": 32, "width": 32}}
+
+    def tried(ops):
+        stack = augment.layers(OmegaConf.create({"ops": ops}), 0)
+        return augment.try_on(*((stack, []) if placement == "pipeline" else ([], stack)), (32, 32, 3), 2)
+
+    with pytest.raises(
+        RunnerError,
+        match=r"^aug \(RandomCrop\): training images come out 16×16×3, validation images 32×32×3, ",
+    ):
+        tried(crop)
+    tried(back)  # cropped, then resized back: the one size the model takes
+    shrink = {"shrink": {"_target_": "keras.layers.Resizing", "height": 16, "width": 16}}
+    if placement == "model":
+        tried(shrink)  # a layer that is not random resizes validation images the same
+    else:
+        with pytest.raises(RunnerError, match=r"^aug \(Resizing\): training images come out 16×16×3"):
+            tried(shrink)
+    out, _ = run_stack(back, images)
+    assert out.shape == images.shape and not np.array_equal(out, images)
 
 
 def test_added_op_with_unknown_parameter_names_the_closest():
