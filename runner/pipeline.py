@@ -27,7 +27,7 @@ from runner.cpus import usable_cores
 from runner.decode import Decoder
 from runner.schemas.data import Cache, DataConfig, LabelMode
 from runner.sources import FileIndex, require_every_class
-from runner.split import check_splittable, split_of
+from runner.split import check_splittable, split_of, warn_uncovered
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +195,7 @@ def build(
     log.info("%d images in %d classes%s, %s", len(index), len(index.class_names), capped, index.summary())
 
     split = split_of(cfg, index, seed)
+    warn_uncovered(index, split)
     train, val, test = (np.flatnonzero(split == part) for part in ("train", "val", "test"))
     encode = label_encoder(cfg.label_mode, len(index.class_names))
 

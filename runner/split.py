@@ -8,12 +8,16 @@ made (or a ``val_*`` monitor with nothing to validate on) is one line within sec
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
-from runner.errors import RunnerError
+from runner.errors import RunnerError, some
 from runner.schemas.data import DataConfig, LabelsFrom
 from runner.sources import FileIndex
 from runner.sources.index import with_skipped
+
+log = logging.getLogger(__name__)
 
 
 def split_of(cfg: DataConfig, index: FileIndex, seed: int) -> np.ndarray:
@@ -39,6 +43,29 @@ def split_of(cfg: DataConfig, index: FileIndex, seed: int) -> np.ndarray:
             raise RunnerError(said) from err
         split[free[train]], split[free[val]] = "train", "val"
     return split
+
+
+def warn_uncovered(index: FileIndex, split: np.ndarray) -> None:
+    """Classes a split left without training or validation images: possible only where the source
+    placed them (``data.val_path``, ``data.split_column``). Such a class is never learnt, or its
+    val_* metrics say nothing about it, and the run would not say so."""
+    for part, images, consequence in (
+        ("train", "training", "the model cannot learn {}"),
+        ("val", "validation", "val_* metrics leave {} out"),
+    ):
+        if part == "val" and not (split == "val").any():
+            continue  # no validation at all: check_validation's business
+        found = set(index.labels[split == part].tolist())
+        missing = [name for i, name in enumerate(index.class_names) if i not in found]
+        if missing:
+            them = "it" if len(missing) == 1 else "them"
+            log.warning(
+                "no %s images of %s: %s. Add some, or leave %s out with data.class_names=[...]",
+                images,
+                some([repr(name) for name in missing]),
+                consequence.format(them),
+                them,
+            )
 
 
 def check_splittable(cfg: DataConfig, index: FileIndex) -> None:

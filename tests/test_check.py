@@ -47,3 +47,14 @@ def test_bad_input_is_one_line_and_help_is_fast(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
     assert "data.path" in line and "nowhere" in line
+
+
+def test_a_validation_folder_without_some_classes_is_warned_of(tmp_path):
+    for name in ("cat", "dog"):
+        for i in range(3):
+            write_image(tmp_path / "train" / name / f"{i}.png", colour=(40 * i, 90, 90))
+    write_image(tmp_path / "val" / "cat" / "0.png")
+    args = ("data=dir", f"data.path={tmp_path / 'train'}", f"data.val_path={tmp_path / 'val'}")
+    result = run_cli(*args, cwd=tmp_path, module="runner.check")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "no validation images of 'dog': val_* metrics leave it out." in result.stderr

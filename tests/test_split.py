@@ -8,7 +8,7 @@ import pytest
 from runner.errors import RunnerError
 from runner.schemas.data import DataConfig
 from runner.sources import FileIndex
-from runner.split import fold_split, split_of, stratified_split
+from runner.split import fold_split, split_of, stratified_split, warn_uncovered
 
 
 def test_split_is_stratified_and_seeded():
@@ -75,3 +75,25 @@ def test_a_split_the_per_class_cap_left_too_few_images_for_says_so():
     assert str(refused.value).endswith(
         "Or raise data.max_per_class=1 (96 images left out by it), e.g. data.max_per_class=10."
     )
+
+
+def test_classes_a_placed_split_leaves_without_images_are_warned_of(caplog):
+    # data.val_path or data.split_column can do it; a stratified split never does.
+    index = FileIndex(
+        [f"/nowhere/{i}.png" for i in range(4)], np.array([0, 1, 0, 2]), ["bird", "cat", "dog"], []
+    )
+    warn_uncovered(index, np.array(["train", "train", "val", "val"], dtype=object))
+    assert caplog.messages == [
+        "no training images of 'dog': the model cannot learn it. Add some, or leave it out with "
+        "data.class_names=[...]",
+        "no validation images of 'cat': val_* metrics leave it out. Add some, or leave it out with "
+        "data.class_names=[...]",
+    ]
+    caplog.clear()
+    warn_uncovered(index, np.array(["train"] * 4, dtype=object))  # no validation: nothing to cover
+    index.labels[:] = [0, 1, 2, 2]
+    warn_uncovered(index, np.array(["train", "train", "train", "val"], dtype=object))
+    assert caplog.messages == [
+        "no validation images of 'bird', 'cat': val_* metrics leave them out. Add "
+        "some, or leave them out with data.class_names=[...]"
+    ]
