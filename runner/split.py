@@ -46,15 +46,16 @@ def split_of(cfg: DataConfig, index: FileIndex, seed: int) -> np.ndarray:
 
 
 def warn_uncovered(index: FileIndex, split: np.ndarray) -> None:
-    """Classes a split left without training or validation images: possible only where the source
-    placed them (``data.val_path``, ``data.split_column``). Such a class is never learnt, or its
-    val_* metrics say nothing about it, and the run would not say so."""
+    """Classes a split left without training, validation or test images: possible only where the
+    source placed them (``data.val_path``, ``data.test_path``, ``data.split_column``). Such a class
+    is never learnt, or the metrics say nothing about it, and the run would not say so."""
     for part, images, consequence in (
         ("train", "training", "the model cannot learn {}"),
         ("val", "validation", "val_* metrics leave {} out"),
+        ("test", "test", "test_* metrics leave {} out"),
     ):
-        if part == "val" and not (split == "val").any():
-            continue  # no validation at all: check_validation's business
+        if part != "train" and not (split == part).any():
+            continue  # no validation or test images at all: nothing to cover
         found = set(index.labels[split == part].tolist())
         missing = [name for i, name in enumerate(index.class_names) if i not in found]
         if missing:

@@ -92,6 +92,9 @@ def test_classes_a_placed_split_leaves_without_images_are_warned_of(caplog):
     caplog.clear()
     warn_uncovered(index, np.array(["train"] * 4, dtype=object))  # no validation: nothing to cover
     index.labels[:] = [0, 1, 2, 2]
+    warn_uncovered(index, np.array(["train", "train", "train", "test"], dtype=object))
+    assert caplog.messages[-1].startswith("no test images of 'bird', 'cat': test_* metrics leave them out.")
+    caplog.clear()
     warn_uncovered(index, np.array(["train", "train", "train", "val"], dtype=object))
     assert caplog.messages == [
         "no validation images of 'bird', 'cat': val_* metrics leave them out. Add "
