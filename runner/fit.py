@@ -30,6 +30,17 @@ log = logging.getLogger(__name__)
 MODEL_ARGS = {"input_shape", "num_classes", "augmentation"}  # what ``fit`` passes every model builder
 
 
+def not_retracing(record: logging.LogRecord) -> bool:
+    """All but TensorFlow's warning that a ``tf.function`` was traced again ("5 out of the last 5
+    calls to ... make_predict_function ..."): a sweep's jobs in one process each build their own
+    model, whose predict and test functions Keras traces anew, by design. Ten lines of advice on
+    retracing, from the fifth job on, would be noise."""
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
+logging.getLogger("tensorflow").addFilter(not_retracing)
+
+
 def seed_everything(seed: int, deterministic: bool) -> None:
     keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow generators
     if deterministic:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -41,3 +44,18 @@ def test_label_smoothing_spreads_the_target_and_survives_a_safe_mode_load(tmp_pa
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     assert loaded.loss.get_config()["label_smoothing"] == 0.3
+
+
+def test_tensorflows_retracing_warning_for_each_jobs_new_model_is_not_shown():
+    # As a sweep's jobs in one process do: a new model each, whose predict function is traced anew.
+    # TensorFlow warns twice per process at most, so each case is a fresh one.
+    script = (
+        "import numpy as np, keras\n"
+        "for _ in range(6):\n"
+        "    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])\n"
+        "    model.predict(np.zeros((4, 3), 'float32'), verbose=0)\n"
+    )
+    for first, warned in (("", True), ("import runner.fit\n", False)):  # the control, then the runner
+        result = subprocess.run([sys.executable, "-c", first + script], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert ("triggered tf.function retracing" in result.stderr) == warned
