@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import mlflow
 import numpy as np
 
 from runner.config import CHECKOUT
+from runner.cpus import model_and_flags
 from runner.sources.index import identical
 
 if TYPE_CHECKING:  # TensorFlow stays unimported for `python -m runner.rerun ... --cfg job`
@@ -241,16 +241,8 @@ KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf1
 def cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     """This machine's kind of CPU, as far as the results of the same code can depend on it: its
     model, those of ``KERNEL_FLAGS`` it has, and ``TF_ENABLE_ONEDNN_OPTS`` when set (oneDNN on or
-    off). Linux's ``cpuinfo`` names them; elsewhere, the architecture alone."""
-    model, flags = platform.machine(), set()
-    with contextlib.suppress(OSError):
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = (part.strip() for part in line.partition(":"))
-            if key == "model name":
-                model = value
-            elif key == "flags":
-                flags = set(value.split())
-                break  # the first CPU's: the others are the same
+    off)."""
+    model, flags = model_and_flags(cpuinfo)
     onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
     has = " ".join(flag for flag in KERNEL_FLAGS if flag in flags) or "no avx2"
     return f"{model} ({has})" + (f", TF_ENABLE_ONEDNN_OPTS={onednn}" if onednn else "")

@@ -59,3 +59,24 @@ def test_tensorflows_retracing_warning_for_each_jobs_new_model_is_not_shown():
         result = subprocess.run([sys.executable, "-c", first + script], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr[-2000:]
         assert ("triggered tf.function retracing" in result.stderr) == warned
+
+
+def test_float16_on_a_cpu_that_emulates_it_is_warned_of(tmp_path, caplog):
+    from runner.fit import warn_if_emulated
+    from runner.schemas.trainer import Precision
+
+    def warned(flags: str, precision: Precision = Precision.mixed_float16) -> list[str]:
+        (tmp_path / "cpuinfo").write_text(f"model name\t: Some CPU\nflags\t\t: {flags}\n")
+        caplog.clear()
+        warn_if_emulated(precision, tmp_path / "cpuinfo")  # no GPU on the test machines
+        return caplog.messages
+
+    [line] = warned("avx2 fma avx512f avx512_bf16")
+    assert line.startswith("trainer.precision=mixed_float16: no GPU here, and this CPU has no float16")
+    assert line.endswith(
+        "Use trainer.precision=float32, or mixed_bfloat16, which this CPU computes natively (40 ms)."
+    )
+    [line] = warned("avx2 fma")
+    assert line.endswith("Use trainer.precision=float32.")
+    assert warned("avx2 avx512f avx512_fp16") == []  # Sapphire Rapids and later compute float16
+    assert warned("avx2 fma", Precision.float32) == warned("avx2 fma", Precision.mixed_bfloat16) == []
