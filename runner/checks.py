@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
+import zipfile
+from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from runner.errors import RunnerError, closest
-from runner.schemas.data import LabelMode
+from runner.schemas.data import ColorMode, LabelMode
 from runner.schemas.trainer import Schedule
 from runner.sources import FileIndex
 from runner.split import check_splittable
@@ -34,6 +37,7 @@ def check_config(cfg: DictConfig) -> None:
     for group in ("data", "model", "tracking"):
         OmegaConf.to_object(cfg[group])
     check_input_size(cfg.data.image_size, cfg.model)
+    check_saved_input(cfg.data, cfg.model)
 
 
 def check_added_keys(node: DictConfig, where: str) -> None:
@@ -90,6 +94,38 @@ def check_input_size(size: list[int], model: DictConfig) -> None:
             f"({blocks} of them), so each side needs at least {least} pixels. Raise it (e.g. "
             f"data.image_size=[{side},{side}]) or give fewer model.filters."
         )
+
+
+def check_saved_input(data: DictConfig, model: DictConfig) -> None:
+    """``model=file``: the image shape the saved model takes, read from its ``config.json``, against
+    the data's. Loading it (in the run, after the files are decoded) would say the same, later. A
+    model whose config names no input layer (a subclassed one) is left to that load."""
+    if model.get("_target_") != "runner.models.saved":
+        return
+    takes = saved_input_shape(Path(model.path).expanduser())
+    gives = (*data.image_size, data.color_mode.value)
+    if takes is not None and takes != gives:
+        mode = {c.value: c.name for c in ColorMode}.get(takes[2], "?")
+        raise RunnerError(
+            f"model.path={model.path}: takes images of shape {takes}, the data gives {gives}. "
+            f"Set data.image_size=[{takes[0]},{takes[1]}] data.color_mode={mode}."
+        )
+
+
+def saved_input_shape(path: Path) -> tuple[int, ...] | None:
+    """(height, width, channels) of a ``.keras`` file's first input layer, or None if it names none."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (KeyError, ValueError):  # no config.json, or not JSON: Keras's load will say what
+        return None
+    for layer in config.get("config", {}).get("layers", []):
+        if layer.get("class_name") != "InputLayer":
+            continue
+        shape = layer.get("config", {}).get("batch_shape")
+        if shape and len(shape) == 4 and all(isinstance(n, int) for n in shape[1:]):
+            return tuple(shape[1:])
+    return None
 
 
 def check_labels(cfg: DictConfig, index: FileIndex) -> None:

@@ -172,7 +172,8 @@ def test_a_model_file_keras_cannot_load_is_refused_before_tensorflow(tmp_path):
     from runner.checks import check_config
     from runner.models import small_cnn
 
-    small_cnn((16, 16, 3), 3, filters=(4,), dense=8).save(tmp_path / "ok.keras")
+    small_cnn((16, 16, 1), 3, filters=(4,), dense=8).save(tmp_path / "ok.keras")  # digits' shape
+    small_cnn((16, 16, 3), 3, filters=(4,), dense=8).save(tmp_path / "rgb.keras")
     (tmp_path / "cut.keras").write_bytes((tmp_path / "ok.keras").read_bytes()[:4000])  # a copy cut short
     (tmp_path / "old.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))  # Keras 2's format
     (tmp_path / "old.keras").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))  # ... renamed
@@ -182,6 +183,11 @@ def test_a_model_file_keras_cannot_load_is_refused_before_tensorflow(tmp_path):
         ("old.h5", "old.h5: an HDF5 file .*keras.models.load_model\\('.*old.h5'\\).save\\('old.keras'\\)"),
         ("old.keras", "old.keras: an HDF5 file"),
         ("missing.keras", "missing.keras: no .keras file there. Give a saved model"),
+        (  # read from its config.json: loading it, in the run, would say so after the decode
+            "rgb.keras",
+            r"rgb.keras: takes images of shape \(16, 16, 3\), the data gives \(16, 16, 1\). Set "
+            r"data.image_size=\[16,16\] data.color_mode=rgb.",
+        ),
     ]:
         with pytest.raises(RunnerError, match=says):
             check_config(compose("model=file", f"model.path={tmp_path / name}"))
