@@ -105,11 +105,16 @@ def check_saved_input(data: DictConfig, model: DictConfig) -> None:
     takes = saved_input_shape(Path(model.path).expanduser())
     gives = (*data.image_size, data.color_mode.value)
     if takes is not None and takes != gives:
-        mode = {c.value: c.name for c in ColorMode}.get(takes[2], "?")
-        raise RunnerError(
-            f"model.path={model.path}: takes images of shape {takes}, the data gives {gives}. "
-            f"Set data.image_size=[{takes[0]},{takes[1]}] data.color_mode={mode}."
-        )
+        raise other_input_shape(model.path, takes, gives)
+
+
+def other_input_shape(path: str, takes: tuple, gives: tuple) -> RunnerError:
+    """A saved model that takes images of another shape than the data's: the settings that match it."""
+    mode = {c.value: f" data.color_mode={c.name}" for c in ColorMode}.get(takes[2], "")
+    return RunnerError(
+        f"model.path={path}: takes images of shape {takes}, the data gives {gives}. "
+        f"Set data.image_size=[{takes[0]},{takes[1]}]{mode}."
+    )
 
 
 def saved_input_shape(path: Path) -> tuple[int, ...] | None:

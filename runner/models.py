@@ -16,6 +16,7 @@ from typing import Any
 import keras
 from keras import layers
 
+from runner.checks import other_input_shape
 from runner.errors import RunnerError, closest, no_such_parameter, parameters
 
 
@@ -161,10 +162,7 @@ def saved(
         raise RunnerError(f"model.path={path}: cannot load: {reason}.") from err
     takes, gives = tuple(model.input_shape[1:]), model.output_shape[-1]
     if takes != tuple(input_shape):
-        raise RunnerError(
-            f"model.path={path}: takes images of shape {takes}, the data gives {tuple(input_shape)}. "
-            f"Set data.image_size=[{takes[0]},{takes[1]}] and data.color_mode to match."
-        )
+        raise other_input_shape(path, takes, tuple(input_shape))
     if gives != num_classes:
         raise RunnerError(f"model.path={path}: has {gives} outputs, the data has {num_classes} classes.")
     if unfreeze:
