@@ -102,10 +102,32 @@ def check_saved_input(data: DictConfig, model: DictConfig) -> None:
     model whose config names no input layer (a subclassed one) is left to that load."""
     if model.get("_target_") != "runner.models.saved":
         return
-    takes = saved_input_shape(Path(model.path).expanduser())
+    inputs = [layer for layer in saved_layers(model.path) if layer.get("class_name") == "InputLayer"]
+    shape = inputs[0].get("config", {}).get("batch_shape") if inputs else None
     gives = (*data.image_size, data.color_mode.value)
-    if takes is not None and takes != gives:
-        raise other_input_shape(model.path, takes, gives)
+    if shape and len(shape) == 4 and tuple(shape[1:]) != gives:
+        raise other_input_shape(model.path, tuple(shape[1:]), gives)
+
+
+def check_saved_outputs(model: DictConfig, outputs: int) -> None:
+    """``model=file``: the units of the saved model's last layer, if a Dense (a runner model's
+    head), against the ``outputs`` this run needs."""
+    if model.get("_target_") != "runner.models.saved":
+        return
+    last = (saved_layers(model.path) or [{}])[-1]
+    units = last.get("config", {}).get("units") if last.get("class_name") == "Dense" else None
+    if units is not None and units != outputs:
+        raise other_outputs(model.path, units, outputs)
+
+
+def saved_layers(path: str) -> list[dict]:
+    """The layers' configs in a ``.keras`` file's ``config.json``, in order; none if it has none."""
+    try:
+        with zipfile.ZipFile(Path(path).expanduser()) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (KeyError, ValueError):  # no config.json, or not JSON: Keras's load will say what
+        return []
+    return config.get("config", {}).get("layers", [])
 
 
 def other_input_shape(path: str, takes: tuple, gives: tuple) -> RunnerError:
@@ -117,20 +139,12 @@ def other_input_shape(path: str, takes: tuple, gives: tuple) -> RunnerError:
     )
 
 
-def saved_input_shape(path: Path) -> tuple[int, ...] | None:
-    """(height, width, channels) of a ``.keras`` file's first input layer, or None if it names none."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json"))
-    except (KeyError, ValueError):  # no config.json, or not JSON: Keras's load will say what
-        return None
-    for layer in config.get("config", {}).get("layers", []):
-        if layer.get("class_name") != "InputLayer":
-            continue
-        shape = layer.get("config", {}).get("batch_shape")
-        if shape and len(shape) == 4 and all(isinstance(n, int) for n in shape[1:]):
-            return tuple(shape[1:])
-    return None
+def other_outputs(path: str, gives: int, needs: int) -> RunnerError:
+    return RunnerError(
+        f"model.path={path}: gives {gives} outputs, and this run needs {needs} (one per class; one "
+        f"for data.label_mode=binary). Give it images of the classes it was trained on "
+        f"(data.class_names=[...] picks them), or start from a backbone (model=application)."
+    )
 
 
 def check_labels(cfg: DictConfig, index: FileIndex) -> None:
@@ -162,6 +176,7 @@ def check_labels(cfg: DictConfig, index: FileIndex) -> None:
             f"trainer.top_k={top_k}: this run has {num_classes} classes, so the true class is always "
             f"among the {top_k} likeliest. Set trainer.top_k below the number of classes, or null."
         )
+    check_saved_outputs(cfg.model, 1 if mode == LabelMode.binary else num_classes)
 
 
 def check_validation(monitor: str, split: np.ndarray) -> None:

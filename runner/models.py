@@ -16,7 +16,7 @@ from typing import Any
 import keras
 from keras import layers
 
-from runner.checks import other_input_shape
+from runner.checks import other_input_shape, other_outputs
 from runner.errors import RunnerError, closest, no_such_parameter, parameters
 
 
@@ -164,7 +164,7 @@ def saved(
     if takes != tuple(input_shape):
         raise other_input_shape(path, takes, tuple(input_shape))
     if gives != num_classes:
-        raise RunnerError(f"model.path={path}: has {gives} outputs, the data has {num_classes} classes.")
+        raise other_outputs(path, gives, num_classes)
     if unfreeze:
         fine_tune(model)
     if not augmentation:

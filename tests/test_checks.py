@@ -193,6 +193,18 @@ def test_a_model_file_keras_cannot_load_is_refused_before_tensorflow(tmp_path):
             check_config(compose("model=file", f"model.path={tmp_path / name}"))
 
 
+def test_a_model_file_for_other_classes_is_refused_once_the_classes_are_known(tmp_path):
+    from runner.models import small_cnn
+
+    small_cnn((16, 16, 1), 3, filters=(4,), dense=8).save(tmp_path / "three.keras")  # 3 classes
+    cfg = compose("model=file", f"model.path={tmp_path / 'three.keras'}")
+    index = FileIndex([f"/nowhere/{i}.png" for i in range(6)], np.array([0, 1, 2] * 2), list("abc"), [])
+    check_labels(cfg, index)  # the classes it was trained for, read from its config.json
+    index = FileIndex([f"/nowhere/{i}.png" for i in range(6)], np.array([0, 1] * 3), list("ab"), [])
+    with pytest.raises(RunnerError, match=r"three.keras: gives 3 outputs, and this run needs 2 \(one per"):
+        check_labels(cfg, index)
+
+
 def test_a_sqlite_store_under_a_tilde_is_refused_with_the_full_path():
     # sqlite and MLflow read '~' as a folder's name: the store went into ./~/runs/mlflow.db.
     from pathlib import Path

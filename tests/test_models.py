@@ -104,7 +104,7 @@ def test_saved_model_refusals_name_the_file_and_the_fix(tmp_path):
     model.save(tmp_path / "ok.keras")
     with pytest.raises(RunnerError, match=r"takes images of shape \(16, 16, 3\), the data gives \(32, 32"):
         saved(str(tmp_path / "ok.keras"), (32, 32, 3), 3)
-    with pytest.raises(RunnerError, match="has 3 outputs, the data has 5 classes"):
+    with pytest.raises(RunnerError, match=r"gives 3 outputs, and this run needs 5 \(one per class"):
         saved(str(tmp_path / "ok.keras"), (16, 16, 3), 5)
     inputs = keras.Input((16, 16, 3))
     code = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
