@@ -105,7 +105,7 @@ def check_saved_input(data: DictConfig, model: DictConfig) -> None:
     inputs = [layer for layer in saved_layers(model.path) if layer.get("class_name") == "InputLayer"]
     shape = inputs[0].get("config", {}).get("batch_shape") if inputs else None
     gives = (*data.image_size, data.color_mode.value)
-    if shape and len(shape) == 4 and tuple(shape[1:]) != gives:
+    if shape and len(shape) == 4 and not fits(tuple(shape[1:]), gives):
         raise other_input_shape(model.path, tuple(shape[1:]), gives)
 
 
@@ -130,12 +130,18 @@ def saved_layers(path: str) -> list[dict]:
     return config.get("config", {}).get("layers", [])
 
 
+def fits(takes: tuple, gives: tuple) -> bool:
+    """A model's input shape takes the data's: ``None`` (a model of any image size) takes any."""
+    return len(takes) == len(gives) and all(t is None or t == g for t, g in zip(takes, gives, strict=True))
+
+
 def other_input_shape(path: str, takes: tuple, gives: tuple) -> RunnerError:
     """A saved model that takes images of another shape than the data's: the settings that match it."""
-    mode = {c.value: f" data.color_mode={c.name}" for c in ColorMode}.get(takes[2], "")
+    sized = None not in takes[:2] and takes[:2] != gives[:2]
+    fixes = [f"data.image_size=[{takes[0]},{takes[1]}]"] if sized else []
+    fixes += [f"data.color_mode={c.name}" for c in ColorMode if c.value == takes[2] != gives[2]]
     return RunnerError(
-        f"model.path={path}: takes images of shape {takes}, the data gives {gives}. "
-        f"Set data.image_size=[{takes[0]},{takes[1]}]{mode}."
+        f"model.path={path}: takes images of shape {takes}, the data gives {gives}. Set {' '.join(fixes)}."
     )
 
 

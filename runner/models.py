@@ -16,7 +16,7 @@ from typing import Any
 import keras
 from keras import layers
 
-from runner.checks import other_input_shape, other_outputs
+from runner.checks import fits, other_input_shape, other_outputs
 from runner.errors import RunnerError, closest, no_such_parameter, parameters
 
 
@@ -161,7 +161,7 @@ def saved(
         reason = "it holds code (a Lambda layer), which safe_mode does not load" if code else err
         raise RunnerError(f"model.path={path}: cannot load: {reason}.") from err
     takes, gives = tuple(model.input_shape[1:]), model.output_shape[-1]
-    if takes != tuple(input_shape):
+    if not fits(takes, tuple(input_shape)):
         raise other_input_shape(path, takes, tuple(input_shape))
     if gives != num_classes:
         raise other_outputs(path, gives, num_classes)

@@ -102,7 +102,10 @@ def test_saved_model_trains_further_from_its_own_weights(photos, tmp_path):
 def test_saved_model_refusals_name_the_file_and_the_fix(tmp_path):
     model = small_cnn((16, 16, 3), 3, filters=(4,), dense=8)
     model.save(tmp_path / "ok.keras")
-    with pytest.raises(RunnerError, match=r"takes images of shape \(16, 16, 3\), the data gives \(32, 32"):
+    with pytest.raises(
+        RunnerError,
+        match=r"shape \(16, 16, 3\), the data gives \(32, 32, 3\)\. Set data.image_size=\[16,16\]\.$",
+    ):
         saved(str(tmp_path / "ok.keras"), (32, 32, 3), 3)
     with pytest.raises(RunnerError, match=r"gives 3 outputs, and this run needs 5 \(one per class"):
         saved(str(tmp_path / "ok.keras"), (16, 16, 3), 5)
