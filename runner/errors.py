@@ -67,6 +67,11 @@ def some(names: list[str], most: int = 12, sep: str = ", ") -> str:
     return f"{sep.join(names[:most])}{sep}... ({len(names)} in all)"
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 file', '3 files'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _missing_option(err: MissingConfigException) -> str:
     # Hydra reports e.g. missing_cfg_file='aug/flpi' and options=['flip', 'none'].
     group, _, choice = (err.missing_cfg_file or "").rpartition("/")

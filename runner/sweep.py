@@ -26,7 +26,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from runner.errors import RunnerError
+from runner.errors import RunnerError, counted
 
 PARENT = "RUNNER_SWEEP_RUN"
 # A job that failed in a launcher's worker process ends there (``on_job_end`` runs there too): the
@@ -198,7 +198,7 @@ def mean_and_std(rows: list[list]) -> tuple[float, float] | None:
 
 def summary(parent: str, rows: list[list], monitor: str, spread: tuple[float, float] | None) -> str:
     """The console's ranking: one line per job run, best first, then the mean and spread."""
-    runs = f"{len(rows)} job run{'' if len(rows) == 1 else 's'}"
+    runs = counted(len(rows), "job run")
     lines = [f"runner: sweep run {parent}: {runs}, by {monitor} (sweep/summary.csv):"]
     for rank, value, status, run_id, overrides in rows:
         shown = status if value == "" else f"{value:.4f}" + ("" if status == "FINISHED" else f" ({status})")

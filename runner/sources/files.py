@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from runner.errors import RunnerError, closest
+from runner.errors import RunnerError, closest, counted
 from runner.schemas.data import GlobData, LabelsFrom
 from runner.sources.folders import RUNNERS_OWN, SPLIT_FOLDERS, SPLIT_SETTINGS
-from runner.sources.index import FileIndex, check, counted, labels_of, require_every_class, text_names
+from runner.sources.index import FileIndex, check, labels_of, require_every_class, text_names
 
 log = logging.getLogger(__name__)
 

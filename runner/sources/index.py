@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from runner.cpus import usable_cores
-from runner.errors import RunnerError, closest, some
+from runner.errors import RunnerError, closest, counted, some
 from runner.schemas.data import Verify
 
 log = logging.getLogger(__name__)
@@ -234,10 +234,6 @@ def with_skipped(refusal: str, index: FileIndex) -> str:
     if not index.skipped:
         return refusal
     return f"{refusal} ({index.summary()}: {some([path for path, _ in index.skipped], most=3)}.)"
-
-
-def counted(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def labels_of(values: list[str], class_names: list[str] | None) -> tuple[list[str], np.ndarray, dict]:
