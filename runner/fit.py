@@ -131,10 +131,10 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
     objective = loss(cfg.data.label_mode, cfg.trainer.label_smoothing)
     seed_everything(seed, cfg.trainer.deterministic)
     pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed, cfg.data.label_mode)
-    augment.try_on(pipeline_aug, model_aug, Decoder.of(cfg.data).shape, len(index.class_names))
     check(cfg.model, "model", given=MODEL_ARGS)  # before the run: what Keras's names refuse
     models.check_application(cfg.model)
     check(cfg.trainer.optimizer, "trainer.optimizer")
+    augment.try_on(pipeline_aug, model_aug, Decoder.of(cfg.data).shape, len(index.class_names))
     with tracking.run(cfg, output_dir, overrides, attempt) as run_id:
         # A resumed run's batches begin at its epoch; one that had run all its epochs fits none,
         # and keeps the last epoch's batches for the model's input example.
