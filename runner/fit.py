@@ -1,5 +1,7 @@
 """``fit(cfg, index, ...)``: the files -> pipeline -> model -> ``model.fit`` -> tracking, for a run
 ``runner.train`` has accepted; returns the monitored metric. Everything TensorFlow does lives here.
+The model is built first, before the run and the decode, as what only building it tells is a
+configuration error too; the pipeline then feeds it.
 """
 
 from __future__ import annotations
@@ -124,6 +126,25 @@ def dtype_policy(name: str) -> Iterator[None]:
         keras.mixed_precision.set_global_policy(previous)
 
 
+def build_model(cfg: DictConfig, index: FileIndex, augmentation: list) -> keras.Model:
+    """``cfg.model`` for ``index``'s classes, before the run is made and the files decoded: what
+    only building it tells (a backbone's minimum input size, ImageNet weights that cannot
+    download, a saved model that does not load) is a line within seconds. Its initial weights
+    come from ``trainer.seed`` alone: what ran since the seed was set may have drawn from the
+    global generators, and a run's metrics must not depend on that."""
+    keras.utils.set_random_seed(cfg.trainer.seed)
+    binary = cfg.data.label_mode == LabelMode.binary
+    warn_if_emulated(cfg.trainer.precision)
+    with dtype_policy(cfg.trainer.precision.value):
+        return build(
+            cfg.model,
+            "model",
+            input_shape=Decoder.of(cfg.data).shape,
+            num_classes=1 if binary else len(index.class_names),
+            augmentation=augmentation,
+        )
+
+
 def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str], attempt: int) -> float:
     """Train on ``index`` and record it all in MLflow (run ``tracking.resume``'s ``attempt``-th
     resume when it is > 0); outputs go to ``output_dir``, and ``overrides`` make the command line."""
@@ -135,6 +156,7 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
     models.check_application(cfg.model)
     check(cfg.trainer.optimizer, "trainer.optimizer")
     augment.try_on(pipeline_aug, model_aug, Decoder.of(cfg.data).shape, len(index.class_names))
+    model = build_model(cfg, index, model_aug)
     with tracking.run(cfg, output_dir, overrides, attempt) as run_id:
         # A resumed run's batches begin at its epoch; one that had run all its epochs fits none,
         # and keeps the last epoch's batches for the model's input example.
@@ -150,21 +172,6 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
             )
             tracking.log_preview(preview_grid)
         record.log_data(data, output_dir)
-        # The initial weights and fit's randomness from trainer.seed alone: what ran since the seed
-        # was set (MLflow, the preview) may have drawn from the global generators, and a run's
-        # metrics must not depend on, say, whether it was given a name.
-        keras.utils.set_random_seed(seed)
-        names = data.index.class_names
-        binary = cfg.data.label_mode == LabelMode.binary
-        warn_if_emulated(cfg.trainer.precision)
-        with dtype_policy(cfg.trainer.precision.value):
-            model = build(
-                cfg.model,
-                "model",
-                input_shape=data.input_shape,
-                num_classes=1 if binary else len(names),
-                augmentation=model_aug,
-            )
         model.compile(
             optimizer=optimizer(cfg.trainer, data.steps),
             loss=objective,

@@ -67,13 +67,26 @@ def test_application_refusals_name_the_key(kwargs, expected):
         application(input_shape, 3, **kwargs)
 
 
-def test_a_misspelt_backbone_is_refused_before_its_run_and_decode_start(photos, tmp_path):
-    args = ("data=dir", f"data.path={photos}", "data.image_size=[32,32]", "model=application")
-    result = run_cli(*args, "model.name=MobilNetV2", cwd=tmp_path)
+@pytest.mark.parametrize(
+    ("size", "name", "expected"),
+    [
+        (32, "MobilNetV2", "model.name=MobilNetV2: not in keras.applications"),
+        # Only building the backbone tells: it is built before the run, not after the decode.
+        (16, "MobileNet", "model.name=MobileNet (weights=None, data.image_size=[16, 16]): Input size"),
+    ],
+)
+def test_a_backbone_keras_refuses_is_refused_before_its_run_and_decode_start(
+    photos, tmp_path, size, name, expected
+):
+    args = ("data=dir", f"data.path={photos}", f"data.image_size=[{size},{size}]", "model=application")
+    result = run_cli(*args, f"model.name={name}", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
-    assert line.startswith("runner: error: model.name=MobilNetV2: not in keras.applications")
+    assert line.startswith(f"runner: error: {expected}")
     assert mlflow_runs(tmp_path) == [] and "runner.cache" not in result.stderr  # no run, no decode
+
+
+def test_backbone_options_are_checked_against_the_constructor():
     with pytest.raises(RunnerError, match="model.backbone.alpah: .* Did you mean 'alpha'?"):
         check_application(compose("model=application", "+model.backbone.alpah=1").model)
     check_application(compose("model=application", "+model.backbone.alpha=1").model)
