@@ -18,7 +18,7 @@ import hydra
 from omegaconf import DictConfig
 
 from runner.config import CONF_DIR, register_configs
-from runner.errors import RunnerError, explain
+from runner.errors import RunnerError, counted, explain
 from runner.interrupts import STOP_SIGNALS, Terminated, handled, raise_terminated
 from runner.sweep import FAILED_ELSEWHERE, PARENT, record_refusal
 
@@ -71,7 +71,7 @@ def reported(fn: Callable[..., Any], *args: Any, trains: bool = True) -> Any:
         terminated = err if isinstance(err, Terminated) else None
     except Exception as err:
         which = ", ".join(FAILED_JOBS)
-        jobs = f"{len(FAILED_JOBS)} job(s) of this sweep failed ({which}; each one's line is above)"
+        jobs = f"{counted(len(FAILED_JOBS), 'job')} of this sweep failed ({which}; each one's line is above)"
         if isinstance(err, JobFailed) and FAILED_JOBS:  # after the sweep: say what the sweep did
             message = f"{jobs}."
         elif isinstance(err, JobFailed):  # its jobs ran in a launcher's processes: this one's known

@@ -67,9 +67,9 @@ def some(names: list[str], most: int = 12, sep: str = ", ") -> str:
     return f"{sep.join(names[:most])}{sep}... ({len(names)} in all)"
 
 
-def counted(n: int, noun: str) -> str:
-    """'1 file', '3 files'."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """'1 file', '3 files'; '1 copy', '2 copies' with ``plural``."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def _missing_option(err: MissingConfigException) -> str:

@@ -29,6 +29,7 @@ import numpy as np
 
 from runner.config import CHECKOUT
 from runner.cpus import model_and_flags
+from runner.errors import counted
 from runner.sources.index import identical
 
 if TYPE_CHECKING:  # TensorFlow stays unimported for `python -m runner.rerun ... --cfg job`
@@ -116,7 +117,8 @@ def write_duplicates(data: Data, sizes: list[int | str], folder: Path) -> int:
     leaks = sum("train" in (parts := {data.split[i] for i in group}) and len(parts) > 1 for group in groups)
     copies = sum(len(group) - 1 for group in groups)
     print(
-        f"runner: byte-identical files: {copies} extra copies in {len(groups)} set(s); {labels} under "
+        f"runner: byte-identical files: {counted(copies, 'extra copy', 'extra copies')} in "
+        f"{counted(len(groups), 'set')}; {labels} under "
         f"two labels, {leaks} in training and in validation/test (which inflates those scores); each "
         f"is listed in {folder / 'duplicates.csv'}",
         file=sys.stderr,

@@ -7,7 +7,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from runner.errors import explain
+from runner.errors import counted, explain
 
 
 @pytest.mark.parametrize(
@@ -127,3 +127,8 @@ def test_a_commands_help_says_its_whole_summary(module, capsys):
         importlib.import_module(module).main(["--help"])
     summary = " ".join(capsys.readouterr().out.split("\n\n")[1].split())
     assert summary[0].isupper() and summary.endswith(".") and "``" not in summary, summary
+
+
+def test_counts_are_said_in_the_singular_for_one():
+    assert [counted(n, "file") for n in (0, 1, 2)] == ["0 files", "1 file", "2 files"]
+    assert [counted(n, "extra copy", "extra copies") for n in (1, 3)] == ["1 extra copy", "3 extra copies"]

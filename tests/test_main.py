@@ -208,51 +208,62 @@ def test_an_output_folder_that_cannot_be_made_names_the_hydra_key(mode, tmp_path
 
 
 def test_bad_input_in_one_job_of_a_sweep_fails_that_job_and_the_others_run(tmp_path):
-    # Two kinds of bad input, one per swept key: a backbone too big for 16x16 digits is refused by
-    # Keras as it builds it (the job's run has started); dropout=1.5 before TensorFlow, before any run.
-    sweep = ["-m", "data=digits", "trainer.epochs=1", "model=application,small_cnn", "model.dropout=0.2,1.5"]
+    # Two kinds of bad input, one per swept key, each refused before its job's run starts: a
+    # backbone too big for 16x16 digits by Keras as the model is built; dropout=1.5 before TensorFlow.
+    sweep = ["-m", "data=digits", "trainer.epochs=1", "model=application,small_cnn"]
+    sweep += ["model.dropout=0.2,0.3,1.5"]
     result = run_cli(*sweep, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     *jobs, summary = error_lines(result)
-    assert [line.split(": ")[2] for line in jobs] == ["job #0", "job #1", "job #3"]
+    assert [line.split(": ")[2] for line in jobs] == ["job #0", "job #1", "job #2", "job #5"]
     assert jobs[0].startswith("runner: error: job #0: model.name=MobileNetV2 (weights=None, data.image_size")
     assert "Input size must be at least 32x32" in jobs[0]
-    assert "model.dropout=1.5: must be at least 0 and less than 1" in jobs[1]
-    assert summary == ("runner: error: 3 job(s) of this sweep failed (#0, #1, #3; each one's line is above).")
+    assert "model.dropout=1.5: must be at least 0 and less than 1" in jobs[2]
+    assert summary == "runner: error: 4 jobs of this sweep failed (#0, #1, #2, #5; each one's line is above)."
     # Every job has its run, nested under the sweep's, the refused ones too (made for them).
     runs = mlflow_runs(tmp_path)
-    assert [run.info.status for run in runs] == ["FAILED", "FAILED", "FINISHED", "FAILED"]
-    for run, line in zip([runs[0], runs[1], runs[3]], jobs, strict=True):
+    assert [run.info.status for run in runs] == ["FAILED"] * 3 + ["FINISHED"] * 2 + ["FAILED"]
+    for run, line in zip([*runs[:3], runs[5]], jobs, strict=True):
         assert run.data.tags["runner.error"] == line.split(": ", 3)[3]
-    finished, refused = runs[2], runs[1]
-    assert runs[0].data.params["model._target_"] == "runner.models.application"  # its run had started
+    first, second, refused = runs[3], runs[4], runs[2]
     overrides = json.loads(refused.data.tags["runner.overrides"])
     assert overrides == ["data=digits", "trainer.epochs=1", "model=application", "model.dropout=1.5"]
     assert refused.data.tags["runner.command"] == "python -m runner " + " ".join(overrides)
-    assert runs[0].info.run_name != finished.info.run_name  # named at random, whatever trainer.seed
-    # Job #2 read the images job #0 decoded (its model failed after): the same files, the same size.
-    log = Path(tmp_path, finished.data.tags["runner.output_dir"], "runner.log").read_text()
+    assert first.info.run_name != second.info.run_name  # named at random, whatever trainer.seed
+    # Job #4 read the images job #3 decoded: the same files, the same size.
+    log = Path(tmp_path, second.data.tags["runner.output_dir"], "runner.log").read_text()
     assert "reusing the 1797 images this process decoded for an earlier job of the sweep" in log
     # The sweep is a run of its own; one job failed, so it did.
     [sweep_run] = mlflow_runs(tmp_path, sweeps=True)
     assert sweep_run.info.status == "FAILED"
     assert {run.data.tags["mlflow.parentRunId"] for run in runs} == {sweep_run.info.run_id}
     assert sweep_run.data.tags["runner.command"] == "python -m runner " + " ".join(sweep)
-    assert sweep_run.data.tags["runner.best_run"] == finished.info.run_id
     path = client(tmp_path).download_artifacts(sweep_run.info.run_id, "sweep/summary.csv", str(tmp_path))
-    header, best, *failed = Path(path).read_text().splitlines()
+    header, *rows = Path(path).read_text().splitlines()
+    best, failed = rows[:2], rows[2:]
     assert header == "rank,val_accuracy,status,run_id,overrides"
-    value = finished.data.metrics["final_val_accuracy"]
-    assert best == f"1,{value},FINISHED,{finished.info.run_id},model=small_cnn model.dropout=0.2"
+
+    def differing(run) -> str:  # the overrides that differ between jobs: all but the first two
+        return " ".join(json.loads(run.data.tags["runner.overrides"])[2:])
+
+    # Best first (the two may tie: one epoch on digits), each with its own value.
+    values = {run.info.run_id: run.data.metrics["final_val_accuracy"] for run in (first, second)}
+    assert [row.split(",")[:3] for row in best] == [
+        ["1", str(max(values.values())), "FINISHED"],
+        ["2", str(min(values.values())), "FINISHED"],
+    ]
+    assert sorted(row.split(",", 2)[2] for row in best) == sorted(
+        f"FINISHED,{run.info.run_id},{differing(run)}" for run in (first, second)
+    )
+    assert sweep_run.data.tags["runner.best_run"] == best[0].split(",")[3]
     assert sorted(row.split(",", 1)[1] for row in failed) == sorted(
-        f",FAILED,{run.info.run_id},{' '.join(json.loads(run.data.tags['runner.overrides'])[2:])}"
-        for run in (runs[0], runs[1], runs[3])
+        f",FAILED,{run.info.run_id},{differing(run)}" for run in (*runs[:3], runs[5])
     )
     # Its run holds no model or config: a rerun of it says what to do instead.
     [line] = error_lines(run_cli(sweep_run.info.run_id, cwd=tmp_path, module="runner.rerun"))
     assert f"run {sweep_run.info.run_id} is a sweep, not a training run" in line
     assert line.endswith(sweep_run.data.tags["runner.command"])
-    assert f"FAILED  model=small_cnn model.dropout=1.5  run {runs[3].info.run_id}" in result.stderr
+    assert f"FAILED  model=small_cnn model.dropout=1.5  run {runs[5].info.run_id}" in result.stderr
 
 
 def test_a_cache_too_big_for_the_disk_is_refused_before_decoding(tmp_path):
@@ -371,7 +382,7 @@ def test_a_sweeper_left_with_no_result_by_its_failed_jobs_says_so_in_one_line(ca
         entry.reported(sweep)
     monkeypatch.setattr(entry, "FAILED_JOBS", ["#0", "#1"])
     assert refusal(lambda argv: entry.reported(sweep), [], capsys) == (
-        "runner: error: 2 job(s) of this sweep failed (#0, #1; each one's line is above), and the "
+        "runner: error: 2 jobs of this sweep failed (#0, #1; each one's line is above), and the "
         "sweeper stopped on it: No trials are completed yet."
     )
 

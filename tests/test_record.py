@@ -121,7 +121,7 @@ def test_byte_identical_files_are_listed_with_what_they_mean(tmp_path, capsys):
     ]
     line = capsys.readouterr().err
     assert line.startswith(
-        "runner: byte-identical files: 2 extra copies in 1 set(s); 1 under two labels, 1 in training"
+        "runner: byte-identical files: 2 extra copies in 1 set; 1 under two labels, 1 in training"
     )
     distinct = FileIndex([str(paths[2]), str(paths[4])], np.array([0, 1]), ["cat", "dog"])
     data = SimpleNamespace(index=distinct, split=np.array(["train", "val"]))

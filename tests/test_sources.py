@@ -62,7 +62,7 @@ def test_an_unzipped_macos_archive_and_hidden_folders_add_no_class_and_no_image(
     with caplog.at_level("INFO"):
         index = dir_source(tmp_path).index()
     hidden = [tmp_path / "dog" / ".ipynb_checkpoints", tmp_path / "owl" / ".thumbnails"]
-    assert f"left out 2 hidden folder(s), and what they hold: {hidden[0]}, {hidden[1]}" in caplog.messages
+    assert f"left out 2 hidden folders, and what they hold: {hidden[0]}, {hidden[1]}" in caplog.messages
     assert index.class_names == ["cat", "dog", "owl"]
     assert sorted(os.path.relpath(p, tmp_path) for p in index.paths) == [
         f"{name}/{name}{i:02d}{suffix}"

@@ -85,7 +85,7 @@ def test_a_sweep_on_a_real_mlflow_server_that_went_away_says_so_and_its_job_resu
     ]
     assert lost.startswith(f"job #0: tracking.uri={server.uri}: the MLflow server stopped answering")
     assert refused.startswith(f"job #1: tracking.uri={server.uri}: no MLflow server answers there")
-    assert failed == "2 job(s) of this sweep failed (#0, #1; each one's line is above)."
+    assert failed == "2 jobs of this sweep failed (#0, #1; each one's line is above)."
     assert unended.startswith("the sweep's run ") and "could not be ranked or ended in MLflow" in unended
     resume = lost.rpartition("once the server answers again, ")[2].removesuffix(" continues it.")
     assert resume.startswith("python -m runner.rerun ") and resume.endswith(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runner.errors import RunnerError, closest, some
+from runner.errors import RunnerError, closest, counted, some
 from runner.schemas.data import DirData
 from runner.sources.index import (
     RENAME_TO_UTF8,
@@ -81,7 +81,8 @@ def list_files(
 
 def say_left_out(folders: list[str]) -> None:
     if folders:
-        log.info("left out %d hidden folder(s), and what they hold: %s", len(folders), some(folders, most=3))
+        hidden = counted(len(folders), "hidden folder")
+        log.info("left out %s, and what they hold: %s", hidden, some(folders, most=3))
 
 
 def subfolders(root: Path) -> list[str]:
