@@ -28,6 +28,7 @@ import numpy as np
 import psutil
 
 from runner import liveness
+from runner.caches import images_of, mark_used, record_source
 from runner.cpus import usable_cores
 from runner.decode import Decoder
 from runner.errors import RunnerError
@@ -187,7 +188,7 @@ def choose(cache: Cache, shape: tuple[int, ...]) -> Cache:
 
 def size_of(shape: tuple[int, ...]) -> str:
     """'5.4 GB (1,797 images of 224×224×3 bytes)'."""
-    return f"{np.prod(shape) / 1e9:.1f} GB ({shape[0]:,} images of {'×'.join(map(str, shape[1:]))} bytes)"
+    return f"{np.prod(shape) / 1e9:.1f} GB ({images_of(shape)} bytes)"
 
 
 def check_room(folder: Path, shape: tuple[int, ...], cache_dir: str) -> None:
@@ -261,6 +262,7 @@ def disk_cache(
     data, failures = folder / f"{key}.npy", folder / f"{key}.failed.json"
     if reusable(folder, key):
         log.info("reusing disk cache %s", data)
+        mark_used(data)
         bad = {int(i): reason for i, reason in json.loads(failures.read_text()).items()}
         return np.load(data, mmap_mode="r"), bad
     for stale in liveness.dead_partials(folder, suffix=".npy"):  # each as big as its cache
@@ -282,6 +284,7 @@ def disk_cache(
         partial_failures.write_text(json.dumps(bad))
         partial_failures.replace(failures)
         partial.replace(data)
+        record_source(folder, key, items, decoder)
     finally:
         partial.unlink(missing_ok=True)
         partial_failures.unlink(missing_ok=True)

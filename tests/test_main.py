@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -28,6 +30,9 @@ def test_help_and_cfg_do_not_import_tensorflow(args, tmp_path):
         assert output.startswith("python -m runner [GROUP=OPTION] [KEY=VALUE ...]: train")
         assert "data: digits, dir, generator, glob" in output
         assert "A past run: python -m runner.rerun RUN_ID [--resume]" in output
+        commands = set(re.findall(r"runner\.([a-z]+)", output))
+        assert {"predict", "check", "bench", "caches"} <= commands
+        assert all(importlib.util.find_spec(f"runner.{name}") for name in commands), commands
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,64 @@
+"""`python -m runner.caches`: the disk caches, what each was made from, and removing old ones."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+from conftest import photo_folder, run_cli
+
+from runner import cache
+from runner.decode import Decoder
+from runner.schemas.data import Cache, ColorMode, Interpolation
+
+DAY = 86400
+
+
+def disk_cache(folder, size: int, cache_dir) -> list:
+    """A disk cache of ``folder``'s images at ``size``², as a run makes it; its files."""
+    paths, decoder = (
+        sorted(str(p) for p in folder.rglob("*.*")),
+        Decoder(size, size, ColorMode.rgb, Interpolation.bilinear),
+    )
+    cache.load(paths, decoder, Cache.disk, str(cache_dir))
+    return sorted(cache_dir.glob(f"{cache.digest(paths, decoder)}.*"))
+
+
+def test_caches_are_listed_with_their_source_and_old_ones_removed(tmp_path):
+    photos, caches = photo_folder(tmp_path / "photos", per_class=2), tmp_path / "caches"
+    old, recent = disk_cache(photos, 8, caches), disk_cache(photos, 16, caches)
+    assert [p.name.split(".", 1)[1] for p in old] == ["failed.json", "json", "npy"]
+    (caches / "digits").mkdir()  # the embedded data set's folder, beside the caches: no cache
+    np.save(caches / "mine.npy", np.zeros(3))  # nor is an array someone saved there
+    for files, days in ((old, 41), (recent, 40)):
+        os.utime(files[2], (time.time() - days * DAY,) * 2)
+
+    listed = run_cli("--cache-dir", str(caches), cwd=tmp_path, module="runner.caches")
+    header, first, second, hint = listed.stdout.splitlines()
+    assert header.startswith(f"runner: 2 disk caches in {caches}: ")
+    assert first.split()[0] == old[2].stem and "(41 days ago)" in first  # least recently used first
+    assert first.endswith(f"6 images of 8×8×3  {photos}") and second.endswith(
+        f"6 images of 16×16×3  {photos}"
+    )
+    assert hint == f"remove them: python -m runner.caches --cache-dir {caches} --delete"
+
+    # A run that reads a cache marks it used: it is no longer one to remove.
+    disk_cache(photos, 16, caches)
+    result = run_cli(
+        "--cache-dir", str(caches), "--unused-for", "30", "--delete", cwd=tmp_path, module="runner.caches"
+    )
+    assert result.returncode == 0 and "runner: 1 disk cache unused for 30 days" in result.stdout
+    assert "runner: removed 1 disk cache" in result.stdout
+    assert not any(p.exists() for p in old) and all(p.exists() for p in recent)
+    assert (caches / "digits").is_dir() and (caches / "mine.npy").is_file()
+
+
+def test_a_cache_from_before_this_command_is_listed_without_a_source(tmp_path):
+    photos, caches = photo_folder(tmp_path / "photos", per_class=2), tmp_path / "caches"
+    files = disk_cache(photos, 8, caches)
+    files[1].unlink()  # <digest>.json: what an older runner did not write
+    result = run_cli("--cache-dir", str(caches), cwd=tmp_path, module="runner.caches")
+    assert "6 images of 8×8×3  (not recorded: written before runner.caches)" in result.stdout
+    run_cli("--cache-dir", str(caches), "--delete", cwd=tmp_path, module="runner.caches")
+    assert list(caches.iterdir()) == []
