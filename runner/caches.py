@@ -3,10 +3,11 @@
 
 A run never removes a disk cache: it cannot tell one whose files have since changed from another
 data set's, which a later run may want again. Each cache is a ``<digest>.npy`` of uint8 images,
-with its failures (``<digest>.failed.json``) and, since this command, what it was made from
-(``<digest>.json``: the folder its files share, when it was written); its modification time is
-the last time a run read it. A run that has a removed cache open keeps reading it until it ends
-(the file goes once nothing has it open); the next run on those files decodes them again.
+with its failures (``<digest>.failed.json``) and what it was made from (``<digest>.json``: the
+folder its files share, the preprocessing, when it was written; none beside caches written before
+this command); the ``.npy``'s modification time is the last time a run read it. A run that has a
+removed cache open keeps reading it until it ends (the file goes once nothing has it open); the
+next run on those files decodes them again.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from runner.cli import described
 from runner.errors import counted
 from runner.schemas.data import DataConfig
+
+if TYPE_CHECKING:  # the listing needs no decoder (OpenCV, libjpeg-turbo) to start
+    from runner.decode import Decoder
 
 DAY = 86400.0
 
@@ -39,11 +44,12 @@ class DiskCache:
     source: str  # the folder its files share; "" where the runner that wrote it did not say
 
 
-def record_source(folder: Path, key: str, items: list[str], decoder: object) -> None:
+def record_source(folder: Path, key: str, items: list[str], decoder: Decoder) -> None:
     """What a disk cache was made from, beside it: its files' common folder and preprocessing."""
     about = {"source": os.path.commonpath(items) if items else "", "preprocessing": asdict(decoder)}
     about["written"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    (folder / f"{key}.json").write_text(json.dumps(about, default=str, indent=1))
+    with contextlib.suppress(OSError):  # a note for the listing: no reason to fail a run
+        (folder / f"{key}.json").write_text(json.dumps(about, default=str, indent=1))
 
 
 def mark_used(path: Path) -> None:
@@ -63,10 +69,19 @@ def disk_caches(folder: Path) -> list[DiskCache]:
             continue
         about = folder / f"{key}.json"
         files = (images, folder / f"{key}.failed.json", *([about] if about.exists() else []))
-        source = json.loads(about.read_text()).get("source", "") if about.exists() else ""
+        source = source_of(about) if about.exists() else ""
         nbytes = sum(f.stat().st_size for f in files)
         found.append(DiskCache(key, files, nbytes, images.stat().st_mtime, shape_of(images), source))
     return sorted(found, key=lambda c: c.last_used)
+
+
+def source_of(about: Path) -> str:
+    """The folder a cache's files share, from its ``<digest>.json`` ("" while another run that
+    makes the same cache at this moment is still writing it)."""
+    try:
+        return json.loads(about.read_text()).get("source", "")
+    except ValueError:
+        return ""
 
 
 def shape_of(images: Path) -> tuple[int, ...]:
