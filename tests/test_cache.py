@@ -106,7 +106,8 @@ print(int(images.astype(np.int64).sum()), len(bad))
 """
     outputs = at_once(script, tmp_path / "go")
     assert outputs[0] == outputs[1] and int(outputs[0][0]) > 0
-    assert sorted(p.name.split(".", 1)[1] for p in (tmp_path / "c").iterdir()) == ["failed.json", "json", "npy"]
+    written = sorted(p.name.split(".", 1)[1] for p in (tmp_path / "c").iterdir())
+    assert written == ["failed.json", "json", "npy"]
 
 
 def test_a_partial_disk_cache_of_a_run_that_died_writing_it_is_removed_by_the_next(tmp_path):
