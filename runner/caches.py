@@ -49,7 +49,7 @@ def record_source(folder: Path, key: str, items: list[str], decoder: Decoder) ->
     about = {"source": os.path.commonpath(items) if items else "", "preprocessing": asdict(decoder)}
     about["written"] = time.strftime("%Y-%m-%d %H:%M:%S")
     with contextlib.suppress(OSError):  # a note for the listing: no reason to fail a run
-        (folder / f"{key}.json").write_text(json.dumps(about, default=str, indent=1))
+        (folder / f"{key}.json").write_text(json.dumps(about, default=lambda e: e.name, indent=1))
 
 
 def mark_used(path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -29,6 +30,8 @@ def test_caches_are_listed_with_their_source_and_old_ones_removed(tmp_path):
     photos, caches = photo_folder(tmp_path / "photos", per_class=2), tmp_path / "caches"
     old, recent = disk_cache(photos, 8, caches), disk_cache(photos, 16, caches)
     assert [p.name.split(".", 1)[1] for p in old] == ["failed.json", "json", "npy"]
+    about = json.loads(old[1].read_text())  # what it was made from, in the words of the config
+    assert about["source"] == str(photos) and about["preprocessing"]["color_mode"] == "rgb"
     (caches / "digits").mkdir()  # the embedded data set's folder, beside the caches: no cache
     np.save(caches / "mine.npy", np.zeros(3))  # nor is an array someone saved there
     for files, days in ((old, 41), (recent, 40)):
