@@ -86,6 +86,20 @@ def test_a_backbone_keras_refuses_is_refused_before_its_run_and_decode_start(
     assert mlflow_runs(tmp_path) == [] and "runner.cache" not in result.stderr  # no run, no decode
 
 
+def test_imagenet_weights_that_cannot_download_are_refused_before_the_run(photos, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # none downloaded yet
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # nothing listens: offline, at once
+    args = ("data=dir", f"data.path={photos}", "data.image_size=[32,32]", "model=application")
+    result = run_cli(
+        *args, "model.name=MobileNet", "+model.backbone.alpha=0.25", "model.weights=imagenet", cwd=tmp_path
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert line.startswith("runner: error: model.weights=imagenet: cannot get MobileNet's weights (URL fetch")
+    assert line.endswith("without internet use model.weights=null (random initial weights).")
+    assert mlflow_runs(tmp_path) == [] and "runner.cache" not in result.stderr  # no run, no decode
+
+
 def test_backbone_options_are_checked_against_the_constructor():
     with pytest.raises(RunnerError, match="model.backbone.alpah: .* Did you mean 'alpha'?"):
         check_application(compose("model=application", "+model.backbone.alpah=1").model)
