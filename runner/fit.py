@@ -22,6 +22,7 @@ from runner.backup import Backup
 from runner.callbacks import callbacks, interrupts_between_batches
 from runner.checks import check_validation
 from runner.decode import Decoder
+from runner.errors import RunnerError, keras_said
 from runner.evaluate import log_evaluation, log_mistakes
 from runner.schemas.data import LabelMode
 from runner.schemas.trainer import Precision, Schedule
@@ -98,6 +99,22 @@ def optimizer(cfg: DictConfig, steps_per_epoch: int) -> keras.optimizers.Optimiz
     return build(cfg.optimizer, "trainer.optimizer", **changed)
 
 
+def try_optimizer(trainer: DictConfig) -> None:
+    """One step of ``trainer.optimizer`` on a throwaway weight, before the run is made and the files
+    decoded: a value of the wrong type (``+trainer.optimizer.beta_1=abc``) fails only in a step,
+    which would be a traceback from inside ``model.fit``."""
+    test = optimizer(trainer, steps_per_epoch=1)  # a bad combination fails here, as Keras says
+    try:
+        test.apply_gradients([(keras.ops.ones(1), keras.Variable(np.zeros(1, np.float32)))])
+    except (TypeError, ValueError, tf.errors.OpError) as err:
+        given = ", ".join(f"{key}={value}" for key, value in trainer.optimizer.items() if key != "_target_")
+        said = keras_said(err).rstrip(".")
+        raise RunnerError(
+            f"trainer.optimizer ({type(test).__name__}): its first step fails: {said}. A value of the "
+            f"wrong type? This run gives it {given}."
+        ) from err
+
+
 def warn_if_emulated(precision: Precision, cpuinfo: Path = Path("/proc/cpuinfo")) -> None:
     """``mixed_float16`` with no GPU, on a CPU without float16 arithmetic (AVX512_FP16, AMX-FP16):
     TensorFlow emulates it, ~4× slower than float32, and says only that oneDNN lacks it."""
@@ -155,6 +172,7 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
     check(cfg.model, "model", given=MODEL_ARGS)  # before the run: what Keras's names refuse
     models.check_application(cfg.model)
     check(cfg.trainer.optimizer, "trainer.optimizer")
+    try_optimizer(cfg.trainer)
     augment.try_on(pipeline_aug, model_aug, Decoder.of(cfg.data).shape, len(index.class_names))
     model = build_model(cfg, index, model_aug)
     with tracking.run(cfg, output_dir, overrides, attempt) as run_id:

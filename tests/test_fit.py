@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
 import keras
 import numpy as np
 import pytest
-from conftest import compose
+from conftest import compose, error_lines, mlflow_runs, run_cli
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero_at_the_last_step():
@@ -26,6 +27,38 @@ def test_cosine_schedule_warms_up_then_decays_to_zero_at_the_last_step():
         adam.iterations.assign(step)
         rates.append(round(float(adam.learning_rate), 6))
     assert rates == [0.0, 0.005, 0.01, 0.005, 0.0]  # warm-up, peak after epoch 0, half-way, end
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        # A value of the wrong type fails only in a step: Keras takes it as it builds the optimizer.
+        (
+            ["+trainer.optimizer.beta_1=abc"],
+            r"its first step fails: .*This run gives it learning_rate=0.001, beta_1=abc\.$",
+        ),
+        (["+trainer.optimizer.weight_decay=[1,2]"], r"its first step fails: .*weight_decay=\[1, 2\]\.$"),
+        # A combination Keras refuses as it builds it.
+        (["+trainer.optimizer.clipnorm=1", "+trainer.optimizer.global_clipnorm=1"], "Only one of `clipnorm`"),
+    ],
+)
+def test_an_optimizer_that_cannot_step_is_refused_before_the_run(given, expected):
+    from runner.errors import explain
+    from runner.fit import try_optimizer
+
+    with pytest.raises(Exception) as refused:
+        try_optimizer(compose(*given).trainer)
+    assert re.search(expected, explain(refused.value, given)), explain(refused.value, given)
+    try_optimizer(compose("+trainer.optimizer.beta_1=0.8").trainer)  # a number steps
+
+
+def test_a_value_only_a_step_refuses_leaves_no_run_and_decodes_nothing(photos, tmp_path):
+    args = ("data=dir", f"data.path={photos}", "data.image_size=[16,16]", "+trainer.optimizer.beta_1=abc")
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert line.startswith("runner: error: trainer.optimizer (Adam): its first step fails:")
+    assert mlflow_runs(tmp_path) == [] and "runner.cache" not in result.stderr
 
 
 def test_label_smoothing_spreads_the_target_and_survives_a_safe_mode_load(tmp_path):
