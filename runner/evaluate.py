@@ -32,11 +32,18 @@ def labelled(root: Path, class_names: list[str]) -> Any:
 
     unknown = [name for name in subfolders(root) if name not in class_names]
     if unknown:
-        raise RunnerError(
-            f"{root}: subfolder {some([repr(name) for name in unknown])} is no class of the model, "
-            f"which knows {some(class_names)}. Move those images out, or rename the folder."
+        folders = "the folder" if len(unknown) == 1 else "the folders"
+        raise not_classes(
+            root, "subfolder", unknown, class_names, f"Move those images out, or rename {folders}."
         )
     return DirSource(path=str(root)).index_folder(root, class_names, "FOLDER")
+
+
+def not_classes(where: Path, what: str, unknown: list[str], class_names: list[str], fix: str) -> RunnerError:
+    """ "subfolder 'bird' is no class of the model", or "subfolders ... are no classes" for several."""
+    names = some([repr(name) for name in unknown])
+    said = f"{what} {names} is no class" if len(unknown) == 1 else f"{what}s {names} are no classes"
+    return RunnerError(f"{where}: {said} of the model, which knows {some(class_names)}. {fix}")
 
 
 def log_evaluation(
@@ -122,10 +129,7 @@ def listed(csv_path: Path, class_names: list[str], path_column: str, label_colum
     rows = read_csv(csv_path, {"--path-column": path_column, "--label-column": label_column})
     unknown = sorted({row[label_column].strip() for row in rows} - set(class_names))
     if unknown:
-        raise RunnerError(
-            f"{csv_path}: label {some([repr(name) for name in unknown])} is no class of the model, "
-            f"which knows {some(class_names)}. Leave those rows out."
-        )
+        raise not_classes(csv_path, "label", unknown, class_names, "Leave those rows out.")
     paths, labels, skipped = [], [], []
     for row in rows:
         path = listed_path(csv_path.parent, row[path_column].strip())

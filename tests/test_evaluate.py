@@ -11,6 +11,8 @@ import pytest
 from conftest import client, damaged_copy, error_lines, probe_cli, refusal, run_cli, write_image
 from PIL import Image
 
+from runner.errors import RunnerError
+
 
 def evaluate(*args: str, cwd: Path):
     return run_cli(*args, cwd=cwd, module="runner.evaluate")
@@ -128,3 +130,18 @@ def test_class_names_matplotlib_would_read_as_math_are_drawn_as_they_are(tmp_pat
     assert header == "true\\predicted," + ",".join(names)
     with Image.open(files / "confusion_matrix.png") as picture:
         assert picture.format == "PNG"
+
+
+def test_folders_of_no_class_of_the_model_are_named_in_one_line(tmp_path):
+    from runner.evaluate import labelled
+
+    for name in ("bird", "fox", "cat"):
+        write_image(tmp_path / name / "a.png")
+    with pytest.raises(
+        RunnerError, match="subfolders 'bird', 'fox' are no classes of the model, which knows"
+    ):
+        labelled(tmp_path, ["cat", "dog"])
+    for name in ("bird", "fox"):
+        shutil.rmtree(tmp_path / name)
+    index = labelled(tmp_path, ["cat", "dog"])  # a class with no folder is fine: a test set may lack it
+    assert [Path(p).parent.name for p in index.paths] == ["cat"] and index.labels.tolist() == [0]
