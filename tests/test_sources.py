@@ -145,6 +145,12 @@ def test_empty_class_folder_is_left_out_and_all_bad_class_is_an_error(tmp_path):
     cached = dir_source(tmp_path, image_size=[8, 8])
     with pytest.raises(RunnerError, match=said):
         pipeline.build(cached, cached.index(), seed=0)  # found by building the cache
+    (tmp_path / "void").mkdir()
+    (tmp_path / "void" / "y.jpg").write_bytes(b"")
+    with pytest.raises(
+        RunnerError, match="classes 'empty', 'void' have no usable image. Add images, or leave them"
+    ):
+        dir_source(tmp_path, cache=Cache.none).index()
 
 
 def test_val_path_fixes_the_split(tmp_path):

@@ -218,10 +218,12 @@ def require_every_class(index: FileIndex) -> FileIndex:
     counts = np.bincount(index.labels[index.labels >= 0], minlength=len(index.class_names))
     empty = [name for name, count in zip(index.class_names, counts, strict=True) if count == 0]
     if empty:
+        names = some([repr(e) for e in empty])
+        said = f"class {names} has" if len(empty) == 1 else f"classes {names} have"
+        them = "the class" if len(empty) == 1 else "them"
         raise RunnerError(
             with_skipped(
-                f"data: class {some([repr(e) for e in empty])} has no usable image. Add images, "
-                f"or leave the class out with data.class_names=[...].",
+                f"data: {said} no usable image. Add images, or leave {them} out with data.class_names=[...].",
                 index,
             )
         )
