@@ -58,10 +58,12 @@ def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str]) 
     for name, *row in per_class:
         lines.append(f"{name:<{width}}  " + "  ".join(f"{n:>6}" for n in row))
     lines.append(f"{'all':<{width}}  " + "  ".join(f"{counts[f'data.count.{p}']:>6}" for p in parts))
-    copies = counted(counts["data.count.duplicates"], "extra copy", "extra copies")
+    copies = counted(
+        counts["data.count.duplicates"], "byte-identical extra copy", "byte-identical extra copies"
+    )
     lines.append(
         f"{len(index)} images in {len(index.class_names)} classes; {counts['data.count.skipped']} "
-        f"skipped, {copies} byte-identical to another; written to {out}/"
+        f"skipped, {copies}; written to {out}/"
     )
     lines.append(sizes(index, data.input_shape))
     trained = np.bincount(index.labels[data.split == "train"], minlength=len(index.class_names))

@@ -36,6 +36,8 @@ def test_a_messy_folder_is_checked_as_a_run_would_read_it(tmp_path):
         "image sizes (height×width): median 20×20, heights 20–40, widths 20–104; data.image_size=[64, 64]"
         in lines
     )
+    said = f"{good + 25} images in 2 classes; {len(bad)} skipped, 1 byte-identical extra copy; written to"
+    assert f"{said} report/" in lines
     assert lines[-1] == f"train on them: python -m runner data=dir data.path={root}"
     assert not (tmp_path / "mlflow.db").exists()  # a check, not a run
 
