@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from runner.cli import described
-from runner.errors import counted
+from runner.errors import RunnerError, counted
 from runner.schemas.data import DataConfig
 
 if TYPE_CHECKING:  # the listing needs no decoder (OpenCV, libjpeg-turbo) to start
@@ -123,7 +123,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.unused_for < 0:
         parser.error(f"--unused-for {args.unused_for}: a number of days, 0 or more (0: every cache).")
-    folder, now = Path(args.cache_dir).expanduser(), time.time()
+    from runner.__main__ import reported
+
+    reported(report, Path(args.cache_dir).expanduser(), args, argv, trains=False)
+
+
+def report(folder: Path, args: argparse.Namespace, argv: list[str] | None) -> None:
+    """The listing, and with ``--delete`` the removal, of ``folder``'s caches."""
+    now = time.time()
     chosen = [c for c in disk_caches(folder) if now - c.last_used >= args.unused_for * DAY]
     which = f" unused for {counted(args.unused_for, 'day')}" if args.unused_for else ""
     total = size(sum(c.nbytes for c in chosen))
@@ -133,7 +140,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.delete:
         for entry in chosen:
             for path in entry.files:
-                path.unlink(missing_ok=True)
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError as err:
+                    raise RunnerError(
+                        f"cannot remove {path} ({err.strerror}). Remove it as its owner."
+                    ) from err
         print(f"runner: removed {counted(len(chosen), 'disk cache')}: {total}")
     elif chosen:
         given = [arg for arg in (argv if argv is not None else sys.argv[1:]) if arg != "--delete"]

@@ -7,7 +7,7 @@ import os
 import time
 
 import numpy as np
-from conftest import photo_folder, run_cli
+from conftest import error_lines, photo_folder, run_cli
 
 from runner import cache
 from runner.decode import Decoder
@@ -65,3 +65,13 @@ def test_a_cache_from_before_this_command_is_listed_without_a_source(tmp_path):
     assert "6 images of 8×8×3  (not recorded: written before runner.caches)" in result.stdout
     run_cli("--cache-dir", str(caches), "--delete", cwd=tmp_path, module="runner.caches")
     assert list(caches.iterdir()) == []
+
+
+def test_a_cache_that_cannot_be_removed_is_one_line(tmp_path):
+    caches = tmp_path / "caches"
+    (caches / "0123.npy").mkdir(parents=True)  # unlink refuses a folder, as it would another's file
+    (caches / "0123.failed.json").write_text("{}")
+    result = run_cli("--cache-dir", str(caches), "--delete", cwd=tmp_path, module="runner.caches")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert line.startswith(f"runner: error: cannot remove {caches / '0123.npy'} (Is a directory).")
