@@ -202,7 +202,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--path-column", default="path", help="a CSV's column of image paths")
     parser.add_argument("--label-column", default="label", help="a CSV's column of class names")
     parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
-    parser.add_argument("--batch", type=positive_int, default=256, help="images per model call")
+    parser.add_argument(
+        "--batch", type=positive_int, default=256, help="images decoded at a time (32 a model step)"
+    )
     parser.add_argument("--best", action="store_true", help="the best trainer.monitor epoch's model")
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

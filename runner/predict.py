@@ -148,6 +148,16 @@ def load(store: Any, run: Any, best: bool) -> Any:
         raise RunnerError(f"run {run_id}: {why}. Use the id of a run that trained.") from err
 
 
+def scores_of(model: Any, images: np.ndarray, step: int = 32) -> np.ndarray:
+    """The model's outputs for ``images``, ``step`` at a time (as ``model.predict`` steps, so each
+    takes the memory it did) by ``predict_on_batch``: ``predict`` sets up a data adapter and its
+    callbacks per call, which for a small model took longer than the model (small_cnn at 64², 256
+    images: 88 against 51 ms; MobileNetV2 at 160²: 654 against 612 ms)."""
+    return np.concatenate(
+        [np.asarray(model.predict_on_batch(images[i : i + step])) for i in range(0, len(images), step)]
+    )
+
+
 def predictions(
     model: Any,
     class_names: list[str],
@@ -171,7 +181,7 @@ def predictions(
                 skipped.append((chunk[i], reason))
         if not good:
             continue
-        scores = model.predict(images, verbose=0)
+        scores = scores_of(model, images)
         if scores.shape[1] == 1:  # binary: one sigmoid unit, the probability of the second class
             scores = np.concatenate([1 - scores, scores], axis=1)
         for i, row in zip(good, scores, strict=True):
@@ -192,7 +202,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, or folders of them")
     parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
-    parser.add_argument("--batch", type=positive_int, default=256, help="images per model call")
+    parser.add_argument(
+        "--batch", type=positive_int, default=256, help="images decoded at a time (32 a model step)"
+    )
     parser.add_argument(
         "--top", type=positive_int, default=1, help="rows per file: its K likeliest classes, likeliest first"
     )
