@@ -40,7 +40,8 @@ def labelled(root: Path, class_names: list[str]) -> Any:
 
 
 def not_classes(where: Path, what: str, unknown: list[str], class_names: list[str], fix: str) -> RunnerError:
-    """ "subfolder 'bird' is no class of the model", or "subfolders ... are no classes" for several."""
+    """The refusal of names the model has no class for: "subfolder 'bird' is no class of the
+    model", or for several "subfolders 'bird', 'fox' are no classes of the model"."""
     names = some([repr(name) for name in unknown])
     said = f"{what} {names} is no class" if len(unknown) == 1 else f"{what}s {names} are no classes"
     return RunnerError(f"{where}: {said} of the model, which knows {some(class_names)}. {fix}")
