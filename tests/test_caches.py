@@ -7,7 +7,7 @@ import os
 import time
 
 import numpy as np
-from conftest import error_lines, photo_folder, run_cli
+from conftest import error_lines, photo_folder, probe_cli, run_cli
 
 from runner import cache
 from runner.decode import Decoder
@@ -37,8 +37,9 @@ def test_caches_are_listed_with_their_source_and_old_ones_removed(tmp_path):
     for files, days in ((old, 41), (recent, 40)):
         os.utime(files[2], (time.time() - days * DAY,) * 2)
 
-    listed = run_cli("--cache-dir", str(caches), cwd=tmp_path, module="runner.caches")
-    header, first, second, hint = listed.stdout.splitlines()
+    listed, heavy = probe_cli("--cache-dir", str(caches), cwd=tmp_path, module="runner.caches")
+    assert heavy == []  # a listing in a blink: no TensorFlow, no MLflow
+    header, first, second, hint = listed.splitlines()
     assert header.startswith(f"runner: 2 disk caches in {caches}: ")
     assert first.split()[0] == old[2].stem and "(41 days ago)" in first  # least recently used first
     assert first.endswith(f"6 images of 8×8×3  {photos}") and second.endswith(
