@@ -92,8 +92,9 @@ def application(
             include_top=False, weights=weights, input_shape=(*input_shape[:2], 3), pooling="avg", **options
         )
     except ValueError as err:  # Keras's own checks: input size, weights, backbone options
+        given = "".join(f", {key}={value}" for key, value in options.items())
         raise RunnerError(
-            f"model.name={name} (weights={weights}, data.image_size={list(input_shape[:2])}): "
+            f"model.name={name} (weights={weights}, data.image_size={list(input_shape[:2])}{given}): "
             f"{str(err).splitlines()[0]}"
         ) from err
     except Exception as err:
