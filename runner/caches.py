@@ -1,5 +1,6 @@
 """``python -m runner.caches [--cache-dir DIR] [--unused-for DAYS] [--delete]``: the disk caches in
-``data.cache_dir``, what each holds and when a run last used it; with ``--delete``, removing them.
+``data.cache_dir``, what each holds and when a run last used it; with ``--delete``, removing them
+(and the partial caches of runs that died writing them).
 
 A run never removes a disk cache: it cannot tell one whose files have since changed from another
 data set's, which a later run may want again. Each cache is a ``<digest>.npy`` of uint8 images,
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from runner import liveness
 from runner.cli import described
 from runner.errors import RunnerError, counted
 from runner.schemas.data import DataConfig
@@ -60,9 +62,20 @@ def mark_used(path: Path) -> None:
 
 
 def disk_caches(folder: Path) -> list[DiskCache]:
-    """The whole caches in ``folder``, least recently used first (a partial one is still being
-    written, or its writer died: the next run that writes a cache there removes it)."""
-    found = []
+    """The caches in ``folder``, least recently used first, with the partial ones whose writer, a
+    process of this machine, died (as big as a whole one, and otherwise only removed by the next
+    run that writes a cache there). One still being written is left out."""
+    found = [
+        DiskCache(
+            path.name.split(".")[0],
+            (path, path.with_suffix(".json")),
+            path.stat().st_size,
+            path.stat().st_mtime,
+            shape_of(path),
+            "(a partial cache: the run writing it died)",
+        )
+        for path in liveness.dead_partials(folder, suffix=".npy")
+    ]
     for images in folder.glob("*.npy"):
         key = images.stem
         if not (folder / f"{key}.failed.json").exists():  # an array of someone else's

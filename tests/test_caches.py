@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 
 import numpy as np
 from conftest import error_lines, photo_folder, probe_cli, run_cli
 
-from runner import cache
+from runner import cache, liveness
 from runner.decode import Decoder
 from runner.schemas.data import Cache, ColorMode, Interpolation
 
@@ -76,3 +78,22 @@ def test_a_cache_that_cannot_be_removed_is_one_line(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
     assert line.startswith(f"runner: error: cannot remove {caches / '0123.npy'} (Is a directory).")
+
+
+def test_a_partial_cache_whose_writer_died_is_listed_and_removed(tmp_path):
+    caches = tmp_path / "caches"
+    caches.mkdir()
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    # Named as liveness.partial names them: this machine as a digest, then the writer's pid.
+    dead = caches / f"0123abcd.{liveness.machine_digest()}.{ended.stdout.strip()}.partial.npy"
+    np.lib.format.open_memmap(dead, mode="w+", dtype=np.uint8, shape=(5, 8, 8, 3))
+    writing = liveness.partial(caches, "4567abcd", ".npy")  # this test's: still being written
+    np.lib.format.open_memmap(writing, mode="w+", dtype=np.uint8, shape=(5, 8, 8, 3))
+    listed, _ = probe_cli("--cache-dir", str(caches), cwd=tmp_path, module="runner.caches")
+    [entry] = [line for line in listed.splitlines() if line.startswith("  ")]
+    assert entry.split()[0] == "0123abcd"
+    assert entry.endswith("5 images of 8×8×3  (a partial cache: the run writing it died)")
+    run_cli("--cache-dir", str(caches), "--delete", cwd=tmp_path, module="runner.caches")
+    assert list(caches.iterdir()) == [writing]
