@@ -150,6 +150,8 @@ def report(folder: Path, args: argparse.Namespace, argv: list[str] | None) -> No
     print(f"runner: {counted(len(chosen), 'disk cache')}{which} in {folder}: {total}")
     for entry in chosen:
         print(line(entry, now))
+    if not chosen:
+        return
     if args.delete:
         for entry in chosen:
             for path in entry.files:
@@ -160,7 +162,7 @@ def report(folder: Path, args: argparse.Namespace, argv: list[str] | None) -> No
                         f"cannot remove {path} ({err.strerror}). Remove it as its owner."
                     ) from err
         print(f"runner: removed {counted(len(chosen), 'disk cache')}: {total}")
-    elif chosen:
+    else:
         given = [arg for arg in (argv if argv is not None else sys.argv[1:]) if arg != "--delete"]
         print(f"remove them: python -m runner.caches {' '.join([*given, '--delete'])}")
 

@@ -68,6 +68,8 @@ def test_a_cache_from_before_this_command_is_listed_without_a_source(tmp_path):
     assert "6 images of 8×8×3  (not recorded: written before runner.caches)" in result.stdout
     run_cli("--cache-dir", str(caches), "--delete", cwd=tmp_path, module="runner.caches")
     assert list(caches.iterdir()) == []
+    again = run_cli("--cache-dir", str(caches), "--delete", cwd=tmp_path, module="runner.caches")
+    assert again.stdout.splitlines() == [f"runner: 0 disk caches in {caches}: 0.0 MB"]  # nothing to do
 
 
 def test_a_cache_that_cannot_be_removed_is_one_line(tmp_path):
