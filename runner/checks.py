@@ -98,8 +98,8 @@ def check_input_size(size: list[int], model: DictConfig) -> None:
 
 def check_saved_input(data: DictConfig, model: DictConfig) -> None:
     """``model=file``: the image shape the saved model takes, read from its ``config.json``, against
-    the data's. Loading it (in the run, after the files are decoded) would say the same, later. A
-    model whose config names no input layer (a subclassed one) is left to that load."""
+    the data's. Loading it (once the files are indexed and TensorFlow has started) would say the
+    same, later. A model whose config names no input layer (a subclassed one) is left to that load."""
     if model.get("_target_") != "runner.models.saved":
         return
     inputs = [layer for layer in saved_layers(model.path) if layer.get("class_name") == "InputLayer"]
@@ -111,7 +111,7 @@ def check_saved_input(data: DictConfig, model: DictConfig) -> None:
 
 def check_saved_outputs(model: DictConfig, outputs: int) -> None:
     """``model=file``: the units of the saved model's last layer, if a Dense (a runner model's
-    head), against the ``outputs`` this run needs."""
+    head), against the ``outputs`` this run needs: before TensorFlow starts and loads it."""
     if model.get("_target_") != "runner.models.saved":
         return
     last = (saved_layers(model.path) or [{}])[-1]
