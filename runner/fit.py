@@ -17,7 +17,7 @@ import tensorflow as tf
 from omegaconf import DictConfig
 from sklearn.utils.class_weight import compute_class_weight
 
-from runner import augment, cpus, models, pipeline, preview, record, tracking
+from runner import augment, cpus, pipeline, preview, record, tracking
 from runner.backup import Backup
 from runner.callbacks import callbacks, interrupts_between_batches
 from runner.checks import check_validation
@@ -170,7 +170,6 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
     seed_everything(seed, cfg.trainer.deterministic)
     pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed, cfg.data.label_mode)
     check(cfg.model, "model", given=MODEL_ARGS)  # before the run: what Keras's names refuse
-    models.check_application(cfg.model)
     check(cfg.trainer.optimizer, "trainer.optimizer")
     try_optimizer(cfg.trainer)
     augment.try_on(pipeline_aug, model_aug, Decoder.of(cfg.data).shape, len(index.class_names))

@@ -121,14 +121,6 @@ def application_named(name: str) -> Callable[..., keras.Model]:
     return getattr(keras.applications, name)
 
 
-def check_application(model: Mapping[str, Any]) -> None:
-    """``model=application``'s name and backbone options, refused before the run is made and its
-    files decoded (a misspelt name is a line, not a FAILED run after minutes of decoding). The
-    input size is left to ``application``: only building the backbone tells its minimum."""
-    if model.get("_target_") == "runner.models.application" and "name" in model:
-        check_options(application_named(model["name"]), dict(model.get("backbone") or {}))
-
-
 def family(constructor: Callable) -> ModuleType:
     """The public module of a backbone (keras.applications.mobilenet_v2): its preprocess_input."""
     return importlib.import_module(f"keras.applications.{constructor.__module__.rpartition('.')[2]}")

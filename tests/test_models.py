@@ -5,10 +5,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from conftest import compose, error_lines, mlflow_runs, run_cli, train_cli
+from conftest import error_lines, mlflow_runs, run_cli, train_cli
 
 from runner.errors import RunnerError
-from runner.models import application, check_application, saved, small_cnn
+from runner.models import application, saved, small_cnn
 
 TINY = {"name": "MobileNet", "backbone": {"alpha": 0.25}}  # the quickest backbone to build and fit
 
@@ -100,12 +100,6 @@ def test_imagenet_weights_that_cannot_download_are_refused_before_the_run(photos
     assert line.startswith("runner: error: model.weights=imagenet: cannot get MobileNet's weights (URL fetch")
     assert line.endswith("without internet use model.weights=null (random initial weights).")
     assert mlflow_runs(tmp_path) == [] and "runner.cache" not in result.stderr  # no run, no decode
-
-
-def test_backbone_options_are_checked_against_the_constructor():
-    with pytest.raises(RunnerError, match="model.backbone.alpah: .* Did you mean 'alpha'?"):
-        check_application(compose("model=application", "+model.backbone.alpah=1").model)
-    check_application(compose("model=application", "+model.backbone.alpha=1").model)
 
 
 def test_saved_model_trains_further_from_its_own_weights(photos, tmp_path):
