@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from runner.config import CONF_DIR, register_configs
 from runner.errors import RunnerError, counted, explain
 from runner.interrupts import STOP_SIGNALS, Terminated, handled, raise_terminated
-from runner.sweep import FAILED_ELSEWHERE, PARENT, record_refusal
+from runner.sweep import FAILED_ELSEWHERE, PARENT, RESUME_WITH, record_refusal
 
 # HYDRA_FULL_ERROR=1 from the user still means "show me the whole traceback".
 WANTS_TRACEBACK = os.environ.get("HYDRA_FULL_ERROR") == "1"
@@ -89,10 +89,17 @@ def reported(fn: Callable[..., Any], *args: Any, trains: bool = True) -> Any:
     # TensorFlow's iterators: collected now, their threads stop before the interpreter tears down
     # (exiting with them alive can crash it).
     gc.collect()
-    if killed:
+    sweep = os.environ.get(PARENT)
+    if killed and sweep and RESUME_WITH:
+        said = (
+            f"run {killed} is marked KILLED in MLflow, with its log and checkpoints; {RESUME_WITH[0]} "
+            f"continues the sweep: its finished jobs are not run again, this one resumes, the rest run"
+        )
+    elif killed:
         said = f"run {killed} is marked KILLED in MLflow, with its log and checkpoints; {resume} continues it"
-    elif os.environ.get(PARENT):  # a sweep's process, its jobs' runs elsewhere (a launcher's workers)
+    elif sweep:  # its jobs' runs elsewhere (a launcher's workers), or between two jobs
         said = "the sweep's run and its unfinished jobs' runs are marked KILLED in MLflow (below)"
+        said += f"; {RESUME_WITH[0]} continues the sweep" if RESUME_WITH else ""
     elif trains:
         said = "its MLflow run had not started, so there is nothing to resume"
     else:

@@ -201,7 +201,9 @@ class EpochMetrics(keras.callbacks.Callback):
     epoch's validation again as ``validation_*``, every value at step 0, beside Keras's ``val_*``."""
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        MlflowCallback.on_train_begin(self, logs)
+        run = mlflow.get_run(mlflow.active_run().info.run_id)
+        if "optimizer_name" not in run.data.params:  # a resumed run logged them as it began
+            MlflowCallback.on_train_begin(self, logs)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))

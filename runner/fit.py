@@ -84,9 +84,12 @@ def class_weights(mode: str | None, data: pipeline.Data) -> dict[int, float] | N
 def optimizer(cfg: DictConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     """``trainer.optimizer``, its learning rate on ``trainer.lr_schedule``. Hydra reads
     ``learning_rate=0`` or ``=1`` as an int, which Keras refuses ("should be float"): a
-    whole-number rate is passed as the float it means."""
+    whole-number rate is passed as the float it means. Named after its class: Keras numbers each
+    one a process makes (``adam_3`` for a sweep's second job), and MLflow logs the name as a param."""
     rate = cfg.optimizer.get("learning_rate")
     changed = {"learning_rate": float(rate)} if isinstance(rate, int) and not isinstance(rate, bool) else {}
+    if "name" not in cfg.optimizer:
+        changed["name"] = cfg.optimizer._target_.rsplit(".", 1)[-1].lower()
     if cfg.lr_schedule == Schedule.cosine:
         warmup = cfg.warmup_epochs * steps_per_epoch
         peak = float(rate)

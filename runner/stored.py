@@ -65,10 +65,12 @@ def fetch(store: Any, reference: str) -> tuple[Any, dict]:
     run = find_run(store, reference)
     run_id = run.info.run_id
     if "runner.sweep_dir" in run.data.tags:  # a sweep's own run (runner/sweep.py): no model, no config
+        again = run.data.tags["runner.command"]
+        best = run.data.tags.get("runner.best_run")
         raise RunnerError(
             f"run {run_id} is a sweep, not a training run. Use one of its jobs' runs (the MLflow UI "
-            f"lists them under it; runner.best_run is its best), or run the whole sweep again: "
-            f"{run.data.tags['runner.command']}"
+            f"lists them under it{f'; {best} is its best' if best else ''}), run the whole sweep "
+            f"again: {again}, or continue it (its finished jobs kept): {again} tracking.resume={run_id}"
         )
     try:
         with tempfile.TemporaryDirectory() as folder:

@@ -8,6 +8,8 @@ console gets the same. The MLflow UI folds the jobs' runs under it. A job finds 
 parent in ``RUNNER_SWEEP_RUN`` (launchers' worker processes inherit the environment); a job
 refused before its run started gets one made for it (``record_refusal``), so every job is ranked.
 
+``tracking.resume=SWEEP_RUN`` continues a sweep in its own run (``runner/sweep_resume.py``).
+
 Hydra skips ``on_multirun_end`` when the sweep raises (a job failed) or is
 interrupted, so the parent is also closed at exit: ``FAILED`` or ``KILLED`` then.
 """
@@ -32,6 +34,8 @@ PARENT = "RUNNER_SWEEP_RUN"
 # A job that failed in a launcher's worker process ends there (``on_job_end`` runs there too): the
 # entry point says so here when its failure reaches the sweep's process (``__main__.reported``).
 FAILED_ELSEWHERE: list[str] = []
+# The command that continues this process's sweep (for Ctrl-C's line): its own plus tracking.resume.
+RESUME_WITH: list[str] = []
 
 
 class SweepRun(Callback):
@@ -44,30 +48,30 @@ class SweepRun(Callback):
         self.failed = False  # a job failed (perhaps before its run started)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        import mlflow
-
-        from runner.liveness import process_tag
         from runner.store import connect
-        from runner.tracking import command, users_tags
+        from runner.tracking import command
 
+        overrides = without_resume(list(config.hydra.overrides.task))
+        # What makes the sweep again includes its own settings: hydra.sweeper.n_trials, a launcher...
+        hydras = [o for o in config.hydra.overrides.hydra if not o.startswith("hydra.mode=")]
+        again = command(config, [*overrides, *hydras], multirun=True)
         try:
             OmegaConf.to_object(config.tracking)  # its schema's checks (an experiment with no name)
             experiment_id = connect(config.tracking.uri, config.tracking.experiment)
+            if config.tracking.resume:  # this sweep's run again: its jobs go on under it
+                from runner.sweep_resume import reopened
+
+                os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # small files
+                parent = reopened(config.tracking.resume, experiment_id)
+            else:
+                parent = new_sweep_run(config, again, experiment_id)
         except RunnerError as err:  # every job would fail alike: one line, before any job runs
             print(f"runner: error: {err}", file=sys.stderr)
             sys.exit(2)  # an exception would only be a warning: Hydra catches a callback's
-        overrides = list(config.hydra.overrides.task)
-        tags = {
-            "runner.command": command(config, overrides, multirun=True),
-            "runner.sweep_dir": config.hydra.sweep.dir,
-            **process_tag(),
-            **users_tags(config.tracking),
-        }
-        run = mlflow.MlflowClient().create_run(experiment_id, tags=tags, run_name="sweep")
-        self.parent, self.experiment, self.monitor = run.info.run_id, experiment_id, config.trainer.monitor
+        self.parent, self.experiment, self.monitor = parent, experiment_id, config.trainer.monitor
         self.uri = config.tracking.uri
-        parsed = OverridesParser.create().parse_overrides(overrides)
-        self.fixed = {o.key_or_group for o in parsed if not o.is_sweep_override()}
+        RESUME_WITH[:] = [f"{again} tracking.resume={parent}"]
+        self.fixed = fixed_keys(overrides)
         os.environ[PARENT] = self.parent
         atexit.register(self.finish, ended=False)
 
@@ -113,7 +117,7 @@ class SweepRun(Callback):
                 if job.info.status == "RUNNING":
                     client.set_terminated(job.info.run_id, "KILLED")
             jobs = client.search_runs([self.experiment], query)
-        rows = ranked(jobs, self.monitor, self.fixed)
+        rows = ranked(superseded_left_out(jobs, self.fixed), self.monitor, self.fixed)
         header = ["rank", self.monitor, "status", "run_id", "overrides"]
         client.log_text(parent, record.csv_text(header, rows), "sweep/summary.csv")
         if rows and rows[0][2] == "FINISHED":  # the best of the jobs that ran to the end
@@ -130,6 +134,48 @@ class SweepRun(Callback):
         status = "FINISHED" if ended else ("FAILED" if failed else "KILLED")
         client.set_terminated(parent, status)
         print(summary(parent, rows, self.monitor, spread), file=sys.stderr)
+
+
+def new_sweep_run(config: DictConfig, again: str, experiment_id: str) -> str:
+    """The sweep's own run: the command that makes it ``again``, its folder and process."""
+    import mlflow
+
+    from runner.liveness import process_tag
+    from runner.tracking import users_tags
+
+    tags = {
+        "runner.command": again,
+        "runner.sweep_dir": config.hydra.sweep.dir,
+        **process_tag(),
+        **users_tags(config.tracking),
+    }
+    return mlflow.MlflowClient().create_run(experiment_id, tags=tags, run_name="sweep").info.run_id
+
+
+def fixed_keys(overrides: list[str]) -> set[str]:
+    """The keys a sweep's overrides set to one value: the same in every job."""
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception:  # noqa: BLE001 - a command recorded by another Hydra: every key tells jobs apart
+        return set()
+    return {o.key_or_group for o in parsed if not o.is_sweep_override()}
+
+
+def job_of(job: list[str] | Any, fixed: set[str]) -> list[str]:
+    """What tells a job (its overrides, or its run's) from the sweep's others: its overrides less
+    those of ``fixed`` keys and the ``tracking.resume`` of a resumed sweep."""
+    if not isinstance(job, list):
+        job = json.loads(job.data.tags.get("runner.overrides", "[]"))
+    return [o for o in without_resume(job) if key_of(o) not in fixed]
+
+
+def without_resume(overrides: list[str]) -> list[str]:
+    """Overrides less a resumed sweep's ``tracking.resume``: what its jobs' runs record as theirs."""
+    return [o for o in overrides if not o.startswith("tracking.resume=")]
+
+
+def key_of(override: str) -> str:
+    return override.partition("=")[0].lstrip("+~")
 
 
 def record_refusal(cfg: DictConfig, overrides: list[str], err: Exception, message: str) -> None:
@@ -165,10 +211,10 @@ def ranked(jobs: list, monitor: str, fixed: set[str]) -> list[list]:
     runs first, best first (loss-like monitors: lowest), then the others, which may hold the value
     of their last epoch."""
     lowest = "loss" in monitor
-    overrides = [json.loads(job.data.tags.get("runner.overrides", "[]")) for job in jobs]
+    overrides = [job_of(job, fixed) for job in jobs]
 
-    def value(job: Any) -> float | None:  # what train() returned: the final model's, for val_*
-        return job.data.metrics.get(f"final_{monitor}", job.data.metrics.get(monitor))
+    def value(job: Any) -> float | None:
+        return result_of(job, monitor)
 
     order = sorted(
         range(len(jobs)),
@@ -184,10 +230,26 @@ def ranked(jobs: list, monitor: str, fixed: set[str]) -> list[list]:
             "" if value(jobs[i]) is None else value(jobs[i]),
             jobs[i].info.status,
             jobs[i].info.run_id,
-            " ".join(o for o in overrides[i] if o.partition("=")[0].lstrip("+~") not in fixed),
+            " ".join(overrides[i]),
         ]
         for rank, i in enumerate(order)
     ]
+
+
+def superseded_left_out(jobs: list, fixed: set[str]) -> list:
+    """The job runs less those refused before they started (no output folder) whose job a resumed
+    sweep then ran in a run of its own: one row per job."""
+    ran = {json.dumps(job_of(job, fixed)) for job in jobs if "runner.output_dir" in job.data.tags}
+    return [
+        job
+        for job in jobs
+        if "runner.output_dir" in job.data.tags or json.dumps(job_of(job, fixed)) not in ran
+    ]
+
+
+def result_of(run: Any, monitor: str) -> float | None:
+    """What ``train`` returned for a job run: the final model's value for ``val_*``, or the last epoch's."""
+    return run.data.metrics.get(f"final_{monitor}", run.data.metrics.get(monitor))
 
 
 def mean_and_std(rows: list[list]) -> tuple[float, float] | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from runner import cache, rerun, sources, store
+from runner import cache, rerun, sources, store, sweep, sweep_resume
 from runner.checks import check_config, check_labels, check_validation
 from runner.split import split_of
 
@@ -32,6 +32,12 @@ def hydra_job() -> tuple[Path, list[str]]:
 def train(cfg: DictConfig) -> float:
     output_dir, overrides = hydra_job()
     check_config(cfg)
+    if sweep_resume.resuming(cfg.tracking):  # a job of a resumed sweep: what became of its earlier run?
+        earlier = sweep_resume.earlier_run(cfg.tracking, overrides)
+        if earlier is not None and earlier.info.status == "FINISHED":
+            return sweep_resume.finished_result(earlier, cfg)
+        cfg.tracking.resume = None if earlier is None else earlier.info.run_id
+        overrides = sweep.without_resume(overrides)
     index = sources.index_of(cfg.data)
     check_labels(cfg, index)
     cache.check_room_for(cfg.data, index)

@@ -97,13 +97,16 @@ def run_cli(
     )
 
 
-def started_run(*args: str, cwd: Path) -> subprocess.Popen:
-    """``python -m runner ARGS`` in ``cwd``, once it has finished its first epoch, still running."""
+def started_run(*args: str, cwd: Path, job: int = 0) -> subprocess.Popen:
+    """``python -m runner ARGS`` in ``cwd``, once it (with ``-m``: its job #``job``) has finished
+    its first epoch, still running."""
     give_store(args, cwd)
     command = [sys.executable, "-m", "runner", *args]
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    started = "-m" not in args
     for line in process.stdout:
-        if "val_accuracy" in line:  # the end of epoch 0: its backup is written
+        started |= f"\t#{job} : " in line  # Hydra's "Launching" line of that job
+        if started and "val_accuracy" in line:  # the end of epoch 0: its backup is written
             return process
     raise AssertionError(f"{' '.join(args)} ended before its first epoch did (exit code {process.wait()})")
 

@@ -267,7 +267,10 @@ def test_bad_input_in_one_job_of_a_sweep_fails_that_job_and_the_others_run(tmp_p
     # Its run holds no model or config: a rerun of it says what to do instead.
     [line] = error_lines(run_cli(sweep_run.info.run_id, cwd=tmp_path, module="runner.rerun"))
     assert f"run {sweep_run.info.run_id} is a sweep, not a training run" in line
-    assert line.endswith(sweep_run.data.tags["runner.command"])
+    assert f"{best[0].split(',')[3]} is its best" in line
+    again = sweep_run.data.tags["runner.command"]
+    assert f"again: {again}, or continue it" in line
+    assert line.endswith(f"{again} tracking.resume={sweep_run.info.run_id}")
     assert f"FAILED  model=small_cnn model.dropout=1.5  run {runs[5].info.run_id}" in result.stderr
 
 
@@ -421,12 +424,14 @@ def test_a_sweep_interrupted_while_its_jobs_ran_in_workers_says_its_runs_are_mar
         raise KeyboardInterrupt
 
     monkeypatch.setenv("RUNNER_SWEEP_RUN", "0123abcd")
+    again = "python -m runner -m hydra/launcher=joblib x=1,2 tracking.resume=0123abcd"
+    monkeypatch.setattr(entry, "RESUME_WITH", [again])  # as the sweep's start set it
     with pytest.raises(SystemExit) as ended:
         entry.reported(interrupted)
     assert ended.value.code == 130
     assert capsys.readouterr().err == (
         "runner: interrupted; the sweep's run and its unfinished jobs' runs are marked KILLED in "
-        "MLflow (below)\n"
+        f"MLflow (below); {again} continues the sweep\n"
     )
 
 

@@ -1,13 +1,16 @@
-"""A sweep as one MLflow run over its jobs' runs: k-fold cross-validation (experiment=cv), in parallel."""
+"""A sweep as one MLflow run over its jobs' runs: k-fold cross-validation (experiment=cv), in
+parallel; an interrupted sweep continued."""
 
 from __future__ import annotations
 
 import csv
+import shlex
+import signal
 import statistics
 from pathlib import Path
 
 import pytest
-from conftest import client, error_lines, mlflow_runs, run_cli
+from conftest import client, error_lines, mlflow_runs, run_cli, started_run
 
 pytestmark = pytest.mark.slow
 
@@ -79,3 +82,122 @@ def test_an_interrupted_sweep_marks_the_jobs_its_workers_left_running_killed(tmp
         "KILLED",
     ]
     assert store.get_run(parent).data.tags["runner.best_run"] == done
+
+
+def job_histories(cwd: Path) -> dict[str, dict]:
+    """model.dense -> (metric -> the values of each epoch, in order) for the job runs in ``cwd``."""
+
+    def values(run_id: str, name: str) -> list[float]:
+        return [m.value for m in sorted(client(cwd).get_metric_history(run_id, name), key=lambda m: m.step)]
+
+    names = ("loss", "val_loss", "val_accuracy")
+    return {
+        run.data.params["model.dense"]: {name: values(run.info.run_id, name) for name in names}
+        for run in mlflow_runs(cwd)
+    }
+
+
+def test_an_interrupted_sweep_continues_where_it_stopped_with_the_metrics_of_one_never_stopped(tmp_path):
+    sweep = ["-m", "model.dense=8,16,24", "trainer.epochs=3", "tracking.log_model=false"]
+    process = started_run(*sweep, f"data.path={tmp_path / 'digits'}", cwd=tmp_path, job=1)
+    process.send_signal(signal.SIGINT)  # Ctrl-C in job #1's second epoch
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output[-3000:]
+    [sweep_run] = mlflow_runs(tmp_path, sweeps=True)
+    sweep_id = sweep_run.info.run_id
+    finished, killed = mlflow_runs(tmp_path)
+    statuses = [finished.info.status, killed.info.status, sweep_run.info.status]
+    assert statuses == ["FINISHED", "KILLED", "KILLED"]
+    # Ctrl-C's line gives the command that continues the sweep: run as given.
+    [line] = [line for line in output.splitlines() if line.startswith("runner: interrupted")]
+    command = line.rsplit("; ", 1)[1].split(" continues the sweep")[0]
+    assert command.startswith("python -m runner -m ") and command.endswith(f" tracking.resume={sweep_id}")
+    result = run_cli(*shlex.split(command)[3:], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # Job #0 was not run again; job #1 went on in its run; job #2 ran; all under the sweep's run.
+    assert f"run {finished.info.run_id} finished this job already (val_accuracy " in result.stdout
+    runs = mlflow_runs(tmp_path)
+    assert [run.info.run_id for run in runs[:2]] == [finished.info.run_id, killed.info.run_id]
+    assert [run.info.status for run in runs] == ["FINISHED"] * 3
+    assert [run.data.tags["runner.attempts"] for run in runs] == ["1", "2", "1"]
+    assert {run.data.tags["mlflow.parentRunId"] for run in runs} == {sweep_id}
+    # The new job's run is made again by its own command, as the others', not by resuming the sweep.
+    first_command = runs[0].data.tags["runner.command"]
+    assert runs[2].data.tags["runner.command"] == first_command.replace("dense=8", "dense=24")
+    [sweep_run] = mlflow_runs(tmp_path, sweeps=True)
+    assert sweep_run.info.status == "FINISHED" and "3 job runs, by val_accuracy" in result.stderr
+    # Each job's every epoch logged once, with the values of a sweep that was never interrupted.
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    assert run_cli(*sweep, f"data.path={tmp_path / 'digits'}", cwd=whole).returncode == 0
+    assert job_histories(tmp_path) == job_histories(whole)
+    assert all(len(values) == 3 for job in job_histories(tmp_path).values() for values in job.values())
+    # A finished job is kept only for the config it ran: with other values each job is refused.
+    result = run_cli(*shlex.split(command)[3:], "trainer.epochs=4", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    *jobs, summary = error_lines(result)
+    assert jobs[0] == (
+        f"runner: error: job #0: run {finished.info.run_id} finished this job with other values than it "
+        f"has now: trainer.epochs (run: 3, now: 4). A resumed sweep continues the same config; for "
+        f"these values, start a new sweep (drop tracking.resume)."
+    )
+    assert summary.startswith("runner: error: 3 jobs of this sweep failed")
+
+
+def test_a_resumed_sweep_finds_each_jobs_run_and_ranks_a_job_refused_then_run_once(tmp_path, monkeypatch):
+    # A job refused before its run started (record_refusal: no output folder) runs again when the
+    # sweep is resumed; it is then ranked by its new run alone. Another job's run is found by its
+    # overrides, whatever tracking.resume the resumed sweep adds to them.
+    import json
+
+    import mlflow
+    from omegaconf import OmegaConf
+
+    from runner import liveness
+    from runner.errors import RunnerError
+    from runner.sweep import PARENT, SweepRun
+    from runner.sweep_resume import earlier_run, reopened
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    store = mlflow.MlflowClient()
+    experiment = store.create_experiment("runner")
+    parent = store.create_run(experiment, run_name="sweep", tags={"runner.sweep_dir": "multirun/x"})
+    sweep_id = parent.info.run_id
+
+    def job(dense: int, status: str, started: bool, value: float | None = None) -> str:
+        tags = {"mlflow.parentRunId": sweep_id, "runner.overrides": json.dumps([f"model.dense={dense}"])}
+        if started:
+            tags["runner.output_dir"] = f"multirun/x/{dense}"
+        run_id = store.create_run(experiment, tags=tags).info.run_id
+        if value is not None:
+            store.log_metric(run_id, "final_val_accuracy", value)
+        store.set_terminated(run_id, status)
+        return run_id
+
+    refused = job(8, "FAILED", started=False)
+    never_ran = job(16, "FAILED", started=False)
+    killed = job(32, "KILLED", started=True, value=0.25)
+    monkeypatch.setenv(PARENT, sweep_id)
+    tracking = OmegaConf.create({"uri": mlflow.get_tracking_uri(), "resume": sweep_id})
+    assert earlier_run(tracking, ["model.dense=8", f"tracking.resume={sweep_id}"]) is None
+    assert earlier_run(tracking, ["model.dense=32", f"tracking.resume={sweep_id}"]).info.run_id == killed
+    again = job(8, "FINISHED", started=True, value=0.5)  # the refused job, run by the resumed sweep
+    assert earlier_run(tracking, ["model.dense=8"]).info.run_id == again
+    # The sweep's run is taken up again by this process, then ranked: one row per job.
+    assert reopened(sweep_id, experiment) == sweep_id
+    run = store.get_run(sweep_id)
+    assert run.info.status == "RUNNING" and liveness.state(run) == liveness.State.alive
+    sweep = SweepRun()
+    sweep.parent, sweep.experiment, sweep.monitor = sweep_id, experiment, "val_accuracy"
+    sweep.finish(ended=True)
+    summary = Path(store.download_artifacts(sweep_id, "sweep/summary.csv", str(tmp_path))).read_text()
+    rows = [line.split(",")[2:4] for line in summary.splitlines()[1:]]
+    assert rows == [["FINISHED", again], ["KILLED", killed], ["FAILED", never_ran]]
+    assert refused not in summary
+    # Only a sweep's run resumes a sweep, and only one whose process is gone.
+    alone = f"run {killed} is no sweep's run; .* python -m runner.rerun {killed} --resume"
+    with pytest.raises(RunnerError, match=alone):
+        reopened(killed, experiment)
+    reopened(sweep_id, experiment)
+    with pytest.raises(RunnerError, match=f"sweep run {sweep_id} is still running, in process "):
+        reopened(sweep_id, experiment)
