@@ -128,7 +128,9 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
 
 def restore(store: Any, run_id: str, sources: list[Path | str], to: Path, marker: str) -> bool:
     """Copy to ``to`` the first of ``sources`` (a local folder, or an artifact path of the run)
-    that holds a file matching ``marker``: the run's backup, or its checkpoints. False if none does."""
+    that holds a file matching ``marker``: the run's backup, or its checkpoints. False if none does.
+    Nothing is copied where ``to`` is that folder: the run is resumed in its own output folder (a
+    fixed ``hydra.run.dir``, or a sweep's ``hydra.sweep.dir``)."""
     from mlflow.exceptions import MlflowException
 
     for source in sources:
@@ -139,7 +141,8 @@ def restore(store: Any, run_id: str, sources: list[Path | str], to: Path, marker
                 except (MlflowException, OSError):
                     continue
             if any(source.glob(marker)):
-                shutil.copytree(source, to)
+                if not (to.exists() and to.samefile(source)):
+                    shutil.copytree(source, to)
                 return True
     return False
 

@@ -99,6 +99,7 @@ def job_histories(cwd: Path) -> dict[str, dict]:
 
 def test_an_interrupted_sweep_continues_where_it_stopped_with_the_metrics_of_one_never_stopped(tmp_path):
     sweep = ["-m", "model.dense=8,16,24", "trainer.epochs=3", "tracking.log_model=false"]
+    sweep += ["hydra.sweep.dir=multirun/stopped"]  # Hydra's own: part of the sweep's command too
     process = started_run(*sweep, f"data.path={tmp_path / 'digits'}", cwd=tmp_path, job=1)
     process.send_signal(signal.SIGINT)  # Ctrl-C in job #1's second epoch
     output, _ = process.communicate(timeout=120)
@@ -112,6 +113,7 @@ def test_an_interrupted_sweep_continues_where_it_stopped_with_the_metrics_of_one
     [line] = [line for line in output.splitlines() if line.startswith("runner: interrupted")]
     command = line.rsplit("; ", 1)[1].split(" continues the sweep")[0]
     assert command.startswith("python -m runner -m ") and command.endswith(f" tracking.resume={sweep_id}")
+    assert " hydra.sweep.dir=multirun/stopped " in command
     result = run_cli(*shlex.split(command)[3:], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     # Job #0 was not run again; job #1 went on in its run; job #2 ran; all under the sweep's run.
@@ -121,6 +123,8 @@ def test_an_interrupted_sweep_continues_where_it_stopped_with_the_metrics_of_one
     assert [run.info.status for run in runs] == ["FINISHED"] * 3
     assert [run.data.tags["runner.attempts"] for run in runs] == ["1", "2", "1"]
     assert {run.data.tags["mlflow.parentRunId"] for run in runs} == {sweep_id}
+    # Named after its class in every job: Keras numbers each optimizer a process makes (adam_3).
+    assert {run.data.params["optimizer_name"] for run in runs} == {"adam"}
     # The new job's run is made again by its own command, as the others', not by resuming the sweep.
     first_command = runs[0].data.tags["runner.command"]
     assert runs[2].data.tags["runner.command"] == first_command.replace("dense=8", "dense=24")
