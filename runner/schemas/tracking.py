@@ -22,7 +22,9 @@ class TrackingConfig:
     # null: as MLflow's MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING says (off unless set).
     system_metrics: bool | None = None
     rerun_of: str | None = None  # set by `python -m runner.rerun RUN_ID`: the run this one repeats
-    resume: str | None = None  # set by `python -m runner.rerun RUN_ID --resume`: the run to continue
+    # The run to continue: set by `python -m runner.rerun RUN_ID --resume`; with -m, a sweep's run
+    # (the sweep's command + tracking.resume=SWEEP_RUN_ID: runner/sweep_resume.py).
+    resume: str | None = None
 
     def __post_init__(self) -> None:
         if self.uri.startswith("sqlite:///~"):  # sqlite and MLflow take it as a folder's name
