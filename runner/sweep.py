@@ -237,14 +237,19 @@ def ranked(jobs: list, monitor: str, fixed: set[str]) -> list[list]:
 
 
 def superseded_left_out(jobs: list, fixed: set[str]) -> list:
-    """The job runs less those refused before they started (no output folder) whose job a resumed
-    sweep then ran in a run of its own: one row per job."""
-    ran = {json.dumps(job_of(job, fixed)) for job in jobs if "runner.output_dir" in job.data.tags}
-    return [
-        job
-        for job in jobs
-        if "runner.output_dir" in job.data.tags or json.dumps(job_of(job, fixed)) not in ran
-    ]
+    """The job runs less the superseded refusals: a job refused before its run started (no output
+    folder) and refused or run again by a resumed sweep is ranked by its latest run alone."""
+
+    def started(job: Any) -> bool:
+        return "runner.output_dir" in job.data.tags
+
+    def key(job: Any) -> str:
+        return json.dumps(job_of(job, fixed))
+
+    ran = {key(job) for job in jobs if started(job)}
+    refusals = sorted((job for job in jobs if not started(job)), key=lambda job: job.info.start_time)
+    latest = {key(job): job for job in refusals if key(job) not in ran}  # the last one stays
+    return [job for job in jobs if started(job) or latest.get(key(job)) is job]
 
 
 def result_of(run: Any, monitor: str) -> float | None:

@@ -4,9 +4,11 @@ parallel; an interrupted sweep continued."""
 from __future__ import annotations
 
 import csv
+import itertools
 import shlex
 import signal
 import statistics
+import time
 from pathlib import Path
 
 import pytest
@@ -168,18 +170,21 @@ def test_a_resumed_sweep_finds_each_jobs_run_and_ranks_a_job_refused_then_run_on
     parent = store.create_run(experiment, run_name="sweep", tags={"runner.sweep_dir": "multirun/x"})
     sweep_id = parent.info.run_id
 
+    clock = itertools.count(int(time.time() * 1000), 1000)  # a second apart: an order to rank by
+
     def job(dense: int, status: str, started: bool, value: float | None = None) -> str:
         tags = {"mlflow.parentRunId": sweep_id, "runner.overrides": json.dumps([f"model.dense={dense}"])}
         if started:
             tags["runner.output_dir"] = f"multirun/x/{dense}"
-        run_id = store.create_run(experiment, tags=tags).info.run_id
+        run_id = store.create_run(experiment, start_time=next(clock), tags=tags).info.run_id
         if value is not None:
             store.log_metric(run_id, "final_val_accuracy", value)
         store.set_terminated(run_id, status)
         return run_id
 
     refused = job(8, "FAILED", started=False)
-    never_ran = job(16, "FAILED", started=False)
+    refused_first = job(16, "FAILED", started=False)
+    never_ran = job(16, "FAILED", started=False)  # refused again by an earlier resume
     killed = job(32, "KILLED", started=True, value=0.25)
     monkeypatch.setenv(PARENT, sweep_id)
     tracking = OmegaConf.create({"uri": mlflow.get_tracking_uri(), "resume": sweep_id})
@@ -197,7 +202,7 @@ def test_a_resumed_sweep_finds_each_jobs_run_and_ranks_a_job_refused_then_run_on
     summary = Path(store.download_artifacts(sweep_id, "sweep/summary.csv", str(tmp_path))).read_text()
     rows = [line.split(",")[2:4] for line in summary.splitlines()[1:]]
     assert rows == [["FINISHED", again], ["KILLED", killed], ["FAILED", never_ran]]
-    assert refused not in summary
+    assert refused not in summary and refused_first not in summary
     # Only a sweep's run resumes a sweep, and only one whose process is gone.
     alone = f"run {killed} is no sweep's run; .* python -m runner.rerun {killed} --resume"
     with pytest.raises(RunnerError, match=alone):
