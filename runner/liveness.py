@@ -133,6 +133,8 @@ def close_dead_runs(client: Any, experiment_id: str) -> None:
                 f"its process (pid {pid(run)}) ended without ending the run: killed (SIGKILL, out of "
                 f"memory), its machine stopped, or its store could not be written (a full disk)"
             )
-            if "runner.sweep_dir" not in run.data.tags:  # a sweep's own run is not resumed
+            if "runner.sweep_dir" in run.data.tags:  # a sweep's own run: its command continues it
+                why += f". {run.data.tags.get('runner.command')} tracking.resume={run_id} continues it"
+            else:
                 why += f". python -m runner.rerun {run_id} --resume continues it"
             log.warning("run %s: %s", run_id, close(client, run, why))

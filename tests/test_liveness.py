@@ -36,7 +36,11 @@ def test_only_runs_whose_process_died_on_this_machine_are_closed(tmp_path):
         "unlogged": running("unlogged", {"runner.output_dir": str(unreadable)}, pid=int(ended.stdout)),
         "reused": running("reused", started=me["started"] - 60),  # this pid, another process before
         "elsewhere": running("elsewhere", machine="another-host", pid=int(ended.stdout)),
-        "sweep": running("sweep", {"runner.sweep_dir": "multirun/x"}, pid=int(ended.stdout)),
+        "sweep": running(
+            "sweep",
+            {"runner.sweep_dir": "multirun/x", "runner.command": "python -m runner -m x=1,2"},
+            pid=int(ended.stdout),
+        ),
         "older": store.create_run(experiment, run_name="older").info.run_id,  # no tag: cannot tell
         "garbled": store.create_run(experiment, run_name="garbled", tags={TAG: "pid 12"}).info.run_id,
     }
@@ -55,7 +59,9 @@ def test_only_runs_whose_process_died_on_this_machine_are_closed(tmp_path):
     ended_run = store.get_run(runs["ended"])
     why = ended_run.data.tags["runner.error"]
     assert f"pid {int(ended.stdout)}" in why and f"python -m runner.rerun {runs['ended']} --resume" in why
-    assert "--resume" not in store.get_run(runs["sweep"]).data.tags["runner.error"]
+    sweep_why = store.get_run(runs["sweep"]).data.tags["runner.error"]
+    assert "--resume" not in sweep_why  # it has no model or backup: its jobs do
+    assert sweep_why.endswith(f". python -m runner -m x=1,2 tracking.resume={runs['sweep']} continues it")
     assert [a.path for a in store.list_artifacts(runs["ended"], "outputs")] == ["outputs/runner.log"]
     assert (
         f"; its outputs stay in {unreadable} (logging them failed: "
