@@ -97,8 +97,8 @@ class SweepRun(Callback):
             reason = gone(self.uri) or first(str(getattr(err, "message", err)))
             print(
                 f"runner: error: the sweep's run {parent} could not be ranked or ended in MLflow "
-                f"(tracking.uri={self.uri}: {reason}). Once the store answers, the next run of this "
-                f"experiment on this machine marks it KILLED; the lines above say what became of each job.",
+                f"(tracking.uri={self.uri}: {reason}); the lines above say what became of each job. "
+                f"Once the store answers, {RESUME_WITH[0]} continues the sweep.",
                 file=sys.stderr,
             )
 

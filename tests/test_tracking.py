@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import sqlite3
@@ -87,22 +88,26 @@ def test_a_sweep_on_a_real_mlflow_server_that_went_away_says_so_and_its_job_resu
     assert refused.startswith(f"job #1: tracking.uri={server.uri}: no MLflow server answers there")
     assert failed == "2 jobs of this sweep failed (#0, #1; each one's line is above)."
     assert unended.startswith("the sweep's run ") and "could not be ranked or ended in MLflow" in unended
+    # Job #0 alone continues with its own command; the sweep, job #1 too, with the sweep's.
     resume = lost.rpartition("once the server answers again, ")[2].removesuffix(" continues it.")
     assert resume.startswith("python -m runner.rerun ") and resume.endswith(
         f"--resume tracking.uri={server.uri}"
     )
+    resume_sweep = unended.rpartition("Once the store answers, ")[2].removesuffix(" continues the sweep.")
+    assert resume_sweep.startswith("python -m runner -m ") and " tracking.resume=" in resume_sweep
 
     server.start()  # the same store, at the same address
-    result = run_cli(*resume.split()[3:], cwd=tmp_path, module="runner.rerun")
+    result = run_cli(*shlex.split(resume_sweep)[3:], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    # The command that repeats or continues it, named as a run starts, says where its store is too.
+    # The command that repeats or continues job #0, named as its run starts, says where its store is.
     assert resume.replace("--resume", "[--resume]") + " repeats" in result.stdout + result.stderr
     client = MlflowClient(server.uri)
-    sweep_run, run = sorted(
+    sweep_run, run, new_job = sorted(
         client.search_runs([client.get_experiment_by_name("runner").experiment_id]),
-        key=lambda found: found.info.run_name != "sweep",
+        key=lambda found: (found.info.run_name != "sweep", found.info.start_time),
     )
-    assert sweep_run.info.status == "KILLED"  # closed by the resume, as the sweep's process is gone
+    assert sweep_run.info.status == "FINISHED" and new_job.info.status == "FINISHED"
+    assert new_job.data.tags["mlflow.parentRunId"] == sweep_run.info.run_id
     assert run.info.status == "FINISHED" and run.data.tags["runner.attempts"] == "2"
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")] == [0, 1, 2]
     assert run.data.metrics["final_val_accuracy"] > 0.5
