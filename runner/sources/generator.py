@@ -11,69 +11,14 @@ memory available.
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import pkgutil
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from runner.errors import RunnerError, closest, parameters
+from runner.errors import RunnerError
+from runner.functions import call_with_kwargs, load_function
 from runner.schemas.data import GeneratorData
 from runner.sources.index import FileIndex, labels_of, require_every_class
-
-
-def load_function(spec: str):
-    """'package.module:function' -> the function, or an error that says what is wrong."""
-    module_name, _, name = spec.partition(":")
-    if not module_name or not name:
-        raise RunnerError(f"data.fn={spec}: write it as package.module:function.")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise RunnerError(
-            f"data.fn={spec}: cannot import '{module_name}' ({err}).{nearest_module(module_name, err)}"
-        ) from err
-    if not callable(getattr(module, name, None)):
-        raise RunnerError(
-            f"data.fn={spec}: '{module_name}' has no function '{name}'.{closest(name, dir(module))}"
-        )
-    return getattr(module, name)
-
-
-def nearest_module(module_name: str, err: ImportError) -> str:
-    """' Did you mean ...?' for a module of ``module_name`` that is not there, among those beside
-    where it would be (the working directory's own ``my_data.py`` too: ``python -m`` puts it on
-    the path); nothing for a module that its own imports failed in (their words say which)."""
-    missing = err.name if isinstance(err, ModuleNotFoundError) else None
-    if not missing or not f"{module_name}.".startswith(f"{missing}."):
-        return ""
-    parent, _, _ = missing.rpartition(".")
-    try:
-        where = importlib.import_module(parent).__path__ if parent else None
-    except (ImportError, AttributeError):  # a parent that is not there, or a module, not a package
-        return ""
-    return closest(missing, [f"{parent}.{m.name}" if parent else m.name for m in pkgutil.iter_modules(where)])
-
-
-def call_with_kwargs(fn: Callable, spec: str, kwargs: dict) -> Any:
-    """``fn(**kwargs)``; arguments it does not take, or lacks, are said against its signature
-    (the TypeError of the call would be a traceback through the runner)."""
-    try:
-        inspect.signature(fn).bind(**kwargs)
-    except ValueError:
-        pass  # no signature to read (a builtin): the call says the rest
-    except TypeError as err:
-        takes, given = parameters(fn), ", ".join(f"+data.kwargs.{key}" for key in kwargs) or "none"
-        unknown = [key for key in kwargs if key not in takes]
-        why = f"takes no '{unknown[0]}'.{closest(unknown[0], takes)}" if unknown else f"{err}."
-        raise RunnerError(
-            f"data.fn={spec}: {why} It takes ({', '.join(takes)}); given: {given}. Give each as "
-            f"+data.kwargs.NAME=VALUE."
-        ) from err
-    return fn(**kwargs)
 
 
 def as_uint8(image: np.ndarray, value_range: list[float]) -> np.ndarray:
@@ -105,7 +50,8 @@ class GeneratorSource(GeneratorData):
         names, arrays, values, bad = [], [], [], {}
         brightest = None  # of the float images: all at most 1 means they are 0-1, not 0-255
         held, most = 0, room()
-        for i, element in enumerate(call_with_kwargs(load_function(self.fn), self.fn, self.kwargs)):
+        elements = call_with_kwargs(load_function(self.fn, "data.fn"), self.fn, "data.fn", self.kwargs)
+        for i, element in enumerate(elements):
             if held > most:
                 raise RunnerError(
                     f"data.fn={self.fn}: {i} elements yielded, {held / 2**30:.1f} GB held (half the "

@@ -1,0 +1,72 @@
+"""A function of yours a config names as ``package.module:function`` (``data.fn``, ``model.fn``):
+imported and called with its ``kwargs``, each mistake one line that names the key.
+
+A stored config's function is code, not data: ``runner.rerun`` calls one only when its command
+names it again (``rerun.require_named_code``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable
+from typing import Any
+
+from runner.errors import RunnerError, closest, parameters
+
+
+def load_function(spec: str, key: str) -> Callable:
+    """'package.module:function' (the value of ``key``) -> the function, or a line that says what
+    is wrong with it."""
+    module_name, _, name = spec.partition(":")
+    if not module_name or not name:
+        raise RunnerError(f"{key}={spec}: write it as package.module:function.")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise RunnerError(
+            f"{key}={spec}: cannot import '{module_name}' ({err}).{nearest_module(module_name, err)}"
+        ) from err
+    if not callable(getattr(module, name, None)):
+        raise RunnerError(
+            f"{key}={spec}: '{module_name}' has no function '{name}'.{closest(name, dir(module))}"
+        )
+    return getattr(module, name)
+
+
+def nearest_module(module_name: str, err: ImportError) -> str:
+    """' Did you mean ...?' for a module of ``module_name`` that is not there, among those beside
+    where it would be (the working directory's own ``my_data.py`` too: ``python -m`` puts it on
+    the path); nothing for a module that its own imports failed in (their words say which)."""
+    missing = err.name if isinstance(err, ModuleNotFoundError) else None
+    if not missing or not f"{module_name}.".startswith(f"{missing}."):
+        return ""
+    parent, _, _ = missing.rpartition(".")
+    try:
+        where = importlib.import_module(parent).__path__ if parent else None
+    except (ImportError, AttributeError):  # a parent that is not there, or a module, not a package
+        return ""
+    return closest(missing, [f"{parent}.{m.name}" if parent else m.name for m in pkgutil.iter_modules(where)])
+
+
+def call_with_kwargs(fn: Callable, spec: str, key: str, kwargs: dict, **given: Any) -> Any:
+    """``fn(**given, **kwargs)``, ``kwargs`` being the config's ``<group>.kwargs`` beside ``key``;
+    arguments it does not take, or lacks, are said against its signature (the TypeError of the
+    call would be a traceback through the runner)."""
+    group = key.rpartition(".")[0]
+    try:
+        inspect.signature(fn).bind(**given, **kwargs)
+    except ValueError:
+        pass  # no signature to read (a builtin): the call says the rest
+    except TypeError as err:
+        takes = parameters(fn)
+        listed = ", ".join(f"+{group}.kwargs.{name}" for name in kwargs) or "none"
+        unknown = [name for name in (*given, *kwargs) if name not in takes]
+        why = f"takes no '{unknown[0]}'.{closest(unknown[0], takes)}" if unknown else f"{err}."
+        runner = f" (and {', '.join(given)} from the runner)" if given else ""
+        raise RunnerError(
+            f"{key}={spec}: {why} It takes ({', '.join(takes)}); given: {listed}{runner}. Give each "
+            f"as +{group}.kwargs.NAME=VALUE."
+        ) from err
+    return fn(**given, **kwargs)
