@@ -19,7 +19,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from runner.errors import RunnerError
 from runner.schemas.aug import AugConfig
 from runner.schemas.data import DigitsData, DirData, GeneratorData, GlobData
-from runner.schemas.model import Application, SavedModel, SmallCNN
+from runner.schemas.model import Application, FunctionModel, SavedModel, SmallCNN
 from runner.schemas.tracking import TrackingConfig
 from runner.schemas.trainer import TrainerConfig
 
@@ -50,6 +50,7 @@ SCHEMAS: dict[str, type] = {
     "model_small_cnn": SmallCNN,
     "model_application": Application,
     "model_file": SavedModel,
+    "model_function": FunctionModel,
     "trainer": TrainerConfig,
     "tracking": TrackingConfig,
 }

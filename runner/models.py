@@ -14,10 +14,13 @@ from types import ModuleType
 from typing import Any
 
 import keras
+import numpy as np
 from keras import layers
+from omegaconf import DictConfig, OmegaConf
 
 from runner.checks import fits, other_input_shape, other_outputs
 from runner.errors import RunnerError, closest, no_such_parameter, parameters
+from runner.functions import call_with_kwargs, load_function
 
 
 def small_cnn(
@@ -164,6 +167,70 @@ def saved(
         return model
     inputs, x = image_input(takes, augmentation, dtype=model.inputs[0].dtype)
     return keras.Model(inputs, model(x), name=model.name)
+
+
+def from_function(
+    fn: str,
+    input_shape: Sequence[int],
+    num_classes: int,
+    kwargs: Mapping[str, Any] | None = None,
+    augmentation: Sequence[keras.layers.Layer] = (),
+) -> keras.Model:
+    """Your own model: ``fn(input_shape=..., num_classes=..., **kwargs)`` returns a ``keras.Model``
+    that takes float32 pixels 0-255 (as ``keras.applications`` models do) and gives probabilities:
+    a softmax over ``num_classes``, or one sigmoid unit for ``data.label_mode=binary`` (``num_classes``
+    1). The runner puts the uint8 input and the ``aug.placement=model`` layers before it."""
+    mine = OmegaConf.to_container(kwargs) if isinstance(kwargs, DictConfig) else dict(kwargs or {})
+    build = load_function(fn, "model.fn")
+    yours = call_with_kwargs(
+        build, fn, "model.fn", mine, input_shape=tuple(input_shape), num_classes=num_classes
+    )
+    check_yours(yours, fn, tuple(input_shape), num_classes)
+    inputs, x = image_input(input_shape, augmentation)
+    outputs = yours(keras.ops.cast(x, "float32"))
+    if outputs.dtype != "float32":  # a mixed trainer.precision: probabilities near 0 and 1 need float32
+        outputs = keras.ops.cast(outputs, "float32")
+    return keras.Model(inputs, outputs, name=yours.name)
+
+
+def check_yours(model: Any, fn: str, input_shape: tuple[int, ...], num_classes: int) -> None:
+    """What your function's model must be for the runner to train it: a model that takes a batch
+    of the data's images and gives probabilities, one per class. Tried on two images (black,
+    and random pixels), so what Keras would say only inside ``fit`` is one line now."""
+    if not isinstance(model, keras.Model):
+        raise RunnerError(f"model.fn={fn}: returned {type(model).__name__}, not a keras.Model.")
+    black = np.zeros(input_shape, np.float32)
+    noise = np.random.default_rng(0).uniform(0, 255, input_shape).astype(np.float32)
+    try:
+        found = keras.ops.convert_to_numpy(model(np.stack([black, noise]), training=False))
+    except Exception as err:  # noqa: BLE001 - whatever Keras raises for the model it was given
+        said = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise RunnerError(
+            f"model.fn={fn}: its model fails on a batch of the data's images (float32, shape "
+            f"{(2, *input_shape)}): {said}. Build it for the input_shape the runner passes."
+        ) from err
+    found = np.asarray(found, np.float64)
+    if found.shape != (2, num_classes):
+        raise RunnerError(
+            f"model.fn={fn}: its model gives outputs of shape {found.shape[1:]} for each image, and "
+            f"this run needs ({num_classes},): one per class (one for data.label_mode=binary). Use "
+            f"the num_classes the runner passes."
+        )
+    if num_classes == 1 and np.all(found == 1.0):  # a softmax over one unit: 1 whatever it sees
+        raise RunnerError(
+            f"model.fn={fn}: its model's one output is always 1 (a softmax over one unit), so it cannot "
+            f"learn: end it with keras.layers.Dense(1, activation='sigmoid') for data.label_mode=binary."
+        )
+    summed = num_classes == 1 or np.allclose(found.sum(axis=-1), 1.0, atol=1e-3)
+    if not (summed and np.all((found >= 0) & (found <= 1))):
+        last = "keras.layers.Dense(num_classes, activation='softmax')"
+        if num_classes == 1:
+            last = "keras.layers.Dense(1, activation='sigmoid')"
+        example = np.round(found[1], 3).tolist()
+        raise RunnerError(
+            f"model.fn={fn}: its model's outputs are not probabilities (e.g. {example}): end it with "
+            f"{last}; the runner's loss takes probabilities, not logits."
+        )
 
 
 def fine_tune(model: keras.Model) -> None:

@@ -231,15 +231,17 @@ def note_added_keys(run: Any, stored: dict, args: list[str], resume: bool) -> No
 
 
 def require_named_code(stored: dict, args: list[str], run_id: str) -> None:
-    """``data.fn`` (``data=generator``) is code that the rerun would import and call: a stored
-    config is data, so a rerun calls a stored function only when its command names it again."""
-    fn = (stored.get("data") or {}).get("fn")
-    if fn and "data.fn" not in keys_given(args):
-        raise RunnerError(
-            f"run {run_id}'s data.fn={fn}: a function its stored config names, which a rerun imports "
-            f"and calls only when you name it too. If you trust that store and that code, add "
-            f"data.fn={fn} to the command."
-        )
+    """``data.fn`` (``data=generator``) and ``model.fn`` (``model=function``) are code that the
+    rerun would import and call: a stored config is data, so a rerun calls a stored function only
+    when its command names it again."""
+    for group in ("data", "model"):
+        fn = (stored.get(group) or {}).get("fn")
+        if fn and f"{group}.fn" not in keys_given(args):
+            raise RunnerError(
+                f"run {run_id}'s {group}.fn={fn}: a function its stored config names, which a rerun "
+                f"imports and calls only when you name it too. If you trust that store and that code, "
+                f"add {group}.fn={fn} to the command."
+            )
 
 
 def require_same_folder(run: Any, stored: dict, args: list[str], resume: bool) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Set
+from collections.abc import Iterable, Set
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig
@@ -86,16 +86,21 @@ def accepted(fn: object) -> set[str]:
     """Every keyword ``fn`` takes: its parameters and, for a class whose ``__init__`` passes
     ``**kwargs`` on, its bases' (a Keras layer's ``name`` and ``dtype``, an optimizer's ``clipnorm``)."""
     if not inspect.isclass(fn):
-        return set(parameters(fn))
+        return named(inspect.signature(fn).parameters.values())
     names: set[str] = set()
     for cls in fn.__mro__:
         if "__init__" not in vars(cls):
             continue
         signature = inspect.signature(vars(cls)["__init__"]).parameters.values()
-        names |= {p.name for p in signature if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        names |= named(signature)
         if not any(p.kind == p.VAR_KEYWORD for p in signature):
             break
     return names - {"self"}
+
+
+def named(signature: Iterable[inspect.Parameter]) -> set[str]:
+    """The parameters a keyword can set (a parameter called ``kwargs`` too: ``model.kwargs``)."""
+    return {p.name for p in signature if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
 def check_keys(node: DictConfig, target: Any, where: str, given: Set[str]) -> None:

@@ -1,4 +1,5 @@
-"""`model=small_cnn|application|file`: what each builds, what it refuses, and a fit through the CLI."""
+"""`model=small_cnn|application|file|function`: what each builds, what it refuses, and a fit through
+the CLI."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from conftest import error_lines, mlflow_runs, run_cli, train_cli
 
 from runner.errors import RunnerError
-from runner.models import application, saved, small_cnn
+from runner.models import application, from_function, saved, small_cnn
 
 TINY = {"name": "MobileNet", "backbone": {"alpha": 0.25}}  # the quickest backbone to build and fit
 
@@ -162,3 +163,106 @@ def test_unfreeze_fine_tunes_a_frozen_backbone_but_keeps_its_batchnorm_statistic
         np.array_equal(a, b) for a, b in zip(before[:2], after[:2], strict=True)
     )
     assert not np.array_equal(before[2], after[2])  # the backbone learns
+
+
+MY_MODELS = """
+import keras
+from keras import layers
+
+
+def tiny(input_shape, num_classes, width=8, head="softmax"):
+    inputs = keras.Input(input_shape)
+    x = layers.Rescaling(1 / 255)(inputs)
+    x = layers.Conv2D(width, 3, activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, layers.Dense(num_classes, activation=head)(x), name="tiny")
+
+
+def fixed_size(input_shape, num_classes):
+    return tiny((8, 8, 3), num_classes)
+
+
+def three_classes(input_shape, num_classes):
+    return tiny(input_shape, 3)
+
+
+def nothing(input_shape, num_classes):
+    return None
+"""
+
+
+def test_your_own_model_function_trains_from_the_cli_and_its_checkpoint_loads_without_it(photos, tmp_path):
+    (tmp_path / "my_models.py").write_text(MY_MODELS)
+    run = train_cli(
+        "data=dir",
+        f"data.path={photos}",
+        "data.image_size=[16,16]",
+        "model=function",
+        "model.fn=my_models:tiny",
+        "+model.kwargs.width=4",
+        "aug=flip",
+        "aug.placement=model",  # the runner puts them before your model
+        "trainer.epochs=1",
+        "tracking.log_model=false",
+        cwd=tmp_path,
+    )
+    assert run.info.status == "FINISHED" and run.data.params["model.fn"] == "my_models:tiny"
+    assert run.data.params["model.kwargs.width"] == "4"
+    checkpoint = next(tmp_path.glob("outputs/**/checkpoints/last.keras"))
+    model = keras.models.load_model(checkpoint, safe_mode=True)  # Keras's own layers: no my_models
+    assert model.name == "tiny" and model.inputs[0].dtype == "uint8"
+    assert any(isinstance(layer, keras.layers.RandomFlip) for layer in model.layers)
+    [yours] = [layer for layer in model.layers if layer.name == "tiny"]
+    assert yours.layers[2].filters == 4
+    probabilities = model.predict(np.zeros((2, 16, 16, 3), np.uint8), verbose=0)
+    assert probabilities.shape == (2, 3) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("fn", "kwargs", "classes", "expected"),
+    [
+        ("my_models:nothing", {}, 5, "returned NoneType, not a keras.Model."),
+        (
+            "my_models:fixed_size",
+            {},
+            5,
+            "its model fails on a batch of the data's images (float32, shape (2, 16, 16, 3))",
+        ),
+        (
+            "my_models:three_classes",
+            {},
+            5,
+            "gives outputs of shape (3,) for each image, and this run needs (5,)",
+        ),
+        ("my_models:tiny", {"head": None}, 5, "its model's outputs are not probabilities (e.g. ["),
+        (
+            "my_models:tiny",
+            {"head": "softmax"},
+            1,
+            "its model's one output is always 1 (a softmax over one unit)",
+        ),
+        (
+            "my_models:tiny",
+            {"widht": 4},
+            5,
+            "takes no 'widht'. Did you mean 'width'? It takes (input_shape, ",
+        ),
+        (
+            "my_model:tiny",
+            {},
+            5,
+            "cannot import 'my_model' (No module named 'my_model'). Did you mean 'my_models'?",
+        ),
+    ],
+)
+def test_your_model_function_is_refused_in_one_line_naming_the_fix(
+    fn, kwargs, classes, expected, tmp_path, monkeypatch
+):
+    (tmp_path / "my_models.py").write_text(MY_MODELS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RunnerError) as refused:
+        from_function(fn, (16, 16, 3), classes, kwargs)
+    assert str(refused.value).startswith(f"model.fn={fn}: ")
+    assert expected in str(refused.value)
+    assert from_function("my_models:tiny", (16, 16, 3), 1, {"head": "sigmoid"}).output_shape == (None, 1)

@@ -294,20 +294,21 @@ def test_a_key_added_since_the_run_takes_its_default_and_says_so(tmp_path):
     assert differences(stored, compose("trainer.epochs=3")) == ["trainer.epochs (run: 10, now: 3)"]
 
 
-def test_a_stored_generator_function_is_called_only_when_the_rerun_names_it(tmp_path):
+@pytest.mark.parametrize(("group", "option"), [("data", "generator"), ("model", "function")])
+def test_a_stored_function_is_called_only_when_the_rerun_names_it(group, option, tmp_path):
     from omegaconf import OmegaConf
 
-    planted = compose("data=generator", "data.fn=os:system", "+data.kwargs.command=touch pwned")
+    planted = compose(f"{group}={option}", f"{group}.fn=os:system", f"+{group}.kwargs.command=touch pwned")
     run_id = fake_run(tmp_path, OmegaConf.to_container(planted, resolve=True, enum_to_str=True))
     result = rerun(run_id, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
-    assert f"run {run_id}'s data.fn=os:system: a function its stored config names" in line
-    assert line.endswith("add data.fn=os:system to the command.")
+    assert f"run {run_id}'s {group}.fn=os:system: a function its stored config names" in line
+    assert line.endswith(f"add {group}.fn=os:system to the command.")
     assert not (tmp_path / "pwned").exists()
-    named = rerun(run_id, "data.fn=my_data:make", "--cfg", "job", cwd=tmp_path)  # the user's own choice
+    named = rerun(run_id, f"{group}.fn=my_code:make", "--cfg", "job", cwd=tmp_path)  # the user's own choice
     assert named.returncode == 0, named.stderr[-2000:]
-    assert "fn: my_data:make" in named.stdout and not (tmp_path / "pwned").exists()
+    assert "fn: my_code:make" in named.stdout and not (tmp_path / "pwned").exists()
 
 
 def test_a_rerun_elsewhere_is_refused_while_its_relative_paths_would_read_other_files(tmp_path, monkeypatch):

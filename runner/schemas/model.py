@@ -65,6 +65,22 @@ class SavedModel:
         check_keras_file(self.path)
 
 
+@dataclass
+class FunctionModel:
+    """Your own Keras model, built by your function (``runner.models.from_function``)."""
+
+    _target_: str = "runner.models.from_function"
+    fn: str = MISSING  # package.module:function(input_shape, num_classes, **kwargs) -> keras.Model
+    kwargs: dict[str, Any] = field(default_factory=dict)  # its own arguments: +model.kwargs.width=64
+
+    def __post_init__(self) -> None:
+        module, _, name = self.fn.partition(":")
+        if not module or not name:
+            raise RunnerError(
+                f"model.fn={self.fn}: write it as package.module:function, e.g. model.fn=mymodels:build."
+            )
+
+
 def check_weights(weights: str | None) -> None:
     """What Keras takes as ``weights`` (its words name neither the key nor a near miss), refused
     before the files are decoded and a run is made."""
