@@ -237,19 +237,20 @@ def ranked(jobs: list, monitor: str, fixed: set[str]) -> list[list]:
 
 
 def superseded_left_out(jobs: list, fixed: set[str]) -> list:
-    """The job runs less the superseded refusals: a job refused before its run started (no output
-    folder) and refused or run again by a resumed sweep is ranked by its latest run alone."""
+    """The job runs less the superseded refusals: a job refused before its run started (``FAILED``
+    with no output folder: ``record_refusal``), then refused or run again by a resumed sweep, is
+    ranked by its latest run alone."""
 
-    def started(job: Any) -> bool:
-        return "runner.output_dir" in job.data.tags
+    def refused(job: Any) -> bool:
+        return job.info.status == "FAILED" and "runner.output_dir" not in job.data.tags
 
     def key(job: Any) -> str:
         return json.dumps(job_of(job, fixed))
 
-    ran = {key(job) for job in jobs if started(job)}
-    refusals = sorted((job for job in jobs if not started(job)), key=lambda job: job.info.start_time)
+    ran = {key(job) for job in jobs if not refused(job)}
+    refusals = sorted(filter(refused, jobs), key=lambda job: job.info.start_time)
     latest = {key(job): job for job in refusals if key(job) not in ran}  # the last one stays
-    return [job for job in jobs if started(job) or latest.get(key(job)) is job]
+    return [job for job in jobs if not refused(job) or latest.get(key(job)) is job]
 
 
 def result_of(run: Any, monitor: str) -> float | None:
