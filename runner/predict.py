@@ -71,15 +71,26 @@ def decoder_of(data: dict) -> Any:
 
 
 def run_of(store: Any, reference: str) -> str:
-    """The id of the run ``reference`` names (its id or name: ``stored.find_run``), or of the run that
-    logged the registered model version it names: ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``
-    (``tracking.register_as``)."""
+    """The id of the run ``reference`` names (its id or name: ``stored.find_run``; a sweep's run: its
+    best job's, said on stderr), or of the run that logged the registered model version it names:
+    ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` (``tracking.register_as``)."""
     from mlflow.exceptions import MlflowException
 
     from runner.stored import find_run
 
     if not reference.startswith("models:/"):
-        return find_run(store, reference).info.run_id
+        run = find_run(store, reference)
+        best = run.data.tags.get("runner.best_run") if "runner.sweep_dir" in run.data.tags else None
+        if best is None:  # a sweep with no finished job is refused as it is read (stored.fetch)
+            return run.info.run_id
+        score = "".join(
+            f", {key.removeprefix('best_')} {value:.4f}"
+            for key, value in run.data.metrics.items()
+            if key.startswith("best_")
+        )
+        said = f"runner: note: run {run.info.run_id} is a sweep; its best job's run is {best}{score}"
+        print(f"{said}: using its model.", file=sys.stderr)
+        return best
     name, at, alias = reference.removeprefix("models:/").partition("@")
     name, _, number = (name, "", "") if at else name.rpartition("/")
     if not name or not (alias or number):

@@ -178,3 +178,25 @@ def test_top_k_lists_each_files_likeliest_classes_first(trained, photos, capsys)
         assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) == pytest.approx(
             1, abs=1e-4
         )
+
+
+def test_a_sweeps_run_stands_for_its_best_jobs_and_one_with_none_finished_is_refused(tmp_path, capsys):
+    from runner.errors import RunnerError
+    from runner.predict import run_of, run_record
+
+    store = client(tmp_path)
+    experiment = store.create_experiment("runner")
+    command = {"runner.sweep_dir": "multirun/x", "runner.command": "python -m runner -m x=1,2"}
+    best = store.create_run(experiment).info.run_id
+    ranked = store.create_run(experiment, run_name="sweep", tags={**command, "runner.best_run": best})
+    store.log_metric(ranked.info.run_id, "best_val_accuracy", 0.875)
+    capsys.readouterr()  # MLflow's lines as it made the store
+    assert run_of(store, ranked.info.run_id) == best
+    assert capsys.readouterr().err == (
+        f"runner: note: run {ranked.info.run_id} is a sweep; its best job's run is {best}, "
+        f"val_accuracy 0.8750: using its model.\n"
+    )
+    unranked = store.create_run(experiment, run_name="sweep", tags=command).info.run_id  # none finished
+    assert run_of(store, unranked) == unranked
+    with pytest.raises(RunnerError, match=f"run {unranked} is a sweep, not a training run"):
+        run_record(store, unranked)
