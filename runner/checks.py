@@ -199,6 +199,35 @@ def metric_names(top_k: int | None) -> list[str]:
     return ["loss", "accuracy", *([f"top{top_k}_accuracy"] if top_k else [])]
 
 
+UNIT = (lambda value: 0 <= value < 1, "at least 0 and less than 1")
+POSITIVE = (lambda value: value > 0, "greater than 0")
+# Keras's optimizers take any number for these and train into nonsense (Adam with beta_1=2 diverges,
+# and the run's line then blames the learning rate): the ranges their documentation gives.
+OPTIMIZER_RANGES = {
+    "beta_1": (*UNIT, 0.9),
+    "beta_2": (*UNIT, 0.999),
+    "rho": (*UNIT, 0.9),
+    "momentum": (*UNIT, 0.9),
+    "ema_momentum": (*UNIT, 0.99),
+    "epsilon": (*POSITIVE, 1e-07),
+    "weight_decay": (lambda value: value >= 0, "at least 0", 0.004),
+    "clipnorm": (*POSITIVE, 1.0),
+    "clipvalue": (*POSITIVE, 1.0),
+    "global_clipnorm": (*POSITIVE, 1.0),
+}
+
+
+def check_optimizer_values(optimizer: DictConfig) -> None:
+    """Numbers out of the range an optimizer's argument means anything in (of another type, Keras
+    fails in the first step: ``fit.try_optimizer``)."""
+    for key, (fine, words, example) in OPTIMIZER_RANGES.items():
+        value = optimizer.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and not fine(value):
+            raise RunnerError(
+                f"trainer.optimizer.{key}={value}: must be {words}, e.g. trainer.optimizer.{key}={example}."
+            )
+
+
 def check_trainer(cfg: DictConfig) -> None:
     """Refuse what would only fail, or mislead a sweep, after the data is decoded."""
     if cfg.epochs < 1:
@@ -221,6 +250,7 @@ def check_trainer(cfg: DictConfig) -> None:
             f"trainer.optimizer.learning_rate={rate}: must be a number of at least 0, "
             f"e.g. trainer.optimizer.learning_rate=1e-3."
         )
+    check_optimizer_values(cfg.optimizer)
     if cfg.lr_schedule != Schedule.constant and not isinstance(rate, int | float):
         raise RunnerError(
             f"trainer.lr_schedule={cfg.lr_schedule.value}: needs a number in trainer.optimizer."

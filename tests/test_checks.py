@@ -84,6 +84,17 @@ def test_a_key_added_past_the_schema_is_refused_since_nothing_would_read_it(over
             "trainer.optimizer.learning_rate=-1: must be a number of at least 0",
         ),
         (["trainer.optimizer.learning_rate=fast"], "learning_rate=fast: must be a number of at least 0"),
+        (
+            ["+trainer.optimizer.beta_1=2"],
+            "beta_1=2: must be at least 0 and less than 1, e.g. trainer.optimizer.beta_1=0.9.",
+        ),
+        (
+            ["trainer.optimizer._target_=keras.optimizers.SGD", "+trainer.optimizer.momentum=-0.9"],
+            "trainer.optimizer.momentum=-0.9: must be at least 0 and less than 1",
+        ),
+        (["+trainer.optimizer.epsilon=0"], "trainer.optimizer.epsilon=0: must be greater than 0, e.g. "),
+        (["+trainer.optimizer.clipnorm=-1"], "trainer.optimizer.clipnorm=-1: must be greater than 0"),
+        (["+trainer.optimizer.weight_decay=-0.1"], "trainer.optimizer.weight_decay=-0.1: must be at least 0"),
         (["trainer.early_stopping_patience=-1"], "trainer.early_stopping_patience=-1: must be at least 0"),
         (["model.filters=[8,0]"], "model.filters=[8, 0]: each needs at least 1"),
         (
@@ -102,6 +113,16 @@ def test_values_wrong_on_their_face_are_refused_by_the_config_check(overrides, s
     # command itself for others of these).
     with pytest.raises(RunnerError, match=re.escape(says).replace(r"\.\*", ".*")):
         check_config(compose(*overrides))
+
+
+def test_optimizer_values_at_the_ends_of_their_ranges_pass():
+    check_config(
+        compose(
+            "+trainer.optimizer.beta_1=0",
+            "+trainer.optimizer.weight_decay=0",
+            "+trainer.optimizer.epsilon=1e-9",
+        )
+    )
 
 
 def test_keys_added_to_open_mappings_are_their_targets_arguments():
