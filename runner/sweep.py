@@ -36,6 +36,9 @@ PARENT = "RUNNER_SWEEP_RUN"
 FAILED_ELSEWHERE: list[str] = []
 # The command that continues this process's sweep (for Ctrl-C's line): its own plus tracking.resume.
 RESUME_WITH: list[str] = []
+# A job run's number in its sweep, as Hydra's "Launching" lines number it: two jobs may have the
+# same overrides (an Optuna study can draw the same values twice), never the same number.
+JOB_TAG = "runner.sweep_job"
 
 
 class SweepRun(Callback):
@@ -178,6 +181,13 @@ def key_of(override: str) -> str:
     return override.partition("=")[0].lstrip("+~")
 
 
+def nested_under(parent: str) -> dict[str, str]:
+    """The tags of a job's run: under its sweep's run, with its number in the sweep."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return {"mlflow.parentRunId": parent, JOB_TAG: str(HydraConfig.get().job.num)}
+
+
 def record_refusal(cfg: DictConfig, overrides: list[str], err: Exception, message: str) -> None:
     """A job refused before its run started (a value only it has, refused before TensorFlow) gets
     a run all the same, under the sweep's: ``FAILED``, with its overrides and its line as
@@ -192,7 +202,7 @@ def record_refusal(cfg: DictConfig, overrides: list[str], err: Exception, messag
     from runner.tracking import MAX_TAG, command, unseeded_random
 
     tags = {
-        "mlflow.parentRunId": parent,
+        **nested_under(parent),
         "runner.overrides": json.dumps(overrides),
         "runner.command": command(cfg, overrides)[:MAX_TAG],  # the job alone, to fix and run again
         "runner.error": message[:MAX_TAG],
@@ -245,7 +255,7 @@ def superseded_left_out(jobs: list, fixed: set[str]) -> list:
         return job.info.status == "FAILED" and "runner.output_dir" not in job.data.tags
 
     def key(job: Any) -> str:
-        return json.dumps(job_of(job, fixed))
+        return json.dumps([job.data.tags.get(JOB_TAG), *job_of(job, fixed)])
 
     ran = {key(job) for job in jobs if not refused(job)}
     refusals = sorted(filter(refused, jobs), key=lambda job: job.info.start_time)

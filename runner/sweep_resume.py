@@ -18,7 +18,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from runner.errors import RunnerError
-from runner.sweep import PARENT, fixed_keys, job_of, result_of
+from runner.sweep import JOB_TAG, PARENT, fixed_keys, job_of, result_of
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +62,11 @@ def resuming(tracking: DictConfig) -> bool:
     return tracking.resume is not None and PARENT in os.environ
 
 
-def earlier_run(tracking: DictConfig, overrides: list[str]) -> Any:
-    """The run this job of a resumed sweep had under it, by the overrides that the sweep's command
-    varies: the latest, if several; None if it had none, or only one refused before it started (no
-    output folder: it runs again). A value the command fixes is the config's to check, not a new job."""
+def earlier_run(tracking: DictConfig, overrides: list[str], number: int) -> Any:
+    """The run that job #``number`` of a resumed sweep had under it: the latest with its number and
+    the overrides that the sweep's command varies (a run of an older runner has no number: its
+    overrides alone). None if it had none, or only one refused before it started (no output
+    folder: it runs again). A value the command fixes is the config's to check, not a new job."""
     from runner.stored import client
 
     store = client(tracking.uri)
@@ -76,7 +77,12 @@ def earlier_run(tracking: DictConfig, overrides: list[str]) -> Any:
     latest_first = store.search_runs(
         [parent.info.experiment_id], query, order_by=["attributes.start_time DESC"]
     )
-    same = [run for run in latest_first if job_of(run, fixed) == job_of(overrides, fixed)]
+    same = [
+        run
+        for run in latest_first
+        if run.data.tags.get(JOB_TAG, str(number)) == str(number)
+        and job_of(run, fixed) == job_of(overrides, fixed)
+    ]
     return same[0] if same and "runner.output_dir" in same[0].data.tags else None
 
 

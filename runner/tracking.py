@@ -28,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from runner import liveness, record, store
 from runner.errors import RunnerError, explain, shell_join
 from runner.schemas.tracking import TrackingConfig
-from runner.sweep import PARENT
+from runner.sweep import PARENT, nested_under
 
 log = logging.getLogger(__name__)
 MAX_TAG = 5000
@@ -88,7 +88,7 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
             **users_tags(cfg.tracking),
         }
         if sweep_run := os.environ.get(PARENT):  # a job of a sweep: nested under the sweep's run
-            tags["mlflow.parentRunId"] = sweep_run
+            tags |= nested_under(sweep_run)
         code, diff = record.provenance()
         with unseeded_random():
             active = mlflow.start_run(

@@ -33,7 +33,7 @@ def train(cfg: DictConfig) -> float:
     output_dir, overrides = hydra_job()
     check_config(cfg)
     if sweep_resume.resuming(cfg.tracking):  # a job of a resumed sweep: what became of its earlier run?
-        earlier = sweep_resume.earlier_run(cfg.tracking, overrides)
+        earlier = sweep_resume.earlier_run(cfg.tracking, overrides, HydraConfig.get().job.num)
         if earlier is not None and earlier.info.status == "FINISHED":
             return sweep_resume.finished_result(earlier, cfg)
         cfg.tracking.resume = None if earlier is None else earlier.info.run_id

@@ -153,7 +153,8 @@ def test_an_interrupted_sweep_continues_where_it_stopped_with_the_metrics_of_one
 def test_a_resumed_sweep_finds_each_jobs_run_and_ranks_a_job_refused_then_run_once(tmp_path, monkeypatch):
     # A job refused before its run started (record_refusal: no output folder) runs again when the
     # sweep is resumed; it is then ranked by its new run alone. Another job's run is found by its
-    # overrides, whatever tracking.resume the resumed sweep adds to them.
+    # number and overrides, whatever tracking.resume the resumed sweep adds to them; a job with the
+    # same overrides and another number (an Optuna study drew them twice) is another job.
     import json
 
     import mlflow
@@ -161,7 +162,7 @@ def test_a_resumed_sweep_finds_each_jobs_run_and_ranks_a_job_refused_then_run_on
 
     from runner import liveness
     from runner.errors import RunnerError
-    from runner.sweep import PARENT, SweepRun
+    from runner.sweep import JOB_TAG, PARENT, SweepRun
     from runner.sweep_resume import earlier_run, reopened
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
@@ -172,8 +173,9 @@ def test_a_resumed_sweep_finds_each_jobs_run_and_ranks_a_job_refused_then_run_on
 
     clock = itertools.count(int(time.time() * 1000), 1000)  # a second apart: an order to rank by
 
-    def job(dense: int, status: str, started: bool, value: float | None = None) -> str:
+    def job(dense: int, status: str, started: bool, value: float | None = None, number: int = 0) -> str:
         tags = {"mlflow.parentRunId": sweep_id, "runner.overrides": json.dumps([f"model.dense={dense}"])}
+        tags[JOB_TAG] = str(number or dense)
         if started:
             tags["runner.output_dir"] = f"multirun/x/{dense}"
         run_id = store.create_run(experiment, start_time=next(clock), tags=tags).info.run_id
@@ -188,10 +190,14 @@ def test_a_resumed_sweep_finds_each_jobs_run_and_ranks_a_job_refused_then_run_on
     killed = job(32, "KILLED", started=True, value=0.25)
     monkeypatch.setenv(PARENT, sweep_id)
     tracking = OmegaConf.create({"uri": mlflow.get_tracking_uri(), "resume": sweep_id})
-    assert earlier_run(tracking, ["model.dense=8", f"tracking.resume={sweep_id}"]) is None
-    assert earlier_run(tracking, ["model.dense=32", f"tracking.resume={sweep_id}"]).info.run_id == killed
+    assert earlier_run(tracking, ["model.dense=8", f"tracking.resume={sweep_id}"], 8) is None
+    assert earlier_run(tracking, ["model.dense=32", f"tracking.resume={sweep_id}"], 32).info.run_id == killed
+    assert earlier_run(tracking, ["model.dense=32"], 33) is None  # the same values drawn again
     again = job(8, "FINISHED", started=True, value=0.5)  # the refused job, run by the resumed sweep
-    assert earlier_run(tracking, ["model.dense=8"]).info.run_id == again
+    assert earlier_run(tracking, ["model.dense=8"], 8).info.run_id == again
+    older = job(64, "KILLED", started=True)
+    store.delete_tag(older, JOB_TAG)  # a run of a runner that did not number them: its overrides
+    assert earlier_run(tracking, ["model.dense=64"], 5).info.run_id == older
     # The sweep's run is taken up again by this process, then ranked: one row per job.
     assert reopened(sweep_id, experiment) == sweep_id
     run = store.get_run(sweep_id)
@@ -201,7 +207,7 @@ def test_a_resumed_sweep_finds_each_jobs_run_and_ranks_a_job_refused_then_run_on
     sweep.finish(ended=True)
     summary = Path(store.download_artifacts(sweep_id, "sweep/summary.csv", str(tmp_path))).read_text()
     rows = [line.split(",")[2:4] for line in summary.splitlines()[1:]]
-    assert rows == [["FINISHED", again], ["KILLED", killed], ["FAILED", never_ran]]
+    assert rows == [["FINISHED", again], ["KILLED", killed], ["KILLED", older], ["FAILED", never_ran]]
     assert refused not in summary and refused_first not in summary
     # Only a sweep's run resumes a sweep, and only one whose process is gone.
     alone = f"run {killed} is no sweep's run; .* python -m runner.rerun {killed} --resume"

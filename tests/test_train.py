@@ -215,6 +215,21 @@ def test_optuna_sweep_maximises_what_train_returns_past_a_diverged_trial(tmp_pat
     assert study.info.status == "FINISHED" and study.data.tags["runner.best_run"] == best.info.run_id
     assert study.data.metrics["best_val_accuracy"] == pytest.approx(found["best_value"])
     assert {run.data.tags["mlflow.parentRunId"] for run in runs} == {study.info.run_id}
+    # Continued with a third trial: the seeded sampler proposes the first two again, the finished
+    # one is not run again (its value returned), the diverged one resumes in its run and fails
+    # again alone. The third draws the first one's values again: another job, in a run of its own.
+    more = [a.replace("n_trials=2", "n_trials=3") for a in result.args[3:]]
+    result = run_cli(*more, f"tracking.resume={study.info.run_id}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"run {best.info.run_id} finished this job already (val_accuracy " in result.stdout
+    by_start = sorted(mlflow_runs(tmp_path), key=lambda run: (run.info.status, run.info.start_time))
+    again, third, kept = by_start
+    assert again.info.run_id == diverged.info.run_id and again.data.tags["runner.attempts"] == "2"
+    assert kept.info.run_id == best.info.run_id and kept.data.metrics == best.data.metrics
+    assert kept.data.tags["runner.attempts"] == "1"
+    assert third.data.params["trainer.optimizer.learning_rate"] == "10000000"
+    assert third.data.tags["runner.sweep_job"] == "2"
+    assert third.data.tags["mlflow.parentRunId"] == study.info.run_id
 
 
 def test_a_misspelt_optimizer_is_refused_before_its_run_starts(tmp_path):
