@@ -1,11 +1,17 @@
-"""What the commands' argument parsers share: counts of at least 1, a summary for ``--help``, and
-a command's own options kept apart from the Hydra overrides that follow them."""
+"""What the commands' argument parsers share: the run they take, counts of at least 1, a summary
+for ``--help``, and a command's own options kept apart from the Hydra overrides that follow them."""
 
 from __future__ import annotations
 
 import argparse
 
 from runner.errors import closest
+
+# The RUN that runner.predict, evaluate and export take (``predict.run_of``).
+RUN_HELP = (
+    "an MLflow run's id (mlflow ui, or the runner's log) or name (a sweep's run: its best job's run), "
+    "or a registered model version: models:/NAME/VERSION or models:/NAME@ALIAS"
+)
 
 
 def positive_int(text: str) -> int:

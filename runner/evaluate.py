@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from runner.cli import positive_int
+from runner.cli import RUN_HELP, positive_int
 from runner.errors import RunnerError, shell_join, some
 from runner.schemas.tracking import TrackingConfig
 
@@ -191,9 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m runner.evaluate",
         description="Score a past run's model on a folder of class subfolders, recorded as a new MLflow run.",
     )
-    parser.add_argument(
-        "run_id", metavar="RUN", help="a run id or name, models:/NAME/VERSION or models:/NAME@ALIAS"
-    )
+    parser.add_argument("run_id", metavar="RUN", help=RUN_HELP)
     parser.add_argument(
         "folder",
         metavar="FOLDER",

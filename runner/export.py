@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from runner.cli import described
+from runner.cli import RUN_HELP, described
 from runner.errors import RunnerError
 from runner.schemas.tracking import TrackingConfig
 
@@ -65,9 +65,7 @@ def make_folder(out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m runner.export", description=described(__doc__))
-    parser.add_argument(
-        "run_id", metavar="RUN", help="a run id or name, models:/NAME/VERSION or models:/NAME@ALIAS"
-    )
+    parser.add_argument("run_id", metavar="RUN", help=RUN_HELP)
     parser.add_argument("--format", choices=sorted(FORMATS), default="saved_model", help="what to write")
     parser.add_argument("--out", help="folder to write the model and runner.json to (default: export-RUN)")
     parser.add_argument("--best", action="store_true", help="the best trainer.monitor epoch's model")

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
-from runner.cli import positive_int
+from runner.cli import RUN_HELP, positive_int
 from runner.errors import RunnerError, some
 from runner.schemas.data import IMAGE_EXTENSIONS, DataConfig
 from runner.schemas.tracking import TrackingConfig
@@ -208,8 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "run_id",
         metavar="RUN",
-        help="the MLflow run id (mlflow ui, or the runner's log) or its name, or a registered model "
-        "version: models:/NAME/VERSION or models:/NAME@ALIAS",
+        help=RUN_HELP,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, or folders of them")
     parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
