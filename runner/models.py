@@ -19,7 +19,7 @@ from keras import layers
 from omegaconf import DictConfig, OmegaConf
 
 from runner.checks import fits, other_input_shape, other_outputs
-from runner.errors import RunnerError, closest, no_such_parameter, parameters
+from runner.errors import RunnerError, closest, keras_said, no_such_parameter, parameters
 from runner.functions import call_with_kwargs, load_function
 
 
@@ -204,10 +204,10 @@ def check_yours(model: Any, fn: str, input_shape: tuple[int, ...], num_classes: 
     try:
         found = keras.ops.convert_to_numpy(model(np.stack([black, noise]), training=False))
     except Exception as err:  # noqa: BLE001 - whatever Keras raises for the model it was given
-        said = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise RunnerError(
             f"model.fn={fn}: its model fails on a batch of the data's images (float32, shape "
-            f"{(2, *input_shape)}): {said}. Build it for the input_shape the runner passes."
+            f"{(2, *input_shape)}): {keras_said(err).rstrip('.')}. Build it for the input_shape the "
+            f"runner passes."
         ) from err
     found = np.asarray(found, np.float64)
     if found.shape != (2, num_classes):
