@@ -12,6 +12,8 @@ RUN_HELP = (
     "an MLflow run's id (mlflow ui, or the runner's log) or name (a sweep's run: its best job's run), "
     "or a registered model version: models:/NAME/VERSION or models:/NAME@ALIAS"
 )
+# Their --batch: images decoded at a time; the model takes them 32 at a time (``predict.scores_of``).
+BATCH_HELP = "images decoded at a time (32 a model step)"
 
 
 def positive_int(text: str) -> int:

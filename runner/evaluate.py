@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from runner.cli import RUN_HELP, positive_int
+from runner.cli import BATCH_HELP, RUN_HELP, positive_int
 from runner.errors import RunnerError, shell_join, some
 from runner.schemas.tracking import TrackingConfig
 
@@ -201,9 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--path-column", default="path", help="a CSV's column of image paths")
     parser.add_argument("--label-column", default="label", help="a CSV's column of class names")
     parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
-    parser.add_argument(
-        "--batch", type=positive_int, default=256, help="images decoded at a time (32 a model step)"
-    )
+    parser.add_argument("--batch", type=positive_int, default=256, help=BATCH_HELP)
     parser.add_argument("--best", action="store_true", help="the best trainer.monitor epoch's model")
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

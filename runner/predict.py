@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
-from runner.cli import RUN_HELP, positive_int
+from runner.cli import BATCH_HELP, RUN_HELP, positive_int
 from runner.errors import RunnerError, some
 from runner.schemas.data import IMAGE_EXTENSIONS, DataConfig
 from runner.schemas.tracking import TrackingConfig
@@ -212,9 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, or folders of them")
     parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
-    parser.add_argument(
-        "--batch", type=positive_int, default=256, help="images decoded at a time (32 a model step)"
-    )
+    parser.add_argument("--batch", type=positive_int, default=256, help=BATCH_HELP)
     parser.add_argument(
         "--top", type=positive_int, default=1, help="rows per file: its K likeliest classes, likeliest first"
     )
