@@ -79,15 +79,14 @@ def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str]) 
 def sizes(index: Any, shape: tuple[int, int, int]) -> str:
     """The images' own sizes (height x width; from their headers) against ``data.image_size``:
     what the resize does to them, to choose that size by."""
-    from PIL import Image
+    from runner.sources.index import header_size
 
     if index.arrays is not None:
         found = [array.shape[:2] for array in index.arrays]
-    else:
-        found = []
-        for path in index.paths:
-            with Image.open(path) as image:
-                found.append(image.size[::-1])
+    else:  # unreadable files are in the index only with data.verify=none and data.cache=none
+        found = [size for size in map(header_size, index.paths) if size]
+    if not found:
+        return f"image sizes: no header readable; data.image_size={list(shape[:2])}"
     heights, widths = np.array(found).T
     median = f"{int(np.median(heights))}×{int(np.median(widths))}"
     return (

@@ -87,13 +87,19 @@ class Decoder:
             return self.to_array(Image.fromarray(item[..., 0] if item.shape[-1] == 1 else item))
         with open(item, "rb") as file:
             data = file.read()
+        refused = None
         if data[:3] == JPEG_START:
             try:
                 return self.jpeg(data)
-            except ValueError:
-                pass  # CMYK, lossless, damaged...: Pillow decides, and says why if it cannot
-        with Image.open(io.BytesIO(data)) as opened:
-            return self.to_array(ImageOps.exif_transpose(opened))
+            except ValueError as err:
+                refused = err  # CMYK, lossless, damaged...: Pillow decides, and says why if it cannot
+        try:
+            with Image.open(io.BytesIO(data)) as opened:
+                return self.to_array(ImageOps.exif_transpose(opened))
+        except Image.DecompressionBombError:
+            if refused is None:
+                raise
+            raise refused from None  # a JPEG past Pillow's limit (index.over_pillow_limit): its reason
 
     def jpeg(self, data: bytes) -> np.ndarray:
         height, width, _, _ = simplejpeg.decode_jpeg_header(data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import shutil
 
-from conftest import error_lines, messy_folder, probe_cli, run_cli, write_image
+from conftest import error_lines, messy_folder, photo_folder, probe_cli, run_cli, write_image
 
 
 def test_a_messy_folder_is_checked_as_a_run_would_read_it(tmp_path):
@@ -60,3 +60,15 @@ def test_a_validation_folder_without_some_classes_is_warned_of(tmp_path):
     result = run_cli(*args, cwd=tmp_path, module="runner.check")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "no validation images of 'dog': val_* metrics leave it out." in result.stderr
+
+
+def test_unchecked_files_that_are_no_images_are_left_out_of_the_sizes(tmp_path):
+    # With data.verify=none and data.cache=none nothing reads the files before the summary of
+    # their sizes, which opened each with Pillow and ended in its traceback on a text file.
+    root = photo_folder(tmp_path / "pets", per_class=3)
+    (root / "cat" / "notes.png").write_text("not an image")
+    args = ("data=dir", f"data.path={root}", "data.verify=none", "data.cache=none")
+    result = run_cli(*args, "data.validation_split=0.5", cwd=tmp_path, module="runner.check")
+    assert result.returncode == 0, result.stderr[-3000:]
+    # photo_folder's first three sizes (h×w): 30×40, 64×64, 50×30, one of each per class.
+    assert "image sizes (height×width): median 50×40, heights 30–64, widths 30–64;" in result.stdout
