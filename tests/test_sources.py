@@ -201,6 +201,26 @@ def test_a_path_one_level_above_the_classes_is_refused_with_the_split_settings(t
     assert dir_source(tmp_path, class_names=["train", "val"]).index().class_names == ["train", "val"]
 
 
+def test_a_downloaded_archive_given_as_the_folder_says_how_to_extract_it(tmp_path):
+    photo_folder(tmp_path / "pets", per_class=1)
+    shutil.make_archive(str(tmp_path / "pets"), "zip", tmp_path, "pets")
+    shutil.make_archive(str(tmp_path / "pets"), "gztar", tmp_path, "pets")
+    refusals = {}
+    for name in ("pets.zip", "pets.tar.gz", "pets/cat/cat00.png"):
+        with pytest.raises(RunnerError) as refused:
+            dir_source(tmp_path / name).index()
+        refusals[name] = str(refused.value)
+    assert refusals["pets.zip"].startswith(
+        f"data.path: '{tmp_path / 'pets.zip'}' is a zip archive, not a folder: extract it first "
+        f"(unzip pets.zip -d pets). Point data.path at a folder"
+    )
+    assert (
+        "is a tar archive, not a folder: extract it first (mkdir pets && tar xf pets.tar.gz -C pets)."
+        in (refusals["pets.tar.gz"])
+    )
+    assert "cat00.png' is not a folder. Point data.path" in refusals["pets/cat/cat00.png"]
+
+
 def test_a_class_named_test_with_only_images_is_a_class(tmp_path):
     photo_folder(tmp_path, per_class=1)
     write_image(tmp_path / "test" / "t.jpg")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import tarfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,9 +44,23 @@ RUNNERS_OWN = ("outputs", "multirun", "mlruns")  # what runs write into their wo
 def folder(path: str, key: str) -> Path:
     root = Path(path).expanduser()
     if not root.is_dir():
-        what = "is not a folder" if root.exists() else "does not exist"
-        raise RunnerError(f"{key}: '{root}' {what}. Point {key} at a folder with one subfolder per class.")
+        raise RunnerError(
+            f"{key}: '{root}' {not_a_folder(root)} Point {key} at a folder with one subfolder per class."
+        )
     return root
+
+
+def not_a_folder(path: Path) -> str:
+    """What ``path`` is instead; a dataset is most often downloaded as an archive."""
+    if not path.exists():
+        return "does not exist."
+    into = path.name.split(".")[0] or "data"
+    if zipfile.is_zipfile(path):
+        return f"is a zip archive, not a folder: extract it first (unzip {path.name} -d {into})."
+    if tarfile.is_tarfile(path):
+        extract = f"mkdir {into} && tar xf {path.name} -C {into}"
+        return f"is a tar archive, not a folder: extract it first ({extract})."
+    return "is not a folder."
 
 
 def list_files(
