@@ -169,9 +169,22 @@ def scratch(nbytes: int) -> np.ndarray:
 
 
 def to_mode(image: Image.Image, mode: str) -> Image.Image:
-    """Convert to L/RGB/RGBA, keeping 16-bit images' brightness and palette transparency."""
+    """Convert to L/RGB/RGBA, keeping 16-bit images' brightness and palette transparency. Float
+    and 32-bit pixels are refused (the file is skipped with the reason): their scale is not in the
+    file, and Pillow's conversion clips them, so a 0-1 float scan would train as a black image."""
     if image.mode in ("I", "I;16", "I;16B", "I;16L"):
-        image = Image.fromarray((np.asarray(image, dtype=np.uint32) >> 8).astype(np.uint8))
+        pixels = np.asarray(image, dtype=np.int64)
+        if pixels.size and not 0 <= pixels.min() <= pixels.max() <= 65535:
+            raise ValueError(
+                f"32-bit integer pixels from {pixels.min()} to {pixels.max()}, beyond 16 bits: "
+                f"save it as an 8- or 16-bit image"
+            )
+        image = Image.fromarray((pixels >> 8).astype(np.uint8))
+    elif image.mode == "F":
+        raise ValueError(
+            "32-bit float pixels, whose scale (0-1? 0-255?) the file does not say: save it as an 8- "
+            "or 16-bit image, or read it with data=generator and its data.value_range"
+        )
     elif image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     return image if image.mode == mode else image.convert(mode)

@@ -12,6 +12,7 @@ from conftest import write_image
 from PIL import Image, ImageOps
 
 from runner import decode
+from runner.cache import decode_batch
 from runner.decode import Decoder, jpeg_orientation
 from runner.schemas.data import ColorMode, Interpolation
 
@@ -42,6 +43,29 @@ def test_every_mode_and_format_becomes_the_requested_mode(tmp_path):
     assert abs(int(rgb(str(sixteen)).mean()) - 40000 // 256) <= 1
     red = rgb(str(cmyk)).reshape(-1, 3).mean(axis=0)
     assert red[0] > 200 and red[1] < 60  # CMYK (0, 255, 255, 0) is red
+
+
+def test_float_and_32_bit_pixels_are_refused_not_clipped(tmp_path):
+    # Pillow's conversion clipped a float TIFF of 0-1 values to a black image, and 32-bit integers
+    # wrapped around in uint8: trained on, silently. Skipped with the reason instead.
+    ramp = np.linspace(0, 1, 100, dtype=np.float32).reshape(10, 10)
+    files = {"unit.tif": ramp, "bytes.tif": ramp * 255, "wide.tif": (ramp * 70000).astype(np.int32)}
+    files["sixteen.tif"] = (ramp * 65535).astype(np.int32)  # 32-bit, holding 16-bit values: read
+    for name, pixels in files.items():
+        Image.fromarray(pixels).save(tmp_path / name)
+    decoder = Decoder(8, 8, ColorMode.rgb, Interpolation.bilinear)
+    _, kept, failed = decode_batch([str(tmp_path / name) for name in files], decoder, threads=False)
+    assert kept == [3]
+    assert (
+        failed[0]
+        == failed[1]
+        == (
+            "cannot decode: ValueError: 32-bit float pixels, whose scale (0-1? 0-255?) the file does not "
+            "say: save it as an 8- or 16-bit image, or read it with data=generator and its data.value_range"
+        )
+    )
+    assert failed[2].startswith("cannot decode: ValueError: 32-bit integer pixels from 0 to 70000, beyond")
+    assert abs(int(decoder(str(tmp_path / "sixteen.tif")).mean()) - 127) <= 2
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
