@@ -66,7 +66,7 @@ def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str]) 
         f"skipped, {copies}; written to {out}/"
     )
     lines.append(sizes(index, data.input_shape))
-    trained = np.bincount(index.labels[data.split == "train"], minlength=len(index.class_names))
+    trained = index.members[data.split == "train"].sum(axis=0)
     if trained.min() and trained.max() / trained.min() >= IMBALANCE:
         lines.append(
             f"imbalanced: {index.class_names[trained.argmax()]} has {trained.max()} training images, "

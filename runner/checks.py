@@ -33,7 +33,7 @@ def check_config(cfg: DictConfig) -> None:
     check_added_keys(cfg, "")
     for group, node in cfg.items():
         check_targets(node, str(group))
-    check_trainer(cfg.trainer)
+    check_trainer(cfg.trainer, cfg.data.label_mode)
     for group in ("data", "model", "tracking"):
         OmegaConf.to_object(cfg[group])
     check_input_size(cfg.data.image_size, cfg.model)
@@ -163,6 +163,16 @@ def check_labels(cfg: DictConfig, index: FileIndex) -> None:
         raise RunnerError(
             "data.label_mode=none: there are no labels to train on; use int, categorical or binary."
         )
+    if mode == LabelMode.multi_hot and index.multi is None:
+        raise RunnerError(
+            "data.label_mode=multi_hot: reads several classes per image from a CSV's label cell; "
+            "use data=glob data.labels_from=csv data.labels_csv=FILE (cells like 'cat dog')."
+        )
+    if mode == LabelMode.multi_hot and (top_k or cfg.trainer.class_weight):
+        setting = f"trainer.top_k={top_k}" if top_k else f"trainer.class_weight={cfg.trainer.class_weight}"
+        raise RunnerError(
+            f"{setting}: for one class per image, and data.label_mode=multi_hot gives several. Drop it."
+        )
     if mode == LabelMode.binary and num_classes != 2:
         raise RunnerError(
             f"data.label_mode=binary needs exactly 2 classes, found {num_classes}; use int or categorical."
@@ -194,9 +204,10 @@ def check_validation(monitor: str, split: np.ndarray) -> None:
         )
 
 
-def metric_names(top_k: int | None) -> list[str]:
+def metric_names(top_k: int | None, label_mode: LabelMode = LabelMode.int) -> list[str]:
     """What fit reports with ``fit_metrics``, each also as val_* with validation data."""
-    return ["loss", "accuracy", *([f"top{top_k}_accuracy"] if top_k else [])]
+    ranked = ["auc"] if label_mode == LabelMode.multi_hot else []
+    return ["loss", "accuracy", *ranked, *([f"top{top_k}_accuracy"] if top_k else [])]
 
 
 UNIT = (lambda value: 0 <= value < 1, "at least 0 and less than 1")
@@ -228,7 +239,7 @@ def check_optimizer_values(optimizer: DictConfig) -> None:
             )
 
 
-def check_trainer(cfg: DictConfig) -> None:
+def check_trainer(cfg: DictConfig, label_mode: LabelMode = LabelMode.int) -> None:
     """Refuse what would only fail, or mislead a sweep, after the data is decoded."""
     if cfg.epochs < 1:
         raise RunnerError(f"trainer.epochs={cfg.epochs}: must be at least 1, e.g. trainer.epochs=10.")
@@ -283,7 +294,8 @@ def check_trainer(cfg: DictConfig) -> None:
         raise RunnerError(
             f"trainer.top_k={cfg.top_k}: must be at least 2 (top-1 is accuracy), e.g. trainer.top_k=5."
         )
-    names = [*metric_names(cfg.top_k), *(f"val_{name}" for name in metric_names(cfg.top_k))]
+    reported = metric_names(cfg.top_k, label_mode)
+    names = [*reported, *(f"val_{name}" for name in reported)]
     if cfg.monitor not in names:
         raise RunnerError(
             f"trainer.monitor={cfg.monitor}: not a metric the runner reports.{closest(cfg.monitor, names)} "

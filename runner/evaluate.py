@@ -53,19 +53,26 @@ def log_evaluation(
     """``eval/<prefix>confusion_matrix.csv`` (and ``.png``, which the MLflow UI shows) and
     ``eval/<prefix>per_class.csv`` (precision, recall, F1 and support of each class); returns the
     macro F1 over the classes present. Accuracy hides a rare class the model never gets right;
-    the macro F1 does not."""
+    the macro F1 does not. ``truth`` and ``predicted`` are class numbers, or (images, classes) 0/1
+    for several classes per image: then the matrix is each class's own yes/no counts."""
     import mlflow
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+    from sklearn.metrics import confusion_matrix, multilabel_confusion_matrix, precision_recall_fscore_support
 
     from runner import record
     from runner.figures import matrix_figure
 
     classes = range(len(class_names))
-    matrix = confusion_matrix(truth, predicted, labels=classes)
-    rows = ([name, *counts] for name, counts in zip(class_names, matrix.tolist(), strict=True))
-    header = ["true\\predicted", *class_names]
-    mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}confusion_matrix.csv")
-    mlflow.log_figure(matrix_figure(matrix, class_names), f"eval/{prefix}confusion_matrix.png")
+    if truth.ndim == 2:
+        counts = multilabel_confusion_matrix(truth, predicted).reshape(-1, 4).tolist()  # tn fp fn tp
+        rows = ([name, *row] for name, row in zip(class_names, counts, strict=True))
+        header = ["class", "true_negatives", "false_positives", "false_negatives", "true_positives"]
+        mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}confusion_matrix.csv")
+    else:
+        matrix = confusion_matrix(truth, predicted, labels=classes)
+        rows = ([name, *counts] for name, counts in zip(class_names, matrix.tolist(), strict=True))
+        header = ["true\\predicted", *class_names]
+        mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}confusion_matrix.csv")
+        mlflow.log_figure(matrix_figure(matrix, class_names), f"eval/{prefix}confusion_matrix.png")
     scores = precision_recall_fscore_support(truth, predicted, labels=classes, zero_division=0)
     rows = (
         [name, f"{precision:.4f}", f"{recall:.4f}", f"{f1:.4f}", int(support)]
@@ -91,14 +98,14 @@ def log_mistakes(
     """``eval/<prefix>mistakes.png``: the images the model got wrong most confidently, each with
     its file name, true class and prediction: the ones to look at first (a wrong label, a class
     that needs more examples, a shortcut the model learnt). ``images(positions)`` gives their
-    pixels as the model saw them."""
+    pixels as the model saw them. ``truth`` and ``predicted`` as for ``log_evaluation``."""
     import mlflow
     from PIL import Image, ImageDraw
 
     from runner.figures import caption_font, captions, fitted, in_caption
     from runner.preview import TILE, tile
 
-    wrong = np.flatnonzero(truth != predicted)
+    wrong = np.flatnonzero((truth != predicted).reshape(len(truth), -1).any(axis=1))
     if not len(wrong):
         return
     shown = wrong[np.argsort(-confidence[wrong], kind="stable")][:MISTAKES]
@@ -106,40 +113,59 @@ def log_mistakes(
     rows = -(-len(shown) // columns)
     sheet = Image.new("RGB", (columns * (TILE + gap), rows * (TILE + caption + gap)), "white")
     draw, font, names = ImageDraw.Draw(sheet), caption_font(), captions(class_names)
+
+    def named(label: np.ndarray) -> str:  # a class number, or a 0/1 row of several
+        return names[label] if label.ndim == 0 else " ".join(names[c] for c in np.flatnonzero(label))
+
     for n, (i, pixels) in enumerate(zip(shown, images(shown), strict=True)):
         x, y = (n % columns) * (TILE + gap), (n // columns) * (TILE + caption + gap)
         sheet.paste(tile(pixels), (x, y))
         said, score, room = "said ", f" ({confidence[i]:.2f})", TILE + gap - 2  # into the gap, not past it
         lines = [
             fitted(in_caption(Path(paths[i]).name), room),
-            "true " + fitted(names[truth[i]], room - font.getlength("true ")),
-            said + fitted(names[predicted[i]], room - font.getlength(said + score)) + score,
+            "true " + fitted(named(truth[i]), room - font.getlength("true ")),
+            said + fitted(named(predicted[i]), room - font.getlength(said + score)) + score,
         ]
         for k, line in enumerate(lines):
             draw.text((x, y + TILE + 1 + 11 * k), line, fill="black", font=font)
     mlflow.log_image(sheet, f"eval/{prefix}mistakes.png")
 
 
-def listed(csv_path: Path, class_names: list[str], path_column: str, label_column: str) -> Any:
+def listed(
+    csv_path: Path, class_names: list[str], path_column: str, label_column: str, separator: str | None
+) -> Any:
     """The images a CSV lists (paths relative to it, as for ``data.labels_csv``), labelled by the
-    model's classes. A label the model has no class for is an error, as a folder would be; a row
-    whose file is missing is skipped."""
+    model's classes (several to a cell, split by ``separator``, for a multi-label model). A label
+    the model has no class for is an error, as a folder would be; a row whose file is missing is
+    skipped."""
     from runner.sources.files import listed_path, read_csv
     from runner.sources.index import FileIndex
 
     rows = read_csv(csv_path, {"--path-column": path_column, "--label-column": label_column})
-    unknown = sorted({row[label_column].strip() for row in rows} - set(class_names))
+    cells = [
+        [name.strip() for name in row[label_column].split(separator) if name.strip()]
+        if separator
+        else [row[label_column].strip()]
+        for row in rows
+    ]
+    unknown = sorted({name for cell in cells for name in cell} - set(class_names))
     if unknown:
         raise not_classes(csv_path, "label", unknown, class_names, "Leave those rows out.")
     paths, labels, skipped = [], [], []
-    for row in rows:
+    for row, cell in zip(rows, cells, strict=True):
         path = listed_path(csv_path.parent, row[path_column].strip())
         if path.is_file():
             paths.append(str(path))
-            labels.append(class_names.index(row[label_column].strip()))
+            labels.append([class_names.index(name) for name in cell])
         else:
             skipped.append((str(path), f"listed in {csv_path.name} but the file does not exist"))
-    return FileIndex(paths, np.array(labels, dtype=np.int32), class_names, skipped)
+    if separator is None:
+        return FileIndex(paths, np.array(labels, dtype=np.int32).reshape(-1), class_names, skipped)
+    multi = np.zeros((len(paths), len(class_names)), np.uint8)
+    for i, classes in enumerate(labels):
+        multi[i, classes] = 1
+    first = np.argmax(multi, axis=1).astype(np.int32)
+    return FileIndex(paths, first, class_names, skipped, multi=multi, separator=separator)
 
 
 def record(
@@ -153,12 +179,33 @@ def record(
 
     from runner import record as data
     from runner.cache import decode_batch
+    from runner.predict import THRESHOLD
 
     class_names = index.class_names
-    truth_of = dict(zip(index.paths, index.labels.tolist(), strict=True))
+    at = {path: i for i, path in enumerate(index.paths)}
     rows = ranked[::top]  # each file's likeliest class
-    truth = np.array([truth_of[path] for path, _, _ in rows])
-    predicted = np.array([class_names.index(name) for _, name, _ in rows])
+    paths = [path for path, _, _ in rows]
+    if index.multi is None:
+        truth = index.labels[[at[path] for path in paths]]
+        predicted = np.array([class_names.index(name) for _, name, _ in rows])
+        confidence = np.array([p for _, _, p in rows])
+        each = [
+            (path, class_names[t], name, f"{p:.6f}") for (path, name, p), t in zip(rows, truth, strict=True)
+        ]
+        header = ["path", "true", "predicted", "probability"]
+    else:  # ``top`` is every class: each file's probabilities, a yes at THRESHOLD, as in training
+        scores = np.zeros((len(rows), len(class_names)))
+        for n, (_, name, p) in enumerate(ranked):
+            scores[n // top, class_names.index(name)] = p
+        truth = index.multi[[at[path] for path in paths]]
+        predicted = (scores >= THRESHOLD).astype(truth.dtype)
+        confidence = np.abs(scores - truth).max(axis=1)
+        said = (index.separator.join(np.asarray(class_names)[row > 0]) for row in predicted)
+        each = [
+            (path, index.label_names(at[path]), named, *(f"{p:.6f}" for p in row))
+            for path, named, row in zip(paths, said, scores, strict=True)
+        ]
+        header = ["path", "true", "predicted", *class_names]
     tags = {**tags, "runner.evaluation_of": trained.info.run_id}
     name = f"evaluate {root.name}"
     with mlflow.start_run(experiment_id=trained.info.experiment_id, run_name=name, tags=tags) as run:
@@ -167,20 +214,16 @@ def record(
             "eval_accuracy": float(np.mean(truth == predicted)),
             "eval_macro_f1": log_evaluation(class_names, truth, predicted),
         }
-        if top > 1:  # as the run's top<k>_accuracy: the true class among the k likeliest
+        if top > 1 and index.multi is None:  # as top<k>_accuracy: the true class among the k likeliest
             among = [{name for _, name, _ in ranked[i : i + top]} for i in range(0, len(ranked), top)]
             hits = [class_names[label] in names for label, names in zip(truth, among, strict=True)]
             metrics[f"eval_top{top}_accuracy"] = float(np.mean(hits))
-        paths = [path for path, _, _ in rows]
-        confidence = np.array([p for _, _, p in rows])
 
         def images(shown: np.ndarray) -> np.ndarray:
             return decode_batch([paths[i] for i in shown], decoder, threads=True)[0]
 
         log_mistakes(class_names, truth, predicted, confidence, paths, images)
         mlflow.log_metrics(metrics)
-        each = ((path, class_names[truth_of[path]], name, f"{p:.6f}") for path, name, p in rows)
-        header = ["path", "true", "predicted", "probability"]
         mlflow.log_text(data.csv_text(header, each), "eval/predictions.csv")
         mlflow.log_text(data.skipped_csv([*index.skipped, *skipped]), "data/skipped.csv")
     return run.info.run_id, metrics
@@ -224,14 +267,22 @@ def main(argv: list[str] | None = None) -> None:
         store = client(args.tracking_uri)
         run_id = run_of(store, args.run_id)
         trained, stored, class_names = run_record(store, run_id)
+        several = stored["data"].get("label_mode") == "multi_hot"
+        if several and not table:
+            raise RunnerError(
+                f"{args.folder}: run {run_id} is multi-label (data.label_mode=multi_hot), and class "
+                f"folders give one class per image: give a CSV of path,label rows, each label cell "
+                f"with the image's classes (as in its data.labels_csv)."
+            )
         if table:  # images the model has no class for are refused before it loads
-            index = listed(root, class_names, args.path_column, args.label_column)
+            separator = stored["data"].get("label_separator", " ") if several else None
+            index = listed(root, class_names, args.path_column, args.label_column, separator)
         else:
             index = labelled(root, class_names)
         model = load(store, trained, args.best)
         skipped: list[tuple[str, str]] = []
         decoder = decoder_of(stored["data"])
-        top = (stored.get("trainer") or {}).get("top_k") or 1
+        top = len(class_names) if several else (stored.get("trainer") or {}).get("top_k") or 1
         found = predictions(model, class_names, decoder, index.paths, args.batch, top, skipped=skipped)
         ranked = list(found)
         if not ranked:
@@ -243,7 +294,11 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"runner: {len(ranked) // top} images ({len(index.skipped) + len(skipped)} skipped): accuracy "
             f"{metrics['eval_accuracy']:.4f}, macro F1 {metrics['eval_macro_f1']:.4f}"
-            + (f", top-{top} accuracy {metrics[f'eval_top{top}_accuracy']:.4f}" if top > 1 else "")
+            + (
+                f", top-{top} accuracy {metrics[key]:.4f}"
+                if (key := f"eval_top{top}_accuracy") in metrics
+                else ""
+            )
             + f"; evaluation run "
             f"{evaluation} (runner.evaluation_of={run_id}), with eval/predictions.csv"
         )

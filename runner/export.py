@@ -33,6 +33,7 @@ def export(model: Any, class_names: list[str], data: dict, out: Path, fmt: str, 
     model.export(str(target), format=keras_format, verbose=False)
     _, height, width, channels = model.inputs[0].shape
     binary = model.outputs[0].shape[-1] == 1
+    several = data.get("label_mode") == "multi_hot"
     decode = {key: data[key] for key in ("image_size", "color_mode", "interpolation") if key in data}
     decode |= {key: data.get(key, False) for key in ("crop_to_aspect_ratio", "pad_to_aspect_ratio")}
     record = {
@@ -43,6 +44,9 @@ def export(model: Any, class_names: list[str], data: dict, out: Path, fmt: str, 
         "output": (
             f"sigmoid: the probability of {class_names[1]!r} (else {class_names[0]!r})"
             if binary
+            else "sigmoids: each class's own probability, in class_names order; the classes at "
+            "0.5 or more are the image's"
+            if several
             else "softmax: one probability per class, in class_names order"
         ),
         "class_names": class_names,

@@ -30,7 +30,12 @@ from runner.sources import FileIndex
 from runner.targets import build, check
 
 log = logging.getLogger(__name__)
-MODEL_ARGS = {"input_shape", "num_classes", "augmentation"}  # what ``fit`` passes every model builder
+MODEL_ARGS = {
+    "input_shape",
+    "num_classes",
+    "augmentation",
+    "multi_label",
+}  # what ``fit`` passes every model builder
 
 
 def not_retracing(record: logging.LogRecord) -> bool:
@@ -52,7 +57,13 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 
 def fit_metrics(label_mode: LabelMode, top_k: int | None) -> list:
     """Accuracy, and with ``trainer.top_k`` how often the true class is among the k likeliest
-    (for many classes, where near misses are the rule)."""
+    (for many classes, where near misses are the rule). For several classes per image, accuracy
+    is over every (image, class) yes or no at 0.5, and ``auc`` ranks without a threshold."""
+    if label_mode == LabelMode.multi_hot:
+        return [
+            keras.metrics.BinaryAccuracy(name="accuracy"),
+            keras.metrics.AUC(multi_label=True, name="auc"),
+        ]
     if not top_k:
         return ["accuracy"]
     name = f"top{top_k}_accuracy"
@@ -65,7 +76,7 @@ def loss(label_mode: LabelMode, smoothing: float) -> keras.losses.Loss:
     """The cross-entropy for ``data.label_mode`` (``checks.check_labels`` refused smoothing of int labels)."""
     if label_mode == LabelMode.int:
         return keras.losses.SparseCategoricalCrossentropy()
-    if label_mode == LabelMode.binary:
+    if label_mode in (LabelMode.binary, LabelMode.multi_hot):  # a sigmoid per output
         return keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
     return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
 
@@ -162,6 +173,7 @@ def build_model(cfg: DictConfig, index: FileIndex, augmentation: list) -> keras.
             input_shape=Decoder.of(cfg.data).shape,
             num_classes=1 if binary else len(index.class_names),
             augmentation=augmentation,
+            multi_label=cfg.data.label_mode == LabelMode.multi_hot,
         )
 
 
@@ -227,11 +239,16 @@ def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, fl
     images = data.val if part == "val" else data.test
     results = model.evaluate(images, return_dict=True, verbose=0)
     probabilities = model.predict(images, verbose=0)
-    if probabilities.shape[1] == 1:  # binary: one sigmoid output
-        probabilities = np.concatenate([1 - probabilities, probabilities], axis=1)
-    predicted = np.argmax(probabilities, axis=1)
     positions = np.flatnonzero(data.split == part)
-    truth = data.index.labels[positions]
+    if data.index.multi is not None:  # each class a yes at 0.5; the surest wrong one ranks a mistake
+        truth = data.index.multi[positions]
+        predicted = (probabilities >= 0.5).astype(truth.dtype)
+        confidence = np.abs(probabilities - truth).max(axis=1)
+    else:
+        if probabilities.shape[1] == 1:  # binary: one sigmoid output
+            probabilities = np.concatenate([1 - probabilities, probabilities], axis=1)
+        truth, predicted = data.index.labels[positions], np.argmax(probabilities, axis=1)
+        confidence = probabilities.max(axis=1)
     metrics = {f"{part}_{name}": float(value) for name, value in results.items()}
     prefix = "" if part == "val" else f"{part}_"
     names = data.index.class_names
@@ -241,7 +258,7 @@ def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, fl
         names,
         truth,
         predicted,
-        probabilities.max(axis=1),
+        confidence,
         paths,
         lambda shown: rows_of(images, shown),
         prefix,

@@ -30,6 +30,7 @@ def small_cnn(
     dense: int = 128,
     dropout: float = 0.25,
     augmentation: Sequence[keras.layers.Layer] = (),
+    multi_label: bool = False,
 ) -> keras.Model:
     """Conv-pool blocks, then a dense head: enough for digits and small photo folders."""
     inputs, x = image_input(input_shape, augmentation)
@@ -40,7 +41,7 @@ def small_cnn(
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(dense, activation="relu")(x)
-    return keras.Model(inputs, head(num_classes)(x), name="small_cnn")
+    return keras.Model(inputs, head(num_classes, multi_label)(x), name="small_cnn")
 
 
 def image_input(
@@ -55,11 +56,12 @@ def image_input(
     return inputs, x
 
 
-def head(num_classes: int) -> keras.layers.Dense:
+def head(num_classes: int, multi_label: bool = False) -> keras.layers.Dense:
     """The output layer: one sigmoid unit for ``data.label_mode=binary`` (``num_classes`` 1; a
-    softmax over one unit is always 1 and would never learn), else a softmax over the classes.
-    float32 under a mixed ``trainer.precision`` too: probabilities near 0 and 1 need its range."""
-    activation = "sigmoid" if num_classes == 1 else "softmax"
+    softmax over one unit is always 1 and would never learn), one per class for ``multi_hot`` (each
+    class its own yes or no), else a softmax over the classes. float32 under a mixed
+    ``trainer.precision`` too: probabilities near 0 and 1 need its range."""
+    activation = "sigmoid" if num_classes == 1 or multi_label else "softmax"
     return layers.Dense(num_classes, activation=activation, name="probabilities", dtype="float32")
 
 
@@ -72,6 +74,7 @@ def application(
     dropout: float = 0.2,
     backbone: Mapping[str, Any] | None = None,
     augmentation: Sequence[keras.layers.Layer] = (),
+    multi_label: bool = False,
 ) -> keras.Model:
     """A ``keras.applications`` backbone (no top, average-pooled) with a new ``head``.
 
@@ -111,7 +114,7 @@ def application(
     base.trainable = trainable
     x = base(x, training=None if trainable else False)
     x = layers.Dropout(dropout)(x)
-    return keras.Model(inputs, head(num_classes)(x), name=f"{name}_classifier")
+    return keras.Model(inputs, head(num_classes, multi_label)(x), name=f"{name}_classifier")
 
 
 def application_named(name: str) -> Callable[..., keras.Model]:
@@ -144,6 +147,7 @@ def saved(
     num_classes: int,
     unfreeze: bool = False,
     augmentation: Sequence[keras.layers.Layer] = (),
+    multi_label: bool = False,
 ) -> keras.Model:
     """A ``.keras`` file (a past run's checkpoint, or any saved classifier) to train further.
 
@@ -161,6 +165,11 @@ def saved(
         raise other_input_shape(path, takes, tuple(input_shape))
     if gives != num_classes:
         raise other_outputs(path, gives, num_classes)
+    if multi_label and getattr(model.layers[-1], "activation", None) is not keras.activations.sigmoid:
+        raise RunnerError(
+            f"model.path={path}: its output layer is no sigmoid, and data.label_mode=multi_hot needs "
+            f"one sigmoid per class (each class its own yes or no): train it from a multi-label run."
+        )
     if unfreeze:
         fine_tune(model)
     if not augmentation:
@@ -175,17 +184,19 @@ def from_function(
     num_classes: int,
     kwargs: Mapping[str, Any] | None = None,
     augmentation: Sequence[keras.layers.Layer] = (),
+    multi_label: bool = False,
 ) -> keras.Model:
     """Your own model: ``fn(input_shape=..., num_classes=..., **kwargs)`` returns a ``keras.Model``
     that takes float32 pixels 0-255 (as ``keras.applications`` models do) and gives probabilities:
-    a softmax over ``num_classes``, or one sigmoid unit for ``data.label_mode=binary`` (``num_classes``
-    1). The runner puts the uint8 input and the ``aug.placement=model`` layers before it."""
+    a softmax over ``num_classes``, one sigmoid unit for ``data.label_mode=binary`` (``num_classes``
+    1), or a sigmoid per class for ``multi_hot``. The runner puts the uint8 input and the
+    ``aug.placement=model`` layers before it."""
     mine = OmegaConf.to_container(kwargs) if isinstance(kwargs, DictConfig) else dict(kwargs or {})
     build = load_function(fn, "model.fn")
     yours = call_with_kwargs(
         build, fn, "model.fn", mine, input_shape=tuple(input_shape), num_classes=num_classes
     )
-    check_yours(yours, fn, tuple(input_shape), num_classes)
+    check_yours(yours, fn, tuple(input_shape), num_classes, multi_label)
     inputs, x = image_input(input_shape, augmentation)
     outputs = yours(keras.ops.cast(x, "float32"))
     if outputs.dtype != "float32":  # a mixed trainer.precision: probabilities near 0 and 1 need float32
@@ -193,7 +204,9 @@ def from_function(
     return keras.Model(inputs, outputs, name=yours.name)
 
 
-def check_yours(model: Any, fn: str, input_shape: tuple[int, ...], num_classes: int) -> None:
+def check_yours(
+    model: Any, fn: str, input_shape: tuple[int, ...], num_classes: int, multi_label: bool = False
+) -> None:
     """What your function's model must be for the runner to train it: a model that takes a batch
     of the data's images and gives probabilities, one per class. Tried on two images (black,
     and random pixels), so what Keras would say only inside ``fit`` is one line now."""
@@ -221,11 +234,19 @@ def check_yours(model: Any, fn: str, input_shape: tuple[int, ...], num_classes: 
             f"model.fn={fn}: its model's one output is always 1 (a softmax over one unit), so it cannot "
             f"learn: end it with keras.layers.Dense(1, activation='sigmoid') for data.label_mode=binary."
         )
-    summed = num_classes == 1 or np.allclose(found.sum(axis=-1), 1.0, atol=1e-3)
-    if not (summed and np.all((found >= 0) & (found <= 1))):
+    summed = np.allclose(found.sum(axis=-1), 1.0, atol=1e-3)
+    # A softmax: the classes would compete, where each is its own yes or no. (Two sigmoids of an
+    # untrained model sum to 1 on a black image too: 0.5 each.)
+    if multi_label and num_classes > 2 and summed:
+        raise RunnerError(
+            f"model.fn={fn}: its model's outputs sum to 1 (a softmax), and data.label_mode=multi_hot "
+            f"needs each class's own probability: end it with "
+            f"keras.layers.Dense(num_classes, activation='sigmoid')."
+        )
+    if not ((summed or num_classes == 1 or multi_label) and np.all((found >= 0) & (found <= 1))):
         last = "keras.layers.Dense(num_classes, activation='softmax')"
-        if num_classes == 1:
-            last = "keras.layers.Dense(1, activation='sigmoid')"
+        if num_classes == 1 or multi_label:
+            last = f"keras.layers.Dense({'1' if num_classes == 1 else 'num_classes'}, activation='sigmoid')"
         example = np.round(found[1], 3).tolist()
         raise RunnerError(
             f"model.fn={fn}: its model's outputs are not probabilities (e.g. {example}): end it with "

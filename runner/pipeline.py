@@ -94,7 +94,7 @@ def batches(
     NumPy reads the rows), or, with ``data.cache=none``, the decoder itself (``keys`` are paths,
     decoded every epoch by ``decoded``)."""
     keys_t, labels_t = tf.constant(keys), tf.constant(labels.astype(np.int32))
-    load = loader(images)
+    load = loader(images, labels.shape[1:])
 
     # Plain TF ops, no tensor-dependent Python branches: AutoGraph's conversion is skipped, which
     # took ~0.17 s of each first build (a fresh process's first pass: ~5% faster).
@@ -108,10 +108,10 @@ def batches(
     return ds.prefetch(2 * cores).with_options(FIXED)
 
 
-def loader(images: tf.Variable | np.ndarray | Decoder) -> Load:
-    """(keys, labels) of a batch -> (uint8 images, labels)."""
+def loader(images: tf.Variable | np.ndarray | Decoder, label_shape: tuple[int, ...]) -> Load:
+    """(keys, labels) of a batch -> (uint8 images, labels); each label of ``label_shape``."""
     if isinstance(images, Decoder):
-        return decoded(images)
+        return decoded(images, label_shape)
     if isinstance(images, np.ndarray):
         return read_rows(images)
 
@@ -133,7 +133,7 @@ def read_rows(images: np.ndarray) -> Load:
     return read
 
 
-def decoded(decoder: Decoder) -> Load:
+def decoded(decoder: Decoder, label_shape: tuple[int, ...]) -> Load:
     """``data.cache=none``: a batch of paths -> (uint8 images, labels), decoded in one NumPy call
     (one hand-off per batch, not per image); a file that fails is dropped from its batch, and said
     once (a folder changed under a run failed 180 files a line each, every epoch)."""
@@ -151,15 +151,17 @@ def decoded(decoder: Decoder) -> Load:
     def batch(paths: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         x, y = tf.numpy_function(decode, [paths, labels], (tf.uint8, tf.int32), stateful=False)
         x.set_shape((None, *decoder.shape))
-        y.set_shape((None,))
+        y.set_shape((None, *label_shape))
         return x, y
 
     return batch
 
 
 def label_encoder(mode: LabelMode, num_classes: int) -> Callable[[tf.Tensor], tf.Tensor]:
-    """int labels -> what the loss for ``data.label_mode`` expects (``checks.check_labels`` refused
-    ``none``, and ``binary`` without two classes)."""
+    """int labels (0/1 rows for ``multi_hot``) -> what the loss for ``data.label_mode`` expects
+    (``checks.check_labels`` refused ``none``, and ``binary`` without two classes)."""
+    if mode == LabelMode.multi_hot:
+        return lambda y: tf.cast(y, tf.float32)
     if mode == LabelMode.categorical:
         return lambda y: tf.one_hot(y, num_classes)
     if mode == LabelMode.binary:
@@ -198,17 +200,16 @@ def build(
     warn_uncovered(index, split)
     train, val, test = (np.flatnonzero(split == part) for part in ("train", "val", "test"))
     encode = label_encoder(cfg.label_mode, len(index.class_names))
+    labels = index.labels if index.multi is None else index.multi
 
     def unshuffled(rows: np.ndarray) -> tf.data.Dataset | None:  # validation and test images
         if not len(rows):
             return None
-        return batches(images, keys[rows], index.labels[rows], cfg.batch_size, encode=encode)
+        return batches(images, keys[rows], labels[rows], cfg.batch_size, encode=encode)
 
     return Data(
         index=index,
-        train=batches(
-            images, keys[train], index.labels[train], cfg.batch_size, epochs, seed, augment, encode
-        ),
+        train=batches(images, keys[train], labels[train], cfg.batch_size, epochs, seed, augment, encode),
         val=unshuffled(val),
         test=unshuffled(test),
         split=split,

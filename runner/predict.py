@@ -7,8 +7,9 @@ give; a model fed other pixels at inference than in training can lose accuracy f
 reason. So this reads the run's own ``data`` config (image size, colour mode, interpolation,
 crop/pad) from MLflow and decodes each file with the same ``Decoder``, then runs the run's logged
 model, or with ``--best`` its ``checkpoints/best.keras``, loaded with Keras's ``safe_mode``. It
-prints ``path,class,probability`` CSV lines; a file that cannot be decoded gets one line on stderr
-and the rest go on.
+prints ``path,class,probability`` CSV lines (for a ``data.label_mode=multi_hot`` run, a line per
+class at ``THRESHOLD`` or more, or one with no class); a file that cannot be decoded gets one line
+on stderr and the rest go on.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from runner.cli import BATCH_HELP, RUN_HELP, positive_int
 from runner.errors import RunnerError, some
 from runner.schemas.data import IMAGE_EXTENSIONS, DataConfig
 from runner.schemas.tracking import TrackingConfig
+
+THRESHOLD = 0.5  # a multi-label model's yes, as its training's accuracy and F1 count it
 
 
 def image_files(paths: list[str]) -> list[str]:
@@ -175,12 +178,13 @@ def predictions(
     decoder: Any,
     files: list[str],
     batch: int,
-    top: int = 1,
+    top: int | None = 1,
     skipped: list[tuple[str, str]] | None = None,
-) -> Iterator[tuple[str, str, float]]:
+) -> Iterator[tuple[str, str, float | None]]:
     """(path, class, probability) for the ``top`` likeliest classes of each file that decodes, most
-    likely first; each one that does not is reported on stderr, once, added to ``skipped`` (path,
-    reason) and left out."""
+    likely first (``top`` None: a multi-label model's classes at ``THRESHOLD`` or more, or
+    (path, '', None) for none); each one that does not is reported on stderr, once, added to
+    ``skipped`` (path, reason) and left out."""
     from runner.cache import decode_batch
 
     for start in range(0, len(files), batch):
@@ -196,8 +200,12 @@ def predictions(
         if scores.shape[1] == 1:  # binary: one sigmoid unit, the probability of the second class
             scores = np.concatenate([1 - scores, scores], axis=1)
         for i, row in zip(good, scores, strict=True):
-            for k in np.argsort(-row, kind="stable")[:top]:
+            ranked = np.argsort(-row, kind="stable")
+            chosen = ranked[:top] if top else [k for k in ranked if row[k] >= THRESHOLD]
+            for k in chosen:
                 yield chunk[i], class_names[int(k)], float(row[k])
+            if not len(chosen):
+                yield chunk[i], "", None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -214,7 +222,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
     parser.add_argument("--batch", type=positive_int, default=256, help=BATCH_HELP)
     parser.add_argument(
-        "--top", type=positive_int, default=1, help="rows per file: its K likeliest classes, likeliest first"
+        "--top",
+        type=positive_int,
+        help="rows per file: its K likeliest classes, likeliest first (default: 1; for a multi-label "
+        f"run, each class at {THRESHOLD} or more)",
     )
     parser.add_argument(
         "--best", action="store_true", help="the best trainer.monitor epoch's model, not the final one"
@@ -234,10 +245,12 @@ def main(argv: list[str] | None = None) -> None:
         model = load(store, run, args.best)
         out = csv.writer(sys.stdout, lineterminator="\n")
         out.writerow(["path", "class", "probability"])
+        several = stored["data"].get("label_mode") == "multi_hot"
+        top = args.top or (None if several else 1)
         for path, label, probability in predictions(
-            model, class_names, decoder_of(stored["data"]), files, args.batch, args.top
+            model, class_names, decoder_of(stored["data"]), files, args.batch, top
         ):
-            out.writerow([path, label, f"{probability:.6f}"])
+            out.writerow([path, label, "" if probability is None else f"{probability:.6f}"])
 
     entry.reported(run, trains=False)
 

@@ -36,22 +36,23 @@ def tile(pixels: np.ndarray) -> Image.Image:
 
 
 def grid(
-    images: np.ndarray, labels: np.ndarray, class_names: list[str], stack: list, draws: int
+    images: np.ndarray, members: np.ndarray, class_names: list[str], stack: list, draws: int
 ) -> Image.Image:
-    """Rows: ``images``; columns: the image, then ``draws`` passes through the augmentation ``stack``."""
+    """Rows: ``images``, captioned with their classes (``members``: images x classes, 0/1);
+    columns: the image, then ``draws`` passes through the augmentation ``stack``."""
     from runner.augment import apply
     from runner.figures import caption_font, captions, fitted
 
-    one_hot = np.eye(max(len(class_names), 1), dtype=np.float32)[labels]
     augment = apply(stack)
-    columns = [images] + [augment(images, one_hot, step)[0].numpy() for step in range(draws)]
+    targets = members.astype(np.float32)  # what a mixing op mixes
+    columns = [images] + [augment(images, targets, step)[0].numpy() for step in range(draws)]
     sheet = Image.new("RGB", (LABEL_WIDTH + TILE * len(columns), HEADER + TILE * len(images)), "white")
     draw = ImageDraw.Draw(sheet)
     font, names = caption_font(), captions(class_names)
     for c, title in enumerate(["decoded"] + [f"draw {d + 1}" for d in range(draws)]):
         draw.text((LABEL_WIDTH + c * TILE + 4, 4), title, fill="black", font=font)
-    for r, label in enumerate(labels):
-        name = fitted(names[label], LABEL_WIDTH - 8)
+    for r, row in enumerate(members):
+        name = fitted(" ".join(names[c] for c in np.flatnonzero(row)), LABEL_WIDTH - 8)
         draw.text((4, HEADER + r * TILE + TILE // 2), name, fill="black", font=font)
         for c, column in enumerate(columns):
             sheet.paste(tile(column[r]), (LABEL_WIDTH + c * TILE, HEADER + r * TILE))
@@ -59,13 +60,14 @@ def grid(
 
 
 def sample(cfg, index, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Decoded images and labels of ``rows`` files of ``index``, one class after another."""
+    """Decoded images of ``rows`` files of ``index``, one class after another, and their classes
+    (images x classes, 0/1)."""
     from runner.decode import Decoder
 
     decoder = Decoder.of(cfg)
     positions = pick(index.labels, rows)
     items = index.arrays or index.paths
-    return np.stack([decoder(items[i]) for i in positions]), index.labels[positions]
+    return np.stack([decoder(items[i]) for i in positions]), index.members[positions]
 
 
 def main(argv: list[str] | None = None) -> None:

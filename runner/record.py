@@ -66,8 +66,8 @@ def write_data(data: Data, folder: Path) -> dict[str, int]:
         csv_text(
             ["path", "label", "split", "bytes"],
             (
-                (p, index.class_names[y], s, n)
-                for p, y, s, n in zip(index.paths, index.labels, data.split, sizes, strict=True)
+                (p, index.label_names(i), s, n)
+                for i, (p, s, n) in enumerate(zip(index.paths, data.split, sizes, strict=True))
             ),
         )
     )
@@ -90,8 +90,9 @@ def class_counts(data: Data) -> tuple[tuple[str, ...], list[list]]:
     """The splits this run has, and per class its name and image count in each."""
     index = data.index
     parts = ("train", "val", "test") if data.test is not None else ("train", "val")
+    members = index.members
     rows = [
-        [name, *(int(np.sum((index.labels == i) & (data.split == s))) for s in parts)]
+        [name, *(int(np.sum(members[:, i] & (data.split == s))) for s in parts)]
         for i, name in enumerate(index.class_names)
     ]
     return parts, rows
@@ -108,12 +109,12 @@ def write_duplicates(data: Data, sizes: list[int | str], folder: Path) -> int:
     if not groups:
         return 0
     rows = (
-        (n, index.paths[i], index.class_names[index.labels[i]], data.split[i])
+        (n, index.paths[i], index.label_names(i), data.split[i])
         for n, group in enumerate(groups, 1)
         for i in group
     )
     (folder / "duplicates.csv").write_text(csv_text(["set", "path", "label", "split"], rows))
-    labels = sum(len({index.labels[i] for i in group}) > 1 for group in groups)
+    labels = sum(len({index.label_names(i) for i in group}) > 1 for group in groups)
     leaks = sum("train" in (parts := {data.split[i] for i in group}) and len(parts) > 1 for group in groups)
     copies = sum(len(group) - 1 for group in groups)
     print(
@@ -146,7 +147,8 @@ def log_input(index: FileIndex) -> None:
     from mlflow.data.meta_dataset import MetaDataset
 
     h = hashlib.sha256()
-    for path, label in zip(index.paths, index.labels.tolist(), strict=True):
+    for i, path in enumerate(index.paths):  # the class numbers single-label runs always hashed
+        label = index.labels[i] if index.multi is None else index.label_names(i)
         h.update(f"{path}\0{label}\n".encode())
     if index.arrays is None:
         root = os.path.commonpath(index.paths)
@@ -197,7 +199,7 @@ def data_changes(store: Any, run_id: str, index: FileIndex) -> list[str]:
             trained = {row["path"]: row for row in csv.DictReader(file)}
         with open(logged / "skipped.csv", newline="") as file:
             skipped = {row["path"]: row for row in csv.DictReader(file)}
-    now = dict(zip(index.paths, (index.class_names[y] for y in index.labels), strict=True))
+    now = {path: index.label_names(i) for i, path in enumerate(index.paths)}
 
     def resized(rows: dict[str, dict]) -> list[str]:  # runs logged before sizes were kept have none
         return [p for p in now if p in rows and rows[p].get("bytes") not in (None, "", str(size(p)))]

@@ -56,8 +56,8 @@ def warn_uncovered(index: FileIndex, split: np.ndarray) -> None:
     ):
         if part != "train" and not (split == part).any():
             continue  # no validation or test images at all: nothing to cover
-        found = set(index.labels[split == part].tolist())
-        missing = [name for i, name in enumerate(index.class_names) if i not in found]
+        found = index.members[split == part].any(axis=0)
+        missing = [name for name, present in zip(index.class_names, found, strict=True) if not present]
         if missing:
             them = "it" if len(missing) == 1 else "them"
             log.warning(
@@ -96,7 +96,8 @@ def check_splittable(cfg: DataConfig, index: FileIndex) -> None:
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positions for train and validation with every class in the same proportion in both."""
+    """Positions for train and validation with every class in the same proportion in both (for
+    several classes per image, each image's rarest: ``FileIndex.multi``)."""
     positions = np.arange(len(labels))
     if fraction <= 0:
         return positions, positions[:0]

@@ -54,6 +54,27 @@ def photo_folder(root: Path, per_class: int = 12) -> Path:
     return root
 
 
+def squares_folder(root: Path, count: int = 240, separator: str = " ") -> dict[str, set[str]]:
+    """``count`` JPEGs of grey noise with a square of each of one to three colours, and
+    ``labels.csv`` naming the colours of each (``separator`` between them): several classes per
+    image, each plain to see. Returns each file's colours."""
+    colours = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220)}
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True)
+    truth, lines = {}, ["path,label"]
+    for i in range(count):
+        pixels = np.full((32, 32, 3), 128, np.uint8) + rng.integers(0, 20, (32, 32, 3), dtype=np.uint8)
+        chosen = [name for name in colours if rng.random() < 0.5] or [str(rng.choice(list(colours)))]
+        for name in chosen:
+            y, x = rng.integers(0, 22, 2)
+            pixels[y : y + 10, x : x + 10] = colours[name]
+        Image.fromarray(pixels).save(root / f"{i:03d}.jpg", quality=95)
+        truth[f"{i:03d}.jpg"] = set(chosen)
+        lines.append(f"{i:03d}.jpg,{separator.join(chosen)}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    return truth
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -208,6 +229,29 @@ def trained(photos, tmp_path_factory) -> tuple[Path, str]:
         *args, "trainer.monitor=accuracy", "trainer.epochs=8", "tracking.register_as=colours", cwd=cwd
     )
     return cwd, run.info.run_id
+
+
+@pytest.fixture(scope="session")
+def multi_trained(tmp_path_factory) -> tuple[Path, str, dict[str, set[str]]]:
+    """A working directory whose store holds a multi-label model (``data.label_mode=multi_hot``,
+    classes separated by '|') trained on ``squares_folder`` in ``squares/``; its run id, and each
+    file's classes."""
+    cwd = tmp_path_factory.mktemp("multi")
+    truth = squares_folder(cwd / "squares", separator="|")
+    run = train_cli(*MULTI_LABEL, "trainer.epochs=8", cwd=cwd)
+    return cwd, run.info.run_id, truth
+
+
+# A run on squares_folder(cwd / "squares", separator="|"), from cwd.
+MULTI_LABEL = (
+    "data=glob",
+    "data.pattern=squares/*.jpg",
+    "data.labels_from=csv",
+    "data.labels_csv=squares/labels.csv",
+    "data.label_mode=multi_hot",
+    "data.label_separator=|",
+    "data.image_size=[32,32]",
+)
 
 
 def damaged_copy(photos: Path, folder: Path) -> Path:

@@ -54,7 +54,7 @@ def test_the_sheets_pillow_draws_have_the_characters_of_their_names():
     assert captions(["café", "猫"]) == ["café", "class 1"]
     assert in_caption("猫_01.jpg") == "?_01.jpg"
     pixels = np.zeros((1, 8, 8, 3), np.uint8)
-    assert grid(pixels, np.array([0]), ["猫"], [], 0) == grid(pixels, np.array([0]), ["class 0"], [], 0)
+    assert grid(pixels, np.array([[1]]), ["猫"], [], 0) == grid(pixels, np.array([[1]]), ["class 0"], [], 0)
 
 
 def test_a_caption_is_cut_to_its_tile_by_width_and_keeps_both_ends():

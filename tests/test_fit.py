@@ -1,15 +1,20 @@
-"""runner.fit's parts on their own: the learning rate schedule and the loss."""
+"""runner.fit's parts on their own (the learning rate schedule, the loss), and what it does with
+several classes per image."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
-from conftest import compose, error_lines, mlflow_runs, run_cli
+from conftest import client, compose, error_lines, logged_model, mlflow_runs, run_cli
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero_at_the_last_step():
@@ -113,3 +118,35 @@ def test_float16_on_a_cpu_that_emulates_it_is_warned_of(tmp_path, caplog):
     assert line.endswith("Use trainer.precision=float32.")
     assert warned("avx2 avx512f avx512_fp16") == []  # Sapphire Rapids and later compute float16
     assert warned("avx2 fma", Precision.float32) == warned("avx2 fma", Precision.mixed_bfloat16) == []
+
+
+def test_several_classes_per_image_train_a_sigmoid_each_and_are_scored_per_class(multi_trained):
+    cwd, run_id, truth = multi_trained
+    [run] = mlflow_runs(cwd)
+    assert run.data.metrics["final_val_macro_f1"] > 0.85 and run.data.metrics["final_val_auc"] > 0.95
+    model = logged_model(cwd, run)
+    assert model.output_shape == (None, 3) and model.layers[-1].activation.__name__ == "sigmoid"
+    store = client(cwd)
+
+    def table(path: str) -> list[dict]:
+        folder = Path(tempfile.mkdtemp())
+        return list(
+            csv.DictReader(io.StringIO(Path(store.download_artifacts(run_id, path, str(folder))).read_text()))
+        )
+
+    split = {Path(row["path"]).name: row for row in table("data/split.csv")}
+    # Each file's classes, in class order, joined as its CSV joins them (a labels CSV again).
+    assert all(row["label"] == "|".join(sorted(truth[name])) for name, row in split.items())
+    val = [name for name, row in split.items() if row["split"] == "val"]
+    per_class = {row["class"]: row for row in table("eval/per_class.csv")}
+    assert list(per_class) == ["blue", "green", "red"]
+    for name, row in per_class.items():
+        assert int(row["support"]) == sum(name in truth[file] for file in val)
+    counts = {row["class"]: row for row in table("data/class_counts.csv")}
+    assert int(counts["red"]["train"]) == sum(
+        "red" in truth[f] for f, r in split.items() if r["split"] == "train"
+    )
+    matrix = table("eval/confusion_matrix.csv")  # each class's own yes/no counts
+    assert [row["class"] for row in matrix] == ["blue", "green", "red"]
+    assert all(sum(int(v) for k, v in row.items() if k != "class") == len(val) for row in matrix)
+    assert "eval/confusion_matrix.png" not in {a.path for a in store.list_artifacts(run_id, "eval")}

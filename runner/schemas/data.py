@@ -49,6 +49,9 @@ class LabelMode(Enum):
     int = "int"  # sparse integer labels
     categorical = "categorical"  # one-hot
     binary = "binary"  # 0/1 floats, two classes, one sigmoid output
+    # Several classes per image (a CSV's label cell, split by data.label_separator): a 0/1 vector
+    # over the classes, one sigmoid output each.
+    multi_hot = "multi_hot"
     none = "none"  # no labels (prediction only)
 
 
@@ -93,6 +96,11 @@ class DataConfig:
         if self.batch_size < 1:
             raise RunnerError(
                 f"data.batch_size={self.batch_size}: must be at least 1, e.g. data.batch_size=32."
+            )
+        if self.max_per_class is not None and self.label_mode == LabelMode.multi_hot:
+            raise RunnerError(
+                f"data.max_per_class={self.max_per_class}: caps single-label classes, and with "
+                f"data.label_mode=multi_hot an image counts in several. Drop it (data.max_per_class=null)."
             )
         if self.max_per_class is not None and self.max_per_class < 1:
             raise RunnerError(
@@ -164,6 +172,8 @@ class GlobData(DataConfig):
     # A column of train/val/test per row (empty: data.validation_split places it); null: none.
     split_column: str | None = None
     label_regex: str | None = None  # group 'label', or group 1, of the file name
+    # data.label_mode=multi_hot: what separates an image's classes in its CSV label cell ("cat dog").
+    label_separator: str = " "
     class_names: list[str] | None = None
     # Paths from the CSV must stay inside ``root`` (default: the CSV's folder, else the pattern's).
     root: str | None = None
@@ -171,6 +181,11 @@ class GlobData(DataConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if not self.label_separator:
+            raise RunnerError(
+                "data.label_separator='': separates nothing; give the character between an image's "
+                "classes in its label cell, e.g. 'data.label_separator=|'."
+            )
         try:
             re.compile(self.label_regex or "")
         except re.error as err:

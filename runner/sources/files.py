@@ -20,9 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from runner.errors import RunnerError, closest, counted
-from runner.schemas.data import GlobData, LabelsFrom
+from runner.schemas.data import GlobData, LabelMode, LabelsFrom
 from runner.sources.folders import RUNNERS_OWN, SPLIT_FOLDERS, SPLIT_SETTINGS
-from runner.sources.index import FileIndex, check, labels_of, require_every_class, text_names
+from runner.sources.index import (
+    FileIndex,
+    check,
+    labels_of,
+    multi_labels_of,
+    require_every_class,
+    text_names,
+)
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +251,17 @@ class GlobSource(GlobData):
             return check(
                 FileIndex(files, np.full(len(files), -1, dtype=np.int32), [], skipped), self.check_first
             )
-        names, labels, bad_labels = labels_of(values, self.class_names)
-        index = FileIndex(files, labels, names, skipped, split=split).without(bad_labels)
+        multi = None
+        if self.label_mode == LabelMode.multi_hot:
+            if self.labels_from != LabelsFrom.csv:
+                raise RunnerError(
+                    f"data.label_mode=multi_hot: reads several classes per image from a CSV's label "
+                    f"cell, and data.labels_from={self.labels_from.value} gives one. Set "
+                    f"data.labels_from=csv data.labels_csv=FILE."
+                )
+            names, labels, multi, bad_labels = multi_labels_of(values, self.class_names, self.label_separator)
+        else:
+            names, labels, bad_labels = labels_of(values, self.class_names)
+        index = FileIndex(files, labels, names, skipped, split, multi=multi, separator=self.label_separator)
+        index = index.without(bad_labels)
         return require_every_class(check(index, self.check_first))

@@ -51,6 +51,23 @@ class FileIndex:
     split: np.ndarray | None = None
     arrays: list[np.ndarray] | None = None  # already-decoded images (the generator source)
     capped: int = 0  # images left out by data.max_per_class (good ones, not skipped)
+    # data.label_mode=multi_hot: (images, classes) 0/1, each image's classes; ``labels`` is then
+    # each image's rarest class, by which the splits are stratified.
+    multi: np.ndarray | None = None
+    separator: str = " "  # between an image's classes where they are written (data.label_separator)
+
+    @property
+    def members(self) -> np.ndarray:
+        """(images, classes) bool: whether each image is of each class (one class, or several)."""
+        if self.multi is not None:
+            return self.multi.astype(bool)
+        return self.labels[:, None] == np.arange(len(self.class_names))
+
+    def label_names(self, position: int) -> str:
+        """The class of the image at ``position``, or its classes, as its label cell writes them."""
+        if self.multi is None:
+            return self.class_names[self.labels[position]]
+        return self.separator.join(self.class_names[c] for c in np.flatnonzero(self.multi[position]))
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -90,6 +107,7 @@ class FileIndex:
             skipped=self.skipped + [(self.paths[i], reason) for i, reason in sorted(bad.items())],
             split=None if self.split is None else self.split[keep],
             arrays=None if self.arrays is None else [self.arrays[i] for i in keep],
+            multi=None if self.multi is None else self.multi[keep],
         )
 
     def summary(self) -> str:
@@ -256,7 +274,7 @@ def blake2b(data: bytes) -> bytes:
 
 def require_every_class(index: FileIndex) -> FileIndex:
     """A class with no usable image cannot be learned: say which, rather than train without it."""
-    counts = np.bincount(index.labels[index.labels >= 0], minlength=len(index.class_names))
+    counts = index.members[index.labels >= 0].sum(axis=0)
     empty = [name for name, count in zip(index.class_names, counts, strict=True) if count == 0]
     if empty:
         names = some([repr(e) for e in empty])
@@ -292,6 +310,31 @@ def labels_of(values: list[str], class_names: list[str] | None) -> tuple[list[st
         if v not in lookup
     }
     return names, labels, bad
+
+
+def multi_labels_of(
+    values: list[str], class_names: list[str] | None, separator: str
+) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
+    """``labels_of`` for cells of several classes ('cat dog'): class names, each image's rarest
+    class (to stratify by), its (images, classes) 0/1 row, and position -> reason for a cell
+    with no class or one that is not known."""
+    cells = [[name for name in value.split(separator) if name.strip()] for value in values]
+    cells = [[name.strip() for name in cell] for cell in cells]
+    names = list(class_names) if class_names else sorted({name for cell in cells for name in cell})
+    warn_alike(names)
+    lookup = {name: i for i, name in enumerate(names)}
+    multi = np.zeros((len(values), len(names)), np.uint8)
+    bad = {}
+    for i, cell in enumerate(cells):
+        unknown = [name for name in cell if name not in lookup]
+        if unknown:
+            bad[i] = f"unknown label '{unknown[0]}': not in data.class_names.{closest(unknown[0], names)}"
+        elif not cell:
+            bad[i] = "no label"
+        multi[i, [lookup[name] for name in cell if name in lookup]] = 1
+    counts = multi.sum(axis=0)
+    rarest = np.where(multi.any(axis=1), np.argmin(np.where(multi > 0, counts, np.inf), axis=1), -1)
+    return names, rarest.astype(np.int32), multi, bad
 
 
 def warn_alike(names: list[str]) -> None:
