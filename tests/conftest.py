@@ -55,16 +55,16 @@ def photo_folder(root: Path, per_class: int = 12) -> Path:
 
 
 def squares_folder(root: Path, count: int = 240, separator: str = " ") -> dict[str, set[str]]:
-    """``count`` JPEGs of grey noise with a square of each of one to three colours, and
-    ``labels.csv`` naming the colours of each (``separator`` between them): several classes per
-    image, each plain to see. Returns each file's colours."""
+    """``count`` JPEGs of grey noise with a square of each of up to three colours, and
+    ``labels.csv`` naming the colours of each (``separator`` between them; empty for none): several
+    classes per image, each plain to see. Returns each file's colours."""
     colours = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220)}
     rng = np.random.default_rng(0)
     root.mkdir(parents=True)
     truth, lines = {}, ["path,label"]
     for i in range(count):
         pixels = np.full((32, 32, 3), 128, np.uint8) + rng.integers(0, 20, (32, 32, 3), dtype=np.uint8)
-        chosen = [name for name in colours if rng.random() < 0.5] or [str(rng.choice(list(colours)))]
+        chosen = [name for name in colours if rng.random() < 0.5]
         for name in chosen:
             y, x = rng.integers(0, 22, 2)
             pixels[y : y + 10, x : x + 10] = colours[name]

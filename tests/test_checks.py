@@ -177,6 +177,36 @@ def test_labels_that_can_train_pass(overrides, count):
     check_labels(compose(*overrides), classes(count))
 
 
+def several(n: int) -> FileIndex:
+    """``classes(n)`` with several classes per image (data.label_mode=multi_hot's index)."""
+    index = classes(n)
+    index.multi = np.eye(n, dtype=np.uint8)
+    return index
+
+
+@pytest.mark.parametrize(
+    ("overrides", "index", "says"),
+    [
+        # A folder or a generator gives one class per image.
+        ([], classes(3), "data.label_mode=multi_hot: reads several classes per image from a CSV"),
+        (["trainer.top_k=2"], several(3), "trainer.top_k=2: for one class per image, and .*multi_hot"),
+        (["trainer.class_weight=balanced"], several(3), "trainer.class_weight=balanced: for one class"),
+    ],
+)
+def test_what_needs_one_class_per_image_is_refused_for_several(overrides, index, says):
+    with pytest.raises(RunnerError, match=says):
+        check_labels(compose("data.label_mode=multi_hot", *overrides), index)
+    check_labels(compose("data.label_mode=multi_hot", "trainer.label_smoothing=0.1"), several(3))
+
+
+def test_auc_is_a_metric_to_monitor_with_several_classes_per_image():
+    from runner.schemas.data import LabelMode
+
+    check_trainer(compose("trainer.monitor=val_auc").trainer, LabelMode.multi_hot)
+    with pytest.raises(RunnerError, match="trainer.monitor=val_auc: not a metric the runner reports"):
+        check_trainer(compose("trainer.monitor=val_auc").trainer)
+
+
 def test_an_image_too_small_for_small_cnns_blocks_is_refused_before_tensorflow():
     from runner.checks import check_config
 

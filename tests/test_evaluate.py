@@ -145,3 +145,34 @@ def test_folders_of_no_class_of_the_model_are_named_in_one_line(tmp_path):
         shutil.rmtree(tmp_path / name)
     index = labelled(tmp_path, ["cat", "dog"])  # a class with no folder is fine: a test set may lack it
     assert [Path(p).parent.name for p in index.paths] == ["cat"] and index.labels.tolist() == [0]
+
+
+def test_a_multi_label_run_is_scored_on_a_csv_of_several_classes_per_image(multi_trained, tmp_path, capsys):
+    from runner.evaluate import main
+
+    cwd, run_id, truth = multi_trained
+    uri = ("--tracking-uri", client(cwd).tracking_uri)
+    main([run_id, str(cwd / "squares" / "labels.csv"), *uri])
+    said = capsys.readouterr().out
+    store = client(cwd)
+    [run] = store.search_runs(
+        [store.get_run(run_id).info.experiment_id], "attributes.run_name = 'evaluate labels.csv'"
+    )
+    assert (
+        f"runner: {len(truth)} images (0 skipped): accuracy {run.data.metrics['eval_accuracy']:.4f}" in said
+    )
+    assert run.data.metrics["eval_macro_f1"] > 0.9  # mostly trained on, so better than validation
+    files = Path(store.download_artifacts(run.info.run_id, "eval", str(tmp_path)))
+    rows = list(csv.DictReader((files / "predictions.csv").open()))
+    assert list(rows[0]) == ["path", "true", "predicted", "blue", "green", "red"]  # each class's probability
+    for row in rows:
+        assert set(row["true"].split("|")) - {""} == truth[Path(row["path"]).name]  # "": none
+        assert {name for name in ("blue", "green", "red") if float(row[name]) >= 0.5} == (
+            set(row["predicted"].split("|")) - {""}
+        )
+    per_class = list(csv.DictReader((files / "per_class.csv").open()))
+    assert [int(row["support"]) for row in per_class] == [
+        sum(name in classes for classes in truth.values()) for name in ("blue", "green", "red")
+    ]
+    line = refusal(main, [run_id, str(cwd / "squares"), *uri], capsys)  # folders: one class per image
+    assert "is multi-label (data.label_mode=multi_hot), and class folders give one class per image" in line

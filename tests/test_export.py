@@ -76,3 +76,12 @@ def test_help_does_not_import_tensorflow(tmp_path):
 
     output, heavy = probe_cli("--help", cwd=tmp_path, module="runner.export")
     assert "--format {litert,saved_model}" in output and heavy == []
+
+
+def test_a_multi_label_models_outputs_are_said_to_be_each_classes_own(multi_trained, tmp_path):
+    cwd, run_id, _ = multi_trained
+    result = run_cli(run_id, "--out", str(tmp_path / "out"), cwd=cwd, module="runner.export")
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((tmp_path / "out" / "runner.json").read_text())
+    assert record["output"].startswith("sigmoids: each class's own probability, in class_names order")
+    assert record["class_names"] == ["blue", "green", "red"]

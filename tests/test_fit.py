@@ -122,11 +122,11 @@ def test_float16_on_a_cpu_that_emulates_it_is_warned_of(tmp_path, caplog):
 
 def test_several_classes_per_image_train_a_sigmoid_each_and_are_scored_per_class(multi_trained):
     cwd, run_id, truth = multi_trained
-    [run] = mlflow_runs(cwd)
+    store = client(cwd)
+    run = store.get_run(run_id)
     assert run.data.metrics["final_val_macro_f1"] > 0.85 and run.data.metrics["final_val_auc"] > 0.95
     model = logged_model(cwd, run)
     assert model.output_shape == (None, 3) and model.layers[-1].activation.__name__ == "sigmoid"
-    store = client(cwd)
 
     def table(path: str) -> list[dict]:
         folder = Path(tempfile.mkdtemp())

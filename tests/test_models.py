@@ -266,3 +266,22 @@ def test_your_model_function_is_refused_in_one_line_naming_the_fix(
     assert str(refused.value).startswith(f"model.fn={fn}: ")
     assert expected in str(refused.value)
     assert from_function("my_models:tiny", (16, 16, 3), 1, {"head": "sigmoid"}).output_shape == (None, 1)
+
+
+def test_several_classes_per_image_need_a_sigmoid_each(tmp_path, monkeypatch):
+    # A softmax makes the classes compete, where each is its own yes or no: refused for a model
+    # of yours or a saved one; the runner's own get a sigmoid each.
+    (tmp_path / "my_models.py").write_text(MY_MODELS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(RunnerError, match="outputs sum to 1 \\(a softmax\\), and data.label_mode=multi_hot"):
+        from_function("my_models:tiny", (16, 16, 3), 3, {}, multi_label=True)
+    for classes in (2, 3):  # two untrained sigmoids sum to 1 on a black image too: not refused
+        mine = from_function("my_models:tiny", (16, 16, 3), classes, {"head": "sigmoid"}, multi_label=True)
+        assert mine.output_shape == (None, classes)
+    ours = small_cnn((16, 16, 3), 3, filters=(4,), dense=8, multi_label=True)
+    assert ours.layers[-1].activation is keras.activations.sigmoid
+    ours.save(tmp_path / "several.keras")
+    assert saved(str(tmp_path / "several.keras"), (16, 16, 3), 3, multi_label=True).output_shape == (None, 3)
+    small_cnn((16, 16, 3), 3, filters=(4,), dense=8).save(tmp_path / "one.keras")
+    with pytest.raises(RunnerError, match="one.keras: its output layer is no sigmoid"):
+        saved(str(tmp_path / "one.keras"), (16, 16, 3), 3, multi_label=True)

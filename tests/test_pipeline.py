@@ -110,6 +110,26 @@ def test_label_encoders():
     assert label_encoder(LabelMode.int, 3)(y).numpy().tolist() == [0, 2, 1]
     assert label_encoder(LabelMode.categorical, 3)(y).numpy().tolist()[1] == [0.0, 0.0, 1.0]
     assert label_encoder(LabelMode.binary, 2)(tf.constant([1, 0])).numpy().tolist() == [[1.0], [0.0]]
+    rows = tf.constant([[1, 0, 1], [0, 0, 0]])  # several classes per image, or none
+    assert label_encoder(LabelMode.multi_hot, 3)(rows).numpy().tolist() == [[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_rows_of_several_classes_travel_with_their_images(cached, tmp_path):
+    from conftest import write_image
+
+    from runner.decode import Decoder
+    from runner.schemas.data import ColorMode, Interpolation
+
+    paths = [str(write_image(tmp_path / f"{i}.png", colour=(60 * i, 0, 0))) for i in range(4)]
+    decoder = Decoder(8, 8, ColorMode.rgb, Interpolation.bilinear)
+    multi = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 0], [0, 1, 1]], np.uint8)
+    images = np.stack([decoder(path) for path in paths]) if cached else decoder
+    keys = np.arange(4) if cached else np.array(paths)
+    encode = label_encoder(LabelMode.multi_hot, 3)
+    [(x, y)] = list(batches(images, keys, multi, 4, encode=encode))
+    assert y.shape == (4, 3) and y.numpy().tolist() == multi.tolist()
+    assert [int(red) for red in x.numpy()[:, 4, 4, 0]] == [int(decoder(p)[4, 4, 0]) for p in paths]
 
 
 def test_cache_none_decodes_every_epoch_and_drops_bad_files(tmp_path, caplog):

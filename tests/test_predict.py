@@ -200,3 +200,24 @@ def test_a_sweeps_run_stands_for_its_best_jobs_and_one_with_none_finished_is_ref
     assert run_of(store, unranked) == unranked
     with pytest.raises(RunnerError, match=f"run {unranked} is a sweep, not a training run"):
         run_record(store, unranked)
+
+
+def test_a_multi_label_runs_files_get_a_row_for_each_class_they_show(multi_trained, tmp_path, capsys):
+    cwd, run_id, truth = multi_trained
+    grey = write_image(tmp_path / "grey.jpg", (32, 32), (150, 150, 150))  # no square: no class
+    out = predict_here(run_id, str(grey), cwd=cwd, capsys=capsys)
+    assert out.splitlines() == ["path,class,probability", f"{grey},,"]
+    out = predict_here(run_id, str(cwd / "squares"), cwd=cwd, capsys=capsys)
+    found: dict[str, set[str]] = {}
+    for row in csv.DictReader(io.StringIO(out)):  # each class at 0.5 or more, likeliest first
+        found.setdefault(Path(row["path"]).name, set())
+        if row["class"]:
+            assert float(row["probability"]) >= 0.5
+            found[Path(row["path"]).name].add(row["class"])
+        else:  # none: one row to say so
+            assert row["probability"] == "" and not found[Path(row["path"]).name]
+    assert found.keys() == truth.keys()
+    assert sum(found[name] == classes for name, classes in truth.items()) >= 0.9 * len(truth)
+    assert sum(len(classes) > 1 for classes in found.values()) > 50  # several, where the image has them
+    top = predict_here(run_id, str(cwd / "squares" / "000.jpg"), "--top", "3", cwd=cwd, capsys=capsys)
+    assert sorted(row["class"] for row in csv.DictReader(io.StringIO(top))) == ["blue", "green", "red"]

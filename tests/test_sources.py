@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ from PIL import Image
 from runner.cache import decode_batch
 from runner.decode import Decoder
 from runner.errors import RunnerError
-from runner.schemas.data import Cache, ColorMode, Interpolation, LabelsFrom, Verify
+from runner.schemas.data import Cache, ColorMode, Interpolation, LabelMode, LabelsFrom, Verify
 from runner.sources import DigitsSource, DirSource, GeneratorSource, GlobSource
 from runner.sources.index import NOT_UTF8
 from runner.split import check_splittable
@@ -293,6 +294,33 @@ def test_a_glob_over_what_runs_write_in_the_working_directory_is_refused(tmp_pat
         GlobSource(pattern="**/*.png").index()
     assert str(refused.value).startswith(f"data.pattern='**/*.png': matches 1 file in {tmp_path}/mlruns/")
     assert len(GlobSource(pattern="photos/**/*.png").index()) == 3  # a PNG of each class
+
+
+def test_a_csv_cell_of_several_classes_is_a_row_of_them(tmp_path):
+    for name in ("a", "b", "c", "d"):
+        write_image(tmp_path / f"{name}.png")
+    lines = ["path,label", "a.png,cat|owl", "b.png, owl ", "c.png,", "d.png,cat|bird"]
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    source = GlobSource(
+        pattern=str(tmp_path / "*.png"),
+        labels_from=LabelsFrom.csv,
+        labels_csv=str(tmp_path / "labels.csv"),
+        label_mode=LabelMode.multi_hot,
+        label_separator="|",
+        class_names=["cat", "owl"],
+    )
+    index = source.index()
+    assert [Path(p).name for p in index.paths] == ["a.png", "b.png", "c.png"]
+    assert index.multi.tolist() == [[1, 1], [0, 1], [0, 0]]  # an empty cell: none of the classes
+    assert index.labels.tolist() == [0, 1, -1]  # the rarest class of each, to stratify by
+    assert [index.label_names(i) for i in range(3)] == ["cat|owl", "owl", ""]
+    assert index.skipped == [(str(tmp_path / "d.png"), "unknown label 'bird': not in data.class_names.")]
+    with pytest.raises(RunnerError, match="data.label_mode=multi_hot: reads several classes per image"):
+        replace(source, labels_from=LabelsFrom.parent).index()
+    with pytest.raises(RunnerError, match="data.label_separator='': separates nothing"):
+        replace(source, label_separator="")
+    with pytest.raises(RunnerError, match="data.max_per_class=5: caps single-label classes"):
+        replace(source, max_per_class=5)
 
 
 def test_a_label_regex_that_is_no_regular_expression_is_refused_with_an_example():

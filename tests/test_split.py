@@ -100,3 +100,23 @@ def test_classes_a_placed_split_leaves_without_images_are_warned_of(caplog):
         "no validation images of 'bird', 'cat': val_* metrics leave them out. Add "
         "some, or leave them out with data.class_names=[...]"
     ]
+
+
+def test_several_classes_per_image_split_by_their_rarest_and_are_each_covered(caplog):
+    from runner.sources.index import multi_labels_of
+
+    # 'rare' comes only beside 'common': split by the first class, it could all land in training.
+    cells = ["common rare"] * 10 + ["common"] * 70 + ["other"] * 20
+    names, rarest, multi, bad = multi_labels_of(cells, None, " ")
+    assert names == ["common", "other", "rare"] and not bad
+    index = FileIndex([f"{i}.png" for i in range(100)], rarest, names, multi=multi)
+    for seed in range(10):
+        split = split_of(DataConfig(validation_split=0.2), index, seed=seed)
+        assert [int(multi[split == "val", c].sum()) for c in range(3)] == [16, 4, 2]  # a fifth of each
+    split = np.full(100, "train", dtype=object)
+    split[[0, 99]] = "val"  # 'common rare' and 'other': each class validated
+    warn_uncovered(index, split)
+    assert not caplog.text
+    split[0] = "train"
+    warn_uncovered(index, split)
+    assert "no validation images of 'common', 'rare': val_* metrics leave them out" in caplog.text

@@ -316,8 +316,9 @@ def multi_labels_of(
     values: list[str], class_names: list[str] | None, separator: str
 ) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
     """``labels_of`` for cells of several classes ('cat dog'): class names, each image's rarest
-    class (to stratify by), its (images, classes) 0/1 row, and position -> reason for a cell
-    with no class or one that is not known."""
+    class (to stratify by; -1 for none), its (images, classes) 0/1 row, and position -> reason
+    for a cell with a class that is not known. An empty cell is an image of none of the classes:
+    the negative examples that teach a model to say no to each."""
     cells = [[name for name in value.split(separator) if name.strip()] for value in values]
     cells = [[name.strip() for name in cell] for cell in cells]
     names = list(class_names) if class_names else sorted({name for cell in cells for name in cell})
@@ -329,8 +330,6 @@ def multi_labels_of(
         unknown = [name for name in cell if name not in lookup]
         if unknown:
             bad[i] = f"unknown label '{unknown[0]}': not in data.class_names.{closest(unknown[0], names)}"
-        elif not cell:
-            bad[i] = "no label"
         multi[i, [lookup[name] for name in cell if name in lookup]] = 1
     counts = multi.sum(axis=0)
     rarest = np.where(multi.any(axis=1), np.argmin(np.where(multi > 0, counts, np.inf), axis=1), -1)
