@@ -67,7 +67,8 @@ def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str]) 
     )
     lines.append(sizes(index, data.input_shape))
     trained = index.members[data.split == "train"].sum(axis=0)
-    if trained.min() and trained.max() / trained.min() >= IMBALANCE:
+    # Class weights are for one class per image (refused with several: checks.check_labels).
+    if index.multi is None and trained.min() and trained.max() / trained.min() >= IMBALANCE:
         lines.append(
             f"imbalanced: {index.class_names[trained.argmax()]} has {trained.max()} training images, "
             f"{index.class_names[trained.argmin()]} {trained.min()}; consider trainer.class_weight=balanced"

@@ -84,6 +84,7 @@ def log_evaluation(
 
 
 MISTAKES = 24  # the most confident wrong predictions drawn in eval/<prefix>mistakes.png
+THRESHOLD = 0.5  # a multi-label model's yes to a class, as its training's accuracy counts it
 
 
 def log_mistakes(
@@ -164,8 +165,43 @@ def listed(
     multi = np.zeros((len(paths), len(class_names)), np.uint8)
     for i, classes in enumerate(labels):
         multi[i, classes] = 1
-    first = np.argmax(multi, axis=1).astype(np.int32)
+    first = np.argmax(multi, axis=1).astype(np.int32)  # unused: the rows are the truth
     return FileIndex(paths, first, class_names, skipped, multi=multi, separator=separator)
+
+
+def one_class_each(index: Any, ranked: list, top: int) -> tuple:
+    """Per file, from its likeliest of ``ranked``: true and predicted class numbers, that
+    prediction's probability; the header and rows of ``eval/predictions.csv``."""
+    at = {path: i for i, path in enumerate(index.paths)}
+    rows = ranked[::top]
+    truth = index.labels[[at[path] for path, _, _ in rows]]
+    predicted = np.array([index.class_names.index(name) for _, name, _ in rows])
+    confidence = np.array([p for _, _, p in rows])
+    each = [
+        (path, index.class_names[t], name, f"{p:.6f}") for (path, name, p), t in zip(rows, truth, strict=True)
+    ]
+    return truth, predicted, confidence, ["path", "true", "predicted", "probability"], each
+
+
+def several_each(index: Any, ranked: list, top: int) -> tuple:
+    """``one_class_each`` for a multi-label model, whose ``top`` is every class: per file, its
+    true and predicted (at ``THRESHOLD``, as in training) classes as 0/1 rows, how far off its
+    surest wrong class is; ``eval/predictions.csv`` has each class's probability."""
+    names = index.class_names
+    at = {path: i for i, path in enumerate(index.paths)}
+    paths = [path for path, _, _ in ranked[::top]]
+    scores = np.zeros((len(paths), len(names)))
+    for n, (_, name, p) in enumerate(ranked):
+        scores[n // top, names.index(name)] = p
+    truth = index.multi[[at[path] for path in paths]]
+    predicted = (scores >= THRESHOLD).astype(truth.dtype)
+    said = (index.separator.join(np.asarray(names)[row > 0]) for row in predicted)
+    each = [
+        (path, index.label_names(at[path]), classes, *(f"{p:.6f}" for p in row))
+        for path, classes, row in zip(paths, said, scores, strict=True)
+    ]
+    confidence = np.abs(scores - truth).max(axis=1)
+    return truth, predicted, confidence, ["path", "true", "predicted", *names], each
 
 
 def record(
@@ -179,33 +215,12 @@ def record(
 
     from runner import record as data
     from runner.cache import decode_batch
-    from runner.predict import THRESHOLD
 
     class_names = index.class_names
-    at = {path: i for i, path in enumerate(index.paths)}
     rows = ranked[::top]  # each file's likeliest class
     paths = [path for path, _, _ in rows]
-    if index.multi is None:
-        truth = index.labels[[at[path] for path in paths]]
-        predicted = np.array([class_names.index(name) for _, name, _ in rows])
-        confidence = np.array([p for _, _, p in rows])
-        each = [
-            (path, class_names[t], name, f"{p:.6f}") for (path, name, p), t in zip(rows, truth, strict=True)
-        ]
-        header = ["path", "true", "predicted", "probability"]
-    else:  # ``top`` is every class: each file's probabilities, a yes at THRESHOLD, as in training
-        scores = np.zeros((len(rows), len(class_names)))
-        for n, (_, name, p) in enumerate(ranked):
-            scores[n // top, class_names.index(name)] = p
-        truth = index.multi[[at[path] for path in paths]]
-        predicted = (scores >= THRESHOLD).astype(truth.dtype)
-        confidence = np.abs(scores - truth).max(axis=1)
-        said = (index.separator.join(np.asarray(class_names)[row > 0]) for row in predicted)
-        each = [
-            (path, index.label_names(at[path]), named, *(f"{p:.6f}" for p in row))
-            for path, named, row in zip(paths, said, scores, strict=True)
-        ]
-        header = ["path", "true", "predicted", *class_names]
+    scored = one_class_each if index.multi is None else several_each
+    truth, predicted, confidence, header, each = scored(index, ranked, top)
     tags = {**tags, "runner.evaluation_of": trained.info.run_id}
     name = f"evaluate {root.name}"
     with mlflow.start_run(experiment_id=trained.info.experiment_id, run_name=name, tags=tags) as run:

@@ -23,19 +23,15 @@ from runner.callbacks import callbacks, interrupts_between_batches
 from runner.checks import check_validation
 from runner.decode import Decoder
 from runner.errors import RunnerError, keras_said
-from runner.evaluate import log_evaluation, log_mistakes
+from runner.evaluate import THRESHOLD, log_evaluation, log_mistakes
 from runner.schemas.data import LabelMode
 from runner.schemas.trainer import Precision, Schedule
 from runner.sources import FileIndex
 from runner.targets import build, check
 
 log = logging.getLogger(__name__)
-MODEL_ARGS = {
-    "input_shape",
-    "num_classes",
-    "augmentation",
-    "multi_label",
-}  # what ``fit`` passes every model builder
+# What ``fit`` passes every model builder.
+MODEL_ARGS = {"input_shape", "num_classes", "augmentation", "multi_label"}
 
 
 def not_retracing(record: logging.LogRecord) -> bool:
@@ -240,9 +236,9 @@ def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, fl
     results = model.evaluate(images, return_dict=True, verbose=0)
     probabilities = model.predict(images, verbose=0)
     positions = np.flatnonzero(data.split == part)
-    if data.index.multi is not None:  # each class a yes at 0.5; the surest wrong one ranks a mistake
+    if data.index.multi is not None:  # each class a yes at THRESHOLD; the surest wrong one ranks a mistake
         truth = data.index.multi[positions]
-        predicted = (probabilities >= 0.5).astype(truth.dtype)
+        predicted = (probabilities >= THRESHOLD).astype(truth.dtype)
         confidence = np.abs(probabilities - truth).max(axis=1)
     else:
         if probabilities.shape[1] == 1:  # binary: one sigmoid output

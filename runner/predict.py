@@ -29,10 +29,9 @@ from omegaconf import OmegaConf
 
 from runner.cli import BATCH_HELP, RUN_HELP, positive_int
 from runner.errors import RunnerError, some
+from runner.evaluate import THRESHOLD
 from runner.schemas.data import IMAGE_EXTENSIONS, DataConfig
 from runner.schemas.tracking import TrackingConfig
-
-THRESHOLD = 0.5  # a multi-label model's yes, as its training's accuracy and F1 count it
 
 
 def image_files(paths: list[str]) -> list[str]:

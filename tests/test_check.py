@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import shutil
 
-from conftest import error_lines, messy_folder, photo_folder, probe_cli, run_cli, write_image
+from conftest import MULTI_LABEL, error_lines, messy_folder, photo_folder, probe_cli, run_cli, write_image
 
 
 def test_a_messy_folder_is_checked_as_a_run_would_read_it(tmp_path):
@@ -72,3 +72,23 @@ def test_unchecked_files_that_are_no_images_are_left_out_of_the_sizes(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     # photo_folder's first three sizes (h×w): 30×40, 64×64, 50×30, one of each per class.
     assert "image sizes (height×width): median 50×40, heights 30–64, widths 30–64;" in result.stdout
+
+
+def test_several_classes_per_image_are_counted_in_each_and_get_no_class_weights(tmp_path):
+    cells = ["a"] * 30 + ["a|b"] * 6 + ["b"] * 4  # 36 of a, 10 of b: one class each would be "imbalanced"
+    for i in range(len(cells)):
+        write_image(tmp_path / "squares" / f"{i:03d}.jpg", colour=(6 * i, 90, 90))
+    lines = [f"{i:03d}.jpg,{cell}" for i, cell in enumerate(cells)]
+    (tmp_path / "squares" / "labels.csv").write_text("path,label\n" + "\n".join(lines) + "\n")
+    result = run_cli(*MULTI_LABEL, cwd=tmp_path, module="runner.check")
+    assert result.returncode == 0, result.stderr[-3000:]
+    with (tmp_path / "data_check" / "split.csv").open() as file:
+        split = {row["path"]: row for row in csv.DictReader(file)}
+    for name in ("a", "b"):  # an image of two classes counts in both
+        counts = [
+            sum(name in r["label"].split("|") and r["split"] == part for r in split.values())
+            for part in ("train", "val")
+        ]
+        row = next(line for line in result.stdout.splitlines() if line.startswith(f"{name} "))
+        assert row.split()[1:] == [str(n) for n in counts]
+    assert sum(counts) == 10 and "imbalanced" not in result.stdout  # class weights are refused
