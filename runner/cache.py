@@ -33,7 +33,8 @@ from runner.cpus import usable_cores
 from runner.decode import Decoder
 from runner.errors import RunnerError
 from runner.schemas.data import Cache, DataConfig
-from runner.sources.index import FileIndex, header_problem, progress
+from runner.sources.index import FileIndex, progress
+from runner.sources.verify import header_problem
 
 if TYPE_CHECKING:  # imported where a memory cache is made: ``train`` checks room before TensorFlow
     import tensorflow as tf

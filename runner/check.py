@@ -80,7 +80,7 @@ def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str]) 
 def sizes(index: Any, shape: tuple[int, int, int]) -> str:
     """The images' own sizes (height x width; from their headers) against ``data.image_size``:
     what the resize does to them, to choose that size by."""
-    from runner.sources.index import header_size
+    from runner.sources.verify import header_size
 
     if index.arrays is not None:
         found = [array.shape[:2] for array in index.arrays]

@@ -99,7 +99,7 @@ class Decoder:
         except Image.DecompressionBombError:
             if refused is None:
                 raise
-            raise refused from None  # a JPEG past Pillow's limit (index.over_pillow_limit): its reason
+            raise refused from None  # a JPEG past Pillow's limit (verify.over_pillow_limit): its reason
 
     def jpeg(self, data: bytes) -> np.ndarray:
         height, width, _, _ = simplejpeg.decode_jpeg_header(data)

@@ -23,9 +23,9 @@ from runner.callbacks import callbacks, interrupts_between_batches
 from runner.checks import check_validation
 from runner.decode import Decoder
 from runner.errors import RunnerError, keras_said
-from runner.evaluate import THRESHOLD, log_evaluation, log_mistakes
 from runner.schemas.data import LabelMode
 from runner.schemas.trainer import Precision, Schedule
+from runner.scores import THRESHOLD, log_evaluation, log_mistakes
 from runner.sources import FileIndex
 from runner.targets import build, check
 

@@ -29,9 +29,9 @@ from omegaconf import OmegaConf
 
 from runner.cli import BATCH_HELP, RUN_HELP, positive_int
 from runner.errors import RunnerError, some
-from runner.evaluate import THRESHOLD
 from runner.schemas.data import IMAGE_EXTENSIONS, DataConfig
 from runner.schemas.tracking import TrackingConfig
+from runner.scores import THRESHOLD
 
 
 def image_files(paths: list[str]) -> list[str]:

@@ -205,7 +205,7 @@ from PIL import Image
 from runner import cache
 from runner.decode import Decoder
 from runner.schemas.data import ColorMode, Interpolation
-from runner.sources.index import full_problem, header_problem, header_size
+from runner.sources.verify import full_problem, header_problem, header_size
 Image.MAX_IMAGE_PIXELS = 1000
 names = ("big.jpg", "bomb.png", "warned.jpg", "cut.jpg")
 paths = [{str(folder)!r} + "/" + name for name in names]

@@ -117,7 +117,7 @@ def test_class_names_matplotlib_would_read_as_math_are_drawn_as_they_are(tmp_pat
     import numpy as np
     from conftest import client, empty_store
 
-    from runner.evaluate import log_evaluation
+    from runner.scores import log_evaluation
     from runner.store import connect
 
     names = ["$\\frac{$", "$5 $10", "a\\$b^_{", "猫"]

@@ -103,7 +103,7 @@ def test_classes_a_placed_split_leaves_without_images_are_warned_of(caplog):
 
 
 def test_several_classes_per_image_split_by_their_rarest_and_are_each_covered(caplog):
-    from runner.sources.index import multi_labels_of
+    from runner.sources.labels import multi_labels_of
 
     # 'rare' comes only beside 'common': split by the first class, it could all land in training.
     cells = ["common rare"] * 10 + ["common"] * 70 + ["other"] * 20

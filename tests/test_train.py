@@ -28,8 +28,8 @@ from conftest import (
 from PIL import Image
 
 from runner import record
-from runner.evaluate import MISTAKES
 from runner.preview import TILE
+from runner.scores import MISTAKES
 
 REPO = Path(__file__).resolve().parent.parent
 

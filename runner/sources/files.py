@@ -22,14 +22,9 @@ import numpy as np
 from runner.errors import RunnerError, closest, counted
 from runner.schemas.data import GlobData, LabelMode, LabelsFrom
 from runner.sources.folders import RUNNERS_OWN, SPLIT_FOLDERS, SPLIT_SETTINGS
-from runner.sources.index import (
-    FileIndex,
-    check,
-    labels_of,
-    multi_labels_of,
-    require_every_class,
-    text_names,
-)
+from runner.sources.index import FileIndex, require_every_class, text_names
+from runner.sources.labels import labels_of, multi_labels_of
+from runner.sources.verify import check
 
 log = logging.getLogger(__name__)
 

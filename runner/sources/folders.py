@@ -16,14 +16,14 @@ from runner.schemas.data import DirData
 from runner.sources.index import (
     RENAME_TO_UTF8,
     FileIndex,
-    check,
     hidden,
     is_text,
     require_every_class,
     shown,
     text_names,
-    warn_alike,
 )
+from runner.sources.labels import warn_alike
+from runner.sources.verify import check
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ import numpy as np
 from runner.errors import RunnerError
 from runner.functions import call_with_kwargs, load_function
 from runner.schemas.data import GeneratorData
-from runner.sources.index import FileIndex, labels_of, require_every_class
+from runner.sources.index import FileIndex, require_every_class
+from runner.sources.labels import labels_of
 
 
 def as_uint8(image: np.ndarray, value_range: list[float]) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The file index every source returns, and the data check that keeps bad files out of it.
+"""The file index every source returns, and what every source does with one (the names it can
+read, byte-identical copies, a class with no image).
 
 Files that are not usable images are never an exception here: they go to ``FileIndex.skipped``
 with a reason, so one bad file in a real folder costs one line in ``data/skipped.csv``.
@@ -10,22 +11,16 @@ import hashlib
 import logging
 import os
 import sys
-import warnings
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import simplejpeg
-from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from runner.cpus import usable_cores
-from runner.errors import RunnerError, closest, counted, some
-from runner.schemas.data import Verify
+from runner.errors import RunnerError, counted, some
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +28,6 @@ log = logging.getLogger(__name__)
 PREFIX = 4096
 # Folders at least this large get progress bars for their data check and their decoding.
 PROGRESS_FROM = 5000
-# Pillow warns of images between its pixel limit and twice it, which it opens: so does the runner,
-# and images past twice it are skipped with their reason (``over_pillow_limit``), not a warning.
-warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 @dataclass
@@ -154,92 +146,11 @@ def is_text(name: str) -> bool:
     return name.isascii() or shown(name) == name
 
 
-def header_problem(path: str) -> str | None:
-    """Why ``path`` is not a readable image, from its header alone; None if it looks fine."""
-    try:
-        if os.path.getsize(path) == 0:
-            return "empty file (0 bytes)"
-        with Image.open(path) as image:  # any format Pillow knows: the decoder's (TIFF too)
-            if min(image.size) < 1:
-                return f"image has no pixels: size {image.size}"
-    except UnidentifiedImageError:
-        return "not an image: Pillow cannot identify the file's contents"
-    except OSError as err:
-        return f"unreadable: {err}"
-    except Image.DecompressionBombError as err:
-        return over_pillow_limit(path, err, full=False)
-    return None
-
-
-def full_problem(path: str) -> str | None:
-    """``header_problem``, then a full decode at native size (finds truncated and corrupt data)."""
-    problem = header_problem(path)
-    if problem:
-        return problem
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except Image.DecompressionBombError as err:
-        return over_pillow_limit(path, err, full=True)
-    except Exception as err:  # noqa: BLE001 - decoders raise many types
-        return f"cannot decode: {type(err).__name__}: {err}"
-    return None
-
-
-def over_pillow_limit(path: str, err: Exception, full: bool) -> str | None:
-    """A file past Pillow's pixel limit, its guard against a PNG that inflates to gigabytes: a JPEG
-    that libjpeg-turbo reads is no such risk, as the runner decodes it scaled in the DCT (1/8 of a
-    200 MP photo's pixels for a small target: ``decode.Decoder.jpeg``), so it passes; with ``full``,
-    once all its data decodes (at 1/8 scale, strictly: a truncated file fails)."""
-    with open(path, "rb") as file:
-        data = file.read()
-    try:
-        height, width, _, _ = simplejpeg.decode_jpeg_header(data)
-    except ValueError:
-        return f"too large to decode safely: {err} Downscale it, or leave it out."
-    if full:
-        try:
-            simplejpeg.decode_jpeg(data, min_height=-(-height // 8), min_width=-(-width // 8))
-        except ValueError as problem:
-            return f"cannot decode: {type(problem).__name__}: {problem}"
-    return None
-
-
-def header_size(path: str) -> tuple[int, int] | None:
-    """(height, width) from the file's header; None for a file that is no readable image."""
-    try:
-        with Image.open(path) as image:
-            return image.size[::-1]
-    except Image.DecompressionBombError:  # a JPEG over Pillow's limit: its decoder's own reading
-        with open(path, "rb") as file:
-            try:
-                return tuple(simplejpeg.decode_jpeg_header(file.read())[:2])
-            except ValueError:
-                return None
-    except (UnidentifiedImageError, OSError):
-        return None
-
-
 def progress(total: int, desc: str, items: Iterable | None = None) -> tqdm:
     """A progress bar on stderr for ``total`` items from PROGRESS_FROM up, on a terminal only: in a
     log file (a batch job's, ``nohup``'s, CI's) each update was one more piece of one long line."""
     disable = None if total >= PROGRESS_FROM else True  # None: tqdm shows it on a terminal only
     return tqdm(items, total=total, desc=desc, file=sys.stderr, disable=disable)
-
-
-CHECKS: dict[Verify, Callable[[str], str | None]] = {Verify.header: header_problem, Verify.full: full_problem}
-
-
-def check(index: FileIndex, verify: Verify) -> FileIndex:
-    """The index without its bad files (moved to skipped), with their reasons.
-
-    Threads, since Pillow releases the GIL on I/O and decode."""
-    if verify == Verify.none:
-        return index
-    with ThreadPoolExecutor(max_workers=min(32, 4 * usable_cores())) as pool:
-        checked = pool.map(CHECKS[verify], index.paths, chunksize=64)
-        problems = list(progress(len(index), f"checking files ({verify.name})", checked))
-    return index.without({i: problem for i, problem in enumerate(problems) if problem})
 
 
 def identical(paths: list[str], sizes: list[int | str]) -> list[list[int]]:
@@ -295,56 +206,3 @@ def with_skipped(refusal: str, index: FileIndex) -> str:
     if not index.skipped:
         return refusal
     return f"{refusal} ({index.summary()}: {some([path for path, _ in index.skipped], most=3)}.)"
-
-
-def labels_of(values: list[str], class_names: list[str] | None) -> tuple[list[str], np.ndarray, dict]:
-    """Class names (given, or the sorted distinct values), integer labels, and position -> reason
-    for values that are not a known class."""
-    names = list(class_names) if class_names else sorted({v for v in values if v != ""})
-    warn_alike(names)
-    lookup = {name: i for i, name in enumerate(names)}
-    labels = np.array([lookup.get(v, -1) for v in values], dtype=np.int32)
-    bad = {
-        i: f"unknown label '{v}': not in data.class_names.{closest(v, names)}" if v else "no label"
-        for i, v in enumerate(values)
-        if v not in lookup
-    }
-    return names, labels, bad
-
-
-def multi_labels_of(
-    values: list[str], class_names: list[str] | None, separator: str
-) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
-    """``labels_of`` for cells of several classes ('cat dog'): class names, each image's rarest
-    class (to stratify by; -1 for none), its (images, classes) 0/1 row, and position -> reason
-    for a cell with a class that is not known. An empty cell is an image of none of the classes:
-    the negative examples that teach a model to say no to each."""
-    cells = [[name for name in value.split(separator) if name.strip()] for value in values]
-    cells = [[name.strip() for name in cell] for cell in cells]
-    names = list(class_names) if class_names else sorted({name for cell in cells for name in cell})
-    warn_alike(names)
-    lookup = {name: i for i, name in enumerate(names)}
-    multi = np.zeros((len(values), len(names)), np.uint8)
-    bad = {}
-    for i, cell in enumerate(cells):
-        unknown = [name for name in cell if name not in lookup]
-        if unknown:
-            bad[i] = f"unknown label '{unknown[0]}': not in data.class_names.{closest(unknown[0], names)}"
-        multi[i, [lookup[name] for name in cell if name in lookup]] = 1
-    counts = multi.sum(axis=0)
-    rarest = np.where(multi.any(axis=1), np.argmin(np.where(multi > 0, counts, np.inf), axis=1), -1)
-    return names, rarest.astype(np.int32), multi, bad
-
-
-def warn_alike(names: list[str]) -> None:
-    """Class names that differ only in case ('Cat', 'cat'): two classes, as written, but most
-    likely one typed two ways in a CSV or a file name. Said, not merged: the data decides."""
-    alike: dict[str, list[str]] = defaultdict(list)
-    for name in names:
-        alike[name.casefold()].append(name)
-    for group in (g for g in alike.values() if len(g) > 1):
-        log.warning(
-            "classes %s differ only in case: they are %d classes. If they are one, write its label one way.",
-            " and ".join(map(repr, group)),
-            len(group),
-        )

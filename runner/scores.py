@@ -1,0 +1,94 @@
+"""What a model's predictions on labelled images are logged as, by a run for its validation and
+test images and by ``runner.evaluate``: per-class scores, the confusion matrix, the mistakes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+
+def log_evaluation(
+    class_names: list[str], truth: np.ndarray, predicted: np.ndarray, prefix: str = ""
+) -> float:
+    """``eval/<prefix>confusion_matrix.csv`` (and ``.png``, which the MLflow UI shows) and
+    ``eval/<prefix>per_class.csv`` (precision, recall, F1 and support of each class); returns the
+    macro F1 over the classes present. Accuracy hides a rare class the model never gets right;
+    the macro F1 does not. ``truth`` and ``predicted`` are class numbers, or (images, classes) 0/1
+    for several classes per image: then the matrix is each class's own yes/no counts."""
+    import mlflow
+    from sklearn.metrics import confusion_matrix, multilabel_confusion_matrix, precision_recall_fscore_support
+
+    from runner import record
+    from runner.figures import matrix_figure
+
+    classes = range(len(class_names))
+    if truth.ndim == 2:
+        counts = multilabel_confusion_matrix(truth, predicted).reshape(-1, 4).tolist()  # tn fp fn tp
+        rows = ([name, *row] for name, row in zip(class_names, counts, strict=True))
+        header = ["class", "true_negatives", "false_positives", "false_negatives", "true_positives"]
+        mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}confusion_matrix.csv")
+    else:
+        matrix = confusion_matrix(truth, predicted, labels=classes)
+        rows = ([name, *counts] for name, counts in zip(class_names, matrix.tolist(), strict=True))
+        header = ["true\\predicted", *class_names]
+        mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}confusion_matrix.csv")
+        mlflow.log_figure(matrix_figure(matrix, class_names), f"eval/{prefix}confusion_matrix.png")
+    scores = precision_recall_fscore_support(truth, predicted, labels=classes, zero_division=0)
+    rows = (
+        [name, f"{precision:.4f}", f"{recall:.4f}", f"{f1:.4f}", int(support)]
+        for name, precision, recall, f1, support in zip(class_names, *scores, strict=True)
+    )
+    header = ["class", "precision", "recall", "f1", "support"]
+    mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}per_class.csv")
+    return float(scores[2][scores[3] > 0].mean())
+
+
+MISTAKES = 24  # the most confident wrong predictions drawn in eval/<prefix>mistakes.png
+THRESHOLD = 0.5  # a multi-label model's yes to a class, as its training's accuracy counts it
+
+
+def log_mistakes(
+    class_names: list[str],
+    truth: np.ndarray,
+    predicted: np.ndarray,
+    confidence: np.ndarray,
+    paths: list[str],
+    images: Callable[[np.ndarray], np.ndarray],
+    prefix: str = "",
+) -> None:
+    """``eval/<prefix>mistakes.png``: the images the model got wrong most confidently, each with
+    its file name, true class and prediction: the ones to look at first (a wrong label, a class
+    that needs more examples, a shortcut the model learnt). ``images(positions)`` gives their
+    pixels as the model saw them. ``truth`` and ``predicted`` as for ``log_evaluation``."""
+    import mlflow
+    from PIL import Image, ImageDraw
+
+    from runner.figures import caption_font, captions, fitted, in_caption
+    from runner.preview import TILE, tile
+
+    wrong = np.flatnonzero((truth != predicted).reshape(len(truth), -1).any(axis=1))
+    if not len(wrong):
+        return
+    shown = wrong[np.argsort(-confidence[wrong], kind="stable")][:MISTAKES]
+    columns, caption, gap = 6, 36, 8
+    rows = -(-len(shown) // columns)
+    sheet = Image.new("RGB", (columns * (TILE + gap), rows * (TILE + caption + gap)), "white")
+    draw, font, names = ImageDraw.Draw(sheet), caption_font(), captions(class_names)
+
+    def named(label: np.ndarray) -> str:  # a class number, or a 0/1 row of several
+        return names[label] if label.ndim == 0 else " ".join(names[c] for c in np.flatnonzero(label))
+
+    for n, (i, pixels) in enumerate(zip(shown, images(shown), strict=True)):
+        x, y = (n % columns) * (TILE + gap), (n // columns) * (TILE + caption + gap)
+        sheet.paste(tile(pixels), (x, y))
+        said, score, room = "said ", f" ({confidence[i]:.2f})", TILE + gap - 2  # into the gap, not past it
+        lines = [
+            fitted(in_caption(Path(paths[i]).name), room),
+            "true " + fitted(named(truth[i]), room - font.getlength("true ")),
+            said + fitted(named(predicted[i]), room - font.getlength(said + score)) + score,
+        ]
+        for k, line in enumerate(lines):
+            draw.text((x, y + TILE + 1 + 11 * k), line, fill="black", font=font)
+    mlflow.log_image(sheet, f"eval/{prefix}mistakes.png")
