@@ -296,7 +296,7 @@ def test_a_glob_over_what_runs_write_in_the_working_directory_is_refused(tmp_pat
     assert len(GlobSource(pattern="photos/**/*.png").index()) == 3  # a PNG of each class
 
 
-def test_a_csv_cell_of_several_classes_is_a_row_of_them(tmp_path):
+def test_a_csv_cell_of_several_classes_is_a_row_of_them(tmp_path, caplog):
     for name in ("a", "b", "c", "d"):
         write_image(tmp_path / f"{name}.png")
     lines = ["path,label", "a.png,cat|owl", "b.png, owl ", "c.png,", "d.png,cat|bird"]
@@ -310,11 +310,12 @@ def test_a_csv_cell_of_several_classes_is_a_row_of_them(tmp_path):
         class_names=["cat", "owl"],
     )
     index = source.index()
-    assert [Path(p).name for p in index.paths] == ["a.png", "b.png", "c.png"]
-    assert index.multi.tolist() == [[1, 1], [0, 1], [0, 0]]  # an empty cell: none of the classes
-    assert index.labels.tolist() == [0, 1, -1]  # the rarest class of each, to stratify by
-    assert [index.label_names(i) for i in range(3)] == ["cat|owl", "owl", ""]
-    assert index.skipped == [(str(tmp_path / "d.png"), "unknown label 'bird': not in data.class_names.")]
+    assert [Path(p).name for p in index.paths] == ["a.png", "b.png", "c.png", "d.png"] and not index.skipped
+    # An empty cell: none of the classes. A class data.class_names leaves out: left out of the row.
+    assert index.multi.tolist() == [[1, 1], [0, 1], [0, 0], [1, 0]]
+    assert index.labels.tolist() == [0, 1, -1, 0]  # the rarest class of each, to stratify by
+    assert [index.label_names(i) for i in range(4)] == ["cat|owl", "owl", "", "cat"]
+    assert "data.class_names leaves out classes the label cells name: 'bird' (1 image)." in caplog.text
     with pytest.raises(RunnerError, match="data.label_mode=multi_hot: reads several classes per image"):
         replace(source, labels_from=LabelsFrom.parent).index()
     with pytest.raises(RunnerError, match="data.label_separator='': separates nothing"):

@@ -254,7 +254,8 @@ class GlobSource(GlobData):
                     f"cell, and data.labels_from={self.labels_from.value} gives one. Set "
                     f"data.labels_from=csv data.labels_csv=FILE."
                 )
-            names, labels, multi, bad_labels = multi_labels_of(values, self.class_names, self.label_separator)
+            names, labels, multi = multi_labels_of(values, self.class_names, self.label_separator)
+            bad_labels = {}
         else:
             names, labels, bad_labels = labels_of(values, self.class_names)
         index = FileIndex(files, labels, names, skipped, split, multi=multi, separator=self.label_separator)

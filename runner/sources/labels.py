@@ -4,11 +4,11 @@ name): one class per image, or several (``data.label_mode=multi_hot``)."""
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import numpy as np
 
-from runner.errors import closest
+from runner.errors import closest, counted, some
 
 log = logging.getLogger(__name__)
 
@@ -30,26 +30,29 @@ def labels_of(values: list[str], class_names: list[str] | None) -> tuple[list[st
 
 def multi_labels_of(
     values: list[str], class_names: list[str] | None, separator: str
-) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
+) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``labels_of`` for cells of several classes ('cat dog'): class names, each image's rarest
-    class (to stratify by; -1 for none), its (images, classes) 0/1 row, and position -> reason
-    for a cell with a class that is not known. An empty cell is an image of none of the classes:
-    the negative examples that teach a model to say no to each."""
-    cells = [[name for name in value.split(separator) if name.strip()] for value in values]
-    cells = [[name.strip() for name in cell] for cell in cells]
+    class (to stratify by; -1 for none) and its (images, classes) 0/1 row. An empty cell is an
+    image of none of the classes: the negative examples that teach a model to say no to each.
+    ``class_names`` picks the classes to learn: the others are left out of the rows (said, with
+    their counts, as a typo would be one of them), and their images kept with the rest."""
+    cells = [[name.strip() for name in value.split(separator) if name.strip()] for value in values]
     names = list(class_names) if class_names else sorted({name for cell in cells for name in cell})
     warn_alike(names)
     lookup = {name: i for i, name in enumerate(names)}
+    others = Counter(name for cell in cells for name in cell if name not in lookup)
+    if others:
+        log.warning(
+            "data.class_names leaves out classes the label cells name: %s. Their images keep the "
+            "classes of data.class_names they have, or none; a typo would be among these",
+            some([f"'{name}' ({counted(n, 'image')})" for name, n in others.most_common()]),
+        )
     multi = np.zeros((len(values), len(names)), np.uint8)
-    bad = {}
     for i, cell in enumerate(cells):
-        unknown = [name for name in cell if name not in lookup]
-        if unknown:
-            bad[i] = f"unknown label '{unknown[0]}': not in data.class_names.{closest(unknown[0], names)}"
         multi[i, [lookup[name] for name in cell if name in lookup]] = 1
     counts = multi.sum(axis=0)
     rarest = np.where(multi.any(axis=1), np.argmin(np.where(multi > 0, counts, np.inf), axis=1), -1)
-    return names, rarest.astype(np.int32), multi, bad
+    return names, rarest.astype(np.int32), multi
 
 
 def warn_alike(names: list[str]) -> None:
