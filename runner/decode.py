@@ -170,8 +170,9 @@ def scratch(nbytes: int) -> np.ndarray:
 
 def to_mode(image: Image.Image, mode: str) -> Image.Image:
     """Convert to L/RGB/RGBA, keeping 16-bit images' brightness and palette transparency. Float
-    and 32-bit pixels are refused (the file is skipped with the reason): their scale is not in the
-    file, and Pillow's conversion clips them, so a 0-1 float scan would train as a black image."""
+    pixels, and integers beyond 16 bits, are refused (the file is skipped with the reason): their
+    scale is not in the file, and Pillow's conversion clips them (a 0-1 float scan would train as a
+    black image)."""
     if image.mode in ("I", "I;16", "I;16B", "I;16L"):
         pixels = np.asarray(image, dtype=np.int64)
         if pixels.size and not 0 <= pixels.min() <= pixels.max() <= 65535:

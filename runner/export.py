@@ -21,6 +21,7 @@ from typing import Any
 from runner.cli import RUN_HELP, described
 from runner.errors import RunnerError
 from runner.schemas.tracking import TrackingConfig
+from runner.scores import THRESHOLD
 
 FORMATS = {"saved_model": ("tf_saved_model", "saved_model"), "litert": ("litert", "model.tflite")}
 
@@ -45,7 +46,7 @@ def export(model: Any, class_names: list[str], data: dict, out: Path, fmt: str, 
             f"sigmoid: the probability of {class_names[1]!r} (else {class_names[0]!r})"
             if binary
             else "sigmoids: each class's own probability, in class_names order; the classes at "
-            "0.5 or more are the image's"
+            f"{THRESHOLD} or more are the image's"
             if several
             else "softmax: one probability per class, in class_names order"
         ),

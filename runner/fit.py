@@ -54,10 +54,10 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 def fit_metrics(label_mode: LabelMode, top_k: int | None) -> list:
     """Accuracy, and with ``trainer.top_k`` how often the true class is among the k likeliest
     (for many classes, where near misses are the rule). For several classes per image, accuracy
-    is over every (image, class) yes or no at 0.5, and ``auc`` ranks without a threshold."""
+    is over every (image, class) yes or no at ``THRESHOLD``, and ``auc`` ranks without one."""
     if label_mode == LabelMode.multi_hot:
         return [
-            keras.metrics.BinaryAccuracy(name="accuracy"),
+            keras.metrics.BinaryAccuracy(name="accuracy", threshold=THRESHOLD),
             keras.metrics.AUC(multi_label=True, name="auc"),
         ]
     if not top_k:

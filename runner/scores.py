@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+MISTAKES = 24  # the most confident wrong predictions drawn in eval/<prefix>mistakes.png
+THRESHOLD = 0.5  # a multi-label model's yes to a class, in its training's accuracy and everywhere after
+
 
 def log_evaluation(
     class_names: list[str], truth: np.ndarray, predicted: np.ndarray, prefix: str = ""
@@ -16,7 +19,7 @@ def log_evaluation(
     ``eval/<prefix>per_class.csv`` (precision, recall, F1 and support of each class); returns the
     macro F1 over the classes present. Accuracy hides a rare class the model never gets right;
     the macro F1 does not. ``truth`` and ``predicted`` are class numbers, or (images, classes) 0/1
-    for several classes per image: then the matrix is each class's own yes/no counts."""
+    for several classes per image: then the matrix is each class's own yes/no counts (no picture)."""
     import mlflow
     from sklearn.metrics import confusion_matrix, multilabel_confusion_matrix, precision_recall_fscore_support
 
@@ -43,10 +46,6 @@ def log_evaluation(
     header = ["class", "precision", "recall", "f1", "support"]
     mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}per_class.csv")
     return float(scores[2][scores[3] > 0].mean())
-
-
-MISTAKES = 24  # the most confident wrong predictions drawn in eval/<prefix>mistakes.png
-THRESHOLD = 0.5  # a multi-label model's yes to a class, as its training's accuracy counts it
 
 
 def log_mistakes(
@@ -77,8 +76,10 @@ def log_mistakes(
     sheet = Image.new("RGB", (columns * (TILE + gap), rows * (TILE + caption + gap)), "white")
     draw, font, names = ImageDraw.Draw(sheet), caption_font(), captions(class_names)
 
-    def named(label: np.ndarray) -> str:  # a class number, or a 0/1 row of several
-        return names[label] if label.ndim == 0 else " ".join(names[c] for c in np.flatnonzero(label))
+    def named(label: np.ndarray) -> str:  # a class number, or a 0/1 row of several (or none)
+        if label.ndim == 0:
+            return names[label]
+        return " ".join(names[c] for c in np.flatnonzero(label)) or "(none)"
 
     for n, (i, pixels) in enumerate(zip(shown, images(shown), strict=True)):
         x, y = (n % columns) * (TILE + gap), (n // columns) * (TILE + caption + gap)
