@@ -165,8 +165,9 @@ def check_labels(cfg: DictConfig, index: FileIndex) -> None:
         )
     if mode == LabelMode.multi_hot and index.multi is None:
         raise RunnerError(
-            "data.label_mode=multi_hot: reads several classes per image from a CSV's label cell; "
-            "use data=glob data.labels_from=csv data.labels_csv=FILE (cells like 'cat dog')."
+            "data.label_mode=multi_hot: reads several classes per image from a CSV's label cell "
+            "(data=glob data.labels_from=csv data.labels_csv=FILE, cells like 'cat dog') or a "
+            "generator's lists (data=generator); a class folder gives one."
         )
     if mode == LabelMode.multi_hot and (top_k or cfg.trainer.class_weight):
         setting = f"trainer.top_k={top_k}" if top_k else f"trainer.class_weight={cfg.trainer.class_weight}"

@@ -315,7 +315,7 @@ def test_a_csv_cell_of_several_classes_is_a_row_of_them(tmp_path, caplog):
     assert index.multi.tolist() == [[1, 1], [0, 1], [0, 0], [1, 0]]
     assert index.labels.tolist() == [0, 1, -1, 0]  # the rarest class of each, to stratify by
     assert [index.label_names(i) for i in range(4)] == ["cat|owl", "owl", "", "cat"]
-    assert "data.class_names leaves out classes the label cells name: 'bird' (1 image)." in caplog.text
+    assert "data.class_names leaves out classes the labels name: 'bird' (1 image)." in caplog.text
     with pytest.raises(RunnerError, match="data.label_mode=multi_hot: reads several classes per image"):
         replace(source, labels_from=LabelsFrom.parent).index()
     with pytest.raises(RunnerError, match="data.label_separator='': separates nothing"):
@@ -585,6 +585,34 @@ def test_generator_source_checks_the_signature():
         RunnerError, match=r"10 shape \(12, 12, 3\) differs from the element signature \(None, None, 1\),"
     ):
         gray.index()  # the channels it declares still hold
+
+
+def tagged(n: int = 6):
+    """A generator source of several classes per image: a list of them (empty: none)."""
+    tags = [["sky", 2], ["sky"], [], ("sea", "sky"), np.array([2]), [2, "sea"]]
+    for i in range(n):
+        yield np.full((8, 8, 3), 40 * i, dtype=np.uint8), tags[i % len(tags)]
+
+
+def test_a_generators_lists_of_classes_are_rows_of_them():
+    index = GeneratorSource(fn="test_sources:tagged", label_mode=LabelMode.multi_hot).index()
+    assert index.class_names == ["2", "sea", "sky"]  # numbers as names, shortest first
+    assert index.multi.tolist() == [[1, 0, 1], [0, 0, 1], [0, 0, 0], [0, 1, 1], [1, 0, 0], [1, 1, 0]]
+    # A list for one class per image is refused with where it goes; a table, for several.
+    with pytest.raises(
+        RunnerError, match=r"label of element 0 is \[1, 0\], not one class: .*multi_hot and a list"
+    ):
+        GeneratorSource(fn="test_sources:pairs").index()
+    with pytest.raises(
+        RunnerError, match=r"label of element 0 has shape \(1, 2\): with data.label_mode=multi_hot"
+    ):
+        GeneratorSource(
+            fn="test_sources:pairs", kwargs={"table": True}, label_mode=LabelMode.multi_hot
+        ).index()
+
+
+def pairs(table: bool = False):
+    yield np.zeros((8, 8, 3), np.uint8), [[1, 0]] if table else [1, 0]
 
 
 def test_generator_kwargs_its_function_does_not_take_are_said_against_its_signature():

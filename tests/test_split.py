@@ -107,7 +107,7 @@ def test_several_classes_per_image_split_by_their_rarest_and_are_each_covered(ca
 
     # 'rare' comes only beside 'common': split by the first class, it could all land in training.
     cells = ["common rare"] * 10 + ["common"] * 70 + ["other"] * 20
-    names, rarest, multi = multi_labels_of(cells, None, " ")
+    names, rarest, multi = multi_labels_of([cell.split() for cell in cells], None)
     assert names == ["common", "other", "rare"]
     index = FileIndex([f"{i}.png" for i in range(100)], rarest, names, multi=multi)
     for seed in range(10):

@@ -254,7 +254,11 @@ class GlobSource(GlobData):
                     f"cell, and data.labels_from={self.labels_from.value} gives one. Set "
                     f"data.labels_from=csv data.labels_csv=FILE."
                 )
-            names, labels, multi = multi_labels_of(values, self.class_names, self.label_separator)
+            cells = [
+                [name.strip() for name in value.split(self.label_separator) if name.strip()]
+                for value in values
+            ]
+            names, labels, multi = multi_labels_of(cells, self.class_names)
             bad_labels = {}
         else:
             names, labels, bad_labels = labels_of(values, self.class_names)

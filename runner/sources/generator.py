@@ -17,9 +17,9 @@ import numpy as np
 
 from runner.errors import RunnerError
 from runner.functions import call_with_kwargs, load_function
-from runner.schemas.data import GeneratorData
+from runner.schemas.data import GeneratorData, LabelMode
 from runner.sources.index import FileIndex, require_every_class
-from runner.sources.labels import labels_of
+from runner.sources.labels import labels_of, multi_labels_of
 
 
 def as_uint8(image: np.ndarray, value_range: list[float]) -> np.ndarray:
@@ -49,6 +49,7 @@ class GeneratorSource(GeneratorData):
     def index(self) -> FileIndex:
         shape = tuple(self.element_shape) if self.element_shape else None
         names, arrays, values, bad = [], [], [], {}
+        several = self.label_mode == LabelMode.multi_hot
         brightest = None  # of the float images: all at most 1 means they are 0-1, not 0-255
         held, most = 0, room()
         elements = call_with_kwargs(load_function(self.fn, "data.fn"), self.fn, "data.fn", self.kwargs)
@@ -77,16 +78,26 @@ class GeneratorSource(GeneratorData):
                 sizes_only = shape[-1] == image.shape[-1] and len(shape) == image.ndim
                 hint = f" (data.element_shape=[null,null,{shape[-1]}] takes any size)" if sizes_only else ""
                 bad[i] = f"shape {image.shape} differs from the element signature {shape}{hint}"
-            if np.ndim(element[1]) != 0:
+            if several:  # the image's classes: a list of names or numbers (none: an empty list)
+                if np.ndim(element[1]) > 1:
+                    raise RunnerError(
+                        f"data.fn={self.fn}: the label of element {i} has shape {np.shape(element[1])}: "
+                        f"with data.label_mode=multi_hot, yield a list of the image's classes."
+                    )
+                value = element[1] if np.ndim(element[1]) else [element[1]]
+                values.append([str(np.asarray(name).item()) for name in value])
+            elif np.ndim(element[1]) != 0:
                 raise RunnerError(
                     f"data.fn={self.fn}: the label of element {i} is {np.asarray(element[1]).tolist()}, "
                     f"not one class: yield a class name or number (for a one-hot label, its argmax; "
-                    f"data.label_mode=categorical makes them one-hot for the model)."
+                    f"data.label_mode=categorical makes them one-hot for the model; several "
+                    f"classes per image: data.label_mode=multi_hot and a list of them)."
                 )
+            else:
+                values.append(str(np.asarray(element[1]).item()))
             names.append(f"{self.fn}[{i}]")
             arrays.append(image)
             held += image.nbytes
-            values.append(str(np.asarray(element[1]).item()))
         if not arrays:
             raise RunnerError(f"data.fn={self.fn}: yielded no elements.")
         if brightest is not None and brightest <= 1 < self.value_range[1]:
@@ -95,7 +106,12 @@ class GeneratorSource(GeneratorData):
                 f"and data.value_range={list(self.value_range)} reads them as 0-255: they would train "
                 f"as black images. Add data.value_range=[0,1]."
             )
-        class_names = self.class_names or sorted(set(values), key=lambda v: (len(v), v))
-        class_names, labels, bad_labels = labels_of(values, class_names)
-        index = FileIndex(names, labels, class_names, arrays=arrays)
+        found = {v for value in values for v in value} if several else set(values)
+        class_names = self.class_names or sorted(found, key=lambda v: (len(v), v))  # '2' before '10'
+        multi, bad_labels = None, {}
+        if several:
+            class_names, labels, multi = multi_labels_of(values, class_names)
+        else:
+            class_names, labels, bad_labels = labels_of(values, class_names)
+        index = FileIndex(names, labels, class_names, arrays=arrays, multi=multi)
         return require_every_class(index.without({**bad_labels, **bad}))

@@ -29,25 +29,24 @@ def labels_of(values: list[str], class_names: list[str] | None) -> tuple[list[st
 
 
 def multi_labels_of(
-    values: list[str], class_names: list[str] | None, separator: str
+    cells: list[list[str]], class_names: list[str] | None
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """``labels_of`` for cells of several classes ('cat dog'): class names, each image's rarest
-    class (to stratify by; -1 for none) and its (images, classes) 0/1 row. An empty cell is an
-    image of none of the classes: the negative examples that teach a model to say no to each.
-    ``class_names`` picks the classes to learn: the others are left out of the rows (said, with
-    their counts, as a typo would be one of them), and their images kept with the rest."""
-    cells = [[name.strip() for name in value.split(separator) if name.strip()] for value in values]
+    """``labels_of`` for images of several classes each (a CSV cell's, a generator's list): class
+    names, each image's rarest class (to stratify by; -1 for none) and its (images, classes) 0/1
+    row. No class is an image of none of them: the negative examples that teach a model to say
+    no to each. ``class_names`` picks the classes to learn: the others are left out of the rows
+    (said, with their counts, as a typo would be one of them), and their images kept."""
     names = list(class_names) if class_names else sorted({name for cell in cells for name in cell})
     warn_alike(names)
     lookup = {name: i for i, name in enumerate(names)}
     others = Counter(name for cell in cells for name in cell if name not in lookup)
     if others:
         log.warning(
-            "data.class_names leaves out classes the label cells name: %s. Their images keep the "
+            "data.class_names leaves out classes the labels name: %s. Their images keep the "
             "classes of data.class_names they have, or none; a typo would be among these",
             some([f"'{name}' ({counted(n, 'image')})" for name, n in others.most_common()]),
         )
-    multi = np.zeros((len(values), len(names)), np.uint8)
+    multi = np.zeros((len(cells), len(names)), np.uint8)
     for i, cell in enumerate(cells):
         multi[i, [lookup[name] for name in cell if name in lookup]] = 1
     counts = multi.sum(axis=0)
