@@ -111,15 +111,14 @@ class SweepRun(Callback):
         from runner import record
 
         client = mlflow.MlflowClient()
-        query = f"tags.`mlflow.parentRunId` = '{parent}'"
-        jobs = client.search_runs([self.experiment], query)
+        jobs = jobs_under(client, self.experiment, parent)
         if not ended and any(job.info.status == "RUNNING" for job in jobs):
             # Interrupted, with jobs in a launcher's worker processes, which go with this one
             # before each could end its run: none of them runs on after the sweep.
             for job in jobs:
                 if job.info.status == "RUNNING":
                     client.set_terminated(job.info.run_id, "KILLED")
-            jobs = client.search_runs([self.experiment], query)
+            jobs = jobs_under(client, self.experiment, parent)
         rows = ranked(superseded_left_out(jobs, self.fixed), self.monitor, self.fixed)
         header = ["rank", self.monitor, "status", "run_id", "overrides"]
         client.log_text(parent, record.csv_text(header, rows), "sweep/summary.csv")
@@ -153,6 +152,21 @@ def new_sweep_run(config: DictConfig, again: str, experiment_id: str) -> str:
         **users_tags(config.tracking),
     }
     return mlflow.MlflowClient().create_run(experiment_id, tags=tags, run_name="sweep").info.run_id
+
+
+def jobs_under(
+    store: Any, experiment: str, parent: str, newest_first: bool = False, page: int = 1000
+) -> list:
+    """Every run under sweep run ``parent``, page by page: MLflow's search gives at most ``page`` at
+    a time (1,000 unless asked), and a long study has more jobs than that."""
+    query = f"tags.`mlflow.parentRunId` = '{parent}'"
+    order = ["attributes.start_time DESC"] if newest_first else None
+    found, token = [], None
+    while True:
+        runs = store.search_runs([experiment], query, max_results=page, order_by=order, page_token=token)
+        found += runs
+        if not (token := runs.token):
+            return found
 
 
 def fixed_keys(overrides: list[str]) -> set[str]:

@@ -18,7 +18,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from runner.errors import RunnerError
-from runner.sweep import JOB_TAG, PARENT, fixed_keys, job_of, result_of
+from runner.sweep import JOB_TAG, PARENT, fixed_keys, job_of, jobs_under, result_of
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +73,7 @@ def earlier_run(tracking: DictConfig, overrides: list[str], number: int) -> Any:
     parent = store.get_run(os.environ[PARENT])
     words = shlex.split(parent.data.tags.get("runner.command", ""))  # python -m runner[.rerun ID] -m ...
     fixed = fixed_keys(words[words.index("-m", 3) + 1 :] if "-m" in words[3:] else [])
-    query = f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
-    latest_first = store.search_runs(
-        [parent.info.experiment_id], query, order_by=["attributes.start_time DESC"]
-    )
+    latest_first = jobs_under(store, parent.info.experiment_id, parent.info.run_id, newest_first=True)
     same = [
         run
         for run in latest_first

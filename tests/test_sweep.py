@@ -150,6 +150,29 @@ def test_an_interrupted_sweep_continues_where_it_stopped_with_the_metrics_of_one
     assert summary.startswith("runner: error: 3 jobs of this sweep failed")
 
 
+def test_every_job_of_a_sweep_is_read_however_many_pages_it_takes(tmp_path):
+    # MLflow's search gives 1,000 runs at a time: a longer study's ranking left jobs out, and its
+    # continue ran finished jobs again. Pages of 2 here stand for pages of 1,000.
+    import mlflow
+
+    from runner.sweep import jobs_under
+
+    store = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = store.create_experiment("runner")
+    parent = store.create_run(experiment).info.run_id
+    started = itertools.count(int(time.time() * 1000), 1000)
+    jobs = [
+        store.create_run(
+            experiment, start_time=next(started), tags={"mlflow.parentRunId": parent}
+        ).info.run_id
+        for _ in range(5)
+    ]
+    store.create_run(experiment)  # no job of it
+    assert sorted(run.info.run_id for run in jobs_under(store, experiment, parent, page=2)) == sorted(jobs)
+    newest = jobs_under(store, experiment, parent, newest_first=True, page=2)
+    assert [run.info.run_id for run in newest] == jobs[::-1]
+
+
 def test_a_resumed_sweep_finds_each_jobs_run_and_ranks_a_job_refused_then_run_once(tmp_path, monkeypatch):
     # A job refused before its run started (record_refusal: no output folder) runs again when the
     # sweep is resumed; it is then ranked by its new run alone. Another job's run is found by its
