@@ -91,11 +91,17 @@ def parameters(fn: object) -> list[str]:
     return [p for p in inspect.signature(fn).parameters if p not in ("self", "args", "kwargs")]
 
 
+# What ``fit`` passes every model builder itself (``fit.MODEL_ARGS``): no config key to suggest.
+PASSED_TO_MODELS = ("input_shape", "num_classes", "augmentation", "multi_label")
+
+
 def no_such_parameter(key: str, target: str, params: list[str]) -> RunnerError:
     """``key`` (a full config key) names no parameter of ``target``: the closest and the list."""
     name = key.rpartition(".")[2]
+    settable = [param for param in params if param not in PASSED_TO_MODELS]
+    suggestion = closest(name, settable)
     return RunnerError(
-        f"{key}: {target} has no parameter '{name}'.{closest(name, params)} It takes: {', '.join(params)}."
+        f"{key}: {target} has no parameter '{name}'.{suggestion} It takes: {', '.join(settable)}."
     )
 
 

@@ -22,7 +22,7 @@ from runner.backup import Backup
 from runner.callbacks import callbacks, interrupts_between_batches
 from runner.checks import check_validation
 from runner.decode import Decoder
-from runner.errors import RunnerError, keras_said
+from runner.errors import PASSED_TO_MODELS, RunnerError, keras_said
 from runner.schemas.data import LabelMode
 from runner.schemas.trainer import Precision, Schedule
 from runner.scores import THRESHOLD, log_evaluation, log_mistakes
@@ -30,8 +30,7 @@ from runner.sources import FileIndex
 from runner.targets import build, check
 
 log = logging.getLogger(__name__)
-# What ``fit`` passes every model builder.
-MODEL_ARGS = {"input_shape", "num_classes", "augmentation", "multi_label"}
+MODEL_ARGS = set(PASSED_TO_MODELS)  # what ``fit`` passes every model builder
 
 
 def not_retracing(record: logging.LogRecord) -> bool:

@@ -133,6 +133,11 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
             ],
             ["trainer.optimizer.momentm: keras.optimizers.SGD has no parameter", "Did you mean 'momentum'?"],
         ),
+        # What the runner passes a model itself (input_shape, num_classes, ...) is not offered.
+        (
+            ["data=digits", "model=application", "model.dense=64"],
+            ["model.dense: runner.models.application has no parameter 'dense'. It takes: name, weights, "],
+        ),
         (
             ["data=digits", "+aug.ops.code={_target_: keras.layers.Lambda, function: print}"],
             ["aug.ops.code._target_=keras.layers.Lambda: not allowed; it runs Python code"],
