@@ -82,13 +82,21 @@ PRESETS = {
     },
     "tune": {"hydra.sweeper.n_trials": 20, "hydra.sweeper.direction": "maximize"},
     "cv": {"data.folds": 5, "hydra.sweeper.params": {"data.fold": "range(5)"}},
+    "multilabel": {
+        "data.label_mode": "multi_hot",
+        "trainer.monitor": "val_auc",
+        "aug.ops.flip.mode": "horizontal",
+    },
 }
+# What each preset needs from its command (its header comment's), if not data.path.
+NEEDS = {"multilabel": ("data.pattern=/photos/*.jpg", "data.labels_csv=/photos/labels.csv")}
 
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_every_experiment_composes(name, tmp_path):
     assert {path.stem for path in (REPO / "experiments").glob("*.yaml")} == set(PRESETS)
-    result = run_cli(f"experiment={name}", "data.path=/photos", "--cfg", "all", cwd=tmp_path)
+    needs = NEEDS.get(name, ("data.path=/photos",))
+    result = run_cli(f"experiment={name}", *needs, "--cfg", "all", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     cfg = OmegaConf.create(result.stdout)
     assert {key: OmegaConf.select(cfg, key) for key in PRESETS[name]} == PRESETS[name]
