@@ -54,8 +54,8 @@ def listed(
     model's classes (several to a cell, split by ``separator``, for a multi-label model). A label
     the model has no class for is an error, as a folder would be; a row whose file is missing is
     skipped."""
-    from runner.sources.files import listed_path, read_csv
     from runner.sources.index import FileIndex
+    from runner.sources.labels_csv import listed_path, read_csv
 
     rows = read_csv(csv_path, {"--path-column": path_column, "--label-column": label_column})
     cells = [

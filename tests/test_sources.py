@@ -299,7 +299,7 @@ def test_a_glob_over_what_runs_write_in_the_working_directory_is_refused(tmp_pat
 def test_a_csv_cell_of_several_classes_is_a_row_of_them(tmp_path, caplog):
     for name in ("a", "b", "c", "d"):
         write_image(tmp_path / f"{name}.png")
-    lines = ["path,label", "a.png,cat|owl", "b.png, owl ", "c.png,", "d.png,cat|bird"]
+    lines = ["path,label", "a.png,cat|owl", "b.png, owl ", "c.png,", "d.png,cat|bird", "a.png,owl| cat"]
     (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
     source = GlobSource(
         pattern=str(tmp_path / "*.png"),

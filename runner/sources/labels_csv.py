@@ -1,0 +1,90 @@
+"""``data.labels_csv``: reading a labels CSV as people write them (commas, semicolons or tabs,
+Excel's UTF-8 or not, Windows paths, paths relative to the wrong folder, files listed twice), for
+``data=glob`` and for ``runner.evaluate``'s CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from runner.errors import RunnerError, closest
+
+log = logging.getLogger(__name__)
+
+
+def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
+    """Rows of ``path``, separated by commas, semicolons or tabs (whichever its header line has
+    most of); a missing column is an error that names the setting (``columns``: setting -> column)
+    and the columns the file has."""
+    if not path.is_file():
+        raise RunnerError(f"data.labels_csv: '{path}' does not exist.")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:  # Excel's plain "CSV" on Windows is cp1252, not UTF-8
+        line = data[: err.start].count(b"\n") + 1
+        raise RunnerError(
+            f"'{path}': not UTF-8 text (byte 0x{err.object[err.start]:02x} on line {line}). Save it as "
+            f'UTF-8 (Excel: "CSV UTF-8"), or convert it: iconv -f cp1252 -t utf-8 {path.name} > utf8.csv'
+        ) from err
+    header = text.partition("\n")[0]
+    # Excel writes ";" where the decimal mark is a comma (most of Europe); "\t" for tab-separated.
+    delimiter = max(",;\t", key=header.count)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    found = list(reader.fieldnames or [])
+    for key, column in columns.items():
+        if column not in found:
+            raise RunnerError(
+                f"{key}={column}: no such column in '{path}'.{closest(column, found)} "
+                f"Set {key} to one of its columns: {', '.join(found)}."
+            )
+    return list(reader)
+
+
+def refuse_cwd_relative(rows: list[dict[str, str]], column: str, csv_path: Path) -> None:
+    """No row's file is where the CSV says, relative to its own folder: if they are there relative
+    to the working directory instead (``photos/cat/1.jpg`` in ``photos/labels.csv``), say so."""
+    written = [row[column].strip() for row in rows[:100]]
+    if any(Path(p).is_file() and not listed_path(csv_path.parent, p).is_file() for p in written):
+        raise RunnerError(
+            f"data.labels_csv={csv_path}: its paths are read relative to its own folder "
+            f"({csv_path.parent}), and none of its files is there; they are relative to the working "
+            f"directory. Write them relative to the CSV's folder (e.g. "
+            f"{os.path.relpath(Path(written[0]).resolve(), csv_path.parent)}), or move the CSV."
+        )
+
+
+def listed_path(folder: Path, written: str) -> Path:
+    """A CSV's path, relative to the CSV's folder. A CSV written on Windows has backslashes, which
+    are no separator here: if no file has the path as written, its '/' form is the one meant."""
+    path = (folder / written).resolve()
+    if "\\" in written and not path.exists():
+        return (folder / written.replace("\\", "/")).resolve()
+    return path
+
+
+def unique_rows(entries: dict[str, list[tuple[str, str]]]) -> Iterator[tuple[str, tuple[str, str], str]]:
+    """(path, (label, split), why it is left out or '') once per file the CSV lists.
+
+    A file listed twice would be trained on twice, or land in both the training and the
+    validation split (a leak): repeats that agree count once, and a file whose rows disagree on
+    its label or split is left out, since which row is right is not ours to guess."""
+    repeated = [path for path, rows in entries.items() if len(rows) > 1 and len(set(rows)) == 1]
+    if repeated:
+        log.warning(
+            "data.labels_csv lists %d files more than once (e.g. %s); each is used once",
+            len(repeated),
+            repeated[0],
+        )
+    for path, rows in entries.items():
+        labels, splits = (list(dict.fromkeys(column)) for column in zip(*rows, strict=True))
+        if len(labels) > 1:
+            yield path, rows[0], f"different labels in data.labels_csv: {', '.join(labels)}; keep one row"
+        elif len(splits) > 1:
+            yield path, rows[0], f"different splits in data.split_column: {', '.join(splits)}; keep one row"
+        else:
+            yield path, rows[0], ""
