@@ -231,17 +231,6 @@ def trained(photos, tmp_path_factory) -> tuple[Path, str]:
     return cwd, run.info.run_id
 
 
-@pytest.fixture(scope="session")
-def multi_trained(tmp_path_factory) -> tuple[Path, str, dict[str, set[str]]]:
-    """A working directory whose store holds a multi-label model (``data.label_mode=multi_hot``,
-    classes separated by '|') trained on ``squares_folder`` in ``squares/``; its run id, and each
-    file's classes."""
-    cwd = tmp_path_factory.mktemp("multi")
-    truth = squares_folder(cwd / "squares", separator="|")
-    run = train_cli(*MULTI_LABEL, "trainer.epochs=8", cwd=cwd)
-    return cwd, run.info.run_id, truth
-
-
 # A run on squares_folder(cwd / "squares", separator="|"), from cwd.
 MULTI_LABEL = (
     "data=glob",
@@ -252,6 +241,17 @@ MULTI_LABEL = (
     "data.label_separator=|",
     "data.image_size=[32,32]",
 )
+
+
+@pytest.fixture(scope="session")
+def multi_trained(tmp_path_factory) -> tuple[Path, str, dict[str, set[str]]]:
+    """A working directory whose store holds a multi-label model (``data.label_mode=multi_hot``,
+    classes separated by '|') trained on ``squares_folder`` in ``squares/``; its run id, and each
+    file's classes."""
+    cwd = tmp_path_factory.mktemp("multi")
+    truth = squares_folder(cwd / "squares", separator="|")
+    run = train_cli(*MULTI_LABEL, "trainer.epochs=8", cwd=cwd)
+    return cwd, run.info.run_id, truth
 
 
 def damaged_copy(photos: Path, folder: Path) -> Path:

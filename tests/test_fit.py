@@ -4,7 +4,6 @@ several classes per image."""
 from __future__ import annotations
 
 import csv
-import io
 import re
 import subprocess
 import sys
@@ -129,10 +128,8 @@ def test_several_classes_per_image_train_a_sigmoid_each_and_are_scored_per_class
     assert model.output_shape == (None, 3) and model.layers[-1].activation.__name__ == "sigmoid"
 
     def table(path: str) -> list[dict]:
-        folder = Path(tempfile.mkdtemp())
-        return list(
-            csv.DictReader(io.StringIO(Path(store.download_artifacts(run_id, path, str(folder))).read_text()))
-        )
+        local = store.download_artifacts(run_id, path, tempfile.mkdtemp())
+        return list(csv.DictReader(Path(local).read_text().splitlines()))
 
     split = {Path(row["path"]).name: row for row in table("data/split.csv")}
     # Each file's classes, in class order, joined as its CSV joins them (a labels CSV again).
