@@ -55,33 +55,29 @@ def listed(
     the model has no class for is an error, as a folder would be; a row whose file is missing is
     skipped."""
     from runner.sources.index import FileIndex
+    from runner.sources.labels import classes_in, multi_labels_of
     from runner.sources.labels_csv import listed_path, read_csv
 
     rows = read_csv(csv_path, {"--path-column": path_column, "--label-column": label_column})
     cells = [
-        [name.strip() for name in row[label_column].split(separator) if name.strip()]
-        if separator
-        else [row[label_column].strip()]
-        for row in rows
+        classes_in(row[label_column], separator) if separator else [row[label_column].strip()] for row in rows
     ]
     unknown = sorted({name for cell in cells for name in cell} - set(class_names))
     if unknown:
         raise not_classes(csv_path, "label", unknown, class_names, "Leave those rows out.")
-    paths, labels, skipped = [], [], []
+    paths, found, skipped = [], [], []
     for row, cell in zip(rows, cells, strict=True):
         path = listed_path(csv_path.parent, row[path_column].strip())
         if path.is_file():
             paths.append(str(path))
-            labels.append([class_names.index(name) for name in cell])
+            found.append(cell)
         else:
             skipped.append((str(path), f"listed in {csv_path.name} but the file does not exist"))
     if separator is None:
-        return FileIndex(paths, np.array(labels, dtype=np.int32).reshape(-1), class_names, skipped)
-    multi = np.zeros((len(paths), len(class_names)), np.uint8)
-    for i, classes in enumerate(labels):
-        multi[i, classes] = 1
-    first = np.argmax(multi, axis=1).astype(np.int32)  # unused: the rows are the truth
-    return FileIndex(paths, first, class_names, skipped, multi=multi, separator=separator)
+        labels = np.array([class_names.index(name) for (name,) in found], dtype=np.int32)
+        return FileIndex(paths, labels, class_names, skipped)
+    _, rarest, multi = multi_labels_of(found, class_names)
+    return FileIndex(paths, rarest, class_names, skipped, multi=multi, separator=separator)
 
 
 def one_class_each(index: Any, ranked: list, top: int) -> tuple:
@@ -180,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
     from runner.memory import keep_freed_memory
-    from runner.predict import decoder_of, load, predictions, run_of, run_record
+    from runner.predict import decoder_of, load, predictions, run_of, run_record, several_per_image
     from runner.sources.folders import folder
     from runner.stored import client
 
@@ -197,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
         store = client(args.tracking_uri)
         run_id = run_of(store, args.run_id)
         trained, stored, class_names = run_record(store, run_id)
-        several = stored["data"].get("label_mode") == "multi_hot"
+        several = several_per_image(stored["data"])
         if several and not table:
             raise RunnerError(
                 f"{args.folder}: run {run_id} is multi-label (data.label_mode=multi_hot), and class "

@@ -20,6 +20,7 @@ from typing import Any
 
 from runner.cli import RUN_HELP, described
 from runner.errors import RunnerError
+from runner.predict import several_per_image
 from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD
 
@@ -34,7 +35,6 @@ def export(model: Any, class_names: list[str], data: dict, out: Path, fmt: str, 
     model.export(str(target), format=keras_format, verbose=False)
     _, height, width, channels = model.inputs[0].shape
     binary = model.outputs[0].shape[-1] == 1
-    several = data.get("label_mode") == "multi_hot"
     decode = {key: data[key] for key in ("image_size", "color_mode", "interpolation") if key in data}
     decode |= {key: data.get(key, False) for key in ("crop_to_aspect_ratio", "pad_to_aspect_ratio")}
     record = {
@@ -47,7 +47,7 @@ def export(model: Any, class_names: list[str], data: dict, out: Path, fmt: str, 
             if binary
             else "sigmoids: each class's own probability, in class_names order; the classes at "
             f"{THRESHOLD} or more are the image's"
-            if several
+            if several_per_image(data)
             else "softmax: one probability per class, in class_names order"
         ),
         "class_names": class_names,

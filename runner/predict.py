@@ -29,7 +29,7 @@ from omegaconf import OmegaConf
 
 from runner.cli import BATCH_HELP, RUN_HELP, positive_int
 from runner.errors import RunnerError, some
-from runner.schemas.data import IMAGE_EXTENSIONS, DataConfig
+from runner.schemas.data import IMAGE_EXTENSIONS, DataConfig, LabelMode
 from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD
 
@@ -70,6 +70,11 @@ def decoder_of(data: dict) -> Any:
 
     schema = OmegaConf.structured(DataConfig)
     return Decoder.of(OmegaConf.merge(schema, {key: value for key, value in data.items() if key in schema}))
+
+
+def several_per_image(data: dict) -> bool:
+    """Whether a run's stored ``data`` config trained several classes per image (``multi_hot``)."""
+    return data.get("label_mode") == LabelMode.multi_hot.value
 
 
 def run_of(store: Any, reference: str) -> str:
@@ -244,8 +249,7 @@ def main(argv: list[str] | None = None) -> None:
         model = load(store, run, args.best)
         out = csv.writer(sys.stdout, lineterminator="\n")
         out.writerow(["path", "class", "probability"])
-        several = stored["data"].get("label_mode") == "multi_hot"
-        top = args.top or (None if several else 1)
+        top = args.top or (None if several_per_image(stored["data"]) else 1)
         for path, label, probability in predictions(
             model, class_names, decoder_of(stored["data"]), files, args.batch, top
         ):

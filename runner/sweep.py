@@ -236,22 +236,19 @@ def ranked(jobs: list, monitor: str, fixed: set[str]) -> list[list]:
     of their last epoch."""
     lowest = "loss" in monitor
     overrides = [job_of(job, fixed) for job in jobs]
-
-    def value(job: Any) -> float | None:
-        return result_of(job, monitor)
-
+    values = [result_of(job, monitor) for job in jobs]
     order = sorted(
         range(len(jobs)),
         key=lambda i: (
             jobs[i].info.status != "FINISHED",
-            value(jobs[i]) is None,
-            (1 if lowest else -1) * (value(jobs[i]) or 0.0),
+            values[i] is None,
+            (1 if lowest else -1) * (values[i] or 0.0),
         ),
     )
     return [
         [
             rank + 1,
-            "" if value(jobs[i]) is None else value(jobs[i]),
+            "" if values[i] is None else values[i],
             jobs[i].info.status,
             jobs[i].info.run_id,
             " ".join(overrides[i]),

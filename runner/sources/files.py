@@ -20,7 +20,7 @@ from runner.errors import RunnerError, counted
 from runner.schemas.data import GlobData, LabelMode, LabelsFrom
 from runner.sources.folders import RUNNERS_OWN, SPLIT_FOLDERS, SPLIT_SETTINGS
 from runner.sources.index import FileIndex, require_every_class, text_names
-from runner.sources.labels import labels_of, multi_labels_of
+from runner.sources.labels import classes_in, labels_of, multi_labels_of
 from runner.sources.labels_csv import listed_path, read_csv, refuse_cwd_relative, unique_rows
 from runner.sources.verify import check
 
@@ -140,10 +140,7 @@ class GlobSource(GlobData):
         twice as 'cat dog' and 'dog cat' has one label)."""
         if self.label_mode != LabelMode.multi_hot:
             return cell.strip()
-        return self.label_separator.join(sorted(self.classes_in(cell)))
-
-    def classes_in(self, cell: str) -> list[str]:
-        return [name.strip() for name in cell.split(self.label_separator) if name.strip()]
+        return self.label_separator.join(sorted(classes_in(cell, self.label_separator)))
 
     def label_values(self, files: list[str]) -> list[str]:
         if self.labels_from == LabelsFrom.parent:
@@ -188,7 +185,8 @@ class GlobSource(GlobData):
                     f"cell, and data.labels_from={self.labels_from.value} gives one. Set "
                     f"data.labels_from=csv data.labels_csv=FILE."
                 )
-            names, labels, multi = multi_labels_of(list(map(self.classes_in, values)), self.class_names)
+            cells = [classes_in(value, self.label_separator) for value in values]
+            names, labels, multi = multi_labels_of(cells, self.class_names)
             bad_labels = {}
         else:
             names, labels, bad_labels = labels_of(values, self.class_names)

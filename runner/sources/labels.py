@@ -28,6 +28,11 @@ def labels_of(values: list[str], class_names: list[str] | None) -> tuple[list[st
     return names, labels, bad
 
 
+def classes_in(cell: str, separator: str) -> list[str]:
+    """The classes a label cell names ('cat dog'), stripped; none for an empty cell."""
+    return [name.strip() for name in cell.split(separator) if name.strip()]
+
+
 def multi_labels_of(
     cells: list[list[str]], class_names: list[str] | None
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
