@@ -147,8 +147,9 @@ def log_input(index: FileIndex) -> None:
     from mlflow.data.meta_dataset import MetaDataset
 
     h = hashlib.sha256()
-    for i, path in enumerate(index.paths):  # the class numbers single-label runs always hashed
-        label = index.labels[i] if index.multi is None else index.label_names(i)
+    # The class numbers, as single-label runs always hashed them; the classes of a multi-label one.
+    labels = index.labels.tolist() if index.multi is None else map(index.label_names, range(len(index)))
+    for path, label in zip(index.paths, labels, strict=True):
         h.update(f"{path}\0{label}\n".encode())
     if index.arrays is None:
         root = os.path.commonpath(index.paths)
