@@ -66,7 +66,7 @@ def split_by_placement(cfg: DictConfig, seed: int, label_mode: LabelMode) -> tup
     """(layers for the tf.data pipeline, layers for the front of the model)."""
     stack = layers(cfg, seed)
     mixing = [type(layer).__name__ for layer in stack if mixes_labels(layer)]
-    if mixing and label_mode not in (LabelMode.categorical, LabelMode.multi_hot):
+    if mixing and label_mode not in (LabelMode.categorical, LabelMode.multi_hot, LabelMode.regression):
         raise RunnerError(f"aug: {', '.join(mixing)} mixes one-hot labels; set data.label_mode=categorical.")
     if cfg.placement == Placement.pipeline:
         return stack, []

@@ -48,33 +48,46 @@ def check(out: Path, overrides: list[str]) -> None:
 
 
 def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str]) -> str:
-    """Per class and split, then what to look at: skipped files, copies, imbalance."""
-    from runner.record import class_counts
+    """Per class and split (a regression's numbers per split), then what to look at: skipped
+    files, copies, imbalance."""
+    from runner.record import NUMBER_COLUMNS, class_counts, number_summary
 
     index = data.index
-    parts, per_class = class_counts(data)
-    width = max(len(name) for name in [*index.class_names, "class"])
-    lines = [f"{'class':<{width}}  " + "  ".join(f"{part:>6}" for part in parts)]
-    for name, *row in per_class:
-        lines.append(f"{name:<{width}}  " + "  ".join(f"{n:>6}" for n in row))
-    lines.append(f"{'all':<{width}}  " + "  ".join(f"{counts[f'data.count.{p}']:>6}" for p in parts))
+    parts = ("train", "val", "test") if data.test is not None else ("train", "val")
+    if index.numbers is None:
+        all_parts = ["all", *(counts[f"data.count.{p}"] for p in parts)]
+        lines = aligned(["class", *parts], [*class_counts(data, parts), all_parts])
+        found = f"in {len(index.class_names)} classes"
+    else:
+        lines = aligned(NUMBER_COLUMNS, number_summary(data, parts))
+        found = f"with numbers from {index.numbers.min():.7g} to {index.numbers.max():.7g}"
     copies = counted(
         counts["data.count.duplicates"], "byte-identical extra copy", "byte-identical extra copies"
     )
     lines.append(
-        f"{len(index)} images in {len(index.class_names)} classes; {counts['data.count.skipped']} "
-        f"skipped, {copies}; written to {out}/"
+        f"{len(index)} images {found}; {counts['data.count.skipped']} skipped, {copies}; written to {out}/"
     )
     lines.append(sizes(index, data.input_shape))
     trained = index.members[data.split == "train"].sum(axis=0)
-    # Class weights are for one class per image (refused with several: checks.check_labels).
-    if index.multi is None and trained.min() and trained.max() / trained.min() >= IMBALANCE:
+    # Class weights are for one class per image (refused with several, or numbers: checks.check_labels).
+    single = index.multi is None and index.numbers is None
+    if single and trained.min() and trained.max() / trained.min() >= IMBALANCE:
         lines.append(
             f"imbalanced: {index.class_names[trained.argmax()]} has {trained.max()} training images, "
             f"{index.class_names[trained.argmin()]} {trained.min()}; consider trainer.class_weight=balanced"
         )
     lines.append(f"train on them: {shell_join(['python', '-m', 'runner', *overrides])}")
     return "\n".join(lines)
+
+
+def aligned(header: list[str], rows: list[list]) -> list[str]:
+    """A table's lines: the first column left-aligned to its longest entry, the others right."""
+    width = max(len(str(row[0])) for row in [header, *rows])
+    rest = max(6, *(len(str(value)) for row in [header, *rows] for value in row[1:]))
+    return [
+        f"{row[0]!s:<{width}}  " + "  ".join(f"{value!s:>{rest}}" for value in row[1:])
+        for row in [header, *rows]
+    ]
 
 
 def sizes(index: Any, shape: tuple[int, int, int]) -> str:

@@ -169,6 +169,9 @@ def check_labels(cfg: DictConfig, index: FileIndex) -> None:
             "(data=glob data.labels_from=csv data.labels_csv=FILE, cells like 'cat dog') or a "
             "generator's lists (data=generator); a class folder gives one."
         )
+    if mode == LabelMode.regression:
+        check_regression(cfg, index)
+        return
     if mode == LabelMode.multi_hot and (top_k or cfg.trainer.class_weight):
         setting = f"trainer.top_k={top_k}" if top_k else f"trainer.class_weight={cfg.trainer.class_weight}"
         raise RunnerError(
@@ -196,6 +199,29 @@ def check_labels(cfg: DictConfig, index: FileIndex) -> None:
     check_saved_outputs(cfg.model, 1 if mode == LabelMode.binary else num_classes)
 
 
+def check_regression(cfg: DictConfig, index: FileIndex) -> None:
+    """What a number per image takes: numbers from a source that reads them (class folders give
+    classes), and none of the settings that are about classes."""
+    if index.numbers is None:
+        raise RunnerError(
+            "data.label_mode=regression: reads a number per image from a CSV's label cell "
+            "(data=glob data.labels_from=csv data.labels_csv=FILE), a file's name (data=glob "
+            "data.labels_from=regex) or a generator's labels (data=generator); class folders give classes."
+        )
+    about_classes = {
+        "trainer.top_k": cfg.trainer.top_k,
+        "trainer.class_weight": cfg.trainer.class_weight,
+        "trainer.label_smoothing": cfg.trainer.label_smoothing or None,
+        "data.class_names": cfg.data.get("class_names"),
+    }
+    for key, value in about_classes.items():
+        if value is not None:
+            raise RunnerError(
+                f"{key}={value}: is about classes, and data.label_mode=regression predicts a number. Drop it."
+            )
+    check_saved_outputs(cfg.model, 1)
+
+
 def check_validation(monitor: str, split: np.ndarray) -> None:
     """A val_* monitor with no validation images would have nothing to return to a sweeper."""
     if monitor.startswith("val_") and not (split == "val").any():
@@ -205,10 +231,22 @@ def check_validation(monitor: str, split: np.ndarray) -> None:
         )
 
 
+# What a regression reports beside its loss (mean squared error): the mean absolute error and its
+# root mean squared error, both in the numbers' own unit.
+REGRESSION_METRICS = ("mae", "rmse")
+
+
 def metric_names(top_k: int | None, label_mode: LabelMode = LabelMode.int) -> list[str]:
     """What fit reports with ``fit_metrics``, each also as val_* with validation data."""
+    if label_mode == LabelMode.regression:
+        return ["loss", *REGRESSION_METRICS]
     ranked = ["auc"] if label_mode == LabelMode.multi_hot else []
     return ["loss", "accuracy", *ranked, *([f"top{top_k}_accuracy"] if top_k else [])]
+
+
+def lower_is_better(monitor: str) -> bool:
+    """Whether a smaller ``monitor`` is a better model: the loss and the regression's errors."""
+    return monitor.removeprefix("val_") in ("loss", *REGRESSION_METRICS)
 
 
 UNIT = (lambda value: 0 <= value < 1, "at least 0 and less than 1")
@@ -297,6 +335,11 @@ def check_trainer(cfg: DictConfig, label_mode: LabelMode = LabelMode.int) -> Non
         )
     reported = metric_names(cfg.top_k, label_mode)
     names = [*reported, *(f"val_{name}" for name in reported)]
+    if cfg.monitor not in names and label_mode == LabelMode.regression:
+        raise RunnerError(
+            f"trainer.monitor={cfg.monitor}: data.label_mode=regression reports {', '.join(names)}; "
+            f"set trainer.monitor=val_mae (the mean absolute error, lower is better)."
+        )
     if cfg.monitor not in names:
         raise RunnerError(
             f"trainer.monitor={cfg.monitor}: not a metric the runner reports.{closest(cfg.monitor, names)} "

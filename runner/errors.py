@@ -92,7 +92,7 @@ def parameters(fn: object) -> list[str]:
 
 
 # What ``fit`` passes every model builder itself (``fit.MODEL_ARGS``): no config key to suggest.
-PASSED_TO_MODELS = ("input_shape", "num_classes", "augmentation", "multi_label")
+PASSED_TO_MODELS = ("input_shape", "num_classes", "augmentation", "output")
 
 
 def no_such_parameter(key: str, target: str, params: list[str]) -> RunnerError:

@@ -14,6 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import layers
 from omegaconf import DictConfig
 from sklearn.utils.class_weight import compute_class_weight
 
@@ -25,12 +26,16 @@ from runner.decode import Decoder
 from runner.errors import PASSED_TO_MODELS, RunnerError, keras_said
 from runner.schemas.data import LabelMode
 from runner.schemas.trainer import Precision, Schedule
-from runner.scores import THRESHOLD, log_evaluation, log_mistakes
+from runner.scores import THRESHOLD, log_evaluation, log_mistakes, log_regression
 from runner.sources import FileIndex
+from runner.split import split_of
 from runner.targets import build, check
 
 log = logging.getLogger(__name__)
 MODEL_ARGS = set(PASSED_TO_MODELS)  # what ``fit`` passes every model builder
+# The output layer's activation for a label mode (``models.head``); others: softmax, or a sigmoid unit.
+OUTPUTS = {LabelMode.multi_hot: "sigmoid", LabelMode.regression: "linear"}
+SAVED = "runner.models.saved"  # model=file's builder
 
 
 def not_retracing(record: logging.LogRecord) -> bool:
@@ -54,6 +59,8 @@ def fit_metrics(label_mode: LabelMode, top_k: int | None) -> list:
     """Accuracy, and with ``trainer.top_k`` how often the true class is among the k likeliest
     (for many classes, where near misses are the rule). For several classes per image, accuracy
     is over every (image, class) yes or no at ``THRESHOLD``, and ``auc`` ranks without one."""
+    if label_mode == LabelMode.regression:  # checks.REGRESSION_METRICS, in the numbers' unit
+        return [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse")]
     if label_mode == LabelMode.multi_hot:
         return [
             keras.metrics.BinaryAccuracy(name="accuracy", threshold=THRESHOLD),
@@ -68,7 +75,10 @@ def fit_metrics(label_mode: LabelMode, top_k: int | None) -> list:
 
 
 def loss(label_mode: LabelMode, smoothing: float) -> keras.losses.Loss:
-    """The cross-entropy for ``data.label_mode`` (``checks.check_labels`` refused smoothing of int labels)."""
+    """The cross-entropy for ``data.label_mode`` (``checks.check_labels`` refused smoothing of int
+    labels), or a regression's mean squared error."""
+    if label_mode == LabelMode.regression:
+        return keras.losses.MeanSquaredError()
     if label_mode == LabelMode.int:
         return keras.losses.SparseCategoricalCrossentropy()
     if label_mode in (LabelMode.binary, LabelMode.multi_hot):  # a sigmoid per output
@@ -159,17 +169,30 @@ def build_model(cfg: DictConfig, index: FileIndex, augmentation: list) -> keras.
     come from ``trainer.seed`` alone: what ran since the seed was set may have drawn from the
     global generators, and a run's metrics must not depend on that."""
     keras.utils.set_random_seed(cfg.trainer.seed)
-    binary = cfg.data.label_mode == LabelMode.binary
+    mode = cfg.data.label_mode
     warn_if_emulated(cfg.trainer.precision)
     with dtype_policy(cfg.trainer.precision.value):
-        return build(
+        model = build(
             cfg.model,
             "model",
             input_shape=Decoder.of(cfg.data).shape,
-            num_classes=1 if binary else len(index.class_names),
+            num_classes=1 if mode in (LabelMode.binary, LabelMode.regression) else len(index.class_names),
             augmentation=augmentation,
-            multi_label=cfg.data.label_mode == LabelMode.multi_hot,
+            output=OUTPUTS.get(mode),
         )
+    if mode != LabelMode.regression or cfg.model._target_ == SAVED:  # a saved one gives its own units
+        return model
+    return in_units(model, index.numbers[split_of(cfg.data, index, cfg.trainer.seed) == "train"])
+
+
+def in_units(model: keras.Model, numbers: np.ndarray) -> keras.Model:
+    """A regression's model with its output scaled to the training images' numbers (their mean
+    and standard deviation): the layers learn numbers of mean 0 and spread 1, the scale Keras's
+    initialisers are made for (an age in years learnt from 0 took most of a run to get near 40),
+    and the saved model gives the numbers' own unit."""
+    mean, std = float(numbers.mean()), float(numbers.std())
+    scale = layers.Rescaling(std, offset=mean, name="in_units", dtype="float32")
+    return keras.Model(model.inputs[0], scale(model.outputs[0]), name=model.name)
 
 
 def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str], attempt: int) -> float:
@@ -230,12 +253,19 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
 
 def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, float]:
     """Metrics of the final model (best weights if early stopping restored them) on the ``val`` or
-    ``test`` images, logged as ``final_<part>_*``, with their confusion matrix and per-class scores."""
+    ``test`` images, logged as ``final_<part>_*``, with their confusion matrix and per-class scores
+    (a regression's: R², and its predictions against the truth)."""
     images = data.val if part == "val" else data.test
     results = model.evaluate(images, return_dict=True, verbose=0)
     probabilities = model.predict(images, verbose=0)
     positions = np.flatnonzero(data.split == part)
-    if data.index.multi is not None:  # each class a yes at THRESHOLD; the surest wrong one ranks a mistake
+    metrics = {f"{part}_{name}": float(value) for name, value in results.items()}
+    prefix = "" if part == "val" else f"{part}_"
+    if data.index.numbers is not None:  # a number each: how far off, and the furthest off
+        truth, predicted = data.index.numbers[positions], probabilities[:, 0]
+        metrics[f"{part}_r2"] = log_regression(truth, predicted, prefix)
+        confidence = np.abs(predicted - truth)
+    elif data.index.multi is not None:  # each class a yes at THRESHOLD; the surest wrong one ranks a mistake
         truth = data.index.multi[positions]
         predicted = (probabilities >= THRESHOLD).astype(truth.dtype)
         confidence = np.abs(probabilities - truth).max(axis=1)
@@ -244,10 +274,9 @@ def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, fl
             probabilities = np.concatenate([1 - probabilities, probabilities], axis=1)
         truth, predicted = data.index.labels[positions], np.argmax(probabilities, axis=1)
         confidence = probabilities.max(axis=1)
-    metrics = {f"{part}_{name}": float(value) for name, value in results.items()}
-    prefix = "" if part == "val" else f"{part}_"
     names = data.index.class_names
-    metrics[f"{part}_macro_f1"] = log_evaluation(names, truth, predicted, prefix)
+    if data.index.numbers is None:
+        metrics[f"{part}_macro_f1"] = log_evaluation(names, truth, predicted, prefix)
     paths = [data.index.paths[i] for i in positions]
     log_mistakes(
         names,

@@ -30,7 +30,7 @@ def small_cnn(
     dense: int = 128,
     dropout: float = 0.25,
     augmentation: Sequence[keras.layers.Layer] = (),
-    multi_label: bool = False,
+    output: str | None = None,
 ) -> keras.Model:
     """Conv-pool blocks, then a dense head: enough for digits and small photo folders."""
     inputs, x = image_input(input_shape, augmentation)
@@ -41,7 +41,7 @@ def small_cnn(
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(dense, activation="relu")(x)
-    return keras.Model(inputs, head(num_classes, multi_label)(x), name="small_cnn")
+    return keras.Model(inputs, head(num_classes, output)(x), name="small_cnn")
 
 
 def image_input(
@@ -56,13 +56,15 @@ def image_input(
     return inputs, x
 
 
-def head(num_classes: int, multi_label: bool = False) -> keras.layers.Dense:
-    """The output layer: one sigmoid unit for ``data.label_mode=binary`` (``num_classes`` 1; a
-    softmax over one unit is always 1 and would never learn), one per class for ``multi_hot`` (each
-    class its own yes or no), else a softmax over the classes. float32 under a mixed
+def head(num_classes: int, output: str | None = None) -> keras.layers.Dense:
+    """The output layer, whose activation is ``output``: by default a softmax over the classes, or
+    one sigmoid unit for ``data.label_mode=binary`` (``num_classes`` 1; a softmax over one unit is
+    always 1 and would never learn); ``sigmoid``: one per class for ``multi_hot`` (each class its
+    own yes or no); ``linear``: the number of a ``regression``. float32 under a mixed
     ``trainer.precision`` too: probabilities near 0 and 1 need its range."""
-    activation = "sigmoid" if num_classes == 1 or multi_label else "softmax"
-    return layers.Dense(num_classes, activation=activation, name="probabilities", dtype="float32")
+    activation = output or ("sigmoid" if num_classes == 1 else "softmax")
+    name = "value" if activation == "linear" else "probabilities"
+    return layers.Dense(num_classes, activation=activation, name=name, dtype="float32")
 
 
 def application(
@@ -74,7 +76,7 @@ def application(
     dropout: float = 0.2,
     backbone: Mapping[str, Any] | None = None,
     augmentation: Sequence[keras.layers.Layer] = (),
-    multi_label: bool = False,
+    output: str | None = None,
 ) -> keras.Model:
     """A ``keras.applications`` backbone (no top, average-pooled) with a new ``head``.
 
@@ -114,7 +116,7 @@ def application(
     base.trainable = trainable
     x = base(x, training=None if trainable else False)
     x = layers.Dropout(dropout)(x)
-    return keras.Model(inputs, head(num_classes, multi_label)(x), name=f"{name}_classifier")
+    return keras.Model(inputs, head(num_classes, output)(x), name=f"{name}_classifier")
 
 
 def application_named(name: str) -> Callable[..., keras.Model]:
@@ -147,7 +149,7 @@ def saved(
     num_classes: int,
     unfreeze: bool = False,
     augmentation: Sequence[keras.layers.Layer] = (),
-    multi_label: bool = False,
+    output: str | None = None,
 ) -> keras.Model:
     """A ``.keras`` file (a past run's checkpoint, or any saved classifier) to train further.
 
@@ -165,7 +167,7 @@ def saved(
         raise other_input_shape(path, takes, tuple(input_shape))
     if gives != num_classes:
         raise other_outputs(path, gives, num_classes)
-    if multi_label and getattr(model.layers[-1], "activation", None) is not keras.activations.sigmoid:
+    if output == "sigmoid" and getattr(model.layers[-1], "activation", None) is not keras.activations.sigmoid:
         raise RunnerError(
             f"model.path={path}: its output layer is no sigmoid, and data.label_mode=multi_hot needs "
             f"one sigmoid per class (each class its own yes or no): train it from a multi-label run."
@@ -184,19 +186,20 @@ def from_function(
     num_classes: int,
     kwargs: Mapping[str, Any] | None = None,
     augmentation: Sequence[keras.layers.Layer] = (),
-    multi_label: bool = False,
+    output: str | None = None,
 ) -> keras.Model:
     """Your own model: ``fn(input_shape=..., num_classes=..., **kwargs)`` returns a ``keras.Model``
     that takes float32 pixels 0-255 (as ``keras.applications`` models do) and gives probabilities:
     a softmax over ``num_classes``, one sigmoid unit for ``data.label_mode=binary`` (``num_classes``
-    1), or a sigmoid per class for ``multi_hot``. The runner puts the uint8 input and the
+    1), a sigmoid per class for ``multi_hot``, or one number for ``regression`` (no activation: the
+    runner scales it to the numbers' range, ``fit.in_units``). The runner puts the uint8 input and the
     ``aug.placement=model`` layers before it."""
     mine = OmegaConf.to_container(kwargs) if isinstance(kwargs, DictConfig) else dict(kwargs or {})
     build = load_function(fn, "model.fn")
     yours = call_with_kwargs(
         build, fn, "model.fn", mine, input_shape=tuple(input_shape), num_classes=num_classes
     )
-    check_yours(yours, fn, tuple(input_shape), num_classes, multi_label)
+    check_yours(yours, fn, tuple(input_shape), num_classes, output)
     inputs, x = image_input(input_shape, augmentation)
     outputs = yours(keras.ops.cast(x, "float32"))
     if outputs.dtype != "float32":  # a mixed trainer.precision: probabilities near 0 and 1 need float32
@@ -205,11 +208,12 @@ def from_function(
 
 
 def check_yours(
-    model: Any, fn: str, input_shape: tuple[int, ...], num_classes: int, multi_label: bool = False
+    model: Any, fn: str, input_shape: tuple[int, ...], num_classes: int, output: str | None = None
 ) -> None:
     """What your function's model must be for the runner to train it: a model that takes a batch
-    of the data's images and gives probabilities, one per class. Tried on two images (black,
-    and random pixels), so what Keras would say only inside ``fit`` is one line now."""
+    of the data's images and gives probabilities, one per class (``output`` as ``head``'s; for a
+    ``linear`` one, any number). Tried on two images (black, and random pixels), so what Keras
+    would say only inside ``fit`` is one line now."""
     if not isinstance(model, keras.Model):
         raise RunnerError(f"model.fn={fn}: returned {type(model).__name__}, not a keras.Model.")
     black = np.zeros(input_shape, np.float32)
@@ -226,9 +230,11 @@ def check_yours(
     if found.shape != (2, num_classes):
         raise RunnerError(
             f"model.fn={fn}: its model gives outputs of shape {found.shape[1:]} for each image, and "
-            f"this run needs ({num_classes},): one per class (one for data.label_mode=binary). Use "
-            f"the num_classes the runner passes."
+            f"this run needs ({num_classes},): one per class (one for data.label_mode=binary or "
+            f"regression). Use the num_classes the runner passes."
         )
+    if output == "linear":  # a regression's number: any value is one
+        return
     if num_classes == 1 and np.all(found == 1.0):  # a softmax over one unit: 1 whatever it sees
         raise RunnerError(
             f"model.fn={fn}: its model's one output is always 1 (a softmax over one unit), so it cannot "
@@ -237,15 +243,16 @@ def check_yours(
     summed = np.allclose(found.sum(axis=-1), 1.0, atol=1e-3)
     # A softmax: the classes would compete, where each is its own yes or no. (Two sigmoids of an
     # untrained model sum to 1 on a black image too: 0.5 each.)
-    if multi_label and num_classes > 2 and summed:
+    if output == "sigmoid" and num_classes > 2 and summed:
         raise RunnerError(
             f"model.fn={fn}: its model's outputs sum to 1 (a softmax), and data.label_mode=multi_hot "
             f"needs each class's own probability: end it with "
             f"keras.layers.Dense(num_classes, activation='sigmoid')."
         )
-    if not ((summed or num_classes == 1 or multi_label) and np.all((found >= 0) & (found <= 1))):
+    sigmoid = num_classes == 1 or output == "sigmoid"
+    if not ((summed or sigmoid) and np.all((found >= 0) & (found <= 1))):
         last = "keras.layers.Dense(num_classes, activation='softmax')"
-        if num_classes == 1 or multi_label:
+        if sigmoid:
             last = f"keras.layers.Dense({'1' if num_classes == 1 else 'num_classes'}, activation='sigmoid')"
         example = np.round(found[1], 3).tolist()
         raise RunnerError(

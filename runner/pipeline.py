@@ -93,8 +93,8 @@ def batches(
     GIL), the rows of a cache as NumPy sees them (a disk cache's memmap, a memory cache's view:
     NumPy reads the rows), or, with ``data.cache=none``, the decoder itself (``keys`` are paths,
     decoded every epoch by ``decoded``)."""
-    keys_t, labels_t = tf.constant(keys), tf.constant(labels.astype(np.int32))
-    load = loader(images, labels.shape[1:])
+    labels_t = tf.constant(labels.astype(np.float32 if labels.dtype.kind == "f" else np.int32))
+    keys_t, load = tf.constant(keys), loader(images, labels_t.shape[1:], labels_t.dtype)
 
     # Plain TF ops, no tensor-dependent Python branches: AutoGraph's conversion is skipped, which
     # took ~0.17 s of each first build (a fresh process's first pass: ~5% faster).
@@ -108,10 +108,12 @@ def batches(
     return ds.prefetch(2 * cores).with_options(FIXED)
 
 
-def loader(images: tf.Variable | np.ndarray | Decoder, label_shape: tuple[int, ...]) -> Load:
+def loader(
+    images: tf.Variable | np.ndarray | Decoder, label_shape: tuple[int, ...], label_type: tf.DType
+) -> Load:
     """(keys, labels) of a batch -> (uint8 images, labels); each label of ``label_shape``."""
     if isinstance(images, Decoder):
-        return decoded(images, label_shape)
+        return decoded(images, label_shape, label_type)
     if isinstance(images, np.ndarray):
         return read_rows(images)
 
@@ -133,7 +135,7 @@ def read_rows(images: np.ndarray) -> Load:
     return read
 
 
-def decoded(decoder: Decoder, label_shape: tuple[int, ...]) -> Load:
+def decoded(decoder: Decoder, label_shape: tuple[int, ...], label_type: tf.DType) -> Load:
     """``data.cache=none``: a batch of paths -> (uint8 images, labels), decoded in one NumPy call
     (one hand-off per batch, not per image); a file that fails is dropped from its batch, and said
     once (a folder changed under a run failed 180 files a line each, every epoch)."""
@@ -149,7 +151,7 @@ def decoded(decoder: Decoder, label_shape: tuple[int, ...]) -> Load:
         return images, labels[good]
 
     def batch(paths: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        x, y = tf.numpy_function(decode, [paths, labels], (tf.uint8, tf.int32), stateful=False)
+        x, y = tf.numpy_function(decode, [paths, labels], (tf.uint8, label_type), stateful=False)
         x.set_shape((None, *decoder.shape))
         y.set_shape((None, *label_shape))
         return x, y
@@ -158,8 +160,11 @@ def decoded(decoder: Decoder, label_shape: tuple[int, ...]) -> Load:
 
 
 def label_encoder(mode: LabelMode, num_classes: int) -> Callable[[tf.Tensor], tf.Tensor]:
-    """int labels (0/1 rows for ``multi_hot``) -> what the loss for ``data.label_mode`` expects
-    (``checks.check_labels`` refused ``none``, and ``binary`` without two classes)."""
+    """int labels (0/1 rows for ``multi_hot``, numbers for ``regression``) -> what the loss for
+    ``data.label_mode`` expects (``checks.check_labels`` refused ``none``, and ``binary`` without
+    two classes)."""
+    if mode == LabelMode.regression:
+        return lambda y: tf.reshape(y, (-1, 1))
     if mode == LabelMode.multi_hot:
         return lambda y: tf.cast(y, tf.float32)
     if mode == LabelMode.categorical:
@@ -194,13 +199,14 @@ def build(
             # determinism it would make tf.data run the whole pipeline on one thread.
             images = cache.numpy_view(images)
     capped = f" ({index.capped} more left out by data.max_per_class)" if index.capped else ""
-    log.info("%d images in %d classes%s, %s", len(index), len(index.class_names), capped, index.summary())
+    labelled = "with numbers" if index.numbers is not None else f"in {len(index.class_names)} classes"
+    log.info("%d images %s%s, %s", len(index), labelled, capped, index.summary())
 
     split = split_of(cfg, index, seed)
     warn_uncovered(index, split)
     train, val, test = (np.flatnonzero(split == part) for part in ("train", "val", "test"))
     encode = label_encoder(cfg.label_mode, len(index.class_names))
-    labels = index.labels if index.multi is None else index.multi
+    labels = index.targets
 
     def unshuffled(rows: np.ndarray) -> tf.data.Dataset | None:  # validation and test images
         if not len(rows):

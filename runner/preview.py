@@ -38,8 +38,9 @@ def tile(pixels: np.ndarray) -> Image.Image:
 def grid(
     images: np.ndarray, members: np.ndarray, class_names: list[str], stack: list, draws: int
 ) -> Image.Image:
-    """Rows: ``images``, captioned with their classes (``members``: images x classes, 0/1);
-    columns: the image, then ``draws`` passes through the augmentation ``stack``."""
+    """Rows: ``images``, captioned with their classes (``members``: images x classes, 0/1; for a
+    regression, no ``class_names`` and images x 1, their numbers); columns: the image, then
+    ``draws`` passes through the augmentation ``stack``."""
     from runner.augment import apply
     from runner.figures import caption_font, captions, fitted
 
@@ -52,7 +53,8 @@ def grid(
     for c, title in enumerate(["decoded"] + [f"draw {d + 1}" for d in range(draws)]):
         draw.text((LABEL_WIDTH + c * TILE + 4, 4), title, fill="black", font=font)
     for r, row in enumerate(members):
-        name = fitted(" ".join(names[c] for c in np.flatnonzero(row)), LABEL_WIDTH - 8)
+        label = " ".join(names[c] for c in np.flatnonzero(row)) if names else f"{row[0]:.4g}"
+        name = fitted(label, LABEL_WIDTH - 8)
         draw.text((4, HEADER + r * TILE + TILE // 2), name, fill="black", font=font)
         for c, column in enumerate(columns):
             sheet.paste(tile(column[r]), (LABEL_WIDTH + c * TILE, HEADER + r * TILE))
@@ -60,14 +62,15 @@ def grid(
 
 
 def sample(cfg, index, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Decoded images of ``rows`` files of ``index``, one class after another, and their classes
-    (images x classes, 0/1)."""
+    """Decoded images of ``rows`` files of ``index``, one class (or range of numbers) after
+    another, and their classes (images x classes, 0/1) or numbers (images x 1)."""
     from runner.decode import Decoder
 
     decoder = Decoder.of(cfg)
     positions = pick(index.labels, rows)
     items = index.arrays or index.paths
-    return np.stack([decoder(items[i]) for i in positions]), index.members[positions]
+    labels = index.members[positions] if index.numbers is None else index.numbers[positions, None]
+    return np.stack([decoder(items[i]) for i in positions]), labels
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -73,8 +73,11 @@ def write_data(data: Data, folder: Path) -> dict[str, int]:
     )
     copies = write_duplicates(data, sizes, folder)
     (folder / "skipped.csv").write_text(skipped_csv(index.skipped))
-    parts, per_class = class_counts(data)
-    (folder / "class_counts.csv").write_text(csv_text(["class", *parts], per_class))
+    parts = ("train", "val", "test") if data.test is not None else ("train", "val")
+    if index.numbers is None:
+        (folder / "class_counts.csv").write_text(csv_text(["class", *parts], class_counts(data, parts)))
+    else:
+        (folder / "numbers.csv").write_text(csv_text(NUMBER_COLUMNS, number_summary(data, parts)))
     if index.skipped:
         print(f"runner: {index.summary()}; each is listed in {folder / 'skipped.csv'}", file=sys.stderr)
     return {
@@ -86,16 +89,30 @@ def write_data(data: Data, folder: Path) -> dict[str, int]:
     }
 
 
-def class_counts(data: Data) -> tuple[tuple[str, ...], list[list]]:
-    """The splits this run has, and per class its name and image count in each."""
-    index = data.index
-    parts = ("train", "val", "test") if data.test is not None else ("train", "val")
-    members = index.members
-    rows = [
+def class_counts(data: Data, parts: tuple[str, ...]) -> list[list]:
+    """Per class its name and image count in each of the splits ``parts``."""
+    members = data.index.members
+    return [
         [name, *(int(np.sum(members[:, i] & (data.split == s))) for s in parts)]
-        for i, name in enumerate(index.class_names)
+        for i, name in enumerate(data.index.class_names)
     ]
-    return parts, rows
+
+
+NUMBER_COLUMNS = ["split", "images", "mean", "std", "min", "q25", "median", "q75", "max"]
+
+
+def number_summary(data: Data, parts: tuple[str, ...]) -> list[list]:
+    """A regression's ``class_counts``: per split its images and their numbers' spread, which
+    the split keeps alike (a validation set of only low values would score nothing else)."""
+    rows: list[list] = []
+    for part in parts:
+        numbers = data.index.numbers[data.split == part]
+        if not len(numbers):
+            rows.append([part, 0, *[""] * (len(NUMBER_COLUMNS) - 2)])
+            continue
+        spread = [numbers.mean(), numbers.std(), *np.percentile(numbers, [0, 25, 50, 75, 100])]
+        rows.append([part, len(numbers), *(f"{value:.7g}" for value in spread)])
+    return rows
 
 
 def write_duplicates(data: Data, sizes: list[int | str], folder: Path) -> int:
@@ -147,8 +164,10 @@ def log_input(index: FileIndex) -> None:
     from mlflow.data.meta_dataset import MetaDataset
 
     h = hashlib.sha256()
-    # The class numbers, as single-label runs always hashed them; the classes of a multi-label one.
-    labels = index.labels.tolist() if index.multi is None else map(index.label_names, range(len(index)))
+    # The class numbers, as single-label runs always hashed them; the classes of a multi-label
+    # one, the numbers of a regression.
+    single = index.multi is None and index.numbers is None
+    labels = index.labels.tolist() if single else map(index.label_names, range(len(index)))
     for path, label in zip(index.paths, labels, strict=True):
         h.update(f"{path}\0{label}\n".encode())
     if index.arrays is None:

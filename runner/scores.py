@@ -48,6 +48,26 @@ def log_evaluation(
     return float(scores[2][scores[3] > 0].mean())
 
 
+def log_regression(truth: np.ndarray, predicted: np.ndarray, prefix: str = "") -> float:
+    """``eval/<prefix>predicted_vs_true.png``: each image's prediction against its number, on the
+    line where they would be equal (a model that predicts the mean for all is a flat row; one
+    that shrinks towards it, a line flatter than the diagonal). Returns R²: 1 is every number
+    right, 0 no better than the mean, below 0 worse."""
+    import mlflow
+    from matplotlib.figure import Figure
+    from sklearn.metrics import r2_score
+
+    figure = Figure(figsize=(5, 5), layout="constrained")
+    axes = figure.subplots()
+    axes.scatter(truth, predicted, s=8, alpha=0.6)
+    ends = [min(truth.min(), predicted.min()), max(truth.max(), predicted.max())]
+    axes.plot(ends, ends, color="grey", linewidth=1)
+    r2 = float(r2_score(truth, predicted))
+    axes.set(xlabel="true", ylabel="predicted", title=f"{len(truth)} images, R² {r2:.3f}")
+    mlflow.log_figure(figure, f"eval/{prefix}predicted_vs_true.png")
+    return r2
+
+
 def log_mistakes(
     class_names: list[str],
     truth: np.ndarray,
@@ -76,7 +96,9 @@ def log_mistakes(
     sheet = Image.new("RGB", (columns * (TILE + gap), rows * (TILE + caption + gap)), "white")
     draw, font, names = ImageDraw.Draw(sheet), caption_font(), captions(class_names)
 
-    def named(label: np.ndarray) -> str:  # a class number, or a 0/1 row of several (or none)
+    def named(label: np.ndarray) -> str:  # a class number, a 0/1 row of several (or none), a number
+        if label.dtype.kind == "f":
+            return f"{label:.4g}"
         if label.ndim == 0:
             return names[label]
         return " ".join(names[c] for c in np.flatnonzero(label)) or "(none)"

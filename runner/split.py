@@ -78,9 +78,11 @@ def check_splittable(cfg: DataConfig, index: FileIndex) -> None:
             "folder each file is in (data.labels_from=parent), a CSV (data.labels_from=csv "
             "data.labels_csv=FILE) or the file name (data.labels_from=regex data.label_regex=...)."
         )
-    if not index.class_names:
+    if index.numbers is not None:
+        check_numbers(index)
+    elif not index.class_names:
         raise RunnerError(f"data: no image has a usable label ({index.summary()}).")
-    if len(index.class_names) < 2:
+    elif len(index.class_names) < 2:
         raise RunnerError(
             with_skipped(
                 f"data: one class only ('{index.class_names[0]}'); a classifier needs at least two. "
@@ -95,9 +97,25 @@ def check_splittable(cfg: DataConfig, index: FileIndex) -> None:
         )
 
 
+def check_numbers(index: FileIndex) -> None:
+    """A regression needs images with numbers, and numbers that differ: one value is nothing to learn."""
+    if not len(index):
+        raise RunnerError(f"data: no image has a usable label ({index.summary()}).")
+    if np.ptp(index.numbers) == 0:
+        raise RunnerError(
+            with_skipped(
+                f"data: every image's number is {index.label_names(0)}; data.label_mode=regression "
+                f"learns numbers that differ. Check where they are read from (data.label_column, "
+                f"data.label_regex), or add images of other values.",
+                index,
+            )
+        )
+
+
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Positions for train and validation with every class in the same proportion in both (for
-    several classes per image, each image's rarest: ``FileIndex.multi``)."""
+    several classes per image, each image's rarest: ``FileIndex.multi``; for numbers, each's range
+    of values: ``FileIndex.numbers``)."""
     positions = np.arange(len(labels))
     if fraction <= 0:
         return positions, positions[:0]

@@ -28,6 +28,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from runner.checks import lower_is_better
 from runner.errors import RunnerError, counted
 
 PARENT = "RUNNER_SWEEP_RUN"
@@ -232,9 +233,9 @@ def record_refusal(cfg: DictConfig, overrides: list[str], err: Exception, messag
 
 def ranked(jobs: list, monitor: str, fixed: set[str]) -> list[list]:
     """[rank, value, status, run id, the overrides the sweep chose for it] per job run: finished
-    runs first, best first (loss-like monitors: lowest), then the others, which may hold the value
+    runs first, best first (a loss or an error: lowest), then the others, which may hold the value
     of their last epoch."""
-    lowest = "loss" in monitor
+    lowest = lower_is_better(monitor)
     overrides = [job_of(job, fixed) for job in jobs]
     values = [result_of(job, monitor) for job in jobs]
     order = sorted(

@@ -274,14 +274,14 @@ def test_several_classes_per_image_need_a_sigmoid_each(tmp_path, monkeypatch):
     (tmp_path / "my_models.py").write_text(MY_MODELS)
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(RunnerError, match="outputs sum to 1 \\(a softmax\\), and data.label_mode=multi_hot"):
-        from_function("my_models:tiny", (16, 16, 3), 3, {}, multi_label=True)
+        from_function("my_models:tiny", (16, 16, 3), 3, {}, output="sigmoid")
     for classes in (2, 3):  # two untrained sigmoids sum to 1 on a black image too: not refused
-        mine = from_function("my_models:tiny", (16, 16, 3), classes, {"head": "sigmoid"}, multi_label=True)
+        mine = from_function("my_models:tiny", (16, 16, 3), classes, {"head": "sigmoid"}, output="sigmoid")
         assert mine.output_shape == (None, classes)
-    ours = small_cnn((16, 16, 3), 3, filters=(4,), dense=8, multi_label=True)
+    ours = small_cnn((16, 16, 3), 3, filters=(4,), dense=8, output="sigmoid")
     assert ours.layers[-1].activation is keras.activations.sigmoid
     ours.save(tmp_path / "several.keras")
-    assert saved(str(tmp_path / "several.keras"), (16, 16, 3), 3, multi_label=True).output_shape == (None, 3)
+    assert saved(str(tmp_path / "several.keras"), (16, 16, 3), 3, output="sigmoid").output_shape == (None, 3)
     small_cnn((16, 16, 3), 3, filters=(4,), dense=8).save(tmp_path / "one.keras")
     with pytest.raises(RunnerError, match="one.keras: its output layer is no sigmoid"):
-        saved(str(tmp_path / "one.keras"), (16, 16, 3), 3, multi_label=True)
+        saved(str(tmp_path / "one.keras"), (16, 16, 3), 3, output="sigmoid")

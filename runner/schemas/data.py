@@ -52,6 +52,9 @@ class LabelMode(Enum):
     # Several classes per image (a CSV's label cell, split by data.label_separator): a 0/1 vector
     # over the classes, one sigmoid output each.
     multi_hot = "multi_hot"
+    # A number per image to predict (an age, a count, a score: a CSV cell, a file name's or its
+    # folder's, a generator's label): one linear output, mean squared error.
+    regression = "regression"
     none = "none"  # no labels (prediction only)
 
 
@@ -97,10 +100,12 @@ class DataConfig:
             raise RunnerError(
                 f"data.batch_size={self.batch_size}: must be at least 1, e.g. data.batch_size=32."
             )
-        if self.max_per_class is not None and self.label_mode == LabelMode.multi_hot:
+        if self.max_per_class is not None and self.label_mode in (LabelMode.multi_hot, LabelMode.regression):
+            several = self.label_mode == LabelMode.multi_hot
+            gives = "an image counts in several" if several else "there are none"
             raise RunnerError(
                 f"data.max_per_class={self.max_per_class}: caps single-label classes, and with "
-                f"data.label_mode=multi_hot an image counts in several. Drop it (data.max_per_class=null)."
+                f"data.label_mode={self.label_mode.value} {gives}. Drop it (data.max_per_class=null)."
             )
         if self.max_per_class is not None and self.max_per_class < 1:
             raise RunnerError(

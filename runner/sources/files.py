@@ -20,7 +20,7 @@ from runner.errors import RunnerError, counted
 from runner.schemas.data import GlobData, LabelMode, LabelsFrom
 from runner.sources.folders import RUNNERS_OWN, SPLIT_FOLDERS, SPLIT_SETTINGS
 from runner.sources.index import FileIndex, require_every_class, text_names
-from runner.sources.labels import classes_in, labels_of, multi_labels_of
+from runner.sources.labels import classes_in, labels_of, multi_labels_of, numbers_of
 from runner.sources.labels_csv import listed_path, read_csv, refuse_cwd_relative, unique_rows
 from runner.sources.verify import check
 
@@ -177,8 +177,10 @@ class GlobSource(GlobData):
             return check(
                 FileIndex(files, np.full(len(files), -1, dtype=np.int32), [], skipped), self.check_first
             )
-        multi = None
-        if self.label_mode == LabelMode.multi_hot:
+        multi = numbers = None
+        if self.label_mode == LabelMode.regression:  # a number per image: no classes
+            names, (numbers, labels, bad_labels) = [], numbers_of(values)
+        elif self.label_mode == LabelMode.multi_hot:
             if self.labels_from != LabelsFrom.csv:
                 raise RunnerError(
                     f"data.label_mode=multi_hot: reads several classes per image from a CSV's label "
@@ -190,6 +192,8 @@ class GlobSource(GlobData):
             bad_labels = {}
         else:
             names, labels, bad_labels = labels_of(values, self.class_names)
-        index = FileIndex(files, labels, names, skipped, split, multi=multi, separator=self.label_separator)
+        index = FileIndex(
+            files, labels, names, skipped, split, multi=multi, separator=self.label_separator, numbers=numbers
+        )
         index = index.without(bad_labels)
         return require_every_class(check(index, self.check_first))

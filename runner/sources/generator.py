@@ -19,7 +19,7 @@ from runner.errors import RunnerError
 from runner.functions import call_with_kwargs, load_function
 from runner.schemas.data import GeneratorData, LabelMode
 from runner.sources.index import FileIndex, require_every_class
-from runner.sources.labels import labels_of, multi_labels_of
+from runner.sources.labels import labels_of, multi_labels_of, numbers_of
 
 
 def as_uint8(image: np.ndarray, value_range: list[float]) -> np.ndarray:
@@ -87,11 +87,16 @@ class GeneratorSource(GeneratorData):
                 value = element[1] if np.ndim(element[1]) else [element[1]]
                 values.append([str(np.asarray(name).item()) for name in value])
             elif np.ndim(element[1]) != 0:
+                wanted = (
+                    "one number: data.label_mode=regression predicts one per image"
+                    if self.label_mode == LabelMode.regression
+                    else "one class: yield a class name or number (for a one-hot label, its argmax; "
+                    "data.label_mode=categorical makes them one-hot for the model; several "
+                    "classes per image: data.label_mode=multi_hot and a list of them)"
+                )
                 raise RunnerError(
-                    f"data.fn={self.fn}: the label of element {i} is {np.asarray(element[1]).tolist()}, "
-                    f"not one class: yield a class name or number (for a one-hot label, its argmax; "
-                    f"data.label_mode=categorical makes them one-hot for the model; several "
-                    f"classes per image: data.label_mode=multi_hot and a list of them)."
+                    f"data.fn={self.fn}: the label of element {i} is "
+                    f"{np.asarray(element[1]).tolist()}, not {wanted}."
                 )
             else:
                 values.append(str(np.asarray(element[1]).item()))
@@ -108,10 +113,13 @@ class GeneratorSource(GeneratorData):
             )
         found = {v for value in values for v in value} if several else set(values)
         class_names = self.class_names or sorted(found, key=lambda v: (len(v), v))  # '2' before '10'
-        multi, bad_labels = None, {}
-        if several:
+        multi = numbers = None
+        bad_labels: dict[int, str] = {}
+        if self.label_mode == LabelMode.regression:  # a number per image: no classes
+            class_names, (numbers, labels, bad_labels) = [], numbers_of(values)
+        elif several:
             class_names, labels, multi = multi_labels_of(values, class_names)
         else:
             class_names, labels, bad_labels = labels_of(values, class_names)
-        index = FileIndex(names, labels, class_names, arrays=arrays, multi=multi)
+        index = FileIndex(names, labels, class_names, arrays=arrays, multi=multi, numbers=numbers)
         return require_every_class(index.without({**bad_labels, **bad}))

@@ -47,6 +47,9 @@ class FileIndex:
     # each image's rarest class, by which the splits are stratified.
     multi: np.ndarray | None = None
     separator: str = " "  # between an image's classes where they are written (data.label_separator)
+    # data.label_mode=regression: each image's number to predict (float32), and no classes;
+    # ``labels`` is then the range of values it falls in, by which the splits are stratified.
+    numbers: np.ndarray | None = None
 
     @property
     def members(self) -> np.ndarray:
@@ -55,8 +58,18 @@ class FileIndex:
             return self.multi.astype(bool)
         return self.labels[:, None] == np.arange(len(self.class_names))
 
+    @property
+    def targets(self) -> np.ndarray:
+        """What a model learns for each image: its class, its 0/1 row of classes, or its number."""
+        if self.numbers is not None:
+            return self.numbers
+        return self.labels if self.multi is None else self.multi
+
     def label_names(self, position: int) -> str:
-        """The class of the image at ``position``, or its classes, as its label cell writes them."""
+        """The class of the image at ``position``, its classes as its label cell writes them, or its
+        number."""
+        if self.numbers is not None:
+            return f"{self.numbers[position]:.7g}"  # float32's digits: 0.1, not 0.100000001
         if self.multi is None:
             return self.class_names[self.labels[position]]
         return self.separator.join(self.class_names[c] for c in np.flatnonzero(self.multi[position]))
@@ -100,6 +113,7 @@ class FileIndex:
             split=None if self.split is None else self.split[keep],
             arrays=None if self.arrays is None else [self.arrays[i] for i in keep],
             multi=None if self.multi is None else self.multi[keep],
+            numbers=None if self.numbers is None else self.numbers[keep],
         )
 
     def summary(self) -> str:

@@ -1,9 +1,11 @@
 """Class names and labels from the values a source read (a CSV cell, a folder's or a file's
-name): one class per image, or several (``data.label_mode=multi_hot``)."""
+name): one class per image, several (``data.label_mode=multi_hot``), or a number to predict
+(``regression``)."""
 
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter, defaultdict
 
 import numpy as np
@@ -57,6 +59,35 @@ def multi_labels_of(
     counts = multi.sum(axis=0)
     rarest = np.where(multi.any(axis=1), np.argmin(np.where(multi > 0, counts, np.inf), axis=1), -1)
     return names, rarest.astype(np.int32), multi
+
+
+# A regression's values are split into at most this many ranges of equal counts (each of 20
+# images at least), which stratify the split and the folds as classes do.
+RANGES = 10
+
+
+def numbers_of(values: list[str]) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """``labels_of`` for a number per image: each image's number (float32; NaN where it has none),
+    the range of values it falls in (to stratify by, so that validation gets low and high values
+    alike; -1 for none), and position -> reason for values that are no number."""
+    numbers = np.full(len(values), np.nan, np.float32)
+    bad = {}
+    for i, value in enumerate(values):
+        try:
+            number = float(value)
+        except ValueError:
+            comma = " (a decimal comma? write it with a point: 1.5)" if "," in value else ""
+            bad[i] = f"label '{value}' is not a number{comma}" if value else "no label"
+            continue
+        if math.isfinite(number):
+            numbers[i] = number
+        else:
+            bad[i] = f"label '{value}' is not a finite number"
+    known = np.isfinite(numbers)
+    ranges = max(1, min(RANGES, int(known.sum()) // 20))
+    edges = np.quantile(numbers[known], np.linspace(0, 1, ranges + 1)[1:-1]) if known.any() else []
+    strata = np.where(known, np.searchsorted(edges, numbers, side="right"), -1)
+    return numbers, strata.astype(np.int32), bad
 
 
 def warn_alike(names: list[str]) -> None:
