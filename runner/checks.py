@@ -206,7 +206,8 @@ def check_regression(cfg: DictConfig, index: FileIndex) -> None:
         raise RunnerError(
             "data.label_mode=regression: reads a number per image from a CSV's label cell "
             "(data=glob data.labels_from=csv data.labels_csv=FILE), a file's name (data=glob "
-            "data.labels_from=regex) or a generator's labels (data=generator); class folders give classes."
+            "data.labels_from=regex) or its folder's (data=glob 'data.pattern=DIR/*/*' "
+            "data.labels_from=parent), or a generator's labels (data=generator); data=dir gives classes."
         )
     about_classes = {
         "trainer.top_k": cfg.trainer.top_k,

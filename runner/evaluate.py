@@ -3,9 +3,10 @@ subfolder per class, named as the run's classes) or CSV, recorded as an MLflow r
 
 For a test set that comes after training. The trained run stays as it finished: each evaluation
 is a new run in its experiment, tagged ``runner.evaluation_of``, holding ``eval_accuracy`` and
-``eval_macro_f1``, the confusion matrix and per-class scores, every image's prediction
-(``eval/predictions.csv``: the mistakes to look at) and the files it skipped. Images are decoded
-as the run's training images were, by ``runner.predict``'s code.
+``eval_macro_f1``, the confusion matrix and per-class scores (a regression model: ``eval_mae``,
+``eval_rmse``, ``eval_r2`` and its predictions against the truth, from a CSV of numbers), every
+image's prediction (``eval/predictions.csv``: the mistakes to look at) and the files it skipped.
+Images are decoded as the run's training images were, by ``runner.predict``'s code.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 from runner.cli import BATCH_HELP, RUN_HELP, positive_int
 from runner.errors import RunnerError, shell_join, some
 from runner.schemas.tracking import TrackingConfig
-from runner.scores import THRESHOLD, log_evaluation, log_mistakes
+from runner.scores import THRESHOLD, log_evaluation, log_mistakes, log_regression
 
 
 def labelled(root: Path, class_names: list[str]) -> Any:
@@ -56,7 +57,7 @@ def listed(
     skipped."""
     from runner.sources.index import FileIndex
     from runner.sources.labels import classes_in, multi_labels_of
-    from runner.sources.labels_csv import listed_path, read_csv
+    from runner.sources.labels_csv import read_csv
 
     rows = read_csv(csv_path, {"--path-column": path_column, "--label-column": label_column})
     cells = [
@@ -65,19 +66,42 @@ def listed(
     unknown = sorted({name for cell in cells for name in cell} - set(class_names))
     if unknown:
         raise not_classes(csv_path, "label", unknown, class_names, "Leave those rows out.")
-    paths, found, skipped = [], [], []
-    for row, cell in zip(rows, cells, strict=True):
-        path = listed_path(csv_path.parent, row[path_column].strip())
-        if path.is_file():
-            paths.append(str(path))
-            found.append(cell)
-        else:
-            skipped.append((str(path), f"listed in {csv_path.name} but the file does not exist"))
+    kept, paths, skipped = existing(csv_path, rows, path_column)
+    found = [cells[i] for i in kept]
     if separator is None:
         labels = np.array([class_names.index(name) for (name,) in found], dtype=np.int32)
         return FileIndex(paths, labels, class_names, skipped)
     _, rarest, multi = multi_labels_of(found, class_names)
     return FileIndex(paths, rarest, class_names, skipped, multi=multi, separator=separator)
+
+
+def existing(csv_path: Path, rows: list[dict], path_column: str) -> tuple[list[int], list[str], list]:
+    """The CSV's rows whose file exists (their positions and paths), and the others as skipped."""
+    from runner.sources.labels_csv import listed_path
+
+    kept, paths, skipped = [], [], []
+    for i, row in enumerate(rows):
+        path = listed_path(csv_path.parent, row[path_column].strip())
+        if path.is_file():
+            kept.append(i)
+            paths.append(str(path))
+        else:
+            skipped.append((str(path), f"listed in {csv_path.name} but the file does not exist"))
+    return kept, paths, skipped
+
+
+def listed_numbers(csv_path: Path, path_column: str, label_column: str) -> Any:
+    """``listed`` for a regression model: each image's number. A row whose label is no number is
+    skipped with the reason, as in training."""
+    from runner.sources.index import FileIndex
+    from runner.sources.labels import numbers_of
+    from runner.sources.labels_csv import read_csv
+
+    rows = read_csv(csv_path, {"--path-column": path_column, "--label-column": label_column})
+    kept, paths, skipped = existing(csv_path, rows, path_column)
+    numbers, strata, bad = numbers_of([rows[i][label_column].strip() for i in kept])
+    index = FileIndex(paths, strata, [], skipped, numbers=numbers)
+    return index.without(bad)
 
 
 def one_class_each(index: Any, ranked: list, top: int) -> tuple:
@@ -115,6 +139,21 @@ def several_each(index: Any, ranked: list, top: int) -> tuple:
     return truth, predicted, confidence, ["path", "true", "predicted", *names], each
 
 
+def a_number_each(index: Any, ranked: list, top: int) -> tuple:
+    """``one_class_each`` for a regression model, whose rows are (path, '', its number): per file,
+    its true and predicted number and how far off it is."""
+    at = {path: i for i, path in enumerate(index.paths)}
+    paths = [path for path, _, _ in ranked]
+    truth = index.numbers[[at[path] for path in paths]]
+    predicted = np.array([value for _, _, value in ranked], np.float32)
+    error = predicted - truth
+    each = [
+        (path, index.label_names(at[path]), f"{p:.6g}", f"{e:.6g}")
+        for path, p, e in zip(paths, predicted, error, strict=True)
+    ]
+    return truth, predicted, np.abs(error), ["path", "true", "predicted", "error"], each
+
+
 def record(
     trained: Any, root: Path, index: Any, ranked: list, top: int, skipped: list, tags: dict, decoder: Any
 ) -> tuple[str, dict]:
@@ -130,16 +169,27 @@ def record(
     class_names = index.class_names
     rows = ranked[::top]  # each file's likeliest class
     paths = [path for path, _, _ in rows]
-    scored = one_class_each if index.multi is None else several_each
+    if index.numbers is not None:
+        scored = a_number_each
+    else:
+        scored = one_class_each if index.multi is None else several_each
     truth, predicted, confidence, header, each = scored(index, ranked, top)
     tags = {**tags, "runner.evaluation_of": trained.info.run_id}
     name = f"evaluate {root.name}"
     with mlflow.start_run(experiment_id=trained.info.experiment_id, run_name=name, tags=tags) as run:
         mlflow.log_params({"eval.path": str(root), "eval.count": len(rows)})
-        metrics = {
-            "eval_accuracy": float(np.mean(truth == predicted)),
-            "eval_macro_f1": log_evaluation(class_names, truth, predicted),
-        }
+        if index.numbers is not None:
+            error = predicted - truth
+            metrics = {
+                "eval_mae": float(np.mean(np.abs(error))),
+                "eval_rmse": float(np.sqrt(np.mean(error**2))),
+                "eval_r2": log_regression(truth, predicted),
+            }
+        else:
+            metrics = {
+                "eval_accuracy": float(np.mean(truth == predicted)),
+                "eval_macro_f1": log_evaluation(class_names, truth, predicted),
+            }
         if top > 1 and index.multi is None:  # as top<k>_accuracy: the true class among the k likeliest
             among = [{name for _, name, _ in ranked[i : i + top]} for i in range(0, len(ranked), top)]
             hits = [class_names[label] in names for label, names in zip(truth, among, strict=True)]
@@ -176,7 +226,16 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
     from runner.memory import keep_freed_memory
-    from runner.predict import decoder_of, load, predictions, run_of, run_record, several_per_image
+    from runner.predict import (
+        a_number_each,
+        decoder_of,
+        load,
+        outputs,
+        predictions,
+        run_of,
+        run_record,
+        several_per_image,
+    )
     from runner.sources.folders import folder
     from runner.stored import client
 
@@ -193,14 +252,22 @@ def main(argv: list[str] | None = None) -> None:
         store = client(args.tracking_uri)
         run_id = run_of(store, args.run_id)
         trained, stored, class_names = run_record(store, run_id)
-        several = several_per_image(stored["data"])
+        several, numbers = several_per_image(stored["data"]), a_number_each(stored["data"])
         if several and not table:
             raise RunnerError(
                 f"{args.folder}: run {run_id} is multi-label (data.label_mode=multi_hot), and class "
                 f"folders give one class per image: give a CSV of path,label rows, each label cell "
                 f"with the image's classes (as in its data.labels_csv)."
             )
-        if table:  # images the model has no class for are refused before it loads
+        if numbers and not table:
+            raise RunnerError(
+                f"{args.folder}: run {run_id} predicts a number per image (data.label_mode=regression), "
+                f"and class folders give classes: give a CSV of path,label rows, each label the "
+                f"image's number."
+            )
+        if numbers:
+            index = listed_numbers(root, args.path_column, args.label_column)
+        elif table:  # images the model has no class for are refused before it loads
             separator = stored["data"].get("label_separator", " ") if several else None
             index = listed(root, class_names, args.path_column, args.label_column, separator)
         else:
@@ -209,24 +276,31 @@ def main(argv: list[str] | None = None) -> None:
         skipped: list[tuple[str, str]] = []
         decoder = decoder_of(stored["data"])
         top = len(class_names) if several else (stored.get("trainer") or {}).get("top_k") or 1
-        found = predictions(model, class_names, decoder, index.paths, args.batch, top, skipped=skipped)
-        ranked = list(found)
+        if numbers:  # rows of (path, '', its number)
+            found = outputs(model, decoder, index.paths, args.batch, skipped)
+            ranked = [(path, "", float(row[0])) for path, row in found]
+        else:
+            ranked = list(predictions(model, class_names, decoder, index.paths, args.batch, top, skipped))
         if not ranked:
             raise RunnerError(f"{root}: none of its {len(index.paths)} images decodes (each is named above).")
         mlflow.set_tracking_uri(store.tracking_uri)
         command = shell_join(["python", "-m", "runner.evaluate", *(sys.argv[1:] if argv is None else argv)])
         tags = {"runner.command": command, "runner.model": "best" if args.best else "final"}
         evaluation, metrics = record(trained, root, index, ranked, top, skipped, tags, decoder)
-        print(
-            f"runner: {len(ranked) // top} images ({len(index.skipped) + len(skipped)} skipped): accuracy "
-            f"{metrics['eval_accuracy']:.4f}, macro F1 {metrics['eval_macro_f1']:.4f}"
+        scores = (
+            f"mae {metrics['eval_mae']:.4f}, rmse {metrics['eval_rmse']:.4f}, R² {metrics['eval_r2']:.4f}"
+            if numbers
+            else f"accuracy {metrics['eval_accuracy']:.4f}, macro F1 {metrics['eval_macro_f1']:.4f}"
             + (
                 f", top-{top} accuracy {metrics[key]:.4f}"
                 if (key := f"eval_top{top}_accuracy") in metrics
                 else ""
             )
-            + f"; evaluation run "
-            f"{evaluation} (runner.evaluation_of={run_id}), with eval/predictions.csv"
+        )
+        print(
+            f"runner: {len(ranked) // top} images ({len(index.skipped) + len(skipped)} skipped): "
+            f"{scores}; evaluation run {evaluation} (runner.evaluation_of={run_id}), with "
+            f"eval/predictions.csv"
         )
 
     entry.reported(run, trains=False)

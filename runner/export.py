@@ -20,7 +20,7 @@ from typing import Any
 
 from runner.cli import RUN_HELP, described
 from runner.errors import RunnerError
-from runner.predict import several_per_image
+from runner.predict import a_number_each, several_per_image
 from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD
 
@@ -34,7 +34,6 @@ def export(model: Any, class_names: list[str], data: dict, out: Path, fmt: str, 
     target = out / name
     model.export(str(target), format=keras_format, verbose=False)
     _, height, width, channels = model.inputs[0].shape
-    binary = model.outputs[0].shape[-1] == 1
     decode = {key: data[key] for key in ("image_size", "color_mode", "interpolation") if key in data}
     decode |= {key: data.get(key, False) for key in ("crop_to_aspect_ratio", "pad_to_aspect_ratio")}
     record = {
@@ -42,18 +41,25 @@ def export(model: Any, class_names: list[str], data: dict, out: Path, fmt: str, 
         "format": fmt,
         "model": name,
         "input": {"shape": [height, width, channels], "dtype": "uint8", "decode": decode},
-        "output": (
-            f"sigmoid: the probability of {class_names[1]!r} (else {class_names[0]!r})"
-            if binary
-            else "sigmoids: each class's own probability, in class_names order; the classes at "
-            f"{THRESHOLD} or more are the image's"
-            if several_per_image(data)
-            else "softmax: one probability per class, in class_names order"
-        ),
+        "output": output_said(model, class_names, data),
         "class_names": class_names,
     }
     (out / "runner.json").write_text(json.dumps(record, indent=2) + "\n")
     return target
+
+
+def output_said(model: Any, class_names: list[str], data: dict) -> str:
+    """What the model's output means, for the serving side."""
+    if a_number_each(data):
+        return "value: the image's number, in its training labels' unit (data.label_mode=regression)"
+    if model.outputs[0].shape[-1] == 1:
+        return f"sigmoid: the probability of {class_names[1]!r} (else {class_names[0]!r})"
+    if several_per_image(data):
+        return (
+            f"sigmoids: each class's own probability, in class_names order; the classes at "
+            f"{THRESHOLD} or more are the image's"
+        )
+    return "softmax: one probability per class, in class_names order"
 
 
 def make_folder(out: Path) -> None:
@@ -91,7 +97,8 @@ def main(argv: list[str] | None = None) -> None:
         model = load(store, run, args.best)
         source = {"run_id": run_id, "reference": args.run_id, "weights": "best" if args.best else "final"}
         path = export(model, class_names, stored["data"], out, args.format, source)
-        print(f"runner: wrote {path} and {out / 'runner.json'} (run {run_id}, {len(class_names)} classes)")
+        gives = "a number per image" if a_number_each(stored["data"]) else f"{len(class_names)} classes"
+        print(f"runner: wrote {path} and {out / 'runner.json'} (run {run_id}, {gives})")
 
     entry.reported(run, trains=False)
 

@@ -233,7 +233,14 @@ def check_yours(
             f"this run needs ({num_classes},): one per class (one for data.label_mode=binary or "
             f"regression). Use the num_classes the runner passes."
         )
-    if output == "linear":  # a regression's number: any value is one
+    if output == "linear":  # a regression's number: any value is one, but not a squashed one
+        squashing = getattr(model.layers[-1], "activation", None)
+        if squashing in (keras.activations.sigmoid, keras.activations.softmax):
+            raise RunnerError(
+                f"model.fn={fn}: its model ends in a {squashing.__name__}, and data.label_mode="
+                f"regression predicts any number (the runner scales its output to the numbers' "
+                f"range): end it with keras.layers.Dense(1), no activation."
+            )
         return
     if num_classes == 1 and np.all(found == 1.0):  # a softmax over one unit: 1 whatever it sees
         raise RunnerError(

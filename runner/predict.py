@@ -8,8 +8,8 @@ reason. So this reads the run's own ``data`` config (image size, colour mode, in
 crop/pad) from MLflow and decodes each file with the same ``Decoder``, then runs the run's logged
 model, or with ``--best`` its ``checkpoints/best.keras``, loaded with Keras's ``safe_mode``. It
 prints ``path,class,probability`` CSV lines (for a ``data.label_mode=multi_hot`` run, a line per
-class at ``THRESHOLD`` or more, or one with no class); a file that cannot be decoded gets one line
-on stderr and the rest go on.
+class at ``THRESHOLD`` or more, or one with no class; for a ``regression`` run, ``path,value``); a
+file that cannot be decoded gets one line on stderr and the rest go on.
 """
 
 from __future__ import annotations
@@ -75,6 +75,11 @@ def decoder_of(data: dict) -> Any:
 def several_per_image(data: dict) -> bool:
     """Whether a run's stored ``data`` config trained several classes per image (``multi_hot``)."""
     return data.get("label_mode") == LabelMode.multi_hot.value
+
+
+def a_number_each(data: dict) -> bool:
+    """Whether a run's stored ``data`` config trained a number per image (``regression``)."""
+    return data.get("label_mode") == LabelMode.regression.value
 
 
 def run_of(store: Any, reference: str) -> str:
@@ -176,6 +181,24 @@ def scores_of(model: Any, images: np.ndarray, step: int = 32) -> np.ndarray:
     )
 
 
+def outputs(
+    model: Any, decoder: Any, files: list[str], batch: int, skipped: list[tuple[str, str]] | None = None
+) -> Iterator[tuple[str, np.ndarray]]:
+    """(path, the model's outputs) for each file that decodes; each one that does not is reported
+    on stderr, once, added to ``skipped`` (path, reason) and left out."""
+    from runner.cache import decode_batch
+
+    for start in range(0, len(files), batch):
+        chunk = files[start : start + batch]
+        images, good, bad = decode_batch(chunk, decoder, threads=True)
+        for i, reason in bad.items():
+            print(f"runner: skipped {chunk[i]}: {reason}", file=sys.stderr)
+            if skipped is not None:
+                skipped.append((chunk[i], reason))
+        if good:
+            yield from zip([chunk[i] for i in good], scores_of(model, images), strict=True)
+
+
 def predictions(
     model: Any,
     class_names: list[str],
@@ -187,35 +210,23 @@ def predictions(
 ) -> Iterator[tuple[str, str, float | None]]:
     """(path, class, probability) for the ``top`` likeliest classes of each file that decodes, most
     likely first (``top`` None: a multi-label model's classes at ``THRESHOLD`` or more, or
-    (path, '', None) for none); each one that does not is reported on stderr, once, added to
-    ``skipped`` (path, reason) and left out."""
-    from runner.cache import decode_batch
-
-    for start in range(0, len(files), batch):
-        chunk = files[start : start + batch]
-        images, good, bad = decode_batch(chunk, decoder, threads=True)
-        for i, reason in bad.items():
-            print(f"runner: skipped {chunk[i]}: {reason}", file=sys.stderr)
-            if skipped is not None:
-                skipped.append((chunk[i], reason))
-        if not good:
-            continue
-        scores = scores_of(model, images)
-        if scores.shape[1] == 1:  # binary: one sigmoid unit, the probability of the second class
-            scores = np.concatenate([1 - scores, scores], axis=1)
-        for i, row in zip(good, scores, strict=True):
-            ranked = np.argsort(-row, kind="stable")
-            chosen = ranked[:top] if top else [k for k in ranked if row[k] >= THRESHOLD]
-            for k in chosen:
-                yield chunk[i], class_names[int(k)], float(row[k])
-            if not len(chosen):
-                yield chunk[i], "", None
+    (path, '', None) for none); the others as ``outputs`` leaves them out."""
+    for path, row in outputs(model, decoder, files, batch, skipped):
+        if len(row) == 1:  # binary: one sigmoid unit, the probability of the second class
+            row = np.concatenate([1 - row, row])
+        ranked = np.argsort(-row, kind="stable")
+        chosen = ranked[:top] if top else [k for k in ranked if row[k] >= THRESHOLD]
+        for k in chosen:
+            yield path, class_names[int(k)], float(row[k])
+        if not len(chosen):
+            yield path, "", None
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m runner.predict",
-        description="Classify image files with a past run's model, decoded as its training images were.",
+        description="Classify image files (or predict their numbers) with a past run's model, decoded as "
+        "its training images were.",
     )
     parser.add_argument(
         "run_id",
@@ -246,8 +257,19 @@ def main(argv: list[str] | None = None) -> None:
         files = image_files(args.paths)
         store = client(args.tracking_uri)
         run, stored, class_names = run_record(store, run_of(store, args.run_id))
+        numbers = a_number_each(stored["data"])
+        if numbers and args.top:
+            raise RunnerError(
+                f"--top {args.top}: ranks classes, and run {run.info.run_id} predicts a number per "
+                f"image (data.label_mode=regression). Drop it."
+            )
         model = load(store, run, args.best)
         out = csv.writer(sys.stdout, lineterminator="\n")
+        if numbers:
+            out.writerow(["path", "value"])
+            for path, row in outputs(model, decoder_of(stored["data"]), files, args.batch):
+                out.writerow([path, f"{row[0]:.6g}"])
+            return
         out.writerow(["path", "class", "probability"])
         top = args.top or (None if several_per_image(stored["data"]) else 1)
         for path, label, probability in predictions(

@@ -60,6 +60,7 @@ class SweepRun(Callback):
         hydras = [o for o in config.hydra.overrides.hydra if not o.startswith("hydra.mode=")]
         again = command(config, [*overrides, *hydras], multirun=True)
         try:
+            check_direction(config)
             OmegaConf.to_object(config.tracking)  # its schema's checks (an experiment with no name)
             experiment_id = connect(config.tracking.uri, config.tracking.experiment)
             if config.tracking.resume:  # this sweep's run again: its jobs go on under it
@@ -229,6 +230,20 @@ def record_refusal(cfg: DictConfig, overrides: list[str], err: Exception, messag
         client.set_terminated(run.info.run_id, "FAILED")
     except (MlflowException, OSError):
         pass
+
+
+def check_direction(config: DictConfig) -> None:
+    """A sweeper that optimises (Optuna's ``hydra.sweeper.direction``) the other way from what is
+    better for ``trainer.monitor`` would search for the worst model, and say it found the best."""
+    direction = str(OmegaConf.select(config, "hydra.sweeper.direction", default="")).lower()
+    monitor = config.trainer.monitor
+    wanted = "minimize" if lower_is_better(monitor) else "maximize"
+    if direction in ("minimize", "maximize") and direction != wanted:
+        better = "lower" if wanted == "minimize" else "higher"
+        raise RunnerError(
+            f"hydra.sweeper.direction={direction}: trainer.monitor={monitor} is better {better}, so "
+            f"the sweeper would search for the worst model. Add hydra.sweeper.direction={wanted}."
+        )
 
 
 def ranked(jobs: list, monitor: str, fixed: set[str]) -> list[list]:

@@ -75,6 +75,26 @@ def squares_folder(root: Path, count: int = 240, separator: str = " ") -> dict[s
     return truth
 
 
+def sizes_folder(root: Path, count: int = 240) -> dict[str, float]:
+    """``count`` JPEGs of grey noise with a white square of a random side (4-28 of 32 pixels),
+    named ``NNN_SIDE.jpg``, and ``labels.csv`` giving each its side: a number per image, plain
+    to see. Returns each file's side."""
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True)
+    truth, lines = {}, ["path,label"]
+    for i in range(count):
+        side = int(rng.integers(4, 29))
+        pixels = np.full((32, 32, 3), 60, np.uint8) + rng.integers(0, 20, (32, 32, 3), dtype=np.uint8)
+        y, x = rng.integers(0, 33 - side, 2)
+        pixels[y : y + side, x : x + side] = 255
+        name = f"{i:03d}_{side}.jpg"
+        Image.fromarray(pixels).save(root / name, quality=95)
+        truth[name] = float(side)
+        lines.append(f"{name},{side}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    return truth
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -251,6 +271,28 @@ def multi_trained(tmp_path_factory) -> tuple[Path, str, dict[str, set[str]]]:
     cwd = tmp_path_factory.mktemp("multi")
     truth = squares_folder(cwd / "squares", separator="|")
     run = train_cli(*MULTI_LABEL, "trainer.epochs=8", cwd=cwd)
+    return cwd, run.info.run_id, truth
+
+
+# A run on sizes_folder(cwd / "sizes"), from cwd.
+REGRESSION = (
+    "data=glob",
+    "data.pattern=sizes/*.jpg",
+    "data.labels_from=csv",
+    "data.labels_csv=sizes/labels.csv",
+    "data.label_mode=regression",
+    "data.image_size=[32,32]",
+    "trainer.monitor=val_mae",
+)
+
+
+@pytest.fixture(scope="session")
+def regression_trained(tmp_path_factory) -> tuple[Path, str, dict[str, float]]:
+    """A working directory whose store holds a regression model (``data.label_mode=regression``)
+    trained on ``sizes_folder`` in ``sizes/``; its run id, and each file's number."""
+    cwd = tmp_path_factory.mktemp("regression")
+    truth = sizes_folder(cwd / "sizes")
+    run = train_cli(*REGRESSION, "trainer.epochs=8", cwd=cwd)
     return cwd, run.info.run_id, truth
 
 

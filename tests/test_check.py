@@ -5,7 +5,18 @@ from __future__ import annotations
 import csv
 import shutil
 
-from conftest import MULTI_LABEL, error_lines, messy_folder, photo_folder, probe_cli, run_cli, write_image
+import pytest
+from conftest import (
+    MULTI_LABEL,
+    REGRESSION,
+    error_lines,
+    messy_folder,
+    photo_folder,
+    probe_cli,
+    run_cli,
+    sizes_folder,
+    write_image,
+)
 
 
 def test_a_messy_folder_is_checked_as_a_run_would_read_it(tmp_path):
@@ -92,3 +103,25 @@ def test_several_classes_per_image_are_counted_in_each_and_get_no_class_weights(
         row = next(line for line in result.stdout.splitlines() if line.startswith(f"{name} "))
         assert row.split()[1:] == [str(n) for n in counts]
     assert sum(counts) == 10 and "imbalanced" not in result.stdout  # class weights are refused
+
+
+def test_a_number_per_image_is_checked_by_its_spread_in_each_split(tmp_path):
+    truth = sizes_folder(tmp_path / "sizes", count=60)
+    result = run_cli(*REGRESSION, "--out", "report", cwd=tmp_path, module="runner.check")
+    assert result.returncode == 0, result.stderr[-3000:]
+    with (tmp_path / "report" / "split.csv").open() as file:
+        split = {row["path"].rsplit("/", 1)[1]: row for row in csv.DictReader(file)}
+    with (tmp_path / "report" / "numbers.csv").open() as file:
+        summary = {row["split"]: row for row in csv.DictReader(file)}
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["split", "images", "mean", "std", "min", "q25", "median", "q75", "max"]
+    for part in ("train", "val"):
+        numbers = [truth[name] for name, row in split.items() if row["split"] == part]
+        assert float(summary[part]["mean"]) == pytest.approx(sum(numbers) / len(numbers))
+        assert float(summary[part]["max"]) == max(numbers)
+        assert next(line for line in lines if line.startswith(f"{part} ")).split() == list(
+            summary[part].values()
+        )
+    low, high = min(truth.values()), max(truth.values())
+    assert f"60 images with numbers from {low:g} to {high:g}; 0 skipped" in result.stdout
+    assert not (tmp_path / "report" / "class_counts.csv").exists() and "imbalanced" not in result.stdout

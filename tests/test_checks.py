@@ -207,6 +207,46 @@ def test_auc_is_a_metric_to_monitor_with_several_classes_per_image():
         check_trainer(compose("trainer.monitor=val_auc").trainer)
 
 
+def measured(n: int) -> FileIndex:
+    """``n`` images with a number each (data.label_mode=regression's index)."""
+    return FileIndex(
+        [f"{i}.png" for i in range(n)], np.zeros(n, np.int32), [], numbers=np.arange(n, dtype=np.float32)
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "index", "says"),
+    [
+        # Class folders give classes.
+        ([], classes(3), "data.label_mode=regression: reads a number per image from a CSV"),
+        (["trainer.top_k=2"], measured(9), "trainer.top_k=2: is about classes, and .*regression predicts"),
+        (["trainer.class_weight=balanced"], measured(9), "trainer.class_weight=balanced: is about classes"),
+        (["trainer.label_smoothing=0.1"], measured(9), "trainer.label_smoothing=0.1: is about classes"),
+        (["data=glob", "data.class_names=[a,b]"], measured(9), r"data.class_names=\['a', 'b'\]: is about"),
+    ],
+)
+def test_what_is_about_classes_is_refused_for_a_number_per_image(overrides, index, says):
+    with pytest.raises(RunnerError, match=says):
+        check_labels(compose("data.label_mode=regression", "trainer.monitor=val_mae", *overrides), index)
+    check_labels(compose("data.label_mode=regression", "trainer.monitor=val_mae"), measured(9))
+
+
+def test_a_number_per_image_is_monitored_by_its_errors_and_lower_is_better():
+    from runner.checks import lower_is_better
+    from runner.schemas.data import LabelMode
+
+    for monitor in ("val_mae", "rmse", "val_loss"):
+        check_trainer(compose(f"trainer.monitor={monitor}").trainer, LabelMode.regression)
+        assert lower_is_better(monitor)
+    assert not lower_is_better("val_accuracy") and not lower_is_better("val_auc")
+    with pytest.raises(
+        RunnerError, match="val_accuracy: data.label_mode=regression reports .*set trainer.monitor=val_mae"
+    ):
+        check_trainer(compose().trainer, LabelMode.regression)  # the default, for classes
+    with pytest.raises(RunnerError, match="trainer.monitor=val_mae: not a metric the runner reports"):
+        check_trainer(compose("trainer.monitor=val_mae").trainer)
+
+
 def test_an_image_too_small_for_small_cnns_blocks_is_refused_before_tensorflow():
     from runner.checks import check_config
 

@@ -176,3 +176,40 @@ def test_a_multi_label_run_is_scored_on_a_csv_of_several_classes_per_image(multi
     ]
     line = refusal(main, [run_id, str(cwd / "squares"), *uri], capsys)  # folders: one class per image
     assert "is multi-label (data.label_mode=multi_hot), and class folders give one class per image" in line
+
+
+def test_a_regression_run_is_scored_on_a_csv_of_numbers_by_its_errors(regression_trained, tmp_path, capsys):
+    from runner.evaluate import main
+
+    cwd, run_id, truth = regression_trained
+    table = cwd / "sizes" / "test.csv"
+    rows = [f"{name},{side}" for name, side in truth.items()]
+    first = next(iter(truth))  # listed twice: the second time with no number
+    table.write_text("\n".join(["path,label", *rows, "missing.jpg,3", f"{first},big"]) + "\n")
+    uri = ("--tracking-uri", client(cwd).tracking_uri)
+    main([run_id, str(table), *uri])
+    said = capsys.readouterr().out
+    store = client(cwd)
+    [run] = store.search_runs(
+        [store.get_run(run_id).info.experiment_id], "attributes.run_name = 'evaluate test.csv'"
+    )
+    metrics = run.data.metrics
+    assert f"runner: {len(truth)} images (2 skipped): mae {metrics['eval_mae']:.4f}" in said
+    files = Path(store.download_artifacts(run.info.run_id, "", str(tmp_path)))
+    predictions = list(csv.DictReader((files / "eval" / "predictions.csv").open()))
+    assert list(predictions[0]) == ["path", "true", "predicted", "error"]
+    errors = [float(row["predicted"]) - float(row["true"]) for row in predictions]
+    assert [float(row["true"]) for row in predictions] == list(truth.values())
+    assert errors == pytest.approx([float(row["error"]) for row in predictions], abs=1e-4)
+    assert metrics["eval_mae"] == pytest.approx(sum(map(abs, errors)) / len(errors), abs=1e-4)
+    assert metrics["eval_r2"] > 0.8 and (files / "eval" / "predicted_vs_true.png").is_file()
+    skipped = {
+        Path(row["path"]).name: row["reason"]
+        for row in csv.DictReader((files / "data" / "skipped.csv").open())
+    }
+    assert skipped == {
+        "missing.jpg": "listed in test.csv but the file does not exist",
+        first: "label 'big' is not a number",
+    }
+    line = refusal(main, [run_id, str(cwd / "sizes"), *uri], capsys)  # a folder: classes
+    assert "predicts a number per image (data.label_mode=regression), and class folders give classes" in line

@@ -85,3 +85,12 @@ def test_a_multi_label_models_outputs_are_said_to_be_each_classes_own(multi_trai
     record = json.loads((tmp_path / "out" / "runner.json").read_text())
     assert record["output"].startswith("sigmoids: each class's own probability, in class_names order")
     assert record["class_names"] == ["blue", "green", "red"]
+
+
+def test_a_regression_models_output_is_said_to_be_the_number(regression_trained, tmp_path):
+    cwd, run_id, _ = regression_trained
+    result = run_cli(run_id, "--out", str(tmp_path / "out"), cwd=cwd, module="runner.export")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith(f"(run {run_id}, a number per image)")
+    record = json.loads((tmp_path / "out" / "runner.json").read_text())
+    assert record["output"].startswith("value: the image's number") and record["class_names"] == []

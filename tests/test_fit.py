@@ -1,5 +1,5 @@
 """runner.fit's parts on their own (the learning rate schedule, the loss), and what it does with
-several classes per image."""
+several classes per image, and with a number per image."""
 
 from __future__ import annotations
 
@@ -147,3 +147,34 @@ def test_several_classes_per_image_train_a_sigmoid_each_and_are_scored_per_class
     assert [row["class"] for row in matrix] == ["blue", "green", "red"]
     assert all(sum(int(v) for k, v in row.items() if k != "class") == len(val) for row in matrix)
     assert "eval/confusion_matrix.png" not in {a.path for a in store.list_artifacts(run_id, "eval")}
+
+
+def test_a_number_per_image_trains_one_output_in_the_numbers_unit_and_is_scored_by_its_errors(
+    regression_trained,
+):
+    cwd, run_id, truth = regression_trained
+    store = client(cwd)
+    run = store.get_run(run_id)
+    metrics = run.data.metrics
+    spread = float(np.std(list(truth.values())))  # what predicting the mean for all would miss by
+    assert metrics["final_val_r2"] > 0.8 and metrics["final_val_mae"] < spread / 3
+    assert metrics["final_val_rmse"] ** 2 == pytest.approx(metrics["final_val_loss"], rel=1e-3)  # MSE
+    model = logged_model(cwd, run)
+    assert model.output_shape == (None, 1) and model.layers[-1].name == "in_units"
+
+    def table(path: str) -> list[dict]:
+        local = store.download_artifacts(run_id, path, tempfile.mkdtemp())
+        return list(csv.DictReader(Path(local).read_text().splitlines()))
+
+    split = {Path(row["path"]).name: row for row in table("data/split.csv")}
+    assert all(float(row["label"]) == truth[name] for name, row in split.items())
+    summary = {row["split"]: row for row in table("data/numbers.csv")}
+    for part in ("train", "val"):
+        numbers = [truth[name] for name, row in split.items() if row["split"] == part]
+        assert int(summary[part]["images"]) == len(numbers)
+        assert float(summary[part]["median"]) == np.median(numbers)
+    # The model's own scale is the training numbers': an untrained head's 0 is their mean.
+    train = [truth[name] for name, row in split.items() if row["split"] == "train"]
+    assert model.layers[-1].offset == pytest.approx(np.mean(train), rel=1e-5)
+    drawn = {a.path for a in store.list_artifacts(run_id, "eval")}
+    assert drawn == {"eval/predicted_vs_true.png", "eval/mistakes.png"}  # no classes: no matrix

@@ -87,9 +87,11 @@ PRESETS = {
         "trainer.monitor": "val_auc",
         "aug.ops.flip.mode": "horizontal",
     },
+    "regression": {"data.label_mode": "regression", "trainer.monitor": "val_mae"},
 }
 # What each preset needs from its command (its header comment's), if not data.path.
-NEEDS = {"multilabel": ("data.pattern=/photos/*.jpg", "data.labels_csv=/photos/labels.csv")}
+FROM_A_CSV = ("data.pattern=/photos/*.jpg", "data.labels_csv=/photos/labels.csv")
+NEEDS = {"multilabel": FROM_A_CSV, "regression": FROM_A_CSV}
 
 
 @pytest.mark.parametrize("name", PRESETS)

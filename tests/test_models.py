@@ -285,3 +285,19 @@ def test_several_classes_per_image_need_a_sigmoid_each(tmp_path, monkeypatch):
     small_cnn((16, 16, 3), 3, filters=(4,), dense=8).save(tmp_path / "one.keras")
     with pytest.raises(RunnerError, match="one.keras: its output layer is no sigmoid"):
         saved(str(tmp_path / "one.keras"), (16, 16, 3), 3, output="sigmoid")
+
+
+def test_a_number_per_image_needs_one_unsquashed_output(tmp_path, monkeypatch):
+    # A sigmoid or softmax would bound what the model can say: refused for a model of yours; the
+    # runner's own end in one linear unit (fit scales it to the numbers: test_fit).
+    (tmp_path / "my_models.py").write_text(MY_MODELS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for head in ("sigmoid", "softmax"):
+        with pytest.raises(
+            RunnerError, match=f"ends in a {head}, and data.label_mode=regression predicts any"
+        ):
+            from_function("my_models:tiny", (16, 16, 3), 1, {"head": head}, output="linear")
+    mine = from_function("my_models:tiny", (16, 16, 3), 1, {"head": None}, output="linear")
+    assert mine.output_shape == (None, 1)
+    ours = small_cnn((16, 16, 3), 1, filters=(4,), dense=8, output="linear")
+    assert ours.layers[-1].activation is keras.activations.linear and ours.layers[-1].name == "value"

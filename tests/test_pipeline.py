@@ -115,7 +115,19 @@ def test_label_encoders():
 
 
 @pytest.mark.parametrize("cached", [True, False])
-def test_rows_of_several_classes_travel_with_their_images(cached, tmp_path):
+@pytest.mark.parametrize(
+    ("mode", "labels", "expected"),
+    [
+        # Several classes per image (or none), and a number per image: not cast to class numbers.
+        (LabelMode.multi_hot, np.array([[1, 0, 0], [1, 1, 0], [0, 0, 0], [0, 1, 1]], np.uint8), None),
+        (
+            LabelMode.regression,
+            np.array([0.25, 17.5, -3.0, 1e6], np.float32),
+            [[0.25], [17.5], [-3.0], [1e6]],
+        ),
+    ],
+)
+def test_labels_travel_with_their_images(mode, labels, expected, cached, tmp_path):
     from conftest import write_image
 
     from runner.decode import Decoder
@@ -123,12 +135,10 @@ def test_rows_of_several_classes_travel_with_their_images(cached, tmp_path):
 
     paths = [str(write_image(tmp_path / f"{i}.png", colour=(60 * i, 0, 0))) for i in range(4)]
     decoder = Decoder(8, 8, ColorMode.rgb, Interpolation.bilinear)
-    multi = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 0], [0, 1, 1]], np.uint8)
     images = np.stack([decoder(path) for path in paths]) if cached else decoder
     keys = np.arange(4) if cached else np.array(paths)
-    encode = label_encoder(LabelMode.multi_hot, 3)
-    [(x, y)] = list(batches(images, keys, multi, 4, encode=encode))
-    assert y.shape == (4, 3) and y.numpy().tolist() == multi.tolist()
+    [(x, y)] = list(batches(images, keys, labels, 4, encode=label_encoder(mode, 3)))
+    assert y.dtype == tf.float32 and y.numpy().tolist() == (expected or labels.tolist())
     assert [int(red) for red in x.numpy()[:, 4, 4, 0]] == [int(decoder(p)[4, 4, 0]) for p in paths]
 
 

@@ -223,3 +223,16 @@ def test_a_multi_label_runs_files_get_a_row_for_each_class_they_show(multi_train
     assert sum(len(classes) > 1 for classes in found.values()) > 50  # several, where the image has them
     top = predict_here(run_id, str(cwd / "squares" / "000.jpg"), "--top", "3", cwd=cwd, capsys=capsys)
     assert sorted(row["class"] for row in csv.DictReader(io.StringIO(top))) == ["blue", "green", "red"]
+
+
+def test_a_regression_runs_files_get_their_number(regression_trained, capsys):
+    cwd, run_id, truth = regression_trained
+    out = predict_here(run_id, str(cwd / "sizes"), cwd=cwd, capsys=capsys)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == ["path", "value"]
+    said = {Path(row["path"]).name: float(row["value"]) for row in rows}
+    assert said.keys() == truth.keys()
+    errors = [abs(said[name] - side) for name, side in truth.items()]
+    assert sum(errors) / len(errors) < 1.5  # sides 4-28: a model that learnt nothing misses by ~6
+    line = refused_here(run_id, str(cwd / "sizes" / next(iter(truth))), "--top", "2", cwd=cwd, capsys=capsys)
+    assert f"--top 2: ranks classes, and run {run_id} predicts a number per image" in line

@@ -23,6 +23,7 @@ from conftest import (
     mlflow_runs,
     photo_folder,
     run_cli,
+    sizes_folder,
     train_cli,
     write_image,
 )
@@ -31,8 +32,8 @@ from PIL import Image
 from runner.cache import decode_batch
 from runner.decode import Decoder
 from runner.errors import RunnerError
-from runner.schemas.data import Cache, ColorMode, Interpolation, LabelMode, LabelsFrom, Verify
-from runner.sources import DigitsSource, DirSource, GeneratorSource, GlobSource
+from runner.schemas.data import Cache, ColorMode, DataConfig, Interpolation, LabelMode, LabelsFrom, Verify
+from runner.sources import DigitsSource, DirSource, FileIndex, GeneratorSource, GlobSource
 from runner.sources.index import NOT_UTF8
 from runner.split import check_splittable
 
@@ -613,6 +614,55 @@ def test_a_generators_lists_of_classes_are_rows_of_them():
 
 def pairs(table: bool = False):
     yield np.zeros((8, 8, 3), np.uint8), [[1, 0]] if table else [1, 0]
+
+
+def test_a_number_per_image_comes_from_a_csv_a_file_name_or_a_generator(tmp_path):
+    sizes = sizes_folder(tmp_path / "sizes", count=40)
+    names = sorted(sizes)
+    cells = {names[0]: "abc", names[1]: '"1,5"', names[2]: "inf", names[3]: "", names[4]: " -2.5e1 "}
+    table = tmp_path / "sizes" / "labels.csv"
+    table.write_text("path,label\n" + "".join(f"{n},{cells.get(n, sizes[n])}\n" for n in names))
+    regression = {"label_mode": LabelMode.regression, "pattern": str(tmp_path / "sizes" / "*.jpg")}
+    index = GlobSource(**regression, labels_from=LabelsFrom.csv, labels_csv=str(table)).index()
+    assert index.class_names == [] and index.numbers.dtype == np.float32
+    found = {Path(path).name: float(n) for path, n in zip(index.paths, index.numbers, strict=True)}
+    assert found == {names[4]: -25.0} | {n: sizes[n] for n in names[5:]}
+    assert {Path(path).name: why for path, why in index.skipped} == {
+        names[0]: "label 'abc' is not a number",
+        names[1]: "label '1,5' is not a number (a decimal comma? write it with a point: 1.5)",
+        names[2]: "label 'inf' is not a finite number",
+        names[3]: "no label",
+    }
+    by_name = GlobSource(**regression, labels_from=LabelsFrom.regex, label_regex=r"_(\d+)\.jpg$").index()
+    assert by_name.numbers.tolist() == [sizes[Path(p).name] for p in by_name.paths] and len(by_name) == 40
+    assert by_name.label_names(0) == f"{sizes[Path(by_name.paths[0]).name]:g}"
+    generated = GeneratorSource(fn="test_sources:measured", label_mode=LabelMode.regression).index()
+    assert generated.numbers.tolist() == [0.0, 0.5, 1.0, 1.5] and generated.class_names == []
+    with pytest.raises(
+        RunnerError, match=r"label of element 0 is \[1, 0\], not one number: data.label_mode=regression"
+    ):
+        GeneratorSource(fn="test_sources:pairs", label_mode=LabelMode.regression).index()
+
+
+def measured():
+    """A generator source of a number per image (NumPy's, Python's)."""
+    for i in range(4):
+        yield np.full((8, 8, 3), 40 * i, dtype=np.uint8), np.float32(i / 2) if i % 2 else i / 2
+
+
+def test_numbers_are_stratified_by_ranges_of_equal_counts_and_must_differ():
+    from runner.sources.labels import numbers_of
+
+    numbers, strata, bad = numbers_of([str(v) for v in range(100)] + ["x"])
+    assert np.bincount(strata[:100]).tolist() == [20] * 5 and strata[100] == -1 and list(bad) == [100]
+    assert np.array_equal(np.argsort(numbers[:100], kind="stable"), np.argsort(strata[:100], kind="stable"))
+    few, _, _ = numbers_of(["1", "2", "3"])
+    index = FileIndex(["a", "b", "c"], np.zeros(3, np.int32), [], numbers=np.full(3, 7, np.float32))
+    with pytest.raises(
+        RunnerError, match="every image's number is 7; data.label_mode=regression learns numbers that differ"
+    ):
+        check_splittable(DataConfig(label_mode=LabelMode.regression), index)
+    check_splittable(DataConfig(), replace(index, numbers=few))  # numbers that differ: no classes needed
 
 
 def test_generator_kwargs_its_function_does_not_take_are_said_against_its_signature():

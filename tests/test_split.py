@@ -120,3 +120,15 @@ def test_several_classes_per_image_split_by_their_rarest_and_are_each_covered(ca
     split[0] = "train"
     warn_uncovered(index, split)
     assert "no validation images of 'common', 'rare': val_* metrics leave them out" in caplog.text
+
+
+def test_numbers_split_by_their_ranges_so_validation_has_low_and_high_ones_alike():
+    from runner.sources.labels import numbers_of
+
+    # Ages 0-99, listed young first; validated on a fifth of each tenth of the range.
+    numbers, strata, _ = numbers_of([str(age) for age in range(100) for _ in range(2)])
+    index = FileIndex([f"{i}.png" for i in range(200)], strata, [], numbers=numbers)
+    for seed in range(10):
+        split = split_of(DataConfig(validation_split=0.2), index, seed=seed)
+        validated = numbers[split == "val"]
+        assert np.histogram(validated, bins=10, range=(0, 100))[0].tolist() == [4] * 10

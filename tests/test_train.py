@@ -184,6 +184,16 @@ def test_user_folder_with_flip_and_a_held_out_test_folder(photos, tmp_path):
     assert Path(folder, "data", "class_counts.csv").read_text().splitlines()[0] == "class,train,val,test"
 
 
+def test_an_optuna_sweep_that_would_search_for_the_worst_model_is_refused_before_its_first_trial(tmp_path):
+    # experiment=tune maximises; a loss or an error is better lower.
+    result = run_cli("-m", "experiment=tune", "trainer.monitor=val_loss", cwd=tmp_path)
+    assert result.returncode == 2 and error_lines(result) == [
+        "runner: error: hydra.sweeper.direction=maximize: trainer.monitor=val_loss is better lower, so "
+        "the sweeper would search for the worst model. Add hydra.sweeper.direction=minimize."
+    ]
+    assert mlflow_runs(tmp_path) == mlflow_runs(tmp_path, sweeps=True) == []  # no sweep run, no trial
+
+
 def test_optuna_sweep_maximises_what_train_returns_past_a_diverged_trial(tmp_path):
     # With seed 42 the first trial draws the rate that diverges: it fails alone, the study goes on.
     result = run_cli(
