@@ -239,3 +239,22 @@ def test_a_resumed_sweep_finds_each_jobs_run_and_ranks_a_job_refused_then_run_on
     reopened(sweep_id, experiment)
     with pytest.raises(RunnerError, match=f"sweep run {sweep_id} is still running, in process "):
         reopened(sweep_id, experiment)
+
+
+@pytest.mark.parametrize(
+    ("monitor", "best_first"), [("val_accuracy", [0.9, 0.7, 0.5]), ("val_mae", [0.5, 0.7, 0.9])]
+)
+def test_jobs_rank_best_first_and_an_error_is_best_lowest(monitor, best_first, tmp_path):
+    from runner.sweep import ranked
+
+    store = client(tmp_path)
+    experiment = store.create_experiment("sweep")
+    jobs = []
+    for value in (0.7, 0.9, 0.5):
+        run = store.create_run(experiment, tags={"runner.overrides": f'["model.dense={int(value * 10)}"]'})
+        store.log_metric(run.info.run_id, f"final_{monitor}", value)
+        store.set_terminated(run.info.run_id)
+        jobs.append(store.get_run(run.info.run_id))
+    rows = ranked(jobs, monitor, set())
+    assert [row[1] for row in rows] == best_first and [row[0] for row in rows] == [1, 2, 3]
+    assert rows[0][4] == f"model.dense={int(best_first[0] * 10)}"
