@@ -16,6 +16,7 @@ from runner.errors import RunnerError, some
 from runner.schemas.data import DataConfig, LabelsFrom
 from runner.sources import FileIndex
 from runner.sources.index import with_skipped
+from runner.sources.labels import ranges_of
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,14 @@ def split_of(cfg: DataConfig, index: FileIndex, seed: int) -> np.ndarray:
     split = np.full(len(index), "", dtype=object) if index.split is None else index.split.copy()
     free = np.flatnonzero(split == "")  # not placed by the source
     if len(free):
+        # Numbers' ranges are cut again among the free ones: of all of them, a few free ones may
+        # leave a range with one image, which no stratified split takes.
+        strata = index.labels[free] if index.numbers is None else ranges_of(index.numbers[free])
         try:
             if cfg.folds:
-                train, val = fold_split(index.labels[free], cfg.folds, cfg.fold, seed)
+                train, val = fold_split(strata, cfg.folds, cfg.fold, seed)
             else:
-                train, val = stratified_split(index.labels[free], cfg.validation_split, seed)
+                train, val = stratified_split(strata, cfg.validation_split, seed)
         except RunnerError as err:
             said = with_skipped(str(err), index)
             if cfg.max_per_class:  # the images are there: the cap left too few of them

@@ -132,3 +132,16 @@ def test_numbers_split_by_their_ranges_so_validation_has_low_and_high_ones_alike
         split = split_of(DataConfig(validation_split=0.2), index, seed=seed)
         validated = numbers[split == "val"]
         assert np.histogram(validated, bins=10, range=(0, 100))[0].tolist() == [4] * 10
+
+
+def test_numbers_the_source_left_unplaced_are_split_by_their_own_ranges():
+    from runner.sources.labels import numbers_of
+
+    # data.split_column placed all but 25 of 200; of all 200's ten ranges, one holds a single free image.
+    numbers, strata, _ = numbers_of([str(v) for v in range(200)])
+    placed = np.array(["train"] * 175 + [""] * 25, dtype=object)
+    placed[[3]] = ""  # the lowest range: one free image
+    placed[199] = "train"
+    index = FileIndex([f"{i}.png" for i in range(200)], strata, [], split=placed, numbers=numbers)
+    split = split_of(DataConfig(validation_split=0.2), index, seed=0)
+    assert (split[placed != ""] == "train").all() and (split == "val").sum() == 5

@@ -83,11 +83,16 @@ def numbers_of(values: list[str]) -> tuple[np.ndarray, np.ndarray, dict[int, str
             numbers[i] = number
         else:
             bad[i] = f"label '{value}' is not a finite number"
+    return numbers, ranges_of(numbers), bad
+
+
+def ranges_of(numbers: np.ndarray) -> np.ndarray:
+    """Each number's range of values, of ``RANGES`` at most with equal counts (20 at least each),
+    numbered from the lowest; -1 for NaN (none)."""
     known = np.isfinite(numbers)
     ranges = max(1, min(RANGES, int(known.sum()) // 20))
     edges = np.quantile(numbers[known], np.linspace(0, 1, ranges + 1)[1:-1]) if known.any() else []
-    strata = np.where(known, np.searchsorted(edges, numbers, side="right"), -1)
-    return numbers, strata.astype(np.int32), bad
+    return np.where(known, np.searchsorted(edges, numbers, side="right"), -1).astype(np.int32)
 
 
 def warn_alike(names: list[str]) -> None:
