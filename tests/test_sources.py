@@ -221,6 +221,15 @@ def test_a_downloaded_archive_given_as_the_folder_says_how_to_extract_it(tmp_pat
         in (refusals["pets.tar.gz"])
     )
     assert "cat00.png' is not a folder. Point data.path" in refusals["pets/cat/cat00.png"]
+    # A glob pattern that matches the archive (and no image): the same, for data.pattern.
+    with pytest.raises(RunnerError) as refused:
+        GlobSource(pattern=str(tmp_path / "pets.t*")).index()
+    assert str(refused.value) == (
+        f"data.pattern='{tmp_path / 'pets.t*'}': matches pets.tar.gz, a tar archive: extract it first "
+        f"(mkdir pets && tar xf pets.tar.gz -C pets), then match the images in it, e.g. "
+        f"data.pattern='pets/**/*.jpg'."
+    )
+    assert len(GlobSource(pattern=str(tmp_path / "pets*" / "*" / "*")).index()) == 3  # images too: read
 
 
 def test_a_class_named_test_with_only_images_is_a_class(tmp_path):

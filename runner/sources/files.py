@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from runner.errors import RunnerError, counted
-from runner.schemas.data import GlobData, LabelMode, LabelsFrom
-from runner.sources.folders import RUNNERS_OWN, SPLIT_FOLDERS, SPLIT_SETTINGS
+from runner.schemas.data import IMAGE_EXTENSIONS, GlobData, LabelMode, LabelsFrom
+from runner.sources.folders import RUNNERS_OWN, SPLIT_FOLDERS, SPLIT_SETTINGS, archive_of
 from runner.sources.index import FileIndex, require_every_class, text_names
 from runner.sources.labels import classes_in, labels_of, multi_labels_of, numbers_of
 from runner.sources.labels_csv import listed_path, read_csv, refuse_cwd_relative, unique_rows
@@ -82,6 +82,14 @@ class GlobSource(GlobData):
             )
         # Through a symlinked folder the same file matches twice; it is one image, used once.
         files = list(dict.fromkeys(str(Path(p).resolve()) for p in found))
+        images = any(Path(f).suffix.lower().lstrip(".") in IMAGE_EXTENSIONS for f in files)
+        if not images and (archive := archive_of(Path(files[0]))):  # the downloaded dataset
+            kind, extract = archive
+            raise RunnerError(
+                f"data.pattern='{self.pattern}': matches {Path(files[0]).name}, a {kind} archive: "
+                f"extract it first ({extract}), then match the images in it, e.g. "
+                f"data.pattern='{extract.split()[-1]}/**/*.jpg'."
+            )
         for own in (str(Path.cwd().resolve() / name) + os.sep for name in RUNNERS_OWN):
             if inside := [f for f in files if f.startswith(own)]:
                 raise RunnerError(

@@ -54,13 +54,20 @@ def not_a_folder(path: Path) -> str:
     """What ``path`` is instead; a dataset is most often downloaded as an archive."""
     if not path.exists():
         return "does not exist."
+    if archive := archive_of(path):
+        kind, extract = archive
+        return f"is a {kind} archive, not a folder: extract it first ({extract})."
+    return "is not a folder."
+
+
+def archive_of(path: Path) -> tuple[str, str] | None:
+    """``path``'s kind of archive (zip, tar) and the command that extracts it; None if none."""
     into = path.name.split(".")[0] or "data"
     if zipfile.is_zipfile(path):
-        return f"is a zip archive, not a folder: extract it first (unzip {path.name} -d {into})."
+        return "zip", f"unzip {path.name} -d {into}"
     if tarfile.is_tarfile(path):
-        extract = f"mkdir {into} && tar xf {path.name} -C {into}"
-        return f"is a tar archive, not a folder: extract it first ({extract})."
-    return "is not a folder."
+        return "tar", f"mkdir {into} && tar xf {path.name} -C {into}"
+    return None
 
 
 def list_files(
