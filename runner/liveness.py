@@ -122,11 +122,12 @@ def close(client: Any, run: Any, why: str) -> str:
     return why
 
 
-def close_dead_runs(client: Any, experiment_id: str) -> None:
+def close_dead_runs(client: Any, experiment_id: str, page: int = 1000) -> None:
     """Close the runs of this experiment that are ``RUNNING`` in a process of this machine that
-    has died."""
-    running = client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=1000)
-    for run in running:
+    has died (every one: a shared experiment may hold more than a page of running runs)."""
+    from runner.store import every_run
+
+    for run in every_run(client, experiment_id, "attributes.status = 'RUNNING'", page=page):
         if state(run) == State.dead:
             run_id = run.info.run_id
             why = (

@@ -156,3 +156,16 @@ def gone(uri: str) -> str | None:
         return None
     except RunnerError as err:
         return str(getattr(err.__cause__, "reason", err.__cause__))
+
+
+def every_run(
+    store: Any, experiment: str, query: str, order_by: list[str] | None = None, page: int = 1000
+) -> list:
+    """Every run of ``experiment`` that ``query`` finds, page by page: MLflow's search gives at most
+    ``page`` at a time (1,000 unless asked), and a long study or a busy experiment holds more."""
+    found, token = [], None
+    while True:
+        runs = store.search_runs([experiment], query, max_results=page, order_by=order_by, page_token=token)
+        found += runs
+        if not (token := runs.token):
+            return found

@@ -159,16 +159,11 @@ def new_sweep_run(config: DictConfig, again: str, experiment_id: str) -> str:
 def jobs_under(
     store: Any, experiment: str, parent: str, newest_first: bool = False, page: int = 1000
 ) -> list:
-    """Every run under sweep run ``parent``, page by page: MLflow's search gives at most ``page`` at
-    a time (1,000 unless asked), and a long study has more jobs than that."""
-    query = f"tags.`mlflow.parentRunId` = '{parent}'"
+    """Every run under sweep run ``parent`` (a long study has more than MLflow's page of 1,000)."""
+    from runner.store import every_run
+
     order = ["attributes.start_time DESC"] if newest_first else None
-    found, token = [], None
-    while True:
-        runs = store.search_runs([experiment], query, max_results=page, order_by=order, page_token=token)
-        found += runs
-        if not (token := runs.token):
-            return found
+    return every_run(store, experiment, f"tags.`mlflow.parentRunId` = '{parent}'", order, page)
 
 
 def fixed_keys(overrides: list[str]) -> set[str]:
