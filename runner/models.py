@@ -257,14 +257,21 @@ def check_yours(
             f"keras.layers.Dense(num_classes, activation='sigmoid')."
         )
     sigmoid = num_classes == 1 or output == "sigmoid"
+    last = "keras.layers.Dense(num_classes, activation='softmax')"
+    if sigmoid:
+        last = f"keras.layers.Dense({'1' if num_classes == 1 else 'num_classes'}, activation='sigmoid')"
     if not ((summed or sigmoid) and np.all((found >= 0) & (found <= 1))):
-        last = "keras.layers.Dense(num_classes, activation='softmax')"
-        if sigmoid:
-            last = f"keras.layers.Dense({'1' if num_classes == 1 else 'num_classes'}, activation='sigmoid')"
         example = np.round(found[1], 3).tolist()
         raise RunnerError(
             f"model.fn={fn}: its model's outputs are not probabilities (e.g. {example}): end it with "
             f"{last}; the runner's loss takes probabilities, not logits."
+        )
+    # An untrained linear unit's outputs can fall in 0-1 on the two images by chance (a binary one
+    # often does): its output layer tells.
+    if getattr(model.layers[-1], "activation", None) is keras.activations.linear:
+        raise RunnerError(
+            f"model.fn={fn}: its model's output layer has no activation, so it gives logits, not "
+            f"probabilities: end it with {last}; the runner's loss takes probabilities."
         )
 
 

@@ -188,6 +188,14 @@ def three_classes(input_shape, num_classes):
 
 def nothing(input_shape, num_classes):
     return None
+
+
+def logit(input_shape, num_classes):  # a linear unit that says 0.3 to everything: in 0-1 by chance
+    inputs = keras.Input(input_shape)
+    x = layers.GlobalAveragePooling2D()(inputs)
+    bias = keras.initializers.Constant(0.3)
+    head = layers.Dense(num_classes, kernel_initializer="zeros", bias_initializer=bias)
+    return keras.Model(inputs, head(x))
 """
 
 
@@ -301,3 +309,15 @@ def test_a_number_per_image_needs_one_unsquashed_output(tmp_path, monkeypatch):
     assert mine.output_shape == (None, 1)
     ours = small_cnn((16, 16, 3), 1, filters=(4,), dense=8, output="linear")
     assert ours.layers[-1].activation is keras.activations.linear and ours.layers[-1].name == "value"
+
+
+def test_a_binary_model_whose_logit_falls_in_0_1_by_chance_is_refused_by_its_output_layer(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "my_models.py").write_text(MY_MODELS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(
+        RunnerError, match="output layer has no activation, so it gives logits.*activation='sigmoid'"
+    ):
+        from_function("my_models:logit", (16, 16, 3), 1, {})
+    assert from_function("my_models:logit", (16, 16, 3), 1, {}, output="linear").output_shape == (None, 1)
