@@ -971,3 +971,17 @@ def test_progress_bars_show_on_a_terminal_only(monkeypatch):
     os.close(keyboard)
     monkeypatch.setattr(sys, "stderr", io.StringIO())
     assert progress(PROGRESS_FROM, "decoding").disable
+
+
+def test_classes_that_look_like_numbers_to_predict_are_said_to_be_classes(caplog):
+    from runner.sources.labels import labels_of
+
+    labels_of([str(digit) for digit in range(10)], None)  # digits: ten numbered classes
+    labels_of(["cat", "23", "24.5"], None)
+    assert not caplog.text
+    labels_of(["23", "24.5", "7"], None)  # a fraction: no class is named so
+    labels_of([str(age) for age in range(1, 91)], None)  # ninety ages
+    said = [record.getMessage() for record in caplog.records]
+    assert said[0].startswith("the 3 classes are all numbers (7 to 24.5): each is learnt as a class")
+    assert said[1].startswith("the 90 classes are all numbers (1 to 90)")
+    assert all(line.endswith("add data.label_mode=regression trainer.monitor=val_mae.") for line in said)

@@ -22,7 +22,7 @@ from runner.sources.index import (
     shown,
     text_names,
 )
-from runner.sources.labels import warn_alike
+from runner.sources.labels import warn_alike, warn_numbers
 from runner.sources.verify import check
 
 log = logging.getLogger(__name__)
@@ -187,6 +187,7 @@ class DirSource(DirData):
                 f"in its own subfolder, e.g. {root}/cats/1.jpg."
             )
         warn_alike(found)
+        warn_numbers(found)
         return found
 
     def held_out(self, path: str, key: str, classes: list[str]) -> Path:

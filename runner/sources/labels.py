@@ -20,6 +20,7 @@ def labels_of(values: list[str], class_names: list[str] | None) -> tuple[list[st
     for values that are not a known class."""
     names = list(class_names) if class_names else sorted({v for v in values if v != ""})
     warn_alike(names)
+    warn_numbers(names)
     lookup = {name: i for i, name in enumerate(names)}
     labels = np.array([lookup.get(v, -1) for v in values], dtype=np.int32)
     bad = {
@@ -93,6 +94,29 @@ def ranges_of(numbers: np.ndarray) -> np.ndarray:
     ranges = max(1, min(RANGES, int(known.sum()) // 20))
     edges = np.quantile(numbers[known], np.linspace(0, 1, ranges + 1)[1:-1]) if known.any() else []
     return np.where(known, np.searchsorted(edges, numbers, side="right"), -1).astype(np.int32)
+
+
+# More classes than this, each named by a whole number, may be numbers to predict (ages 1-90).
+MANY_NUMBERS = 20
+
+
+def warn_numbers(names: list[str]) -> None:
+    """Classes that are all numbers with a fraction (23.5), or more than ``MANY_NUMBERS`` of them:
+    most likely a number per image to predict (an age, a count), which as classes would each be
+    learnt apart (23 no nearer 24 than 90). Said, not changed: 100 numbered classes are a thing."""
+    try:
+        numbers = [float(name) for name in names]
+    except ValueError:
+        return
+    if numbers and (len(numbers) > MANY_NUMBERS or any(not n.is_integer() for n in numbers)):
+        log.warning(
+            "the %d classes are all numbers (%s to %s): each is learnt as a class of its own. If "
+            "they are a number per image to predict (an age, a count, a score), add "
+            "data.label_mode=regression trainer.monitor=val_mae.",
+            len(names),
+            names[int(np.argmin(numbers))],
+            names[int(np.argmax(numbers))],
+        )
 
 
 def warn_alike(names: list[str]) -> None:
