@@ -208,17 +208,20 @@ def record(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m runner.evaluate",
-        description="Score a past run's model on a folder of class subfolders, recorded as a new MLflow run.",
+        description="Score a past run's model on a folder of class subfolders or a labelled CSV, recorded "
+        "as a new MLflow run.",
     )
     parser.add_argument("run_id", metavar="RUN", help=RUN_HELP)
     parser.add_argument(
         "folder",
         metavar="FOLDER",
         help="a subfolder of images per class, named as the run's classes; or a CSV of path,label "
-        "rows, paths relative to it",
+        "rows, paths relative to it (the only way for a multi-label or regression run)",
     )
     parser.add_argument("--path-column", default="path", help="a CSV's column of image paths")
-    parser.add_argument("--label-column", default="label", help="a CSV's column of class names")
+    parser.add_argument(
+        "--label-column", default="label", help="a CSV's column of class names (numbers: a regression run)"
+    )
     parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
     parser.add_argument("--batch", type=positive_int, default=256, help=BATCH_HELP)
     parser.add_argument("--best", action="store_true", help="the best trainer.monitor epoch's model")
