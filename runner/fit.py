@@ -222,6 +222,7 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
             )
             tracking.log_preview(preview_grid)
         record.log_data(data, output_dir)
+        tracking.log_architecture(model)
         model.compile(
             optimizer=optimizer(cfg.trainer, data.steps),
             loss=objective,

@@ -225,6 +225,24 @@ def log_preview(grid: Any) -> None:
     mlflow.log_image(grid, "aug/preview.png")
 
 
+def log_architecture(model: Any) -> None:
+    """``model_summary.txt`` (Keras's summary: each layer, its output shape and weights) and the
+    weight counts as params (``model_parameters``, ``model_trainable_parameters``): what the runs
+    of a sweep over widths or backbones are compared by beside their scores."""
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *_, **__: lines.append(line))
+    mlflow.log_text("\n".join(lines), "model_summary.txt")
+    trainable = sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
+    counts = {"model_parameters": model.count_params(), "model_trainable_parameters": trainable}
+    mlflow.log_params(counts)
+    log.info(
+        "model %s: %s parameters, %s of them trained",
+        model.name,
+        f"{counts['model_parameters']:,}",
+        f"{trainable:,}",
+    )
+
+
 def log_class_weights(class_names: list[str], weights: np.ndarray) -> None:
     """``trainer.class_weight.<class>`` params. MLflow refuses a key with characters other than
     letters, digits and ``_-. :/`` (a folder "cat (wild)" stopped the run): those become ``_``,

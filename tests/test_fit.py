@@ -161,6 +161,11 @@ def test_a_number_per_image_trains_one_output_in_the_numbers_unit_and_is_scored_
     assert metrics["final_val_rmse"] ** 2 == pytest.approx(metrics["final_val_loss"], rel=1e-3)  # MSE
     model = logged_model(cwd, run)
     assert model.output_shape == (None, 1) and model.layers[-1].name == "in_units"
+    # Its architecture, as every run records it: Keras's summary and the weight counts.
+    assert run.data.params["model_parameters"] == run.data.params["model_trainable_parameters"]
+    assert int(run.data.params["model_parameters"]) == model.count_params()
+    summary = Path(store.download_artifacts(run_id, "model_summary.txt", tempfile.mkdtemp())).read_text()
+    assert "in_units (Rescaling)" in summary and f"Total params: {model.count_params():,}" in summary
 
     def table(path: str) -> list[dict]:
         local = store.download_artifacts(run_id, path, tempfile.mkdtemp())
