@@ -665,6 +665,8 @@ def test_numbers_are_stratified_by_ranges_of_equal_counts_and_must_differ():
     numbers, strata, bad = numbers_of([str(v) for v in range(100)] + ["x"])
     assert np.bincount(strata[:100]).tolist() == [20] * 5 and strata[100] == -1 and list(bad) == [100]
     assert np.array_equal(np.argsort(numbers[:100], kind="stable"), np.argsort(strata[:100], kind="stable"))
+    _, _, beyond = numbers_of(["nan", "1e39", "-3e38"])  # NaN, and past float32's range
+    assert beyond == {0: "label 'nan' is not a finite number", 1: "label '1e39' is not a finite number"}
     few, _, _ = numbers_of(["1", "2", "3"])
     index = FileIndex(["a", "b", "c"], np.zeros(3, np.int32), [], numbers=np.full(3, 7, np.float32))
     with pytest.raises(

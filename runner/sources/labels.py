@@ -65,6 +65,7 @@ def multi_labels_of(
 # A regression's values are split into at most this many ranges of equal counts (each of 20
 # images at least), which stratify the split and the folds as classes do.
 RANGES = 10
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # what a model's float32 output can say
 
 
 def numbers_of(values: list[str]) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
@@ -80,7 +81,7 @@ def numbers_of(values: list[str]) -> tuple[np.ndarray, np.ndarray, dict[int, str
             comma = " (a decimal comma? write it with a point: 1.5)" if "," in value else ""
             bad[i] = f"label '{value}' is not a number{comma}" if value else "no label"
             continue
-        if math.isfinite(number):
+        if math.isfinite(number) and abs(number) <= FLOAT32_MAX:
             numbers[i] = number
         else:
             bad[i] = f"label '{value}' is not a finite number"
