@@ -172,6 +172,12 @@ def saved(
             f"model.path={path}: its output layer is no sigmoid, and data.label_mode=multi_hot needs "
             f"one sigmoid per class (each class its own yes or no): train it from a multi-label run."
         )
+    if output == "linear" and (squashing := squashed(model)):
+        raise RunnerError(
+            f"model.path={path}: its output layer is a {squashing}, and data.label_mode=regression "
+            f"predicts any number: train it from a regression run, or start from a backbone "
+            f"(model=application)."
+        )
     if unfreeze:
         fine_tune(model)
     if not augmentation:
@@ -234,12 +240,11 @@ def check_yours(
             f"regression). Use the num_classes the runner passes."
         )
     if output == "linear":  # a regression's number: any value is one, but not a squashed one
-        squashing = getattr(model.layers[-1], "activation", None)
-        if squashing in (keras.activations.sigmoid, keras.activations.softmax):
+        if squashing := squashed(model):
             raise RunnerError(
-                f"model.fn={fn}: its model ends in a {squashing.__name__}, and data.label_mode="
-                f"regression predicts any number (the runner scales its output to the numbers' "
-                f"range): end it with keras.layers.Dense(1), no activation."
+                f"model.fn={fn}: its model ends in a {squashing}, and data.label_mode=regression "
+                f"predicts any number (the runner scales its output to the numbers' range): end it "
+                f"with keras.layers.Dense(1), no activation."
             )
         return
     if num_classes == 1 and np.all(found == 1.0):  # a softmax over one unit: 1 whatever it sees
@@ -266,13 +271,20 @@ def check_yours(
             f"model.fn={fn}: its model's outputs are not probabilities (e.g. {example}): end it with "
             f"{last}; the runner's loss takes probabilities, not logits."
         )
-    # An untrained linear unit's outputs can fall in 0-1 on the two images by chance (a binary one
-    # often does): its output layer tells.
+    # An untrained linear unit's outputs can fall in 0-1 on the two images by chance: its output
+    # layer tells.
     if getattr(model.layers[-1], "activation", None) is keras.activations.linear:
         raise RunnerError(
             f"model.fn={fn}: its model's output layer has no activation, so it gives logits, not "
             f"probabilities: end it with {last}; the runner's loss takes probabilities."
         )
+
+
+def squashed(model: keras.Model) -> str | None:
+    """The activation that bounds the model's output (sigmoid, softmax), if its last layer has one."""
+    activation = getattr(model.layers[-1], "activation", None)
+    bounding = (keras.activations.sigmoid, keras.activations.softmax)
+    return activation.__name__ if activation in bounding else None
 
 
 def fine_tune(model: keras.Model) -> None:

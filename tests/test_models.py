@@ -309,6 +309,13 @@ def test_a_number_per_image_needs_one_unsquashed_output(tmp_path, monkeypatch):
     assert mine.output_shape == (None, 1)
     ours = small_cnn((16, 16, 3), 1, filters=(4,), dense=8, output="linear")
     assert ours.layers[-1].activation is keras.activations.linear and ours.layers[-1].name == "value"
+    ours.save(tmp_path / "number.keras")
+    assert saved(str(tmp_path / "number.keras"), (16, 16, 3), 1, output="linear").output_shape == (None, 1)
+    small_cnn((16, 16, 3), 1, filters=(4,), dense=8).save(tmp_path / "binary.keras")  # one sigmoid
+    with pytest.raises(
+        RunnerError, match="binary.keras: its output layer is a sigmoid, and data.label_mode=regression"
+    ):
+        saved(str(tmp_path / "binary.keras"), (16, 16, 3), 1, output="linear")
 
 
 def test_a_binary_model_whose_logit_falls_in_0_1_by_chance_is_refused_by_its_output_layer(
