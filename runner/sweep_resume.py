@@ -5,7 +5,8 @@ the overrides that the sweep's command varies (``earlier_run``): a finished one 
 its result returned as ``train`` returned it (so Optuna's seeded sampler, given the same results,
 proposes the same next trials); an unfinished one is resumed in its run, as ``runner.rerun
 --resume`` would; a job that never started, or was refused before its run, runs now. A value the
-command fixes (``trainer.epochs``) must be the one each finished job ran with.
+command fixes (``trainer.epochs``) must be the one each finished job ran with, and its files the
+ones it trained on.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from runner.errors import RunnerError
+from runner.sources import FileIndex
 from runner.sweep import JOB_TAG, PARENT, fixed_keys, job_of, jobs_under, result_of
 
 log = logging.getLogger(__name__)
@@ -65,8 +67,9 @@ def resuming(tracking: DictConfig) -> bool:
 def earlier_run(tracking: DictConfig, overrides: list[str], number: int) -> Any:
     """The run that job #``number`` of a resumed sweep had under it: the latest with its number and
     the overrides that the sweep's command varies (a run of an older runner has no number: its
-    overrides alone). None if it had none, or only one refused before it started (no output
-    folder: it runs again). A value the command fixes is the config's to check, not a new job."""
+    overrides alone) that started: one refused before it started (no output folder; a continue
+    with other values makes one for each finished job) is passed over. None if it had none: it
+    runs now. A value the command fixes is the config's to check, not a new job."""
     from runner.stored import client
 
     store = client(tracking.uri)
@@ -80,22 +83,32 @@ def earlier_run(tracking: DictConfig, overrides: list[str], number: int) -> Any:
         if run.data.tags.get(JOB_TAG, str(number)) == str(number)
         and job_of(run, fixed) == job_of(overrides, fixed)
     ]
-    return same[0] if same and "runner.output_dir" in same[0].data.tags else None
+    started = [run for run in same if "runner.output_dir" in run.data.tags]
+    return started[0] if started else None
 
 
-def finished_result(run: Any, cfg: DictConfig) -> float:
+def finished_result(run: Any, cfg: DictConfig, index: FileIndex) -> float:
     """The result of a finished job of a resumed sweep, as ``train`` returned it: the job is not
-    run again, so its config must be the one its run had."""
+    run again, so its config must be the one its run had, and its files (``index``) the ones it
+    trained on, or the sweep would rank jobs of two data sets against each other."""
+    from runner.record import data_changes
     from runner.rerun import differences
     from runner.stored import client, fetch
 
     run_id = run.info.run_id
-    _, stored = fetch(client(cfg.tracking.uri), run_id)
+    store = client(cfg.tracking.uri)
+    _, stored = fetch(store, run_id)
     if changed := differences(stored, cfg):
         raise RunnerError(
             f"run {run_id} finished this job with other values than it has now: "
             f"{'; '.join(changed[:3])}. A resumed sweep continues the same config; for these values, "
             f"start a new sweep (drop tracking.resume)."
+        )
+    if changed := data_changes(store, run_id, index):
+        raise RunnerError(
+            f"run {run_id} finished this job on other files than there are now: {'; '.join(changed)}. "
+            f"A resumed sweep continues on the same files: restore them, or start a new sweep on "
+            f"these (drop tracking.resume)."
         )
     value = result_of(run, cfg.trainer.monitor)
     log.info("run %s finished this job already (%s %.4f): not run again", run_id, cfg.trainer.monitor, value)

@@ -35,7 +35,7 @@ def train(cfg: DictConfig) -> float:
     if sweep_resume.resuming(cfg.tracking):  # a job of a resumed sweep: what became of its earlier run?
         earlier = sweep_resume.earlier_run(cfg.tracking, overrides, HydraConfig.get().job.num)
         if earlier is not None and earlier.info.status == "FINISHED":
-            return sweep_resume.finished_result(earlier, cfg)
+            return sweep_resume.finished_result(earlier, cfg, sources.index_of(cfg.data))
         cfg.tracking.resume = None if earlier is None else earlier.info.run_id
         overrides = sweep.without_resume(overrides)
     index = sources.index_of(cfg.data)

@@ -148,6 +148,17 @@ def test_an_interrupted_sweep_continues_where_it_stopped_with_the_metrics_of_one
         f"these values, start a new sweep (drop tracking.resume)."
     )
     assert summary.startswith("runner: error: 3 jobs of this sweep failed")
+    # ... and only on the files it trained on: with one of them gone, each job is refused.
+    gone = sorted((tmp_path / "digits" / "7").iterdir())[0]
+    gone.unlink()
+    result = run_cli(*shlex.split(command)[3:], cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    *jobs, summary = error_lines(result)
+    assert jobs[0] == (
+        f"runner: error: job #0: run {finished.info.run_id} finished this job on other files than there "
+        f"are now: 1 removed (e.g. {gone}). A resumed sweep continues on the same files: restore them, "
+        f"or start a new sweep on these (drop tracking.resume)."
+    )
 
 
 def test_every_job_of_a_sweep_is_read_however_many_pages_it_takes(tmp_path):
