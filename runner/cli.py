@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from runner.errors import closest
+from runner.scores import THRESHOLD, TUNED
 
 # The RUN that runner.predict, evaluate and export take (``predict.run_of``).
 RUN_HELP = (
@@ -14,6 +15,10 @@ RUN_HELP = (
 )
 # Their --batch: images decoded at a time; the model takes them 32 at a time (``predict.scores_of``).
 BATCH_HELP = "images decoded at a time (32 a model step)"
+TUNED_HELP = (
+    f"a multi-label run: each class a yes at the threshold it tuned on its validation images "
+    f"({TUNED}), not {THRESHOLD}"
+)
 
 
 def positive_int(text: str) -> int:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from runner.cli import BATCH_HELP, RUN_HELP, positive_int
+from runner.cli import BATCH_HELP, RUN_HELP, TUNED_HELP, positive_int
 from runner.errors import RunnerError, shell_join, some
 from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD, log_evaluation, log_mistakes, log_regression
@@ -118,10 +119,11 @@ def one_class_each(index: Any, ranked: list, top: int) -> tuple:
     return truth, predicted, confidence, ["path", "true", "predicted", "probability"], each
 
 
-def several_each(index: Any, ranked: list, top: int) -> tuple:
+def several_each(index: Any, ranked: list, top: int, thresholds: np.ndarray | float = THRESHOLD) -> tuple:
     """``one_class_each`` for a multi-label model, whose ``top`` is every class: per file, its
-    true and predicted (at ``THRESHOLD``, as in training) classes as 0/1 rows, how far off its
-    surest wrong class is; ``eval/predictions.csv`` has each class's probability."""
+    true and predicted (at ``thresholds``: ``THRESHOLD`` as in training, or each class's tuned
+    one) classes as 0/1 rows, how far off its surest wrong class is; ``eval/predictions.csv`` has
+    each class's probability."""
     names = index.class_names
     at = {path: i for i, path in enumerate(index.paths)}
     paths = [path for path, _, _ in ranked[::top]]
@@ -129,7 +131,7 @@ def several_each(index: Any, ranked: list, top: int) -> tuple:
     for n, (_, name, p) in enumerate(ranked):
         scores[n // top, names.index(name)] = p
     truth = index.multi[[at[path] for path in paths]]
-    predicted = (scores >= THRESHOLD).astype(truth.dtype)
+    predicted = (scores >= thresholds).astype(truth.dtype)
     said = (index.separator.join(np.asarray(names)[row > 0]) for row in predicted)
     each = [
         (path, index.label_names(at[path]), classes, *(f"{p:.6f}" for p in row))
@@ -155,12 +157,21 @@ def a_number_each(index: Any, ranked: list, top: int) -> tuple:
 
 
 def record(
-    trained: Any, root: Path, index: Any, ranked: list, top: int, skipped: list, tags: dict, decoder: Any
+    trained: Any,
+    root: Path,
+    index: Any,
+    ranked: list,
+    top: int,
+    skipped: list,
+    tags: dict,
+    decoder: Any,
+    thresholds: np.ndarray | float = THRESHOLD,
 ) -> tuple[str, dict]:
     """The evaluation as a new run in ``trained``'s experiment: its id and metrics. ``ranked`` are
     (path, class, probability), the ``top`` likeliest classes of each file in turn (more than one
     when the run reported ``trainer.top_k``); ``skipped`` the files that did not decode;
-    ``decoder`` decodes them as the model saw them (for the mistakes' picture)."""
+    ``decoder`` decodes them as the model saw them (for the mistakes' picture); ``thresholds``
+    a multi-label model's yes to each class."""
     import mlflow
 
     from runner import record as data
@@ -172,7 +183,7 @@ def record(
     if index.numbers is not None:
         scored = a_number_each
     else:
-        scored = one_class_each if index.multi is None else several_each
+        scored = one_class_each if index.multi is None else partial(several_each, thresholds=thresholds)
     truth, predicted, confidence, header, each = scored(index, ranked, top)
     tags = {**tags, "runner.evaluation_of": trained.info.run_id}
     name = f"evaluate {root.name}"
@@ -225,6 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
     parser.add_argument("--batch", type=positive_int, default=256, help=BATCH_HELP)
     parser.add_argument("--best", action="store_true", help="the best trainer.monitor epoch's model")
+    parser.add_argument("--tuned", action="store_true", help=TUNED_HELP)
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
@@ -238,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
         run_of,
         run_record,
         several_per_image,
+        tuned,
     )
     from runner.sources.folders import folder
     from runner.stored import client
@@ -275,6 +288,12 @@ def main(argv: list[str] | None = None) -> None:
             index = listed(root, class_names, args.path_column, args.label_column, separator)
         else:
             index = labelled(root, class_names)
+        if args.tuned and not several:
+            raise RunnerError(
+                f"--tuned: picks each class's yes by its own threshold, and run {run_id} is not "
+                f"multi-label (data.label_mode=multi_hot). Drop it."
+            )
+        cut = tuned(store, run_id, class_names) if args.tuned else THRESHOLD
         model = load(store, trained, args.best)
         skipped: list[tuple[str, str]] = []
         decoder = decoder_of(stored["data"])
@@ -289,7 +308,9 @@ def main(argv: list[str] | None = None) -> None:
         mlflow.set_tracking_uri(store.tracking_uri)
         command = shell_join(["python", "-m", "runner.evaluate", *(sys.argv[1:] if argv is None else argv)])
         tags = {"runner.command": command, "runner.model": "best" if args.best else "final"}
-        evaluation, metrics = record(trained, root, index, ranked, top, skipped, tags, decoder)
+        if several:
+            tags["runner.thresholds"] = "tuned" if args.tuned else str(THRESHOLD)
+        evaluation, metrics = record(trained, root, index, ranked, top, skipped, tags, decoder, cut)
         scores = (
             f"mae {metrics['eval_mae']:.4f}, rmse {metrics['eval_rmse']:.4f}, R² {metrics['eval_r2']:.4f}"
             if numbers

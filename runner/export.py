@@ -13,10 +13,13 @@ with the runner's own decoder).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from runner.cli import RUN_HELP, described
 from runner.errors import RunnerError
@@ -27,9 +30,17 @@ from runner.scores import THRESHOLD
 FORMATS = {"saved_model": ("tf_saved_model", "saved_model"), "litert": ("litert", "model.tflite")}
 
 
-def export(model: Any, class_names: list[str], data: dict, out: Path, fmt: str, source: dict) -> Path:
+def export(
+    model: Any,
+    class_names: list[str],
+    data: dict,
+    out: Path,
+    fmt: str,
+    source: dict,
+    thresholds: np.ndarray | None = None,
+) -> Path:
     """``model`` in ``fmt`` under ``out``, with ``runner.json`` (the decode settings taken from the
-    run's ``data`` config); the model's path."""
+    run's ``data`` config; a multi-label run's tuned ``thresholds``, per class); the model's path."""
     keras_format, name = FORMATS[fmt]
     target = out / name
     model.export(str(target), format=keras_format, verbose=False)
@@ -43,6 +54,11 @@ def export(model: Any, class_names: list[str], data: dict, out: Path, fmt: str, 
         "input": {"shape": [height, width, channels], "dtype": "uint8", "decode": decode},
         "output": output_said(model, class_names, data),
         "class_names": class_names,
+        **(
+            {"thresholds": dict(zip(class_names, thresholds.tolist(), strict=True))}
+            if thresholds is not None
+            else {}
+        ),
     }
     (out / "runner.json").write_text(json.dumps(record, indent=2) + "\n")
     return target
@@ -57,7 +73,8 @@ def output_said(model: Any, class_names: list[str], data: dict) -> str:
     if several_per_image(data):
         return (
             f"sigmoids: each class's own probability, in class_names order; the classes at "
-            f"{THRESHOLD} or more are the image's"
+            f"{THRESHOLD} or more are the image's (or at their thresholds, tuned on the run's "
+            f"validation images)"
         )
     return "softmax: one probability per class, in class_names order"
 
@@ -86,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     from runner import __main__ as entry
 
     def run() -> None:
-        from runner.predict import load, run_of, run_record
+        from runner.predict import load, run_of, run_record, tuned
         from runner.stored import client
 
         store = client(args.tracking_uri)
@@ -96,7 +113,11 @@ def main(argv: list[str] | None = None) -> None:
         make_folder(out)
         model = load(store, run, args.best)
         source = {"run_id": run_id, "reference": args.run_id, "weights": "best" if args.best else "final"}
-        path = export(model, class_names, stored["data"], out, args.format, source)
+        thresholds = None
+        if several_per_image(stored["data"]):
+            with contextlib.suppress(RunnerError):  # no validation images: none tuned
+                thresholds = tuned(store, run_id, class_names)
+        path = export(model, class_names, stored["data"], out, args.format, source, thresholds)
         gives = "a number per image" if a_number_each(stored["data"]) else f"{len(class_names)} classes"
         print(f"runner: wrote {path} and {out / 'runner.json'} (run {run_id}, {gives})")
 

@@ -26,7 +26,7 @@ from runner.decode import Decoder
 from runner.errors import PASSED_TO_MODELS, RunnerError, keras_said
 from runner.schemas.data import LabelMode
 from runner.schemas.trainer import Precision, Schedule
-from runner.scores import THRESHOLD, log_evaluation, log_mistakes, log_regression
+from runner.scores import THRESHOLD, log_evaluation, log_mistakes, log_regression, log_thresholds
 from runner.sources import FileIndex
 from runner.split import split_of
 from runner.targets import build, check
@@ -270,6 +270,8 @@ def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, fl
         truth = data.index.multi[positions]
         predicted = (probabilities >= THRESHOLD).astype(truth.dtype)
         confidence = np.abs(probabilities - truth).max(axis=1)
+        if part == "val":  # each class's own threshold, tuned here, for predict and the export
+            metrics["val_macro_f1_tuned"] = log_thresholds(data.index.class_names, truth, probabilities)
     else:
         if probabilities.shape[1] == 1:  # binary: one sigmoid output
             probabilities = np.concatenate([1 - probabilities, probabilities], axis=1)

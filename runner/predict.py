@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
-from runner.cli import BATCH_HELP, RUN_HELP, positive_int
+from runner.cli import BATCH_HELP, RUN_HELP, TUNED_HELP, positive_int
 from runner.errors import RunnerError, some
 from runner.schemas.data import IMAGE_EXTENSIONS, DataConfig, LabelMode
 from runner.schemas.tracking import TrackingConfig
-from runner.scores import THRESHOLD
+from runner.scores import THRESHOLD, TUNED
 
 
 def image_files(paths: list[str]) -> list[str]:
@@ -181,6 +181,23 @@ def scores_of(model: Any, images: np.ndarray, step: int = 32) -> np.ndarray:
     )
 
 
+def tuned(store: Any, run_id: str, class_names: list[str]) -> np.ndarray:
+    """Each class's threshold that multi-label run ``run_id`` tuned on its validation images
+    (``scores.log_thresholds``), in class order."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            table = Path(store.download_artifacts(run_id, TUNED, folder)).read_text()
+    except (MlflowException, OSError) as err:
+        raise RunnerError(
+            f"--tuned: run {run_id} logged no {TUNED} (a multi-label run tunes them on its "
+            f"validation images). Drop --tuned: each class is then a yes at {THRESHOLD}."
+        ) from err
+    by_class = {row["class"]: float(row["threshold"]) for row in csv.DictReader(table.splitlines())}
+    return np.array([by_class[name] for name in class_names])
+
+
 def outputs(
     model: Any, decoder: Any, files: list[str], batch: int, skipped: list[tuple[str, str]] | None = None
 ) -> Iterator[tuple[str, np.ndarray]]:
@@ -207,15 +224,17 @@ def predictions(
     batch: int,
     top: int | None = 1,
     skipped: list[tuple[str, str]] | None = None,
+    thresholds: np.ndarray | float = THRESHOLD,
 ) -> Iterator[tuple[str, str, float | None]]:
     """(path, class, probability) for the ``top`` likeliest classes of each file that decodes, most
-    likely first (``top`` None: a multi-label model's classes at ``THRESHOLD`` or more, or
+    likely first (``top`` None: a multi-label model's classes at their ``thresholds`` or more, or
     (path, '', None) for none); the others as ``outputs`` leaves them out."""
     for path, row in outputs(model, decoder, files, batch, skipped):
         if len(row) == 1:  # binary: one sigmoid unit, the probability of the second class
             row = np.concatenate([1 - row, row])
         ranked = np.argsort(-row, kind="stable")
-        chosen = ranked[:top] if top else [k for k in ranked if row[k] >= THRESHOLD]
+        cut = np.broadcast_to(thresholds, row.shape)
+        chosen = ranked[:top] if top else [k for k in ranked if row[k] >= cut[k]]
         for k in chosen:
             yield path, class_names[int(k)], float(row[k])
         if not len(chosen):
@@ -245,6 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--best", action="store_true", help="the best trainer.monitor epoch's model, not the final one"
     )
+    parser.add_argument("--tuned", action="store_true", help=TUNED_HELP)
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
@@ -258,6 +278,13 @@ def main(argv: list[str] | None = None) -> None:
         store = client(args.tracking_uri)
         run, stored, class_names = run_record(store, run_of(store, args.run_id))
         numbers = a_number_each(stored["data"])
+        if args.tuned and (args.top or not several_per_image(stored["data"])):
+            clash = (
+                "--top the K likeliest: give one of them"
+                if args.top
+                else f"run {run.info.run_id} is not multi-label (data.label_mode=multi_hot). Drop it"
+            )
+            raise RunnerError(f"--tuned: picks each class's yes by its own threshold, and {clash}.")
         if numbers and args.top:
             raise RunnerError(
                 f"--top {args.top}: ranks classes, and run {run.info.run_id} predicts a number per "
@@ -272,8 +299,9 @@ def main(argv: list[str] | None = None) -> None:
             return
         out.writerow(["path", "class", "probability"])
         top = args.top or (None if several_per_image(stored["data"]) else 1)
+        cut = tuned(store, run.info.run_id, class_names) if args.tuned else THRESHOLD
         for path, label, probability in predictions(
-            model, class_names, decoder_of(stored["data"]), files, args.batch, top
+            model, class_names, decoder_of(stored["data"]), files, args.batch, top, thresholds=cut
         ):
             out.writerow([path, label, "" if probability is None else f"{probability:.6f}"])
 

@@ -10,6 +10,10 @@ import numpy as np
 
 MISTAKES = 24  # the most confident wrong predictions drawn in eval/<prefix>mistakes.png
 THRESHOLD = 0.5  # a multi-label model's yes to a class, in its training's accuracy and everywhere after
+# The thresholds tried per class on the validation images (``log_thresholds``): coarse, so that a
+# few images do not decide a threshold to the third decimal.
+GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
+TUNED = "eval/thresholds.csv"
 
 
 def log_evaluation(
@@ -46,6 +50,33 @@ def log_evaluation(
     header = ["class", "precision", "recall", "f1", "support"]
     mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}per_class.csv")
     return float(scores[2][scores[3] > 0].mean())
+
+
+def log_thresholds(class_names: list[str], truth: np.ndarray, probabilities: np.ndarray) -> float:
+    """``eval/thresholds.csv``: for a multi-label model, each class's threshold on ``GRID`` with the
+    best F1 on the validation images (``truth``, images x classes 0/1), beside its F1 at
+    ``THRESHOLD``: a rare class's probabilities seldom reach 0.5. A class with no validation
+    image keeps ``THRESHOLD``; ties go to the one nearest it. Returns the macro F1 at the tuned
+    thresholds (tuned on these images, so an optimistic one: ``runner.evaluate --tuned`` on other
+    images gives the honest figure). ``runner.predict --tuned`` and the export use them."""
+    import mlflow
+    from sklearn.metrics import f1_score
+
+    from runner import record
+
+    nearest_first = GRID[np.argsort(np.abs(GRID - THRESHOLD), kind="stable")]
+    rows, tuned = [], []
+    for c, name in enumerate(class_names):
+        yes, said = truth[:, c], probabilities[:, c]
+        scores = [f1_score(yes, said >= t, zero_division=0) for t in nearest_first]
+        best = float(nearest_first[int(np.argmax(scores))]) if yes.any() else THRESHOLD
+        at_best, at_half = (float(f1_score(yes, said >= t, zero_division=0)) for t in (best, THRESHOLD))
+        tuned.append(at_best)
+        rows.append([name, f"{best:.2f}", f"{at_best:.4f}", f"{at_half:.4f}", int(yes.sum())])
+    header = ["class", "threshold", "f1", f"f1_at_{THRESHOLD}", "support"]
+    mlflow.log_text(record.csv_text(header, rows), TUNED)
+    present = truth.any(axis=0)
+    return float(np.mean(np.asarray(tuned)[present]))
 
 
 def log_regression(truth: np.ndarray, predicted: np.ndarray, prefix: str = "") -> float:

@@ -296,6 +296,16 @@ def regression_trained(tmp_path_factory) -> tuple[Path, str, dict[str, float]]:
     return cwd, run.info.run_id, truth
 
 
+@pytest.fixture(scope="session")
+def multi_unsure(tmp_path_factory) -> tuple[Path, str, dict[str, set[str]]]:
+    """``multi_trained`` after 2 epochs: a model still unsure of some classes, whose thresholds
+    tuned on the validation images are not all 0.5 (after 8, every class's F1 is 1 at 0.5)."""
+    cwd = tmp_path_factory.mktemp("unsure")
+    truth = squares_folder(cwd / "squares", separator="|")
+    run = train_cli(*MULTI_LABEL, "trainer.epochs=2", cwd=cwd)
+    return cwd, run.info.run_id, truth
+
+
 def damaged_copy(photos: Path, folder: Path) -> Path:
     """The photo folder copied to ``folder``, with a corrupt JPEG among the cats."""
     shutil.copytree(photos, folder)

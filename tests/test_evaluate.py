@@ -176,6 +176,26 @@ def test_a_multi_label_run_is_scored_on_a_csv_of_several_classes_per_image(multi
     ]
     line = refusal(main, [run_id, str(cwd / "squares"), *uri], capsys)  # folders: one class per image
     assert "is multi-label (data.label_mode=multi_hot), and class folders give one class per image" in line
+    assert run.data.tags["runner.thresholds"] == "0.5"
+
+
+def test_a_multi_label_run_is_scored_at_its_tuned_thresholds(multi_unsure, tmp_path, capsys):
+    from runner.evaluate import main
+
+    cwd, run_id, _ = multi_unsure
+    store = client(cwd)
+    main([run_id, str(cwd / "squares" / "labels.csv"), "--tuned", "--tracking-uri", store.tracking_uri])
+    capsys.readouterr()
+    [tuned_run] = store.search_runs(
+        [store.get_run(run_id).info.experiment_id], "tags.`runner.thresholds` = 'tuned'"
+    )
+    table = Path(store.download_artifacts(run_id, "eval/thresholds.csv", str(tmp_path / "cut")))
+    cut = {row["class"]: float(row["threshold"]) for row in csv.DictReader(table.open())}
+    assert set(cut.values()) != {0.5}  # else the test could not tell tuned from 0.5
+    files = Path(store.download_artifacts(tuned_run.info.run_id, "eval", str(tmp_path / "tuned")))
+    for row in csv.DictReader((files / "predictions.csv").open()):
+        said = set(row["predicted"].split("|")) - {""}
+        assert said == {name for name in cut if float(row[name]) >= cut[name]}
 
 
 def test_a_regression_run_is_scored_on_a_csv_of_numbers_by_its_errors(regression_trained, tmp_path, capsys):

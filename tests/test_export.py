@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 from conftest import client, refusal, run_cli
@@ -85,6 +86,9 @@ def test_a_multi_label_models_outputs_are_said_to_be_each_classes_own(multi_trai
     record = json.loads((tmp_path / "out" / "runner.json").read_text())
     assert record["output"].startswith("sigmoids: each class's own probability, in class_names order")
     assert record["class_names"] == ["blue", "green", "red"]
+    tuned = client(cwd).download_artifacts(run_id, "eval/thresholds.csv", str(tmp_path))
+    rows = Path(tuned).read_text().splitlines()[1:]
+    assert record["thresholds"] == {row.split(",")[0]: float(row.split(",")[1]) for row in rows}
 
 
 def test_a_regression_models_output_is_said_to_be_the_number(regression_trained, tmp_path):

@@ -147,6 +147,22 @@ def test_several_classes_per_image_train_a_sigmoid_each_and_are_scored_per_class
     assert [row["class"] for row in matrix] == ["blue", "green", "red"]
     assert all(sum(int(v) for k, v in row.items() if k != "class") == len(val) for row in matrix)
     assert "eval/confusion_matrix.png" not in {a.path for a in store.list_artifacts(run_id, "eval")}
+    # Each class's own threshold, tuned on the validation images: never worse there than 0.5.
+    tuned = {row["class"]: row for row in table("eval/thresholds.csv")}
+    assert list(tuned) == ["blue", "green", "red"]
+    for name, row in tuned.items():
+        assert float(row["threshold"]) in [round(0.05 * k, 2) for k in range(1, 20)]
+        assert (
+            float(row["f1"])
+            >= float(row["f1_at_0.5"])
+            == pytest.approx(float(per_class[name]["f1"]), abs=1e-4)
+        )
+        assert int(row["support"]) == int(per_class[name]["support"])
+    metrics = run.data.metrics
+    assert metrics["final_val_macro_f1_tuned"] == pytest.approx(
+        np.mean([float(r["f1"]) for r in tuned.values()])
+    )
+    assert metrics["final_val_macro_f1_tuned"] >= metrics["final_val_macro_f1"]
 
 
 def test_a_number_per_image_trains_one_output_in_the_numbers_unit_and_is_scored_by_its_errors(

@@ -236,3 +236,30 @@ def test_a_regression_runs_files_get_their_number(regression_trained, capsys):
     assert sum(errors) / len(errors) < 1.5  # sides 4-28: a model that learnt nothing misses by ~6
     line = refused_here(run_id, str(cwd / "sizes" / next(iter(truth))), "--top", "2", cwd=cwd, capsys=capsys)
     assert f"--top 2: ranks classes, and run {run_id} predicts a number per image" in line
+
+
+def test_a_multi_label_run_says_each_class_at_its_tuned_threshold(multi_unsure, trained, capsys):
+    cwd, run_id, _ = multi_unsure
+    store = client(cwd)
+    table = Path(store.download_artifacts(run_id, "eval/thresholds.csv", str(cwd / "tuned")))
+    cut = {row["class"]: float(row["threshold"]) for row in csv.DictReader(table.open())}
+    assert set(cut.values()) != {0.5}  # else the test could not tell tuned from 0.5
+    every = predict_here(run_id, str(cwd / "squares"), "--top", "3", cwd=cwd, capsys=capsys)
+    expected: dict[str, set[str]] = {}
+    for row in csv.DictReader(io.StringIO(every)):  # each class's probability
+        expected.setdefault(row["path"], set())
+        if float(row["probability"]) >= cut[row["class"]]:
+            expected[row["path"]].add(row["class"])
+    said: dict[str, set[str]] = {}
+    for row in csv.DictReader(
+        io.StringIO(predict_here(run_id, str(cwd / "squares"), "--tuned", cwd=cwd, capsys=capsys))
+    ):
+        said.setdefault(row["path"], set()).update({row["class"]} - {""})
+    assert said == expected
+    line = refused_here(run_id, str(cwd / "squares"), "--tuned", "--top", "2", cwd=cwd, capsys=capsys)
+    assert "--tuned: picks each class's yes by its own threshold, and --top the K likeliest" in line
+    single_cwd, single_run = trained
+    line = refused_here(
+        single_run, str(cwd / "squares" / "000.jpg"), "--tuned", cwd=single_cwd, capsys=capsys
+    )
+    assert f"and run {single_run} is not multi-label (data.label_mode=multi_hot). Drop it." in line
