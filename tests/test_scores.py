@@ -18,7 +18,8 @@ def test_each_class_gets_the_threshold_with_its_best_f1_nearest_0_5_and_none_wit
     truth = np.array([[1, 1, 0], [1, 1, 0], [0, 0, 0], [0, 0, 0]])
     probabilities = np.array([[0.2, 0.95, 0.7], [0.3, 0.91, 0.7], [0.1, 0.02, 0.7], [0.1, 0.01, 0.7]])
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
-    with mlflow.start_run() as run:
+    experiment = mlflow.MlflowClient().create_experiment("scores")  # not the process's last one
+    with mlflow.start_run(experiment_id=experiment) as run:
         macro = log_thresholds(["rare", "clear", "absent"], truth, probabilities)
     table = mlflow.MlflowClient().download_artifacts(run.info.run_id, "eval/thresholds.csv", str(tmp_path))
     rows = {row["class"]: row for row in csv.DictReader(Path(table).read_text().splitlines())}
