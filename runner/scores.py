@@ -1,5 +1,6 @@
 """What a model's predictions on labelled images are logged as, by a run for its validation and
-test images and by ``runner.evaluate``: per-class scores, the confusion matrix, the mistakes."""
+test images and by ``runner.evaluate``: per-class scores, the confusion matrix, the mistakes; a
+multi-label model's tuned thresholds; a regression's predictions against the truth."""
 
 from __future__ import annotations
 
