@@ -21,88 +21,9 @@ from typing import Any
 import numpy as np
 
 from runner.cli import BATCH_HELP, RUN_HELP, TUNED_HELP, positive_int
-from runner.errors import RunnerError, shell_join, some
+from runner.errors import RunnerError, shell_join
 from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD, log_evaluation, log_mistakes, log_regression
-
-
-def labelled(root: Path, class_names: list[str]) -> Any:
-    """The images under ``root``'s class subfolders, labelled by the model's classes. A subfolder
-    the model has no class for is an error (none of its images could be right); a class with no
-    subfolder is fine (a test set may lack some)."""
-    from runner.sources.folders import DirSource, subfolders
-
-    unknown = [name for name in subfolders(root) if name not in class_names]
-    if unknown:
-        folders = "the folder" if len(unknown) == 1 else "the folders"
-        raise not_classes(
-            root, "subfolder", unknown, class_names, f"Move those images out, or rename {folders}."
-        )
-    return DirSource(path=str(root)).index_folder(root, class_names, "FOLDER")
-
-
-def not_classes(where: Path, what: str, unknown: list[str], class_names: list[str], fix: str) -> RunnerError:
-    """The refusal of names the model has no class for: "subfolder 'bird' is no class of the
-    model", or for several "subfolders 'bird', 'fox' are no classes of the model"."""
-    names = some([repr(name) for name in unknown])
-    said = f"{what} {names} is no class" if len(unknown) == 1 else f"{what}s {names} are no classes"
-    return RunnerError(f"{where}: {said} of the model, which knows {some(class_names)}. {fix}")
-
-
-def listed(
-    csv_path: Path, class_names: list[str], path_column: str, label_column: str, separator: str | None
-) -> Any:
-    """The images a CSV lists (paths relative to it, as for ``data.labels_csv``), labelled by the
-    model's classes (several to a cell, split by ``separator``, for a multi-label model). A label
-    the model has no class for is an error, as a folder would be; a row whose file is missing is
-    skipped."""
-    from runner.sources.index import FileIndex
-    from runner.sources.labels import classes_in, multi_labels_of
-    from runner.sources.labels_csv import read_csv
-
-    rows = read_csv(csv_path, {"--path-column": path_column, "--label-column": label_column})
-    cells = [
-        classes_in(row[label_column], separator) if separator else [row[label_column].strip()] for row in rows
-    ]
-    unknown = sorted({name for cell in cells for name in cell} - set(class_names))
-    if unknown:
-        raise not_classes(csv_path, "label", unknown, class_names, "Leave those rows out.")
-    kept, paths, skipped = existing(csv_path, rows, path_column)
-    found = [cells[i] for i in kept]
-    if separator is None:
-        labels = np.array([class_names.index(name) for (name,) in found], dtype=np.int32)
-        return FileIndex(paths, labels, class_names, skipped)
-    _, rarest, multi = multi_labels_of(found, class_names)
-    return FileIndex(paths, rarest, class_names, skipped, multi=multi, separator=separator)
-
-
-def existing(csv_path: Path, rows: list[dict], path_column: str) -> tuple[list[int], list[str], list]:
-    """The CSV's rows whose file exists (their positions and paths), and the others as skipped."""
-    from runner.sources.labels_csv import listed_path
-
-    kept, paths, skipped = [], [], []
-    for i, row in enumerate(rows):
-        path = listed_path(csv_path.parent, row[path_column].strip())
-        if path.is_file():
-            kept.append(i)
-            paths.append(str(path))
-        else:
-            skipped.append((str(path), f"listed in {csv_path.name} but the file does not exist"))
-    return kept, paths, skipped
-
-
-def listed_numbers(csv_path: Path, path_column: str, label_column: str) -> Any:
-    """``listed`` for a regression model: each image's number. A row whose label is no number is
-    skipped with the reason, as in training."""
-    from runner.sources.index import FileIndex
-    from runner.sources.labels import numbers_of
-    from runner.sources.labels_csv import read_csv
-
-    rows = read_csv(csv_path, {"--path-column": path_column, "--label-column": label_column})
-    kept, paths, skipped = existing(csv_path, rows, path_column)
-    numbers, strata, bad = numbers_of([rows[i][label_column].strip() for i in kept])
-    index = FileIndex(paths, strata, [], skipped, numbers=numbers)
-    return index.without(bad)
 
 
 def one_class_each(index: Any, ranked: list, top: int) -> tuple:
@@ -252,6 +173,7 @@ def main(argv: list[str] | None = None) -> None:
         several_per_image,
         tuned,
     )
+    from runner.sources.evaluated import labelled, listed, listed_numbers
     from runner.sources.folders import folder
     from runner.stored import client
 

@@ -133,7 +133,7 @@ def test_class_names_matplotlib_would_read_as_math_are_drawn_as_they_are(tmp_pat
 
 
 def test_folders_of_no_class_of_the_model_are_named_in_one_line(tmp_path):
-    from runner.evaluate import labelled
+    from runner.sources.evaluated import labelled
 
     for name in ("bird", "fox", "cat"):
         write_image(tmp_path / name / "a.png")
