@@ -21,7 +21,6 @@ from sklearn.utils.class_weight import compute_class_weight
 from runner import augment, cpus, pipeline, preview, record, tracking
 from runner.backup import Backup
 from runner.callbacks import callbacks, interrupts_between_batches
-from runner.checks import check_validation
 from runner.decode import Decoder
 from runner.errors import PASSED_TO_MODELS, RunnerError, keras_said
 from runner.schemas.data import LabelMode
@@ -30,6 +29,7 @@ from runner.scores import THRESHOLD, log_evaluation, log_mistakes, log_regressio
 from runner.sources import FileIndex
 from runner.split import split_of
 from runner.targets import build, check
+from runner.trainer_checks import check_validation
 
 log = logging.getLogger(__name__)
 MODEL_ARGS = set(PASSED_TO_MODELS)  # what ``fit`` passes every model builder
@@ -59,7 +59,7 @@ def fit_metrics(label_mode: LabelMode, top_k: int | None) -> list:
     """Accuracy, and with ``trainer.top_k`` how often the true class is among the k likeliest
     (for many classes, where near misses are the rule). For several classes per image, accuracy
     is over every (image, class) yes or no at ``THRESHOLD``, and ``auc`` ranks without one."""
-    if label_mode == LabelMode.regression:  # checks.REGRESSION_METRICS, in the numbers' unit
+    if label_mode == LabelMode.regression:  # trainer_checks.REGRESSION_METRICS, in the numbers' unit
         return [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse")]
     if label_mode == LabelMode.multi_hot:
         return [

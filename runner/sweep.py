@@ -28,8 +28,8 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from runner.checks import lower_is_better
 from runner.errors import RunnerError, counted
+from runner.trainer_checks import lower_is_better
 
 PARENT = "RUNNER_SWEEP_RUN"
 # A job that failed in a launcher's worker process ends there (``on_job_end`` runs there too): the

@@ -17,8 +17,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from runner import cache, rerun, sources, store, sweep, sweep_resume
-from runner.checks import check_config, check_labels, check_validation
+from runner.checks import check_config, check_labels
 from runner.split import split_of
+from runner.trainer_checks import check_validation
 
 
 def hydra_job() -> tuple[Path, list[str]]:

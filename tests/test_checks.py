@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import compose
 
-from runner.checks import KERAS_OPTIMIZERS, check_added_keys, check_config, check_labels, check_trainer
+from runner.checks import check_added_keys, check_config, check_labels
 from runner.errors import RunnerError
 from runner.sources import FileIndex
 
@@ -18,35 +18,6 @@ def classes(n: int) -> FileIndex:
     return FileIndex(
         [f"{i}.png" for i in range(max(n, 1))], np.arange(n) if n else np.array([-1]), list("abcdefg"[:n])
     )
-
-
-@pytest.mark.parametrize(
-    ("overrides", "says"),
-    [
-        (["trainer.warmup_epochs=2"], "trainer.warmup_epochs=2: only trainer.lr_schedule=cosine warms up"),
-        (
-            ["trainer.lr_schedule=plateau", "trainer.plateau_factor=2"],
-            "trainer.plateau_factor=2.0: the patience must be at least 0 epochs and the factor between 0",
-        ),
-        (
-            ["trainer.lr_schedule=plateau", "~trainer.optimizer.learning_rate"],
-            "lr_schedule=plateau: needs a number",
-        ),
-        (["trainer.top_k=1"], "trainer.top_k=1: must be at least 2"),
-        (["trainer.class_weight=balance"], "trainer.class_weight=balance: the only option is 'balanced'"),
-        (
-            ["trainer.optimizer=sgd"],
-            r"optimizer=sgd: .* not by a name: trainer.optimizer._target_=keras.optimizers.SGD ",
-        ),
-        (
-            ["trainer.optimizer=null"],
-            r"optimizer=null: .* not by a name: trainer.optimizer._target_=keras.optimizers.Adam ",
-        ),
-    ],
-)
-def test_trainer_settings_that_would_be_ignored_or_fail_are_refused(overrides, says):
-    with pytest.raises(RunnerError, match=says):
-        check_trainer(compose(*overrides).trainer)
 
 
 @pytest.mark.parametrize(
@@ -115,16 +86,6 @@ def test_values_wrong_on_their_face_are_refused_by_the_config_check(overrides, s
         check_config(compose(*overrides))
 
 
-def test_optimizer_values_at_the_ends_of_their_ranges_pass():
-    check_config(
-        compose(
-            "+trainer.optimizer.beta_1=0",
-            "+trainer.optimizer.weight_decay=0",
-            "+trainer.optimizer.epsilon=1e-9",
-        )
-    )
-
-
 def test_keys_added_to_open_mappings_are_their_targets_arguments():
     for overrides in (
         ["+trainer.optimizer.momentum=0.9"],
@@ -134,12 +95,6 @@ def test_keys_added_to_open_mappings_are_their_targets_arguments():
         ["aug=flip", "+aug.ops.flip.seed=1"],
     ):
         check_added_keys(compose(*overrides), "")
-
-
-def test_the_optimizers_suggested_for_a_name_are_keras_own():
-    import keras
-
-    assert set(KERAS_OPTIMIZERS.split()) <= set(dir(keras.optimizers))
 
 
 @pytest.mark.parametrize(
@@ -199,14 +154,6 @@ def test_what_needs_one_class_per_image_is_refused_for_several(overrides, index,
     check_labels(compose("data.label_mode=multi_hot", "trainer.label_smoothing=0.1"), several(3))
 
 
-def test_auc_is_a_metric_to_monitor_with_several_classes_per_image():
-    from runner.schemas.data import LabelMode
-
-    check_trainer(compose("trainer.monitor=val_auc").trainer, LabelMode.multi_hot)
-    with pytest.raises(RunnerError, match="trainer.monitor=val_auc: not a metric the runner reports"):
-        check_trainer(compose("trainer.monitor=val_auc").trainer)
-
-
 def measured(n: int) -> FileIndex:
     """``n`` images with a number each (data.label_mode=regression's index)."""
     return FileIndex(
@@ -229,22 +176,6 @@ def test_what_is_about_classes_is_refused_for_a_number_per_image(overrides, inde
     with pytest.raises(RunnerError, match=says):
         check_labels(compose("data.label_mode=regression", "trainer.monitor=val_mae", *overrides), index)
     check_labels(compose("data.label_mode=regression", "trainer.monitor=val_mae"), measured(9))
-
-
-def test_a_number_per_image_is_monitored_by_its_errors_and_lower_is_better():
-    from runner.checks import lower_is_better
-    from runner.schemas.data import LabelMode
-
-    for monitor in ("val_mae", "rmse", "val_loss"):
-        check_trainer(compose(f"trainer.monitor={monitor}").trainer, LabelMode.regression)
-        assert lower_is_better(monitor)
-    assert not lower_is_better("val_accuracy") and not lower_is_better("val_auc")
-    with pytest.raises(
-        RunnerError, match="val_accuracy: data.label_mode=regression reports .*set trainer.monitor=val_mae"
-    ):
-        check_trainer(compose().trainer, LabelMode.regression)  # the default, for classes
-    with pytest.raises(RunnerError, match="trainer.monitor=val_mae: not a metric the runner reports"):
-        check_trainer(compose("trainer.monitor=val_mae").trainer)
 
 
 def test_an_image_too_small_for_small_cnns_blocks_is_refused_before_tensorflow():
