@@ -69,9 +69,11 @@ def log_thresholds(class_names: list[str], truth: np.ndarray, probabilities: np.
     rows, tuned = [], []
     for c, name in enumerate(class_names):
         yes, said = truth[:, c], probabilities[:, c]
-        scores = [f1_score(yes, said >= t, zero_division=0) for t in nearest_first]
-        best = float(nearest_first[int(np.argmax(scores))]) if yes.any() else THRESHOLD
-        at_best, at_half = (float(f1_score(yes, said >= t, zero_division=0)) for t in (best, THRESHOLD))
+        scores = [float(f1_score(yes, said >= t, zero_division=0)) for t in nearest_first]
+        at_half = float(f1_score(yes, said >= THRESHOLD, zero_division=0))
+        best, at_best = THRESHOLD, at_half  # no validation image of the class: nothing to tune on
+        if yes.any():
+            best, at_best = float(nearest_first[int(np.argmax(scores))]), max(scores)
         tuned.append(at_best)
         rows.append([name, f"{best:.2f}", f"{at_best:.4f}", f"{at_half:.4f}", int(yes.sum())])
     header = ["class", "threshold", "f1", f"f1_at_{THRESHOLD}", "support"]
