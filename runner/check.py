@@ -50,10 +50,10 @@ def check(out: Path, overrides: list[str]) -> None:
 def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str]) -> str:
     """Per class and split (a regression's numbers per split), then what to look at: skipped
     files, copies, imbalance."""
-    from runner.record import NUMBER_COLUMNS, class_counts, number_summary
+    from runner.record import NUMBER_COLUMNS, class_counts, number_summary, parts_of
 
     index = data.index
-    parts = ("train", "val", "test") if data.test is not None else ("train", "val")
+    parts = parts_of(data)
     if index.numbers is None:
         all_parts = ["all", *(counts[f"data.count.{p}"] for p in parts)]
         lines = aligned(["class", *parts], [*class_counts(data, parts), all_parts])

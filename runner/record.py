@@ -73,7 +73,7 @@ def write_data(data: Data, folder: Path) -> dict[str, int]:
     )
     copies = write_duplicates(data, sizes, folder)
     (folder / "skipped.csv").write_text(skipped_csv(index.skipped))
-    parts = ("train", "val", "test") if data.test is not None else ("train", "val")
+    parts = parts_of(data)
     if index.numbers is None:
         (folder / "class_counts.csv").write_text(csv_text(["class", *parts], class_counts(data, parts)))
     else:
@@ -87,6 +87,11 @@ def write_data(data: Data, folder: Path) -> dict[str, int]:
         "data.count.duplicates": copies,
         "data.num_classes": len(index.class_names),
     }
+
+
+def parts_of(data: Data) -> tuple[str, ...]:
+    """The splits this run has, in the order its records list them."""
+    return ("train", "val", "test") if data.test is not None else ("train", "val")
 
 
 def class_counts(data: Data, parts: tuple[str, ...]) -> list[list]:
