@@ -210,12 +210,7 @@ def main(argv: list[str] | None = None) -> None:
             index = listed(root, class_names, args.path_column, args.label_column, separator)
         else:
             index = labelled(root, class_names)
-        if args.tuned and not several:
-            raise RunnerError(
-                f"--tuned: picks each class's yes by its own threshold, and run {run_id} is not "
-                f"multi-label (data.label_mode=multi_hot). Drop it."
-            )
-        cut = tuned(store, run_id, class_names) if args.tuned else THRESHOLD
+        cut = tuned(store, run_id, class_names, stored["data"]) if args.tuned else THRESHOLD
         model = load(store, trained, args.best)
         skipped: list[tuple[str, str]] = []
         decoder = decoder_of(stored["data"])

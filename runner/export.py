@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         thresholds = None
         if several_per_image(stored["data"]):
             with contextlib.suppress(RunnerError):  # no validation images: none tuned
-                thresholds = tuned(store, run_id, class_names)
+                thresholds = tuned(store, run_id, class_names, stored["data"])
         path = export(model, class_names, stored["data"], out, args.format, source, thresholds)
         gives = "a number per image" if a_number_each(stored["data"]) else f"{len(class_names)} classes"
         print(f"runner: wrote {path} and {out / 'runner.json'} (run {run_id}, {gives})")

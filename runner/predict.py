@@ -181,11 +181,16 @@ def scores_of(model: Any, images: np.ndarray, step: int = 32) -> np.ndarray:
     )
 
 
-def tuned(store: Any, run_id: str, class_names: list[str]) -> np.ndarray:
-    """Each class's threshold that multi-label run ``run_id`` tuned on its validation images
-    (``scores.log_thresholds``), in class order."""
+def tuned(store: Any, run_id: str, class_names: list[str], data: dict) -> np.ndarray:
+    """Each class's threshold that multi-label run ``run_id`` (its stored ``data`` config) tuned on
+    its validation images (``scores.log_thresholds``), in class order: ``--tuned``'s."""
     from mlflow.exceptions import MlflowException
 
+    if not several_per_image(data):
+        raise RunnerError(
+            f"--tuned: picks each class's yes by its own threshold, and run {run_id} is not "
+            f"multi-label (data.label_mode=multi_hot). Drop it."
+        )
     try:
         with tempfile.TemporaryDirectory() as folder:
             table = Path(store.download_artifacts(run_id, TUNED, folder)).read_text()
@@ -278,13 +283,12 @@ def main(argv: list[str] | None = None) -> None:
         store = client(args.tracking_uri)
         run, stored, class_names = run_record(store, run_of(store, args.run_id))
         numbers = a_number_each(stored["data"])
-        if args.tuned and (args.top or not several_per_image(stored["data"])):
-            clash = (
-                "--top the K likeliest: give one of them"
-                if args.top
-                else f"run {run.info.run_id} is not multi-label (data.label_mode=multi_hot). Drop it"
+        if args.tuned and args.top:
+            raise RunnerError(
+                "--tuned: picks each class's yes by its own threshold, and --top the K likeliest: "
+                "give one of them."
             )
-            raise RunnerError(f"--tuned: picks each class's yes by its own threshold, and {clash}.")
+        cut = tuned(store, run.info.run_id, class_names, stored["data"]) if args.tuned else THRESHOLD
         if numbers and args.top:
             raise RunnerError(
                 f"--top {args.top}: ranks classes, and run {run.info.run_id} predicts a number per "
@@ -299,7 +303,6 @@ def main(argv: list[str] | None = None) -> None:
             return
         out.writerow(["path", "class", "probability"])
         top = args.top or (None if several_per_image(stored["data"]) else 1)
-        cut = tuned(store, run.info.run_id, class_names) if args.tuned else THRESHOLD
         for path, label, probability in predictions(
             model, class_names, decoder_of(stored["data"]), files, args.batch, top, thresholds=cut
         ):
