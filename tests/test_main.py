@@ -59,6 +59,22 @@ def test_help_and_cfg_do_not_import_tensorflow(args, tmp_path):
         (["trainer.optimizer=sgd"], ["trainer.optimizer._target_=keras.optimizers.SGD"]),
         (["+trainer.patience=3"], ["+trainer.patience: no such key", "Did you mean 'plateau_patience'?"]),
         (["hydra.job.chdir=true"], ["hydra.job.chdir=true: would read data.path", "Drop it"]),
+        (  # would be ignored, and the images labelled by their folders' names
+            ["data=glob", "data.pattern=/photos/*.jpg", "data.labels_csv=/photos/ages.csv"],
+            [
+                "data.labels_csv='/photos/ages.csv' is read only with data.labels_from=csv",
+                "labels each image by its folder's name (data.labels_from=parent)",
+                "Add data.labels_from=csv",
+            ],
+        ),
+        (
+            ["data=glob", "data.pattern=/p/*.jpg", "data.labels_from=csv", "data.label_regex=x"],
+            ["data.label_regex='x' is read only with data.labels_from=regex", "Add data.labels_from=regex"],
+        ),
+        (
+            ["data=glob", "data.pattern=/p/*.jpg", "data.split_column=fold"],
+            ["data.split_column='fold' is read only with data.labels_from=csv"],
+        ),
     ],
 )
 def test_bad_values_are_refused_in_one_line_before_tensorflow_starts(args, expected, tmp_path):

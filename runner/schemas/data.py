@@ -65,6 +65,14 @@ class LabelsFrom(Enum):
     none = "none"
 
 
+LABELLED_BY = {
+    LabelsFrom.csv: "its row in data.labels_csv",
+    LabelsFrom.parent: "its folder's name",
+    LabelsFrom.regex: "data.label_regex on its file name",
+    LabelsFrom.none: "nothing",
+}
+
+
 @dataclass
 class DataConfig:
     """What every source shares: how files become uint8 tensors and batches (pipeline.py)."""
@@ -186,6 +194,7 @@ class GlobData(DataConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.check_labels_from()
         if not self.label_separator:
             raise RunnerError(
                 "data.label_separator='': separates nothing; give the character between an image's "
@@ -198,6 +207,19 @@ class GlobData(DataConfig):
                 f"data.label_regex={self.label_regex!r}: not a regular expression ({err}). Its group "
                 f"'label', or group 1, is the class, e.g. 'data.label_regex=\"^(?P<label>[a-z]+)_\"'."
             ) from err
+
+    def check_labels_from(self) -> None:
+        """A CSV or a regex given for another ``labels_from`` would be ignored, and the run trained
+        on the folders' names (a regression on no numbers at all) without a word."""
+        read_with = {"labels_csv": "csv", "split_column": "csv", "label_regex": "regex"}
+        for key, mode in ((key, LabelsFrom(mode)) for key, mode in read_with.items()):
+            if getattr(self, key) and self.labels_from != mode:
+                raise RunnerError(
+                    f"data.{key}={getattr(self, key)!r} is read only with data.labels_from={mode.value}; "
+                    f"this run labels each image by {LABELLED_BY[self.labels_from]} "
+                    f"(data.labels_from={self.labels_from.value}). Add data.labels_from={mode.value}, "
+                    f"or drop data.{key}."
+                )
 
 
 @dataclass
