@@ -22,6 +22,7 @@ from runner.schemas.data import DigitsData, DirData, GeneratorData, GlobData
 from runner.schemas.model import Application, FunctionModel, SavedModel, SmallCNN
 from runner.schemas.tracking import TrackingConfig
 from runner.schemas.trainer import TrainerConfig
+from runner.trainer_checks import sweep_direction
 
 PACKAGE = Path(__file__).resolve().parent
 # A wheel carries conf/ and experiments/ inside the package; a checkout (pip install -e) keeps
@@ -62,6 +63,7 @@ def register_configs() -> None:
     Cached in the config, as Hydra's ``now`` is, so a launcher's worker processes (joblib) name the
     sweep's folder with the sweep's process id, not their own."""
     OmegaConf.register_new_resolver("runner.pid", os.getpid, replace=True, use_cache=True)
+    OmegaConf.register_new_resolver("runner.direction", sweep_direction, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="runner_schema", node=RunnerConfig)
     for key, node in SCHEMAS.items():

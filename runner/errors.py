@@ -29,6 +29,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import (
     ConfigAttributeError,
     ConfigKeyError,
+    InterpolationKeyError,
     MissingMandatoryValue,
     OmegaConfBaseException,
     ValidationError,
@@ -116,6 +117,11 @@ def target_params(target: str) -> list[str]:
 
 def _config_error(err: OmegaConfBaseException) -> str:
     key = err.full_key or err.key
+    if key is None and isinstance(err, InterpolationKeyError):  # resolving Hydra's node alone
+        return (
+            f"{str(err).splitlines()[0]} in Hydra's settings: --cfg hydra --resolve resolves them "
+            f"without the rest of the config, which they refer to. Use --cfg all --resolve."
+        )
     parent = err.parent_node
     if isinstance(err, ConfigKeyError | ConfigAttributeError) and isinstance(parent, DictConfig):
         params = target_params(str(parent["_target_"])) if "_target_" in parent else []

@@ -29,7 +29,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from runner.errors import RunnerError, counted
-from runner.trainer_checks import lower_is_better
+from runner.trainer_checks import lower_is_better, sweep_direction
 
 PARENT = "RUNNER_SWEEP_RUN"
 # A job that failed in a launcher's worker process ends there (``on_job_end`` runs there too): the
@@ -232,7 +232,7 @@ def check_direction(config: DictConfig) -> None:
     better for ``trainer.monitor`` would search for the worst model, and say it found the best."""
     direction = str(OmegaConf.select(config, "hydra.sweeper.direction", default="")).lower()
     monitor = config.trainer.monitor
-    wanted = "minimize" if lower_is_better(monitor) else "maximize"
+    wanted = sweep_direction(monitor)
     if direction in ("minimize", "maximize") and direction != wanted:
         better = "lower" if wanted == "minimize" else "higher"
         raise RunnerError(

@@ -60,6 +60,12 @@ def lower_is_better(monitor: str) -> bool:
     return monitor.removeprefix("val_") in ("loss", *REGRESSION_METRICS)
 
 
+def sweep_direction(monitor: str) -> str:
+    """Optuna's word for which way ``monitor`` is better (``${runner.direction:...}`` in a sweep's
+    config, so ``experiment=tune`` minimises a loss or an error without being told)."""
+    return "minimize" if lower_is_better(monitor) else "maximize"
+
+
 UNIT = (lambda value: 0 <= value < 1, "at least 0 and less than 1")
 POSITIVE = (lambda value: value > 0, "greater than 0")
 # Keras's optimizers take any number for these and train into nonsense (Adam with beta_1=2 diverges,

@@ -114,10 +114,27 @@ NEEDS = {"multilabel": FROM_A_CSV, "regression": FROM_A_CSV}
 def test_every_experiment_composes(name, tmp_path):
     assert {path.stem for path in (REPO / "experiments").glob("*.yaml")} == set(PRESETS)
     needs = NEEDS.get(name, ("data.path=/photos",))
-    result = run_cli(f"experiment={name}", *needs, "--cfg", "all", cwd=tmp_path)
+    result = run_cli(f"experiment={name}", *needs, "--cfg", "all", "--resolve", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     cfg = OmegaConf.create(result.stdout)
     assert {key: OmegaConf.select(cfg, key) for key in PRESETS[name]} == PRESETS[name]
+
+
+@pytest.mark.parametrize(
+    ("monitor", "direction"),
+    [
+        ("val_accuracy", "maximize"),
+        ("val_loss", "minimize"),
+        ("val_mae", "minimize"),
+        ("val_auc", "maximize"),
+    ],
+)
+def test_the_tune_preset_optimises_the_monitor_the_way_it_is_better(monitor, direction, tmp_path):
+    result = run_cli(
+        "experiment=tune", f"trainer.monitor={monitor}", "--cfg", "all", "--resolve", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert OmegaConf.create(result.stdout).hydra.sweeper.direction == direction
 
 
 def test_runs_started_in_the_same_second_get_output_folders_of_their_own(tmp_path):

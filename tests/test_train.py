@@ -185,8 +185,10 @@ def test_user_folder_with_flip_and_a_held_out_test_folder(photos, tmp_path):
 
 
 def test_an_optuna_sweep_that_would_search_for_the_worst_model_is_refused_before_its_first_trial(tmp_path):
-    # experiment=tune maximises; a loss or an error is better lower.
-    result = run_cli("-m", "experiment=tune", "trainer.monitor=val_loss", cwd=tmp_path)
+    # experiment=tune follows trainer.monitor; a direction given against it is refused.
+    result = run_cli(
+        "-m", "experiment=tune", "trainer.monitor=val_loss", "hydra.sweeper.direction=maximize", cwd=tmp_path
+    )
     assert result.returncode == 2 and error_lines(result) == [
         "runner: error: hydra.sweeper.direction=maximize: trainer.monitor=val_loss is better lower, so "
         "the sweeper would search for the worst model. Add hydra.sweeper.direction=minimize."
