@@ -71,6 +71,10 @@ def test_help_and_cfg_do_not_import_tensorflow(args, tmp_path):
             ["data=glob", "data.pattern=/p/*.jpg", "data.labels_from=csv", "data.label_regex=x"],
             ["data.label_regex='x' is read only with data.labels_from=regex", "Add data.labels_from=regex"],
         ),
+        (  # hydra.sweeper.direction refers to trainer.monitor, which Hydra leaves out here
+            ["experiment=tune", "--cfg", "hydra", "--resolve"],
+            ["Interpolation key 'trainer.monitor' not found", "Use --cfg all --resolve"],
+        ),
         (
             ["data=glob", "data.pattern=/p/*.jpg", "data.split_column=fold"],
             ["data.split_column='fold' is read only with data.labels_from=csv"],
