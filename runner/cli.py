@@ -8,7 +8,7 @@ import argparse
 from runner.errors import closest
 from runner.scores import THRESHOLD, TUNED
 
-# The RUN that runner.predict, evaluate and export take (``predict.run_of``).
+# The RUN that runner.predict, evaluate and export take (``trained.run_of``).
 RUN_HELP = (
     "an MLflow run's id (mlflow ui, or the runner's log) or name (a sweep's run: its best job's run), "
     "or a registered model version: models:/NAME/VERSION or models:/NAME@ALIAS"

@@ -162,20 +162,11 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
     from runner.memory import keep_freed_memory
-    from runner.predict import (
-        a_number_each,
-        decoder_of,
-        load,
-        outputs,
-        predictions,
-        run_of,
-        run_record,
-        several_per_image,
-        tuned,
-    )
+    from runner.predict import outputs, predictions
     from runner.sources.evaluated import labelled, listed, listed_numbers
     from runner.sources.folders import folder
     from runner.stored import client
+    from runner.trained import a_number_each, decoder_of, load, run_of, run_record, several_per_image, tuned
 
     keep_freed_memory()  # each batch's decoded images and activations reuse memory: no page faults
 

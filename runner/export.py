@@ -23,9 +23,9 @@ import numpy as np
 
 from runner.cli import RUN_HELP, described
 from runner.errors import RunnerError
-from runner.predict import a_number_each, several_per_image
 from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD
+from runner.trained import a_number_each, several_per_image
 
 FORMATS = {"saved_model": ("tf_saved_model", "saved_model"), "litert": ("litert", "model.tflite")}
 
@@ -103,8 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     from runner import __main__ as entry
 
     def run() -> None:
-        from runner.predict import load, run_of, run_record, tuned
         from runner.stored import client
+        from runner.trained import load, run_of, run_record, tuned
 
         store = client(args.tracking_uri)
         run_id = run_of(store, args.run_id)

@@ -16,22 +16,20 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import OmegaConf
 
 from runner.cli import BATCH_HELP, RUN_HELP, TUNED_HELP, positive_int
 from runner.errors import RunnerError, some
-from runner.schemas.data import IMAGE_EXTENSIONS, DataConfig, LabelMode
+from runner.schemas.data import IMAGE_EXTENSIONS
 from runner.schemas.tracking import TrackingConfig
-from runner.scores import THRESHOLD, TUNED
+from runner.scores import THRESHOLD
+from runner.trained import a_number_each, decoder_of, load, run_of, run_record, several_per_image, tuned
 
 
 def image_files(paths: list[str]) -> list[str]:
@@ -63,114 +61,6 @@ def image_files(paths: list[str]) -> list[str]:
     return found
 
 
-def decoder_of(data: dict) -> Any:
-    """The ``Decoder`` a run's stored ``data`` config made its cache with (its shared keys,
-    type-checked by the schema every data source extends)."""
-    from runner.decode import Decoder
-
-    schema = OmegaConf.structured(DataConfig)
-    return Decoder.of(OmegaConf.merge(schema, {key: value for key, value in data.items() if key in schema}))
-
-
-def several_per_image(data: dict) -> bool:
-    """Whether a run's stored ``data`` config trained several classes per image (``multi_hot``)."""
-    return data.get("label_mode") == LabelMode.multi_hot.value
-
-
-def a_number_each(data: dict) -> bool:
-    """Whether a run's stored ``data`` config trained a number per image (``regression``)."""
-    return data.get("label_mode") == LabelMode.regression.value
-
-
-def run_of(store: Any, reference: str) -> str:
-    """The id of the run ``reference`` names (its id or name: ``stored.find_run``; a sweep's run: its
-    best job's, said on stderr), or of the run that logged the registered model version it names:
-    ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` (``tracking.register_as``)."""
-    from mlflow.exceptions import MlflowException
-
-    from runner.stored import find_run
-
-    if not reference.startswith("models:/"):
-        run = find_run(store, reference)
-        best = run.data.tags.get("runner.best_run") if "runner.sweep_dir" in run.data.tags else None
-        if best is None:  # a sweep with no finished job is refused as it is read (stored.fetch)
-            return run.info.run_id
-        score = "".join(
-            f", {key.removeprefix('best_')} {value:.4f}"
-            for key, value in run.data.metrics.items()
-            if key.startswith("best_")
-        )
-        said = f"runner: note: run {run.info.run_id} is a sweep; its best job's run is {best}{score}"
-        print(f"{said}: using its model.", file=sys.stderr)
-        return best
-    name, at, alias = reference.removeprefix("models:/").partition("@")
-    name, _, number = (name, "", "") if at else name.rpartition("/")
-    if not name or not (alias or number):
-        raise RunnerError(f"{reference}: give a run id, models:/NAME/VERSION or models:/NAME@ALIAS.")
-    try:
-        found = store.get_model_version_by_alias(name, alias) if at else store.get_model_version(name, number)
-    except MlflowException as err:
-        raise RunnerError(
-            f"{reference}: no such registered model version in {store.tracking_uri} ({err.message})"
-        ) from err
-    return found.run_id
-
-
-def run_record(store: Any, run_id: str) -> tuple[Any, dict, list[str]]:
-    """Run ``run_id``, its stored config (read as data: ``stored.fetch``) and its model's classes:
-    what a request is checked against before its model is downloaded and Keras starts."""
-    from mlflow.exceptions import MlflowException
-
-    from runner.stored import fetch
-
-    run, stored = fetch(store, run_id)
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            names = Path(store.download_artifacts(run_id, "data/class_names.json", folder)).read_text()
-    except (MlflowException, OSError) as err:
-        raise RunnerError(
-            f"run {run_id}: no data/class_names.json (it stopped before reading its data). "
-            f"Use the id of a run that trained."
-        ) from err
-    return run, stored, json.loads(names)["class_names"]
-
-
-def load(store: Any, run: Any, best: bool) -> Any:
-    """``run``'s model: the logged final one, or with ``best`` its last attempt's
-    ``checkpoints/best.keras``; downloaded first, so that a run without it is refused before Keras
-    starts, then loaded with ``safe_mode``."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    from runner.tracking import attempts, outputs_path
-
-    run_id = run.info.run_id
-    checkpoint = f"{outputs_path(attempts(run) - 1)}/checkpoints/best.keras"
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            if best:
-                path = store.download_artifacts(run_id, checkpoint, folder)
-            else:
-                # Globally: MLflow finds a run's logged model (MLflow 3) through the global URI.
-                mlflow.set_tracking_uri(store.tracking_uri)
-                path = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model", dst_path=folder)
-            import keras
-
-            return (
-                keras.saving.load_model(path, safe_mode=True)
-                if best
-                else mlflow.keras.load_model(path, load_model_kwargs={"safe_mode": True})
-            )
-    except (MlflowException, OSError) as err:
-        why = (
-            f"no {checkpoint} (it failed before its first epoch ended)"
-            if best
-            else "no logged model (it did not finish, or ran with tracking.log_model=false; --best "
-            "takes its best checkpoint)"
-        )
-        raise RunnerError(f"run {run_id}: {why}. Use the id of a run that trained.") from err
-
-
 def scores_of(model: Any, images: np.ndarray, step: int = 32) -> np.ndarray:
     """The model's outputs for ``images``, ``step`` at a time (as ``model.predict`` steps, so each
     takes the memory it did) by ``predict_on_batch``: ``predict`` sets up a data adapter and its
@@ -179,28 +69,6 @@ def scores_of(model: Any, images: np.ndarray, step: int = 32) -> np.ndarray:
     return np.concatenate(
         [np.asarray(model.predict_on_batch(images[i : i + step])) for i in range(0, len(images), step)]
     )
-
-
-def tuned(store: Any, run_id: str, class_names: list[str], data: dict) -> np.ndarray:
-    """Each class's threshold that multi-label run ``run_id`` (its stored ``data`` config) tuned on
-    its validation images (``scores.log_thresholds``), in class order: ``--tuned``'s."""
-    from mlflow.exceptions import MlflowException
-
-    if not several_per_image(data):
-        raise RunnerError(
-            f"--tuned: picks each class's yes by its own threshold, and run {run_id} is not "
-            f"multi-label (data.label_mode=multi_hot). Drop it."
-        )
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            table = Path(store.download_artifacts(run_id, TUNED, folder)).read_text()
-    except (MlflowException, OSError) as err:
-        raise RunnerError(
-            f"--tuned: run {run_id} logged no {TUNED} (a multi-label run tunes them on its "
-            f"validation images). Drop --tuned: each class is then a yes at {THRESHOLD}."
-        ) from err
-    by_class = {row["class"]: float(row["threshold"]) for row in csv.DictReader(table.splitlines())}
-    return np.array([by_class[name] for name in class_names])
 
 
 def outputs(

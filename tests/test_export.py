@@ -11,7 +11,7 @@ from conftest import client, refusal, run_cli
 
 def decoded(photos, decode: dict) -> np.ndarray:
     """The photos as the exported model expects them, decoded by the settings it came with."""
-    from runner.predict import decoder_of
+    from runner.trained import decoder_of
 
     decoder = decoder_of(decode)
     return np.stack([decoder(str(path)) for path in sorted(photos.rglob("*.*g"))])
@@ -43,8 +43,8 @@ def test_a_litert_file_of_the_best_epoch_and_an_occupied_folder_is_refused(train
     import tensorflow as tf
 
     from runner.export import main
-    from runner.predict import load
     from runner.stored import client as store_of
+    from runner.trained import load
 
     cwd, run_id = trained
     uri = f"sqlite:///{cwd}/mlflow.db"

@@ -103,7 +103,7 @@ def test_a_run_without_a_model_is_one_line(trained, capsys):
     _, heavy = probe_cli(failed, str(cwd / "config.yaml"), cwd=cwd, module="runner.predict")
     assert heavy == ["mlflow"]  # refused before Keras and TensorFlow start
     from runner.errors import RunnerError
-    from runner.predict import load
+    from runner.trained import load
 
     with pytest.raises(RunnerError, match=f"run {failed}: no outputs/checkpoints/best.keras"):
         load(store, store.get_run(failed), best=True)
@@ -133,8 +133,8 @@ def test_best_predicts_with_the_best_epochs_checkpoint(trained, photos, capsys):
 
 def test_files_are_decoded_by_the_decoder_the_run_trained_with(trained):
     from runner.decode import Decoder
-    from runner.predict import decoder_of
     from runner.stored import fetch
+    from runner.trained import decoder_of
 
     cwd, run_id = trained
     _, stored = fetch(client(cwd), run_id)
@@ -150,7 +150,7 @@ def test_a_registered_model_version_predicts_as_its_run(trained, photos, capsys)
     by_run = predict_here(run_id, str(photos / "owl"), cwd=cwd, capsys=capsys)
     assert len(by_run.splitlines()) == 1 + len(list((photos / "owl").iterdir()))
     from runner.errors import RunnerError
-    from runner.predict import run_of
+    from runner.trained import run_of
 
     for reference in ["models:/colours/1", "models:/colours@champion"]:
         assert predict_here(reference, str(photos / "owl"), cwd=cwd, capsys=capsys) == by_run
@@ -182,7 +182,7 @@ def test_top_k_lists_each_files_likeliest_classes_first(trained, photos, capsys)
 
 def test_a_sweeps_run_stands_for_its_best_jobs_and_one_with_none_finished_is_refused(tmp_path, capsys):
     from runner.errors import RunnerError
-    from runner.predict import run_of, run_record
+    from runner.trained import run_of, run_record
 
     store = client(tmp_path)
     experiment = store.create_experiment("runner")

@@ -306,8 +306,8 @@ def test_top_k_accuracy_is_reported_monitored_and_evaluated(tmp_path):
     from omegaconf import OmegaConf
 
     from runner.evaluate import main as evaluate
-    from runner.predict import decoder_of
     from runner.train import train
+    from runner.trained import decoder_of
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     cfg = compose(
