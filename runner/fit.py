@@ -1,14 +1,13 @@
 """``fit(cfg, index, ...)``: the files -> pipeline -> model -> ``model.fit`` -> tracking, for a run
-``runner.train`` has accepted; returns the monitored metric. Everything TensorFlow does lives here.
-The model is built first, before the run and the decode, as what only building it tells is a
-configuration error too; the pipeline then feeds it.
+``runner.train`` has accepted; returns the monitored metric. Everything TensorFlow does lives here
+and in what it calls (``trainer``: the loss, metrics and optimizer). The model is built first,
+before the run and the decode, as what only building it tells is a configuration error too; the
+pipeline then feeds it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -16,19 +15,27 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 from omegaconf import DictConfig
-from sklearn.utils.class_weight import compute_class_weight
 
-from runner import augment, cpus, pipeline, preview, record, tracking
+from runner import augment, pipeline, preview, record, tracking
 from runner.backup import Backup
 from runner.callbacks import callbacks, interrupts_between_batches
 from runner.decode import Decoder
-from runner.errors import PASSED_TO_MODELS, RunnerError, keras_said
+from runner.errors import PASSED_TO_MODELS
 from runner.schemas.data import LabelMode
-from runner.schemas.trainer import Precision, Schedule
 from runner.scores import THRESHOLD, log_evaluation, log_mistakes, log_regression, log_thresholds
 from runner.sources import FileIndex
 from runner.split import split_of
 from runner.targets import build, check
+from runner.trainer import (
+    class_weights,
+    dtype_policy,
+    fit_metrics,
+    loss,
+    optimizer,
+    seed_everything,
+    try_optimizer,
+    warn_if_emulated,
+)
 from runner.trainer_checks import check_validation
 
 log = logging.getLogger(__name__)
@@ -47,119 +54,6 @@ def not_retracing(record: logging.LogRecord) -> bool:
 
 
 logging.getLogger("tensorflow").addFilter(not_retracing)
-
-
-def seed_everything(seed: int, deterministic: bool) -> None:
-    keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow generators
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
-
-
-def fit_metrics(label_mode: LabelMode, top_k: int | None) -> list:
-    """Accuracy, and with ``trainer.top_k`` how often the true class is among the k likeliest
-    (for many classes, where near misses are the rule). For several classes per image, accuracy
-    is over every (image, class) yes or no at ``THRESHOLD``, and ``auc`` ranks without one."""
-    if label_mode == LabelMode.regression:  # trainer_checks.REGRESSION_METRICS, in the numbers' unit
-        return [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse")]
-    if label_mode == LabelMode.multi_hot:
-        return [
-            keras.metrics.BinaryAccuracy(name="accuracy", threshold=THRESHOLD),
-            keras.metrics.AUC(multi_label=True, name="auc"),
-        ]
-    if not top_k:
-        return ["accuracy"]
-    name = f"top{top_k}_accuracy"
-    if label_mode == LabelMode.int:
-        return ["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(top_k, name=name)]
-    return ["accuracy", keras.metrics.TopKCategoricalAccuracy(top_k, name=name)]
-
-
-def loss(label_mode: LabelMode, smoothing: float) -> keras.losses.Loss:
-    """The cross-entropy for ``data.label_mode`` (``checks.check_labels`` refused smoothing of int
-    labels), or a regression's mean squared error."""
-    if label_mode == LabelMode.regression:
-        return keras.losses.MeanSquaredError()
-    if label_mode == LabelMode.int:
-        return keras.losses.SparseCategoricalCrossentropy()
-    if label_mode in (LabelMode.binary, LabelMode.multi_hot):  # a sigmoid per output
-        return keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
-    return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
-
-
-def class_weights(mode: str | None, data: pipeline.Data) -> dict[int, float] | None:
-    """``balanced``: n_samples / (n_classes * count) over the training split, so rare classes count more."""
-    if mode is None:
-        return None
-    labels = data.index.labels[data.split == "train"]
-    classes = np.arange(len(data.index.class_names))
-    weights = compute_class_weight("balanced", classes=classes, y=labels)
-    tracking.log_class_weights(data.index.class_names, weights)
-    return dict(zip(classes.tolist(), weights.tolist(), strict=True))
-
-
-def optimizer(cfg: DictConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """``trainer.optimizer``, its learning rate on ``trainer.lr_schedule``. Hydra reads
-    ``learning_rate=0`` or ``=1`` as an int, which Keras refuses ("should be float"): a
-    whole-number rate is passed as the float it means. Named after its class: Keras numbers each
-    one a process makes (``adam_3`` for a sweep's second job), and MLflow logs the name as a param."""
-    rate = cfg.optimizer.get("learning_rate")
-    changed = {"learning_rate": float(rate)} if isinstance(rate, int) and not isinstance(rate, bool) else {}
-    if "name" not in cfg.optimizer:
-        changed["name"] = cfg.optimizer._target_.rsplit(".", 1)[-1].lower()
-    if cfg.lr_schedule == Schedule.cosine:
-        warmup = cfg.warmup_epochs * steps_per_epoch
-        peak = float(rate)
-        changed["learning_rate"] = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=0.0 if warmup else peak,
-            decay_steps=(cfg.epochs - cfg.warmup_epochs) * steps_per_epoch,
-            warmup_target=peak if warmup else None,
-            warmup_steps=warmup,
-        )
-    return build(cfg.optimizer, "trainer.optimizer", **changed)
-
-
-def try_optimizer(trainer: DictConfig) -> None:
-    """One step of ``trainer.optimizer`` on a throwaway weight, before the run is made and the files
-    decoded: a value of the wrong type (``+trainer.optimizer.beta_1=abc``) fails only in a step,
-    which would be a traceback from inside ``model.fit``."""
-    test = optimizer(trainer, steps_per_epoch=1)  # a bad combination fails here, as Keras says
-    try:
-        test.apply_gradients([(keras.ops.ones(1), keras.Variable(np.zeros(1, np.float32)))])
-    except (TypeError, ValueError, tf.errors.OpError) as err:
-        given = ", ".join(f"{key}={value}" for key, value in trainer.optimizer.items() if key != "_target_")
-        said = keras_said(err).rstrip(".")
-        raise RunnerError(
-            f"trainer.optimizer ({type(test).__name__}): its first step fails: {said}. A value of the "
-            f"wrong type? This run gives it {given}."
-        ) from err
-
-
-def warn_if_emulated(precision: Precision, cpuinfo: Path = Path("/proc/cpuinfo")) -> None:
-    """``mixed_float16`` with no GPU, on a CPU without float16 arithmetic (AVX512_FP16, AMX-FP16):
-    TensorFlow emulates it, ~4× slower than float32, and says only that oneDNN lacks it."""
-    if precision != Precision.mixed_float16 or tf.config.list_physical_devices("GPU"):
-        return
-    _, flags = cpus.model_and_flags(cpuinfo)
-    if flags.isdisjoint({"avx512_fp16", "amx_fp16"}):
-        bf16 = not flags.isdisjoint({"avx512_bf16", "amx_bf16"})
-        log.warning(
-            "trainer.precision=mixed_float16: no GPU here, and this CPU has no float16 arithmetic, "
-            "so it is emulated: slower than float32 (small_cnn at 96², batch 32: 321 against 75 ms "
-            "a step). Use trainer.precision=float32%s.",
-            ", or mixed_bfloat16, which this CPU computes natively (40 ms)" if bf16 else "",
-        )
-
-
-@contextmanager
-def dtype_policy(name: str) -> Iterator[None]:
-    """Keras's global dtype policy while the model is built (its layers keep it); the augmentation
-    layers, built before, and the next job of a sweep, in the same process, keep float32."""
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(name)
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
 
 
 def build_model(cfg: DictConfig, index: FileIndex, augmentation: list) -> keras.Model:

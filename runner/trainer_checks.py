@@ -86,7 +86,7 @@ OPTIMIZER_RANGES = {
 
 def check_optimizer_values(optimizer: DictConfig) -> None:
     """Numbers out of the range an optimizer's argument means anything in (of another type, Keras
-    fails in the first step: ``fit.try_optimizer``)."""
+    fails in the first step: ``trainer.try_optimizer``)."""
     for key, (fine, words, example) in OPTIMIZER_RANGES.items():
         value = optimizer.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool) and not fine(value):

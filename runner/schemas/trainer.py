@@ -1,4 +1,5 @@
-"""``trainer``: how ``runner.fit`` trains: epochs, seed, optimizer, schedule, precision."""
+"""``trainer``: how ``runner.fit`` trains (``runner.trainer`` builds its parts): epochs, seed,
+optimizer, schedule, precision."""
 
 from __future__ import annotations
 
