@@ -2,11 +2,12 @@
 subfolder per class, named as the run's classes) or CSV, recorded as an MLflow run of its own.
 
 For a test set that comes after training. The trained run stays as it finished: each evaluation
-is a new run in its experiment, tagged ``runner.evaluation_of``, holding ``eval_accuracy`` and
-``eval_macro_f1``, the confusion matrix and per-class scores (a regression model: ``eval_mae``,
+is a new run in its experiment, tagged ``runner.evaluation_of``, holding ``eval_accuracy``,
+``eval_macro_f1``, ``eval_ece`` (one class per image: its calibration), the confusion matrix and
+per-class scores (a regression model: ``eval_mae``,
 ``eval_rmse``, ``eval_r2`` and its predictions against the truth, from a CSV of numbers), every
 image's prediction (``eval/predictions.csv``: the mistakes to look at) and the files it skipped.
-Images are decoded as the run's training images were, by ``runner.predict``'s code.
+Images are decoded as the run's training images were, by ``runner.trained``'s decoder.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from runner.cli import BATCH_HELP, RUN_HELP, TUNED_HELP, positive_int
 from runner.errors import RunnerError, shell_join
 from runner.schemas.tracking import TrackingConfig
-from runner.scores import THRESHOLD, log_evaluation, log_mistakes, log_regression
+from runner.scores import THRESHOLD, log_calibration, log_evaluation, log_mistakes, log_regression
 
 
 def one_class_each(index: Any, ranked: list, top: int) -> tuple:
@@ -122,6 +123,8 @@ def record(
                 "eval_accuracy": float(np.mean(truth == predicted)),
                 "eval_macro_f1": log_evaluation(class_names, truth, predicted),
             }
+            if index.multi is None:  # each file's likeliest class: how far its probability holds
+                metrics["eval_ece"] = log_calibration(confidence, truth == predicted)
         if top > 1 and index.multi is None:  # as top<k>_accuracy: the true class among the k likeliest
             among = [{name for _, name, _ in ranked[i : i + top]} for i in range(0, len(ranked), top)]
             hits = [class_names[label] in names for label, names in zip(truth, among, strict=True)]

@@ -22,7 +22,14 @@ from runner.callbacks import callbacks, interrupts_between_batches
 from runner.decode import Decoder
 from runner.errors import PASSED_TO_MODELS
 from runner.schemas.data import LabelMode
-from runner.scores import THRESHOLD, log_evaluation, log_mistakes, log_regression, log_thresholds
+from runner.scores import (
+    THRESHOLD,
+    log_calibration,
+    log_evaluation,
+    log_mistakes,
+    log_regression,
+    log_thresholds,
+)
 from runner.sources import FileIndex
 from runner.split import split_of
 from runner.targets import build, check
@@ -148,8 +155,9 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
 
 def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, float]:
     """Metrics of the final model (best weights if early stopping restored them) on the ``val`` or
-    ``test`` images, logged as ``final_<part>_*``, with their confusion matrix and per-class scores
-    (a regression's: R², and its predictions against the truth)."""
+    ``test`` images, logged as ``final_<part>_*``, with their confusion matrix and per-class scores,
+    and for one class per image their calibration (a regression's: R², and its predictions against
+    the truth)."""
     images = data.val if part == "val" else data.test
     results = model.evaluate(images, return_dict=True, verbose=0)
     probabilities = model.predict(images, verbose=0)
@@ -171,6 +179,7 @@ def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, fl
             probabilities = np.concatenate([1 - probabilities, probabilities], axis=1)
         truth, predicted = data.index.labels[positions], np.argmax(probabilities, axis=1)
         confidence = probabilities.max(axis=1)
+        metrics[f"{part}_ece"] = log_calibration(confidence, truth == predicted, prefix)
     names = data.index.class_names
     if data.index.numbers is None:
         metrics[f"{part}_macro_f1"] = log_evaluation(names, truth, predicted, prefix)

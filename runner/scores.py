@@ -1,6 +1,6 @@
 """What a model's predictions on labelled images are logged as, by a run for its validation and
-test images and by ``runner.evaluate``: per-class scores, the confusion matrix, the mistakes; a
-multi-label model's tuned thresholds; a regression's predictions against the truth."""
+test images and by ``runner.evaluate``: per-class scores, the confusion matrix, the calibration,
+the mistakes; a multi-label model's tuned thresholds; a regression's predictions against the truth."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ THRESHOLD = 0.5  # a multi-label model's yes to a class, in its training's accur
 # few images do not decide a threshold to the third decimal.
 GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
 TUNED = "eval/thresholds.csv"
+BINS = 10  # of the predicted class's probability, in eval/<prefix>calibration.csv and .png
 
 
 def log_evaluation(
@@ -51,6 +52,51 @@ def log_evaluation(
     header = ["class", "precision", "recall", "f1", "support"]
     mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}per_class.csv")
     return float(scores[2][scores[3] > 0].mean())
+
+
+def log_calibration(confidence: np.ndarray, right: np.ndarray, prefix: str = "") -> float:
+    """``eval/<prefix>calibration.csv`` and ``.png`` (a reliability diagram): the images in ``BINS``
+    equal bins of the probability the model gave the class it predicted (``confidence``), and in
+    each, that probability's mean against how often the prediction was ``right``. A calibrated
+    model's are equal (of the images it gives 0.9, nine in ten are right), which a threshold on
+    ``runner.predict``'s probability counts on; accuracy and F1 do not show it. Returns the
+    expected calibration error: the gap between the two, averaged over the images."""
+    import mlflow
+    from matplotlib.figure import Figure
+
+    from runner import record
+
+    edges = np.linspace(0, 1, BINS + 1)
+    bins = np.digitize(confidence, edges[1:-1], right=True)  # bin k holds (edges[k], edges[k + 1]]
+    rows, gaps, bars = [], 0.0, []
+    for k in range(BINS):
+        inside = bins == k
+        count = int(inside.sum())
+        row = [f"{edges[k]:.1f}-{edges[k + 1]:.1f}", count, "", ""]
+        if count:
+            said, hits = float(confidence[inside].mean()), float(right[inside].mean())
+            gaps += count * abs(said - hits)
+            row[2:] = [f"{said:.4f}", f"{hits:.4f}"]
+            bars.append((edges[k], hits, count))
+        rows.append(row)
+    error = gaps / len(confidence)
+    header = ["bin", "images", "mean_probability", "accuracy"]
+    mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}calibration.csv")
+    figure = Figure(figsize=(5, 5), layout="constrained")
+    axes = figure.subplots()
+    starts, heights, counts = zip(*bars, strict=True)
+    drawn = axes.bar(starts, heights, width=1 / BINS, align="edge", edgecolor="white")
+    axes.bar_label(drawn, labels=[str(n) for n in counts], fontsize=8)  # a bin of few images: chance
+    axes.plot([0, 1], [0, 1], color="grey", linewidth=1)
+    axes.set(
+        xlim=(0, 1),
+        ylim=(0, 1.05),
+        xlabel="probability of the predicted class",
+        ylabel="fraction right",
+        title=f"{len(confidence)} images, expected calibration error {error:.3f}",
+    )
+    mlflow.log_figure(figure, f"eval/{prefix}calibration.png")
+    return error
 
 
 def log_thresholds(class_names: list[str], truth: np.ndarray, probabilities: np.ndarray) -> float:

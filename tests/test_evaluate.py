@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import shutil
 from pathlib import Path
 
@@ -58,6 +59,18 @@ def test_a_labelled_folder_is_scored_in_a_run_of_its_own(trained, photos, tmp_pa
     ]
     skipped = list(csv.DictReader((files / "data" / "skipped.csv").open()))
     assert [row["path"] for row in skipped] == [str(folder / "cat" / "corrupt.jpg")]
+    # Calibration, from each file's predicted class and its probability: bin k holds (k/10, (k+1)/10].
+    bins = [max(math.ceil(float(row["probability"]) * 10) - 1, 0) for row in rows]
+    calibration = list(csv.DictReader((files / "eval" / "calibration.csv").open()))
+    assert [int(row["images"]) for row in calibration] == [bins.count(k) for k in range(10)]
+    gaps = sum(
+        abs(
+            sum(float(row["probability"]) for row, b in zip(rows, bins, strict=True) if b == k)
+            - sum(row["true"] == row["predicted"] for row, b in zip(rows, bins, strict=True) if b == k)
+        )
+        for k in set(bins)
+    )
+    assert run.data.metrics["eval_ece"] == pytest.approx(gaps / len(rows), abs=1e-5)
 
 
 def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path, capsys):

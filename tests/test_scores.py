@@ -1,4 +1,5 @@
-"""What predictions on labelled images are logged as: here, a multi-label model's tuned thresholds."""
+"""What predictions on labelled images are logged as: a multi-label model's tuned thresholds, a
+model's calibration."""
 
 from __future__ import annotations
 
@@ -34,3 +35,32 @@ def test_each_class_gets_the_threshold_with_its_best_f1_nearest_0_5_and_none_wit
         and rows["rare"]["support"] == "2"
     )
     assert macro == pytest.approx(1.0)  # over the classes with images: 'absent' has none to score
+
+
+def test_calibration_bins_each_image_by_its_predicted_class_probability_and_weighs_the_gaps(tmp_path):
+    from runner.scores import log_calibration
+
+    # Said 0.95 and right 9 in 10; 0.65 and right 13 in 20 (calibrated); 0.35 and right half the
+    # time; a bin holds (low, high]: 0.5 is in 0.4-0.5, 1.0 in 0.9-1.0 (with the 0.95s).
+    said = [0.95] * 10 + [0.65] * 20 + [0.35] * 10 + [0.5, 1.0]
+    right = [True] * 9 + [False] + [True] * 13 + [False] * 7 + [True] * 5 + [False] * 5 + [True, True]
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = mlflow.MlflowClient().create_experiment("calibration")
+    with mlflow.start_run(experiment_id=experiment) as run:
+        error = log_calibration(np.array(said, np.float32), np.array(right), prefix="test_")
+    gaps = 11 * abs(10.5 / 11 - 10 / 11) + 10 * abs(0.35 - 0.5) + 20 * 0 + 1 * abs(0.5 - 1)  # per bin
+    assert error == pytest.approx(gaps / 42, abs=1e-6)
+    client = mlflow.MlflowClient()
+    table = client.download_artifacts(run.info.run_id, "eval/test_calibration.csv", str(tmp_path))
+    rows = {row.pop("bin"): row for row in csv.DictReader(Path(table).read_text().splitlines())}
+    assert list(rows) == [f"{k / 10:.1f}-{(k + 1) / 10:.1f}" for k in range(10)]
+    assert {name: tuple(row.values()) for name, row in rows.items() if row["images"] != "0"} == {
+        "0.3-0.4": ("10", "0.3500", "0.5000"),
+        "0.4-0.5": ("1", "0.5000", "1.0000"),
+        "0.6-0.7": ("20", "0.6500", "0.6500"),
+        "0.9-1.0": ("11", f"{(9.5 + 1.0) / 11:.4f}", f"{10 / 11:.4f}"),
+    }
+    assert all(
+        row["mean_probability"] == row["accuracy"] == "" for row in rows.values() if row["images"] == "0"
+    )
+    assert "eval/test_calibration.png" in [f.path for f in client.list_artifacts(run.info.run_id, "eval")]

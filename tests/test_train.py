@@ -54,7 +54,7 @@ def test_digits_run_is_finished_and_accurate(digits_run):
         history = client(digits_run).get_metric_history(run.info.run_id, name)
         assert sorted(m.step for m in history) == list(range(epochs)), name
     # Each metric once: per epoch (val_* too), then the final_* of the best weights.
-    final = {"final_val_loss", "final_val_accuracy", "final_val_macro_f1"}
+    final = {"final_val_loss", "final_val_accuracy", "final_val_macro_f1", "final_val_ece"}
     assert set(run.data.metrics) == {*METRICS, "learning_rate", *final}
     # Per class: recall and support are the confusion matrix's diagonal and rows; macro F1 their mean.
     folder = Path(client(digits_run).download_artifacts(run.info.run_id, "eval", str(digits_run)))
@@ -73,6 +73,19 @@ def test_digits_run_is_finished_and_accurate(digits_run):
     assert [float(row["recall"]) for row in classes] == pytest.approx(recall, abs=1e-4)
     f1 = [float(row["f1"]) for row in classes]
     assert run.data.metrics["final_val_macro_f1"] == pytest.approx(np.mean(f1), abs=1e-4)
+    # Calibration: every validation image in a bin of its predicted class's probability; the bins'
+    # accuracies weigh up to the accuracy, their gaps to the expected calibration error.
+    with (folder / "calibration.csv").open() as file:
+        bins = [row for row in csv.DictReader(file) if row["images"] != "0"]
+    counts = np.array([int(row["images"]) for row in bins])
+    said, hits = (np.array([float(row[key]) for row in bins]) for key in ("mean_probability", "accuracy"))
+    assert counts.sum() == matrix.sum()
+    edges = np.array([[float(end) for end in row["bin"].split("-")] for row in bins])
+    assert (edges[:, 0] <= said).all() and (said <= edges[:, 1]).all()  # each bin's own probabilities
+    assert (counts * hits).sum() / counts.sum() == pytest.approx(np.trace(matrix) / matrix.sum(), abs=1e-3)
+    gaps = (counts * abs(said - hits)).sum() / counts.sum()
+    assert run.data.metrics["final_val_ece"] == pytest.approx(gaps, abs=1e-3)
+    assert (folder / "calibration.png").exists()
     rates = client(digits_run).get_metric_history(run.info.run_id, "learning_rate")
     assert [(m.step, round(m.value, 9)) for m in rates] == [(epoch, 1e-3) for epoch in range(epochs)]
     history = [m.value for m in client(digits_run).get_metric_history(run.info.run_id, "val_accuracy")]
