@@ -100,7 +100,7 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
     """Train on ``index`` and record it all in MLflow (run ``tracking.resume``'s ``attempt``-th
     resume when it is > 0); outputs go to ``output_dir``, and ``overrides`` make the command line."""
     seed = cfg.trainer.seed
-    objective = loss(cfg.data.label_mode, cfg.trainer.label_smoothing)
+    objective = loss(cfg.trainer, cfg.data.label_mode, len(index.class_names))
     seed_everything(seed, cfg.trainer.deterministic)
     pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed, cfg.data.label_mode)
     check(cfg.model, "model", given=MODEL_ARGS)  # before the run: what Keras's names refuse

@@ -14,7 +14,8 @@ from omegaconf import DictConfig, ListConfig
 from runner.errors import RunnerError, closest, no_such_parameter, parameters
 
 # Prefixes of the only ``_target_``s the runner builds: its data sources, model builders and the
-# ImageDataGenerator mapping; Keras's layers (augmentation) and optimizers (with their schedules).
+# ImageDataGenerator mapping; Keras's layers (augmentation), optimizers (with their schedules) and
+# losses, of Keras classes only (``check``).
 # Not ``keras.*``: ``keras.saving.load_model(..., safe_mode=False)`` or ``keras.utils.get_file``
 # would load code, or fetch files, for whoever wrote a stored config.
 ALLOWED_TARGETS = (
@@ -23,6 +24,7 @@ ALLOWED_TARGETS = (
     "runner.augment.",
     "keras.layers.",
     "keras.optimizers.",
+    "keras.losses.",
 )
 # Layers that run Python code or load a graph from a file: no augmentation needs them.
 REFUSED_TARGETS = ("keras.layers.Lambda", "keras.layers.TFSMLayer")
@@ -70,7 +72,14 @@ def check(node: Any, where: str, given: Set[str] = frozenset()) -> None:
     check_targets(node, where)
     if "_target_" not in node:
         raise RunnerError(f"{where}: needs a _target_, e.g. {where}._target_=keras.layers.RandomFlip")
-    check_keys(node, locate(node._target_, where), where, given)
+    target = locate(node._target_, where)
+    if str(node._target_).startswith("keras.") and not inspect.isclass(target):
+        # keras.layers.deserialize and the like build whatever a dict names (a TFSMLayer too).
+        raise RunnerError(
+            f"{where}._target_={node._target_}: not allowed; of Keras the runner builds classes "
+            f"only (a layer, an optimizer, a loss), each named by its own _target_."
+        )
+    check_keys(node, target, where, given)
 
 
 def build(node: Any, where: str, **kwargs: Any) -> Any:

@@ -52,7 +52,49 @@ def fit_metrics(label_mode: LabelMode, top_k: int | None) -> list:
     return ["accuracy", keras.metrics.TopKCategoricalAccuracy(top_k, name=name)]
 
 
-def loss(label_mode: LabelMode, smoothing: float) -> keras.losses.Loss:
+def loss(trainer: DictConfig, label_mode: LabelMode, classes: int) -> keras.losses.Loss:
+    """``trainer.loss``, first tried on two images' labels and outputs of this run's kind: a loss
+    made for other labels (one for class numbers, given one-hot rows) fails only inside
+    ``model.fit``, after the decode. Null: ``own_loss``."""
+    if trainer.loss is None:
+        return own_loss(label_mode, trainer.label_smoothing)
+    chosen = build(trainer.loss, "trainer.loss")
+    labels, outputs = example_batch(label_mode, classes)
+    try:
+        chosen(labels, outputs)
+    except (TypeError, ValueError, tf.errors.OpError) as err:
+        raise RunnerError(
+            f"trainer.loss ({type(chosen).__name__}): cannot score this run's labels "
+            f"(data.label_mode={label_mode.value}: {LABELS[label_mode]}) against its model's outputs "
+            f"({outputs.shape[1]} per image): {keras_said(err).rstrip('.')}. Use a loss made for "
+            f"them, or another data.label_mode."
+        ) from err
+    return chosen
+
+
+# What the pipeline gives a loss for each image, by data.label_mode (``pipeline.label_encoder``).
+LABELS = {
+    LabelMode.int: "a class number",
+    LabelMode.categorical: "a one-hot row of the classes",
+    LabelMode.binary: "0 or 1",
+    LabelMode.multi_hot: "a 0/1 row of the classes",
+    LabelMode.regression: "a number",
+}
+
+
+def example_batch(label_mode: LabelMode, classes: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """Two images' labels, as the pipeline encodes them, and outputs of the model's shape."""
+    if label_mode == LabelMode.regression:
+        labels, outputs = np.array([0.5, 1.5], np.float32), np.ones((2, 1), np.float32)
+    elif label_mode == LabelMode.multi_hot:
+        labels, outputs = np.eye(2, classes, dtype=np.int32), np.full((2, classes), 0.5, np.float32)
+    else:
+        units = 1 if label_mode == LabelMode.binary else classes
+        labels, outputs = np.array([0, 1], np.int32), np.full((2, units), 1 / max(units, 2), np.float32)
+    return pipeline.label_encoder(label_mode, classes)(tf.constant(labels)), tf.constant(outputs)
+
+
+def own_loss(label_mode: LabelMode, smoothing: float) -> keras.losses.Loss:
     """The cross-entropy for ``data.label_mode`` (``checks.check_labels`` refused smoothing of int
     labels), or a regression's mean squared error."""
     if label_mode == LabelMode.regression:

@@ -20,6 +20,33 @@ KERAS_OPTIMIZERS = (
 )
 
 
+# The same for ``trainer.loss``, and what people call them (``mae``, ``mse``).
+KERAS_LOSSES = (
+    "BinaryCrossentropy BinaryFocalCrossentropy CategoricalCrossentropy CategoricalFocalCrossentropy "
+    "CategoricalGeneralizedCrossEntropy CategoricalHinge Circle CosineSimilarity Dice Hinge Huber "
+    "KLDivergence LogCosh MeanAbsoluteError MeanAbsolutePercentageError MeanSquaredError "
+    "MeanSquaredLogarithmicError Poisson SparseCategoricalCrossentropy SquaredHinge Tversky"
+)
+LOSS_ALIASES = {
+    "mae": "MeanAbsoluteError",
+    "mse": "MeanSquaredError",
+    "focal": "CategoricalFocalCrossentropy",
+}
+
+
+def loss_by_name(value: object) -> str:
+    """``trainer.loss=huber``: the override that says it here."""
+    given = str(value).rpartition(".")[2].lower()
+    lower = {known.lower(): known for known in KERAS_LOSSES.split()}
+    found = difflib.get_close_matches(given, lower, n=1, cutoff=0.5)
+    name = LOSS_ALIASES.get(given) or (lower[found[0]] if found else "Huber")
+    return (
+        f"trainer.loss={value}: a loss is set by its Keras class, with its arguments beside it, not by "
+        f"a name: 'trainer.loss={{_target_: keras.losses.{name}}}' (any class in keras.losses), or "
+        f"null for the runner's own."
+    )
+
+
 def optimizer_by_name(value: object) -> str:
     """``trainer.optimizer=sgd`` (a name, as other tools take it): the override that says it here."""
     given = "adam" if value is None else str(value).rpartition(".")[2].lower()
@@ -110,6 +137,14 @@ def check_trainer(cfg: DictConfig, label_mode: LabelMode = LabelMode.int) -> Non
         )
     if not isinstance(cfg.optimizer, DictConfig):
         raise RunnerError(optimizer_by_name(cfg.optimizer))
+    if cfg.loss is not None and not isinstance(cfg.loss, DictConfig):
+        raise RunnerError(loss_by_name(cfg.loss))
+    if cfg.loss is not None and cfg.label_smoothing:
+        raise RunnerError(
+            f"trainer.label_smoothing={cfg.label_smoothing}: smooths the runner's own cross-entropy, "
+            f"and this run sets trainer.loss. Give the loss its own instead, e.g. "
+            f"+trainer.loss.label_smoothing={cfg.label_smoothing} with trainer.label_smoothing=0."
+        )
     rate = cfg.optimizer.get("learning_rate")
     # A schedule (a mapping with a _target_) is Keras's to check. 0 is allowed: weights that stay.
     if isinstance(rate, str | bool) or (isinstance(rate, int | float) and rate < 0):

@@ -48,6 +48,12 @@ def test_a_needed_parameter_left_out_is_named_unless_the_runner_passes_it():
         ("keras.saving.load_model", "model._target_=keras.saving.load_model: not allowed"),  # safe_mode=False
         ("keras.layers.Lambda", "model._target_=keras.layers.Lambda: not allowed; it runs Python code"),
         ("keras.layers.RandomFlp", "'keras.layers' has no 'RandomFlp'. Did you mean 'RandomFlip'?"),
+        # Builds whatever class a dict names, a TFSMLayer (a graph from a file) too: classes only.
+        ("keras.layers.deserialize", "model._target_=keras.layers.deserialize: not allowed; of Keras"),
+        (
+            "keras.losses.get",
+            "model._target_=keras.losses.get: not allowed; of Keras the runner builds classes",
+        ),
     ],
 )
 def test_only_allowed_importable_targets(target, expected):

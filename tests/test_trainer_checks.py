@@ -9,7 +9,7 @@ from conftest import compose
 from runner.checks import check_config
 from runner.errors import RunnerError
 from runner.schemas.data import LabelMode
-from runner.trainer_checks import KERAS_OPTIMIZERS, check_trainer, lower_is_better
+from runner.trainer_checks import KERAS_LOSSES, KERAS_OPTIMIZERS, LOSS_ALIASES, check_trainer, lower_is_better
 
 
 @pytest.mark.parametrize(
@@ -34,6 +34,18 @@ from runner.trainer_checks import KERAS_OPTIMIZERS, check_trainer, lower_is_bett
             ["trainer.optimizer=null"],
             r"optimizer=null: .* not by a name: trainer.optimizer._target_=keras.optimizers.Adam ",
         ),
+        (
+            ["trainer.loss=huber"],
+            r"loss=huber: .* not by a name: 'trainer.loss=\{_target_: keras.losses.Huber\}'",
+        ),
+        (["trainer.loss=mae"], r"'trainer.loss=\{_target_: keras.losses.MeanAbsoluteError\}'"),
+        (
+            [
+                "+trainer.loss._target_=keras.losses.CategoricalFocalCrossentropy",
+                "trainer.label_smoothing=0.1",
+            ],
+            r"smooths the runner's own cross-entropy, .* \+trainer.loss.label_smoothing=0.1 with trainer",
+        ),
     ],
 )
 def test_trainer_settings_that_would_be_ignored_or_fail_are_refused(overrides, says):
@@ -51,10 +63,11 @@ def test_optimizer_values_at_the_ends_of_their_ranges_pass():
     )
 
 
-def test_the_optimizers_suggested_for_a_name_are_keras_own():
+def test_the_optimizers_and_losses_suggested_for_a_name_are_keras_own():
     import keras
 
     assert set(KERAS_OPTIMIZERS.split()) <= set(dir(keras.optimizers))
+    assert {*KERAS_LOSSES.split(), *LOSS_ALIASES.values()} <= set(dir(keras.losses))
 
 
 def test_auc_is_a_metric_to_monitor_with_several_classes_per_image():

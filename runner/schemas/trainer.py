@@ -37,6 +37,9 @@ class TrainerConfig:
     optimizer: Any = field(
         default_factory=lambda: {"_target_": "keras.optimizers.Adam", "learning_rate": 1e-3}
     )
+    # null: the label mode's own (cross-entropy; a regression's mean squared error); or any class
+    # in keras.losses with its arguments: 'trainer.loss={_target_: keras.losses.Huber, delta: 2.0}'.
+    loss: Any = None
     precision: Precision = Precision.float32  # of the models built here; model=file keeps its own
     lr_schedule: Schedule = Schedule.constant
     warmup_epochs: int = 0  # cosine: epochs of linear warm-up from 0 to the optimizer's learning_rate
