@@ -96,18 +96,25 @@ def in_units(model: keras.Model, numbers: np.ndarray) -> keras.Model:
     return keras.Model(model.inputs[0], scale(model.outputs[0]), name=model.name)
 
 
+def ready(cfg: DictConfig, index: FileIndex) -> tuple[keras.Model, keras.losses.Loss, list, list]:
+    """The model, its loss and the augmentation by where it runs (pipeline, model), each tried
+    first, before a run is made and the files decoded: what Keras's names, a first optimizer step
+    or a blank batch refuse is a line. Seeds everything from ``trainer.seed``."""
+    objective = loss(cfg.trainer, cfg.data.label_mode, len(index.class_names))
+    seed_everything(cfg.trainer.seed, cfg.trainer.deterministic)
+    pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, cfg.trainer.seed, cfg.data.label_mode)
+    check(cfg.model, "model", given=MODEL_ARGS)
+    check(cfg.trainer.optimizer, "trainer.optimizer")
+    try_optimizer(cfg.trainer)
+    augment.try_on(pipeline_aug, model_aug, Decoder.of(cfg.data).shape, len(index.class_names))
+    return build_model(cfg, index, model_aug), objective, pipeline_aug, model_aug
+
+
 def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str], attempt: int) -> float:
     """Train on ``index`` and record it all in MLflow (run ``tracking.resume``'s ``attempt``-th
     resume when it is > 0); outputs go to ``output_dir``, and ``overrides`` make the command line."""
     seed = cfg.trainer.seed
-    objective = loss(cfg.trainer, cfg.data.label_mode, len(index.class_names))
-    seed_everything(seed, cfg.trainer.deterministic)
-    pipeline_aug, model_aug = augment.split_by_placement(cfg.aug, seed, cfg.data.label_mode)
-    check(cfg.model, "model", given=MODEL_ARGS)  # before the run: what Keras's names refuse
-    check(cfg.trainer.optimizer, "trainer.optimizer")
-    try_optimizer(cfg.trainer)
-    augment.try_on(pipeline_aug, model_aug, Decoder.of(cfg.data).shape, len(index.class_names))
-    model = build_model(cfg, index, model_aug)
+    model, objective, pipeline_aug, model_aug = ready(cfg, index)
     with tracking.run(cfg, output_dir, overrides, attempt) as run_id:
         # A resumed run's batches begin at its epoch; one that had run all its epochs fits none,
         # and keeps the last epoch's batches for the model's input example.

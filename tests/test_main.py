@@ -30,8 +30,8 @@ def test_help_and_cfg_do_not_import_tensorflow(args, tmp_path):
         assert output.startswith("python -m runner [GROUP=OPTION] [KEY=VALUE ...]: train")
         assert "data: digits, dir, generator, glob" in output
         assert "A past run: python -m runner.rerun RUN_ID [--resume]" in output
-        commands = set(re.findall(r"runner\.([a-z]+)", output))
-        assert {"predict", "check", "bench", "caches"} <= commands
+        commands = set(re.findall(r"runner\.([a-z_]+)", output))
+        assert {"predict", "check", "bench", "caches", "lr_find"} <= commands
         assert all(importlib.util.find_spec(f"runner.{name}") for name in commands), commands
 
 
