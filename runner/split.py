@@ -32,11 +32,12 @@ def split_of(cfg: DataConfig, index: FileIndex, seed: int) -> np.ndarray:
         # Numbers' ranges are cut again among the free ones: of all of them, a few free ones may
         # leave a range with one image, which no stratified split takes.
         strata = index.labels[free] if index.numbers is None else ranges_of(index.numbers[free])
+        by = "class" if index.numbers is None else "range of values"
         try:
             if cfg.folds:
-                train, val = fold_split(strata, cfg.folds, cfg.fold, seed)
+                train, val = fold_split(strata, cfg.folds, cfg.fold, seed, by)
             else:
-                train, val = stratified_split(strata, cfg.validation_split, seed)
+                train, val = stratified_split(strata, cfg.validation_split, seed, by)
         except RunnerError as err:
             said = with_skipped(str(err), index)
             if cfg.max_per_class:  # the images are there: the cap left too few of them
@@ -116,7 +117,9 @@ def check_numbers(index: FileIndex) -> None:
         )
 
 
-def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    labels: np.ndarray, fraction: float, seed: int, by: str = "class"
+) -> tuple[np.ndarray, np.ndarray]:
     """Positions for train and validation with every class in the same proportion in both (for
     several classes per image, each image's rarest: ``FileIndex.multi``; for numbers, each's range
     of values: ``FileIndex.numbers``)."""
@@ -131,13 +134,15 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
         train, val = train_test_split(positions, test_size=fraction, stratify=labels, random_state=seed)
     except ValueError as err:
         raise RunnerError(
-            f"data.validation_split={fraction}: cannot split {len(labels)} images by class ({err}). "
-            f"Add images to the smallest class, or change data.validation_split."
+            f"data.validation_split={fraction}: cannot split {len(labels)} images by {by} ({err}). "
+            f"Add images to the smallest {by}, or change data.validation_split."
         ) from err
     return np.sort(train), np.sort(val)
 
 
-def fold_split(labels: np.ndarray, folds: int, fold: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def fold_split(
+    labels: np.ndarray, folds: int, fold: int, seed: int, by: str = "class"
+) -> tuple[np.ndarray, np.ndarray]:
     """Positions for train and validation: fold ``fold`` of ``folds`` stratified, seeded folds, so
     the jobs of a sweep over ``data.fold`` (same seed) validate on each image exactly once."""
     from sklearn.model_selection import StratifiedKFold
@@ -146,6 +151,6 @@ def fold_split(labels: np.ndarray, folds: int, fold: int, seed: int) -> tuple[np
         return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(labels, labels))[fold]
     except ValueError as err:
         raise RunnerError(
-            f"data.folds={folds}: cannot split {len(labels)} images into {folds} folds by class ({err}). "
+            f"data.folds={folds}: cannot split {len(labels)} images into {folds} folds by {by} ({err}). "
             f"Lower data.folds, or add images."
         ) from err

@@ -145,3 +145,15 @@ def test_numbers_the_source_left_unplaced_are_split_by_their_own_ranges():
     index = FileIndex([f"{i}.png" for i in range(200)], strata, [], split=placed, numbers=numbers)
     split = split_of(DataConfig(validation_split=0.2), index, seed=0)
     assert (split[placed != ""] == "train").all() and (split == "val").sum() == 5
+
+
+def test_numbers_too_few_to_split_say_so_in_ranges_not_classes():
+    from runner.sources.labels import numbers_of
+
+    numbers, strata, _ = numbers_of([str(v) for v in range(200)])  # ten ranges of 20
+    index = FileIndex([f"{i}.png" for i in range(200)], strata, [], numbers=numbers)
+    with pytest.raises(RunnerError) as refused:
+        split_of(DataConfig(validation_split=0.02), index, seed=0)  # 4 images for ten ranges
+    assert str(refused.value).startswith(
+        "data.validation_split=0.02: cannot split 200 images by range of values ("
+    ) and "Add images to the smallest range of values" in str(refused.value)
