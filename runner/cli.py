@@ -15,6 +15,10 @@ RUN_HELP = (
 )
 # Their --batch: images decoded at a time; the model takes them 32 at a time (``predict.scores_of``).
 BATCH_HELP = "images decoded at a time (32 a model step)"
+TTA_HELP = (
+    "also predict each image mirrored left to right, and average the two (test-time augmentation; "
+    "for a run that trained on mirrored images, e.g. aug=flip)"
+)
 TUNED_HELP = (
     f"a multi-label run: each class a yes at the threshold it tuned on its validation images "
     f"({TUNED}), not {THRESHOLD}"

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from runner.cli import BATCH_HELP, RUN_HELP, TUNED_HELP, positive_int
+from runner.cli import BATCH_HELP, RUN_HELP, TTA_HELP, TUNED_HELP, positive_int
 from runner.errors import RunnerError, shell_join
 from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD, log_calibration, log_evaluation, log_mistakes, log_regression
@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=positive_int, default=256, help=BATCH_HELP)
     parser.add_argument("--best", action="store_true", help="the best trainer.monitor epoch's model")
     parser.add_argument("--tuned", action="store_true", help=TUNED_HELP)
+    parser.add_argument("--tta", action="store_true", help=TTA_HELP)
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
@@ -169,7 +170,16 @@ def main(argv: list[str] | None = None) -> None:
     from runner.sources.evaluated import labelled, listed, listed_numbers
     from runner.sources.folders import folder
     from runner.stored import client
-    from runner.trained import a_number_each, decoder_of, load, run_of, run_record, several_per_image, tuned
+    from runner.trained import (
+        a_number_each,
+        check_mirrored,
+        decoder_of,
+        load,
+        run_of,
+        run_record,
+        several_per_image,
+        tuned,
+    )
 
     keep_freed_memory()  # each batch's decoded images and activations reuse memory: no page faults
 
@@ -205,20 +215,26 @@ def main(argv: list[str] | None = None) -> None:
         else:
             index = labelled(root, class_names)
         cut = tuned(store, run_id, class_names, stored["data"]) if args.tuned else THRESHOLD
+        if args.tta:
+            check_mirrored(run_id, stored)
         model = load(store, trained, args.best)
         skipped: list[tuple[str, str]] = []
         decoder = decoder_of(stored["data"])
         top = len(class_names) if several else (stored.get("trainer") or {}).get("top_k") or 1
         if numbers:  # rows of (path, '', its number)
-            found = outputs(model, decoder, index.paths, args.batch, skipped)
+            found = outputs(model, decoder, index.paths, args.batch, skipped, args.tta)
             ranked = [(path, "", float(row[0])) for path, row in found]
         else:
-            ranked = list(predictions(model, class_names, decoder, index.paths, args.batch, top, skipped))
+            found = predictions(
+                model, class_names, decoder, index.paths, args.batch, top, skipped, tta=args.tta
+            )
+            ranked = list(found)
         if not ranked:
             raise RunnerError(f"{root}: none of its {len(index.paths)} images decodes (each is named above).")
         mlflow.set_tracking_uri(store.tracking_uri)
         command = shell_join(["python", "-m", "runner.evaluate", *(sys.argv[1:] if argv is None else argv)])
         tags = {"runner.command": command, "runner.model": "best" if args.best else "final"}
+        tags["runner.tta"] = "flip" if args.tta else "none"
         if several:
             tags["runner.thresholds"] = "tuned" if args.tuned else str(THRESHOLD)
         evaluation, metrics = record(trained, root, index, ranked, top, skipped, tags, decoder, cut)

@@ -24,12 +24,21 @@ from typing import Any
 
 import numpy as np
 
-from runner.cli import BATCH_HELP, RUN_HELP, TUNED_HELP, positive_int
+from runner.cli import BATCH_HELP, RUN_HELP, TTA_HELP, TUNED_HELP, positive_int
 from runner.errors import RunnerError, some
 from runner.schemas.data import IMAGE_EXTENSIONS
 from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD
-from runner.trained import a_number_each, decoder_of, load, run_of, run_record, several_per_image, tuned
+from runner.trained import (
+    a_number_each,
+    check_mirrored,
+    decoder_of,
+    load,
+    run_of,
+    run_record,
+    several_per_image,
+    tuned,
+)
 
 
 def image_files(paths: list[str]) -> list[str]:
@@ -72,10 +81,16 @@ def scores_of(model: Any, images: np.ndarray, step: int = 32) -> np.ndarray:
 
 
 def outputs(
-    model: Any, decoder: Any, files: list[str], batch: int, skipped: list[tuple[str, str]] | None = None
+    model: Any,
+    decoder: Any,
+    files: list[str],
+    batch: int,
+    skipped: list[tuple[str, str]] | None = None,
+    tta: bool = False,
 ) -> Iterator[tuple[str, np.ndarray]]:
-    """(path, the model's outputs) for each file that decodes; each one that does not is reported
-    on stderr, once, added to ``skipped`` (path, reason) and left out."""
+    """(path, the model's outputs) for each file that decodes (with ``tta``, the mean of its and
+    its mirror image's); each one that does not is reported on stderr, once, added to ``skipped``
+    (path, reason) and left out."""
     from runner.cache import decode_batch
 
     for start in range(0, len(files), batch):
@@ -86,7 +101,10 @@ def outputs(
             if skipped is not None:
                 skipped.append((chunk[i], reason))
         if good:
-            yield from zip([chunk[i] for i in good], scores_of(model, images), strict=True)
+            scores = scores_of(model, images)
+            if tta:  # (images, height, width, channels): the width reversed
+                scores = (scores + scores_of(model, np.ascontiguousarray(images[:, :, ::-1]))) / 2
+            yield from zip([chunk[i] for i in good], scores, strict=True)
 
 
 def predictions(
@@ -98,11 +116,12 @@ def predictions(
     top: int | None = 1,
     skipped: list[tuple[str, str]] | None = None,
     thresholds: np.ndarray | float = THRESHOLD,
+    tta: bool = False,
 ) -> Iterator[tuple[str, str, float | None]]:
     """(path, class, probability) for the ``top`` likeliest classes of each file that decodes, most
     likely first (``top`` None: a multi-label model's classes at their ``thresholds`` or more, or
     (path, '', None) for none); the others as ``outputs`` leaves them out."""
-    for path, row in outputs(model, decoder, files, batch, skipped):
+    for path, row in outputs(model, decoder, files, batch, skipped, tta):
         if len(row) == 1:  # binary: one sigmoid unit, the probability of the second class
             row = np.concatenate([1 - row, row])
         ranked = np.argsort(-row, kind="stable")
@@ -138,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         "--best", action="store_true", help="the best trainer.monitor epoch's model, not the final one"
     )
     parser.add_argument("--tuned", action="store_true", help=TUNED_HELP)
+    parser.add_argument("--tta", action="store_true", help=TTA_HELP)
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
@@ -157,6 +177,8 @@ def main(argv: list[str] | None = None) -> None:
                 "give one of them."
             )
         cut = tuned(store, run.info.run_id, class_names, stored["data"]) if args.tuned else THRESHOLD
+        if args.tta:
+            check_mirrored(run.info.run_id, stored)
         if numbers and args.top:
             raise RunnerError(
                 f"--top {args.top}: ranks classes, and run {run.info.run_id} predicts a number per "
@@ -166,13 +188,20 @@ def main(argv: list[str] | None = None) -> None:
         out = csv.writer(sys.stdout, lineterminator="\n")
         if numbers:
             out.writerow(["path", "value"])
-            for path, row in outputs(model, decoder_of(stored["data"]), files, args.batch):
+            for path, row in outputs(model, decoder_of(stored["data"]), files, args.batch, tta=args.tta):
                 out.writerow([path, f"{row[0]:.6g}"])
             return
         out.writerow(["path", "class", "probability"])
         top = args.top or (None if several_per_image(stored["data"]) else 1)
         for path, label, probability in predictions(
-            model, class_names, decoder_of(stored["data"]), files, args.batch, top, thresholds=cut
+            model,
+            class_names,
+            decoder_of(stored["data"]),
+            files,
+            args.batch,
+            top,
+            thresholds=cut,
+            tta=args.tta,
         ):
             out.writerow([path, label, "" if probability is None else f"{probability:.6f}"])
 

@@ -149,3 +149,21 @@ def tuned(store: Any, run_id: str, class_names: list[str], data: dict) -> np.nda
         ) from err
     by_class = {row["class"]: float(row["threshold"]) for row in csv.DictReader(table.splitlines())}
     return np.array([by_class[name] for name in class_names])
+
+
+def check_mirrored(run_id: str, stored: dict) -> None:
+    """``--tta`` averages each image's outputs with its mirror image's, which is of the same class
+    only where the run said so: it trained on mirrored images (a horizontal ``RandomFlip`` or the
+    IDG mapping's ``horizontal_flip`` in its stored ``aug``). Digits or text would not be: a 'b'
+    mirrored is a 'd'."""
+    for op in ((stored.get("aug") or {}).get("ops") or {}).values():
+        target = (op or {}).get("_target_")
+        if target == "keras.layers.RandomFlip" and op.get("mode", "horizontal_and_vertical") != "vertical":
+            return
+        if target == "runner.augment.image_data_generator" and op.get("horizontal_flip"):
+            return
+    raise RunnerError(
+        f"--tta: averages each image with its mirror image, and run {run_id} did not train on "
+        f"mirrored images (no horizontal keras.layers.RandomFlip in its aug.ops), so a mirrored "
+        f"image need not be of its class (a 'b' mirrored is a 'd'). Drop --tta, or train with aug=flip."
+    )

@@ -31,7 +31,7 @@ def test_a_labelled_folder_is_scored_in_a_run_of_its_own(trained, photos, tmp_pa
         [store.get_run(run_id).info.experiment_id], f"tags.`runner.evaluation_of` = '{run_id}'"
     )
     assert run.info.status == "FINISHED" and run.data.tags["runner.model"] == "final"
-    assert run.info.run_name == "evaluate later"
+    assert run.info.run_name == "evaluate later" and run.data.tags["runner.tta"] == "none"
     files = Path(store.download_artifacts(run.info.run_id, "", str(tmp_path / "artifacts")))
     rows = list(csv.DictReader((files / "eval" / "predictions.csv").open()))
     good = sorted(str(p) for p in folder.rglob("*.*g") if p.name != "corrupt.jpg")
@@ -78,6 +78,7 @@ def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path, capsys):
     output, heavy = probe_cli("--help", cwd=cwd, module="runner.evaluate")
     assert "FOLDER" in output and heavy == []
     write_image(tmp_path / "labelled" / "bird" / "a.png")
+    write_image(tmp_path / "good" / "cat" / "a.png")
     result = evaluate(run_id, str(tmp_path / "labelled"), cwd=cwd)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
@@ -92,6 +93,8 @@ def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path, capsys):
         (["models:/nope/1", str(tmp_path / "labelled")], "models:/nope/1: no such registered model version"),
         # A class's own folder (or a flat one): its images are there, not in class subfolders.
         ([run_id, str(tmp_path / "labelled" / "bird")], "It holds 1 image itself, not in subfolders: give"),
+        # It trained on no mirrored images: theirs need not be of the class (predict's test has --tta).
+        ([run_id, str(tmp_path / "good"), "--tta"], "--tta: averages each image with its mirror image"),
     ]:
         line = refusal(main, [*args, "--tracking-uri", client(cwd).tracking_uri], capsys)
         assert expected in line, line

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import client, damaged_copy, error_lines, probe_cli, refusal, run_cli, write_image
+from conftest import client, damaged_copy, error_lines, probe_cli, refusal, run_cli, train_cli, write_image
 
 from runner.schemas.data import ColorMode, Interpolation
 from runner.sources.index import NOT_UTF8
@@ -263,3 +263,47 @@ def test_a_multi_label_run_says_each_class_at_its_tuned_threshold(multi_unsure, 
         single_run, str(cwd / "squares" / "000.jpg"), "--tuned", cwd=single_cwd, capsys=capsys
     )
     assert f"and run {single_run} is not multi-label (data.label_mode=multi_hot). Drop it." in line
+
+
+def test_tta_averages_each_image_with_its_mirror_for_a_run_that_trained_on_mirrored_images(
+    trained, photos, tmp_path, capsys
+):
+    from PIL import Image, ImageOps
+
+    run = train_cli(
+        *("data=dir", f"data.path={photos}", "data.image_size=[16,16]", "data.validation_split=0"),
+        *("aug=flip", "trainer.monitor=accuracy", "trainer.epochs=2", "tracking.log_model=false"),
+        cwd=tmp_path,
+    )
+    # Left and right halves unlike, at the run's size (no resize: the mirror decodes mirrored).
+    shown = tmp_path / "shown"
+    shown.mkdir()
+    for name, (left, right) in {"a": ("red", "blue"), "b": ("green", "white"), "c": ("black", "red")}.items():
+        image = Image.new("RGB", (16, 16), left)
+        image.paste(right, (8, 0, 16, 16))
+        image.save(shown / f"{name}.png")
+        ImageOps.mirror(image).save(tmp_path / f"{name}_mirrored.png")
+
+    def probabilities(*paths: str, tta: tuple = ()) -> dict[tuple[str, str], float]:
+        out = predict_here(run.info.run_id, *paths, "--best", "--top", "3", *tta, cwd=tmp_path, capsys=capsys)
+        return {
+            (Path(r["path"]).stem, r["class"]): float(r["probability"])
+            for r in csv.DictReader(io.StringIO(out))
+        }
+
+    plain = probabilities(str(shown), *(str(tmp_path / f"{n}_mirrored.png") for n in "abc"))
+    averaged = probabilities(str(shown), tta=("--tta",))
+    assert averaged.keys() == {(n, c) for n in "abc" for c in ("cat", "dog", "owl")}
+    assert any(plain[n, c] != pytest.approx(plain[f"{n}_mirrored", c], abs=1e-3) for n, c in averaged)
+    for (name, label), probability in averaged.items():
+        assert probability == pytest.approx(
+            (plain[name, label] + plain[f"{name}_mirrored", label]) / 2, abs=2e-6
+        )
+    # A run that did not train on mirrored images: a mirrored image need not be of its class.
+    cwd, run_id = trained
+    line = refused_here(run_id, str(shown), "--tta", cwd=cwd, capsys=capsys)
+    assert line == (
+        f"runner: error: --tta: averages each image with its mirror image, and run {run_id} did not "
+        f"train on mirrored images (no horizontal keras.layers.RandomFlip in its aug.ops), so a mirrored "
+        f"image need not be of its class (a 'b' mirrored is a 'd'). Drop --tta, or train with aug=flip."
+    )
