@@ -621,6 +621,31 @@ def test_a_generators_lists_of_classes_are_rows_of_them():
         ).index()
 
 
+def hot(lists: bool = False):
+    """Keras's multi-label examples' labels: a 0/1 row over the classes per image (``lists``: lists
+    of the classes 0 and 1 instead, each once)."""
+    rows = [[0, 1], [1, 0]] if lists else [[0, 1, 1], [1, 0, 0], [0, 0, 0], [0, 1, 0]]
+    for i, row in enumerate(rows * 2):
+        yield np.full((8, 8, 3), 30 * i, dtype=np.uint8), np.array(row)
+
+
+def test_a_generators_0_1_rows_are_its_classes_columns_not_lists_of_0_and_1():
+    index = GeneratorSource(fn="test_sources:hot", label_mode=LabelMode.multi_hot).index()
+    assert index.class_names == ["0", "1", "2"]  # the columns, none left out
+    assert index.multi.tolist() == [[0, 1, 1], [1, 0, 0], [0, 0, 0], [0, 1, 0]] * 2
+    named = GeneratorSource(
+        fn="test_sources:hot", label_mode=LabelMode.multi_hot, class_names=["a", "b", "c"]
+    )
+    assert named.index().class_names == ["a", "b", "c"] and named.index().label_names(0) == "b c"
+    with pytest.raises(
+        RunnerError, match=r"yields 0/1 label rows of 3 columns, and data.class_names names 2"
+    ):
+        replace(named, class_names=["a", "b"]).index()
+    # Lists of the classes 0 and 1 (no value twice in any) stay lists: [0, 1] is both classes.
+    listed = GeneratorSource(fn="test_sources:hot", kwargs={"lists": True}, label_mode=LabelMode.multi_hot)
+    assert listed.index().class_names == ["0", "1"] and listed.index().multi.tolist() == [[1, 1]] * 4
+
+
 def pairs(table: bool = False):
     yield np.zeros((8, 8, 3), np.uint8), [[1, 0]] if table else [1, 0]
 

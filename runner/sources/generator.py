@@ -84,8 +84,7 @@ class GeneratorSource(GeneratorData):
                         f"data.fn={self.fn}: the label of element {i} has shape {np.shape(element[1])}: "
                         f"with data.label_mode=multi_hot, yield a list of the image's classes."
                     )
-                value = element[1] if np.ndim(element[1]) else [element[1]]
-                values.append([str(np.asarray(name).item()) for name in value])
+                values.append(element[1] if np.ndim(element[1]) else [element[1]])
             elif np.ndim(element[1]) != 0:
                 wanted = (
                     "one number: data.label_mode=regression predicts one per image"
@@ -111,8 +110,12 @@ class GeneratorSource(GeneratorData):
                 f"and data.value_range={list(self.value_range)} reads them as 0-255: they would train "
                 f"as black images. Add data.value_range=[0,1]."
             )
+        columns = None
+        if several:
+            columns, values = self.classes_each(values)
         found = {v for value in values for v in value} if several else set(values)
-        class_names = self.class_names or sorted(found, key=lambda v: (len(v), v))  # '2' before '10'
+        by_name = sorted(found, key=lambda v: (len(v), v))  # '2' before '10'
+        class_names = columns or self.class_names or by_name
         multi = numbers = None
         bad_labels: dict[int, str] = {}
         if self.label_mode == LabelMode.regression:  # a number per image: no classes
@@ -123,3 +126,31 @@ class GeneratorSource(GeneratorData):
             class_names, labels, bad_labels = labels_of(values, class_names)
         index = FileIndex(names, labels, class_names, arrays=arrays, multi=multi, numbers=numbers)
         return require_every_class(index.without({**bad_labels, **bad}))
+
+    def classes_each(self, labels: list) -> tuple[list[str] | None, list[list[str]]]:
+        """A multi_hot generator's labels as each image's list of classes: its labels, or, where
+        every label is a 0/1 row of one length with some value twice (which no list of classes
+        has: Keras's multi-label examples yield ``[0, 1, 1]``), the classes of its 1s (their
+        ``data.class_names``, else their column numbers), with the columns as the classes (those
+        no image has too). Read as lists, such rows were two classes, '0' and '1', for every image."""
+        rows = zero_one_rows(labels)
+        if rows is None:
+            return None, [[str(np.asarray(name).item()) for name in label] for label in labels]
+        names = self.class_names or [str(k) for k in range(rows.shape[1])]
+        if len(names) != rows.shape[1]:
+            raise RunnerError(
+                f"data.fn={self.fn}: yields 0/1 label rows of {rows.shape[1]} columns, and "
+                f"data.class_names names {len(names)} classes: name one per column, in order."
+            )
+        return names, [[names[k] for k in np.flatnonzero(row)] for row in rows]
+
+
+def zero_one_rows(labels: list) -> np.ndarray | None:
+    """``labels`` as an (images, classes) array when each is a 0/1 row of one length (2 at least)
+    and some row holds a value twice; None otherwise (lists of classes)."""
+    if any(np.ndim(label) != 1 for label in labels) or len({len(label) for label in labels}) != 1:
+        return None
+    rows = np.asarray(labels)
+    if rows.shape[1] < 2 or rows.dtype.kind not in "biuf" or not np.isin(rows, (0, 1)).all():
+        return None
+    return rows if any(len(set(row.tolist())) < len(row) for row in rows) else None
