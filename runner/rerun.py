@@ -84,9 +84,13 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
     store = client(cfg.tracking.uri)
     run, stored = fetch(store, run_id)
     if run.info.status == "FINISHED":
+        last = Path(run.data.tags.get("runner.output_dir", "."), "checkpoints", "last.keras")
+        saved = last if last.is_file() else "PATH (its checkpoints/last.keras, in MLflow)"
         raise RunnerError(
-            f"run {run_id} finished; there is nothing to resume. To train it longer, rerun it: "
-            f"python -m runner.rerun {run_id} trainer.epochs=N"
+            f"run {run_id} finished; there is nothing to resume. To train it longer, rerun it from "
+            f"the start with more epochs (python -m runner.rerun {run_id} trainer.epochs=N), or "
+            f"train its final model further in a new run (python -m runner model=file "
+            f"model.path={saved}, with the run's data overrides)."
         )
     if changed := differences(stored, cfg):
         raise RunnerError(

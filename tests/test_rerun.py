@@ -161,7 +161,15 @@ def test_resume_on_another_machine_reads_the_backup_from_mlflow(store):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--resume"], ["finished; there is nothing to resume", "trainer.epochs=N"]),
+        (  # or from its last epoch's model, in a new run
+            ["--resume"],
+            [
+                "finished; there is nothing to resume",
+                "trainer.epochs=N",
+                "model=file model.path=/",
+                "/last.keras,",
+            ],
+        ),
         (["data=dir"], ["data=dir: a rerun keeps the run's data option", "python -m runner data=dir"]),
         (["trainer.epochz=3"], ["trainer.epochz", "Did you mean 'epochs'?"]),
     ],
