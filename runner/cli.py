@@ -15,6 +15,10 @@ RUN_HELP = (
 )
 # Their --batch: images decoded at a time; the model takes them 32 at a time (``predict.scores_of``).
 BATCH_HELP = "images decoded at a time (32 a model step)"
+CALIBRATED_HELP = (
+    "probabilities at the temperature the run fitted on its validation images (final_val_temperature), "
+    "so that of the images said 0.9, nine in ten are right; the predicted classes stay the same"
+)
 TTA_HELP = (
     "also predict each image mirrored left to right, and average the two (test-time augmentation; "
     "for a run that trained on mirrored images, e.g. aug=flip)"

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from runner.cli import BATCH_HELP, RUN_HELP, TTA_HELP, TUNED_HELP, positive_int
+from runner.cli import BATCH_HELP, CALIBRATED_HELP, RUN_HELP, TTA_HELP, TUNED_HELP, positive_int
 from runner.errors import RunnerError, shell_join
 from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD, log_calibration, log_evaluation, log_mistakes, log_regression
@@ -162,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--best", action="store_true", help="the best trainer.monitor epoch's model")
     parser.add_argument("--tuned", action="store_true", help=TUNED_HELP)
     parser.add_argument("--tta", action="store_true", help=TTA_HELP)
+    parser.add_argument("--calibrated", action="store_true", help=CALIBRATED_HELP)
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
@@ -178,6 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         run_of,
         run_record,
         several_per_image,
+        temperature,
         tuned,
     )
 
@@ -217,6 +219,7 @@ def main(argv: list[str] | None = None) -> None:
         cut = tuned(store, run_id, class_names, stored["data"]) if args.tuned else THRESHOLD
         if args.tta:
             check_mirrored(run_id, stored)
+        heat = temperature(trained, stored["data"]) if args.calibrated else 1.0
         model = load(store, trained, args.best)
         skipped: list[tuple[str, str]] = []
         decoder = decoder_of(stored["data"])
@@ -226,7 +229,15 @@ def main(argv: list[str] | None = None) -> None:
             ranked = [(path, "", float(row[0])) for path, row in found]
         else:
             found = predictions(
-                model, class_names, decoder, index.paths, args.batch, top, skipped, tta=args.tta
+                model,
+                class_names,
+                decoder,
+                index.paths,
+                args.batch,
+                top,
+                skipped,
+                tta=args.tta,
+                temperature=heat,
             )
             ranked = list(found)
         if not ranked:
@@ -235,6 +246,7 @@ def main(argv: list[str] | None = None) -> None:
         command = shell_join(["python", "-m", "runner.evaluate", *(sys.argv[1:] if argv is None else argv)])
         tags = {"runner.command": command, "runner.model": "best" if args.best else "final"}
         tags["runner.tta"] = "flip" if args.tta else "none"
+        tags["runner.temperature"] = str(heat)
         if several:
             tags["runner.thresholds"] = "tuned" if args.tuned else str(THRESHOLD)
         evaluation, metrics = record(trained, root, index, ranked, top, skipped, tags, decoder, cut)

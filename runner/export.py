@@ -38,9 +38,12 @@ def export(
     fmt: str,
     source: dict,
     thresholds: np.ndarray | None = None,
+    temperature: float | None = None,
 ) -> Path:
     """``model`` in ``fmt`` under ``out``, with ``runner.json`` (the decode settings taken from the
-    run's ``data`` config; a multi-label run's tuned ``thresholds``, per class); the model's path."""
+    run's ``data`` config; a multi-label run's tuned ``thresholds``, per class; the ``temperature``
+    a run of one class per image calibrates its probabilities at: softmax(log(p) / T)); the model's
+    path."""
     keras_format, name = FORMATS[fmt]
     target = out / name
     model.export(str(target), format=keras_format, verbose=False)
@@ -59,6 +62,7 @@ def export(
             if thresholds is not None
             else {}
         ),
+        **({"temperature": temperature} if temperature is not None else {}),
     }
     (out / "runner.json").write_text(json.dumps(record, indent=2) + "\n")
     return target
@@ -117,7 +121,8 @@ def main(argv: list[str] | None = None) -> None:
         if several_per_image(stored["data"]):
             with contextlib.suppress(RunnerError):  # no validation images: none tuned
                 thresholds = tuned(store, run_id, class_names, stored["data"])
-        path = export(model, class_names, stored["data"], out, args.format, source, thresholds)
+        heat = run.data.metrics.get("final_val_temperature")  # one class per image, validated
+        path = export(model, class_names, stored["data"], out, args.format, source, thresholds, heat)
         gives = "a number per image" if a_number_each(stored["data"]) else f"{len(class_names)} classes"
         print(f"runner: wrote {path} and {out / 'runner.json'} (run {run_id}, {gives})")
 

@@ -24,11 +24,14 @@ from runner.errors import PASSED_TO_MODELS
 from runner.schemas.data import LabelMode
 from runner.scores import (
     THRESHOLD,
+    calibration,
     log_calibration,
     log_evaluation,
     log_mistakes,
     log_regression,
     log_thresholds,
+    scaled,
+    temperature_of,
 )
 from runner.sources import FileIndex
 from runner.split import split_of
@@ -187,6 +190,10 @@ def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, fl
         truth, predicted = data.index.labels[positions], np.argmax(probabilities, axis=1)
         confidence = probabilities.max(axis=1)
         metrics[f"{part}_ece"] = log_calibration(confidence, truth == predicted, prefix)
+        if part == "val":  # the temperature that calibrates it here, for predict --calibrated
+            temperature = metrics["val_temperature"] = temperature_of(probabilities, truth)
+            softened = scaled(probabilities, temperature).max(axis=1)
+            metrics["val_ece_calibrated"] = calibration(softened, truth == predicted)[1]
     names = data.index.class_names
     if data.index.numbers is None:
         metrics[f"{part}_macro_f1"] = log_evaluation(names, truth, predicted, prefix)

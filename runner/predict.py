@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from runner.cli import BATCH_HELP, RUN_HELP, TTA_HELP, TUNED_HELP, positive_int
+from runner.cli import BATCH_HELP, CALIBRATED_HELP, RUN_HELP, TTA_HELP, TUNED_HELP, positive_int
 from runner.errors import RunnerError, some
 from runner.schemas.data import IMAGE_EXTENSIONS
 from runner.schemas.tracking import TrackingConfig
-from runner.scores import THRESHOLD
+from runner.scores import THRESHOLD, scaled
 from runner.trained import (
     a_number_each,
     check_mirrored,
@@ -37,6 +37,7 @@ from runner.trained import (
     run_of,
     run_record,
     several_per_image,
+    temperature,
     tuned,
 )
 
@@ -117,6 +118,7 @@ def predictions(
     skipped: list[tuple[str, str]] | None = None,
     thresholds: np.ndarray | float = THRESHOLD,
     tta: bool = False,
+    temperature: float = 1.0,
 ) -> Iterator[tuple[str, str, float | None]]:
     """(path, class, probability) for the ``top`` likeliest classes of each file that decodes, most
     likely first (``top`` None: a multi-label model's classes at their ``thresholds`` or more, or
@@ -124,6 +126,8 @@ def predictions(
     for path, row in outputs(model, decoder, files, batch, skipped, tta):
         if len(row) == 1:  # binary: one sigmoid unit, the probability of the second class
             row = np.concatenate([1 - row, row])
+        if temperature != 1.0:  # one class per image: its softmax (or sigmoid) at the temperature
+            row = scaled(row[None], temperature)[0]
         ranked = np.argsort(-row, kind="stable")
         cut = np.broadcast_to(thresholds, row.shape)
         chosen = ranked[:top] if top else [k for k in ranked if row[k] >= cut[k]]
@@ -158,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--tuned", action="store_true", help=TUNED_HELP)
     parser.add_argument("--tta", action="store_true", help=TTA_HELP)
+    parser.add_argument("--calibrated", action="store_true", help=CALIBRATED_HELP)
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
@@ -179,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         cut = tuned(store, run.info.run_id, class_names, stored["data"]) if args.tuned else THRESHOLD
         if args.tta:
             check_mirrored(run.info.run_id, stored)
+        heat = temperature(run, stored["data"]) if args.calibrated else 1.0
         if numbers and args.top:
             raise RunnerError(
                 f"--top {args.top}: ranks classes, and run {run.info.run_id} predicts a number per "
@@ -202,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
             top,
             thresholds=cut,
             tta=args.tta,
+            temperature=heat,
         ):
             out.writerow([path, label, "" if probability is None else f"{probability:.6f}"])
 

@@ -16,6 +16,7 @@ THRESHOLD = 0.5  # a multi-label model's yes to a class, in its training's accur
 GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
 TUNED = "eval/thresholds.csv"
 BINS = 10  # of the predicted class's probability, in eval/<prefix>calibration.csv and .png
+TEMPERATURES = np.geomspace(0.05, 20, 241)  # tried by temperature_of: each 2.5% above the last
 
 
 def log_evaluation(
@@ -66,27 +67,14 @@ def log_calibration(confidence: np.ndarray, right: np.ndarray, prefix: str = "")
 
     from runner import record
 
-    edges = np.linspace(0, 1, BINS + 1)
-    bins = np.digitize(confidence, edges[1:-1], right=True)  # bin k holds (edges[k], edges[k + 1]]
-    rows, gaps, bars = [], 0.0, []
-    for k in range(BINS):
-        inside = bins == k
-        count = int(inside.sum())
-        row = [f"{edges[k]:.1f}-{edges[k + 1]:.1f}", count, "", ""]
-        if count:
-            said, hits = float(confidence[inside].mean()), float(right[inside].mean())
-            gaps += count * abs(said - hits)
-            row[2:] = [f"{said:.4f}", f"{hits:.4f}"]
-            bars.append((edges[k], hits, count))
-        rows.append(row)
-    error = gaps / len(confidence)
+    rows, error = calibration(confidence, right)
     header = ["bin", "images", "mean_probability", "accuracy"]
     mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}calibration.csv")
     figure = Figure(figsize=(5, 5), layout="constrained")
     axes = figure.subplots()
-    starts, heights, counts = zip(*bars, strict=True)
-    drawn = axes.bar(starts, heights, width=1 / BINS, align="edge", edgecolor="white")
-    axes.bar_label(drawn, labels=[str(n) for n in counts], fontsize=8)  # a bin of few images: chance
+    filled = [(k / BINS, float(row[3]), row[1]) for k, row in enumerate(rows) if row[1]]
+    drawn = axes.bar([x for x, _, _ in filled], [y for _, y, _ in filled], 1 / BINS, align="edge")
+    axes.bar_label(drawn, labels=[str(n) for _, _, n in filled], fontsize=8)  # few images: chance
     axes.plot([0, 1], [0, 1], color="grey", linewidth=1)
     axes.set(
         xlim=(0, 1),
@@ -97,6 +85,40 @@ def log_calibration(confidence: np.ndarray, right: np.ndarray, prefix: str = "")
     )
     mlflow.log_figure(figure, f"eval/{prefix}calibration.png")
     return error
+
+
+def calibration(confidence: np.ndarray, right: np.ndarray) -> tuple[list[list], float]:
+    """``log_calibration``'s rows (bin, images, mean probability, accuracy) and its error."""
+    edges = np.linspace(0, 1, BINS + 1)
+    bins = np.digitize(confidence, edges[1:-1], right=True)  # bin k holds (edges[k], edges[k + 1]]
+    rows, gaps = [], 0.0
+    for k in range(BINS):
+        inside = bins == k
+        count = int(inside.sum())
+        row = [f"{edges[k]:.1f}-{edges[k + 1]:.1f}", count, "", ""]
+        if count:
+            said, hits = float(confidence[inside].mean()), float(right[inside].mean())
+            gaps += count * abs(said - hits)
+            row[2:] = [f"{said:.4f}", f"{hits:.4f}"]
+        rows.append(row)
+    return rows, gaps / len(confidence)
+
+
+def temperature_of(probabilities: np.ndarray, truth: np.ndarray) -> float:
+    """The temperature T that makes ``scaled(probabilities, T)`` likeliest for the true classes
+    (temperature scaling, Guo et al. 2017), of ``TEMPERATURES``: over 1 softens an overconfident
+    model's probabilities, under 1 sharpens an underconfident one's; no prediction changes."""
+    chosen = np.arange(len(truth)), truth
+    losses = [-np.log(scaled(probabilities, t)[chosen] + 1e-12).mean() for t in TEMPERATURES]
+    return float(TEMPERATURES[int(np.argmin(losses))])
+
+
+def scaled(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Each row of softmax ``probabilities`` (images x classes) at ``temperature``: their logits,
+    which a softmax gives back up to a constant, divided by it."""
+    logits = np.log(np.clip(probabilities, 1e-12, 1)) / temperature
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def log_thresholds(class_names: list[str], truth: np.ndarray, probabilities: np.ndarray) -> float:

@@ -167,3 +167,19 @@ def check_mirrored(run_id: str, stored: dict) -> None:
         f"mirrored images (no horizontal keras.layers.RandomFlip in its aug.ops), so a mirrored "
         f"image need not be of its class (a 'b' mirrored is a 'd'). Drop --tta, or train with aug=flip."
     )
+
+
+def temperature(run: Any, data: dict) -> float:
+    """The temperature run ``run`` (its stored ``data`` config) calibrated its probabilities with
+    on its validation images (``scores.temperature_of``): ``--calibrated``'s."""
+    if several_per_image(data) or a_number_each(data):
+        raise RunnerError(
+            f"--calibrated: rescales the probabilities of one class per image, and run "
+            f"{run.info.run_id} is {data.get('label_mode')}. Drop it."
+        )
+    if "final_val_temperature" not in run.data.metrics:
+        raise RunnerError(
+            f"--calibrated: run {run.info.run_id} logged no final_val_temperature (it had no "
+            f"validation images, or was made before the runner fitted one). Drop --calibrated."
+        )
+    return run.data.metrics["final_val_temperature"]

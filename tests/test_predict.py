@@ -258,11 +258,19 @@ def test_a_multi_label_run_says_each_class_at_its_tuned_threshold(multi_unsure, 
     assert said == expected
     line = refused_here(run_id, str(cwd / "squares"), "--tuned", "--top", "2", cwd=cwd, capsys=capsys)
     assert "--tuned: picks each class's yes by its own threshold, and --top the K likeliest" in line
+    line = refused_here(run_id, str(cwd / "squares"), "--calibrated", cwd=cwd, capsys=capsys)
+    assert (
+        f"--calibrated: rescales the probabilities of one class per image, and run {run_id} is multi_hot"
+        in line
+    )
     single_cwd, single_run = trained
     line = refused_here(
         single_run, str(cwd / "squares" / "000.jpg"), "--tuned", cwd=single_cwd, capsys=capsys
     )
     assert f"and run {single_run} is not multi-label (data.label_mode=multi_hot). Drop it." in line
+    # No validation images: no temperature fitted.
+    line = refused_here(single_run, str(cwd / "squares"), "--calibrated", cwd=single_cwd, capsys=capsys)
+    assert f"--calibrated: run {single_run} logged no final_val_temperature (it had no validation" in line
 
 
 def test_tta_averages_each_image_with_its_mirror_for_a_run_that_trained_on_mirrored_images(

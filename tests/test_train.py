@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import signal
 import subprocess
@@ -46,6 +47,57 @@ def digits_run(tmp_path_factory):
     return cwd
 
 
+def test_calibrated_probabilities_are_the_runs_at_the_temperature_it_fitted(digits_run, capsys):
+    from runner.predict import main
+    from runner.scores import TEMPERATURES, scaled, temperature_of
+
+    [run] = mlflow_runs(digits_run)
+    heat = run.data.metrics["final_val_temperature"]
+    assert heat != 1.0 and TEMPERATURES[0] < heat < TEMPERATURES[-1]  # not at an end of the search
+    split = client(digits_run).download_artifacts(run.info.run_id, "data/split.csv", str(digits_run))
+    val = [row for row in csv.DictReader(Path(split).read_text().splitlines()) if row["split"] == "val"]
+    files = [row["path"] for row in val]
+
+    def said(*flags: str) -> np.ndarray:  # each validation file's ten probabilities, in class order
+        capsys.readouterr()
+        main(
+            [
+                run.info.run_id,
+                *files,
+                "--top",
+                "10",
+                *flags,
+                "--tracking-uri",
+                client(digits_run).tracking_uri,
+            ]
+        )
+        table = np.zeros((len(files), 10))
+        for row in csv.DictReader(io.StringIO(capsys.readouterr().out)):
+            table[files.index(row["path"]), int(row["class"])] = float(row["probability"])
+        return table
+
+    plain, calibrated = said(), said("--calibrated")
+    assert calibrated == pytest.approx(scaled(plain, heat), abs=2e-5)
+    assert (calibrated.argmax(axis=1) == plain.argmax(axis=1)).all()  # the same predictions
+    # The likeliest temperature for the validation images' true classes (within a step of its
+    # search: these probabilities are predict's, to six decimals).
+    truth = np.array([int(row["label"]) for row in val])
+    assert temperature_of(plain, truth) == pytest.approx(heat, rel=0.026)
+    # The export says it, for a serving side that wants the same probabilities.
+    from runner.export import main as export
+
+    export(
+        [
+            run.info.run_id,
+            "--out",
+            str(digits_run / "export"),
+            "--tracking-uri",
+            client(digits_run).tracking_uri,
+        ]
+    )
+    assert json.loads((digits_run / "export" / "runner.json").read_text())["temperature"] == heat
+
+
 def test_digits_run_is_finished_and_accurate(digits_run):
     [run] = mlflow_runs(digits_run)
     assert run.info.status == "FINISHED"
@@ -55,6 +107,7 @@ def test_digits_run_is_finished_and_accurate(digits_run):
         assert sorted(m.step for m in history) == list(range(epochs)), name
     # Each metric once: per epoch (val_* too), then the final_* of the best weights.
     final = {"final_val_loss", "final_val_accuracy", "final_val_macro_f1", "final_val_ece"}
+    final |= {"final_val_temperature", "final_val_ece_calibrated"}
     assert set(run.data.metrics) == {*METRICS, "learning_rate", *final}
     # Per class: recall and support are the confusion matrix's diagonal and rows; macro F1 their mean.
     folder = Path(client(digits_run).download_artifacts(run.info.run_id, "eval", str(digits_run)))
