@@ -32,6 +32,7 @@ def test_a_labelled_folder_is_scored_in_a_run_of_its_own(trained, photos, tmp_pa
     )
     assert run.info.status == "FINISHED" and run.data.tags["runner.model"] == "final"
     assert run.info.run_name == "evaluate later" and run.data.tags["runner.tta"] == "none"
+    assert run.data.tags["runner.temperature"] == "1.0"  # --calibrated: the run's (it fitted none)
     files = Path(store.download_artifacts(run.info.run_id, "", str(tmp_path / "artifacts")))
     rows = list(csv.DictReader((files / "eval" / "predictions.csv").open()))
     good = sorted(str(p) for p in folder.rglob("*.*g") if p.name != "corrupt.jpg")
@@ -95,6 +96,7 @@ def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path, capsys):
         ([run_id, str(tmp_path / "labelled" / "bird")], "It holds 1 image itself, not in subfolders: give"),
         # It trained on no mirrored images: theirs need not be of the class (predict's test has --tta).
         ([run_id, str(tmp_path / "good"), "--tta"], "--tta: averages each image with its mirror image"),
+        ([run_id, str(tmp_path / "good"), "--calibrated"], "logged no final_val_temperature"),
     ]:
         line = refusal(main, [*args, "--tracking-uri", client(cwd).tracking_uri], capsys)
         assert expected in line, line
