@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     from runner import __main__ as entry
     from runner.memory import keep_freed_memory
     from runner.predict import outputs, predictions
-    from runner.sources.evaluated import labelled, listed, listed_numbers
+    from runner.sources.evaluated import read
     from runner.sources.folders import folder
     from runner.stored import client
     from runner.trained import (
@@ -197,25 +197,7 @@ def main(argv: list[str] | None = None) -> None:
         run_id = run_of(store, args.run_id)
         trained, stored, class_names = run_record(store, run_id)
         several, numbers = several_per_image(stored["data"]), a_number_each(stored["data"])
-        if several and not table:
-            raise RunnerError(
-                f"{args.folder}: run {run_id} is multi-label (data.label_mode=multi_hot), and class "
-                f"folders give one class per image: give a CSV of path,label rows, each label cell "
-                f"with the image's classes (as in its data.labels_csv)."
-            )
-        if numbers and not table:
-            raise RunnerError(
-                f"{args.folder}: run {run_id} predicts a number per image (data.label_mode=regression), "
-                f"and class folders give classes: give a CSV of path,label rows, each label the "
-                f"image's number."
-            )
-        if numbers:
-            index = listed_numbers(root, args.path_column, args.label_column)
-        elif table:  # images the model has no class for are refused before it loads
-            separator = stored["data"].get("label_separator", " ") if several else None
-            index = listed(root, class_names, args.path_column, args.label_column, separator)
-        else:
-            index = labelled(root, class_names)
+        index = read(root, table, f"{args.folder}: run {run_id}", class_names, stored["data"], args)
         cut = tuned(store, run_id, class_names, stored["data"]) if args.tuned else THRESHOLD
         if args.tta:
             check_mirrored(run_id, stored)

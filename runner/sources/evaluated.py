@@ -12,6 +12,32 @@ from typing import Any
 import numpy as np
 
 from runner.errors import RunnerError, some
+from runner.schemas.data import LabelMode
+
+
+def read(root: Path, table: bool, which: str, class_names: list[str], data: dict, args: Any) -> Any:
+    """What ``runner.evaluate``'s FOLDER holds, for the run (``which``: "FOLDER: run ID") whose
+    classes and stored ``data`` config are given: a multi-label or regression run's labels come
+    from a CSV only (``args``: its path and label columns)."""
+    mode = data.get("label_mode")
+    several, numbers = mode == LabelMode.multi_hot.value, mode == LabelMode.regression.value
+    if several and not table:
+        raise RunnerError(
+            f"{which} is multi-label (data.label_mode=multi_hot), and class folders give one class "
+            f"per image: give a CSV of path,label rows, each label cell with the image's classes (as "
+            f"in its data.labels_csv)."
+        )
+    if numbers and not table:
+        raise RunnerError(
+            f"{which} predicts a number per image (data.label_mode=regression), and class folders "
+            f"give classes: give a CSV of path,label rows, each label the image's number."
+        )
+    if numbers:
+        return listed_numbers(root, args.path_column, args.label_column)
+    if table:  # images the model has no class for are refused before it loads
+        separator = data.get("label_separator", " ") if several else None
+        return listed(root, class_names, args.path_column, args.label_column, separator)
+    return labelled(root, class_names)
 
 
 def labelled(root: Path, class_names: list[str]) -> Any:
