@@ -28,6 +28,7 @@ from runner.errors import RunnerError, shell_join
 # decades; this averages ~5, and the curve drawn and read runs it both ways, which lags none.
 SMOOTHING = 0.8
 DIVERGED = 4.0  # the test stops once the smoothed loss is this many times its lowest
+MIN_STEPS = 10  # fewer rates than this over 8 decades say nothing of where the loss falls
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,6 +38,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--end", type=float, default=10.0, help="the last rate")
     parser.add_argument("--out", default="lr_find.png", help="PNG file to write (and a CSV beside it)")
     args, overrides = options_then_overrides(parser, argv)
+    if args.steps < MIN_STEPS:
+        parser.error(
+            f"--steps {args.steps}: a range test needs {MIN_STEPS} batches at least, e.g. --steps 100"
+        )
     if not 0 < args.start < args.end:
         parser.error(
             f"--start {args.start} --end {args.end}: need 0 < start < end, e.g. --start 1e-7 --end 10"
@@ -61,9 +66,15 @@ def find(args: argparse.Namespace, overrides: list[str]) -> None:
     cache.check_room_for(cfg.data, index)
     rates = np.geomspace(args.start, args.end, args.steps)
     losses = losses_at(cfg, index, rates)
-    smooth = smoothed(smoothed(losses)[::-1])[::-1]
+    smooth = curve(losses)
     best = suggestion(rates[: len(losses)], smooth)
     write(Path(args.out), rates[: len(losses)], losses, smooth, best)
+    if best is None:
+        raise RunnerError(
+            f"runner.lr_find: the loss did not fall at any rate from {rates[0]:.1e} (it rose from the "
+            f"start; {args.out} shows it). Lower --start, or check the data: a loss that never falls "
+            f"learns nothing."
+        )
     stopped = "its loss diverged" if len(losses) < len(rates) or not np.isfinite(losses[-1]) else "--end"
     again = shell_join(
         ["python", "-m", "runner", *overrides, f"trainer.optimizer.learning_rate={rates[best]:.1e}"]
@@ -119,19 +130,26 @@ def smoothed(losses: np.ndarray) -> np.ndarray:
     return out
 
 
-def suggestion(rates: np.ndarray, smooth: np.ndarray) -> int:
-    """Where the smoothed loss falls fastest against the log of the rate, before its lowest point."""
+def curve(losses: np.ndarray) -> np.ndarray:
+    """The loss drawn and read: smoothed both ways up to where its running average is lowest,
+    forwards only past it, where the rates only make it climb (a spike there, averaged backwards,
+    would lift the fall before it: 30 steps on digits read no fall at all)."""
+    forward = smoothed(losses)
+    lowest = int(np.nanargmin(forward))
+    return np.concatenate([smoothed(smoothed(losses[: lowest + 1])[::-1])[::-1], forward[lowest + 1 :]])
+
+
+def suggestion(rates: np.ndarray, smooth: np.ndarray) -> int | None:
+    """Where the smoothed loss falls fastest against the log of the rate, before its lowest point;
+    None if it never fell."""
     lowest = int(np.nanargmin(smooth))
     if lowest < 2:
-        raise RunnerError(
-            f"runner.lr_find: the loss did not fall at any rate from {rates[0]:.1e} (it rose from the "
-            f"start). Lower --start, or check the data: a loss that never falls learns nothing."
-        )
+        return None
     slope = np.gradient(smooth[: lowest + 1], np.log(rates[: lowest + 1]))
     return int(np.argmin(slope))
 
 
-def write(out: Path, rates: np.ndarray, losses: np.ndarray, smooth: np.ndarray, best: int) -> None:
+def write(out: Path, rates: np.ndarray, losses: np.ndarray, smooth: np.ndarray, best: int | None) -> None:
     """``out`` (the loss against the rate, the suggestion marked) and the CSV beside it."""
     from matplotlib.figure import Figure
 
@@ -141,7 +159,8 @@ def write(out: Path, rates: np.ndarray, losses: np.ndarray, smooth: np.ndarray, 
     axes = figure.subplots()
     axes.plot(rates, losses, color="lightgrey", linewidth=1, label="each batch")
     axes.plot(rates, smooth, label="smoothed")
-    axes.axvline(rates[best], color="grey", linestyle="--", label=f"fastest fall: {rates[best]:.1e}")
+    if best is not None:
+        axes.axvline(rates[best], color="grey", linestyle="--", label=f"fastest fall: {rates[best]:.1e}")
     axes.set(xscale="log", xlabel="learning rate", ylabel="loss", ylim=(None, DIVERGED * smooth.min()))
     axes.legend()
     rows = ([f"{r:.6g}", f"{loss:.6g}", f"{s:.6g}"] for r, loss, s in zip(rates, losses, smooth, strict=True))
