@@ -190,10 +190,16 @@ def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, fl
         truth, predicted = data.index.labels[positions], np.argmax(probabilities, axis=1)
         confidence = probabilities.max(axis=1)
         metrics[f"{part}_ece"] = log_calibration(confidence, truth == predicted, prefix)
-        if part == "val":  # the temperature that calibrates it here, for predict --calibrated
-            temperature = metrics["val_temperature"] = temperature_of(probabilities, truth)
+        temperature = temperature_of(probabilities, truth) if part == "val" else None
+        if temperature is not None:  # the one that calibrates it here, for predict --calibrated
+            metrics["val_temperature"] = temperature
             softened = scaled(probabilities, temperature).max(axis=1)
             metrics["val_ece_calibrated"] = calibration(softened, truth == predicted)[1]
+        elif part == "val":
+            log.warning(
+                "no temperature calibrates the validation images' probabilities (every one right, "
+                "or as good as): none logged, and predict --calibrated is refused for this run"
+            )
     names = data.index.class_names
     if data.index.numbers is None:
         metrics[f"{part}_macro_f1"] = log_evaluation(names, truth, predicted, prefix)

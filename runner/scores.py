@@ -104,13 +104,16 @@ def calibration(confidence: np.ndarray, right: np.ndarray) -> tuple[list[list], 
     return rows, gaps / len(confidence)
 
 
-def temperature_of(probabilities: np.ndarray, truth: np.ndarray) -> float:
+def temperature_of(probabilities: np.ndarray, truth: np.ndarray) -> float | None:
     """The temperature T that makes ``scaled(probabilities, T)`` likeliest for the true classes
     (temperature scaling, Guo et al. 2017), of ``TEMPERATURES``: over 1 softens an overconfident
-    model's probabilities, under 1 sharpens an underconfident one's; no prediction changes."""
+    model's probabilities, under 1 sharpens an underconfident one's; no prediction changes. None
+    where the likeliest is an end of the search: with every image right, the colder the likelier,
+    without end (a model would be made to say 1.0 to everything)."""
     chosen = np.arange(len(truth)), truth
     losses = [-np.log(scaled(probabilities, t)[chosen] + 1e-12).mean() for t in TEMPERATURES]
-    return float(TEMPERATURES[int(np.argmin(losses))])
+    best = int(np.argmin(losses))
+    return None if best in (0, len(TEMPERATURES) - 1) else float(TEMPERATURES[best])
 
 
 def scaled(probabilities: np.ndarray, temperature: float) -> np.ndarray:

@@ -180,6 +180,7 @@ def temperature(run: Any, data: dict) -> float:
     if "final_val_temperature" not in run.data.metrics:
         raise RunnerError(
             f"--calibrated: run {run.info.run_id} logged no final_val_temperature (it had no "
-            f"validation images, or was made before the runner fitted one). Drop --calibrated."
+            f"validation images, or none that a temperature calibrates, as when every one is right, "
+            f"or it was made before the runner fitted one). Drop --calibrated."
         )
     return run.data.metrics["final_val_temperature"]

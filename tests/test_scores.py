@@ -64,3 +64,18 @@ def test_calibration_bins_each_image_by_its_predicted_class_probability_and_weig
         row["mean_probability"] == row["accuracy"] == "" for row in rows.values() if row["images"] == "0"
     )
     assert "eval/test_calibration.png" in [f.path for f in client.list_artifacts(run.info.run_id, "eval")]
+
+
+def test_the_temperature_found_undoes_a_known_sharpening_and_none_is_found_for_all_right():
+    from runner.scores import scaled, temperature_of
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2000, 5)) * 2
+    honest = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    truth = np.array([rng.choice(5, p=row) for row in honest])  # drawn as the probabilities say
+    assert temperature_of(honest, truth) == pytest.approx(1.0, rel=0.03)
+    assert temperature_of(scaled(honest, 0.5), truth) == pytest.approx(2.0, rel=0.03)  # overconfident
+    sure = scaled(honest, 0.5)
+    assert (scaled(sure, 2.0).argmax(axis=1) == sure.argmax(axis=1)).all()  # no prediction changes
+    # Every image right: the colder the likelier, without end; no temperature is logged.
+    assert temperature_of(honest, honest.argmax(axis=1)) is None
