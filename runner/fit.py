@@ -193,8 +193,8 @@ def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, fl
         temperature = temperature_of(probabilities, truth) if part == "val" else None
         if temperature is not None:  # the one that calibrates it here, for predict --calibrated
             metrics["val_temperature"] = temperature
-            softened = scaled(probabilities, temperature).max(axis=1)
-            metrics["val_ece_calibrated"] = calibration(softened, truth == predicted)[1]
+            at_it = scaled(probabilities, temperature).max(axis=1)
+            metrics["val_ece_calibrated"] = calibration(at_it, truth == predicted)[1]
         elif part == "val":
             log.warning(
                 "no temperature calibrates the validation images' probabilities (every one right, "

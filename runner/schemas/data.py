@@ -211,8 +211,12 @@ class GlobData(DataConfig):
     def check_labels_from(self) -> None:
         """A CSV or a regex given for another ``labels_from`` would be ignored, and the run trained
         on the folders' names (a regression on no numbers at all) without a word."""
-        read_with = {"labels_csv": "csv", "split_column": "csv", "label_regex": "regex"}
-        for key, mode in ((key, LabelsFrom(mode)) for key, mode in read_with.items()):
+        read_with = {
+            "labels_csv": LabelsFrom.csv,
+            "split_column": LabelsFrom.csv,
+            "label_regex": LabelsFrom.regex,
+        }
+        for key, mode in read_with.items():
             if getattr(self, key) and self.labels_from != mode:
                 raise RunnerError(
                     f"data.{key}={getattr(self, key)!r} is read only with data.labels_from={mode.value}; "
