@@ -25,7 +25,7 @@ from runner.errors import RunnerError, shell_join
 
 # Of the loss's exponential moving average: one batch's loss is noisy. fastai's and Lightning's 0.98
 # averages ~50 batches, half the test's 8 decades of rates at 100 steps, and so lags the loss by
-# decades; this averages ~5, and the curve drawn and read runs it both ways, which lags none.
+# decades; this averages ~5, and the curve drawn and read runs it both ways (``curve``), which lags none.
 SMOOTHING = 0.8
 DIVERGED = 4.0  # the test stops once the smoothed loss is this many times its lowest
 MIN_STEPS = 10  # fewer rates than this over 8 decades say nothing of where the loss falls
@@ -97,10 +97,10 @@ def losses_at(cfg: DictConfig, index: object, rates: np.ndarray) -> np.ndarray:
     from runner.targets import build
 
     model, objective, pipeline_aug, _ = ready(cfg, index)
-    mode = augment.apply(pipeline_aug) if pipeline_aug else None
+    augmented = augment.apply(pipeline_aug) if pipeline_aug else None
     # One batch at least per epoch: as many epochs as rates is enough batches, built lazily.
     data = pipeline.build(
-        cfg.data, index, cfg.trainer.seed, mode, range(len(rates)), cfg.trainer.deterministic
+        cfg.data, index, cfg.trainer.seed, augmented, range(len(rates)), cfg.trainer.deterministic
     )
     first = build(cfg.trainer.optimizer, "trainer.optimizer", learning_rate=float(rates[0]))
     model.compile(optimizer=first, loss=objective)
@@ -161,7 +161,7 @@ def write(out: Path, rates: np.ndarray, losses: np.ndarray, smooth: np.ndarray, 
     axes.plot(rates, smooth, label="smoothed")
     if best is not None:
         axes.axvline(rates[best], color="grey", linestyle="--", label=f"fastest fall: {rates[best]:.1e}")
-    axes.set(xscale="log", xlabel="learning rate", ylabel="loss", ylim=(None, DIVERGED * smooth.min()))
+    axes.set(xscale="log", xlabel="learning rate", ylabel="loss", ylim=(None, DIVERGED * np.nanmin(smooth)))
     axes.legend()
     rows = ([f"{r:.6g}", f"{loss:.6g}", f"{s:.6g}"] for r, loss, s in zip(rates, losses, smooth, strict=True))
     try:
