@@ -20,7 +20,8 @@ from omegaconf import DictConfig
 
 from runner.errors import RunnerError
 from runner.sources import FileIndex
-from runner.sweep import JOB_TAG, PARENT, fixed_keys, job_of, jobs_under, result_of
+from runner.sweep import PARENT, jobs_under
+from runner.sweep_jobs import JOB_TAG, fixed_keys, job_of, result_of
 
 log = logging.getLogger(__name__)
 

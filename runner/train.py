@@ -16,7 +16,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from runner import cache, rerun, sources, store, sweep, sweep_resume
+from runner import cache, rerun, sources, store, sweep_jobs, sweep_resume
 from runner.checks import check_config, check_labels
 from runner.split import split_of
 from runner.trainer_checks import check_validation
@@ -38,7 +38,7 @@ def train(cfg: DictConfig) -> float:
         if earlier is not None and earlier.info.status == "FINISHED":
             return sweep_resume.finished_result(earlier, cfg, sources.index_of(cfg.data))
         cfg.tracking.resume = None if earlier is None else earlier.info.run_id
-        overrides = sweep.without_resume(overrides)
+        overrides = sweep_jobs.without_resume(overrides)
     index = sources.index_of(cfg.data)
     check_labels(cfg, index)
     cache.check_room_for(cfg.data, index)

@@ -196,7 +196,8 @@ def test_a_resumed_sweep_finds_each_jobs_run_and_ranks_a_job_refused_then_run_on
 
     from runner import liveness
     from runner.errors import RunnerError
-    from runner.sweep import JOB_TAG, PARENT, SweepRun
+    from runner.sweep import PARENT, SweepRun
+    from runner.sweep_jobs import JOB_TAG
     from runner.sweep_resume import earlier_run, reopened
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
@@ -256,7 +257,7 @@ def test_a_resumed_sweep_finds_each_jobs_run_and_ranks_a_job_refused_then_run_on
     ("monitor", "best_first"), [("val_accuracy", [0.9, 0.7, 0.5]), ("val_mae", [0.5, 0.7, 0.9])]
 )
 def test_jobs_rank_best_first_and_an_error_is_best_lowest(monitor, best_first, tmp_path):
-    from runner.sweep import ranked
+    from runner.sweep_jobs import ranked
 
     store = client(tmp_path)
     experiment = store.create_experiment("sweep")
