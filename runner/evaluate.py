@@ -166,22 +166,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
+    from runner import trained
     from runner.memory import keep_freed_memory
     from runner.predict import outputs, predictions
     from runner.sources.evaluated import read
     from runner.sources.folders import folder
     from runner.stored import client
-    from runner.trained import (
-        a_number_each,
-        check_mirrored,
-        decoder_of,
-        load,
-        run_of,
-        run_record,
-        several_per_image,
-        temperature,
-        tuned,
-    )
 
     keep_freed_memory()  # each batch's decoded images and activations reuse memory: no page faults
 
@@ -194,17 +184,17 @@ def main(argv: list[str] | None = None) -> None:
             raise RunnerError(f"{args.folder}: no such CSV file.")
         root = given.resolve() if table else folder(args.folder, "FOLDER").resolve()
         store = client(args.tracking_uri)
-        run_id = run_of(store, args.run_id)
-        trained, stored, class_names = run_record(store, run_id)
-        several, numbers = several_per_image(stored["data"]), a_number_each(stored["data"])
+        run_id = trained.run_of(store, args.run_id)
+        past, stored, class_names = trained.run_record(store, run_id)
+        several, numbers = trained.several_per_image(stored["data"]), trained.a_number_each(stored["data"])
         index = read(root, table, f"{args.folder}: run {run_id}", class_names, stored["data"], args)
-        cut = tuned(store, run_id, class_names, stored["data"]) if args.tuned else THRESHOLD
+        cut = trained.tuned(store, run_id, class_names, stored["data"]) if args.tuned else THRESHOLD
         if args.tta:
-            check_mirrored(run_id, stored)
-        heat = temperature(trained, stored["data"]) if args.calibrated else 1.0
-        model = load(store, trained, args.best)
+            trained.check_mirrored(run_id, stored)
+        heat = trained.temperature(past, stored["data"]) if args.calibrated else 1.0
+        model = trained.load(store, past, args.best)
         skipped: list[tuple[str, str]] = []
-        decoder = decoder_of(stored["data"])
+        decoder = trained.decoder_of(stored["data"])
         top = len(class_names) if several else (stored.get("trainer") or {}).get("top_k") or 1
         if numbers:  # rows of (path, '', its number)
             found = outputs(model, decoder, index.paths, args.batch, skipped, args.tta)
@@ -231,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
         tags["runner.temperature"] = str(heat)
         if several:
             tags["runner.thresholds"] = "tuned" if args.tuned else str(THRESHOLD)
-        evaluation, metrics = record(trained, root, index, ranked, top, skipped, tags, decoder, cut)
+        evaluation, metrics = record(past, root, index, ranked, top, skipped, tags, decoder, cut)
         scores = (
             f"mae {metrics['eval_mae']:.4f}, rmse {metrics['eval_rmse']:.4f}, R² {metrics['eval_r2']:.4f}"
             if numbers
