@@ -4,11 +4,13 @@ the mistakes; a multi-label model's tuned thresholds; a regression's predictions
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+log = logging.getLogger(__name__)
 MISTAKES = 24  # the most confident wrong predictions drawn in eval/<prefix>mistakes.png
 THRESHOLD = 0.5  # a multi-label model's yes to a class, in its training's accuracy and everywhere after
 # The thresholds tried per class on the validation images (``log_thresholds``): coarse, so that a
@@ -45,6 +47,8 @@ def log_evaluation(
         header = ["true\\predicted", *class_names]
         mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}confusion_matrix.csv")
         mlflow.log_figure(matrix_figure(matrix, class_names), f"eval/{prefix}confusion_matrix.png")
+        if said := most_confused(matrix, class_names):
+            log.info("%s images most often mistaken: %s", prefix.rstrip("_") or "validation", said)
     scores = precision_recall_fscore_support(truth, predicted, labels=classes, zero_division=0)
     rows = (
         [name, f"{precision:.4f}", f"{recall:.4f}", f"{f1:.4f}", int(support)]
@@ -53,6 +57,20 @@ def log_evaluation(
     header = ["class", "precision", "recall", "f1", "support"]
     mlflow.log_text(record.csv_text(header, rows), f"eval/{prefix}per_class.csv")
     return float(scores[2][scores[3] > 0].mean())
+
+
+def most_confused(matrix: np.ndarray, class_names: list[str], most: int = 3) -> str:
+    """The ``most`` commonest mistakes of a confusion matrix (rows true, columns predicted), commonest
+    first: "'9' taken for '7' 3 times, '3' for '8' 2 times"; '' for none. The first thing to look
+    at after accuracy: a pair of classes alike, or labels mixed up between them."""
+    wrong = matrix.astype(np.int64) * (1 - np.eye(len(matrix), dtype=np.int64))
+    order = np.argsort(-wrong, axis=None, kind="stable")[:most]
+    pairs = [(i, j) for i, j in zip(*np.unravel_index(order, wrong.shape), strict=True) if wrong[i, j]]
+    return ", ".join(
+        f"{class_names[i]!r} {'taken ' if n == 0 else ''}for {class_names[j]!r} {wrong[i, j]} "
+        f"time{'s' if wrong[i, j] > 1 else ''}"
+        for n, (i, j) in enumerate(pairs)
+    )
 
 
 def log_calibration(confidence: np.ndarray, right: np.ndarray, prefix: str = "") -> float:

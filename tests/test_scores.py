@@ -79,3 +79,12 @@ def test_the_temperature_found_undoes_a_known_sharpening_and_none_is_found_for_a
     assert (scaled(sure, 2.0).argmax(axis=1) == sure.argmax(axis=1)).all()  # no prediction changes
     # Every image right: the colder the likelier, without end; no temperature is logged.
     assert temperature_of(honest, honest.argmax(axis=1)) is None
+
+
+def test_the_commonest_mistakes_are_named_commonest_first():
+    from runner.scores import most_confused
+
+    matrix = np.array([[5, 1, 0], [0, 7, 3], [2, 0, 4]])  # rows true, columns predicted
+    said = most_confused(matrix, ["cat", "dog", "owl"])
+    assert said == "'dog' taken for 'owl' 3 times, 'owl' for 'cat' 2 times, 'cat' for 'dog' 1 time"
+    assert most_confused(np.eye(3, dtype=int) * 4, ["cat", "dog", "owl"]) == ""  # none wrong

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -155,7 +156,14 @@ def test_digits_run_is_finished_and_accurate(digits_run):
     }
     # The run's last log lines say what it scored and how to look at it and use it.
     log = client(digits_run).download_artifacts(run.info.run_id, "outputs/runner.log", str(digits_run))
-    last = Path(log).read_text().splitlines()[-2:]
+    lines = Path(log).read_text().splitlines()
+    last = lines[-2:]
+    # ... and before them, the commonest mistakes, as the confusion matrix counts them.
+    [said] = [line.split("most often mistaken: ")[1] for line in lines if "most often mistaken" in line]
+    wrong = [(matrix[i, j], i, j) for i in range(10) for j in range(10) if i != j and matrix[i, j]]
+    top = sorted(wrong, key=lambda w: -w[0])[:3]
+    pairs = re.findall(r"'(\d)' (?:taken )?for '(\d)' (\d+) times?", said)
+    assert [(int(n), int(i), int(j)) for i, j, n in pairs] == [(int(n), i, j) for n, i, j in top]
     final, at = run.data.metrics["final_val_accuracy"], best["epoch"] + 1
     assert last[0].endswith(
         f"run {run.info.run_id}: val_accuracy {final:.4f} (best {best['value']:.4f} at epoch {at}/{epochs})"
