@@ -129,8 +129,6 @@ def test_every_experiment_composes(name, tmp_path):
     [
         ("val_accuracy", "maximize"),
         ("val_loss", "minimize"),
-        ("val_mae", "minimize"),
-        ("val_auc", "maximize"),
     ],
 )
 def test_the_tune_preset_optimises_the_monitor_the_way_it_is_better(monitor, direction, tmp_path):

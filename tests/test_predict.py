@@ -280,7 +280,7 @@ def test_tta_averages_each_image_with_its_mirror_for_a_run_that_trained_on_mirro
 
     run = train_cli(
         *("data=dir", f"data.path={photos}", "data.image_size=[16,16]", "data.validation_split=0"),
-        *("aug=flip", "trainer.monitor=accuracy", "trainer.epochs=2", "tracking.log_model=false"),
+        *("aug=flip", "trainer.monitor=accuracy", "trainer.epochs=1", "tracking.log_model=false"),
         cwd=tmp_path,
     )
     # Left and right halves unlike, at the run's size (no resize: the mirror decodes mirrored).
