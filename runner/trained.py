@@ -1,7 +1,8 @@
 """A trained run read back for using its model: the run a reference names (an id, a name, a
 sweep's best job, a registered version), its classes, the ``Decoder`` its images were made with,
-its model (``safe_mode``) and its tuned thresholds. Each is checked before the model is downloaded
-and Keras starts. Used by predict, evaluate and export.
+its model (``safe_mode``), its tuned thresholds and its temperature, and whether it trained on
+mirrored images (``--tta``). Each is checked before the model is downloaded and Keras starts. Used
+by predict, evaluate and export.
 """
 
 from __future__ import annotations
