@@ -12,15 +12,15 @@ from typing import Any
 import numpy as np
 
 from runner.errors import RunnerError, some
-from runner.schemas.data import LabelMode
 
 
 def read(root: Path, table: bool, which: str, class_names: list[str], data: dict, args: Any) -> Any:
     """What ``runner.evaluate``'s FOLDER holds, for the run (``which``: "FOLDER: run ID") whose
     classes and stored ``data`` config are given: a multi-label or regression run's labels come
     from a CSV only (``args``: its path and label columns)."""
-    mode = data.get("label_mode")
-    several, numbers = mode == LabelMode.multi_hot.value, mode == LabelMode.regression.value
+    from runner.trained import a_number_each, several_per_image
+
+    several, numbers = several_per_image(data), a_number_each(data)
     if several and not table:
         raise RunnerError(
             f"{which} is multi-label (data.label_mode=multi_hot), and class folders give one class "
