@@ -27,7 +27,7 @@ from runner.cpus import usable_cores
 from runner.decode import Decoder
 from runner.schemas.data import Cache, DataConfig, LabelMode
 from runner.sources import FileIndex, require_every_class
-from runner.split import check_splittable, split_of, warn_uncovered
+from runner.split import check_splittable, log_split, split_of, warn_uncovered
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +203,7 @@ def build(
     log.info("%d images %s%s, %s", len(index), labelled, capped, index.summary())
 
     split = split_of(cfg, index, seed)
+    log_split(split, cfg.batch_size)
     warn_uncovered(index, split)
     train, val, test = (np.flatnonzero(split == part) for part in ("train", "val", "test"))
     encode = label_encoder(cfg.label_mode, len(index.class_names))

@@ -824,7 +824,11 @@ def test_messy_folder_trains_on_exactly_the_good_files(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "5 files skipped" in result.stderr
     [run] = mlflow_runs(tmp_path)
-    assert int(run.data.params["data.count.train"]) + int(run.data.params["data.count.val"]) == good
+    train, val = int(run.data.params["data.count.train"]), int(run.data.params["data.count.val"])
+    assert train + val == good
+    output = result.stdout + result.stderr
+    assert f"{train} training images (an epoch: 1 batch of {train}), {val} validation, 0 test" in output
+    assert f"data.batch_size=32 is more than the {train} training images" in output
     assert float(run.data.params["trainer.class_weight.cat"]) > 0
     model = logged_model(tmp_path, run)
     assert model.output_shape == (None, 1)  # binary: one sigmoid unit

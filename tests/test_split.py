@@ -8,7 +8,7 @@ import pytest
 from runner.errors import RunnerError
 from runner.schemas.data import DataConfig
 from runner.sources import FileIndex
-from runner.split import fold_split, split_of, stratified_split, warn_uncovered
+from runner.split import fold_split, log_split, split_of, stratified_split, warn_uncovered
 
 
 def test_split_is_stratified_and_seeded():
@@ -100,6 +100,23 @@ def test_classes_a_placed_split_leaves_without_images_are_warned_of(caplog):
         "no validation images of 'bird', 'cat': val_* metrics leave them out. Add "
         "some, or leave them out with data.class_names=[...]"
     ]
+
+
+def test_the_split_and_an_epochs_batches_are_said_and_a_batch_past_the_training_images_warned_of(caplog):
+    caplog.set_level("INFO")
+    split = np.array(["train"] * 1437 + ["val"] * 360, dtype=object)  # digits' split
+    log_split(split, 32)
+    assert caplog.messages == ["1,437 training images (an epoch: 45 batches of 32), 360 validation, 0 test"]
+    caplog.clear()
+    log_split(split, 5000)  # ten epochs would be ten updates
+    assert caplog.messages == [
+        "1,437 training images (an epoch: 1 batch of 1437), 360 validation, 0 test",
+        "data.batch_size=5000 is more than the 1,437 training images: each epoch is one update of the "
+        "weights. A smaller batch makes more: data.batch_size=32 makes 45 batches an epoch",
+    ]
+    caplog.clear()
+    log_split(np.array(["train"] * 28 + ["test"] * 8, dtype=object), 32)  # a tiny folder
+    assert caplog.messages[1].endswith("data.batch_size=4 makes 7 batches an epoch")
 
 
 def test_several_classes_per_image_split_by_their_rarest_and_are_each_covered(caplog):
