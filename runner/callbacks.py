@@ -5,7 +5,8 @@ Keras's ``BackupAndRestore`` saves weights, optimizer and epoch after each epoch
 a kill while it writes leaves the backup before it whole). What it does not save is made a function
 of the epoch (``EpochSeeds``: the model's random draws; the batch order and the pipeline's
 augmentation are functions of seed, epoch and batch in ``pipeline``) or saved beside its backup
-(``Resumable``: early stopping's and the plateau schedule's counters).
+(``runner.resumable``: early stopping's and the plateau schedule's counters). With a moving average
+of the weights, the backup holds the raw weights while all else sees the average (``AverageIn``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from runner.augment import seed_states
 from runner.backup import Backup
 from runner.errors import RunnerError
 from runner.interrupts import STOP_SIGNALS, Terminated, handled
+from runner.resumable import ResumableEarlyStopping, ResumablePlateau
 from runner.schemas.trainer import Schedule
 
 
@@ -46,100 +48,28 @@ class EpochSeeds(keras.callbacks.Callback):
             state.assign(np.array([seed, epoch * self.STRIDE], dtype=state.dtype))
 
 
-class Resumable(keras.callbacks.Callback):
-    """A callback whose own counters are saved after each epoch in ``folder``, so that a resumed
-    run carries on with them where the uninterrupted one would have (Keras's backup holds only
-    weights, optimizer and epoch). Subclasses say what their ``state`` is and how to ``load`` it.
+class AverageIn(keras.callbacks.SwapEMAWeights):
+    """``use_ema``: the weights' moving average in the model wherever the run judges it: each
+    epoch's validation, and, at the epoch's end, the callbacks after this one (the monitor, early
+    stopping's best weights, the checkpoints). Keras alone validates and checkpoints the raw
+    weights and puts the average in only as ``fit`` ends, so the best epoch was chosen by other
+    weights than the final model's."""
 
-    It runs before ``BackupAndRestore``, so a run killed between the two saves has a state one
-    epoch ahead of the backup: the last two states are kept, and a resume takes the one for the
-    epoch before the one it starts at. ``folder`` is inside the backup's folder: deleted with it
-    when the run finishes, logged and restored with it."""
+    def __init__(self) -> None:
+        super().__init__(swap_on_epoch=True)
 
-    KEEP = 2
 
-    def __init__(self, folder: Path, **kwargs: object) -> None:
-        super().__init__(**kwargs)
-        self.folder, self.restored = folder, False
+class AverageOut(keras.callbacks.Callback):
+    """The raw weights back in before the epoch's backup, which must hold them, and their average
+    where the optimizer keeps it, for a resumed run to train on as if never stopped
+    (``AverageIn`` alone swaps them back only as the next epoch begins)."""
 
-    def state(self) -> dict:
-        raise NotImplementedError
-
-    def load(self, state: dict) -> None:
-        raise NotImplementedError
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        super().on_train_begin(logs)
-        self.restored = False
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        super().on_epoch_begin(epoch, logs)
-        if not self.restored:  # the first epoch of this fit: a resume's begins after a saved one
-            self.restored = True
-            self.restore(epoch - 1)
+    def __init__(self, average: AverageIn) -> None:
+        super().__init__()
+        self.average = average
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        super().on_epoch_end(epoch, logs)
-        self.save(epoch)
-
-    def states(self) -> list[dict]:
-        path = self.folder / "states.json"
-        return json.loads(path.read_text()) if path.exists() else []
-
-    def save(self, epoch: int) -> list[dict]:
-        """Write this epoch's state beside the one before; the states kept."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        kept = [*(s for s in self.states() if s["epoch"] < epoch), {"epoch": epoch, **self.state()}]
-        kept = kept[-self.KEEP :]
-        partial = self.folder / "partial-states.json"
-        partial.write_text(json.dumps(kept))
-        partial.replace(self.folder / "states.json")
-        return kept
-
-    def restore(self, epoch: int) -> None:
-        """The state saved at the end of ``epoch``, if there is one."""
-        state = next((s for s in self.states() if s["epoch"] == epoch), None)
-        if state is not None:
-            self.load(state)
-
-
-class ResumableEarlyStopping(Resumable, keras.callbacks.EarlyStopping):
-    """``EarlyStopping`` that keeps its count, best value and best weights across a resume."""
-
-    def state(self) -> dict:
-        weights = None
-        if self.best_weights is not None:
-            weights = f"best-{self.best_epoch}.npz"
-            if not (self.folder / weights).exists():
-                np.savez(self.folder / f"partial-{weights}", *self.best_weights)
-                (self.folder / f"partial-{weights}").replace(self.folder / weights)
-        best = None if self.best is None else float(self.best)
-        return {"wait": self.wait, "best": best, "best_epoch": self.best_epoch, "weights": weights}
-
-    def save(self, epoch: int) -> list[dict]:
-        kept = super().save(epoch)
-        needed = {self.folder / s["weights"] for s in kept if s["weights"]}
-        for old in set(self.folder.glob("best-*.npz")) - needed:
-            old.unlink()
-        return kept
-
-    def load(self, state: dict) -> None:
-        self.wait, self.best, self.best_epoch = state["wait"], state["best"], state["best_epoch"]
-        if state["weights"]:
-            with np.load(self.folder / state["weights"]) as saved:
-                self.best_weights = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-
-
-class ResumablePlateau(Resumable, keras.callbacks.ReduceLROnPlateau):
-    """``ReduceLROnPlateau`` that keeps its count, best value and cooldown across a resume; the
-    reduced rate itself is an optimizer variable, which Keras's backup holds."""
-
-    def state(self) -> dict:
-        best = None if self.best is None else float(self.best)
-        return {"wait": self.wait, "best": best, "cooldown_counter": self.cooldown_counter}
-
-    def load(self, state: dict) -> None:
-        self.wait, self.best, self.cooldown_counter = state["wait"], state["best"], state["cooldown_counter"]
+        self.average.on_epoch_begin(epoch)  # its swap back
 
 
 class BestCheckpoint(keras.callbacks.ModelCheckpoint):
@@ -246,6 +176,9 @@ def interrupts_between_batches() -> Iterator[StopOnInterrupt]:
 def callbacks(cfg: DictConfig, output_dir: Path) -> list[keras.callbacks.Callback]:
     """For ``fit``, from the ``trainer`` config; ``output_dir/backup`` is what a resume reads."""
     found: list[keras.callbacks.Callback] = [EpochSeeds()]
+    average = AverageIn() if cfg.optimizer.get("use_ema") else None
+    if average is not None:  # before all that judges or keeps an epoch's weights
+        found.append(average)
     if cfg.early_stopping_patience is not None:
         found.append(
             ResumableEarlyStopping(
@@ -265,14 +198,15 @@ def callbacks(cfg: DictConfig, output_dir: Path) -> list[keras.callbacks.Callbac
                 verbose=min(cfg.verbose, 1),  # a line each time it lowers the rate
             )
         )
-    return [
-        *found,
+    found += [
         BestCheckpoint(output_dir / "checkpoints", cfg.monitor),
         EpochMetrics(),
         StopOnDivergence(cfg.optimizer.get("learning_rate")),
         keras.callbacks.ModelCheckpoint(output_dir / "checkpoints" / "last.keras"),
-        # Weights, optimizer and epoch after every epoch, kept only while the run is unfinished.
-        # Last: a run killed before it has written an epoch's backup redoes the epoch, and with it
-        # all that the callbacks above keep of it (a resume never continues past a half-written file).
-        Backup(output_dir / "backup"),
     ]
+    if average is not None:
+        found.append(AverageOut(average))
+    # Weights, optimizer and epoch after every epoch, kept only while the run is unfinished.
+    # Last: a run killed before it has written an epoch's backup redoes the epoch, and with it
+    # all that the callbacks above keep of it (a resume never continues past a half-written file).
+    return [*found, Backup(output_dir / "backup")]

@@ -44,7 +44,6 @@ from runner.trainer import (
     optimizer,
     seed_everything,
     try_optimizer,
-    warn_if_averaged,
     warn_if_emulated,
 )
 from runner.trainer_checks import check_validation
@@ -119,7 +118,6 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
     resume when it is > 0); outputs go to ``output_dir``, and ``overrides`` make the command line."""
     seed = cfg.trainer.seed
     model, objective, pipeline_aug, model_aug = ready(cfg, index)
-    warn_if_averaged(cfg.trainer.optimizer)
     with tracking.run(cfg, output_dir, overrides, attempt) as run_id:
         # A resumed run's batches begin at its epoch; one that had run all its epochs fits none,
         # and keeps the last epoch's batches for the model's input example.

@@ -154,21 +154,6 @@ def try_optimizer(trainer: DictConfig) -> None:
         ) from err
 
 
-def warn_if_averaged(optimizer: DictConfig) -> None:
-    """``use_ema``: Keras keeps a moving average of the weights and puts it in the model only when
-    ``fit`` ends, so each epoch's ``val_*``, ``trainer.monitor`` and checkpoints are of the raw
-    weights and the final model and ``final_*`` of the average (digits, 3 epochs: the last epoch's
-    val_accuracy 0.9556, the final model's 0.9250); early stopping's restore comes after, and puts
-    the best epoch's raw weights back. Said once, as the run starts."""
-    if optimizer.get("use_ema"):
-        log.warning(
-            "trainer.optimizer.use_ema=true: each epoch's metrics, the monitor and the checkpoints "
-            "are of the raw weights; the final model (final_* metrics, the logged model) is of their "
-            "moving average, which Keras puts in only as training ends (unless early stopping then "
-            "restores the best epoch's raw weights)."
-        )
-
-
 def warn_if_emulated(precision: Precision, cpuinfo: Path = Path("/proc/cpuinfo")) -> None:
     """``mixed_float16`` with no GPU, on a CPU without float16 arithmetic (AVX512_FP16, AMX-FP16):
     TensorFlow emulates it, ~4× slower than float32, and says only that oneDNN lacks it."""

@@ -1,4 +1,4 @@
-"""The callbacks ``fit`` runs with: what a resume restores beyond Keras's backup, and Ctrl-C."""
+"""The callbacks ``fit`` runs with: the epoch's metrics before its backup, the moving average, Ctrl-C."""
 
 from __future__ import annotations
 
@@ -12,117 +12,8 @@ import pytest
 from conftest import compose
 
 from runner.backup import Backup
-from runner.callbacks import (
-    EpochMetrics,
-    ResumableEarlyStopping,
-    ResumablePlateau,
-    callbacks,
-    interrupts_between_batches,
-)
+from runner.callbacks import EpochMetrics, callbacks, interrupts_between_batches
 from runner.interrupts import Terminated
-
-
-def run_epochs(stopping: keras.callbacks.EarlyStopping, losses: dict[int, float]) -> tuple[int, float]:
-    """Call ``stopping`` back as ``fit`` does, one epoch per entry of ``losses`` (epoch ->
-    val_loss), a model whose weights are the epoch number; (last epoch run, weights at the end)."""
-    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-    model.stop_training = False  # as fit sets it
-    stopping.set_model(model)
-    stopping.on_train_begin()
-    for epoch, loss in losses.items():
-        stopping.on_epoch_begin(epoch)
-        model.set_weights([np.full_like(w, epoch) for w in model.get_weights()])
-        stopping.on_epoch_end(epoch, {"val_loss": loss})
-        if model.stop_training:
-            break
-    stopping.on_train_end()
-    return epoch, float(model.get_weights()[0].flat[0])
-
-
-LOSSES = {0: 1.0, 1: 0.8, 2: 0.9, 3: 0.95, 4: 0.85, 5: 0.7}  # best at 1, then 3 epochs without
-
-
-def early_stopping(folder: Path) -> ResumableEarlyStopping:
-    return ResumableEarlyStopping(folder, monitor="val_loss", patience=3, restore_best_weights=True)
-
-
-def test_early_stopping_resumed_stops_where_the_uninterrupted_run_stops(tmp_path):
-    assert run_epochs(early_stopping(tmp_path / "whole"), LOSSES) == (4, 1.0)  # stops at 4, best: 1
-    first = {e: loss for e, loss in LOSSES.items() if e < 3}
-    run_epochs(early_stopping(tmp_path / "resumed"), first)  # killed after epoch 2
-    rest = {e: loss for e, loss in LOSSES.items() if e >= 3}
-    assert run_epochs(early_stopping(tmp_path / "resumed"), rest) == (4, 1.0)
-    # Keras's own EarlyStopping, resumed, counts from zero: it would train on, to a worse model.
-    plain = keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
-    assert run_epochs(plain, rest) == (5, 5.0)
-
-
-def test_early_stopping_a_step_ahead_of_the_backup_resumes_from_its_previous_state(tmp_path):
-    # Killed after early stopping saved epoch 2 but before the backup did: the resume runs epoch 2 again.
-    run_epochs(early_stopping(tmp_path), {e: loss for e, loss in LOSSES.items() if e < 3})
-    assert run_epochs(early_stopping(tmp_path), {e: loss for e, loss in LOSSES.items() if e >= 2}) == (4, 1.0)
-    # Two states are kept, and the best weights only they need.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["best-1.npz", "states.json"]
-
-
-def rates(plateau: keras.callbacks.ReduceLROnPlateau, losses: dict[int, float], start: float) -> list[float]:
-    """Call ``plateau`` back as ``fit`` does (epoch -> val_loss), from the rate ``start``; the rate
-    after each epoch."""
-    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-    model.compile(keras.optimizers.SGD(start), "mse")
-    plateau.set_model(model)
-    plateau.on_train_begin()
-    after = []
-    for epoch, loss in losses.items():
-        plateau.on_epoch_begin(epoch)
-        plateau.on_epoch_end(epoch, {"val_loss": loss})
-        after.append(float(model.optimizer.learning_rate))
-    return after
-
-
-def test_plateau_resumed_lowers_the_rate_where_the_uninterrupted_run_does(tmp_path):
-    def plateau(folder: Path) -> ResumablePlateau:
-        return ResumablePlateau(folder, monitor="val_loss", patience=2, factor=0.5)
-
-    # Best at 1; epochs 2 and 3 without a better loss: the rate halves after epoch 3.
-    assert rates(plateau(tmp_path / "whole"), LOSSES, 1.0) == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5]
-    rates(plateau(tmp_path / "resumed"), {e: loss for e, loss in LOSSES.items() if e < 3}, 1.0)
-    rest = {e: loss for e, loss in LOSSES.items() if e >= 3}
-    assert rates(plateau(tmp_path / "resumed"), rest, 1.0) == [0.5, 0.5, 0.5]
-    # Keras's own, resumed, counts from zero and its best from epoch 3: it would never lower it.
-    plain = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=2, factor=0.5)
-    assert rates(plain, rest, 1.0) == [1.0, 1.0, 1.0]
-
-
-def test_a_lowered_rate_is_in_keras_backup(tmp_path):
-    # What ResumablePlateau leaves to BackupAndRestore: the optimizer's learning_rate variable.
-    class LowerThenCrash(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            self.model.optimizer.learning_rate = 0.25
-            if epoch == 1:
-                raise RuntimeError("killed")
-
-    class Seen(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            self.first = getattr(self, "first", (epoch, float(self.model.optimizer.learning_rate)))
-
-    def model() -> keras.Model:
-        built = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-        built.compile(keras.optimizers.SGD(1.0), "mse")
-        return built
-
-    x = np.zeros((4, 1))
-    with pytest.raises(RuntimeError, match="killed"):
-        model().fit(
-            x,
-            x,
-            epochs=3,
-            verbose=0,
-            callbacks=[LowerThenCrash(), keras.callbacks.BackupAndRestore(tmp_path)],
-        )
-    seen = Seen()
-    model().fit(x, x, epochs=3, verbose=0, callbacks=[keras.callbacks.BackupAndRestore(tmp_path), seen])
-    assert seen.first == (1, 0.25)  # resumed at epoch 1 with the rate lowered after epoch 0
 
 
 @pytest.mark.parametrize(
@@ -181,6 +72,60 @@ def test_an_epochs_metrics_are_in_the_store_before_its_backup_is_written(tmp_pat
     with mlflow.start_run(experiment_id=MlflowClient(uri).create_experiment("callbacks")):
         model.fit(x, y, validation_data=(x, y), epochs=3, verbose=0, callbacks=chosen)
     assert stored.epochs == [[0], [0, 1], [0, 1, 2]]
+
+
+def test_an_averaged_run_judges_and_keeps_the_average_and_resumes_as_if_never_stopped(tmp_path):
+    # trainer.optimizer.use_ema: Keras alone validated and checkpointed the raw weights each epoch
+    # and put their average in only as fit ended, so the final model was none that was judged.
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    trainer = compose("+trainer.optimizer.use_ema=true", "trainer.epochs=4").trainer
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] + 0.5 * rng.normal(size=64) > 0).astype("int32")
+
+    class Crash(keras.callbacks.Callback):  # a kill once epoch 1's backup is written
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if epoch == 1:
+                raise RuntimeError("killed")
+
+    def fit(folder: Path, *extra: keras.callbacks.Callback) -> tuple[keras.Model, dict]:
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+        model.compile(
+            keras.optimizers.Adam(0.05, use_ema=True, ema_momentum=0.9),
+            "sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        history = model.fit(
+            x,
+            y,
+            validation_data=(x[:16], y[:16]),
+            epochs=4,
+            shuffle=False,
+            verbose=0,
+            callbacks=[*callbacks(trainer, folder), *extra],
+        )
+        return model, history.history
+
+    with mlflow.start_run(experiment_id=MlflowClient().create_experiment("averaged")):
+        model, history = fit(tmp_path / "whole")
+    final = model.evaluate(x[:16], y[:16], return_dict=True, verbose=0)
+    assert final["loss"] == pytest.approx(history["val_loss"][-1], rel=1e-6)  # the last epoch judged it
+    last = keras.saving.load_model(tmp_path / "whole" / "checkpoints" / "last.keras", safe_mode=True)
+    for kept, ended in zip(last.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(kept, ended)
+    killed = MlflowClient().create_experiment("killed")
+    with mlflow.start_run(experiment_id=killed), pytest.raises(RuntimeError, match="killed"):
+        fit(tmp_path / "resumed", Crash())
+    Backup.put_back(tmp_path / "resumed" / "backup")
+    with mlflow.start_run(experiment_id=MlflowClient().create_experiment("resumed")):
+        resumed, rest = fit(tmp_path / "resumed")
+    assert rest["val_loss"] == history["val_loss"][2:]
+    for got, expected in zip(resumed.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_a_loss_that_is_no_longer_a_number_fails_the_run_once_its_epoch_is_logged(tmp_path, monkeypatch):

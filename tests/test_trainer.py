@@ -156,15 +156,3 @@ def test_a_chosen_loss_trains_and_its_model_loads_with_safe_mode(tmp_path):
     [best] = (tmp_path / "outputs").glob("*/*/checkpoints/best.keras")
     model = keras.saving.load_model(best, safe_mode=True)
     assert type(model.loss) is keras.losses.CategoricalFocalCrossentropy and model.loss.gamma == 3.0
-
-
-def test_a_moving_average_of_the_weights_is_said_to_reach_the_model_only_at_the_end(caplog):
-    from runner.trainer import warn_if_averaged
-
-    warn_if_averaged(compose("+trainer.optimizer.use_ema=true").trainer.optimizer)
-    [line] = caplog.messages
-    assert line.startswith("trainer.optimizer.use_ema=true: each epoch's metrics, the monitor and the")
-    caplog.clear()
-    warn_if_averaged(compose("+trainer.optimizer.use_ema=false").trainer.optimizer)
-    warn_if_averaged(compose().trainer.optimizer)
-    assert caplog.messages == []
