@@ -30,6 +30,26 @@ def pytest_xdist_auto_num_workers(config) -> int | None:
     return min(4, usable_cores())
 
 
+# Test files that use the session's trained runs (``trained``, ``multi_trained``,
+# ``regression_trained``, ``multi_unsure``: each a model trained through the CLI, 10-20 s).
+SHARING = dict.fromkeys(["test_evaluate", "test_export", "test_fit", "test_predict"], "trained")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pyproject's ``--dist loadfile`` (each test file on one worker, its module fixtures made
+    once), with the files in ``SHARING`` on the same worker, so that each of their session's
+    trained runs is made once rather than on each worker that runs one of them. (xdist's own
+    ``--dist loadgroup`` groups nothing on pytest 9.2: pytest-xdist issue #1386.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return SHARING.get(Path(file).stem, file)
+
+    return ByFile(config, log)
+
+
 # Class colours make the tiny photo folders learnable, so a fit on them means something.
 COLOURS = {"cat": (220, 60, 40), "dog": (40, 90, 220), "owl": (60, 200, 80)}
 
