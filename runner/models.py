@@ -8,6 +8,7 @@ moves 4x fewer bytes and the logged model takes raw pixels at inference.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -101,9 +102,11 @@ def application(
         )
     except ValueError as err:  # Keras's own checks: input size, weights, backbone options
         given = "".join(f", {key}={value}" for key, value in options.items())
+        said = str(err).splitlines()[0]
+        if smallest := re.search(r"at least (\d+)x(\d+)", said):
+            said += f". Give it data.image_size=[{smallest[1]},{smallest[2]}] or larger"
         raise RunnerError(
-            f"model.name={name} (weights={weights}, data.image_size={list(input_shape[:2])}{given}): "
-            f"{str(err).splitlines()[0]}"
+            f"model.name={name} (weights={weights}, data.image_size={list(input_shape[:2])}{given}): {said}"
         ) from err
     except Exception as err:
         if weights is None:

@@ -59,7 +59,10 @@ def test_frozen_backbone_trains_only_the_head_and_any_channel_count_fits():
     [
         ({"name": "MobilNetV2"}, "model.name=MobilNetV2: not in keras.applications. Did you mean 'Mob"),
         ({"name": "MobileNet", "backbone": {"alpah": 1}}, "model.backbone.alpah: .* Did you mean 'alpha'?"),
-        ({"name": "MobileNet", "input_shape": (16, 16, 3)}, r"image_size=\[16, 16\]\): Input size must"),
+        (
+            {"name": "MobileNet", "input_shape": (16, 16, 3)},
+            r"image_size=\[16, 16\]\): Input size must be at least 32x32; .* data.image_size=\[32,32\] or",
+        ),
         # Keras's words do not name the value ("invalid literal for int()"): the line does.
         ({"name": "MobileNet", "backbone": {"alpha": "abc"}}, r"image_size=\[32, 32\], alpha=abc\): "),
     ],
