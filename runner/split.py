@@ -55,20 +55,20 @@ def log_split(split: np.ndarray, batch_size: int) -> None:
     training images makes every epoch one update (10 epochs, 10 steps), which nothing else says."""
     train, val, test = (int((split == part).sum()) for part in ("train", "val", "test"))
     log.info(
-        "%s training images (an epoch: %s of %d), %s validation, %s test",
-        f"{train:,}",
+        "%d training images (an epoch: %s of %d), %d validation, %d test",
+        train,
         batches(train, batch_size),
         min(batch_size, train),
-        f"{val:,}",
-        f"{test:,}",
+        val,
+        test,
     )
     if batch_size > train:
         smaller = min(32, 2 ** int(np.log2(max(1, train // 4))))  # 4 updates an epoch at least
         log.warning(
-            "data.batch_size=%d is more than the %s training images: each epoch is one update of "
+            "data.batch_size=%d is more than the %d training images: each epoch is one update of "
             "the weights. A smaller batch makes more: data.batch_size=%d makes %s an epoch",
             batch_size,
-            f"{train:,}",
+            train,
             smaller,
             batches(train, smaller),
         )
@@ -76,7 +76,7 @@ def log_split(split: np.ndarray, batch_size: int) -> None:
 
 def batches(images: int, batch_size: int) -> str:
     count = -(-images // batch_size)
-    return f"{count:,} batch" + "es" * (count != 1)
+    return f"{count} batch" + "es" * (count != 1)
 
 
 def warn_uncovered(index: FileIndex, split: np.ndarray) -> None:

@@ -106,12 +106,12 @@ def test_the_split_and_an_epochs_batches_are_said_and_a_batch_past_the_training_
     caplog.set_level("INFO")
     split = np.array(["train"] * 1437 + ["val"] * 360, dtype=object)  # digits' split
     log_split(split, 32)
-    assert caplog.messages == ["1,437 training images (an epoch: 45 batches of 32), 360 validation, 0 test"]
+    assert caplog.messages == ["1437 training images (an epoch: 45 batches of 32), 360 validation, 0 test"]
     caplog.clear()
     log_split(split, 5000)  # ten epochs would be ten updates
     assert caplog.messages == [
-        "1,437 training images (an epoch: 1 batch of 1437), 360 validation, 0 test",
-        "data.batch_size=5000 is more than the 1,437 training images: each epoch is one update of the "
+        "1437 training images (an epoch: 1 batch of 1437), 360 validation, 0 test",
+        "data.batch_size=5000 is more than the 1437 training images: each epoch is one update of the "
         "weights. A smaller batch makes more: data.batch_size=32 makes 45 batches an epoch",
     ]
     caplog.clear()
