@@ -91,34 +91,41 @@ def build(node: Any, where: str, **kwargs: Any) -> Any:
     return instantiate(node, **kwargs)
 
 
-def accepted(fn: object) -> set[str]:
+def accepted(fn: object) -> dict[str, inspect.Parameter]:
     """Every keyword ``fn`` takes: its parameters and, for a class whose ``__init__`` passes
     ``**kwargs`` on, its bases' (a Keras layer's ``name`` and ``dtype``, an optimizer's ``clipnorm``)."""
     if not inspect.isclass(fn):
         return named(inspect.signature(fn).parameters.values())
-    names: set[str] = set()
+    found: dict[str, inspect.Parameter] = {}
     for cls in fn.__mro__:
         if "__init__" not in vars(cls):
             continue
         signature = inspect.signature(vars(cls)["__init__"]).parameters.values()
-        names |= named(signature)
+        found = named(signature) | found  # a subclass's own default first
         if not any(p.kind == p.VAR_KEYWORD for p in signature):
             break
-    return names - {"self"}
+    found.pop("self", None)
+    return found
 
 
-def named(signature: Iterable[inspect.Parameter]) -> set[str]:
+def named(signature: Iterable[inspect.Parameter]) -> dict[str, inspect.Parameter]:
     """The parameters a keyword can set (a parameter called ``kwargs`` too: ``model.kwargs``)."""
-    return {p.name for p in signature if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return {p.name: p for p in signature if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
 def check_keys(node: DictConfig, target: Any, where: str, given: Set[str]) -> None:
     """Refuse a key ``target`` does not take, or leaving out one it needs (unless the runner
     passes it: ``given``), naming the key; Keras's own errors name neither."""
-    takes = accepted(target) | given
+    takes = accepted(target)
     for key in node:
-        if not str(key).startswith("_") and key not in takes:
+        if not str(key).startswith("_") and key not in takes and key not in given:
             raise no_such_parameter(f"{where}.{key}", node._target_, parameters(target))
+        if key in takes and isinstance(takes[key].default, bool) and not isinstance(node[key], bool):
+            # Python takes any value as a yes or no: use_ema=no would turn the average on.
+            raise RunnerError(
+                f"{where}.{key}={node[key]}: {node._target_} takes true or false here, "
+                f"e.g. {where}.{key}={str(not takes[key].default).lower()}"
+            )
     signature = inspect.signature(target).parameters.values()
     needed = [
         p.name

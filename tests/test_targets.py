@@ -31,6 +31,21 @@ def test_an_unknown_key_names_the_closest_parameter():
         build(sgd, "trainer.optimizer")
 
 
+def test_a_yes_or_no_parameter_takes_true_or_false_only():
+    # Python takes any value as a yes or no: use_ema=no (a string) turned the average on.
+    with pytest.raises(
+        RunnerError,
+        match=r"^trainer.optimizer.use_ema=no: keras.optimizers.Adam takes true or false here, "
+        r"e.g. trainer.optimizer.use_ema=true$",
+    ):
+        build(node(_target_="keras.optimizers.Adam", use_ema="no"), "trainer.optimizer")
+    with pytest.raises(RunnerError, match=r"^trainer.optimizer.amsgrad=1: "):
+        build(node(_target_="keras.optimizers.Adam", amsgrad=1), "trainer.optimizer")
+    assert build(node(_target_="keras.optimizers.Adam", use_ema=True), "trainer.optimizer").use_ema
+    # A subclass's own default decides: Layer's ``trainable=True``, given as false, is a bool still.
+    assert not build(node(_target_="keras.layers.RandomFlip", trainable=False), "aug.ops.flip").trainable
+
+
 def test_a_needed_parameter_left_out_is_named_unless_the_runner_passes_it():
     rotate = node(_target_="keras.layers.RandomRotation")
     says = r"aug.ops.turn: keras.layers.RandomRotation needs 'factor'; set it with \+aug.ops.turn.factor="
