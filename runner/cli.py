@@ -20,8 +20,9 @@ CALIBRATED_HELP = (
     "so that of the images said 0.9, nine in ten are right; the predicted classes stay the same"
 )
 TTA_HELP = (
-    "also predict each image mirrored left to right, and average the two (test-time augmentation; "
-    "for a run that trained on mirrored images, e.g. aug=flip)"
+    "also predict each image mirrored as the run's training images were (left to right, upside "
+    "down, or both: its RandomFlip's mode), and average them (test-time augmentation; for a run "
+    "that trained on mirrored images, e.g. aug=flip)"
 )
 TUNED_HELP = (
     f"a multi-label run: each class a yes at the threshold it tuned on its validation images "

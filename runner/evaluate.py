@@ -189,15 +189,14 @@ def main(argv: list[str] | None = None) -> None:
         several, numbers = trained.several_per_image(stored["data"]), trained.a_number_each(stored["data"])
         index = read(root, table, f"{args.folder}: run {run_id}", class_names, stored["data"], args)
         cut = trained.tuned(store, run_id, class_names, stored["data"]) if args.tuned else THRESHOLD
-        if args.tta:
-            trained.check_mirrored(run_id, stored)
+        mirrored = trained.flips(run_id, stored) if args.tta else ()
         heat = trained.temperature(past, stored["data"]) if args.calibrated else 1.0
         model = trained.load(store, past, args.best)
         skipped: list[tuple[str, str]] = []
         decoder = trained.decoder_of(stored["data"])
         top = len(class_names) if several else (stored.get("trainer") or {}).get("top_k") or 1
         if numbers:  # rows of (path, '', its number)
-            found = outputs(model, decoder, index.paths, args.batch, skipped, args.tta)
+            found = outputs(model, decoder, index.paths, args.batch, skipped, mirrored)
             ranked = [(path, "", float(row[0])) for path, row in found]
         else:
             found = predictions(
@@ -208,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
                 args.batch,
                 top,
                 skipped,
-                tta=args.tta,
+                tta=mirrored,
                 temperature=heat,
             )
             ranked = list(found)
@@ -217,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         mlflow.set_tracking_uri(store.tracking_uri)
         command = shell_join(["python", "-m", "runner.evaluate", *(sys.argv[1:] if argv is None else argv)])
         tags = {"runner.command": command, "runner.model": "best" if args.best else "final"}
-        tags["runner.tta"] = "flip" if args.tta else "none"
+        tags["runner.tta"] = "_and_".join(mirrored) or "none"  # RandomFlip's mode names
         tags["runner.temperature"] = str(heat)
         if several:
             tags["runner.thresholds"] = "tuned" if args.tuned else str(THRESHOLD)

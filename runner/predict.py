@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,8 @@ from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD, scaled
 from runner.trained import (
     a_number_each,
-    check_mirrored,
     decoder_of,
+    flips,
     load,
     run_of,
     run_record,
@@ -87,11 +88,11 @@ def outputs(
     files: list[str],
     batch: int,
     skipped: list[tuple[str, str]] | None = None,
-    tta: bool = False,
+    tta: Sequence[str] = (),
 ) -> Iterator[tuple[str, np.ndarray]]:
-    """(path, the model's outputs) for each file that decodes (with ``tta``, the mean of its and
-    its mirror image's); each one that does not is reported on stderr, once, added to ``skipped``
-    (path, reason) and left out."""
+    """(path, the model's outputs) for each file that decodes (with ``tta``, the mirrorings the
+    run trained on: the mean over the image and its mirror images, ``views``); each one that does
+    not is reported on stderr, once, added to ``skipped`` (path, reason) and left out."""
     from runner.cache import decode_batch
 
     for start in range(0, len(files), batch):
@@ -102,10 +103,18 @@ def outputs(
             if skipped is not None:
                 skipped.append((chunk[i], reason))
         if good:
-            scores = scores_of(model, images)
-            if tta:  # (images, height, width, channels): the width reversed
-                scores = (scores + scores_of(model, np.ascontiguousarray(images[:, :, ::-1]))) / 2
+            shown = list(views(images, tta))
+            scores = sum(scores_of(model, view) for view in shown) / len(shown)
             yield from zip([chunk[i] for i in good], scores, strict=True)
+
+
+def views(images: np.ndarray, mirrorings: Sequence[str]) -> Iterator[np.ndarray]:
+    """``images`` (images, height, width, channels), then mirrored along each of ``mirrorings``
+    ("horizontal": the width reversed, "vertical": the height) and, with both, along both."""
+    axes = [{"vertical": 1, "horizontal": 2}[mirroring] for mirroring in mirrorings]
+    for count in range(len(axes) + 1):
+        for chosen in itertools.combinations(axes, count):
+            yield np.ascontiguousarray(np.flip(images, chosen)) if chosen else images
 
 
 def predictions(
@@ -117,7 +126,7 @@ def predictions(
     top: int | None = 1,
     skipped: list[tuple[str, str]] | None = None,
     thresholds: np.ndarray | float = THRESHOLD,
-    tta: bool = False,
+    tta: Sequence[str] = (),
     temperature: float = 1.0,
 ) -> Iterator[tuple[str, str, float | None]]:
     """(path, class, probability) for the ``top`` likeliest classes of each file that decodes, most
@@ -182,8 +191,7 @@ def main(argv: list[str] | None = None) -> None:
                 "give one of them."
             )
         cut = tuned(store, run.info.run_id, class_names, stored["data"]) if args.tuned else THRESHOLD
-        if args.tta:
-            check_mirrored(run.info.run_id, stored)
+        mirrored = flips(run.info.run_id, stored) if args.tta else ()
         heat = temperature(run, stored["data"]) if args.calibrated else 1.0
         if numbers and args.top:
             raise RunnerError(
@@ -194,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
         out = csv.writer(sys.stdout, lineterminator="\n")
         if numbers:
             out.writerow(["path", "value"])
-            for path, row in outputs(model, decoder_of(stored["data"]), files, args.batch, tta=args.tta):
+            for path, row in outputs(model, decoder_of(stored["data"]), files, args.batch, tta=mirrored):
                 out.writerow([path, f"{row[0]:.6g}"])
             return
         out.writerow(["path", "class", "probability"])
@@ -207,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
             args.batch,
             top,
             thresholds=cut,
-            tta=args.tta,
+            tta=mirrored,
             temperature=heat,
         ):
             out.writerow([path, label, "" if probability is None else f"{probability:.6f}"])

@@ -1,7 +1,7 @@
 """A trained run read back for using its model: the run a reference names (an id, a name, a
 sweep's best job, a registered version), its classes, the ``Decoder`` its images were made with,
-its model (``safe_mode``), its tuned thresholds and its temperature, and whether it trained on
-mirrored images (``--tta``). Each is checked before the model is downloaded and Keras starts. Used
+its model (``safe_mode``), its tuned thresholds and its temperature, and the mirrorings it
+trained on (``--tta``). Each is checked before the model is downloaded and Keras starts. Used
 by predict, evaluate and export.
 """
 
@@ -152,22 +152,25 @@ def tuned(store: Any, run_id: str, class_names: list[str], data: dict) -> np.nda
     return np.array([by_class[name] for name in class_names])
 
 
-def check_mirrored(run_id: str, stored: dict) -> None:
-    """``--tta`` averages each image's outputs with its mirror image's, which is of the same class
-    only where the run said so: it trained on mirrored images (a horizontal ``RandomFlip`` or the
-    IDG mapping's ``horizontal_flip`` in its stored ``aug``). Digits or text would not be: a 'b'
-    mirrored is a 'd'."""
+def flips(run_id: str, stored: dict) -> tuple[str, ...]:
+    """The mirrorings ``--tta`` averages over: those the run trained on (``RandomFlip``'s modes, or
+    the IDG mapping's ``horizontal_flip`` and ``vertical_flip``, in its stored ``aug``), as only
+    they keep an image of its class: digits or text would not (a 'b' mirrored is a 'd'), nor a
+    photo upside down. ("horizontal",), ("vertical",) or both."""
+    found: set[str] = set()
     for op in ((stored.get("aug") or {}).get("ops") or {}).values():
         target = (op or {}).get("_target_")
-        if target == "keras.layers.RandomFlip" and op.get("mode", "horizontal_and_vertical") != "vertical":
-            return
-        if target == "runner.augment.image_data_generator" and op.get("horizontal_flip"):
-            return
-    raise RunnerError(
-        f"--tta: averages each image with its mirror image, and run {run_id} did not train on "
-        f"mirrored images (no horizontal keras.layers.RandomFlip in its aug.ops), so a mirrored "
-        f"image need not be of its class (a 'b' mirrored is a 'd'). Drop --tta, or train with aug=flip."
-    )
+        if target == "keras.layers.RandomFlip":
+            found |= set(str(op.get("mode", "horizontal_and_vertical")).split("_and_"))
+        if target == "runner.augment.image_data_generator":
+            found |= {axis for axis in ("horizontal", "vertical") if op.get(f"{axis}_flip")}
+    if not found:
+        raise RunnerError(
+            f"--tta: averages each image with its mirror image, and run {run_id} did not train on "
+            f"mirrored images (no keras.layers.RandomFlip in its aug.ops), so a mirrored image need "
+            f"not be of its class (a 'b' mirrored is a 'd'). Drop --tta, or train with aug=flip."
+        )
+    return tuple(sorted(found))
 
 
 def temperature(run: Any, data: dict) -> float:

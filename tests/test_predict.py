@@ -9,10 +9,12 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from conftest import client, damaged_copy, error_lines, probe_cli, refusal, run_cli, train_cli, write_image
 
+from runner.predict import views
 from runner.schemas.data import ColorMode, Interpolation
 from runner.sources.index import NOT_UTF8
 
@@ -273,24 +275,42 @@ def test_a_multi_label_run_says_each_class_at_its_tuned_threshold(multi_unsure, 
     assert f"--calibrated: run {single_run} logged no final_val_temperature (it had no validation" in line
 
 
-def test_tta_averages_each_image_with_its_mirror_for_a_run_that_trained_on_mirrored_images(
+def test_the_views_are_the_image_and_each_mirroring_of_it():
+    images = np.arange(2 * 2 * 3 * 1).reshape(2, 2, 3, 1)  # (images, height, width, channels)
+    [same] = views(images, ())
+    assert same is images
+    same, across = views(images, ("horizontal",))
+    np.testing.assert_array_equal(across, images[:, :, ::-1])
+    _, across, upside_down, both = views(images, ("horizontal", "vertical"))
+    np.testing.assert_array_equal(upside_down, images[:, ::-1])
+    np.testing.assert_array_equal(both, images[:, ::-1, ::-1])
+    assert all(view.flags.c_contiguous for view in (across, upside_down, both))
+
+
+def test_tta_averages_each_image_with_its_mirrors_for_a_run_that_trained_on_mirrored_images(
     trained, photos, tmp_path, capsys
 ):
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     run = train_cli(
         *("data=dir", f"data.path={photos}", "data.image_size=[16,16]", "data.validation_split=0"),
-        *("aug=flip", "trainer.monitor=accuracy", "trainer.epochs=1", "tracking.log_model=false"),
+        *("aug=flip", "aug.ops.flip.mode=horizontal_and_vertical", "trainer.monitor=accuracy"),
+        *("trainer.epochs=1", "tracking.log_model=false"),
         cwd=tmp_path,
     )
-    # Left and right halves unlike, at the run's size (no resize: the mirror decodes mirrored).
-    shown = tmp_path / "shown"
+    # Four unlike quarters, at the run's size (no resize: a mirror decodes mirrored).
+    shown, mirrors = tmp_path / "shown", tmp_path / "mirrors"
     shown.mkdir()
-    for name, (left, right) in {"a": ("red", "blue"), "b": ("green", "white"), "c": ("black", "red")}.items():
-        image = Image.new("RGB", (16, 16), left)
-        image.paste(right, (8, 0, 16, 16))
+    mirrors.mkdir()
+    quarters = {"a": ("red", "blue", "green", "white"), "b": ("black", "red", "blue", "grey")}
+    for name, colours in quarters.items():
+        image = Image.new("RGB", (16, 16), colours[0])
+        for colour, box in zip(colours[1:], [(8, 0, 16, 8), (0, 8, 8, 16), (8, 8, 16, 16)], strict=True):
+            image.paste(colour, box)
         image.save(shown / f"{name}.png")
-        ImageOps.mirror(image).save(tmp_path / f"{name}_mirrored.png")
+        image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(mirrors / f"{name}_h.png")
+        image.transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(mirrors / f"{name}_v.png")
+        image.transpose(Image.Transpose.ROTATE_180).save(mirrors / f"{name}_hv.png")
 
     def probabilities(*paths: str, tta: tuple = ()) -> dict[tuple[str, str], float]:
         out = predict_here(run.info.run_id, *paths, "--best", "--top", "3", *tta, cwd=tmp_path, capsys=capsys)
@@ -299,19 +319,18 @@ def test_tta_averages_each_image_with_its_mirror_for_a_run_that_trained_on_mirro
             for r in csv.DictReader(io.StringIO(out))
         }
 
-    plain = probabilities(str(shown), *(str(tmp_path / f"{n}_mirrored.png") for n in "abc"))
+    plain = probabilities(str(shown), str(mirrors))
     averaged = probabilities(str(shown), tta=("--tta",))
-    assert averaged.keys() == {(n, c) for n in "abc" for c in ("cat", "dog", "owl")}
-    assert any(plain[n, c] != pytest.approx(plain[f"{n}_mirrored", c], abs=1e-3) for n, c in averaged)
+    assert averaged.keys() == {(n, c) for n in "ab" for c in ("cat", "dog", "owl")}
+    assert any(plain[n, c] != pytest.approx(plain[f"{n}_v", c], abs=1e-3) for n, c in averaged)
     for (name, label), probability in averaged.items():
-        assert probability == pytest.approx(
-            (plain[name, label] + plain[f"{name}_mirrored", label]) / 2, abs=2e-6
-        )
+        views = [plain[name, label], *(plain[f"{name}_{m}", label] for m in ("h", "v", "hv"))]
+        assert probability == pytest.approx(sum(views) / 4, abs=2e-6)
     # A run that did not train on mirrored images: a mirrored image need not be of its class.
     cwd, run_id = trained
     line = refused_here(run_id, str(shown), "--tta", cwd=cwd, capsys=capsys)
     assert line == (
         f"runner: error: --tta: averages each image with its mirror image, and run {run_id} did not "
-        f"train on mirrored images (no horizontal keras.layers.RandomFlip in its aug.ops), so a mirrored "
-        f"image need not be of its class (a 'b' mirrored is a 'd'). Drop --tta, or train with aug=flip."
+        f"train on mirrored images (no keras.layers.RandomFlip in its aug.ops), so a mirrored image "
+        f"need not be of its class (a 'b' mirrored is a 'd'). Drop --tta, or train with aug=flip."
     )
