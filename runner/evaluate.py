@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> None:
         "folder",
         metavar="FOLDER",
         help="a subfolder of images per class, named as the run's classes; or a CSV of path,label "
-        "rows, paths relative to it (the only way for a multi-label or regression run)",
+        "rows, paths relative to it (the only way for a multi-label run, and for a regression run "
+        "unless it read its numbers from file or folder names: then a folder of files so named)",
     )
     parser.add_argument("--path-column", default="path", help="a CSV's column of image paths")
     parser.add_argument(

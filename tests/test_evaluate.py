@@ -9,7 +9,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import client, damaged_copy, error_lines, probe_cli, refusal, run_cli, write_image
+from conftest import (
+    client,
+    damaged_copy,
+    error_lines,
+    probe_cli,
+    refusal,
+    run_cli,
+    sizes_folder,
+    train_cli,
+    write_image,
+)
 from PIL import Image
 
 from runner.errors import RunnerError
@@ -214,6 +224,31 @@ def test_a_multi_label_run_is_scored_at_its_tuned_thresholds(multi_unsure, tmp_p
     for row in csv.DictReader((files / "predictions.csv").open()):
         said = set(row["predicted"].split("|")) - {""}
         assert said == {name for name in cut if float(row[name]) >= cut[name]}
+
+
+def test_a_regression_run_that_read_its_numbers_from_file_names_reads_a_folders_alike(tmp_path, capsys):
+    # UTKFace's way (23_1_0_2017.jpg): the test folder's files carry their numbers as the training ones did.
+    from runner.evaluate import main
+
+    sizes_folder(tmp_path / "sizes", count=60)  # NNN_SIDE.jpg
+    run = train_cli(
+        *("data=glob", f"data.pattern={tmp_path / 'sizes'}/*.jpg", "data.labels_from=regex"),
+        *('data.label_regex="_(\\d+)\\.jpg$"', "data.label_mode=regression", "trainer.monitor=val_mae"),
+        *("trainer.epochs=1", "data.image_size=[16,16]", "tracking.log_model=false"),
+        cwd=tmp_path,
+    )
+    held_out = sizes_folder(tmp_path / "held_out" / "faces", count=12)
+    write_image(tmp_path / "held_out" / "unnamed.jpg")  # no number in its name: skipped as in training
+    uri = client(tmp_path).tracking_uri
+    main([run.info.run_id, str(tmp_path / "held_out"), "--best", "--tracking-uri", uri])
+    assert "runner: 12 images (1 skipped): mae " in capsys.readouterr().out
+    store = client(tmp_path)
+    [evaluation] = store.search_runs([run.info.experiment_id], "attributes.run_name = 'evaluate held_out'")
+    files = Path(store.download_artifacts(evaluation.info.run_id, "", str(tmp_path / "got")))
+    rows = list(csv.DictReader((files / "eval" / "predictions.csv").open()))
+    assert {Path(row["path"]).name: float(row["true"]) for row in rows} == held_out
+    [skipped] = list(csv.DictReader((files / "data" / "skipped.csv").open()))
+    assert (Path(skipped["path"]).name, skipped["reason"]) == ("unnamed.jpg", "no label")
 
 
 def test_a_regression_run_is_scored_on_a_csv_of_numbers_by_its_errors(regression_trained, tmp_path, capsys):

@@ -1,8 +1,9 @@
 """The labelled images ``runner.evaluate`` scores a past run's model on, read against that run's
 classes: a folder of class subfolders, or a CSV of path,label rows (several classes to a cell for a
-multi-label run, a number for a regression run). A class the model does not know is refused (none
-of its images could be right); a row whose file is missing, or whose number is no number, is
-skipped with the reason, as in training."""
+multi-label run, a number for a regression run; or, for a regression run that read its numbers
+from file or folder names, a folder of files so named). A class the model does not know is refused
+(none of its images could be right); a row whose file is missing, or whose number is no number,
+is skipped with the reason, as in training."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from runner.errors import RunnerError, some
 def read(root: Path, table: bool, which: str, class_names: list[str], data: dict, args: Any) -> Any:
     """What ``runner.evaluate``'s FOLDER holds, for the run (``which``: "FOLDER: run ID") whose
     classes and stored ``data`` config are given: a multi-label or regression run's labels come
-    from a CSV only (``args``: its path and label columns)."""
+    from a CSV (``args``: its path and label columns), or a regression run's from the names its
+    own came from."""
     from runner.trained import a_number_each, several_per_image
 
     several, numbers = several_per_image(data), a_number_each(data)
@@ -28,6 +30,8 @@ def read(root: Path, table: bool, which: str, class_names: list[str], data: dict
             f"in its data.labels_csv)."
         )
     if numbers and not table:
+        if data.get("labels_from") in ("regex", "parent"):  # numbers in names: read them alike
+            return named_numbers(root, data)
         raise RunnerError(
             f"{which} predicts a number per image (data.label_mode=regression), and class folders "
             f"give classes: give a CSV of path,label rows, each label the image's number."
@@ -38,6 +42,23 @@ def read(root: Path, table: bool, which: str, class_names: list[str], data: dict
         separator = data.get("label_separator", " ") if several else None
         return listed(root, class_names, args.path_column, args.label_column, separator)
     return labelled(root, class_names)
+
+
+def named_numbers(root: Path, data: dict) -> Any:
+    """For a regression run that read its numbers from file names (``data.labels_from=regex``:
+    ``23_1_0.jpg``) or folder names (``parent``): ``root``'s images, the files its
+    ``data.pattern``'s last part matches (``*.jpg``) anywhere under it, with their numbers read as
+    the run read its own."""
+    from runner.schemas.data import LabelMode, LabelsFrom
+    from runner.sources.files import GlobSource
+
+    source = GlobSource(
+        pattern=str(root / "**" / Path(data["pattern"]).name),
+        labels_from=LabelsFrom(data["labels_from"]),
+        label_regex=data.get("label_regex"),
+        label_mode=LabelMode.regression,
+    )
+    return source.index()
 
 
 def labelled(root: Path, class_names: list[str]) -> Any:
