@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import (
+    COLOURS,
     client,
     damaged_copy,
     error_lines,
@@ -224,6 +225,40 @@ def test_a_multi_label_run_is_scored_at_its_tuned_thresholds(multi_unsure, tmp_p
     for row in csv.DictReader((files / "predictions.csv").open()):
         said = set(row["predicted"].split("|")) - {""}
         assert said == {name for name in cut if float(row[name]) >= cut[name]}
+
+
+def test_a_run_that_read_its_classes_from_file_names_reads_a_folders_alike(tmp_path, capsys):
+    # Oxford Pets' way (Abyssinian_12.jpg): the class in each file's name, no class folders.
+    from runner.evaluate import main
+
+    for name, colour in COLOURS.items():
+        for i in range(8):
+            write_image(tmp_path / "pets" / f"{name}_{i}.png", colour=colour)
+            if i < 2 and name != "owl":  # a test set may lack a class
+                write_image(tmp_path / "held_out" / "more" / f"{name}_{i + 10}.png", colour=colour)
+    write_image(tmp_path / "held_out" / "unnamed.png")  # no class in its name: skipped, as in training
+    run = train_cli(
+        *("data=glob", f"data.pattern={tmp_path / 'pets'}/*.png", "data.labels_from=regex"),
+        *('data.label_regex="^([a-z]+)_"', "trainer.epochs=1", "data.image_size=[16,16]"),
+        *("tracking.log_model=false",),
+        cwd=tmp_path,
+    )
+    uri = ("--tracking-uri", client(tmp_path).tracking_uri)
+    main([run.info.run_id, str(tmp_path / "held_out"), "--best", *uri])
+    assert "runner: 4 images (1 skipped): accuracy " in capsys.readouterr().out
+    store = client(tmp_path)
+    [evaluation] = store.search_runs([run.info.experiment_id], "attributes.run_name = 'evaluate held_out'")
+    files = Path(store.download_artifacts(evaluation.info.run_id, "", str(tmp_path / "got")))
+    rows = list(csv.DictReader((files / "eval" / "predictions.csv").open()))
+    assert sorted((Path(row["path"]).name, row["true"]) for row in rows) == [
+        ("cat_10.png", "cat"),
+        ("cat_11.png", "cat"),
+        ("dog_10.png", "dog"),
+        ("dog_11.png", "dog"),
+    ]
+    write_image(tmp_path / "held_out" / "fox_1.png")
+    line = refusal(main, [run.info.run_id, str(tmp_path / "held_out"), "--best", *uri], capsys)
+    assert f"{tmp_path / 'held_out'}: label 'fox' is no class of the model, which knows cat, dog, owl" in line
 
 
 def test_a_regression_run_that_read_its_numbers_from_file_names_reads_a_folders_alike(tmp_path, capsys):

@@ -1,9 +1,9 @@
 """The labelled images ``runner.evaluate`` scores a past run's model on, read against that run's
 classes: a folder of class subfolders, or a CSV of path,label rows (several classes to a cell for a
-multi-label run, a number for a regression run; or, for a regression run that read its numbers
-from file or folder names, a folder of files so named). A class the model does not know is refused
-(none of its images could be right); a row whose file is missing, or whose number is no number,
-is skipped with the reason, as in training."""
+multi-label run, a number for a regression run; or, for a run that read its labels from file
+names or its numbers from folder names, a folder of files so named). A class the model does not
+know is refused (none of its images could be right); a row whose file is missing, or whose
+number is no number, is skipped with the reason, as in training."""
 
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ from runner.errors import RunnerError, some
 def read(root: Path, table: bool, which: str, class_names: list[str], data: dict, args: Any) -> Any:
     """What ``runner.evaluate``'s FOLDER holds, for the run (``which``: "FOLDER: run ID") whose
     classes and stored ``data`` config are given: a multi-label or regression run's labels come
-    from a CSV (``args``: its path and label columns), or a regression run's from the names its
-    own came from."""
+    from a CSV (``args``: its path and label columns), or from names where the run's own did."""
     from runner.trained import a_number_each, several_per_image
 
     several, numbers = several_per_image(data), a_number_each(data)
@@ -29,9 +28,10 @@ def read(root: Path, table: bool, which: str, class_names: list[str], data: dict
             f"per image: give a CSV of path,label rows, each label cell with the image's classes (as "
             f"in its data.labels_csv)."
         )
+    by_name = data.get("labels_from") == "regex" or (numbers and data.get("labels_from") == "parent")
+    if by_name and not table:  # labels in file names, or numbers as folder names
+        return named(root, data, class_names)
     if numbers and not table:
-        if data.get("labels_from") in ("regex", "parent"):  # numbers in names: read them alike
-            return named_numbers(root, data)
         raise RunnerError(
             f"{which} predicts a number per image (data.label_mode=regression), and class folders "
             f"give classes: give a CSV of path,label rows, each label the image's number."
@@ -44,21 +44,30 @@ def read(root: Path, table: bool, which: str, class_names: list[str], data: dict
     return labelled(root, class_names)
 
 
-def named_numbers(root: Path, data: dict) -> Any:
-    """For a regression run that read its numbers from file names (``data.labels_from=regex``:
-    ``23_1_0.jpg``) or folder names (``parent``): ``root``'s images, the files its
-    ``data.pattern``'s last part matches (``*.jpg``) anywhere under it, with their numbers read as
-    the run read its own."""
+def named(root: Path, data: dict, class_names: list[str]) -> Any:
+    """For a run of ``data=glob`` that read its labels from file names (``data.labels_from=regex``:
+    ``Abyssinian_12.jpg``, ``23_1_0.jpg``) or its numbers from folder names (``parent``):
+    ``root``'s images, the files its ``data.pattern``'s last part matches (``*.jpg``) anywhere
+    under it, each labelled as the run labelled its own. A class the model does not know is
+    refused, as a folder's is; a name with no label or number is skipped, as in training."""
     from runner.schemas.data import LabelMode, LabelsFrom
     from runner.sources.files import GlobSource
+    from runner.trained import a_number_each
 
     source = GlobSource(
         pattern=str(root / "**" / Path(data["pattern"]).name),
         labels_from=LabelsFrom(data["labels_from"]),
         label_regex=data.get("label_regex"),
-        label_mode=LabelMode.regression,
+        label_mode=LabelMode.regression if a_number_each(data) else LabelMode.int,
+        class_names=None if a_number_each(data) else class_names,
     )
-    return source.index()
+    index = source.labelled()
+    if not a_number_each(data):  # every file's label (those left out too): a class, or none
+        files = [*index.paths, *(path for path, _ in index.skipped)]
+        unknown = set(source.label_values(files)) - {"", *class_names}
+        if unknown:
+            raise not_classes(root, "label", sorted(unknown), class_names, "Leave those files out.")
+    return index
 
 
 def labelled(root: Path, class_names: list[str]) -> Any:

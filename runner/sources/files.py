@@ -169,6 +169,10 @@ class GlobSource(GlobData):
         return ["" for _ in files]
 
     def index(self) -> FileIndex:
+        return require_every_class(self.labelled())
+
+    def labelled(self) -> FileIndex:
+        """The files and their labels, checked; a class may have none (a test set may lack one)."""
         root, (files, skipped) = self.data_root(), text_names(self.matches(), [])
         split = None
         if self.labels_from == LabelsFrom.csv:
@@ -203,5 +207,4 @@ class GlobSource(GlobData):
         index = FileIndex(
             files, labels, names, skipped, split, multi=multi, separator=self.label_separator, numbers=numbers
         )
-        index = index.without(bad_labels)
-        return require_every_class(check(index, self.check_first))
+        return check(index.without(bad_labels), self.check_first)
