@@ -72,6 +72,12 @@ def fetch(store: Any, reference: str) -> tuple[Any, dict]:
             f"lists them under it{f'; {best} is its best' if best else ''}), run the whole sweep "
             f"again: {again}, or continue it (its finished jobs kept): {again} tracking.resume={run_id}"
         )
+    if trained := run.data.tags.get("runner.evaluation_of"):  # runner.evaluate's: scores, no model
+        raise RunnerError(
+            f"run {run_id} is an evaluation of run {trained} (runner.evaluate), not a training run. "
+            f"Use run {trained} (its model, its config), or score it again: "
+            f"{run.data.tags.get('runner.command', 'python -m runner.evaluate ...')}"
+        )
     try:
         with tempfile.TemporaryDirectory() as folder:
             text = Path(store.download_artifacts(run_id, "config.yaml", folder)).read_text()

@@ -43,14 +43,19 @@ def a_number_each(data: dict) -> bool:
 
 def run_of(store: Any, reference: str) -> str:
     """The id of the run ``reference`` names (its id or name: ``stored.find_run``; a sweep's run: its
-    best job's, said on stderr), or of the run that logged the registered model version it names:
-    ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` (``tracking.register_as``)."""
+    best job's, and an evaluation's: the run it scored, each said on stderr), or of the run that
+    logged the registered model version it names: ``models:/NAME/VERSION`` or
+    ``models:/NAME@ALIAS`` (``tracking.register_as``)."""
     from mlflow.exceptions import MlflowException
 
     from runner.stored import find_run
 
     if not reference.startswith("models:/"):
         run = find_run(store, reference)
+        if trained := run.data.tags.get("runner.evaluation_of"):  # runner.evaluate's run: no model
+            said = f"runner: note: run {run.info.run_id} is an evaluation of run {trained}"
+            print(f"{said}: using that run's model.", file=sys.stderr)
+            return trained
         best = run.data.tags.get("runner.best_run") if "runner.sweep_dir" in run.data.tags else None
         if best is None:  # a sweep with no finished job is refused as it is read (stored.fetch)
             return run.info.run_id

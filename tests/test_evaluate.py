@@ -256,6 +256,21 @@ def test_a_run_that_read_its_classes_from_file_names_reads_a_folders_alike(tmp_p
         ("dog_10.png", "dog"),
         ("dog_11.png", "dog"),
     ]
+    # The evaluation's run has no model of its own: predict uses the run it scored, rerun says so.
+    from runner.predict import main as predict
+    from runner.stored import fetch
+
+    said = {}
+    for reference in (run.info.run_id, evaluation.info.run_id):
+        predict([reference, str(tmp_path / "held_out" / "more"), "--best", *uri])
+        said[reference] = capsys.readouterr()
+    assert said[evaluation.info.run_id].out == said[run.info.run_id].out
+    assert said[evaluation.info.run_id].err == (
+        f"runner: note: run {evaluation.info.run_id} is an evaluation of run {run.info.run_id}: "
+        f"using that run's model.\n"
+    )
+    with pytest.raises(RunnerError, match=f"^run {evaluation.info.run_id} is an evaluation of run "):
+        fetch(store, evaluation.info.run_id)  # what runner.rerun reads
     write_image(tmp_path / "held_out" / "fox_1.png")
     line = refusal(main, [run.info.run_id, str(tmp_path / "held_out"), "--best", *uri], capsys)
     assert f"{tmp_path / 'held_out'}: label 'fox' is no class of the model, which knows cat, dog, owl" in line
