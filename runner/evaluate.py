@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         if table and not given.is_file():
             raise RunnerError(f"{args.folder}: no such CSV file.")
         root = given.resolve() if table else folder(args.folder, "FOLDER").resolve()
-        store = client(args.tracking_uri)
+        store = client(args.tracking_uri, "--tracking-uri")
         run_id = trained.run_of(store, args.run_id)
         past, stored, class_names = trained.run_record(store, run_id)
         several, numbers = trained.several_per_image(stored["data"]), trained.a_number_each(stored["data"])

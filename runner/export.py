@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         from runner.stored import client
         from runner.trained import load, run_of, run_record, tuned
 
-        store = client(args.tracking_uri)
+        store = client(args.tracking_uri, "--tracking-uri")
         run_id = run_of(store, args.run_id)
         run, stored, class_names = run_record(store, run_id)
         out = Path(args.out or f"export-{run_id}").expanduser()

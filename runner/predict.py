@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def run() -> None:
         files = image_files(args.paths)
-        store = client(args.tracking_uri)
+        store = client(args.tracking_uri, "--tracking-uri")
         run, stored, class_names = run_record(store, run_of(store, args.run_id))
         numbers = a_number_each(stored["data"])
         if args.tuned and args.top:

@@ -21,12 +21,13 @@ from runner.store import sqlite_file
 from runner.targets import check_targets
 
 
-def client(uri: str) -> Any:
-    """A client for the store at ``uri``; a sqlite file that is not there is an error, not a new store."""
+def client(uri: str, key: str = "tracking.uri") -> Any:
+    """A client for the store at ``uri`` (given as ``key``: predict's ``--tracking-uri``); a sqlite
+    file that is not there is an error, not a new store."""
     if (path := sqlite_file(uri)) is not None and not path.exists():
         raise RunnerError(
-            f"tracking.uri={uri}: no MLflow store there. Run this where the run was trained, or "
-            f"point tracking.uri at its store."
+            f"{key}={uri}: no MLflow store there. Run this where the run was trained, or "
+            f"point {key} at its store."
         )
     return open_store(uri)
 

@@ -60,3 +60,21 @@ def test_what_this_runner_records_it_takes_back(options):
     assert unknown_key(stored) is None
     stored["trainer"]["patience"] = 3  # a key a rerun's Hydra would stop on
     assert unknown_key(stored) == ("trainer.patience", " Did you mean 'plateau_patience'?")
+
+
+@pytest.mark.parametrize("module", ["predict", "evaluate", "export"])
+def test_a_store_that_is_not_there_is_named_by_the_option_that_points_at_it(module, tmp_path, capsys):
+    # These take --tracking-uri, not rerun's tracking.uri=: the line names the one they take.
+    import importlib
+
+    from conftest import refusal, write_image
+
+    main = importlib.import_module(f"runner.{module}").main
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    given = {"predict": [str(write_image(tmp_path / "cat.png"))], "evaluate": [str(tmp_path)], "export": []}
+    argv = ["0123abcd", *given[module], "--tracking-uri", uri]
+    assert refusal(main, argv, capsys) == (
+        f"runner: error: --tracking-uri={uri}: no MLflow store there. Run this where the run was "
+        f"trained, or point --tracking-uri at its store."
+    )
+    assert not (tmp_path / "mlflow.db").exists()  # reading a store never creates one
