@@ -44,6 +44,7 @@ from runner.trainer import (
     optimizer,
     seed_everything,
     try_optimizer,
+    warn_if_average_lags,
     warn_if_emulated,
 )
 from runner.trainer_checks import check_validation
@@ -126,6 +127,7 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
         pipeline_augment = augment.apply(pipeline_aug) if pipeline_aug else None
         data = pipeline.build(cfg.data, index, seed, pipeline_augment, epochs, cfg.trainer.deterministic)
         check_validation(cfg.trainer.monitor, data.split)  # files that failed are left out now
+        warn_if_average_lags(cfg.trainer.optimizer, cfg.trainer.epochs * data.steps)
         if pipeline_aug or model_aug:
             images, labels = preview.sample(cfg.data, data.index, rows=6)
             preview_grid = preview.grid(

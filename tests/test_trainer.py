@@ -156,3 +156,29 @@ def test_a_chosen_loss_trains_and_its_model_loads_with_safe_mode(tmp_path):
     [best] = (tmp_path / "outputs").glob("*/*/checkpoints/best.keras")
     model = keras.saving.load_model(best, safe_mode=True)
     assert type(model.loss) is keras.losses.CategoricalFocalCrossentropy and model.loss.gamma == 3.0
+
+
+def test_an_average_still_holding_its_first_steps_weights_is_said_with_a_momentum_that_would_not(caplog):
+    from runner.trainer import warn_if_average_lags
+
+    averaged = compose("+trainer.optimizer.use_ema=true").trainer.optimizer
+    warn_if_average_lags(averaged, 135)  # digits: 3 epochs of 45 batches, at Keras's 0.99
+    [line] = caplog.messages
+    assert line == (
+        "trainer.optimizer.use_ema=true: the average of this run's 135 updates at ema_momentum=0.99 "
+        f"still holds {100 * 0.99**134:.0f}% of the weights after its first (Keras's average starts "
+        "there), so its final model is partly untrained. Lower it (+trainer.optimizer.ema_momentum=0.96 "
+        "leaves under 1%) or train longer"
+    )
+    assert 0.96**134 < 0.01 < 0.97**134  # the one named: the highest of two decimals that does
+    caplog.clear()
+    warn_if_average_lags(averaged, 1000)  # 0.99**999: nothing left of it
+    faster = compose("+trainer.optimizer.use_ema=true", "+trainer.optimizer.ema_momentum=0.96").trainer
+    warn_if_average_lags(faster.optimizer, 135)
+    warn_if_average_lags(compose().trainer.optimizer, 10)  # no average
+    assert caplog.messages == []
+    accumulated = compose(
+        "+trainer.optimizer.use_ema=true", "+trainer.optimizer.gradient_accumulation_steps=4"
+    ).trainer.optimizer
+    warn_if_average_lags(accumulated, 1000)  # 250 updates: 8% left
+    assert "this run's 250 updates" in caplog.messages[0]
