@@ -238,8 +238,12 @@ def mlflow_runs(cwd: Path, experiment: str = "runner", sweeps: bool = False) -> 
 
 
 def client(cwd: Path):
+    """A client of the store in ``cwd``; where there is none yet, an empty one (``give_store``):
+    MLflow's migrations, made afresh in each test's folder, took up to 54 s while the other
+    worker's runs kept the disk busy."""
     from mlflow import MlflowClient
 
+    give_store((), cwd)
     return MlflowClient(tracking_uri=f"sqlite:///{cwd}/mlflow.db")
 
 
