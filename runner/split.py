@@ -63,7 +63,7 @@ def log_split(split: np.ndarray, batch_size: int) -> None:
         test,
     )
     if batch_size > train:
-        smaller = min(32, 2 ** int(np.log2(max(1, train // 4))))  # 4 updates an epoch at least
+        smaller = min(32, 2 ** int(np.log2(max(1, train // 4))))  # 4 updates an epoch or more
         log.warning(
             "data.batch_size=%d is more than the %d training images: each epoch is one update of "
             "the weights. A smaller batch makes more: data.batch_size=%d makes %s an epoch",

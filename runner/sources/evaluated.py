@@ -54,15 +54,16 @@ def named(root: Path, data: dict, class_names: list[str]) -> Any:
     from runner.sources.files import GlobSource
     from runner.trained import a_number_each
 
+    numbers = a_number_each(data)
     source = GlobSource(
         pattern=str(root / "**" / Path(data["pattern"]).name),
         labels_from=LabelsFrom(data["labels_from"]),
         label_regex=data.get("label_regex"),
-        label_mode=LabelMode.regression if a_number_each(data) else LabelMode.int,
-        class_names=None if a_number_each(data) else class_names,
+        label_mode=LabelMode.regression if numbers else LabelMode.int,
+        class_names=None if numbers else class_names,
     )
     index = source.labelled()
-    if not a_number_each(data):  # every file's label (those left out too): a class, or none
+    if not numbers:  # every file's label (those left out too): a class, or none
         files = [*index.paths, *(path for path, _ in index.skipped)]
         unknown = set(source.label_values(files)) - {"", *class_names}
         if unknown:
