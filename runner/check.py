@@ -10,6 +10,7 @@ overrides, and writes the same files a run logs under ``data/`` to ``--out``. Wi
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     args, overrides = options_then_overrides(parser, argv)
     from runner.__main__ import expand_home, reported
 
+    said = logging.StreamHandler()  # the runner's warnings, as its other lines: "runner: ..."
+    said.setFormatter(logging.Formatter("runner: %(message)s"))
+    logging.getLogger("runner").addHandler(said)
     reported(check, Path(args.out), expand_home(overrides), trains=False)
 
 
