@@ -203,9 +203,9 @@ def build(
     log.info("%d images %s%s, %s", len(index), labelled, capped, index.summary())
 
     split = split_of(cfg, index, seed)
-    log_split(split, cfg.batch_size)
     warn_uncovered(index, split)
     train, val, test = (np.flatnonzero(split == part) for part in ("train", "val", "test"))
+    log_split(len(train), len(val), len(test), cfg.batch_size)
     encode = label_encoder(cfg.label_mode, len(index.class_names))
     labels = index.targets
 

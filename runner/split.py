@@ -50,10 +50,9 @@ def split_of(cfg: DataConfig, index: FileIndex, seed: int) -> np.ndarray:
     return split
 
 
-def log_split(split: np.ndarray, batch_size: int) -> None:
+def log_split(train: int, val: int, test: int, batch_size: int) -> None:
     """How many images each part got and how many updates an epoch makes: a batch larger than the
     training images makes every epoch one update (10 epochs, 10 steps), which nothing else says."""
-    train, val, test = (int((split == part).sum()) for part in ("train", "val", "test"))
     log.info(
         "%d training images (an epoch: %s of %d), %d validation, %d test",
         train,
