@@ -54,16 +54,13 @@ def main(argv: list[str] | None = None) -> None:
 def find(args: argparse.Namespace, overrides: list[str]) -> None:
     """What ``train`` refuses without TensorFlow first (the config, the files, their labels, room
     for their cache), then the test."""
-    from runner import cache
-    from runner.checks import check_config, check_labels
+    from runner.checks import check_config
     from runner.config import compose
-    from runner.sources import index_of
+    from runner.train import indexed
 
     cfg = compose(overrides)
     check_config(cfg)
-    index = index_of(cfg.data)
-    check_labels(cfg, index)
-    cache.check_room_for(cfg.data, index)
+    index = indexed(cfg)
     rates = np.geomspace(args.start, args.end, args.steps)
     losses = losses_at(cfg, index, rates)
     smooth = curve(losses)

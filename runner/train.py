@@ -39,12 +39,19 @@ def train(cfg: DictConfig) -> float:
             return sweep_resume.finished_result(earlier, cfg, sources.index_of(cfg.data))
         cfg.tracking.resume = None if earlier is None else earlier.info.run_id
         overrides = sweep_jobs.without_resume(overrides)
-    index = sources.index_of(cfg.data)
-    check_labels(cfg, index)
-    cache.check_room_for(cfg.data, index)
+    index = indexed(cfg)
     check_validation(cfg.trainer.monitor, split_of(cfg.data, index, cfg.trainer.seed))
     attempt = rerun.prepare_resume(cfg, output_dir, index) if cfg.tracking.resume else 0
     store.connect(cfg.tracking.uri, cfg.tracking.experiment)  # a store that refuses, refuses now
     from runner.fit import fit  # TensorFlow and Keras: seconds to import
 
     return fit(cfg, index, output_dir, overrides, attempt)
+
+
+def indexed(cfg: DictConfig) -> sources.FileIndex:
+    """The run's files, indexed, with what refuses them before TensorFlow starts: their labels
+    against the classes, room for their cache. ``train``'s, and ``runner.lr_find``'s."""
+    index = sources.index_of(cfg.data)
+    check_labels(cfg, index)
+    cache.check_room_for(cfg.data, index)
+    return index
