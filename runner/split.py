@@ -9,6 +9,9 @@ made (or a ``val_*`` monitor with nothing to validate on) is one line within sec
 from __future__ import annotations
 
 import logging
+import math
+import warnings
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -19,6 +22,9 @@ from runner.sources.index import with_skipped
 from runner.sources.labels import ranges_of
 
 log = logging.getLogger(__name__)
+
+Names = Mapping[int, str]  # a stratum's number -> what a message calls it
+PLURAL = {"class": "classes", "range of values": "ranges of values"}
 
 
 def split_of(cfg: DataConfig, index: FileIndex, seed: int) -> np.ndarray:
@@ -31,13 +37,12 @@ def split_of(cfg: DataConfig, index: FileIndex, seed: int) -> np.ndarray:
     if len(free):
         # Numbers' ranges are cut again among the free ones: of all of them, a few free ones may
         # leave a range with one image, which no stratified split takes.
-        strata = index.labels[free] if index.numbers is None else ranges_of(index.numbers[free])
-        by = "class" if index.numbers is None else "range of values"
+        strata, by, names = strata_of(index, free)
         try:
             if cfg.folds:
                 train, val = fold_split(strata, cfg.folds, cfg.fold, seed, by)
             else:
-                train, val = stratified_split(strata, cfg.validation_split, seed, by)
+                train, val = stratified_split(strata, cfg.validation_split, seed, by, names)
         except RunnerError as err:
             said = with_skipped(str(err), index)
             if cfg.max_per_class:  # the images are there: the cap left too few of them
@@ -48,6 +53,20 @@ def split_of(cfg: DataConfig, index: FileIndex, seed: int) -> np.ndarray:
             raise RunnerError(said) from err
         split[free[train]], split[free[val]] = "train", "val"
     return split
+
+
+def strata_of(index: FileIndex, free: np.ndarray) -> tuple[np.ndarray, str, Names]:
+    """What the ``free`` images are stratified by, its word and its names: classes, or for numbers
+    their ranges of values (``23 to 31``)."""
+    if index.numbers is None:
+        return index.labels[free], "class", dict(enumerate(index.class_names))
+    numbers = index.numbers[free]
+    strata = ranges_of(numbers)
+    names = {}
+    for r in set(strata.tolist()):
+        low, high = numbers[strata == r].min(), numbers[strata == r].max()
+        names[r] = f"{low:g}" if low == high else f"{low:g} to {high:g}"
+    return strata, "range of values", names
 
 
 def log_split(train: int, val: int, test: int, batch_size: int) -> None:
@@ -79,8 +98,9 @@ def batches(images: int, batch_size: int) -> str:
 
 
 def warn_uncovered(index: FileIndex, split: np.ndarray) -> None:
-    """Classes a split left without training, validation or test images: possible only where the
-    source placed them (``data.val_path``, ``data.test_path``, ``data.split_column``). Such a class
+    """Classes a split left without training, validation or test images: possible where the source
+    placed them (``data.val_path``, ``data.test_path``, ``data.split_column``) and in the folds of
+    a class with fewer images than ``data.folds``. Such a class
     is never learnt, or the metrics say nothing about it, and the run would not say so."""
     for part, images, consequence in (
         ("train", "training", "the model cannot learn {}"),
@@ -146,26 +166,46 @@ def check_numbers(index: FileIndex) -> None:
 
 
 def stratified_split(
-    labels: np.ndarray, fraction: float, seed: int, by: str = "class"
+    labels: np.ndarray, fraction: float, seed: int, by: str = "class", names: Names | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positions for train and validation with every class in the same proportion in both (for
     several classes per image, each image's rarest: ``FileIndex.multi``; for numbers, each's range
-    of values: ``FileIndex.numbers``)."""
+    of values: ``FileIndex.numbers``). ``names`` name the strata in a refusal."""
     positions = np.arange(len(labels))
     if fraction <= 0:
         return positions, positions[:0]
     if not 0 < fraction < 1:
         raise RunnerError(f"data.validation_split={fraction}: must be in [0, 1), e.g. 0.2.")
+    check_stratifiable(labels, fraction, by, names or {})
     from sklearn.model_selection import train_test_split  # seconds to import: not for a refusal
 
-    try:
-        train, val = train_test_split(positions, test_size=fraction, stratify=labels, random_state=seed)
-    except ValueError as err:
-        raise RunnerError(
-            f"data.validation_split={fraction}: cannot split {len(labels)} images by {by} ({err}). "
-            f"Add images to the smallest {by}, or change data.validation_split."
-        ) from err
+    train, val = train_test_split(positions, test_size=fraction, stratify=labels, random_state=seed)
     return np.sort(train), np.sort(val)
+
+
+def check_stratifiable(labels: np.ndarray, fraction: float, by: str, names: Names) -> None:
+    """What scikit-learn refuses, said with the strata's names and the fix (its own message says
+    "classes with too few members are: [3]")."""
+    setting, count = f"data.validation_split={fraction}", len(labels)
+    ids, counts = np.unique(labels, return_counts=True)
+    alone = [repr(names.get(int(i), int(i))) for i in ids[counts < 2]]
+    if alone:
+        them = "it" if len(alone) == 1 else "them"
+        leave = f", leave {them} out with data.class_names=[...]" if by == "class" else ""
+        raise RunnerError(
+            f"{setting}: cannot split {count} images by {by}: {some(alone)} "
+            f"{'has' if len(alone) == 1 else 'have'} one image, and a stratified split needs two of "
+            f"each {by} (one to train on, one to validate). Add images of {them}{leave}, or "
+            f"validate on none: data.validation_split=0."
+        )
+    strata, val = len(ids), math.ceil(fraction * count)
+    if min(val, count - val) < strata:
+        lowest, highest = math.ceil(100 * strata / count) / 100, (100 * (count - strata) // count) / 100
+        raise RunnerError(
+            f"{setting}: cannot split {count} images by {by}: it validates on {val} and trains on "
+            f"{count - val}, and a stratified split needs as many images in each as there are "
+            f"{PLURAL[by]} ({strata}). Set data.validation_split between {lowest} and {highest}."
+        )
 
 
 def fold_split(
@@ -173,12 +213,15 @@ def fold_split(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positions for train and validation: fold ``fold`` of ``folds`` stratified, seeded folds, so
     the jobs of a sweep over ``data.fold`` (same seed) validate on each image exactly once."""
+    counts = np.unique(labels, return_counts=True)[1]
+    if folds > counts.max():
+        fix = f"Lower data.folds to {counts.max()}, or add images" if counts.max() >= 2 else "Add images"
+        raise RunnerError(
+            f"data.folds={folds}: cannot split {len(labels)} images into {folds} folds by {by}: no "
+            f"{by} has {folds} images (the most: {counts.max()}). {fix}."
+        )
     from sklearn.model_selection import StratifiedKFold
 
-    try:
+    with warnings.catch_warnings():  # a class with fewer images than folds: warn_uncovered names it
+        warnings.simplefilter("ignore", UserWarning)
         return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(labels, labels))[fold]
-    except ValueError as err:
-        raise RunnerError(
-            f"data.folds={folds}: cannot split {len(labels)} images into {folds} folds by {by} ({err}). "
-            f"Lower data.folds, or add images."
-        ) from err

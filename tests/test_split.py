@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -24,6 +26,37 @@ def test_split_is_stratified_and_seeded():
 def test_split_too_small_is_a_clear_error():
     with pytest.raises(RunnerError, match="data.validation_split=0.2: cannot split 4 images by class"):
         stratified_split(np.array([0, 1, 2, 3]), 0.2, seed=0)
+
+
+def test_a_class_of_one_image_is_named_with_the_ways_out():
+    # scikit-learn's own message: "Classes with too few members are: [3]".
+    labels = np.array([0] * 40 + [1] * 35 + [2] * 6 + [3])
+    index = FileIndex(
+        [f"/nowhere/{i}.png" for i in range(82)], labels, ["cat", "dog", "Bird Species", "fish"], []
+    )
+    with pytest.raises(RunnerError) as refused:
+        split_of(DataConfig(), index, seed=0)
+    assert str(refused.value) == (
+        "data.validation_split=0.2: cannot split 82 images by class: 'fish' has one image, and a "
+        "stratified split needs two of each class (one to train on, one to validate). Add images of "
+        "it, leave it out with data.class_names=[...], or validate on none: data.validation_split=0."
+    )
+
+
+@pytest.mark.parametrize("fraction", [0.01, 0.99])
+def test_a_fraction_too_small_or_large_for_every_class_names_the_fractions_that_work(fraction):
+    labels = np.array([0] * 40 + [1] * 35 + [2] * 9)
+    validated = int(np.ceil(fraction * 84))
+    with pytest.raises(RunnerError) as refused:
+        stratified_split(labels, fraction, seed=0)
+    assert str(refused.value) == (
+        f"data.validation_split={fraction}: cannot split 84 images by class: it validates on {validated} "
+        f"and trains on {84 - validated}, and a stratified split needs as many images in each as there "
+        f"are classes (3). Set data.validation_split between 0.04 and 0.96."
+    )
+    for works in (0.04, 0.96):  # the bounds it names are splits scikit-learn makes
+        train, val = stratified_split(labels, works, seed=0)
+        assert len(val) == int(np.ceil(works * 84)) and len(train) == 84 - len(val)
 
 
 def test_folds_validate_each_image_once_stratified_and_seeded():
@@ -171,5 +204,48 @@ def test_numbers_too_few_to_split_say_so_in_ranges_not_classes():
     with pytest.raises(RunnerError) as refused:
         split_of(DataConfig(validation_split=0.02), index, seed=0)  # 4 images for ten ranges
     assert str(refused.value).startswith(
-        "data.validation_split=0.02: cannot split 200 images by range of values ("
-    ) and "Add images to the smallest range of values" in str(refused.value)
+        "data.validation_split=0.02: cannot split 200 images by range of values: it validates on 4"
+    ) and str(refused.value).endswith(
+        "as there are ranges of values (10). Set data.validation_split between 0.05 and 0.95."
+    )
+
+
+def test_a_range_of_values_of_one_image_is_named_by_its_values():
+    # Ranges hold equal counts, but ties can leave one alone: 59 of 60 images at 1, three ranges.
+    numbers = np.array([0.5] + [1.0] * 59 + [2.0] * 5, np.float32)
+    index = FileIndex([f"{i}.png" for i in range(65)], np.zeros(65, np.int32), [], numbers=numbers)
+    index.split = np.array([""] * 60 + ["train"] * 5, dtype=object)
+    with pytest.raises(RunnerError) as refused:
+        split_of(DataConfig(), index, seed=0)
+    assert "by range of values: '0.5' has one image" in str(refused.value)
+    assert "data.class_names" not in str(refused.value)
+
+
+def test_folds_more_than_any_class_has_images_name_the_most_that_work():
+    with pytest.raises(RunnerError) as refused:
+        fold_split(np.array([0, 0, 0, 1, 1]), 5, 0, seed=0)
+    assert str(refused.value) == (
+        "data.folds=5: cannot split 5 images into 5 folds by class: no class has 5 images (the most: "
+        "3). Lower data.folds to 3, or add images."
+    )
+    assert len(fold_split(np.array([0, 0, 0, 1, 1]), 3, 0, seed=0)[1]) in (1, 2)
+
+
+def test_a_class_with_fewer_images_than_folds_is_named_by_the_runner_not_scikit_learn(caplog):
+    labels = np.array([0] * 20 + [1] * 2)
+    index = FileIndex([f"/nowhere/{i}.png" for i in range(22)], labels, ["cat", "fish"], [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scikit-learn's UserWarning would be raised here
+        splits = [split_of(DataConfig(folds=5, fold=fold), index, seed=0) for fold in range(5)]
+    for split in splits:
+        warn_uncovered(index, split)
+    lacking = sum(not (split[20:] == "val").any() for split in splits)
+    assert (
+        lacking == 3
+        and caplog.messages
+        == [
+            "no validation images of 'fish': val_* metrics leave it out. Add some, or leave it out with "
+            "data.class_names=[...]"
+        ]
+        * 3
+    )
