@@ -18,11 +18,10 @@ import numpy as np
 
 from runner.cli import described, options_then_overrides
 from runner.errors import counted, shell_join
+from runner.split import imbalance
 
 if TYPE_CHECKING:  # TensorFlow stays unimported for --help
     from runner.pipeline import Data
-
-IMBALANCE = 3.0  # largest class / smallest class in training from which class weights are suggested
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -72,14 +71,8 @@ def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str]) 
         f"{len(index)} images {found}; {counts['data.count.skipped']} skipped, {copies}; written to {out}/"
     )
     lines.append(sizes(index, data.input_shape))
-    trained = index.members[data.split == "train"].sum(axis=0)
-    # Class weights are for one class per image (refused with several, or numbers: checks.check_labels).
-    single = index.multi is None and index.numbers is None
-    if single and trained.min() and trained.max() / trained.min() >= IMBALANCE:
-        lines.append(
-            f"imbalanced: {index.class_names[trained.argmax()]} has {trained.max()} training images, "
-            f"{index.class_names[trained.argmin()]} {trained.min()}; consider trainer.class_weight=balanced"
-        )
+    if said := imbalance(index, data.split):
+        lines.append(said)
     lines.append(f"train on them: {shell_join(['python', '-m', 'runner', *overrides])}")
     return "\n".join(lines)
 

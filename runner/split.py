@@ -24,6 +24,7 @@ from runner.sources.labels import ranges_of
 log = logging.getLogger(__name__)
 
 Names = Mapping[int, str]  # a stratum's number -> what a message calls it
+IMBALANCE = 3.0  # largest class / smallest class in training from which class weights are suggested
 PLURAL = {"class": "classes", "range of values": "ranges of values"}
 
 
@@ -120,6 +121,22 @@ def warn_uncovered(index: FileIndex, split: np.ndarray) -> None:
                 consequence.format(them),
                 them,
             )
+
+
+def imbalance(index: FileIndex, split: np.ndarray) -> str | None:
+    """The largest and smallest class in training, where one has ``IMBALANCE`` times the other's
+    images: accuracy then rewards the large class, which ``trainer.class_weight=balanced`` offsets.
+    One class per image only (class weights are refused for several, or numbers)."""
+    if index.multi is not None or index.numbers is not None:
+        return None
+    trained = index.members[split == "train"].sum(axis=0)
+    if not trained.min() or trained.max() / trained.min() < IMBALANCE:
+        return None
+    large, small = index.class_names[trained.argmax()], index.class_names[trained.argmin()]
+    return (
+        f"imbalanced: {large!r} has {trained.max()} training images, {small!r} {trained.min()} "
+        f"({trained.max() / trained.min():.1f}×); trainer.class_weight=balanced weighs each class alike"
+    )
 
 
 def check_splittable(cfg: DataConfig, index: FileIndex) -> None:

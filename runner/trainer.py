@@ -23,6 +23,7 @@ from runner.errors import RunnerError, keras_said
 from runner.schemas.data import LabelMode
 from runner.schemas.trainer import Precision, Schedule
 from runner.scores import THRESHOLD
+from runner.split import imbalance
 from runner.targets import build
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,8 @@ def own_loss(label_mode: LabelMode, smoothing: float) -> keras.losses.Loss:
 def class_weights(mode: str | None, data: pipeline.Data) -> dict[int, float] | None:
     """``balanced``: n_samples / (n_classes * count) over the training split, so rare classes count more."""
     if mode is None:
+        if said := imbalance(data.index, data.split):
+            log.warning(said)
         return None
     labels = data.index.labels[data.split == "train"]
     classes = np.arange(len(data.index.class_names))

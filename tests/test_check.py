@@ -41,7 +41,7 @@ def test_a_messy_folder_is_checked_as_a_run_would_read_it(tmp_path):
         assert next(line for line in lines if line.startswith(f"{name} ")).split()[1:] == [
             str(n) for n in counts
         ]
-    assert any(line.startswith("imbalanced: cat has") and "class_weight=balanced" in line for line in lines)
+    assert any(line.startswith("imbalanced: 'cat' has") and "class_weight=balanced" in line for line in lines)
     # messy_folder's images are 40 high, 48..104 wide; the extra cats 20x20: what the resize meets.
     assert (
         "image sizes (height×width): median 20×20, heights 20–40, widths 20–104; data.image_size=[64, 64]"

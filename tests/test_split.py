@@ -10,7 +10,7 @@ import pytest
 from runner.errors import RunnerError
 from runner.schemas.data import DataConfig
 from runner.sources import FileIndex
-from runner.split import fold_split, log_split, split_of, stratified_split, warn_uncovered
+from runner.split import fold_split, imbalance, log_split, split_of, stratified_split, warn_uncovered
 
 
 def test_split_is_stratified_and_seeded():
@@ -249,3 +249,22 @@ def test_a_class_with_fewer_images_than_folds_is_named_by_the_runner_not_scikit_
         ]
         * 3
     )
+
+
+def test_imbalance_names_the_largest_and_smallest_training_class_from_three_times():
+    def said(cats: int, dogs: int, birds: int) -> str | None:
+        labels = np.array([0] * cats + [1] * dogs + [2] * birds + [2] * 20)  # 20 birds to validate
+        index = FileIndex(
+            [f"/nowhere/{i}.png" for i in range(len(labels))], labels, ["cat", "dog", "Bird Species"], []
+        )
+        return imbalance(index, np.array(["train"] * (len(labels) - 20) + ["val"] * 20, dtype=object))
+
+    assert said(12, 6, 4) == (
+        "imbalanced: 'cat' has 12 training images, 'Bird Species' 4 (3.0×); "
+        "trainer.class_weight=balanced weighs each class alike"
+    )
+    assert said(11, 6, 4) is None  # validation images do not count; below three times, nothing
+    assert said(4, 22, 5).startswith("imbalanced: 'dog' has 22 training images, 'cat' 4 (5.5×)")
+    multi = np.array([[1, 0], [1, 0], [1, 0], [1, 1]], np.uint8)  # class weights refused: not said
+    several = FileIndex(["/nowhere/a.png"] * 4, np.array([0, 0, 0, 1]), ["cat", "dog"], [], multi=multi)
+    assert imbalance(several, np.array(["train"] * 4, dtype=object)) is None

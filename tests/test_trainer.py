@@ -182,3 +182,22 @@ def test_an_average_still_holding_its_first_steps_weights_is_said_with_a_momentu
     ).trainer.optimizer
     warn_if_average_lags(accumulated, 1000)  # 250 updates: 8% left
     assert "this run's 250 updates" in caplog.messages[0]
+
+
+def test_an_imbalanced_run_without_class_weights_is_warned_of(tmp_path, caplog):
+    from conftest import write_image
+
+    from runner import pipeline
+    from runner.sources import DirSource
+    from runner.trainer import class_weights
+
+    for name, count in (("cat", 12), ("dog", 3)):
+        for i in range(count):
+            write_image(tmp_path / "pets" / name / f"{i}.png", (8, 8))
+    cfg = compose("data=dir", f"data.path={tmp_path / 'pets'}", "data.validation_split=0").data
+    data = pipeline.build(cfg, DirSource(path=str(tmp_path / "pets")).index(), seed=0)
+    assert class_weights(None, data) is None
+    assert caplog.messages[-1] == (
+        "imbalanced: 'cat' has 12 training images, 'dog' 3 (4.0×); trainer.class_weight=balanced "
+        "weighs each class alike"
+    )
