@@ -1,5 +1,5 @@
 """runner.trainer's parts on their own: the learning rate schedule, the optimizer's first step, the
-loss, the float16 warning."""
+loss, the float16 and imbalance warnings."""
 
 from __future__ import annotations
 
