@@ -41,11 +41,34 @@ class RunnerError(Exception):
 
 
 def closest(word: str, options: Iterable[str]) -> str:
-    """' Did you mean 'x'?' for the nearest option, or '' when nothing is close. Case is ignored:
-    'RGB' is nearest to 'rgb'."""
+    """' Did you mean 'x'?' for the nearest option, or '' when nothing is close."""
+    match = nearest(word, options)
+    return f" Did you mean '{match}'?" if match else ""
+
+
+def nearest(word: str, options: Iterable[str]) -> str | None:
+    """The option nearest ``word``, if any is close. Case is ignored: 'RGB' is nearest to 'rgb'."""
     by_case = {option.lower(): option for option in options}
     match = difflib.get_close_matches(word.lower(), list(by_case), n=1, cutoff=0.5)
-    return f" Did you mean '{by_case[match[0]]}'?" if match else ""
+    return by_case[match[0]] if match else None
+
+
+def closest_path(path: Path) -> str:
+    """' Did you mean 'x'?' for a path that does not exist: its first missing part swapped for the
+    nearest name beside it ('~/data/pest/train' -> '~/data/pets/train'), when that path exists."""
+    parts = path.parts
+    for depth in range(1, len(parts) + 1):
+        here = Path(*parts[:depth])
+        if here.exists():
+            continue
+        try:
+            beside = [entry.name for entry in here.parent.iterdir()]
+        except OSError:  # the folder it is in cannot be listed
+            return ""
+        match = nearest(here.name, beside)
+        mended = here.parent / match / Path(*parts[depth:]) if match else None
+        return f" Did you mean '{mended}'?" if mended and mended.exists() else ""
+    return ""
 
 
 def shell_join(args: Iterable[str]) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from runner.cli import BATCH_HELP, CALIBRATED_HELP, RUN_HELP, TTA_HELP, TUNED_HELP, positive_int
-from runner.errors import RunnerError, some
+from runner.errors import RunnerError, closest_path, some
 from runner.schemas.data import IMAGE_EXTENSIONS
 from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD, scaled
@@ -61,7 +61,10 @@ def image_files(paths: list[str]) -> list[str]:
         elif path.is_file():
             found.append(str(path))
         else:
-            raise RunnerError(f"{name}: no such file or folder. Give image files or folders of them.")
+            raise RunnerError(
+                f"{name}: no such file or folder.{closest_path(Path(name))} Give image files or "
+                f"folders of them."
+            )
     found, misnamed = text_names(found, [])  # a name in another encoding: no CSV line can hold it
     for path, reason in misnamed:
         print(f"runner: skipped {path}: {reason}", file=sys.stderr)

@@ -7,7 +7,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from runner.errors import counted, explain
+from runner.errors import closest_path, counted, explain
 
 
 @pytest.mark.parametrize(
@@ -132,3 +132,18 @@ def test_a_commands_help_says_its_whole_summary(module, capsys):
 def test_counts_are_said_in_the_singular_for_one():
     assert [counted(n, "file") for n in (0, 1, 2)] == ["0 files", "1 file", "2 files"]
     assert [counted(n, "extra copy", "extra copies") for n in (1, 3)] == ["1 extra copy", "3 extra copies"]
+
+
+def test_a_missing_path_gets_the_one_its_first_missing_part_may_mean(tmp_path):
+    (tmp_path / "data" / "pets" / "cat").mkdir(parents=True)
+    (tmp_path / "data" / "labels.csv").write_text("path,label\n")
+    assert (
+        closest_path(tmp_path / "data" / "pest" / "cat") == f" Did you mean '{tmp_path / 'data/pets/cat'}'?"
+    )
+    assert closest_path(tmp_path / "Data" / "pets") == f" Did you mean '{tmp_path / 'data/pets'}'?"  # case
+    assert (
+        closest_path(tmp_path / "data" / "lables.csv") == f" Did you mean '{tmp_path / 'data/labels.csv'}'?"
+    )
+    assert closest_path(tmp_path / "data" / "pest" / "dog") == ""  # what it would mean does not exist either
+    assert closest_path(tmp_path / "data" / "zebras") == ""  # nothing near
+    assert closest_path(tmp_path / "data" / "pets") == ""  # there

@@ -198,12 +198,13 @@ def test_bad_config_is_one_line(args, expected, tmp_path):
         assert fragment in line
 
 
-def test_missing_data_path_names_it(tmp_path):
-    missing = tmp_path / "no-such-folder"
+def test_missing_data_path_names_it_and_the_folder_it_may_mean(tmp_path):
+    (tmp_path / "data" / "pets" / "cat").mkdir(parents=True)
+    missing = tmp_path / "data" / "pest" / "cat"  # a typo
     result = run_cli("data=dir", f"data.path={missing}", cwd=tmp_path, new_store=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
-    assert str(missing) in line and "does not exist" in line
+    assert f"data.path: '{missing}' does not exist. Did you mean '{tmp_path / 'data/pets/cat'}'?" in line
     assert not (tmp_path / "mlflow.db").exists()  # nothing to record: the run never started
 
 

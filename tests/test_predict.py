@@ -78,13 +78,18 @@ def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path, capsys):
     output, heavy = probe_cli("--help", cwd=cwd, module="runner.predict")
     assert "PATH" in output and heavy == []
     (tmp_path / "notes.txt").write_text("no images here")
+    (tmp_path / "photos").mkdir()  # what "Photo" may mean
     result = predict("0123abcd", str(tmp_path / "notes.txt"), cwd=cwd)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
     assert "run 0123abcd: not found" in line, line
     # The others in this process: the same entry point, its line and exit code, without a new TensorFlow.
     for args, expected in [
-        ([run_id, str(tmp_path / "missing")], "missing: no such file or folder"),
+        ([run_id, str(tmp_path / "missing")], "missing: no such file or folder. Give image files"),
+        (
+            [run_id, str(tmp_path / "Photo")],
+            f"Photo: no such file or folder. Did you mean '{tmp_path / 'photos'}'?",
+        ),
         ([run_id, str(tmp_path)], "no images there (extensions: jpg"),
     ]:
         line = refused_here(*args, cwd=cwd, capsys=capsys)

@@ -86,6 +86,12 @@ def test_unknown_class_name_suggests_the_folder(tmp_path):
     photo_folder(tmp_path, per_class=1)
     with pytest.raises(RunnerError, match="no subfolder 'dgo'.*Did you mean 'dog'"):
         dir_source(tmp_path, class_names=["dgo"]).index()
+    with pytest.raises(RunnerError) as refused:  # a class folder given as data.path
+        dir_source(tmp_path / "dog", class_names=["dog"]).index()
+    assert (
+        str(refused.value)
+        == f"data.class_names: no subfolder 'dog' in '{tmp_path / 'dog'}'. It has no subfolders."
+    )
 
 
 def test_a_thousand_class_folders_are_named_in_one_short_line(tmp_path):

@@ -9,7 +9,7 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from runner.errors import RunnerError, closest
+from runner.errors import RunnerError, closest, closest_path
 
 
 def check_head(dropout: float, dense: int = 1, filters: list[int] | None = None) -> None:
@@ -108,7 +108,7 @@ def check_keras_file(path: str) -> None:
         )
     if file.suffix != ".keras" or not file.is_file():
         raise RunnerError(
-            f"model.path={path}: no .keras file there. Give a saved model, e.g. a run's "
+            f"model.path={path}: no .keras file there.{closest_path(file)} Give a saved model, e.g. a run's "
             f"outputs/checkpoints/last.keras."
         )
     if not zipfile.is_zipfile(file):

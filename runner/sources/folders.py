@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runner.errors import RunnerError, closest, counted, some
+from runner.errors import RunnerError, closest, closest_path, counted, some
 from runner.schemas.data import DirData
 from runner.sources.index import (
     RENAME_TO_UTF8,
@@ -53,7 +53,7 @@ def folder(path: str, key: str) -> Path:
 def not_a_folder(path: Path) -> str:
     """What ``path`` is instead; a dataset is most often downloaded as an archive."""
     if not path.exists():
-        return "does not exist."
+        return f"does not exist.{closest_path(path)}"
     if archive := archive_of(path):
         kind, extract = archive
         return f"is a {kind} archive, not a folder: extract it first ({extract})."
@@ -171,7 +171,7 @@ class DirSource(DirData):
             if name not in found:
                 raise RunnerError(
                     f"data.class_names: no subfolder '{name}' in '{root}'.{closest(name, found)} "
-                    f"Subfolders: {some(found)}."
+                    + (f"Subfolders: {some(found)}." if found else "It has no subfolders.")
                 )
         if self.class_names:
             return list(self.class_names)

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from runner.errors import RunnerError, closest
+from runner.errors import RunnerError, closest, closest_path
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
     most of); a missing column is an error that names the setting (``columns``: setting -> column)
     and the columns the file has."""
     if not path.is_file():
-        raise RunnerError(f"data.labels_csv: '{path}' does not exist.")
+        raise RunnerError(f"data.labels_csv: '{path}' does not exist.{closest_path(path)}")
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
