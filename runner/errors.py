@@ -55,14 +55,17 @@ def nearest(word: str, options: Iterable[str]) -> str | None:
 
 def closest_path(path: Path) -> str:
     """' Did you mean 'x'?' for a path that does not exist: its first missing part swapped for the
-    nearest name beside it ('~/data/pest/train' -> '~/data/pets/train'), when that path exists."""
+    nearest name beside it ('~/data/pest/train' -> '~/data/pets/train'), when that path exists. A
+    hidden name is meant only for a hidden one."""
     parts = path.parts
     for depth in range(1, len(parts) + 1):
         here = Path(*parts[:depth])
         if here.exists():
             continue
         try:
-            beside = [entry.name for entry in here.parent.iterdir()]
+            beside = [
+                entry.name for entry in here.parent.iterdir() if here.name[0] == "." or entry.name[0] != "."
+            ]
         except OSError:  # the folder it is in cannot be listed
             return ""
         match = nearest(here.name, beside)
