@@ -18,9 +18,10 @@ import hydra
 from omegaconf import DictConfig
 
 from runner.config import CONF_DIR, register_configs
-from runner.errors import RunnerError, counted, explain
+from runner.errors import RunnerError, explain
 from runner.interrupts import STOP_SIGNALS, Terminated, handled, raise_terminated
 from runner.sweep import FAILED_ELSEWHERE, PARENT, RESUME_WITH, record_refusal
+from runner.words import counted
 
 # HYDRA_FULL_ERROR=1 from the user still means "show me the whole traceback".
 WANTS_TRACEBACK = os.environ.get("HYDRA_FULL_ERROR") == "1"

@@ -17,10 +17,11 @@ import keras
 import tensorflow as tf
 from omegaconf import DictConfig
 
-from runner.errors import RunnerError, closest, keras_said, parameters
+from runner.errors import RunnerError, keras_said, parameters
 from runner.schemas.aug import Placement
 from runner.schemas.data import LabelMode
 from runner.targets import build, check_targets, locate
+from runner.words import closest
 
 Augment = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
 SEED_STATE = "seed_generator_state"  # the name of a keras.random.SeedGenerator's variable

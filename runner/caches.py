@@ -27,8 +27,9 @@ import numpy as np
 
 from runner import liveness
 from runner.cli import described
-from runner.errors import RunnerError, counted
+from runner.errors import RunnerError
 from runner.schemas.data import DataConfig
+from runner.words import counted
 
 if TYPE_CHECKING:  # the listing needs no decoder (OpenCV, libjpeg-turbo) to start
     from runner.decode import Decoder

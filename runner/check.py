@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from runner.cli import described, options_then_overrides
-from runner.errors import counted, shell_join
 from runner.split import imbalance
+from runner.words import counted, shell_join
 
 if TYPE_CHECKING:  # TensorFlow stays unimported for --help
     from runner.pipeline import Data

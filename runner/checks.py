@@ -16,12 +16,13 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from runner.errors import RunnerError, closest
+from runner.errors import RunnerError
 from runner.schemas.data import ColorMode, LabelMode
 from runner.sources import FileIndex
 from runner.split import check_splittable
 from runner.targets import check_targets
 from runner.trainer_checks import check_trainer
+from runner.words import closest
 
 
 def check_config(cfg: DictConfig) -> None:

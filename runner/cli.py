@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from runner.errors import closest
 from runner.scores import THRESHOLD, TUNED
+from runner.words import closest
 
 # The RUN that runner.predict, evaluate and export take (``trained.run_of``).
 RUN_HELP = (

@@ -7,15 +7,13 @@ key, unknown option, wrong type) into the same kind of line, with the closest va
 
 from __future__ import annotations
 
-import difflib
 import errno
 import importlib
 import inspect
 import json
 import re
-import shlex
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 
@@ -35,68 +33,11 @@ from omegaconf.errors import (
     ValidationError,
 )
 
+from runner.words import closest
+
 
 class RunnerError(Exception):
     """Bad input from the user: the message is the whole report."""
-
-
-def closest(word: str, options: Iterable[str]) -> str:
-    """' Did you mean 'x'?' for the nearest option, or '' when nothing is close."""
-    match = nearest(word, options)
-    return f" Did you mean '{match}'?" if match else ""
-
-
-def nearest(word: str, options: Iterable[str]) -> str | None:
-    """The option nearest ``word``, if any is close. Case is ignored: 'RGB' is nearest to 'rgb'."""
-    by_case = {option.lower(): option for option in options}
-    match = difflib.get_close_matches(word.lower(), list(by_case), n=1, cutoff=0.5)
-    return by_case[match[0]] if match else None
-
-
-def closest_path(path: Path) -> str:
-    """' Did you mean 'x'?' for a path that does not exist: its first missing part swapped for the
-    nearest name beside it ('~/data/pest/train' -> '~/data/pets/train'), when that path exists. A
-    hidden name is meant only for a hidden one."""
-    parts = path.parts
-    for depth in range(1, len(parts) + 1):
-        here = Path(*parts[:depth])
-        if here.exists():
-            continue
-        try:
-            beside = [
-                entry.name for entry in here.parent.iterdir() if here.name[0] == "." or entry.name[0] != "."
-            ]
-        except OSError:  # the folder it is in cannot be listed
-            return ""
-        match = nearest(here.name, beside)
-        mended = here.parent / match / Path(*parts[depth:]) if match else None
-        return f" Did you mean '{mended}'?" if mended and mended.exists() else ""
-    return ""
-
-
-def shell_join(args: Iterable[str]) -> str:
-    """``args`` as a command line to paste into a shell. A value in Hydra's quotes
-    (``data.pattern='photos/**/*.jpg'``) goes in double quotes, where ``shlex.join`` would chain
-    ``'"'"'``; anything a shell expands inside double quotes keeps shlex's quoting."""
-    words = []
-    for arg in args:
-        quoted = shlex.quote(arg)
-        plain = quoted == arg or "'" not in arg or any(c in arg for c in '"$`\\!')
-        words.append(quoted if plain else f'"{arg}"')
-    return " ".join(words)
-
-
-def some(names: list[str], most: int = 12, sep: str = ", ") -> str:
-    """The first ``most`` of ``names``, then how many there are: a folder of 1,000 class folders
-    (or a home folder given as ``data.path``) still gets a one-line message."""
-    if len(names) <= most:
-        return sep.join(names)
-    return f"{sep.join(names[:most])}{sep}... ({len(names)} in all)"
-
-
-def counted(n: int, noun: str, plural: str = "") -> str:
-    """'1 file', '3 files'; '1 copy', '2 copies' with ``plural``."""
-    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def _missing_option(err: MissingConfigException) -> str:

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from runner.cli import BATCH_HELP, CALIBRATED_HELP, RUN_HELP, TTA_HELP, TUNED_HELP, positive_int
-from runner.errors import RunnerError, shell_join
+from runner.errors import RunnerError
 from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD, log_calibration, log_evaluation, log_mistakes, log_regression
+from runner.words import shell_join
 
 
 def one_class_each(index: Any, ranked: list, top: int) -> tuple:

@@ -13,7 +13,8 @@ import pkgutil
 from collections.abc import Callable
 from typing import Any
 
-from runner.errors import RunnerError, closest, parameters
+from runner.errors import RunnerError, parameters
+from runner.words import closest
 
 
 def load_function(spec: str, key: str) -> Callable:

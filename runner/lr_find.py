@@ -21,7 +21,8 @@ import numpy as np
 from omegaconf import DictConfig
 
 from runner.cli import described, options_then_overrides, positive_int
-from runner.errors import RunnerError, shell_join
+from runner.errors import RunnerError
+from runner.words import shell_join
 
 # Of the loss's exponential moving average: one batch's loss is noisy. fastai's and Lightning's 0.98
 # averages ~50 batches, half the test's 8 decades of rates at 100 steps, and so lags the loss by

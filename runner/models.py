@@ -20,8 +20,9 @@ from keras import layers
 from omegaconf import DictConfig, OmegaConf
 
 from runner.checks import fits, other_input_shape, other_outputs
-from runner.errors import RunnerError, closest, keras_said, no_such_parameter, parameters
+from runner.errors import RunnerError, keras_said, no_such_parameter, parameters
 from runner.functions import call_with_kwargs, load_function
+from runner.words import closest
 
 
 def small_cnn(

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from runner.cli import BATCH_HELP, CALIBRATED_HELP, RUN_HELP, TTA_HELP, TUNED_HELP, positive_int
-from runner.errors import RunnerError, closest_path, some
+from runner.errors import RunnerError
 from runner.schemas.data import IMAGE_EXTENSIONS
 from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD, scaled
@@ -41,6 +41,7 @@ from runner.trained import (
     temperature,
     tuned,
 )
+from runner.words import closest_path, some
 
 
 def image_files(paths: list[str]) -> list[str]:

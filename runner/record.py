@@ -29,8 +29,8 @@ import numpy as np
 
 from runner.config import CHECKOUT
 from runner.cpus import model_and_flags
-from runner.errors import counted
 from runner.sources.index import identical
+from runner.words import counted
 
 if TYPE_CHECKING:  # TensorFlow stays unimported for `python -m runner.rerun ... --cfg job`
     from runner.pipeline import Data

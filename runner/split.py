@@ -15,11 +15,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from runner.errors import RunnerError, some
+from runner.errors import RunnerError
 from runner.schemas.data import DataConfig, LabelsFrom
 from runner.sources import FileIndex
 from runner.sources.index import with_skipped
 from runner.sources.labels import ranges_of
+from runner.words import some
 
 log = logging.getLogger(__name__)
 

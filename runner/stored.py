@@ -15,10 +15,11 @@ from typing import Any
 import yaml
 
 from runner.config import SCHEMAS, RunnerConfig
-from runner.errors import RunnerError, as_override, closest
+from runner.errors import RunnerError, as_override
 from runner.store import client as open_store
 from runner.store import sqlite_file
 from runner.targets import check_targets
+from runner.words import closest
 
 
 def client(uri: str, key: str = "tracking.uri") -> Any:

@@ -12,8 +12,8 @@ from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from runner.errors import counted
 from runner.trainer_checks import lower_is_better
+from runner.words import counted
 
 # A job run's number in its sweep, as Hydra's "Launching" lines number it: two jobs may have the
 # same overrides (an Optuna study can draw the same values twice), never the same number.

@@ -26,9 +26,10 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from runner import liveness, record, store
-from runner.errors import RunnerError, explain, shell_join
+from runner.errors import RunnerError, explain
 from runner.schemas.tracking import TrackingConfig
 from runner.sweep import PARENT, nested_under
+from runner.words import shell_join
 
 log = logging.getLogger(__name__)
 MAX_TAG = 5000

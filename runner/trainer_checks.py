@@ -10,9 +10,10 @@ import difflib
 import numpy as np
 from omegaconf import DictConfig
 
-from runner.errors import RunnerError, closest
+from runner.errors import RunnerError
 from runner.schemas.data import LabelMode
 from runner.schemas.trainer import Schedule
+from runner.words import closest
 
 # For suggestions only (``targets.check`` asks Keras itself): the spelling of Keras's optimizers.
 KERAS_OPTIMIZERS = (

@@ -7,7 +7,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from runner.errors import closest_path, counted, explain
+from runner.errors import explain
 
 
 @pytest.mark.parametrize(
@@ -105,17 +105,6 @@ def test_a_process_without_a_home_folder_is_told_to_set_one(monkeypatch):
     assert line.startswith("this process has no home folder: HOME is not set") and "HOME=/tmp" in line
 
 
-def test_commands_to_paste_quote_hydra_quoted_values_readably_and_round_trip():
-    import shlex
-
-    from runner.errors import shell_join
-
-    args = ["python", "-m", "runner", "data.pattern='photos/**/*.jpg'", "data.image_size=[8,8]"]
-    assert shell_join(args) == "python -m runner \"data.pattern='photos/**/*.jpg'\" 'data.image_size=[8,8]'"
-    for tricky in ("+data.kwargs.path='$HOME/x'", "a='b\"c'", "a='wow!'", "a='back\\slash'", 'a="x y"'):
-        assert shlex.split(shell_join([tricky])) == [tricky]  # what a shell hands back
-
-
 @pytest.mark.parametrize(
     "module", ["runner.export", "runner.check", "runner.preview", "runner.bench.__main__"]
 )
@@ -127,23 +116,3 @@ def test_a_commands_help_says_its_whole_summary(module, capsys):
         importlib.import_module(module).main(["--help"])
     summary = " ".join(capsys.readouterr().out.split("\n\n")[1].split())
     assert summary[0].isupper() and summary.endswith(".") and "``" not in summary, summary
-
-
-def test_counts_are_said_in_the_singular_for_one():
-    assert [counted(n, "file") for n in (0, 1, 2)] == ["0 files", "1 file", "2 files"]
-    assert [counted(n, "extra copy", "extra copies") for n in (1, 3)] == ["1 extra copy", "3 extra copies"]
-
-
-def test_a_missing_path_gets_the_one_its_first_missing_part_may_mean(tmp_path):
-    (tmp_path / "data" / "pets" / "cat").mkdir(parents=True)
-    (tmp_path / "data" / "labels.csv").write_text("path,label\n")
-    assert (
-        closest_path(tmp_path / "data" / "pest" / "cat") == f" Did you mean '{tmp_path / 'data/pets/cat'}'?"
-    )
-    assert closest_path(tmp_path / "Data" / "pets") == f" Did you mean '{tmp_path / 'data/pets'}'?"  # case
-    assert (
-        closest_path(tmp_path / "data" / "lables.csv") == f" Did you mean '{tmp_path / 'data/labels.csv'}'?"
-    )
-    assert closest_path(tmp_path / "data" / "pest" / "dog") == ""  # what it would mean does not exist either
-    assert closest_path(tmp_path / "data" / "zebras") == ""  # nothing near
-    assert closest_path(tmp_path / "data" / "pets") == ""  # there

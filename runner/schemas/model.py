@@ -9,7 +9,8 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from runner.errors import RunnerError, closest, closest_path
+from runner.errors import RunnerError
+from runner.words import closest, closest_path
 
 
 def check_head(dropout: float, dense: int = 1, filters: list[int] | None = None) -> None:

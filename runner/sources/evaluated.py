@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from runner.errors import RunnerError, some
+from runner.errors import RunnerError
+from runner.words import some
 
 
 def read(root: Path, table: bool, which: str, class_names: list[str], data: dict, args: Any) -> Any:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runner.errors import RunnerError, closest, closest_path, counted, some
+from runner.errors import RunnerError
 from runner.schemas.data import DirData
 from runner.sources.index import (
     RENAME_TO_UTF8,
@@ -24,6 +24,7 @@ from runner.sources.index import (
 )
 from runner.sources.labels import warn_alike, warn_numbers
 from runner.sources.verify import check
+from runner.words import closest, closest_path, counted, some
 
 log = logging.getLogger(__name__)
 

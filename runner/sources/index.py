@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from runner.errors import RunnerError, counted, some
+from runner.errors import RunnerError
+from runner.words import counted, some
 
 log = logging.getLogger(__name__)
 

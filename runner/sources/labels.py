@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from runner.errors import closest, counted, some
+from runner.words import closest, counted, some
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from runner.errors import RunnerError, closest, closest_path
+from runner.errors import RunnerError
+from runner.words import closest, closest_path
 
 log = logging.getLogger(__name__)
 
