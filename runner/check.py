@@ -47,12 +47,12 @@ def check(out: Path, overrides: list[str]) -> None:
     check_labels(cfg, index)  # what a run would refuse in these labels
     data = pipeline.build(cfg.data, index, cfg.trainer.seed)
     counts = record.write_data(data, out)
-    print(report(data, counts, out, overrides))
+    print(report(data, counts, out, overrides, weighted=cfg.trainer.class_weight is not None))
 
 
-def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str]) -> str:
+def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str], weighted: bool) -> str:
     """Per class and split (a regression's numbers per split), then what to look at: skipped
-    files, copies, imbalance."""
+    files, copies, imbalance (unless ``weighted``: trainer.class_weight is set)."""
     from runner.record import NUMBER_COLUMNS, class_counts, number_summary, parts_of
 
     index = data.index
@@ -71,7 +71,7 @@ def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str]) 
         f"{len(index)} images {found}; {counts['data.count.skipped']} skipped, {copies}; written to {out}/"
     )
     lines.append(sizes(index, data.input_shape))
-    if said := imbalance(index, data.split):
+    if not weighted and (said := imbalance(index, data.split)):
         lines.append(said)
     lines.append(f"train on them: {shell_join(['python', '-m', 'runner', *overrides])}")
     return "\n".join(lines)

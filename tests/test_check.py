@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from pathlib import Path
 
 import pytest
 from conftest import (
@@ -19,7 +20,16 @@ from conftest import (
 )
 
 
-def test_a_messy_folder_is_checked_as_a_run_would_read_it(tmp_path):
+def check_here(capsys, out: Path, *overrides: str) -> str:
+    """runner.check in this process: what it prints."""
+    from runner.check import check
+
+    capsys.readouterr()
+    check(out, list(overrides))
+    return capsys.readouterr().out
+
+
+def test_a_messy_folder_is_checked_as_a_run_would_read_it(tmp_path, capsys):
     root, bad, good = messy_folder(tmp_path / "pets")
     shutil.copy(root / "cat" / "RGB0.jpg", root / "dog" / "same_photo.jpg")  # one photo, two labels
     for i in range(24):  # cats outnumber dogs 4 to 1
@@ -42,6 +52,10 @@ def test_a_messy_folder_is_checked_as_a_run_would_read_it(tmp_path):
             str(n) for n in counts
         ]
     assert any(line.startswith("imbalanced: 'cat' has") and "class_weight=balanced" in line for line in lines)
+    weighted = check_here(
+        capsys, tmp_path / "weighted", "data=dir", f"data.path={root}", "trainer.class_weight=balanced"
+    )
+    assert "imbalanced" not in weighted and "images in 2 classes" in weighted  # what it would suggest is set
     # messy_folder's images are 40 high, 48..104 wide; the extra cats 20x20: what the resize meets.
     assert (
         "image sizes (height×width): median 20×20, heights 20–40, widths 20–104; data.image_size=[64, 64]"
