@@ -4,6 +4,7 @@ long list cut short, a count with its noun, a command line to paste."""
 from __future__ import annotations
 
 import difflib
+import os
 import shlex
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,10 +38,21 @@ def closest_path(path: Path) -> str:
             ]
         except OSError:  # the folder it is in cannot be listed
             return ""
-        match = nearest(here.name, beside)
+        match = nearest_name(here.name, beside)
         mended = here.parent / match / Path(*parts[depth:]) if match else None
         return f" Did you mean '{mended}'?" if mended and mended.exists() else ""
     return ""
+
+
+def nearest_name(name: str, names: Iterable[str]) -> str | None:
+    """The nearest of ``names`` by its stem, among those of the same extension ('lables.csv' ->
+    'labels.csv', never 'missing.keras' -> 'rgb.keras' for their shared '.keras'); else one that
+    differs in its extension alone ('labels.cvs' -> 'labels.csv')."""
+    stem, suffix = os.path.splitext(name)
+    alike = {os.path.splitext(n)[0]: n for n in names if os.path.splitext(n)[1].lower() == suffix.lower()}
+    if match := nearest(stem, alike):
+        return alike[match]
+    return nearest(name, [n for n in names if os.path.splitext(n)[0].lower() == stem.lower()])
 
 
 def shell_join(args: Iterable[str]) -> str:

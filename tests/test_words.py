@@ -44,3 +44,8 @@ def test_a_missing_path_gets_the_one_its_first_missing_part_may_mean(tmp_path):
     assert closest_path(tmp_path / "data" / "pest" / "dog") == ""  # what it would mean does not exist either
     assert closest_path(tmp_path / "data" / "zebras") == ""  # nothing near
     assert closest_path(tmp_path / "data" / "pets") == ""  # there
+    assert (
+        closest_path(tmp_path / "data" / "labels.cvs") == f" Did you mean '{tmp_path / 'data/labels.csv'}'?"
+    )
+    (tmp_path / "rgb.keras").write_bytes(b"")
+    assert closest_path(tmp_path / "missing.keras") == ""  # '.keras' alike, the names not
