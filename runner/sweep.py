@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import sys
 from typing import Any
@@ -54,6 +55,7 @@ class SweepRun(Callback):
         self.monitor = ""
         self.fixed: set[str] = set()  # keys the sweep sets to one value: the same in every job
         self.failed = False  # a job failed (perhaps before its run started)
+        self.once = SaidOnce()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from runner.store import connect
@@ -83,6 +85,16 @@ class SweepRun(Callback):
         self.fixed = fixed_keys(overrides)
         os.environ[PARENT] = self.parent
         atexit.register(self.finish, ended=False)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Hydra has just given this job its console and log file handlers."""
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            for handler in logging.getLogger().handlers:
+                if not isinstance(handler, logging.FileHandler):  # the console's
+                    handler.addFilter(self.once)
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         self.failed |= job_return.status == JobStatus.FAILED
@@ -142,6 +154,24 @@ class SweepRun(Callback):
         status = "FINISHED" if ended else ("FAILED" if failed else "KILLED")
         client.set_terminated(parent, status)
         print(summary(parent, rows, self.monitor, spread), file=sys.stderr)
+
+
+class SaidOnce(logging.Filter):
+    """A sweep's console shows a warning its jobs repeat word for word (the same files' imbalance,
+    the same batch larger than the training images) once, not once a job; each job's own log file
+    (``runner.log``) keeps it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.said: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        message = record.getMessage()
+        first = message not in self.said
+        self.said.add(message)
+        return first
 
 
 def new_sweep_run(config: DictConfig, again: str, experiment_id: str) -> str:

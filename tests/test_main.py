@@ -266,8 +266,8 @@ def test_an_output_folder_that_cannot_be_made_names_the_hydra_key(mode, tmp_path
 def test_bad_input_in_one_job_of_a_sweep_fails_that_job_and_the_others_run(tmp_path):
     # Two kinds of bad input, one per swept key, each refused before its job's run starts: a
     # backbone too big for 16x16 digits by Keras as the model is built; dropout=1.5 before TensorFlow.
-    sweep = ["-m", "data=digits", "trainer.epochs=1", "model=application,small_cnn"]
-    sweep += ["model.dropout=0.2,0.3,1.5"]
+    sweep = ["-m", "data=digits", "trainer.epochs=1", "data.batch_size=2000"]  # more than the training images
+    sweep += ["model=application,small_cnn", "model.dropout=0.2,0.3,1.5"]
     result = run_cli(*sweep, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     *jobs, summary = error_lines(result)
@@ -283,12 +283,21 @@ def test_bad_input_in_one_job_of_a_sweep_fails_that_job_and_the_others_run(tmp_p
         assert run.data.tags["runner.error"] == line.split(": ", 3)[3]
     first, second, refused = runs[3], runs[4], runs[2]
     overrides = json.loads(refused.data.tags["runner.overrides"])
-    assert overrides == ["data=digits", "trainer.epochs=1", "model=application", "model.dropout=1.5"]
+    assert overrides == [
+        "data=digits",
+        "trainer.epochs=1",
+        "data.batch_size=2000",
+        "model=application",
+        "model.dropout=1.5",
+    ]
     assert refused.data.tags["runner.command"] == "python -m runner " + " ".join(overrides)
     assert first.info.run_name != second.info.run_name  # named at random, whatever trainer.seed
     # Job #4 read the images job #3 decoded: the same files, the same size.
     log = Path(tmp_path, second.data.tags["runner.output_dir"], "runner.log").read_text()
     assert "reusing the 1797 images this process decoded for an earlier job of the sweep" in log
+    # Each job warns that its batch is its whole training set; the console says so once.
+    warned = "data.batch_size=2000 is more than the 1437 training images"
+    assert warned in log and (result.stdout + result.stderr).count(warned) == 1
     # The sweep is a run of its own; one job failed, so it did.
     [sweep_run] = mlflow_runs(tmp_path, sweeps=True)
     assert sweep_run.info.status == "FAILED"
@@ -299,8 +308,8 @@ def test_bad_input_in_one_job_of_a_sweep_fails_that_job_and_the_others_run(tmp_p
     best, failed = rows[:2], rows[2:]
     assert header == "rank,val_accuracy,status,run_id,overrides"
 
-    def differing(run) -> str:  # the overrides that differ between jobs: all but the first two
-        return " ".join(json.loads(run.data.tags["runner.overrides"])[2:])
+    def differing(run) -> str:  # the overrides that differ between jobs: all but the first three
+        return " ".join(json.loads(run.data.tags["runner.overrides"])[3:])
 
     # Best first (the two may tie: one epoch on digits), each with its own value.
     values = {run.info.run_id: run.data.metrics["final_val_accuracy"] for run in (first, second)}
