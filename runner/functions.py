@@ -2,7 +2,7 @@
 imported and called with its ``kwargs``, each mistake one line that names the key.
 
 A stored config's function is code, not data: ``runner.rerun`` calls one only when its command
-names it again (``rerun.require_named_code``).
+names it again (``rerun_checks.require_named_code``).
 """
 
 from __future__ import annotations
