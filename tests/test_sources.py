@@ -94,6 +94,20 @@ def test_unknown_class_name_suggests_the_folder(tmp_path):
     )
 
 
+def test_class_folders_nested_one_level_down_are_pointed_at(tmp_path):
+    # An archive with a top folder unzipped into a folder of its name (unzip PetImages.zip -d
+    # PetImages, as the refusal of an archive suggests) nests the classes: one "class" was all it found.
+    photo_folder(tmp_path / "PetImages" / "PetImages", per_class=1)
+    with pytest.raises(RunnerError) as refused:
+        dir_source(tmp_path / "PetImages").index()
+    assert str(refused.value) == (
+        f"data.path: '{tmp_path / 'PetImages'}' has one subfolder, 'PetImages', and it holds 3 folders "
+        f"(cat, dog, owl): the classes, nested one level down as archives often have them. Point "
+        f"data.path at it: data.path={tmp_path / 'PetImages' / 'PetImages'}"
+    )
+    assert dir_source(tmp_path / "PetImages" / "PetImages").index().class_names == ["cat", "dog", "owl"]
+
+
 def test_a_thousand_class_folders_are_named_in_one_short_line(tmp_path):
     for i in range(1000):
         (tmp_path / f"n{i:08d}").mkdir()

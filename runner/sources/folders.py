@@ -182,6 +182,12 @@ class DirSource(DirData):
         for name in empty:
             log.warning("class folder '%s' is empty; it is left out of the classes", root / name)
         found = [name for name in found if name not in empty]
+        if len(found) == 1 and len(inner := subfolders(root / found[0])) >= 2:  # one class: no classifier
+            raise RunnerError(
+                f"data.path: '{root}' has one subfolder, '{found[0]}', and it holds {len(inner)} folders "
+                f"({some(inner)}): the classes, nested one level down as archives often have them. "
+                f"Point data.path at it: data.path={root / found[0]}"
+            )
         if not found:
             raise RunnerError(
                 f"data.path: '{root}' has no class subfolders with files. Put each class's images "
