@@ -38,7 +38,7 @@ def this(resume: bool) -> str:
 def note_other_code(run: Any, resume: bool = False) -> None:
     """A rerun on other code than the run's may log other metrics (an augmentation drawn another
     way, a bug fixed since): said on stderr, with how to get the run's code back."""
-    from runner.record import provenance
+    from runner.provenance import provenance
 
     then, now = run.data.tags.get("runner.git_commit"), provenance()[0].get("runner.git_commit")
     if then and now and then != now:
@@ -53,7 +53,7 @@ def note_other_cpu(run: Any, resume: bool = False) -> None:
     """A rerun on another kind of CPU than the run's runs other kernels (oneDNN's or not, AVX-512
     or not), which sum in other orders: the same config and seed log metrics that differ in their
     last digits. Said on stderr, so that a difference there is not taken for a bug."""
-    from runner.record import cpu
+    from runner.provenance import cpu
 
     then, now = run.data.tags.get("runner.cpu"), cpu()
     if then and then != now:

@@ -2,10 +2,11 @@
 
 Logged: the flattened resolved config as params (dotted keys), the resolved ``config.yaml`` and
 Hydra's ``.hydra/`` files, the command-line overrides as a tag, per-epoch metrics (MLflow's Keras
-callback), the data and code record (``record.py``), the evaluation (``evaluate.py``), the model
-(MLflow's Keras flavor) and, whatever happens, the run's log and checkpoints. A failed run ends
-FAILED with its error as a tag; Ctrl-C ends it KILLED. ``python -m runner.rerun ID --resume``
-continues the same MLflow run: each resume logs its output folder as ``outputs/resume-N/``.
+callback), the data record (``record.py``), the code and machine (``provenance.py``), the
+evaluation (``evaluate.py``), the model (MLflow's Keras flavor) and, whatever happens, the run's
+log and checkpoints. A failed run ends FAILED with its error as a tag; Ctrl-C ends it KILLED.
+``python -m runner.rerun ID --resume`` continues the same MLflow run: each resume logs its output
+folder as ``outputs/resume-N/``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import mlflow
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from runner import liveness, record, store
+from runner import liveness, provenance, store
 from runner.errors import RunnerError, explain
 from runner.schemas.tracking import TrackingConfig
 from runner.sweep import PARENT, nested_under
@@ -85,12 +86,12 @@ def run(cfg: DictConfig, output_dir: Path, overrides: list[str], attempt: int = 
             "runner.overrides": json.dumps(overrides),
             "runner.command": command(cfg, overrides)[:MAX_TAG],
             "runner.cwd": os.getcwd(),  # where its relative paths are read from (runner.rerun)
-            "runner.cpu": record.cpu(),  # what picks TensorFlow's kernels (runner.rerun)
+            "runner.cpu": provenance.cpu(),  # what picks TensorFlow's kernels (runner.rerun)
             **users_tags(cfg.tracking),
         }
         if sweep_run := os.environ.get(PARENT):  # a job of a sweep: nested under the sweep's run
             tags |= nested_under(sweep_run)
-        code, diff = record.provenance()
+        code, diff = provenance.provenance()
         with unseeded_random():
             active = mlflow.start_run(
                 run_name=cfg.tracking.run_name,
@@ -272,7 +273,7 @@ def log_model(model: Any, sample: np.ndarray, register_as: str | None) -> None:
     # A direct call: ``predict`` would build a tf.data pipeline for four images.
     signature = infer_signature(sample, np.asarray(model(sample, training=False)))
     requirements = [
-        f"{name}=={version}" for name, version in record.installed_versions(MODEL_REQUIREMENTS).items()
+        f"{name}=={version}" for name, version in provenance.installed_versions(MODEL_REQUIREMENTS).items()
     ]
     logged = mlflow.keras.log_model(
         model,

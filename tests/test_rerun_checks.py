@@ -30,7 +30,7 @@ def rerun_of_a_run_tagged(tmp_path: Path, tag: str, value: str) -> tuple[str, li
 
 
 def test_a_rerun_on_other_code_than_the_runs_says_so(tmp_path, capsys):
-    from runner.record import provenance
+    from runner.provenance import provenance
     from runner.rerun_checks import note_other_code
 
     now = provenance()[0].get("runner.git_commit")  # None from a wheel: nothing to compare with
@@ -47,7 +47,7 @@ def test_a_rerun_on_other_code_than_the_runs_says_so(tmp_path, capsys):
 
 def test_a_rerun_on_another_kind_of_cpu_says_its_metrics_may_differ(tmp_path, capsys):
     # Other vector extensions (AVX-512, oneDNN's kernels) sum in other orders: the last digits move.
-    from runner.record import cpu
+    from runner.provenance import cpu
     from runner.rerun_checks import note_other_cpu
 
     run_id, stderr = rerun_of_a_run_tagged(tmp_path, "runner.cpu", "Imaginary 9000 (avx2 fma)")

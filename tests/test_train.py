@@ -29,7 +29,7 @@ from conftest import (
 )
 from PIL import Image
 
-from runner import record
+from runner import provenance
 from runner.preview import TILE
 from runner.scores import MISTAKES
 
@@ -198,7 +198,7 @@ def test_digits_run_records_config_params_and_data(digits_run):
     versions = json.loads(run.data.tags["runner.versions"])
     assert versions["keras"].startswith("3.") and versions["runner"] == "0.1.0"
     assert ("runner.git_commit" in run.data.tags) == (REPO / ".git").exists()  # a checkout's commit
-    assert run.data.tags["runner.cpu"] == record.cpu()  # what picks TensorFlow's kernels: runner.rerun
+    assert run.data.tags["runner.cpu"] == provenance.cpu()  # what picks TensorFlow's kernels: runner.rerun
     [dataset] = run.inputs.dataset_inputs
     assert dataset.dataset.name == "digits" and len(dataset.dataset.digest) == 16
 
