@@ -43,6 +43,29 @@ def require_server(uri: str) -> None:
         ) from err
 
 
+def require_form(uri: str) -> None:
+    """Stores MLflow would read otherwise than meant: ``sqlite://mlflow.db`` (two slashes:
+    sqlalchemy's traceback), a store in memory (every run gone as the process ends), a database
+    file named without its scheme (``mlflow.db``: taken for MLflow's refused file store)."""
+    scheme, sep, rest = uri.partition("://")
+    if scheme == "sqlite" and rest in ("", "/:memory:"):
+        raise RunnerError(
+            f"tracking.uri={uri}: a store in memory, gone with its runs when this process ends. "
+            f"Keep them in a file: tracking.uri=sqlite:///mlflow.db"
+        )
+    if scheme == "sqlite" and not rest.startswith("/"):
+        raise RunnerError(
+            f"tracking.uri={uri}: a sqlite store is sqlite:/// and its file's path (three slashes "
+            f"for one relative to the working directory, four for a full path): "
+            f"tracking.uri=sqlite:///{rest}"
+        )
+    if not sep and Path(uri).suffix.lower() in (".db", ".sqlite", ".sqlite3"):
+        raise RunnerError(
+            f"tracking.uri={uri}: a database file is named by its scheme and path: "
+            f"tracking.uri=sqlite:///{uri}"
+        )
+
+
 def sqlite_file(uri: str) -> Path | None:
     """The file of a ``sqlite:///`` store (None for any other kind)."""
     return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
@@ -74,6 +97,7 @@ def connect(uri: str, experiment: str) -> str:
     refuses is one line naming the key (an experiment's name was checked by its schema)."""
     import mlflow  # seconds to import: not for rerun's checks before it needs MLflow
 
+    require_form(uri)
     require_server(uri)
     require_writable(uri)
     quiet_store_errors()
@@ -86,6 +110,7 @@ def client(uri: str) -> Any:
     """A client of the store at ``uri`` (runner.rerun, predict, evaluate, export), opened now."""
     import mlflow
 
+    require_form(uri)
     require_server(uri)
     quiet_store_errors()
     with opening(uri):

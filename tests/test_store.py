@@ -21,6 +21,30 @@ def test_a_tracking_server_that_is_down_fails_in_seconds(tmp_path):
     assert f"tracking.uri={uri}: no MLflow server answers" in line and "mlflow server" in line
 
 
+def test_a_store_uri_mlflow_would_misread_names_the_one_meant(tmp_path):
+    # sqlite://mlflow.db (two slashes) ended in sqlalchemy's traceback; mlflow.db in MLflow's
+    # refusal of a file store; sqlite:// kept every run in memory, gone as the process ended.
+    result = run_cli(f"data.path={tmp_path / 'digits'}", "tracking.uri=sqlite://mlflow.db", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert error_lines(result) == [
+        "runner: error: tracking.uri=sqlite://mlflow.db: a sqlite store is sqlite:/// and its file's "
+        "path (three slashes for one relative to the working directory, four for a full path): "
+        "tracking.uri=sqlite:///mlflow.db"
+    ]
+    from runner.errors import RunnerError
+    from runner.store import client
+
+    for uri, meant in [
+        ("mlflow.db", "tracking.uri=sqlite:///mlflow.db"),
+        ("/srv/runs.sqlite", "tracking.uri=sqlite:////srv/runs.sqlite"),
+        ("sqlite://", "a store in memory, gone with its runs"),
+        ("sqlite:///:memory:", "a store in memory, gone with its runs"),
+    ]:
+        with pytest.raises(RunnerError) as refused:
+            client(uri)  # predict, evaluate, export and rerun read through it
+        assert str(refused.value).startswith(f"tracking.uri={uri}: ") and meant in str(refused.value)
+
+
 def test_once_a_server_is_found_down_mlflow_calls_fail_at_once(monkeypatch):
     # A sweep's later jobs, and its own run's end, after its server went away: without this each
     # of MLflow's calls would retry for about four minutes before it failed.
