@@ -21,6 +21,8 @@ from runner.store import sqlite_file
 from runner.targets import check_targets
 from runner.words import closest
 
+RECENT = 1000  # runs, latest first, that a run's id's start or a misspelt name is looked for among
+
 
 def client(uri: str, key: str = "tracking.uri") -> Any:
     """A client for the store at ``uri`` (given as ``key``: predict's ``--tracking-uri``); a sqlite
@@ -35,7 +37,8 @@ def client(uri: str, key: str = "tracking.uri") -> Any:
 
 def find_run(store: Any, reference: str) -> Any:
     """The run ``reference`` names in ``store``: its id, or its name (``tracking.run_name``, or the
-    one MLflow gave it, which the UI shows) when exactly one run has that name."""
+    one MLflow gave it, which the UI shows) when exactly one run has that name, or the start of its
+    id (6 characters at least, as git takes a commit's) when exactly one recent run's id has it."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -52,11 +55,28 @@ def find_run(store: Any, reference: str) -> Any:
     if len(named) == 1:
         return named[0]
     if not named:
-        raise RunnerError(f"run {reference}: not found in {store.tracking_uri}: no run has that id or name.")
+        return nearest_run(store, experiments, reference)
     listed = ", ".join(f"{run.info.run_id} ({run.info.status})" for run in named[:5])
     raise RunnerError(
         f"run {reference}: {'more than 5' if len(named) > 5 else len(named)} runs in "
         f"{store.tracking_uri} have that name, latest first: {listed}. Give the id of one."
+    )
+
+
+def nearest_run(store: Any, experiments: list[str], reference: str) -> Any:
+    """The one of the latest runs whose id ``reference`` starts; else an error naming those runs,
+    or the name ``reference`` may mean."""
+    latest = ["attributes.start_time DESC"]
+    recent = store.search_runs(experiments, "", max_results=RECENT, order_by=latest) if experiments else []
+    begun = [run for run in recent if len(reference) >= 6 and run.info.run_id.startswith(reference.lower())]
+    if len(begun) == 1:
+        return begun[0]
+    hint = closest(reference, {run.info.run_name for run in recent if run.info.run_name})
+    if begun:
+        ids = ", ".join(run.info.run_id for run in begun[:5])
+        hint = f" The ids of {len(begun)} runs start so ({ids}): give more of one."
+    raise RunnerError(
+        f"run {reference}: not found in {store.tracking_uri}: no run has that id or name.{hint}"
     )
 
 

@@ -27,8 +27,15 @@ def test_a_run_is_found_by_its_name_when_one_run_has_it(tmp_path):
         f"run twice: 2 runs in {store.tracking_uri} have that name, latest first: "
         f"{second.info.run_id} (RUNNING), {first.info.run_id} (RUNNING). Give the id of one."
     )
-    with pytest.raises(RunnerError, match="run nameless: not found in .*: no run has that id or name"):
+    with pytest.raises(RunnerError, match="run nameless: not found in .*: no run has that id or name.$"):
         find_run(store, "nameless")
+    with pytest.raises(RunnerError, match="no run has that id or name. Did you mean 'twice'\\?$"):
+        find_run(store, "twcie")  # a name misspelt
+    # The start of an id, as git takes a commit's: 6 characters at least.
+    assert find_run(store, quoted.info.run_id[:8]).info.run_id == quoted.info.run_id
+    assert find_run(store, first.info.run_id[:6].upper()).info.run_id == first.info.run_id
+    with pytest.raises(RunnerError, match="not found"):
+        find_run(store, second.info.run_id[:5])
 
 
 def test_a_run_whose_artifacts_were_moved_says_where_it_looked(tmp_path):
