@@ -10,8 +10,9 @@ from runner.words import closest
 
 # The RUN that runner.predict, evaluate and export take (``trained.run_of``).
 RUN_HELP = (
-    "an MLflow run's id (mlflow ui, or the runner's log) or name (a sweep's run: its best job's run), "
-    "or a registered model version: models:/NAME/VERSION or models:/NAME@ALIAS"
+    "an MLflow run's id (mlflow ui, or the runner's log; its first 6 characters or more will do) or "
+    "name (a sweep's run: its best job's run), or a registered model version: models:/NAME/VERSION "
+    "or models:/NAME@ALIAS"
 )
 # Their --batch: images decoded at a time; the model takes them 32 at a time (``predict.scores_of``).
 BATCH_HELP = "images decoded at a time (32 a model step)"

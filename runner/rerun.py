@@ -156,7 +156,9 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         "-m for a sweep (trainer.seed=1,2,3), --cfg job to print the config without running it.",
     )
     parser.add_argument(
-        "run_id", metavar="RUN", help="the MLflow run id (mlflow ui, or the runner's log), or its name"
+        "run_id",
+        metavar="RUN",
+        help="the MLflow run id (mlflow ui, or the runner's log; its first 6 characters or more will do), or its name",
     )
     parser.add_argument(
         "--resume", action="store_true", help="continue this run from its last finished epoch"
