@@ -158,7 +158,8 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument(
         "run_id",
         metavar="RUN",
-        help="the MLflow run id (mlflow ui, or the runner's log; its first 6 characters or more will do), or its name",
+        help="the MLflow run id (mlflow ui, or the runner's log; its first 6 characters or more will "
+        "do), or its name",
     )
     parser.add_argument(
         "--resume", action="store_true", help="continue this run from its last finished epoch"
