@@ -190,10 +190,8 @@ def stratified_split(
     several classes per image, each image's rarest: ``FileIndex.multi``; for numbers, each's range
     of values: ``FileIndex.numbers``). ``names`` name the strata in a refusal."""
     positions = np.arange(len(labels))
-    if fraction <= 0:
+    if fraction == 0:  # in [0, 1): DataConfig's check
         return positions, positions[:0]
-    if not 0 < fraction < 1:
-        raise RunnerError(f"data.validation_split={fraction}: must be in [0, 1), e.g. 0.2.")
     check_stratifiable(labels, fraction, by, names or {})
     from sklearn.model_selection import train_test_split  # seconds to import: not for a refusal
 

@@ -59,6 +59,17 @@ def test_a_fraction_too_small_or_large_for_every_class_names_the_fractions_that_
         assert len(val) == int(np.ceil(works * 84)) and len(train) == 84 - len(val)
 
 
+@pytest.mark.parametrize("fraction", [-0.1, 1.0, 1.5])
+def test_a_fraction_outside_0_to_1_is_refused_by_the_config(fraction):
+    # -0.1 was read as 0 (validate on none), 1.5 refused only once the files were indexed.
+    with pytest.raises(RunnerError) as refused:
+        DataConfig(validation_split=fraction)
+    assert str(refused.value) == (
+        f"data.validation_split={fraction}: must be from 0 (validate on none) to below 1, e.g. "
+        f"data.validation_split=0.2."
+    )
+
+
 def test_folds_validate_each_image_once_stratified_and_seeded():
     labels = np.array([0] * 50 + [1] * 30 + [2] * 20)
     vals = [fold_split(labels, 5, fold, seed=1)[1] for fold in range(5)]

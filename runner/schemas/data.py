@@ -115,6 +115,11 @@ class DataConfig:
                 f"data.max_per_class={self.max_per_class}: caps single-label classes, and with "
                 f"data.label_mode={self.label_mode.value} {gives}. Drop it (data.max_per_class=null)."
             )
+        if not 0 <= self.validation_split < 1:  # -0.1 read as none, 1.5 refused only as it split
+            raise RunnerError(
+                f"data.validation_split={self.validation_split}: must be from 0 (validate on none) "
+                f"to below 1, e.g. data.validation_split=0.2."
+            )
         if self.max_per_class is not None and self.max_per_class < 1:
             raise RunnerError(
                 f"data.max_per_class={self.max_per_class}: must be at least 1, or null for every image."
