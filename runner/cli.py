@@ -40,8 +40,9 @@ def positive_int(text: str) -> int:
 
 def described(doc: str) -> str:
     """A command's ``--help`` summary: its module docstring's first paragraph, less the usage it
-    opens with (argparse prints its own), which split at its first line cut it short."""
-    summary = " ".join(doc.split("\n\n")[0].split()).split("``: ", 1)[-1]
+    opens with (argparse prints its own), which split at its first line cut it short, and less
+    reStructuredText's double backquotes."""
+    summary = " ".join(doc.split("\n\n")[0].split()).split("``: ", 1)[-1].replace("``", "")
     return summary[:1].upper() + summary[1:]
 
 

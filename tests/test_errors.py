@@ -103,16 +103,3 @@ def test_a_process_without_a_home_folder_is_told_to_set_one(monkeypatch):
         Path("~/.cache/runner/digits").expanduser()
     line = explain(raised.value)
     assert line.startswith("this process has no home folder: HOME is not set") and "HOME=/tmp" in line
-
-
-@pytest.mark.parametrize(
-    "module", ["runner.export", "runner.check", "runner.preview", "runner.bench.__main__"]
-)
-def test_a_commands_help_says_its_whole_summary(module, capsys):
-    # Cut from its docstring's first line, export's said "a run's" and stopped there.
-    import importlib
-
-    with pytest.raises(SystemExit):
-        importlib.import_module(module).main(["--help"])
-    summary = " ".join(capsys.readouterr().out.split("\n\n")[1].split())
-    assert summary[0].isupper() and summary.endswith(".") and "``" not in summary, summary
