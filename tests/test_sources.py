@@ -108,6 +108,36 @@ def test_class_folders_nested_one_level_down_are_pointed_at(tmp_path):
     assert dir_source(tmp_path / "PetImages" / "PetImages").index().class_names == ["cat", "dog", "owl"]
 
 
+def test_a_held_out_folder_that_is_the_training_or_validation_folder_is_refused(tmp_path):
+    # Trained on, then validated on the same images: a run said val_accuracy 1.0 of what it remembered.
+    photo_folder(tmp_path / "pets", per_class=2)
+    photo_folder(tmp_path / "kept", per_class=1)
+    for given, key, same in [
+        (
+            {"val_path": f"{tmp_path}/pets/"},
+            "data.val_path",
+            "data.path, so every validation image would be a training",
+        ),
+        (
+            {"test_path": str(tmp_path / "pets")},
+            "data.test_path",
+            "data.path, so every test image would be a training",
+        ),
+        (
+            {"val_path": str(tmp_path / "kept"), "test_path": str(tmp_path / "kept" / ".")},
+            "data.test_path",
+            "data.val_path, so every test image would be a validation",
+        ),
+    ]:
+        with pytest.raises(RunnerError) as refused:
+            dir_source(tmp_path / "pets", **given).index()
+        assert str(refused.value).startswith(
+            f"{key}={given[key.split('.')[1]]}: the same folder as {same} image"
+        )
+    index = dir_source(tmp_path / "pets", val_path=str(tmp_path / "kept")).index()
+    assert sorted(index.split) == ["train"] * 6 + ["val"] * 3
+
+
 def test_a_thousand_class_folders_are_named_in_one_short_line(tmp_path):
     for i in range(1000):
         (tmp_path / f"n{i:08d}").mkdir()

@@ -265,12 +265,22 @@ class DirSource(DirData):
             return self.given(root)
         classes = self.classes(root)
         parts = [(self.index_folder(root, classes, "data.path"), "train" if self.val_path else "")]
-        for path, key, split in (
-            (self.val_path, "data.val_path", "val"),
-            (self.test_path, "data.test_path", "test"),
+        taken = {root.resolve(): ("data.path", "training")}
+        for path, key, split, images in (
+            (self.val_path, "data.val_path", "val", "validation"),
+            (self.test_path, "data.test_path", "test", "test"),
         ):
             if path:
-                parts.append((self.index_folder(self.held_out(path, key, classes), classes, key), split))
+                held_out = self.held_out(path, key, classes)
+                if held_out.resolve() in taken:
+                    other, same = taken[held_out.resolve()]
+                    raise RunnerError(
+                        f"{key}={path}: the same folder as {other}, so every {images} image would be a "
+                        f"{same} image too, and its scores would flatter the model. Give a folder of "
+                        f"images kept apart, or drop {key}."
+                    )
+                taken[held_out.resolve()] = (key, images)
+                parts.append((self.index_folder(held_out, classes, key), split))
         return require_every_class(
             FileIndex(
                 [p for part, _ in parts for p in part.paths],
