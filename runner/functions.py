@@ -48,7 +48,8 @@ def nearest_module(module_name: str, err: ImportError) -> str:
         where = importlib.import_module(parent).__path__ if parent else None
     except (ImportError, AttributeError):  # a parent that is not there, or a module, not a package
         return ""
-    return closest(missing, [f"{parent}.{m.name}" if parent else m.name for m in pkgutil.iter_modules(where)])
+    modules = [f"{parent}.{m.name}" if parent else m.name for m in pkgutil.iter_modules(where)]
+    return closest(missing, modules, cutoff=0.75)  # among thousands, 0.5 finds 'random' for 'nomod'
 
 
 def call_with_kwargs(fn: Callable, spec: str, key: str, kwargs: dict, **given: Any) -> Any:

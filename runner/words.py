@@ -10,16 +10,17 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
-def closest(word: str, options: Iterable[str]) -> str:
+def closest(word: str, options: Iterable[str], cutoff: float = 0.5) -> str:
     """' Did you mean 'x'?' for the nearest option, or '' when nothing is close."""
-    match = nearest(word, options)
+    match = nearest(word, options, cutoff)
     return f" Did you mean '{match}'?" if match else ""
 
 
-def nearest(word: str, options: Iterable[str]) -> str | None:
-    """The option nearest ``word``, if any is close. Case is ignored: 'RGB' is nearest to 'rgb'."""
+def nearest(word: str, options: Iterable[str], cutoff: float = 0.5) -> str | None:
+    """The option nearest ``word``, if any is close (difflib's ratio at ``cutoff`` or more). Case is
+    ignored: 'RGB' is nearest to 'rgb'."""
     by_case = {option.lower(): option for option in options}
-    match = difflib.get_close_matches(word.lower(), list(by_case), n=1, cutoff=0.5)
+    match = difflib.get_close_matches(word.lower(), list(by_case), n=1, cutoff=cutoff)
     return by_case[match[0]] if match else None
 
 

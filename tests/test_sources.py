@@ -879,6 +879,9 @@ def test_generator_fn_typo_suggests_the_function_or_module(tmp_path, monkeypatch
         GeneratorSource(fn="test_sourcse:squares").index()
     with pytest.raises(RunnerError, match=r"Did you mean 'numpy\.linalg'\?$"):
         GeneratorSource(fn="numpy.linalgg:norm").index()
+    with pytest.raises(RunnerError) as refused:  # among thousands of modules, nothing that far off
+        GeneratorSource(fn="nomod:fn").index()
+    assert str(refused.value) == "data.fn=nomod:fn: cannot import 'nomod' (No module named 'nomod')."
     # A module whose own import fails: its missing dependency is named, and no other module.
     (tmp_path / "needs_torch.py").write_text("import torchh\n")
     monkeypatch.syspath_prepend(tmp_path)
