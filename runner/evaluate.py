@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     from runner.memory import keep_freed_memory
     from runner.predict import outputs, predictions
     from runner.sources.evaluated import read
-    from runner.sources.folders import folder
+    from runner.sources.roots import folder
     from runner.stored import client
 
     keep_freed_memory()  # each batch's decoded images and activations reuse memory: no page faults

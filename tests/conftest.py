@@ -74,6 +74,13 @@ def photo_folder(root: Path, per_class: int = 12) -> Path:
     return root
 
 
+def dir_source(path: Path, **overrides):
+    """``data=dir`` on ``path``, as its config builds it."""
+    from runner.sources import DirSource
+
+    return DirSource(path=str(path), **overrides)
+
+
 def squares_folder(root: Path, count: int = 240, separator: str = " ") -> dict[str, set[str]]:
     """``count`` JPEGs of grey noise with a square of each of up to three colours, and
     ``labels.csv`` naming the colours of each (``separator`` between them; empty for none): several

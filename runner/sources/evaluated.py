@@ -76,7 +76,8 @@ def labelled(root: Path, class_names: list[str]) -> Any:
     """The images under ``root``'s class subfolders, labelled by the model's classes. A subfolder
     the model has no class for is an error (none of its images could be right); a class with no
     subfolder is fine (a test set may lack some)."""
-    from runner.sources.folders import DirSource, subfolders
+    from runner.sources.folders import DirSource
+    from runner.sources.roots import subfolders
 
     unknown = [name for name in subfolders(root) if name not in class_names]
     if unknown:

@@ -20,10 +20,10 @@ import numpy as np
 
 from runner.errors import RunnerError
 from runner.schemas.data import IMAGE_EXTENSIONS, GlobData, LabelMode, LabelsFrom
-from runner.sources.folders import RUNNERS_OWN, SPLIT_FOLDERS, SPLIT_SETTINGS, archive_of
 from runner.sources.index import FileIndex, require_every_class, text_names
 from runner.sources.labels import classes_in, labels_of, multi_labels_of, numbers_of
 from runner.sources.labels_csv import listed_path, read_csv, refuse_cwd_relative, unique_rows
+from runner.sources.roots import RUNNERS_OWN, SPLIT_FOLDERS, SPLIT_SETTINGS, archive_of
 from runner.sources.verify import check
 from runner.words import closest_path, counted
 
