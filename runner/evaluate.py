@@ -25,7 +25,7 @@ from runner.cli import BATCH_HELP, CALIBRATED_HELP, RUN_HELP, TTA_HELP, TUNED_HE
 from runner.errors import RunnerError
 from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD, log_calibration, log_evaluation, log_mistakes, log_regression
-from runner.words import shell_join
+from runner.words import closest_path, shell_join
 
 
 def one_class_each(index: Any, ranked: list, top: int) -> tuple:
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
         given = Path(args.folder).expanduser()
         table = given.suffix.lower() == ".csv"
         if table and not given.is_file():
-            raise RunnerError(f"{args.folder}: no such CSV file.")
+            raise RunnerError(f"{args.folder}: no such CSV file.{closest_path(given)}")
         root = given.resolve() if table else folder(args.folder, "FOLDER").resolve()
         store = client(args.tracking_uri, "--tracking-uri")
         run_id = trained.run_of(store, args.run_id)

@@ -102,6 +102,10 @@ def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path, capsys):
 
     for args, expected in [
         ([run_id, str(tmp_path / "missing")], "does not exist"),
+        (
+            [run_id, str(tmp_path / "good.csv")],
+            f"good.csv: no such CSV file. Did you mean '{tmp_path / 'good'}'?",
+        ),
         (["models:/nope/1", str(tmp_path / "labelled")], "models:/nope/1: no such registered model version"),
         # A class's own folder (or a flat one): its images are there, not in class subfolders.
         ([run_id, str(tmp_path / "labelled" / "bird")], "It holds 1 image itself, not in subfolders: give"),
