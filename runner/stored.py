@@ -19,7 +19,7 @@ from runner.errors import RunnerError, as_override
 from runner.store import client as open_store
 from runner.store import sqlite_file
 from runner.targets import check_targets
-from runner.words import closest
+from runner.words import closest, mended_path
 
 RECENT = 1000  # runs, latest first, that a run's id's start or a misspelt name is looked for among
 
@@ -28,8 +28,10 @@ def client(uri: str, key: str = "tracking.uri") -> Any:
     """A client for the store at ``uri`` (given as ``key``: predict's ``--tracking-uri``); a sqlite
     file that is not there is an error, not a new store."""
     if (path := sqlite_file(uri)) is not None and not path.exists():
+        mended = mended_path(path)
+        meant = f" Did you mean {key}=sqlite:///{mended}?" if mended else ""
         raise RunnerError(
-            f"{key}={uri}: no MLflow store there. Run this where the run was trained, or "
+            f"{key}={uri}: no MLflow store there.{meant} Run this where the run was trained, or "
             f"point {key} at its store."
         )
     return open_store(uri)

@@ -25,9 +25,15 @@ def nearest(word: str, options: Iterable[str], cutoff: float = 0.5) -> str | Non
 
 
 def closest_path(path: Path) -> str:
-    """' Did you mean 'x'?' for a path that does not exist: its first missing part swapped for the
-    nearest name beside it ('~/data/pest/train' -> '~/data/pets/train'), when that path exists. A
-    hidden name is meant only for a hidden one."""
+    """' Did you mean 'x'?' for a path that does not exist (``mended``), or ''."""
+    mended = mended_path(path)
+    return f" Did you mean '{mended}'?" if mended else ""
+
+
+def mended_path(path: Path) -> Path | None:
+    """The path a missing one may mean: its first missing part swapped for the nearest name beside
+    it ('~/data/pest/train' -> '~/data/pets/train'), when that path exists. A hidden name is meant
+    only for a hidden one."""
     parts = path.parts
     for depth in range(1, len(parts) + 1):
         here = Path(*parts[:depth])
@@ -38,11 +44,11 @@ def closest_path(path: Path) -> str:
                 entry.name for entry in here.parent.iterdir() if here.name[0] == "." or entry.name[0] != "."
             ]
         except OSError:  # the folder it is in cannot be listed
-            return ""
+            return None
         match = nearest_name(here.name, beside)
         mended = here.parent / match / Path(*parts[depth:]) if match else None
-        return f" Did you mean '{mended}'?" if mended and mended.exists() else ""
-    return ""
+        return mended if mended and mended.exists() else None
+    return None
 
 
 def nearest_name(name: str, names: Iterable[str]) -> str | None:

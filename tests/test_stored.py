@@ -85,3 +85,6 @@ def test_a_store_that_is_not_there_is_named_by_the_option_that_points_at_it(modu
         f"trained, or point --tracking-uri at its store."
     )
     assert not (tmp_path / "mlflow.db").exists()  # reading a store never creates one
+    (tmp_path / "runs.db").write_bytes(b"")  # the store there, named another way
+    said = refusal(main, [*argv[:-1], f"sqlite:///{tmp_path}/rusn.db"], capsys)
+    assert f"no MLflow store there. Did you mean --tracking-uri=sqlite:///{tmp_path}/runs.db? Run" in said
