@@ -280,6 +280,14 @@ def test_a_csv_cell_of_several_classes_is_a_row_of_them(tmp_path, caplog):
         replace(source, label_separator="")
     with pytest.raises(RunnerError, match="data.max_per_class=5: caps single-label classes"):
         replace(source, max_per_class=5)
+    # Cells written apart by '|' and read at spaces: 'cat|owl' is one class of its own, said.
+    caplog.clear()
+    spaced = replace(source, label_separator=" ", class_names=None).index()  # a.png's two rows differ now
+    assert spaced.class_names == ["cat|bird", "owl"]
+    assert caplog.messages == [
+        "class 'cat|bird' holds '|', which data.label_separator=' ' does not split at: if it is "
+        "several classes, set 'data.label_separator=|'"
+    ]
 
 
 def test_a_label_regex_that_is_no_regular_expression_is_refused_with_an_example():

@@ -21,7 +21,7 @@ import numpy as np
 from runner.errors import RunnerError
 from runner.schemas.data import IMAGE_EXTENSIONS, GlobData, LabelMode, LabelsFrom
 from runner.sources.index import FileIndex, require_every_class, text_names
-from runner.sources.labels import classes_in, labels_of, multi_labels_of, numbers_of
+from runner.sources.labels import classes_in, labels_of, multi_labels_of, numbers_of, warn_other_separator
 from runner.sources.labels_csv import listed_path, read_csv, refuse_cwd_relative, unique_rows
 from runner.sources.roots import RUNNERS_OWN, SPLIT_FOLDERS, SPLIT_SETTINGS, archive_of
 from runner.sources.verify import check
@@ -236,6 +236,7 @@ class GlobSource(GlobData):
                 )
             cells = [classes_in(value, self.label_separator) for value in values]
             names, labels, multi = multi_labels_of(cells, self.class_names)
+            warn_other_separator(names, self.label_separator)
             bad_labels = {}
         else:
             names, labels, bad_labels = labels_of(values, self.class_names)

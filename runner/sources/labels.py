@@ -132,3 +132,26 @@ def warn_alike(names: list[str]) -> None:
             " and ".join(map(repr, group)),
             len(group),
         )
+
+
+SEPARATORS = ",;|"  # what else a label cell's classes are written apart by
+
+
+def warn_other_separator(names: list[str], separator: str) -> None:
+    """Classes of several images per cell whose names hold another separator than
+    ``data.label_separator`` ('cat|dog' split at spaces): most likely a cell of two classes, learnt
+    as one class of its own. Said, not split: a name may hold the character on purpose."""
+    for mark in SEPARATORS.replace(separator, ""):
+        if holding := [repr(name) for name in names if mark in name]:
+            one = len(holding) == 1
+            log.warning(
+                "%s %s %s '%s', which data.label_separator=%r does not split at: if %s several "
+                "classes, set 'data.label_separator=%s'",
+                "class" if one else "classes",
+                some(holding, most=3),
+                "holds" if one else "hold",
+                mark,
+                separator,
+                "it is" if one else "each is",
+                mark,
+            )
