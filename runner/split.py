@@ -217,6 +217,8 @@ def check_stratifiable(labels: np.ndarray, fraction: float, by: str, names: Name
     strata, val = len(ids), math.ceil(fraction * count)
     if min(val, count - val) < strata:
         lowest, highest = math.ceil(100 * strata / count) / 100, (100 * (count - strata) // count) / 100
+        while math.ceil(highest * count) > count - strata:  # 0.56 * 25 is 14.000000000000002 in floats
+            highest = round(highest - 0.01, 2)
         raise RunnerError(
             f"{setting}: cannot split {count} images by {by}: it validates on {val} and trains on "
             f"{count - val}, and a stratified split needs as many images in each as there are "

@@ -57,6 +57,13 @@ def test_a_fraction_too_small_or_large_for_every_class_names_the_fractions_that_
     for works in (0.04, 0.96):  # the bounds it names are splits scikit-learn makes
         train, val = stratified_split(labels, works, seed=0)
         assert len(val) == int(np.ceil(works * 84)) and len(train) == 84 - len(val)
+    # 11 classes in 25 images: 0.56 of 25 is 14.000000000000002 in floats, 15 to validate, 10 to train.
+    many = np.array([*range(11), *range(11), 0, 1, 2])
+    with pytest.raises(RunnerError, match=r"Set data.validation_split between 0.44 and 0.55\.$"):
+        stratified_split(many, 0.1, seed=0)
+    for works in (0.44, 0.55):
+        train, val = stratified_split(many, works, seed=0)
+        assert len(set(many[train])) == len(set(many[val])) == 11
 
 
 @pytest.mark.parametrize("fraction", [-0.1, 1.0, 1.5])
