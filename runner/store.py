@@ -43,26 +43,24 @@ def require_server(uri: str) -> None:
         ) from err
 
 
-def require_form(uri: str) -> None:
+def require_form(uri: str, key: str = "tracking.uri") -> None:
     """Stores MLflow would read otherwise than meant: ``sqlite://mlflow.db`` (two slashes:
     sqlalchemy's traceback), a store in memory (every run gone as the process ends), a database
     file named without its scheme (``mlflow.db``: taken for MLflow's refused file store)."""
     scheme, sep, rest = uri.partition("://")
     if scheme == "sqlite" and rest in ("", "/:memory:"):
         raise RunnerError(
-            f"tracking.uri={uri}: a store in memory, gone with its runs when this process ends. "
-            f"Keep them in a file: tracking.uri=sqlite:///mlflow.db"
+            f"{key}={uri}: a store in memory, gone with its runs when this process ends. "
+            f"Keep them in a file: {key}=sqlite:///mlflow.db"
         )
     if scheme == "sqlite" and not rest.startswith("/"):
         raise RunnerError(
-            f"tracking.uri={uri}: a sqlite store is sqlite:/// and its file's path (three slashes "
-            f"for one relative to the working directory, four for a full path): "
-            f"tracking.uri=sqlite:///{rest}"
+            f"{key}={uri}: a sqlite store is sqlite:/// and its file's path (three slashes for one "
+            f"relative to the working directory, four for a full path): {key}=sqlite:///{rest}"
         )
     if not sep and Path(uri).suffix.lower() in (".db", ".sqlite", ".sqlite3"):
         raise RunnerError(
-            f"tracking.uri={uri}: a database file is named by its scheme and path: "
-            f"tracking.uri=sqlite:///{uri}"
+            f"{key}={uri}: a database file is named by its scheme and path: {key}=sqlite:///{uri}"
         )
 
 
@@ -106,11 +104,12 @@ def connect(uri: str, experiment: str) -> str:
         return mlflow.set_experiment(experiment).experiment_id  # the first access to the store
 
 
-def client(uri: str) -> Any:
-    """A client of the store at ``uri`` (runner.rerun, predict, evaluate, export), opened now."""
+def client(uri: str, key: str = "tracking.uri") -> Any:
+    """A client of the store at ``uri`` (runner.rerun, predict, evaluate, export: given as ``key``,
+    their ``--tracking-uri``), opened now."""
     import mlflow
 
-    require_form(uri)
+    require_form(uri, key)
     require_server(uri)
     quiet_store_errors()
     with opening(uri):

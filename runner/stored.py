@@ -17,7 +17,7 @@ import yaml
 from runner.config import SCHEMAS, RunnerConfig
 from runner.errors import RunnerError, as_override
 from runner.store import client as open_store
-from runner.store import sqlite_file
+from runner.store import require_form, sqlite_file
 from runner.targets import check_targets
 from runner.words import closest, mended_path
 
@@ -27,6 +27,7 @@ RECENT = 1000  # runs, latest first, that a run's id's start or a misspelt name 
 def client(uri: str, key: str = "tracking.uri") -> Any:
     """A client for the store at ``uri`` (given as ``key``: predict's ``--tracking-uri``); a sqlite
     file that is not there is an error, not a new store."""
+    require_form(uri, key)
     if (path := sqlite_file(uri)) is not None and not path.exists():
         mended = mended_path(path)
         meant = f" Did you mean {key}=sqlite:///{mended}?" if mended else ""
@@ -34,7 +35,7 @@ def client(uri: str, key: str = "tracking.uri") -> Any:
             f"{key}={uri}: no MLflow store there.{meant} Run this where the run was trained, or "
             f"point {key} at its store."
         )
-    return open_store(uri)
+    return open_store(uri, key)
 
 
 def find_run(store: Any, reference: str) -> Any:

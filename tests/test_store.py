@@ -32,17 +32,17 @@ def test_a_store_uri_mlflow_would_misread_names_the_one_meant(tmp_path):
         "tracking.uri=sqlite:///mlflow.db"
     ]
     from runner.errors import RunnerError
-    from runner.store import client
+    from runner.stored import client
 
     for uri, meant in [
-        ("mlflow.db", "tracking.uri=sqlite:///mlflow.db"),
-        ("/srv/runs.sqlite", "tracking.uri=sqlite:////srv/runs.sqlite"),
+        ("mlflow.db", "--tracking-uri=sqlite:///mlflow.db"),
+        ("/srv/runs.sqlite", "--tracking-uri=sqlite:////srv/runs.sqlite"),
         ("sqlite://", "a store in memory, gone with its runs"),
         ("sqlite:///:memory:", "a store in memory, gone with its runs"),
     ]:
         with pytest.raises(RunnerError) as refused:
-            client(uri)  # predict, evaluate, export and rerun read through it
-        assert str(refused.value).startswith(f"tracking.uri={uri}: ") and meant in str(refused.value)
+            client(uri, "--tracking-uri")  # as predict, evaluate and export read a run's store
+        assert str(refused.value).startswith(f"--tracking-uri={uri}: ") and meant in str(refused.value)
 
 
 def test_once_a_server_is_found_down_mlflow_calls_fail_at_once(monkeypatch):
