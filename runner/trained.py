@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 from runner.errors import RunnerError
 from runner.schemas.data import DataConfig, LabelMode
 from runner.scores import THRESHOLD, TUNED
+from runner.words import closest, some
 
 
 def decoder_of(data: dict) -> Any:
@@ -70,14 +71,39 @@ def run_of(store: Any, reference: str) -> str:
     name, at, alias = reference.removeprefix("models:/").partition("@")
     name, _, number = (name, "", "") if at else name.rpartition("/")
     if not name or not (alias or number):
-        raise RunnerError(f"{reference}: give a run id, models:/NAME/VERSION or models:/NAME@ALIAS.")
+        given = name or reference.removeprefix("models:/")  # models:/colours: the name alone
+        said = f" {registered(store, given)}" if given else ""
+        raise RunnerError(f"{reference}: give a run id, models:/NAME/VERSION or models:/NAME@ALIAS.{said}")
     try:
         found = store.get_model_version_by_alias(name, alias) if at else store.get_model_version(name, number)
     except MlflowException as err:
         raise RunnerError(
-            f"{reference}: no such registered model version in {store.tracking_uri} ({err.message})"
+            f"{reference}: no such registered model version in {store.tracking_uri}. "
+            f"{registered(store, name)}"
         ) from err
     return found.run_id
+
+
+def registered(store: Any, name: str) -> str:
+    """What the registry holds under ``name``: its versions and aliases, or the name it may mean."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = store.get_registered_model(name)
+    except MlflowException:
+        names = [model.name for model in store.search_registered_models()]
+        if not names:
+            return "No model is registered there (tracking.register_as=NAME registers a run's)."
+        return f"No model is registered as '{name}'.{closest(name, names)} Registered: {some(names)}."
+    quote = "'" if "'" not in name else '"'  # MLflow's filters have no escapes
+    found = store.search_model_versions(f"name={quote}{name}{quote}")
+    versions = sorted(int(version.version) for version in found)
+    aliases = ", ".join(f"@{alias} ({version})" for alias, version in sorted(model.aliases.items()))
+    return (
+        f"'{name}' has versions {', '.join(map(str, versions))}"
+        + (f"; aliases {aliases}" if aliases else "")
+        + "."
+    )
 
 
 def run_record(store: Any, run_id: str) -> tuple[Any, dict, list[str]]:

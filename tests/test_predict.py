@@ -161,12 +161,21 @@ def test_a_registered_model_version_predicts_as_its_run(trained, photos, capsys)
 
     for reference in ["models:/colours/1", "models:/colours@champion"]:
         assert predict_here(reference, str(photos / "owl"), cwd=cwd, capsys=capsys) == by_run
+    uri = client(cwd).tracking_uri
     for reference, expected in [
-        ("models:/colours/7", "models:/colours/7: no such registered model version"),
-        ("models:/colours", "models:/colours: give a run id, models:/NAME/VERSION or models:/NAME@ALIAS"),
+        (
+            "models:/colours/7",
+            f"no such registered model version in {uri}. 'colours' has versions 1; aliases @champion (1).",
+        ),
+        (
+            "models:/colors@champion",
+            f"in {uri}. No model is registered as 'colors'. Did you mean 'colours'? Registered: colours.",
+        ),
+        ("models:/colours", "or models:/NAME@ALIAS. 'colours' has versions 1; aliases @champion (1)."),
     ]:
-        with pytest.raises(RunnerError, match=expected.replace("/", ".")):
+        with pytest.raises(RunnerError) as refused:
             run_of(client(cwd), reference)
+        assert str(refused.value).startswith(f"{reference}: ") and str(refused.value).endswith(expected)
 
 
 def test_top_k_lists_each_files_likeliest_classes_first(trained, photos, capsys):
