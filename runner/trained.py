@@ -99,11 +99,8 @@ def registered(store: Any, name: str) -> str:
     found = store.search_model_versions(f"name={quote}{name}{quote}")
     versions = sorted(int(version.version) for version in found)
     aliases = ", ".join(f"@{alias} ({version})" for alias, version in sorted(model.aliases.items()))
-    return (
-        f"'{name}' has versions {', '.join(map(str, versions))}"
-        + (f"; aliases {aliases}" if aliases else "")
-        + "."
-    )
+    listed = f"versions {', '.join(map(str, versions))}" if versions else "no versions"
+    return f"'{name}' has {listed}" + (f"; aliases {aliases}" if aliases else "") + "."
 
 
 def run_record(store: Any, run_id: str) -> tuple[Any, dict, list[str]]:

@@ -176,6 +176,14 @@ def test_a_registered_model_version_predicts_as_its_run(trained, photos, capsys)
         with pytest.raises(RunnerError) as refused:
             run_of(client(cwd), reference)
         assert str(refused.value).startswith(f"{reference}: ") and str(refused.value).endswith(expected)
+    client(cwd).create_registered_model("empty")  # registered, no version logged to it yet
+    try:
+        with pytest.raises(
+            RunnerError, match=r"no such registered model version in .*\. 'empty' has no versions\.$"
+        ):
+            run_of(client(cwd), "models:/empty/1")
+    finally:
+        client(cwd).delete_registered_model("empty")  # the store is the other tests' too
 
 
 def test_top_k_lists_each_files_likeliest_classes_first(trained, photos, capsys):

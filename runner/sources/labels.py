@@ -138,7 +138,7 @@ SEPARATORS = ",;|"  # what else a label cell's classes are written apart by
 
 
 def warn_other_separator(names: list[str], separator: str) -> None:
-    """Classes of several images per cell whose names hold another separator than
+    """Class names read from cells of several classes each that hold another separator than
     ``data.label_separator`` ('cat|dog' split at spaces): most likely a cell of two classes, learnt
     as one class of its own. Said, not split: a name may hold the character on purpose."""
     for mark in SEPARATORS.replace(separator, ""):
