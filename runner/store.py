@@ -104,12 +104,11 @@ def connect(uri: str, experiment: str) -> str:
         return mlflow.set_experiment(experiment).experiment_id  # the first access to the store
 
 
-def client(uri: str, key: str = "tracking.uri") -> Any:
-    """A client of the store at ``uri`` (runner.rerun, predict, evaluate, export: given as ``key``,
-    their ``--tracking-uri``), opened now."""
+def client(uri: str) -> Any:
+    """A client of the store at ``uri`` (runner.rerun, predict, evaluate, export, through
+    ``stored.client``, which checks the URI's form first), opened now."""
     import mlflow
 
-    require_form(uri, key)
     require_server(uri)
     quiet_store_errors()
     with opening(uri):

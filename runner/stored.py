@@ -35,7 +35,7 @@ def client(uri: str, key: str = "tracking.uri") -> Any:
             f"{key}={uri}: no MLflow store there.{meant} Run this where the run was trained, or "
             f"point {key} at its store."
         )
-    return open_store(uri, key)
+    return open_store(uri)
 
 
 def find_run(store: Any, reference: str) -> Any:
