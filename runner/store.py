@@ -167,6 +167,13 @@ def opening(uri: str) -> Iterator[None]:
         ) from err
 
 
+def quoted(value: str) -> str | None:
+    """``value`` quoted for one of MLflow's search filters, which have no escapes: in the quotes it
+    does not hold; None if it holds both (no filter can name it)."""
+    quote = "'" if "'" not in value else '"'
+    return None if quote in value else f"{quote}{value}{quote}"
+
+
 def first(message: str) -> str:
     """MLflow's first sentence: the rest is advice for its own API."""
     return message.split(". ")[0].rstrip(".")

@@ -17,7 +17,7 @@ import yaml
 from runner.config import SCHEMAS, RunnerConfig
 from runner.errors import RunnerError, as_override
 from runner.store import client as open_store
-from runner.store import require_form, sqlite_file
+from runner.store import quoted, require_form, sqlite_file
 from runner.targets import check_targets
 from runner.words import closest, mended_path
 
@@ -49,10 +49,10 @@ def find_run(store: Any, reference: str) -> Any:
     except MlflowException:
         pass
     experiments = [experiment.experiment_id for experiment in store.search_experiments()]
-    quote = "'" if "'" not in reference else '"'  # MLflow's filters have no escapes
+    name = quoted(reference)
     named = (
-        store.search_runs(experiments, f"attributes.run_name = {quote}{reference}{quote}", max_results=6)
-        if experiments and quote not in reference
+        store.search_runs(experiments, f"attributes.run_name = {name}", max_results=6)
+        if experiments and name
         else []
     )
     if len(named) == 1:

@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 from runner.errors import RunnerError
 from runner.schemas.data import DataConfig, LabelMode
 from runner.scores import THRESHOLD, TUNED
+from runner.store import quoted
 from runner.words import closest, some
 
 
@@ -95,8 +96,8 @@ def registered(store: Any, name: str) -> str:
         if not names:
             return "No model is registered there (tracking.register_as=NAME registers a run's)."
         return f"No model is registered as '{name}'.{closest(name, names)} Registered: {some(names)}."
-    quote = "'" if "'" not in name else '"'  # MLflow's filters have no escapes
-    found = store.search_model_versions(f"name={quote}{name}{quote}")
+    value = quoted(name)
+    found = store.search_model_versions(f"name={value}") if value else []
     versions = sorted(int(version.version) for version in found)
     aliases = ", ".join(f"@{alias} ({version})" for alias, version in sorted(model.aliases.items()))
     listed = f"versions {', '.join(map(str, versions))}" if versions else "no versions"

@@ -243,3 +243,10 @@ def test_a_server_that_wants_credentials_says_which_variables_give_them():
         assert variables in str(training.value) and variables in explain(reading.value)
     finally:
         server.shutdown()
+
+
+def test_a_value_is_quoted_for_mlflows_filters_in_the_quotes_it_does_not_hold():
+    from runner.store import quoted
+
+    assert [quoted("colours"), quoted("it's"), quoted('say "hi"')] == ["'colours'", '"it\'s"', "'say \"hi\"'"]
+    assert quoted('it\'s "both"') is None  # no filter can name it: MLflow's have no escapes
