@@ -184,14 +184,14 @@ class DirSource(DirData):
         ):
             if path:
                 held_out = self.held_out(path, key, classes)
-                if held_out.resolve() in taken:
-                    other, same = taken[held_out.resolve()]
+                if (where := held_out.resolve()) in taken:
+                    other, same = taken[where]
                     raise RunnerError(
                         f"{key}={path}: the same folder as {other}, so every {images} image would be a "
                         f"{same} image too, and its scores would flatter the model. Give a folder of "
                         f"images kept apart, or drop {key}."
                     )
-                taken[held_out.resolve()] = (key, images)
+                taken[where] = (key, images)
                 parts.append((self.index_folder(held_out, classes, key), split))
         return require_every_class(
             FileIndex(
