@@ -7,6 +7,8 @@ is initialised, whatever the level asked for (abseil-cpp#1718, still open). So t
 ``import tensorflow`` of a process that imported the runner runs with its stderr (the file
 descriptor: the lines come from C++) caught, and what it wrote is written back less the lines
 ``TF_CPP_MIN_LOG_LEVEL`` (1 unless you set it) leaves out.
+
+One line comes later, from a run's first epoch: ``BOOL_FALLBACK`` (``quiet_bool_fallback``).
 """
 
 from __future__ import annotations
@@ -25,24 +27,28 @@ ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called 
 # absl's line prefix: severity, date (0000 before initialisation), time, thread, file:line]
 ABSL_LINE = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] ")
 LEVEL = {"I": 0, "W": 1, "E": 2, "F": 3}
+# Said by TensorFlow's oneDNN graph rewrite at ERROR, once per process, the first time a graph
+# transposes booleans (Keras's multi-label AUC does), on any CPU, AVX-512 or not: oneDNN has no
+# boolean transpose, and Eigen's, which TensorFlow runs instead, gives the same result.
+BOOL_FALLBACK = "oneDNN supports DT_BOOL only on platforms with AVX-512"
 
 
-def kept(text: str, min_level: int) -> str:
-    """``text`` less absl's notice and its lines below ``min_level`` (a line's continuation goes
-    with it: oneDNN's message has none, but a warning may)."""
+def kept(text: str, min_level: int, dropped: tuple[str, ...] = ()) -> str:
+    """``text`` less absl's notice, its lines below ``min_level`` and those holding one of
+    ``dropped`` (a line's continuation goes with it: oneDNN's messages have none, but a warning may)."""
     lines, dropping = [], False
     for line in text.splitlines(keepends=True):
         if line.rstrip("\n") == ABSL_NOTICE:
             dropping = min_level > 0
         elif absl := ABSL_LINE.match(line):
-            dropping = LEVEL[absl.group(1)] < min_level
+            dropping = LEVEL[absl.group(1)] < min_level or any(said in line for said in dropped)
         if not dropping:
             lines.append(line)
     return "".join(lines)
 
 
 @contextlib.contextmanager
-def filtered_stderr(min_level: int) -> Iterator[None]:
+def filtered_stderr(min_level: int, dropped: tuple[str, ...] = ()) -> Iterator[None]:
     """File descriptor 2 caught meanwhile; its text written back through ``kept`` after, error or not."""
     try:
         saved = os.dup(2)
@@ -59,7 +65,7 @@ def filtered_stderr(min_level: int) -> Iterator[None]:
             os.dup2(saved, 2)
             os.close(saved)
             caught.seek(0)
-            text = kept(caught.read().decode(errors="replace"), min_level).encode()
+            text = kept(caught.read().decode(errors="replace"), min_level, dropped).encode()
             while text:
                 text = text[os.write(2, text) :]
 
@@ -82,12 +88,26 @@ class QuietImport(importlib.abc.MetaPathFinder):
         exec_module = spec.loader.exec_module
 
         def quiet_exec_module(module: ModuleType) -> None:
-            level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0")
-            with filtered_stderr(int(level) if level.isdigit() else 0):
+            with filtered_stderr(asked_level()):
                 exec_module(module)
 
         spec.loader.exec_module = quiet_exec_module
         return spec
+
+
+def asked_level() -> int:
+    """``TF_CPP_MIN_LOG_LEVEL`` as TensorFlow reads it (the runner sets 1 where you set none)."""
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0")
+    return int(level) if level.isdigit() else 0
+
+
+def quiet_bool_fallback() -> None:
+    """Has TensorFlow say ``BOOL_FALLBACK`` now, with stderr caught and the line left out, so that
+    it is not said as an error between a run's first epoch line and its progress."""
+    import tensorflow as tf  # imported already by whoever asks: the runner's start imports none
+
+    with filtered_stderr(asked_level(), dropped=(BOOL_FALLBACK,)):
+        tf.function(tf.transpose)(tf.zeros((2, 2), tf.bool))  # 1 x 1: optimised away, nothing said
 
 
 def install() -> None:

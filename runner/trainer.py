@@ -18,7 +18,7 @@ import tensorflow as tf
 from omegaconf import DictConfig
 from sklearn.utils.class_weight import compute_class_weight
 
-from runner import cpus, pipeline, tracking
+from runner import cpus, pipeline, tflog, tracking
 from runner.errors import RunnerError, keras_said
 from runner.schemas.data import LabelMode
 from runner.schemas.trainer import Precision, Schedule
@@ -42,6 +42,7 @@ def fit_metrics(label_mode: LabelMode, top_k: int | None) -> list:
     if label_mode == LabelMode.regression:  # trainer_checks.REGRESSION_METRICS, in the numbers' unit
         return [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse")]
     if label_mode == LabelMode.multi_hot:
+        tflog.quiet_bool_fallback()  # the AUC's update transposes booleans
         return [
             keras.metrics.BinaryAccuracy(name="accuracy", threshold=THRESHOLD),
             keras.metrics.AUC(multi_label=True, name="auc"),
