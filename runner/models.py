@@ -8,7 +8,9 @@ moves 4x fewer bytes and the logged model takes raw pixels at inference.
 from __future__ import annotations
 
 import importlib
+import logging
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -23,6 +25,10 @@ from runner.errors import RunnerError, no_such_parameter, parameters
 from runner.functions import call_with_kwargs, load_function
 from runner.model_checks import check_yours, squashed
 from runner.words import closest
+
+log = logging.getLogger(__name__)
+# The MobileNets' warning that they load ImageNet weights made for another size than the input's.
+OTHER_SIZE = re.compile(r"`rows` is not (?:in \[([\d, ]+)\]|(\d+))\. Weights for input shape \((\d+), ")
 
 
 def small_cnn(
@@ -98,9 +104,15 @@ def application(
     options = dict(backbone or {})
     check_options(constructor, options)
     try:
-        base = constructor(
-            include_top=False, weights=weights, input_shape=(*input_shape[:2], 3), pooling="avg", **options
-        )
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always", UserWarning)  # a sweep's every job says it
+            base = constructor(
+                include_top=False,
+                weights=weights,
+                input_shape=(*input_shape[:2], 3),
+                pooling="avg",
+                **options,
+            )
     except ValueError as err:  # Keras's own checks: input size, weights, backbone options
         given = "".join(f", {key}={value}" for key, value in options.items())
         said = str(err).splitlines()[0]
@@ -117,6 +129,8 @@ def application(
             f"model.weights={weights}: cannot get {name}'s weights ({err}). They download once to "
             f"~/.keras/models; without internet use model.weights=null (random initial weights)."
         ) from err
+    for warning in warned:  # one line each, not Python's warning and the source line it points to
+        log.warning(in_words(name, input_shape[:2], str(warning.message)))
     base.trainable = trainable
     x = base(x, training=None if trainable else False)
     x = layers.Dropout(dropout)(x)
@@ -131,6 +145,22 @@ def application_named(name: str) -> Callable[..., keras.Model]:
             f"Choose one of: {', '.join(names)}."
         )
     return getattr(keras.applications, name)
+
+
+def in_words(name: str, size: Sequence[int], warned: str) -> str:
+    """A warning of a backbone's constructor as the runner says it; for ImageNet weights of
+    another size, the sizes there are and the nearest (a MobileNet at 150 px gets 224 px's)."""
+    other_size = OTHER_SIZE.search(warned)
+    if other_size is None:
+        return f"model.name={name}: {warned}"
+    sizes = [int(side) for side in (other_size[1] or other_size[2]).split(",")]
+    near = min(sizes, key=lambda side: abs(side - max(size)))
+    made_for = ", ".join(map(str, sizes[:-1])) + " or " * (len(sizes) > 1) + str(sizes[-1])
+    return (
+        f"model.name={name}: its ImageNet weights are made for {made_for} px squares, and data.image_size="
+        f"{list(size)} gets those for {other_size[3]} px: they work at other sizes, best near their own "
+        f"(data.image_size=[{near},{near}] is {'the nearest' if len(sizes) > 1 else 'theirs'})."
+    )
 
 
 def family(constructor: Callable) -> ModuleType:

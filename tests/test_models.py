@@ -3,6 +3,8 @@ the CLI."""
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -169,6 +171,8 @@ def test_unfreeze_fine_tunes_a_frozen_backbone_but_keeps_its_batchnorm_statistic
 
 
 MY_MODELS = """
+import warnings
+
 import keras
 from keras import layers
 
@@ -331,3 +335,33 @@ def test_a_binary_model_whose_logit_falls_in_0_1_by_chance_is_refused_by_its_out
     ):
         from_function("my_models:logit", (16, 16, 3), 1, {})
     assert from_function("my_models:logit", (16, 16, 3), 1, {}, output="linear").output_shape == (None, 1)
+
+
+def test_imagenet_weights_for_another_size_are_said_in_one_line_naming_the_nearest(
+    tmp_path, monkeypatch, caplog
+):
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    # MobileNet's ImageNet weights for 224 px, as Keras would have downloaded them (random here),
+    # in a KERAS_HOME of this test's (Keras read the variable as it was imported).
+    monkeypatch.setattr(keras.src.backend.config, "_KERAS_DIR", str(tmp_path / "keras"))
+    downloaded = tmp_path / "keras" / "models" / "mobilenet_2_5_224_tf_no_top.h5"
+    downloaded.parent.mkdir(parents=True)
+    made = keras.applications.MobileNet(
+        include_top=False, weights=None, alpha=0.25, input_shape=(224, 224, 3)
+    )
+    with h5py.File(downloaded, "w") as file:
+        legacy_h5_format.save_weights_to_hdf5_group(file, made)
+    with warnings.catch_warnings(record=True) as python_said:
+        warnings.simplefilter("always")
+        model = application((150, 150, 3), 3, weights="imagenet", **TINY)
+    assert not [w for w in python_said if "rows" in str(w.message)]  # said by the runner instead
+    backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    assert np.array_equal(backbone.get_weights()[0], made.get_weights()[0])  # 224's weights, as said
+    [said] = [r.getMessage() for r in caplog.records if r.name == "runner.models"]
+    assert said == (
+        "model.name=MobileNet: its ImageNet weights are made for 128, 160, 192 or 224 px squares, and "
+        "data.image_size=[150, 150] gets those for 224 px: they work at other sizes, best near their own "
+        "(data.image_size=[160,160] is the nearest)."
+    )
