@@ -9,25 +9,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from runner.cli import described, options_then_overrides, positive_int
 from runner.errors import RunnerError
+from runner.words import counted, some
 
 TILE = 96  # grid cell side in pixels; small images are scaled up (nearest) to be visible
 LABEL_WIDTH = 110
 HEADER = 20
 
 
-def pick(labels: np.ndarray, rows: int) -> list[int]:
-    """Up to ``rows`` positions, taking the classes in turn so that each shows up."""
+def in_turn(labels: np.ndarray) -> Iterator[int]:
+    """Every position, taking the classes in turn so that each shows up among the first."""
     by_class = [list(np.flatnonzero(labels == c)) for c in np.unique(labels)]
-    picked: list[int] = []
-    while len(picked) < rows and any(by_class):
-        picked += [members.pop(0) for members in by_class if members][: rows - len(picked)]
-    return picked
+    while any(by_class):
+        yield from (int(members.pop(0)) for members in by_class if members)
 
 
 def tile(pixels: np.ndarray) -> Image.Image:
@@ -61,16 +61,32 @@ def grid(
     return sheet
 
 
-def sample(cfg, index, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Decoded images of ``rows`` files of ``index``, one class (or range of numbers) after
-    another, and their classes (images x classes, 0/1) or numbers (images x 1)."""
+def sample(cfg, index, rows: int) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
+    """Decoded images of the first ``rows`` files of ``index`` that decode, one class (or range of
+    numbers) after another; their classes (images x classes, 0/1) or numbers (images x 1); and
+    file -> why for those that did not (left out, as a run's cache leaves them out)."""
+    from runner.cache import why
     from runner.decode import Decoder
 
     decoder = Decoder.of(cfg)
-    positions = pick(index.labels, rows)
     items = index.arrays or index.paths
+    images, positions, left_out = [], [], {}
+    for i in in_turn(index.labels):
+        try:
+            images.append(decoder(items[i]))
+            positions.append(i)
+        except Exception as err:  # noqa: BLE001 - each decoder raises its own types
+            left_out[index.paths[i]] = why(items[i], err)
+        if len(positions) == rows:
+            break
+    if not images:
+        raise RunnerError(f"none of the {counted(len(left_out), 'file')} of data decodes: {listed(left_out)}")
     labels = index.members[positions] if index.numbers is None else index.numbers[positions, None]
-    return np.stack([decoder(items[i]) for i in positions]), labels
+    return np.stack(images), labels, left_out
+
+
+def listed(left_out: dict[str, str]) -> str:
+    return some([f"{file}: {reason}" for file, reason in left_out.items()], 3, "; ")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -93,7 +109,9 @@ def write(args: argparse.Namespace, overrides: list[str]) -> None:
     index = index_of(cfg.data)
     stack = augment.layers(cfg.aug, cfg.trainer.seed)
     draws = args.draws if stack else 0  # no ops: the decoded images alone (what the resize does)
-    images, labels = sample(cfg.data, index, args.rows)
+    images, labels, left_out = sample(cfg.data, index, args.rows)
+    if left_out:
+        print(f"left out, as a run leaves them out: {listed(left_out)}", file=sys.stderr)
     picture = grid(images, labels, index.class_names, stack, draws)
     try:
         picture.save(args.out)

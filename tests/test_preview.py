@@ -7,9 +7,10 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import write_image
 from PIL import Image
 
-from runner.preview import HEADER, LABEL_WIDTH, TILE, pick
+from runner.preview import HEADER, LABEL_WIDTH, TILE, in_turn
 
 
 def test_preview_cli_writes_the_expected_grid(photos, tmp_path):
@@ -70,10 +71,43 @@ def test_preview_bad_arguments_are_one_line(args, expected, photos, tmp_path):
     assert expected in result.stderr.splitlines()[-1]
 
 
-def test_pick_takes_classes_in_turn():
+def test_images_are_taken_from_the_classes_in_turn():
     labels = np.array([0, 0, 0, 1, 1, 2])
-    assert pick(labels, 4) == [0, 3, 5, 1]
-    assert sorted(pick(labels, 10)) == list(range(6))
+    assert list(in_turn(labels)) == [0, 3, 5, 1, 4, 2]
+
+
+def test_files_that_do_not_decode_are_left_out_for_the_next_of_their_class(tmp_path):
+    # Each class's first file (by name) is one a run would leave out: the grid shows the next.
+    for colour in ("blue", "red"):
+        write_image(
+            tmp_path / "data" / colour / "b.png", colour=(0, 0, 255) if colour == "blue" else (255, 0, 0)
+        )
+        write_image(tmp_path / "data" / colour / "c.png")
+    (tmp_path / "data" / "blue" / "a.jpg").write_bytes(b"")
+    (tmp_path / "data" / "red" / "a.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a JPEG after all")
+    out = tmp_path / "grid.png"
+    command = [sys.executable, "-m", "runner.preview", "--rows", "2", "--out", str(out), "aug=none"]
+    command += ["data=dir", "data.path=data", "data.image_size=[8,8]"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    left_out, wrote = result.stderr.splitlines()[-2:]
+    assert left_out.startswith("left out, as a run leaves them out: data/blue/a.jpg: empty file (0 bytes); ")
+    assert (
+        "data/red/a.jpg: " in left_out
+        and wrote == f"wrote {out}: 2 images as decoded (aug has no ops to draw)"
+    )
+    with Image.open(out) as grid:
+        pixels = np.asarray(grid.convert("RGB"))
+    blue, red = (pixels[HEADER + r * TILE + TILE // 2, LABEL_WIDTH + TILE // 2] for r in range(2))
+    assert blue[2] > 150 > blue[0] and red[0] > 150 > red[2]  # each class's b.png, not a grey c.png
+    # None that decodes: one line.
+    for colour in ("blue", "red"):
+        for name in ("b.png", "c.png"):
+            (tmp_path / "data" / colour / name).write_bytes(b"")
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    line = result.stderr.splitlines()[-1]
+    assert line.startswith("runner: error: none of the 6 files of data decodes: data/blue/a.jpg: empty file")
 
 
 def test_a_preview_of_no_augmentation_is_the_decoded_images_alone(photos, tmp_path):
