@@ -115,7 +115,8 @@ def losses_at(cfg: DictConfig, index: object, rates: np.ndarray) -> np.ndarray:
             if not math.isfinite(losses[-1]) or smooth[-1] > DIVERGED * smooth.min():
                 self.model.stop_training = True
 
-    model.fit(data.train, epochs=1, steps_per_epoch=len(rates), callbacks=[RateRange()], verbose=0)
+    callbacks = [RateRange()]  # data.train has its own order: no shuffle, nor Keras's warning about one
+    model.fit(data.train, epochs=1, steps_per_epoch=len(rates), shuffle=False, callbacks=callbacks, verbose=0)
     return np.array(losses)
 
 
