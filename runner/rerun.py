@@ -164,7 +164,18 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument(
         "--resume", action="store_true", help="continue this run from its last finished epoch"
     )
-    return parser.parse_known_args(argv)
+    parser.add_argument(
+        "--tracking-uri",
+        help="the run's MLflow store, where the rerun is logged too (as predict, evaluate and export "
+        "take it; the override tracking.uri=URI does the same)",
+    )
+    args, rest = parser.parse_known_args(argv)
+    if args.tracking_uri is not None:  # given as an override, as the config takes it
+        override = f"tracking.uri={args.tracking_uri}"
+        if other := next((a for a in rest if a.startswith("tracking.uri=") and a != override), None):
+            raise RunnerError(f"--tracking-uri {args.tracking_uri} and {other}: two stores; give one.")
+        rest = [*rest, override] if override not in rest else rest
+    return args, rest
 
 
 def refuse_group_choices(args: list[str]) -> None:
@@ -183,10 +194,11 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one small file
     from runner import __main__ as entry
 
-    args, rest = parse(sys.argv[1:] if argv is None else argv)
+    args, rest = entry.reported(parse, sys.argv[1:] if argv is None else argv)
     entry.reported(refuse_group_choices, rest)
     uri = next((a.partition("=")[2] for a in rest if a.startswith("tracking.uri=")), TrackingConfig.uri)
-    run, stored = entry.reported(lambda: fetch(client(uri), args.run_id))
+    key = "--tracking-uri" if args.tracking_uri else "tracking.uri"  # as the store was given, or not
+    run, stored = entry.reported(lambda: fetch(client(uri, key), args.run_id))
     run_id = run.info.run_id  # args.run_id may be its name
     entry.reported(require_known_keys, run, stored)
     note_other_code(run, args.resume)

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import client, compose, error_lines, fake_run, run_cli
 
 from runner.errors import RunnerError
@@ -112,3 +113,26 @@ def test_a_rerun_elsewhere_is_refused_while_its_relative_paths_would_read_other_
     assert str(refused.value).endswith(f"Rerun it from there (cd {project})")
     shutil.rmtree(project)
     require_same_folder(run, stored, [], resume=False)
+
+
+def test_the_store_is_given_as_predict_evaluate_and_export_take_it(tmp_path):
+    from omegaconf import OmegaConf
+
+    stored = OmegaConf.to_container(compose(), resolve=True, enum_to_str=True)
+    run_id = fake_run(tmp_path, stored)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    result = rerun(run_id, "--tracking-uri", uri, "--cfg", "job", cwd=elsewhere)
+    assert result.returncode == 0, result.stderr[-2000:]
+    tracking = yaml.safe_load(result.stdout)["tracking"]
+    assert tracking["uri"] == uri and tracking["rerun_of"] == run_id  # logged there too
+    for args, expected in [
+        (["--tracking-uri", uri, "tracking.uri=sqlite:///other.db"], "two stores; give one."),
+        (["--tracking-uri=sqlite:///mlfow.db"], "--tracking-uri=sqlite:///mlfow.db: no MLflow store there."),
+    ]:
+        refused = rerun(run_id, *args, cwd=tmp_path)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+        [line] = error_lines(refused)
+        assert expected in line, line
+    assert "Did you mean --tracking-uri=sqlite:///mlflow.db?" in line
