@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 import hydra
 from omegaconf import DictConfig
 
+from runner.cli import refuse_bad_options
 from runner.config import CONF_DIR, register_configs
 from runner.errors import RunnerError, explain
 from runner.interrupts import STOP_SIGNALS, Terminated, handled, raise_terminated
@@ -186,6 +187,7 @@ def refuse_chdir() -> None:
 def main() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let composition errors reach `reported`
     sys.argv = expand_home(sys.argv)
+    reported(refuse_bad_options, sys.argv[1:])
     reported(register_configs)
     reported(_hydra_main)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 
+from runner.errors import RunnerError
 from runner.scores import THRESHOLD, TUNED
-from runner.words import closest
+from runner.words import nearest
 
 # The RUN that runner.predict, evaluate and export take (``trained.run_of``).
 RUN_HELP = (
@@ -54,10 +55,41 @@ def options_then_overrides(
     the override '--k'"."""
     args, overrides = parser.parse_known_args(argv)
     if flags := [arg for arg in overrides if arg.startswith("-")]:
-        options = [o for o in parser._option_string_actions if o.startswith("--")]  # no public list
-        given = flags[0].partition("=")[0]
-        parser.error(
-            f"unrecognized option {given}.{closest(given, options)} Its options: {', '.join(options)}; "
-            f"the other arguments are overrides (KEY=VALUE)."
-        )
+        parser.error(unknown_option(flags[0], list(parser._option_string_actions)))  # no public list
     return args, overrides
+
+
+def unknown_option(arg: str, options: list[str]) -> str:
+    given = arg.partition("=")[0]
+    options = list(dict.fromkeys(o for o in options if o.startswith("--")))
+    # Compared without their dashes, which every option shares: '--bogus' is not near '--run'.
+    near = nearest(given.lstrip("-"), [o[2:] for o in options], cutoff=0.6)
+    meant = f" Did you mean '--{near}'?" if near else ""
+    return (
+        f"unrecognized option {given}.{meant} Its options: {', '.join(options)}; "
+        f"the other arguments are overrides (KEY=VALUE)."
+    )
+
+
+# Hydra's modes, of which it takes one (its ValueError, a traceback, for two).
+MODES = {"-r": "--run", "-m": "--multirun", "-c": "--cfg", "-i": "--info", "-sc": "--shell-completion"}
+
+
+def refuse_bad_options(args: list[str], own: list[str] | None = None) -> None:
+    """An option that neither Hydra nor the command (``own``: runner.rerun's) has, or starts, is
+    one line naming the closest, not Hydra's usage and "unrecognized arguments"; so are two of
+    Hydra's modes (-m with --cfg job)."""
+    from hydra._internal.utils import get_args_parser  # the options Hydra's own parser takes
+
+    options = [*(own or []), *get_args_parser()._option_string_actions]
+    for arg in args:
+        given = arg.partition("=")[0]
+        started = [o for o in options if o.startswith(given) and given.startswith("--")]  # --cf job
+        if arg.startswith("-") and given not in options and len(started) != 1:
+            raise RunnerError(unknown_option(arg, options))
+    modes = list(dict.fromkeys(MODES.get(a, a) for a in args if MODES.get(a, a) in MODES.values()))
+    if len(modes) > 1:
+        raise RunnerError(
+            f"{' and '.join(modes)}: Hydra takes one of {', '.join(MODES.values())} at a time. For the "
+            f"config a sweep's job gets, drop -m and give that job's values: --cfg job prints it."
+        )

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from runner.cli import refuse_bad_options
 from runner.config import CONF_DIR, SCHEMAS
 from runner.errors import RunnerError
 from runner.rerun_checks import (
@@ -170,6 +171,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         "take it; the override tracking.uri=URI does the same)",
     )
     args, rest = parser.parse_known_args(argv)
+    refuse_bad_options(rest, own=list(parser._option_string_actions))  # no public list
     if args.tracking_uri is not None:  # given as an override, as the config takes it
         override = f"tracking.uri={args.tracking_uri}"
         if other := next((a for a in rest if a.startswith("tracking.uri=") and a != override), None):

@@ -6,6 +6,9 @@ import importlib
 
 import pytest
 
+from runner.cli import refuse_bad_options
+from runner.errors import RunnerError
+
 
 @pytest.mark.parametrize(
     "module",
@@ -25,3 +28,21 @@ def test_a_commands_help_says_its_whole_summary(module, capsys):
         importlib.import_module(module).main(["--help"])
     summary = " ".join(capsys.readouterr().out.split("\n\n")[1].split())
     assert summary[0].isupper() and summary.endswith(".") and "``" not in summary, summary
+
+
+def test_options_hydra_has_or_starts_pass_and_others_are_refused_naming_the_nearest():
+    for fine in (["--cf", "job"], ["-m", "trainer.seed=1,2", "~aug.ops.zoom", "lr=-1"], ["--resume"]):
+        refuse_bad_options(fine, own=["--resume"])
+    for given, said in [
+        (["--cgf", "job"], "unrecognized option --cgf. Did you mean '--cfg'? Its options: --help, "),
+        (["--bogus"], "unrecognized option --bogus. Its options: "),  # '--run' is no nearer than any
+        (["--c", "job"], "unrecognized option --c. "),  # starts --cfg and --config-*: which?
+        (
+            ["--resme"],
+            "unrecognized option --resme. Did you mean '--resume'? Its options: --help, --resume, --hydra",
+        ),
+        (["-c", "job", "--info"], "--cfg and --info: Hydra takes one of --run, --multirun, --cfg, --info, "),
+    ]:
+        with pytest.raises(RunnerError) as refused:
+            refuse_bad_options(given, own=["--help", "--resume"])
+        assert str(refused.value).startswith(said), str(refused.value)

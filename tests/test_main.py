@@ -187,6 +187,9 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
             ["data=digits", "+aug.ops.code={_target_: keras.layers.Lambda, function: print}"],
             ["aug.ops.code._target_=keras.layers.Lambda: not allowed; it runs Python code"],
         ),
+        # Hydra printed its usage and "unrecognized arguments", or a ValueError's traceback.
+        (["--cgf", "job"], ["unrecognized option --cgf. Did you mean '--cfg'? Its options: --help, "]),
+        (["-m", "trainer.seed=1,2", "--cfg", "job"], ["--multirun and --cfg: Hydra takes one of --run, "]),
     ],
 )
 def test_bad_config_is_one_line(args, expected, tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import client, compose, error_lines, fake_run, run_cli
+from conftest import client, compose, error_lines, fake_run, refusal, run_cli
 
 from runner.errors import RunnerError
 from runner.rerun_checks import require_same_folder
@@ -136,3 +136,11 @@ def test_the_store_is_given_as_predict_evaluate_and_export_take_it(tmp_path):
         [line] = error_lines(refused)
         assert expected in line, line
     assert "Did you mean --tracking-uri=sqlite:///mlflow.db?" in line
+
+
+def test_an_option_rerun_lacks_is_refused_before_the_store_is_read(tmp_path, capsys, monkeypatch):
+    from runner.rerun import main
+
+    monkeypatch.chdir(tmp_path)  # no store here: the option is refused first
+    line = refusal(main, ["abcdef", "--resme"], capsys)
+    assert line.startswith("runner: error: unrecognized option --resme. Did you mean '--resume'? ")
