@@ -1,5 +1,6 @@
 """What the commands' argument parsers share: the run they take, counts of at least 1, a summary
-for ``--help``, and a command's own options kept apart from the Hydra overrides that follow them."""
+for ``--help``, a command's own options kept apart from the Hydra overrides that follow them, and
+an option neither has refused in one line."""
 
 from __future__ import annotations
 

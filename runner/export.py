@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from runner import tflog
 from runner.cli import RUN_HELP, described
 from runner.errors import RunnerError
 from runner.schemas.tracking import TrackingConfig
@@ -46,7 +47,8 @@ def export(
     path."""
     keras_format, name = FORMATS[fmt]
     target = out / name
-    model.export(str(target), format=keras_format, verbose=False)
+    with tflog.filtered_stderr(tflog.asked_level(), dropped=tflog.CONVERTER_NOTES):
+        model.export(str(target), format=keras_format, verbose=False)
     _, height, width, channels = model.inputs[0].shape
     decode = {key: data[key] for key in ("image_size", "color_mode", "interpolation") if key in data}
     decode |= {key: data.get(key, False) for key in ("crop_to_aspect_ratio", "pad_to_aspect_ratio")}

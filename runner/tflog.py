@@ -31,6 +31,8 @@ LEVEL = {"I": 0, "W": 1, "E": 2, "F": 3}
 # transposes booleans (Keras's multi-label AUC does), on any CPU, AVX-512 or not: oneDNN has no
 # boolean transpose, and Eigen's, which TensorFlow runs instead, gives the same result.
 BOOL_FALLBACK = "oneDNN supports DT_BOOL only on platforms with AVX-512"
+# Said by TensorFlow's LiteRT converter, at WARNING, of settings the Keras export never made.
+CONVERTER_NOTES = ("] Ignored output_format.", "] Ignored drop_control_dependency.")
 
 
 def kept(text: str, min_level: int, dropped: tuple[str, ...] = ()) -> str:

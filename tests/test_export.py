@@ -98,3 +98,15 @@ def test_a_regression_models_output_is_said_to_be_the_number(regression_trained,
     assert result.stdout.strip().endswith(f"(run {run_id}, a number per image)")
     record = json.loads((tmp_path / "out" / "runner.json").read_text())
     assert record["output"].startswith("value: the image's number") and record["class_names"] == []
+
+
+def test_a_litert_export_keeps_the_converters_notes_off_the_console(tmp_path, capfd):
+    from runner.export import export
+    from runner.models import small_cnn
+
+    model = small_cnn((8, 8, 3), 2, filters=(4,), dense=4)
+    capfd.readouterr()
+    export(model, ["cat", "dog"], {"image_size": [8, 8]}, tmp_path, "litert", {})
+    assert (tmp_path / "model.tflite").stat().st_size > 0
+    # TensorFlow's converter said "Ignored output_format." and "Ignored drop_control_dependency."
+    assert "Ignored" not in capfd.readouterr().err
