@@ -30,6 +30,7 @@ from runner.scores import (
     log_mistakes,
     log_regression,
     log_thresholds,
+    no_temperature,
     scaled,
     temperature_of,
 )
@@ -199,8 +200,9 @@ def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, fl
             metrics["val_ece_calibrated"] = calibration(at_it, truth == predicted)[1]
         elif part == "val":
             log.warning(
-                "no temperature calibrates the validation images' probabilities (every one right, "
-                "or as good as): none logged, and predict --calibrated is refused for this run"
+                "no temperature calibrates the validation images' probabilities (%s): none logged, "
+                "and predict --calibrated is refused for this run",
+                no_temperature(probabilities, truth),
             )
     names = data.index.class_names
     if data.index.numbers is None:

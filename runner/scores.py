@@ -128,10 +128,20 @@ def temperature_of(probabilities: np.ndarray, truth: np.ndarray) -> float | None
     model's probabilities, under 1 sharpens an underconfident one's; no prediction changes. None
     where the likeliest is an end of the search: with every image right, the colder the likelier,
     without end (a model would be made to say 1.0 to everything)."""
-    chosen = np.arange(len(truth)), truth
-    losses = [-np.log(scaled(probabilities, t)[chosen] + 1e-12).mean() for t in TEMPERATURES]
-    best = int(np.argmin(losses))
+    best = int(np.argmin([surprise(probabilities, truth, t) for t in TEMPERATURES]))
     return None if best in (0, len(TEMPERATURES) - 1) else float(TEMPERATURES[best])
+
+
+def no_temperature(probabilities: np.ndarray, truth: np.ndarray) -> str:
+    """Why ``temperature_of`` found none: which end of the search the true classes pull to."""
+    if surprise(probabilities, truth, TEMPERATURES[0]) < surprise(probabilities, truth, TEMPERATURES[-1]):
+        return "every one right, or as good as: the colder, the likelier"
+    return "the model is no better than chance on them: the more alike its probabilities, the likelier"
+
+
+def surprise(probabilities: np.ndarray, truth: np.ndarray, temperature: float) -> float:
+    """The mean negative log-likelihood of the true classes at ``temperature``."""
+    return float(-np.log(scaled(probabilities, temperature)[np.arange(len(truth)), truth] + 1e-12).mean())
 
 
 def scaled(probabilities: np.ndarray, temperature: float) -> np.ndarray:

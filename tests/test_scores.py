@@ -67,7 +67,7 @@ def test_calibration_bins_each_image_by_its_predicted_class_probability_and_weig
 
 
 def test_the_temperature_found_undoes_a_known_sharpening_and_none_is_found_for_all_right():
-    from runner.scores import scaled, temperature_of
+    from runner.scores import no_temperature, scaled, temperature_of
 
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(2000, 5)) * 2
@@ -79,6 +79,10 @@ def test_the_temperature_found_undoes_a_known_sharpening_and_none_is_found_for_a
     assert (scaled(sure, 2.0).argmax(axis=1) == sure.argmax(axis=1)).all()  # no prediction changes
     # Every image right: the colder the likelier, without end; no temperature is logged.
     assert temperature_of(honest, honest.argmax(axis=1)) is None
+    assert no_temperature(honest, honest.argmax(axis=1)).startswith("every one right")
+    # No better than chance (each image's true class its least likely): the flatter the likelier.
+    assert temperature_of(honest, honest.argmin(axis=1)) is None
+    assert no_temperature(honest, honest.argmin(axis=1)).startswith("the model is no better than chance")
 
 
 def test_the_commonest_mistakes_are_named_commonest_first():
