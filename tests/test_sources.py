@@ -493,14 +493,23 @@ def test_a_pattern_that_matches_nothing_says_what_it_nearly_matched(tmp_path, mo
     assert refusal("empty/*.jpg") == "'empty' holds no files."
 
 
-def test_csv_missing_column_names_the_columns_found(tmp_path):
-    csv_path = write_csv(tmp_path / "labels.csv", [("a.jpg", "cat")], header=("file", "label"))
+def test_csv_missing_column_names_the_columns_found_and_the_one_of_images(tmp_path):
+    csv_path = write_csv(tmp_path / "labels.csv", [("cat", "a.jpg")], header=("label", "file"))
     write_image(tmp_path / "a.jpg")
-    with pytest.raises(
-        RunnerError,
-        match=r"data.path_column=path: no such column.*Set data.path_column to one of its columns: file,",
-    ):
+    with pytest.raises(RunnerError) as refused:
         glob_csv(tmp_path, csv_path).index()
+    assert str(refused.value) == (
+        f"data.path_column=path: no such column in '{csv_path}'. Its images are in 'file': "
+        f"data.path_column=file. Set data.path_column to one of its columns: label, file."
+    )
+    # No header line: its first row was read as one.
+    csv_path.write_text("a.jpg;cat\nb.jpg;dog\n")
+    with pytest.raises(RunnerError) as refused:
+        glob_csv(tmp_path, csv_path).index()
+    assert str(refused.value) == (
+        f"data.path_column=path: '{csv_path}' has no header line: its first line ('a.jpg;cat') is a "
+        f"row. Add one above it: path;label"
+    )
 
 
 def test_glob_csv_split_column_places_each_row(tmp_path):

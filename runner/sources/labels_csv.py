@@ -15,6 +15,8 @@ from runner.errors import RunnerError
 from runner.words import closest, closest_path
 
 log = logging.getLogger(__name__)
+# What a CSV's path cell ends in (a header cell that does is a row: the file has no header line).
+IMAGE_ENDINGS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
 def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
@@ -36,14 +38,28 @@ def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
     # Excel writes ";" where the decimal mark is a comma (most of Europe); "\t" for tab-separated.
     delimiter = max(",;\t", key=header.count)
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    found = list(reader.fieldnames or [])
+    found, rows = list(reader.fieldnames or []), list(reader)
     for key, column in columns.items():
-        if column not in found:
+        if column in found:
+            continue
+        if any(names_an_image(name) for name in found):  # a header of file names: a row
             raise RunnerError(
-                f"{key}={column}: no such column in '{path}'.{closest(column, found)} "
-                f"Set {key} to one of its columns: {', '.join(found)}."
+                f"{key}={column}: '{path}' has no header line: its first line ({header.strip()!r}) "
+                f"is a row. Add one above it: {delimiter.join(columns.values())}"
             )
-    return list(reader)
+        of_images = [c for c in found if rows and "path" in key and names_an_image(rows[0][c] or "")]
+        meant = closest(column, found) or (
+            f" Its images are in '{of_images[0]}': {key}={of_images[0]}." if of_images else ""
+        )
+        raise RunnerError(
+            f"{key}={column}: no such column in '{path}'.{meant} Set {key} to one of its columns: "
+            f"{', '.join(found)}."
+        )
+    return rows
+
+
+def names_an_image(value: str) -> bool:
+    return Path(value.strip()).suffix.lower() in IMAGE_ENDINGS
 
 
 def refuse_cwd_relative(rows: list[dict[str, str]], column: str, csv_path: Path) -> None:
