@@ -64,7 +64,7 @@ def unknown_option(arg: str, options: list[str]) -> str:
     given = arg.partition("=")[0]
     options = list(dict.fromkeys(o for o in options if o.startswith("--")))
     # Compared without their dashes, which every option shares: '--bogus' is not near '--run'.
-    near = nearest(given.lstrip("-"), [o[2:] for o in options], cutoff=0.6)
+    near = nearest(given.lstrip("-"), [o[2:] for o in options])
     meant = f" Did you mean '--{near}'?" if near else ""
     return (
         f"unrecognized option {given}.{meant} Its options: {', '.join(options)}; "

@@ -233,10 +233,11 @@ def main(argv: list[str] | None = None) -> None:
                 else ""
             )
         )
+        left_out = len(index.skipped) + len(skipped)  # the ones that did not decode are named above
+        listed = " and data/skipped.csv (each skipped file, and why)" if left_out else ""
         print(
-            f"runner: {len(ranked) // top} images ({len(index.skipped) + len(skipped)} skipped): "
-            f"{scores}; evaluation run {evaluation} (runner.evaluation_of={run_id}), with "
-            f"eval/predictions.csv"
+            f"runner: {len(ranked) // top} images ({left_out} skipped): {scores}; evaluation run "
+            f"{evaluation} (runner.evaluation_of={run_id}), with eval/predictions.csv{listed}"
         )
 
     entry.reported(run, trains=False)

@@ -130,7 +130,7 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
         check_validation(cfg.trainer.monitor, data.split)  # files that failed are left out now
         warn_if_average_lags(cfg.trainer.optimizer, cfg.trainer.epochs * data.steps)
         if pipeline_aug or model_aug:
-            images, labels = preview.sample(cfg.data, data.index, rows=6)
+            images, labels, _ = preview.sample(cfg.data, data.index, rows=6)  # each decodes: cached
             preview_grid = preview.grid(
                 images, labels, data.index.class_names, pipeline_aug + model_aug, draws=5
             )

@@ -249,10 +249,16 @@ def test_a_run_that_read_its_classes_from_file_names_reads_a_folders_alike(tmp_p
     )
     uri = ("--tracking-uri", client(tmp_path).tracking_uri)
     main([run.info.run_id, str(tmp_path / "held_out"), "--best", *uri])
-    assert "runner: 4 images (1 skipped): accuracy " in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "runner: 4 images (1 skipped): accuracy " in said
+    assert said.rstrip().endswith(
+        "with eval/predictions.csv and data/skipped.csv (each skipped file, and why)"
+    )
     store = client(tmp_path)
     [evaluation] = store.search_runs([run.info.experiment_id], "attributes.run_name = 'evaluate held_out'")
     files = Path(store.download_artifacts(evaluation.info.run_id, "", str(tmp_path / "got")))
+    [skipped] = csv.DictReader((files / "data" / "skipped.csv").open())
+    assert Path(skipped["path"]).name == "unnamed.png"
     rows = list(csv.DictReader((files / "eval" / "predictions.csv").open()))
     assert sorted((Path(row["path"]).name, row["true"]) for row in rows) == [
         ("cat_10.png", "cat"),
