@@ -8,7 +8,7 @@ is initialised, whatever the level asked for (abseil-cpp#1718, still open). So t
 descriptor: the lines come from C++) caught, and what it wrote is written back less the lines
 ``TF_CPP_MIN_LOG_LEVEL`` (1 unless you set it) leaves out.
 
-One line comes later, from a run's first epoch: ``BOOL_FALLBACK`` (``quiet_bool_fallback``).
+One line comes later, from a multi-label run's first epoch: ``EIGEN_FALLBACK`` (``quiet_eigen_fallback``).
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called 
 # absl's line prefix: severity, date (0000 before initialisation), time, thread, file:line]
 ABSL_LINE = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] ")
 LEVEL = {"I": 0, "W": 1, "E": 2, "F": 3}
-# Said by TensorFlow's oneDNN graph rewrite at ERROR, once per process, the first time a graph
-# transposes booleans (Keras's multi-label AUC does), on any CPU, AVX-512 or not: oneDNN has no
-# boolean transpose, and Eigen's, which TensorFlow runs instead, gives the same result.
-BOOL_FALLBACK = "oneDNN supports DT_BOOL only on platforms with AVX-512"
+# Said by TensorFlow's oneDNN graph rewrite at ERROR, once per process, for the first op whose type
+# oneDNN lacks ("oneDNN supports DT_BOOL only on platforms with AVX-512. Falling back to the default
+# Eigen-based implementation"; DT_INT32 as often: Keras's multi-label AUC transposes both), on any
+# CPU, AVX-512 or not. Eigen's op, which TensorFlow runs instead, gives the same result.
+EIGEN_FALLBACK = "only on platforms with AVX-512. Falling back to the default Eigen-based implementation"
 # Said by TensorFlow's LiteRT converter, at WARNING, of settings the Keras export never made.
 CONVERTER_NOTES = ("] Ignored output_format.", "] Ignored drop_control_dependency.")
 
@@ -103,12 +104,12 @@ def asked_level() -> int:
     return int(level) if level.isdigit() else 0
 
 
-def quiet_bool_fallback() -> None:
-    """Has TensorFlow say ``BOOL_FALLBACK`` now, with stderr caught and the line left out, so that
-    it is not said as an error between a run's first epoch line and its progress."""
+def quiet_eigen_fallback() -> None:
+    """Has TensorFlow say ``EIGEN_FALLBACK`` (once per process) now, with stderr caught and the line
+    left out, so that it is not said as an error between a run's first epoch line and its progress."""
     import tensorflow as tf  # imported already by whoever asks: the runner's start imports none
 
-    with filtered_stderr(asked_level(), dropped=(BOOL_FALLBACK,)):
+    with filtered_stderr(asked_level(), dropped=(EIGEN_FALLBACK,)):
         tf.function(tf.transpose)(tf.zeros((2, 2), tf.bool))  # 1 x 1: optimised away, nothing said
 
 

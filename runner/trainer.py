@@ -42,7 +42,7 @@ def fit_metrics(label_mode: LabelMode, top_k: int | None) -> list:
     if label_mode == LabelMode.regression:  # trainer_checks.REGRESSION_METRICS, in the numbers' unit
         return [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse")]
     if label_mode == LabelMode.multi_hot:
-        tflog.quiet_bool_fallback()  # the AUC's update transposes booleans
+        tflog.quiet_eigen_fallback()  # the AUC's update transposes booleans and int32
         return [
             keras.metrics.BinaryAccuracy(name="accuracy", threshold=THRESHOLD),
             keras.metrics.AUC(multi_label=True, name="auc"),
