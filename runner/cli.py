@@ -61,6 +61,7 @@ def options_then_overrides(
 
 
 def unknown_option(arg: str, options: list[str]) -> str:
+    """The refusal of ``arg``, an option not among ``options``: the nearest, and the long ones."""
     given = arg.partition("=")[0]
     options = list(dict.fromkeys(o for o in options if o.startswith("--")))
     # Compared without their dashes, which every option shares: '--bogus' is not near '--run'.

@@ -127,7 +127,8 @@ def temperature_of(probabilities: np.ndarray, truth: np.ndarray) -> float | None
     (temperature scaling, Guo et al. 2017), of ``TEMPERATURES``: over 1 softens an overconfident
     model's probabilities, under 1 sharpens an underconfident one's; no prediction changes. None
     where the likeliest is an end of the search: with every image right, the colder the likelier,
-    without end (a model would be made to say 1.0 to everything)."""
+    without end (a model would be made to say 1.0 to everything); no better than chance, the
+    hotter (``no_temperature`` says which)."""
     best = int(np.argmin([surprise(probabilities, truth, t) for t in TEMPERATURES]))
     return None if best in (0, len(TEMPERATURES) - 1) else float(TEMPERATURES[best])
 
