@@ -10,11 +10,17 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-from collections.abc import Callable
-from typing import Any
+import site
+import sysconfig
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
 
-from runner.errors import RunnerError, parameters
+from runner.errors import RunnerError, keras_said, parameters
 from runner.words import closest
+
+T = TypeVar("T")
 
 
 def load_function(spec: str, key: str) -> Callable:
@@ -72,3 +78,44 @@ def call_with_kwargs(fn: Callable, spec: str, key: str, kwargs: dict, **given: A
             f"as +{group}.kwargs.NAME=VALUE."
         ) from err
     return fn(**given, **kwargs)
+
+
+def called(make: Callable[[], T], spec: str, key: str) -> T:
+    """``make()``, the call of your function; an error your code raises in it is one line naming
+    where in your code (a file it reads gone, a layer it builds wrong), not a traceback through
+    the runner."""
+    try:
+        return make()
+    except RunnerError:  # the call's arguments, said against its signature already
+        raise
+    except Exception as err:  # noqa: BLE001 - whatever your code raises
+        raise raised(err, spec, key) from err
+
+
+def yielded(make: Callable[[], Iterable], spec: str, key: str) -> Iterator:
+    """The elements of what ``make()`` returns, as they come: ``called``, for each one too."""
+    iterator = called(lambda: iter(make()), spec, key)
+    while True:
+        try:
+            element = next(iterator)
+        except StopIteration:
+            return
+        except Exception as err:  # noqa: BLE001
+            raise raised(err, spec, key) from err
+        yield element
+
+
+def raised(err: Exception, spec: str, key: str) -> RunnerError:
+    return RunnerError(f"{key}={spec}: raised {type(err).__name__}: {keras_said(err)}{in_your_code(err)}")
+
+
+def in_your_code(err: BaseException) -> str:
+    """' (at mygen.py:17, in samples)': where ``err`` was raised in code of yours (the innermost
+    frame outside the runner, the installed libraries and Python's own), or '' if nowhere."""
+    installed = [*site.getsitepackages(), site.getusersitepackages(), sysconfig.get_paths()["stdlib"]]
+    theirs = [Path(__file__).parent, *map(Path, installed)]
+    for frame in reversed(traceback.extract_tb(err.__traceback__)):
+        path = Path(frame.filename)
+        if not frame.filename.startswith("<") and not any(path.is_relative_to(p) for p in theirs):
+            return f" (at {path.name}:{frame.lineno}, in {frame.name})"
+    return ""

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from runner.checks import fits, other_input_shape, other_outputs
 from runner.errors import RunnerError, no_such_parameter, parameters
-from runner.functions import call_with_kwargs, load_function
+from runner.functions import call_with_kwargs, called, load_function
 from runner.model_checks import check_yours, squashed
 from runner.words import closest
 
@@ -236,8 +236,11 @@ def from_function(
     ``aug.placement=model`` layers before it."""
     mine = OmegaConf.to_container(kwargs) if isinstance(kwargs, DictConfig) else dict(kwargs or {})
     build = load_function(fn, "model.fn")
-    yours = call_with_kwargs(
-        build, fn, "model.fn", mine, input_shape=tuple(input_shape), num_classes=num_classes
+    shape = tuple(input_shape)
+    yours = called(
+        lambda: call_with_kwargs(build, fn, "model.fn", mine, input_shape=shape, num_classes=num_classes),
+        fn,
+        "model.fn",
     )
     check_yours(yours, fn, tuple(input_shape), num_classes, output)
     inputs, x = image_input(input_shape, augmentation)

@@ -197,6 +197,10 @@ def nothing(input_shape, num_classes):
     return None
 
 
+def no_units(input_shape, num_classes):  # a layer Keras refuses, built in your code
+    return tiny(input_shape, num_classes, width=-1)
+
+
 def logit(input_shape, num_classes):  # a linear unit that says 0.3 to everything: in 0-1 by chance
     inputs = keras.Input(input_shape)
     x = layers.GlobalAveragePooling2D()(inputs)
@@ -237,6 +241,9 @@ def test_your_own_model_function_trains_from_the_cli_and_its_checkpoint_loads_wi
     ("fn", "kwargs", "classes", "expected"),
     [
         ("my_models:nothing", {}, 5, "returned NoneType, not a keras.Model."),
+        # Your code's own error: where in it (the layer Keras refused), not a traceback.
+        ("my_models:no_units", {}, 5, "raised ValueError: Invalid value for argument `filters`."),
+        ("my_models:no_units", {}, 5, "Received filters=-1. (at my_models.py:11, in tiny)"),  # its Conv2D
         (
             "my_models:fixed_size",
             {},

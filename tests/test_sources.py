@@ -761,6 +761,17 @@ def forever():
         yield np.zeros((64, 64, 3), np.uint8), 0
 
 
+def gone_midway():
+    """A generator source whose files go away as it reads them."""
+    yield np.zeros((6, 6, 3), np.uint8), 0
+    raise FileNotFoundError("photos/2.png")
+
+
+def gone_at_once():
+    """A data function that fails before it returns anything."""
+    raise KeyError("label")
+
+
 @pytest.mark.parametrize(
     ("fn", "said"),
     [
@@ -769,6 +780,9 @@ def forever():
             "86 elements yielded, 0.0 GB held (half the memory available), and it has not ended. A "
             "Keras-style generator loops for ever: yield one pass",
         ),
+        # Your code's own error: where in it, not a traceback through the runner.
+        ("gone_midway", "raised FileNotFoundError: photos/2.png (at test_sources.py:"),
+        ("gone_at_once", "raised KeyError: 'label' (at test_sources.py:"),
         (  # NumPy's "can only convert an array of size 1 to a Python scalar", with a traceback
             "one_hot_labels",
             "the label of element 0 is [0.0, 1.0], not one class: yield a class name or number (for a "

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from runner.errors import RunnerError
-from runner.functions import call_with_kwargs, load_function
+from runner.functions import call_with_kwargs, load_function, yielded
 from runner.schemas.data import GeneratorData, LabelMode
 from runner.sources.index import FileIndex, require_every_class
 from runner.sources.labels import labels_of, multi_labels_of, numbers_of
@@ -52,7 +52,8 @@ class GeneratorSource(GeneratorData):
         several = self.label_mode == LabelMode.multi_hot
         brightest = None  # of the float images: all at most 1 means they are 0-1, not 0-255
         held, most = 0, room()
-        elements = call_with_kwargs(load_function(self.fn, "data.fn"), self.fn, "data.fn", self.kwargs)
+        fn = load_function(self.fn, "data.fn")
+        elements = yielded(lambda: call_with_kwargs(fn, self.fn, "data.fn", self.kwargs), self.fn, "data.fn")
         for i, element in enumerate(elements):
             if held > most:
                 raise RunnerError(
