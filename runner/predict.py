@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import glob
 import itertools
 import os
 import sys
@@ -41,7 +42,7 @@ from runner.trained import (
     temperature,
     tuned,
 )
-from runner.words import closest_path, some
+from runner.words import closest_path, counted, some
 
 
 def image_files(paths: list[str]) -> list[str]:
@@ -61,10 +62,13 @@ def image_files(paths: list[str]) -> list[str]:
             )
         elif path.is_file():
             found.append(str(path))
+        elif any(c in name for c in "*?["):  # a pattern the shell left alone (quoted, or Windows')
+            found += matching(name)
         else:
+            remote = " It reads local files: download it first." if "://" in name else ""
             raise RunnerError(
-                f"{name}: no such file or folder.{closest_path(Path(name))} Give image files or "
-                f"folders of them."
+                f"{name}: no such file or folder.{closest_path(Path(name)) or remote} Give image files "
+                f"or folders of them."
             )
     found, misnamed = text_names(found, [])  # a name in another encoding: no CSV line can hold it
     for path, reason in misnamed:
@@ -74,6 +78,17 @@ def image_files(paths: list[str]) -> list[str]:
             f"{some(paths, sep=' ')}: no images there (extensions: {', '.join(IMAGE_EXTENSIONS)})."
         )
     return found
+
+
+def matching(pattern: str) -> list[str]:
+    """The image files (by extension, as in a folder) ``pattern`` matches, ``**`` any folders deep."""
+    matched = glob.glob(os.path.expanduser(pattern), recursive=True)
+    files = sorted(
+        f for f in matched if os.path.isfile(f) and Path(f).suffix.lower().lstrip(".") in IMAGE_EXTENSIONS
+    )
+    if not files:
+        raise RunnerError(f"{pattern}: matches no image file ({counted(len(matched), 'path')} in all).")
+    return files
 
 
 def scores_of(model: Any, images: np.ndarray, step: int = 32) -> np.ndarray:
@@ -161,7 +176,12 @@ def main(argv: list[str] | None = None) -> None:
         metavar="RUN",
         help=RUN_HELP,
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, or folders of them")
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="image files, folders of them, or a quoted pattern (photos/**/*.jpg)",
+    )
     parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
     parser.add_argument("--batch", type=positive_int, default=256, help=BATCH_HELP)
     parser.add_argument(

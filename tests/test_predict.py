@@ -14,7 +14,7 @@ import pytest
 import yaml
 from conftest import client, damaged_copy, error_lines, probe_cli, refusal, run_cli, train_cli, write_image
 
-from runner.predict import views
+from runner.predict import image_files, views
 from runner.schemas.data import ColorMode, Interpolation
 from runner.sources.index import NOT_UTF8
 
@@ -91,6 +91,8 @@ def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path, capsys):
             f"Photo: no such file or folder. Did you mean '{tmp_path / 'photos'}'?",
         ),
         ([run_id, str(tmp_path)], "no images there (extensions: jpg"),
+        ([run_id, f"{tmp_path}/*.tif"], f"{tmp_path}/*.tif: matches no image file (0 paths in all)."),
+        ([run_id, "https://example.com/cat.jpg"], "no such file or folder. It reads local files: download"),
     ]:
         line = refused_here(*args, cwd=cwd, capsys=capsys)
         assert expected in line, line
@@ -357,3 +359,10 @@ def test_tta_averages_each_image_with_its_mirrors_for_a_run_that_trained_on_mirr
         f"train on mirrored images (no keras.layers.RandomFlip in its aug.ops), so a mirrored image "
         f"need not be of its class (a 'b' mirrored is a 'd'). Drop --tta, or train with aug=flip."
     )
+
+
+def test_a_pattern_the_shell_left_alone_names_the_images_it_matches(photos):
+    # Quoted, or from a shell that does not expand it (Windows'): read as the shell would have.
+    everything = image_files([str(photos)])
+    assert image_files([f"{photos}/cat/*"]) == sorted(f for f in everything if "/cat/" in f)
+    assert image_files([f"{photos}/**/*.[jp][pn]g"]) == everything  # any folder deep
