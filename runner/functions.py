@@ -1,5 +1,6 @@
 """A function of yours a config names as ``package.module:function`` (``data.fn``, ``model.fn``):
-imported and called with its ``kwargs``, each mistake one line that names the key.
+imported and called with its ``kwargs``, each mistake one line that names the key, and an error
+your code raises one line naming where in it.
 
 A stored config's function is code, not data: ``runner.rerun`` calls one only when its command
 names it again (``rerun_checks.require_named_code``).
@@ -106,6 +107,7 @@ def yielded(make: Callable[[], Iterable], spec: str, key: str) -> Iterator:
 
 
 def raised(err: Exception, spec: str, key: str) -> RunnerError:
+    """``err`` of your function ``spec`` (the value of ``key``), in one line."""
     return RunnerError(f"{key}={spec}: raised {type(err).__name__}: {keras_said(err)}{in_your_code(err)}")
 
 

@@ -242,7 +242,7 @@ def from_function(
         fn,
         "model.fn",
     )
-    check_yours(yours, fn, tuple(input_shape), num_classes, output)
+    check_yours(yours, fn, shape, num_classes, output)
     inputs, x = image_input(input_shape, augmentation)
     outputs = yours(keras.ops.cast(x, "float32"))
     if outputs.dtype != "float32":  # a mixed trainer.precision: probabilities near 0 and 1 need float32
