@@ -48,7 +48,7 @@ from runner.words import closest_path, counted, some
 def image_files(paths: list[str]) -> list[str]:
     """The files named, and the images (by extension) under the folders named, in order; under a
     folder, not what is hidden (or macOS's ``__MACOSX``), as in training."""
-    from runner.sources.index import hidden, text_names
+    from runner.sources.index import hidden, named_as_image, text_names
 
     found = []
     for name in paths:
@@ -57,8 +57,7 @@ def image_files(paths: list[str]) -> list[str]:
             found += sorted(
                 str(p)
                 for p in path.rglob("*")
-                if p.suffix.lower().lstrip(".") in IMAGE_EXTENSIONS
-                and not any(hidden(part) for part in p.relative_to(path).parts)
+                if named_as_image(p) and not any(hidden(part) for part in p.relative_to(path).parts)
             )
         elif path.is_file():
             found.append(str(path))
@@ -82,10 +81,10 @@ def image_files(paths: list[str]) -> list[str]:
 
 def matching(pattern: str) -> list[str]:
     """The image files (by extension, as in a folder) ``pattern`` matches, ``**`` any folders deep."""
+    from runner.sources.index import named_as_image
+
     matched = glob.glob(os.path.expanduser(pattern), recursive=True)
-    files = sorted(
-        f for f in matched if os.path.isfile(f) and Path(f).suffix.lower().lstrip(".") in IMAGE_EXTENSIONS
-    )
+    files = sorted(f for f in matched if os.path.isfile(f) and named_as_image(f))
     if not files:
         raise RunnerError(f"{pattern}: matches no image file ({counted(len(matched), 'path')} in all).")
     return files

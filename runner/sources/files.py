@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from runner.errors import RunnerError
-from runner.schemas.data import IMAGE_EXTENSIONS, GlobData, LabelMode, LabelsFrom
-from runner.sources.index import FileIndex, require_every_class, text_names
+from runner.schemas.data import GlobData, LabelMode, LabelsFrom
+from runner.sources.index import FileIndex, named_as_image, require_every_class, text_names
 from runner.sources.labels import classes_in, labels_of, multi_labels_of, numbers_of, warn_other_separator
 from runner.sources.labels_csv import listed_path, read_csv, refuse_cwd_relative, unique_rows
 from runner.sources.roots import RUNNERS_OWN, SPLIT_FOLDERS, SPLIT_SETTINGS, archive_of
@@ -117,7 +117,7 @@ class GlobSource(GlobData):
             raise RunnerError(f"data.pattern='{self.pattern}': matches no files. {near_misses(self.pattern)}")
         # Through a symlinked folder the same file matches twice; it is one image, used once.
         files = list(dict.fromkeys(str(Path(p).resolve()) for p in found))
-        images = any(Path(f).suffix.lower().lstrip(".") in IMAGE_EXTENSIONS for f in files)
+        images = any(named_as_image(f) for f in files)
         if not images and (archive := archive_of(Path(files[0]))):  # the downloaded dataset
             kind, extract = archive
             raise RunnerError(

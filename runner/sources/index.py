@@ -15,12 +15,14 @@ import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from runner.errors import RunnerError
+from runner.schemas.data import IMAGE_EXTENSIONS
 from runner.words import counted, some
 
 log = logging.getLogger(__name__)
@@ -133,6 +135,11 @@ RENAME_TO_UTF8 = (
     "convmv -f latin1 -t utf8 -r --notest"
 )
 NOT_UTF8 = f"file name is not UTF-8: {RENAME_TO_UTF8} FOLDER"
+
+
+def named_as_image(path: str | Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> bool:
+    """Whether ``path``'s name ends in one of ``extensions`` (any case), as an image file's does."""
+    return Path(path).suffix.lower().lstrip(".") in extensions
 
 
 def hidden(name: str) -> bool:

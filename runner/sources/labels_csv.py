@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from runner.errors import RunnerError
+from runner.schemas.data import IMAGE_EXTENSIONS
+from runner.sources.index import named_as_image
 from runner.words import closest, closest_path
 
 log = logging.getLogger(__name__)
 # What a CSV's path cell ends in (a header cell that does is a row: the file has no header line).
-IMAGE_ENDINGS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+CELL_IMAGES = (*IMAGE_EXTENSIONS, "tif", "tiff")  # scans too (data.extensions=[tif,tiff])
 
 
 def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
@@ -59,7 +61,7 @@ def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
 
 
 def names_an_image(value: str) -> bool:
-    return Path(value.strip()).suffix.lower() in IMAGE_ENDINGS
+    return named_as_image(value.strip(), CELL_IMAGES)
 
 
 def refuse_cwd_relative(rows: list[dict[str, str]], column: str, csv_path: Path) -> None:
