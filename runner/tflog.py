@@ -14,6 +14,7 @@ One line comes later, from a multi-label run's first epoch: ``EIGEN_FALLBACK`` (
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.abc
 import importlib.util
 import os
@@ -104,6 +105,7 @@ def asked_level() -> int:
     return int(level) if level.isdigit() else 0
 
 
+@functools.cache  # TensorFlow says it once per process: a sweep's later jobs have nothing to catch
 def quiet_eigen_fallback() -> None:
     """Has TensorFlow say ``EIGEN_FALLBACK`` (once per process) now, with stderr caught and the line
     left out, so that it is not said as an error between a run's first epoch line and its progress."""
