@@ -127,17 +127,27 @@ def temperature_of(probabilities: np.ndarray, truth: np.ndarray) -> float | None
     (temperature scaling, Guo et al. 2017), of ``TEMPERATURES``: over 1 softens an overconfident
     model's probabilities, under 1 sharpens an underconfident one's; no prediction changes. None
     where the likeliest is an end of the search: with every image right, the colder the likelier,
-    without end (a model would be made to say 1.0 to everything); no better than chance, the
-    hotter (``no_temperature`` says which)."""
+    without end (a model would be made to say 1.0 to everything), and near it for a model far less
+    sure than right; no better than chance, the hotter (``no_temperature`` says which)."""
     best = int(np.argmin([surprise(probabilities, truth, t) for t in TEMPERATURES]))
     return None if best in (0, len(TEMPERATURES) - 1) else float(TEMPERATURES[best])
 
 
 def no_temperature(probabilities: np.ndarray, truth: np.ndarray) -> str:
-    """Why ``temperature_of`` found none: which end of the search the true classes pull to."""
-    if surprise(probabilities, truth, TEMPERATURES[0]) < surprise(probabilities, truth, TEMPERATURES[-1]):
-        return "every one right, or as good as: the colder, the likelier"
-    return "the model is no better than chance on them: the more alike its probabilities, the likelier"
+    """Why ``temperature_of`` found none: which end of the search the true classes pull to. The
+    cold end is every image right, or a model far less sure than right: near-equal probabilities,
+    as after an epoch or two, which no temperature in the search sharpens enough."""
+    if surprise(probabilities, truth, TEMPERATURES[0]) >= surprise(probabilities, truth, TEMPERATURES[-1]):
+        return "the model is no better than chance on them: the more alike its probabilities, the likelier"
+    right = float((probabilities.argmax(axis=1) == truth).mean())
+    if right == 1:
+        return "every one right: the colder, the likelier"
+    said = float(probabilities.max(axis=1).mean())
+    return (
+        f"{right:.0%} of them right, and their likeliest class given {said:.2f} on average: "
+        f"probabilities too alike for any temperature down to {TEMPERATURES[0]:g} to sharpen "
+        f"enough, an undertrained model's (more epochs)"
+    )
 
 
 def surprise(probabilities: np.ndarray, truth: np.ndarray, temperature: float) -> float:

@@ -80,6 +80,14 @@ def test_the_temperature_found_undoes_a_known_sharpening_and_none_is_found_for_a
     # Every image right: the colder the likelier, without end; no temperature is logged.
     assert temperature_of(honest, honest.argmax(axis=1)) is None
     assert no_temperature(honest, honest.argmax(axis=1)).startswith("every one right")
+    # Far less sure than right (near-equal probabilities, an undertrained model's): cold end too,
+    # and said to be that, not "every one right".
+    flat = scaled(honest, 40)  # needs T = 1/40, past the search's coldest
+    assert temperature_of(flat, truth) is None
+    right, sure = (flat.argmax(axis=1) == truth).mean(), flat.max(axis=1).mean()
+    said = no_temperature(flat, truth)
+    assert said.startswith(f"{right:.0%} of them right, and their likeliest class given {sure:.2f}")
+    assert "undertrained" in said and "every one right" not in said
     # No better than chance (each image's true class its least likely): the flatter the likelier.
     assert temperature_of(honest, honest.argmin(axis=1)) is None
     assert no_temperature(honest, honest.argmin(axis=1)).startswith("the model is no better than chance")
