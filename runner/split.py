@@ -20,7 +20,7 @@ from runner.schemas.data import DataConfig, LabelsFrom
 from runner.sources import FileIndex
 from runner.sources.index import with_skipped
 from runner.sources.labels import ranges_of
-from runner.words import some
+from runner.words import class_names_override, some
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +116,12 @@ def warn_uncovered(index: FileIndex, split: np.ndarray) -> None:
         if missing:
             them = "it" if len(missing) == 1 else "them"
             log.warning(
-                "no %s images of %s: %s. Add some, or leave %s out with data.class_names=[...]",
+                "no %s images of %s: %s. Add some, or leave %s out: %s",
                 images,
                 some([repr(name) for name in missing]),
                 consequence.format(them),
                 them,
+                class_names_override([name for name in index.class_names if name not in missing]),
             )
 
 
@@ -207,7 +208,8 @@ def check_stratifiable(labels: np.ndarray, fraction: float, by: str, names: Name
     alone = [repr(names.get(int(i), int(i))) for i in ids[counts < 2]]
     if alone:
         them = "it" if len(alone) == 1 else "them"
-        leave = f", leave {them} out with data.class_names=[...]" if by == "class" else ""
+        kept = [name for i, name in names.items() if i not in ids[counts < 2]]
+        leave = f", leave {them} out with {class_names_override(kept)}" if by == "class" else ""
         raise RunnerError(
             f"{setting}: cannot split {count} images by {by}: {some(alone)} "
             f"{'has' if len(alone) == 1 else 'have'} one image, and a stratified split needs two of "

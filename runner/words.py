@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+# A name Hydra's override grammar reads as the string it is, unquoted (it reads `1` as a number,
+# `null` as None, `cät` not at all, and `,` `[` `'` `=` as its own).
+HYDRA_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_\-.]*")
 
 
 def closest(word: str, options: Iterable[str], cutoff: float = 0.5) -> str:
@@ -72,6 +77,26 @@ def shell_join(args: Iterable[str]) -> str:
         plain = quoted == arg or "'" not in arg or any(c in arg for c in '"$`\\!')
         words.append(quoted if plain else f'"{arg}"')
     return " ".join(words)
+
+
+def class_names_override(names: Sequence[str]) -> str:
+    """``data.class_names=[cat,dog]``, as the runner's messages write lists; with a name Hydra's
+    grammar would misread, that name in its quotes and the whole quoted for a shell
+    (``"data.class_names=['Bird Species',cat]"``); ``[...]`` past a dozen names, which no one
+    pastes."""
+    if len(names) > 12:
+        return "data.class_names=[...]"
+    override = f"data.class_names=[{','.join(hydra_string(name) for name in names)}]"
+    return override if all(map(is_plain, names)) else shell_join([override])
+
+
+def hydra_string(name: str) -> str:
+    """``name`` as a Hydra override reads it back: plain where it can be, else quoted."""
+    return name if is_plain(name) else "'" + name.replace("'", "\\'") + "'"
+
+
+def is_plain(name: str) -> bool:
+    return bool(HYDRA_PLAIN.fullmatch(name)) and name.lower() not in ("null", "true", "false")
 
 
 def some(names: list[str], most: int = 12, sep: str = ", ") -> str:

@@ -139,8 +139,8 @@ def test_empty_class_folder_is_left_out_and_all_bad_class_is_an_error(tmp_path):
     (tmp_path / "empty" / "x.jpg").write_bytes(b"")
     # The refusal names the files it skipped: no data/skipped.csv is written for a refused run.
     said = re.escape(
-        "class 'empty' has no usable image. Add images, or leave the class out with data.class_names="
-        f"[...]. (1 file skipped: 1 empty file (0 bytes): {tmp_path}/empty/x.jpg.)"
+        "class 'empty' has no usable image. Add images, or leave the class out: data.class_names="
+        f"[cat,dog,owl]. (1 file skipped: 1 empty file (0 bytes): {tmp_path}/empty/x.jpg.)"
     )
     with pytest.raises(RunnerError, match=said):
         dir_source(tmp_path, cache=Cache.none).index()  # found by the header check

@@ -39,7 +39,8 @@ def test_a_class_of_one_image_is_named_with_the_ways_out():
     assert str(refused.value) == (
         "data.validation_split=0.2: cannot split 82 images by class: 'fish' has one image, and a "
         "stratified split needs two of each class (one to train on, one to validate). Add images of "
-        "it, leave it out with data.class_names=[...], or validate on none: data.validation_split=0."
+        "it, leave it out with \"data.class_names=[cat,dog,'Bird Species']\", or validate on none: "
+        "data.validation_split=0."
     )
 
 
@@ -135,10 +136,10 @@ def test_classes_a_placed_split_leaves_without_images_are_warned_of(caplog):
     )
     warn_uncovered(index, np.array(["train", "train", "val", "val"], dtype=object))
     assert caplog.messages == [
-        "no training images of 'dog': the model cannot learn it. Add some, or leave it out with "
-        "data.class_names=[...]",
-        "no validation images of 'cat': val_* metrics leave it out. Add some, or leave it out with "
-        "data.class_names=[...]",
+        "no training images of 'dog': the model cannot learn it. Add some, or leave it out: "
+        "data.class_names=[bird,cat]",
+        "no validation images of 'cat': val_* metrics leave it out. Add some, or leave it out: "
+        "data.class_names=[bird,dog]",
     ]
     caplog.clear()
     warn_uncovered(index, np.array(["train"] * 4, dtype=object))  # no validation: nothing to cover
@@ -149,7 +150,7 @@ def test_classes_a_placed_split_leaves_without_images_are_warned_of(caplog):
     warn_uncovered(index, np.array(["train", "train", "train", "val"], dtype=object))
     assert caplog.messages == [
         "no validation images of 'bird', 'cat': val_* metrics leave them out. Add "
-        "some, or leave them out with data.class_names=[...]"
+        "some, or leave them out: data.class_names=[dog]"
     ]
 
 
@@ -262,8 +263,8 @@ def test_a_class_with_fewer_images_than_folds_is_named_by_the_runner_not_scikit_
         lacking == 3
         and caplog.messages
         == [
-            "no validation images of 'fish': val_* metrics leave it out. Add some, or leave it out with "
-            "data.class_names=[...]"
+            "no validation images of 'fish': val_* metrics leave it out. Add some, or leave it out: "
+            "data.class_names=[cat]"
         ]
         * 3
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from runner.words import closest, closest_path, counted, shell_join, some
+from runner.words import class_names_override, closest, closest_path, counted, shell_join, some
 
 
 def test_the_nearest_name_is_found_in_any_case_and_nothing_far_is_offered():
@@ -24,6 +24,16 @@ def test_commands_to_paste_quote_hydra_quoted_values_readably_and_round_trip():
     assert shell_join(args) == "python -m runner \"data.pattern='photos/**/*.jpg'\" 'data.image_size=[8,8]'"
     for tricky in ("+data.kwargs.path='$HOME/x'", "a='b\"c'", "a='wow!'", "a='back\\slash'", 'a="x y"'):
         assert shlex.split(shell_join([tricky])) == [tricky]  # what a shell hands back
+
+
+def test_a_class_names_override_reads_back_through_a_shell_and_hydra_as_the_names_it_was_given():
+    from runner.config import compose
+
+    assert class_names_override(["cat", "dog_2", "a-b.c"]) == "data.class_names=[cat,dog_2,a-b.c]"
+    assert class_names_override([f"n{i}" for i in range(13)]) == "data.class_names=[...]"
+    for names in (["Bird Species", "cat"], ["cät", "it's", "null", "9lives", "x,y", "[z]", "a=b"]):
+        (override,) = shlex.split(class_names_override(names))  # one word, as a shell hands it over
+        assert list(compose(["data=dir", "data.path=/nowhere", override]).data.class_names) == names
 
 
 def test_counts_are_said_in_the_singular_for_one():

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from runner.errors import RunnerError
 from runner.schemas.data import IMAGE_EXTENSIONS
-from runner.words import counted, some
+from runner.words import class_names_override, counted, some
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,8 @@ def require_every_class(index: FileIndex) -> FileIndex:
         them = "the class" if len(empty) == 1 else "them"
         raise RunnerError(
             with_skipped(
-                f"data: {said} no usable image. Add images, or leave {them} out with data.class_names=[...].",
+                f"data: {said} no usable image. Add images, or leave {them} out: "
+                f"{class_names_override([name for name in index.class_names if name not in empty])}.",
                 index,
             )
         )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from runner.errors import RunnerError
 from runner.sources.index import RENAME_TO_UTF8, hidden, is_text, shown
-from runner.words import closest_path, some
+from runner.words import class_names_override, closest_path, some
 
 # Folder names that mean a split, not a class, and the setting that takes such a folder.
 SPLIT_FOLDERS = {
@@ -75,12 +75,12 @@ def refuse_working_directory(root: Path, as_given: str, found: list[str]) -> Non
     the folder it runs in: inside ``data.path`` they would be read as classes."""
     here, root = Path.cwd().resolve(), root.resolve()
     if here == root or root in here.parents:
-        classes = some([name for name in found if name not in RUNNERS_OWN], sep=",")
+        classes = class_names_override([name for name in found if name not in RUNNERS_OWN])
         raise RunnerError(
             f"data.path={as_given}: '{root}' holds the folder this command runs in, where each run "
             f"writes outputs/ (Hydra) and mlruns/ (MLflow), which would be read as classes. Run it "
             f"from outside (cd {root.parent} && python -m runner data=dir data.path={root.name}), "
-            f"or name the classes: data.class_names=[{classes}]."
+            f"or name the classes: {classes}."
         )
 
 
@@ -96,7 +96,7 @@ def refuse_split_folders(root: Path, found: list[str]) -> None:
     raise RunnerError(
         f"data.path: '{root}' holds {', '.join(splits)}, each with subfolders of its own "
         f"({some(inner, most=4)}): splits, not classes. "
-        f"Use {settings}; or, if these are classes, name them: data.class_names=[{some(found, sep=',')}]."
+        f"Use {settings}; or, if these are classes, name them: {class_names_override(found)}."
     )
 
 
