@@ -80,13 +80,14 @@ def run_of(store: Any, reference: str) -> str:
     except MlflowException as err:
         raise RunnerError(
             f"{reference}: no such registered model version in {store.tracking_uri}. "
-            f"{registered(store, name)}"
+            f"{registered(store, name, by_alias=bool(at))}"
         ) from err
     return found.run_id
 
 
-def registered(store: Any, name: str) -> str:
-    """What the registry holds under ``name``: its versions and aliases, or the name it may mean."""
+def registered(store: Any, name: str, by_alias: bool = False) -> str:
+    """What the registry holds under ``name``: its versions and aliases (that it has none, asked
+    ``by_alias``), or the name it may mean."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -100,8 +101,13 @@ def registered(store: Any, name: str) -> str:
     found = store.search_model_versions(f"name={value}") if value else []
     versions = sorted(int(version.version) for version in found)
     aliases = ", ".join(f"@{alias} ({version})" for alias, version in sorted(model.aliases.items()))
-    listed = f"versions {', '.join(map(str, versions))}" if versions else "no versions"
-    return f"'{name}' has {listed}" + (f"; aliases {aliases}" if aliases else "") + "."
+    listed = f"{'version' if len(versions) == 1 else 'versions'} {', '.join(map(str, versions))}"
+    listed = listed if versions else "no versions"
+    if aliases:
+        listed += f"; aliases {aliases}"
+    elif by_alias:
+        listed += " and no alias"
+    return f"'{name}' has {listed}."
 
 
 def run_record(store: Any, run_id: str) -> tuple[Any, dict, list[str]]:

@@ -167,13 +167,13 @@ def test_a_registered_model_version_predicts_as_its_run(trained, photos, capsys)
     for reference, expected in [
         (
             "models:/colours/7",
-            f"no such registered model version in {uri}. 'colours' has versions 1; aliases @champion (1).",
+            f"no such registered model version in {uri}. 'colours' has version 1; aliases @champion (1).",
         ),
         (
             "models:/colors@champion",
             f"in {uri}. No model is registered as 'colors'. Did you mean 'colours'? Registered: colours.",
         ),
-        ("models:/colours", "or models:/NAME@ALIAS. 'colours' has versions 1; aliases @champion (1)."),
+        ("models:/colours", "or models:/NAME@ALIAS. 'colours' has version 1; aliases @champion (1)."),
     ]:
         with pytest.raises(RunnerError) as refused:
             run_of(client(cwd), reference)
@@ -184,6 +184,8 @@ def test_a_registered_model_version_predicts_as_its_run(trained, photos, capsys)
             RunnerError, match=r"no such registered model version in .*\. 'empty' has no versions\.$"
         ):
             run_of(client(cwd), "models:/empty/1")
+        with pytest.raises(RunnerError, match=r"\. 'empty' has no versions and no alias\.$"):
+            run_of(client(cwd), "models:/empty@champion")  # asked by alias: that it has none
     finally:
         client(cwd).delete_registered_model("empty")  # the store is the other tests' too
 
