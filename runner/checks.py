@@ -17,6 +17,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from runner.errors import RunnerError
+from runner.keys import elsewhere
 from runner.schemas.data import ColorMode, LabelMode
 from runner.sources import FileIndex
 from runner.split import check_splittable
@@ -40,24 +41,25 @@ def check_config(cfg: DictConfig) -> None:
     check_saved_input(cfg.data, cfg.model)
 
 
-def check_added_keys(node: DictConfig, where: str) -> None:
+def check_added_keys(node: DictConfig, where: str, root: DictConfig | None = None) -> None:
     """A key added with ``+`` where a schema has fixed keys (``+trainer.patience=3``): Hydra adds it
     past the schema, and nothing would ever read it. Open mappings (``trainer.optimizer``,
     ``model.backbone``, ``tracking.tags``) take new keys: they are their targets' arguments."""
     schema = OmegaConf.get_type(node)
     if not dataclasses.is_dataclass(schema):
         return
-    valid = [field.name for field in dataclasses.fields(schema)]
+    valid, root = [field.name for field in dataclasses.fields(schema)], root or node
     for key, value in node.items_ex(resolve=False):
         name = f"{where}{key}"
         if key not in valid:
+            suggestion = elsewhere(name, root) or closest(str(key), valid)
             raise RunnerError(
                 f"+{name}: no such key, so nothing would read it (a '+' adds keys to open mappings "
-                f"only, e.g. +trainer.optimizer.momentum=0.9).{closest(str(key), valid)} Valid keys "
+                f"only, e.g. +trainer.optimizer.momentum=0.9).{suggestion} Valid keys "
                 f"{f'of {where[:-1]}' if where else 'at the top'}: {', '.join(valid)}."
             )
         if isinstance(value, DictConfig):
-            check_added_keys(value, f"{name}.")
+            check_added_keys(value, f"{name}.", root)
 
 
 def check_input_size(size: list[int], model: DictConfig) -> None:

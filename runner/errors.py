@@ -33,6 +33,7 @@ from omegaconf.errors import (
     ValidationError,
 )
 
+from runner.keys import elsewhere
 from runner.words import closest
 
 
@@ -63,11 +64,12 @@ def parameters(fn: object) -> list[str]:
 PASSED_TO_MODELS = ("input_shape", "num_classes", "augmentation", "output")
 
 
-def no_such_parameter(key: str, target: str, params: list[str]) -> RunnerError:
-    """``key`` (a full config key) names no parameter of ``target``: the closest and the list."""
+def no_such_parameter(key: str, target: str, params: list[str], moved: str = "") -> RunnerError:
+    """``key`` (a full config key) names no parameter of ``target``: where it ``moved`` (the key it
+    may mean elsewhere: ``keys.elsewhere``), else the closest, and the list."""
     name = key.rpartition(".")[2]
     settable = [param for param in params if param not in PASSED_TO_MODELS]
-    suggestion = closest(name, settable)
+    suggestion = moved or closest(name, settable)
     return RunnerError(
         f"{key}: {target} has no parameter '{name}'.{suggestion} It takes: {', '.join(settable)}."
     )
@@ -94,12 +96,14 @@ def _config_error(err: OmegaConfBaseException) -> str:
         params = target_params(str(parent["_target_"])) if "_target_" in parent else []
         if str(err.key) in params:
             return f"{key}: not set in this config yet; add it with a '+': +{key}=..."
+        moved = elsewhere(str(key), parent._get_root())
         if params:
-            return str(no_such_parameter(str(key), str(parent["_target_"]), params))
+            return str(no_such_parameter(str(key), str(parent["_target_"]), params, moved))
         valid = [str(k) for k in parent]
         if not valid:  # an open mapping (model.backbone, aug.ops): new keys take a '+'
             return f"{key}: not set in this config yet; add it with a '+': +{key}=..."
-        return f"{key}: unknown key.{closest(str(err.key), valid)} Valid keys here: {', '.join(valid)}."
+        suggestion = moved or closest(str(err.key), valid)
+        return f"{key}: unknown key.{suggestion} Valid keys here: {', '.join(valid)}."
     if isinstance(err, MissingMandatoryValue):
         return f"{key}: needs a value; set it on the command line, e.g. {key}=..."
     if isinstance(err, ValidationError) and "is not a ListConfig" in str(err):

@@ -23,7 +23,12 @@ def classes(n: int) -> FileIndex:
 @pytest.mark.parametrize(
     ("overrides", "says"),
     [
-        (["+trainer.patience=3"], r"\+trainer.patience: no such key, .* Did you mean 'plateau_patience'?"),
+        # Keras's EarlyStopping(patience=...): the runner's key for it, though plateau_patience is nearer.
+        (
+            ["+trainer.patience=3"],
+            r"\+trainer.patience: no such key, .* Did you mean 'trainer.early_stopping_patience'\?",
+        ),
+        (["+lr=0.1"], r"\+lr: no such key, .* Did you mean 'trainer.optimizer.learning_rate'\?"),
         (["+tracking.tag=x"], r"\+tracking.tag: no such key, .* Did you mean 'tags'?"),
         (["aug=flip", "+aug.ops.flip.foo=1", "+aug.foo=1"], r"\+aug.foo: no such key"),
         (["+foo=1"], r"\+foo: no such key, .* Valid keys at the top: data, aug, model, trainer, tracking\."),

@@ -57,7 +57,10 @@ def test_help_and_cfg_do_not_import_tensorflow(args, tmp_path):
         (["trainer.top_k=10"], ["trainer.top_k=10"]),  # digits has 10 classes
         (["data.label_mode=binary"], ["data.label_mode=binary needs exactly 2 classes"]),  # ... not 2
         (["trainer.optimizer=sgd"], ["trainer.optimizer._target_=keras.optimizers.SGD"]),
-        (["+trainer.patience=3"], ["+trainer.patience: no such key", "Did you mean 'plateau_patience'?"]),
+        (
+            ["+trainer.patience=3"],
+            ["+trainer.patience: no such key", "Did you mean 'trainer.early_stopping_patience'?"],
+        ),
         (["hydra.job.chdir=true"], ["hydra.job.chdir=true: would read data.path", "Drop it"]),
         (  # would be ignored, and the images labelled by their folders' names
             ["data=glob", "data.pattern=/photos/*.jpg", "data.labels_csv=/photos/ages.csv"],
@@ -162,6 +165,23 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
     [
         (["aug=flpi"], ["aug=flpi", "flip, idg, mixup, none", "Did you mean 'flip'?"]),
         (["trainer.epochz=3"], ["trainer.epochz", "Did you mean 'epochs'?"]),
+        # A key of another group, or under another tool's name: where the runner has it.
+        (["epochs=3"], ["error: epochs: unknown key. Did you mean 'trainer.epochs'? Valid keys here: "]),
+        (
+            ["trainer.learning_rate=0.1"],
+            ["trainer.learning_rate: unknown key. Did you mean 'trainer.optimizer.learning_rate'?"],
+        ),
+        (
+            ["data.epochs=3"],
+            [
+                "data.epochs: runner.sources.DigitsSource has no parameter 'epochs'. "
+                "Did you mean 'trainer.epochs'?"
+            ],
+        ),
+        (
+            ["trainer.optimizer.lr=0.1"],
+            ["keras.optimizers.Adam has no parameter 'lr'. Did you mean 'trainer.optimizer.learning_rate'?"],
+        ),
         (["data=digits", "tracking.uri=./mlruns"], ["error: tracking.uri=./mlruns: ", "sqlite:///mlflow.db"]),
         (["data=digits", "tracking.experiment="], ["error: tracking.experiment='': ", "needs a name"]),
         # A sweep whose store refuses it stops before any job (each job would fail alike).

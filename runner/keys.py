@@ -1,0 +1,47 @@
+"""Where a key the user misplaced lives: ``epochs=3`` is ``trainer.epochs``, ``data.lr`` is
+``trainer.optimizer.learning_rate``. A refusal of an unknown key names it, ahead of the nearest
+spelling in the place the user wrote (which, for ``trainer.learning_rate``, would be
+``early_stopping_patience``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from omegaconf import DictConfig
+
+# The names other tools (PyTorch Lightning, timm, Keras tutorials) give what the runner names so.
+KNOWN_AS = {
+    "lr": "learning_rate",
+    "bs": "batch_size",
+    "epoch": "epochs",
+    "num_epochs": "epochs",
+    "n_epochs": "epochs",
+    "max_epochs": "epochs",
+    "img_size": "image_size",
+    "input_size": "image_size",
+    "size": "image_size",
+    "optim": "optimizer",
+    "patience": "early_stopping_patience",
+    "augment": "aug",
+    "augmentation": "aug",
+}
+
+
+def config_keys(node: DictConfig, where: str = "") -> Iterator[str]:
+    """Every key of ``node``, nested ones as ``a.b.c``; Hydra's own settings left out."""
+    for key, value in node.items_ex(resolve=False):
+        if where == "" and key == "hydra":
+            continue
+        path = f"{where}{key}"
+        yield path
+        if isinstance(value, DictConfig):
+            yield from config_keys(value, f"{path}.")
+
+
+def elsewhere(key: str, root: DictConfig) -> str:
+    """' Did you mean trainer.epochs?' where the config has ``key``'s name (or what other tools
+    call it) in one other place; '' where it has none, or several."""
+    name = key.rpartition(".")[2]
+    name = KNOWN_AS.get(name.lower(), name)
+    found = [path for path in config_keys(root) if path.rpartition(".")[2] == name and path != key]
+    return f" Did you mean '{found[0]}'?" if len(found) == 1 else ""
