@@ -107,6 +107,8 @@ def _config_error(err: OmegaConfBaseException) -> str:
     if isinstance(err, MissingMandatoryValue):
         return f"{key}: needs a value; set it on the command line, e.g. {key}=..."
     if isinstance(err, ValidationError) and "is not a ListConfig" in str(err):
+        if str(key).endswith("image_size"):  # a side: the square of it, [height, width]
+            return f"{key}={err.value}: needs [height, width], in brackets: {key}=[{err.value},{err.value}]"
         return f"{key}={err.value}: needs a list, in brackets: {key}=[{err.value},...]"
     if isinstance(err, ValidationError):
         first = str(err).splitlines()[0].rstrip(".")

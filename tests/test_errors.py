@@ -76,7 +76,8 @@ def test_a_value_of_the_wrong_type_says_what_its_key_takes(overrides, says):
         (["aug=standard", "~aug.ops.zooom"], ["~aug.ops.zooom", "nothing to delete", "Did you mean 'zoom'?"]),
         (["trainer.lr_schedule=cosin"], ["trainer.lr_schedule=cosin", "Did you mean 'cosine'?"]),
         (["data=glob", "data.label_regex=["], ["cannot parse the override 'data.label_regex=['"]),
-        (["data=digits", "data.image_size=224"], ["data.image_size=224: needs a list", "=[224,...]"]),
+        (["data.image_size=224"], ["data.image_size=224: needs [height, width]", "=[224,224]"]),
+        (["data=digits", "data.extensions=jpg"], ["data.extensions=jpg: needs a list", "=[jpg,...]"]),
     ],
 )
 def test_what_hydra_refuses_as_it_composes_is_one_line(args, expected):
