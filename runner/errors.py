@@ -49,9 +49,12 @@ def _missing_option(err: MissingConfigException) -> str:
         return str(err).splitlines()[0]
     # Hydra's own groups get options from plugins; the one the runner uses is an extra.
     plugin = ' The Optuna sweeper comes with: pip install -e ".[sweep]".' if choice == "optuna" else ""
+    suggestion = closest(choice, options)
+    if group == "model" and not suggestion:  # model=resnet50: a backbone is an option's value
+        suggestion = " A keras.applications backbone is model=application model.name=ITS_CLASS (e.g. ResNet50)."
     return (
         f"{group}={choice}: no such option in config group '{group}'. "
-        f"Valid options: {', '.join(options)}.{closest(choice, options)}{plugin}"
+        f"Valid options: {', '.join(options)}.{suggestion}{plugin}"
     )
 
 

@@ -73,6 +73,7 @@ def test_a_value_of_the_wrong_type_says_what_its_key_takes(overrides, says):
     [
         (["data.color_mode=rbg"], ["data.color_mode=rbg", "Did you mean 'rgb'?"]),
         (["experiment=nope"], ["experiment=nope", "no such option"]),
+        (["model=resnet50"], ["model=resnet50: no such option", "is model=application model.name=ITS_CLASS"]),
         (["aug=standard", "~aug.ops.zooom"], ["~aug.ops.zooom", "nothing to delete", "Did you mean 'zoom'?"]),
         (["trainer.lr_schedule=cosin"], ["trainer.lr_schedule=cosin", "Did you mean 'cosine'?"]),
         (["data=glob", "data.label_regex=["], ["cannot parse the override 'data.label_regex=['"]),
