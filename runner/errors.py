@@ -51,7 +51,8 @@ def _missing_option(err: MissingConfigException) -> str:
     plugin = ' The Optuna sweeper comes with: pip install -e ".[sweep]".' if choice == "optuna" else ""
     suggestion = closest(choice, options)
     if group == "model" and not suggestion:  # model=resnet50: a backbone is an option's value
-        suggestion = " A keras.applications backbone is model=application model.name=ITS_CLASS (e.g. ResNet50)."
+        suggestion = " A keras.applications backbone is model=application model.name=ITS_CLASS"
+        suggestion += " (e.g. ResNet50)."
     return (
         f"{group}={choice}: no such option in config group '{group}'. "
         f"Valid options: {', '.join(options)}.{suggestion}{plugin}"
