@@ -24,6 +24,7 @@ from conftest import (
 from PIL import Image
 
 from runner.errors import RunnerError
+from runner.sources.evaluated import LEFT_OUT
 
 
 def evaluate(*args: str, cwd: Path):
@@ -346,3 +347,35 @@ def test_a_regression_run_is_scored_on_a_csv_of_numbers_by_its_errors(regression
     }
     line = refusal(main, [run_id, str(cwd / "sizes"), *uri], capsys)  # a folder: classes
     assert "predicts a number per image (data.label_mode=regression), and class folders give classes" in line
+
+
+def test_a_class_the_run_left_out_by_data_class_names_is_skipped_as_its_training_skipped_it(tmp_path):
+    # The run trained on cat and dog of a folder that also held bird (data.class_names=[cat,dog]):
+    # its test folder, laid out alike, has bird too. Refused where the run took every class.
+    from argparse import Namespace
+
+    from runner.sources.evaluated import read
+
+    for name in ("cat", "dog", "bird"):
+        write_image(tmp_path / "test" / name / "a.png")
+    write_image(tmp_path / "test" / "bird" / "deeper" / "b.png")
+    picked = {"class_names": ["cat", "dog"], "label_mode": "int"}
+    index = read(tmp_path / "test", False, "test: run R", ["cat", "dog"], picked, None)
+    assert [Path(p).parent.name for p in index.paths] == ["cat", "dog"] and index.labels.tolist() == [0, 1]
+    assert index.skipped == [
+        (str(tmp_path / "test" / "bird" / "a.png"), f"subfolder 'bird': {LEFT_OUT}"),
+        (str(tmp_path / "test" / "bird" / "deeper" / "b.png"), f"subfolder 'bird': {LEFT_OUT}"),
+    ]
+    with pytest.raises(RunnerError, match="subfolder 'bird' is no class of the model"):
+        read(tmp_path / "test", False, "test: run R", ["cat", "dog"], {"label_mode": "int"}, None)
+    # A CSV: a row of bird is skipped; several classes to a cell, bird is left out of the cell.
+    table = tmp_path / "test" / "labels.csv"
+    table.write_text("path,label\ncat/a.png,cat\nbird/a.png,bird\ndog/a.png,dog bird\n")
+    columns = Namespace(path_column="path", label_column="label")
+    rows = read(table, True, "labels.csv: run R", ["cat", "dog"], {**picked, "label_mode": "int"}, columns)
+    assert rows.paths == [str(tmp_path / "test" / "cat" / "a.png")] and rows.labels.tolist() == [0]
+    assert len(rows.skipped) == 2 and rows.skipped[0][1] == f"label 'bird': {LEFT_OUT}"
+    several = {**picked, "label_mode": "multi_hot", "label_separator": " "}
+    rows = read(table, True, "labels.csv: run R", ["cat", "dog"], several, columns)
+    assert [Path(p).parent.name for p in rows.paths] == ["cat", "bird", "dog"]
+    assert rows.multi.tolist() == [[1, 0], [0, 0], [0, 1]]

@@ -2,8 +2,9 @@
 classes: a folder of class subfolders, or a CSV of path,label rows (several classes to a cell for a
 multi-label run, a number for a regression run; or, for a run that read its labels from file
 names or its numbers from folder names, a folder of files so named). A class the model does not
-know is refused (none of its images could be right); a row whose file is missing, or whose
-number is no number, is skipped with the reason, as in training."""
+know is refused (none of its images could be right), unless the run picked its classes with
+``data.class_names``: then its images are skipped, as the run's training skipped them. A row
+whose file is missing, or whose number is no number, is skipped with the reason, as in training."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def read(root: Path, table: bool, which: str, class_names: list[str], data: dict
     from runner.trained import a_number_each, several_per_image
 
     several, numbers = several_per_image(data), a_number_each(data)
+    picked = bool(data.get("class_names"))  # the run left other classes out on purpose
     if several and not table:
         raise RunnerError(
             f"{which} is multi-label (data.label_mode=multi_hot), and class folders give one class "
@@ -31,7 +33,7 @@ def read(root: Path, table: bool, which: str, class_names: list[str], data: dict
         )
     by_name = data.get("labels_from") == "regex" or (numbers and data.get("labels_from") == "parent")
     if by_name and not table:  # labels in file names, or numbers as folder names
-        return named(root, data, class_names)
+        return named(root, data, class_names, picked)
     if numbers and not table:
         raise RunnerError(
             f"{which} predicts a number per image (data.label_mode=regression), and class folders "
@@ -41,16 +43,17 @@ def read(root: Path, table: bool, which: str, class_names: list[str], data: dict
         return listed_numbers(root, args.path_column, args.label_column)
     if table:  # images the model has no class for are refused before it loads
         separator = data.get("label_separator", " ") if several else None
-        return listed(root, class_names, args.path_column, args.label_column, separator)
-    return labelled(root, class_names)
+        return listed(root, class_names, args.path_column, args.label_column, separator, picked)
+    return labelled(root, class_names, picked)
 
 
-def named(root: Path, data: dict, class_names: list[str]) -> Any:
+def named(root: Path, data: dict, class_names: list[str], picked: bool = False) -> Any:
     """For a run of ``data=glob`` that read its labels from file names (``data.labels_from=regex``:
     ``Abyssinian_12.jpg``, ``23_1_0.jpg``) or its numbers from folder names (``parent``):
     ``root``'s images, the files its ``data.pattern``'s last part matches (``*.jpg``) anywhere
     under it, each labelled as the run labelled its own. A class the model does not know is
-    refused, as a folder's is; a name with no label or number is skipped, as in training."""
+    refused, as a folder's is (skipped, where the run ``picked`` its classes); a name with no
+    label or number is skipped, as in training."""
     from runner.schemas.data import LabelMode, LabelsFrom
     from runner.sources.files import GlobSource
     from runner.trained import a_number_each
@@ -64,7 +67,7 @@ def named(root: Path, data: dict, class_names: list[str]) -> Any:
         class_names=None if numbers else class_names,
     )
     index = source.labelled()
-    if not numbers:  # every file's label (those left out too): a class, or none
+    if not numbers and not picked:  # every file's label (those left out too): a class, or none
         files = [*index.paths, *(path for path, _ in index.skipped)]
         unknown = set(source.label_values(files)) - {"", *class_names}
         if unknown:
@@ -72,20 +75,28 @@ def named(root: Path, data: dict, class_names: list[str]) -> Any:
     return index
 
 
-def labelled(root: Path, class_names: list[str]) -> Any:
+def labelled(root: Path, class_names: list[str], picked: bool = False) -> Any:
     """The images under ``root``'s class subfolders, labelled by the model's classes. A subfolder
-    the model has no class for is an error (none of its images could be right); a class with no
-    subfolder is fine (a test set may lack some)."""
+    the model has no class for is an error (none of its images could be right), or where the run
+    ``picked`` its classes, its files are skipped; a class with no subfolder is fine (a test set
+    may lack some)."""
     from runner.sources.folders import DirSource
     from runner.sources.roots import subfolders
 
     unknown = [name for name in subfolders(root) if name not in class_names]
-    if unknown:
+    if unknown and not picked:
         folders = "the folder" if len(unknown) == 1 else "the folders"
         raise not_classes(
             root, "subfolder", unknown, class_names, f"Move those images out, or rename {folders}."
         )
-    return DirSource(path=str(root)).index_folder(root, class_names, "FOLDER")
+    index = DirSource(path=str(root)).index_folder(root, class_names, "FOLDER")
+    for name in unknown:
+        why = f"subfolder '{name}': {LEFT_OUT}"
+        index.skipped += [(str(path), why) for path in sorted((root / name).rglob("*")) if path.is_file()]
+    return index
+
+
+LEFT_OUT = "no class of the model: its run left it out by data.class_names"
 
 
 def not_classes(where: Path, what: str, unknown: list[str], class_names: list[str], fix: str) -> RunnerError:
@@ -97,12 +108,18 @@ def not_classes(where: Path, what: str, unknown: list[str], class_names: list[st
 
 
 def listed(
-    csv_path: Path, class_names: list[str], path_column: str, label_column: str, separator: str | None
+    csv_path: Path,
+    class_names: list[str],
+    path_column: str,
+    label_column: str,
+    separator: str | None,
+    picked: bool = False,
 ) -> Any:
     """The images a CSV lists (paths relative to it, as for ``data.labels_csv``), labelled by the
     model's classes (several to a cell, split by ``separator``, for a multi-label model). A label
-    the model has no class for is an error, as a folder would be; a row whose file is missing is
-    skipped."""
+    the model has no class for is an error, as a folder would be; where the run ``picked`` its
+    classes, its row is skipped (or for several to a cell, the label left out, as its training
+    did). A row whose file is missing is skipped."""
     from runner.sources.index import FileIndex
     from runner.sources.labels import classes_in, multi_labels_of
     from runner.sources.labels_csv import read_csv
@@ -112,13 +129,16 @@ def listed(
         classes_in(row[label_column], separator) if separator else [row[label_column].strip()] for row in rows
     ]
     unknown = sorted({name for cell in cells for name in cell} - set(class_names))
-    if unknown:
+    if unknown and not picked:
         raise not_classes(csv_path, "label", unknown, class_names, "Leave those rows out.")
     kept, paths, skipped = existing(csv_path, rows, path_column)
     found = [cells[i] for i in kept]
-    if separator is None:
-        labels = np.array([class_names.index(name) for (name,) in found], dtype=np.int32)
-        return FileIndex(paths, labels, class_names, skipped)
+    if separator is None:  # one class a row: a row of a class the run left out is skipped
+        known = [i for i, (name,) in enumerate(found) if name in class_names]
+        other = sorted(set(range(len(found))) - set(known))
+        skipped += [(paths[i], f"label '{found[i][0]}': {LEFT_OUT}") for i in other]
+        labels = np.array([class_names.index(found[i][0]) for i in known], dtype=np.int32)
+        return FileIndex([paths[i] for i in known], labels, class_names, skipped)
     _, rarest, multi = multi_labels_of(found, class_names)
     return FileIndex(paths, rarest, class_names, skipped, multi=multi, separator=separator)
 
