@@ -379,3 +379,12 @@ def test_a_class_the_run_left_out_by_data_class_names_is_skipped_as_its_training
     rows = read(table, True, "labels.csv: run R", ["cat", "dog"], several, columns)
     assert [Path(p).parent.name for p in rows.paths] == ["cat", "bird", "dog"]
     assert rows.multi.tolist() == [[1, 0], [0, 0], [0, 1]]
+    # File names (data=glob data.labels_from=regex): a name of a class left out is skipped.
+    write_image(tmp_path / "named" / "cat_1.png")
+    write_image(tmp_path / "named" / "bird_1.png")
+    regex = {**picked, "pattern": "pets/*.png", "labels_from": "regex", "label_regex": "^([a-z]+)_"}
+    index = read(tmp_path / "named", False, "named: run R", ["cat", "dog"], regex, None)
+    assert [Path(p).name for p in index.paths] == ["cat_1.png"]
+    assert [Path(p).name for p, _ in index.skipped] == ["bird_1.png"]
+    with pytest.raises(RunnerError, match="label 'bird' is no class of the model"):
+        read(tmp_path / "named", False, "named: run R", ["cat", "dog"], {**regex, "class_names": None}, None)
