@@ -73,6 +73,12 @@ def unknown_option(arg: str, options: list[str]) -> str:
     )
 
 
+# What python -m runner --resume is refused with: another command does it.
+RESUMING = (
+    "the training command starts a new run. To continue an unfinished one (failed or interrupted) "
+    "from its last finished epoch: python -m runner.rerun RUN --resume (RUN: its id or name); to "
+    "run one again: python -m runner.rerun RUN."
+)
 # Hydra's modes, of which it takes one (its ValueError, a traceback, for two).
 MODES = {"-r": "--run", "-m": "--multirun", "-c": "--cfg", "-i": "--info", "-sc": "--shell-completion"}
 
@@ -88,6 +94,8 @@ def refuse_bad_options(args: list[str], own: list[str] | None = None) -> None:
         given = arg.partition("=")[0]
         started = [o for o in options if o.startswith(given) and given.startswith("--")]  # --cf job
         if arg.startswith("-") and given not in options and len(started) != 1:
+            if own is None and given.lstrip("-").startswith(("resum", "rerun", "continue")):
+                raise RunnerError(f"{given}: {RESUMING}")
             raise RunnerError(unknown_option(arg, options))
     modes = list(dict.fromkeys(MODES.get(a, a) for a in args if MODES.get(a, a) in MODES.values()))
     if len(modes) > 1:

@@ -209,6 +209,7 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
         ),
         # Hydra printed its usage and "unrecognized arguments", or a ValueError's traceback.
         (["--cgf", "job"], ["unrecognized option --cgf. Did you mean '--cfg'? Its options: --help, "]),
+        (["--resume"], ["--resume: the training command starts a new run. To continue an unfinished "]),
         (["-m", "trainer.seed=1,2", "--cfg", "job"], ["--multirun and --cfg: Hydra takes one of --run, "]),
     ],
 )
