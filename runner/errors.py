@@ -33,7 +33,7 @@ from omegaconf.errors import (
     ValidationError,
 )
 
-from runner.keys import elsewhere
+from runner.keys import elsewhere, known_choice
 from runner.words import closest
 
 
@@ -120,7 +120,8 @@ def _config_error(err: OmegaConfBaseException) -> str:
         if wanted:
             return f"{key}={as_typed(err.value)}: {wanted}{for_example(str(key), parent)}."
         options = first.partition("expected one of [")[2].rstrip("]").split(", ")
-        return f"{key}={err.value}: {first}.{closest(str(err.value), options)}"
+        suggestion = known_choice(str(err.value), options) or closest(str(err.value), options)
+        return f"{key}={err.value}: {first}.{suggestion}"
     return f"{key}={err.value}: {str(err).splitlines()[0]}"
 
 

@@ -1,7 +1,7 @@
 """Where a key the user misplaced lives: ``epochs=3`` is ``trainer.epochs``, ``data.lr`` is
 ``trainer.optimizer.learning_rate``. A refusal of an unknown key names it, ahead of the nearest
 spelling in the place the user wrote (which, for ``trainer.learning_rate``, would be
-``early_stopping_patience``)."""
+``early_stopping_patience``). So for a choice by another tool's name: ``trainer.precision=fp16``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,37 @@ KNOWN_AS = {
     "augment": "aug",
     "augmentation": "aug",
 }
+
+
+# A choice by the name other tools give it (PyTorch Lightning's precision="16-mixed", "bf16").
+KNOWN_CHOICES = {
+    "fp16": "mixed_float16",
+    "16": "mixed_float16",
+    "16-mixed": "mixed_float16",
+    "float16": "mixed_float16",
+    "bf16": "mixed_bfloat16",
+    "bf16-mixed": "mixed_bfloat16",
+    "bfloat16": "mixed_bfloat16",
+    "fp32": "float32",
+    "32": "float32",
+    "ram": "memory",
+    "gray": "grayscale",
+    "grey": "grayscale",
+    "greyscale": "grayscale",
+    "l": "grayscale",
+    "linear": "bilinear",
+    "sparse": "int",
+    "onehot": "categorical",
+    "one_hot": "categorical",
+    "multilabel": "multi_hot",
+    "multi_label": "multi_hot",
+}
+
+
+def known_choice(value: str, options: list[str]) -> str:
+    """' Did you mean 'mixed_float16'?' for a value other tools call so, among ``options``."""
+    meant = KNOWN_CHOICES.get(value.lower())
+    return f" Did you mean '{meant}'?" if meant in options else ""
 
 
 def config_keys(node: DictConfig, where: str = "") -> Iterator[str]:

@@ -76,6 +76,10 @@ def test_a_value_of_the_wrong_type_says_what_its_key_takes(overrides, says):
         (["model=resnet50"], ["model=resnet50: no such option", "is model=application model.name=ITS_CLASS"]),
         (["aug=standard", "~aug.ops.zooom"], ["~aug.ops.zooom", "nothing to delete", "Did you mean 'zoom'?"]),
         (["trainer.lr_schedule=cosin"], ["trainer.lr_schedule=cosin", "Did you mean 'cosine'?"]),
+        # A choice by another tool's name for it (Lightning's precision="bf16-mixed").
+        (["trainer.precision=fp16"], ["trainer.precision=fp16", "Did you mean 'mixed_float16'?"]),
+        (["trainer.precision=bf16-mixed"], ["Did you mean 'mixed_bfloat16'?"]),
+        (["data.cache=ram"], ["data.cache=ram", "Did you mean 'memory'?"]),
         (["data=glob", "data.label_regex=["], ["cannot parse the override 'data.label_regex=['"]),
         (["data.image_size=224"], ["data.image_size=224: needs [height, width]", "=[224,224]"]),
         (["data=digits", "data.extensions=jpg"], ["data.extensions=jpg: needs a list", "=[jpg,...]"]),
