@@ -5,6 +5,7 @@ an option neither has refused in one line."""
 from __future__ import annotations
 
 import argparse
+import os
 
 from runner.errors import RunnerError
 from runner.scores import THRESHOLD, TUNED
@@ -38,6 +39,21 @@ def positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
     return int(text)
+
+
+def png_file(text: str) -> str:
+    """An argparse type for ``--out`` of a picture: ``lr`` is ``lr.png`` (as matplotlib would save
+    it, though the command then named ``lr``); another extension, refused before the work, not
+    by Pillow or matplotlib at its end."""
+    if os.path.isdir(text):
+        example = os.path.join(text, "out.png")
+        raise argparse.ArgumentTypeError(f"'{text}' is a folder: give a file in it, e.g. {example}")
+    suffix = os.path.splitext(text)[1]
+    if not suffix:
+        return f"{text}.png"
+    if suffix.lower() != ".png":
+        raise argparse.ArgumentTypeError(f"'{text}': writes a PNG; give a name ending in .png")
+    return text
 
 
 def described(doc: str) -> str:

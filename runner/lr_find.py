@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from runner.cli import described, options_then_overrides, positive_int
+from runner.cli import described, options_then_overrides, png_file, positive_int
 from runner.errors import RunnerError
 from runner.words import shell_join
 
@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=positive_int, default=100, help="batches at most, one rate each")
     parser.add_argument("--start", type=float, default=1e-7, help="the first rate")
     parser.add_argument("--end", type=float, default=10.0, help="the last rate")
-    parser.add_argument("--out", default="lr_find.png", help="PNG file to write (and a CSV beside it)")
+    parser.add_argument(
+        "--out", type=png_file, default="lr_find.png", help="PNG file to write (and a CSV beside it)"
+    )
     args, overrides = options_then_overrides(parser, argv)
     if args.steps < MIN_STEPS:
         parser.error(

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from runner.cli import described, options_then_overrides, positive_int
+from runner.cli import described, options_then_overrides, png_file, positive_int
 from runner.errors import RunnerError
 from runner.words import counted, some
 
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m runner.preview", description=described(__doc__))
     parser.add_argument("--rows", type=positive_int, default=6, help="source images, one per row")
     parser.add_argument("--draws", type=positive_int, default=5, help="augmented draws per image")
-    parser.add_argument("--out", default="aug_preview.png", help="PNG file to write")
+    parser.add_argument("--out", type=png_file, default="aug_preview.png", help="PNG file to write")
     args, overrides = options_then_overrides(parser, argv)
     from runner.__main__ import expand_home, reported
 

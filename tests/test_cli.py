@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from runner.cli import refuse_bad_options
+from runner.cli import png_file, refuse_bad_options
 from runner.errors import RunnerError
 
 
@@ -46,3 +46,8 @@ def test_options_hydra_has_or_starts_pass_and_others_are_refused_naming_the_near
         with pytest.raises(RunnerError) as refused:
             refuse_bad_options(given, own=["--help", "--resume"])
         assert str(refused.value).startswith(said), str(refused.value)
+
+
+def test_a_picture_out_without_an_extension_is_the_png_it_will_be():
+    # matplotlib saved --out lr as lr.png, and lr_find then said it wrote "lr".
+    assert png_file("lr") == "lr.png" and png_file("plots/lr.PNG") == "plots/lr.PNG"

@@ -14,7 +14,8 @@ from runner.lr_find import DIVERGED, curve, smoothed, suggestion
 
 
 def test_the_rate_found_is_where_the_digits_loss_falls_fastest_and_the_test_stops_as_it_diverges(tmp_path):
-    args = (f"data.path={tmp_path / 'digits'}", "data.image_size=[16,16]", "--out", "found/lr.png")
+    # --out without an extension: lr.png, named so in the last line (which said "wrote found/lr").
+    args = (f"data.path={tmp_path / 'digits'}", "data.image_size=[16,16]", "--out", "found/lr")
     (tmp_path / "found").mkdir()
     result = run_cli(*args, cwd=tmp_path, module="runner.lr_find")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -36,6 +37,7 @@ def test_the_rate_found_is_where_the_digits_loss_falls_fastest_and_the_test_stop
     assert line.endswith(
         f"python -m runner {args[0]} 'data.image_size=[16,16]' trainer.optimizer.learning_rate={found:.1e}"
     )
+    assert result.stderr.splitlines()[-1] == "wrote found/lr.png and found/lr.csv"
     with Image.open(tmp_path / "found" / "lr.png") as picture:
         assert picture.format == "PNG" and picture.width >= 400
 

@@ -61,6 +61,9 @@ def test_preview_bad_override_is_one_line(tmp_path):
     [
         (["--rows", "0"], "argument --rows: '0' is not a whole number of at least 1"),
         (["--out", "missing-folder/grid.png"], "--out missing-folder/grid.png: cannot write it"),
+        # Pillow's traceback at the end, after the work: "unknown file extension: .txt".
+        (["--out", "grid.txt"], "argument --out: 'grid.txt': writes a PNG; give a name ending in .png"),
+        (["--out", "."], "argument --out: '.' is a folder: give a file in it, e.g. ./out.png"),
         (["--draw-count", "3"], "unrecognized option --draw-count. Did you mean '--draws'? Its options:"),
     ],
 )
