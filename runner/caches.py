@@ -29,7 +29,7 @@ from runner import liveness
 from runner.cli import described
 from runner.errors import RunnerError
 from runner.schemas.data import DataConfig
-from runner.words import counted
+from runner.words import closest_path, counted
 
 if TYPE_CHECKING:  # the listing needs no decoder (OpenCV, libjpeg-turbo) to start
     from runner.decode import Decoder
@@ -143,7 +143,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def report(folder: Path, args: argparse.Namespace, argv: list[str] | None) -> None:
-    """The listing, and with ``--delete`` the removal, of ``folder``'s caches."""
+    """The listing, and with ``--delete`` the removal, of ``folder``'s caches. A ``--cache-dir``
+    that does not exist is likelier a typo than a folder with no cache: refused, with the nearest."""
+    if args.cache_dir != DataConfig.cache_dir and not folder.is_dir():
+        raise RunnerError(f"--cache-dir {args.cache_dir}: no such folder.{closest_path(folder)}")
     now = time.time()
     chosen = [c for c in disk_caches(folder) if now - c.last_used >= args.unused_for * DAY]
     which = f" unused for {counted(args.unused_for, 'day')}" if args.unused_for else ""

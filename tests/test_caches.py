@@ -72,6 +72,18 @@ def test_a_cache_from_before_this_command_is_listed_without_a_source(tmp_path):
     assert again.stdout.splitlines() == [f"runner: 0 disk caches in {caches}: 0.0 MB"]  # nothing to do
 
 
+def test_a_cache_dir_that_does_not_exist_is_refused_with_the_nearest(tmp_path):
+    # It listed "0 disk caches in .../cahces": a typo read as a folder without caches.
+    (tmp_path / "caches").mkdir()
+    result = run_cli("--cache-dir", str(tmp_path / "cahces"), cwd=tmp_path, module="runner.caches")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert line == (
+        f"runner: error: --cache-dir {tmp_path / 'cahces'}: no such folder. "
+        f"Did you mean '{tmp_path / 'caches'}'?"
+    )
+
+
 def test_a_cache_that_cannot_be_removed_is_one_line(tmp_path):
     caches = tmp_path / "caches"
     (caches / "0123.npy").mkdir(parents=True)  # unlink refuses a folder, as it would another's file
