@@ -69,6 +69,7 @@ def test_bench_runner_without_cache_and_unknown_loaders(tmp_path):
     wrong = bench(folder, "--loaders", "runner,idss", cwd=tmp_path)
     assert wrong.returncode == 2
     assert "unknown idss; choose from runner, ids" in wrong.stderr.splitlines()[-1]
+    assert wrong.stderr.splitlines()[-1].endswith("Did you mean 'ids'?")
 
 
 def test_bench_on_a_messy_folder_reports_the_loaders_that_crash(tmp_path):
@@ -87,12 +88,14 @@ def test_bench_on_a_messy_folder_reports_the_loaders_that_crash(tmp_path):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["missing"], "DIR: 'missing' is not a folder"),
+        (["missing"], "DIR: 'missing' is not a folder; give one of class subfolders, or --make N. Did"),
+        (["missing"], "--make N. Did you mean 'missed'?"),
         ([".", "--size", "0"], "argument --size: '0' is not a whole number of at least 1"),
         ([".", "--passes", "x"], "argument --passes: 'x' is not a whole number of at least 1"),
     ],
 )
 def test_bench_arguments_are_checked(args, expected, tmp_path):
+    (tmp_path / "missed").mkdir()  # the folder 'missing' may mean
     result = bench(*args, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert expected in result.stderr.splitlines()[-1]

@@ -35,6 +35,7 @@ from runner.bench.measure import figures_or_error, index_scale, measure, warm_up
 from runner.bench.photos import make_photos
 from runner.cli import described, positive_int
 from runner.memory import keep_freed_memory
+from runner.words import closest, closest_path
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,13 +68,19 @@ def main(argv: list[str] | None = None) -> None:
     if args.make:
         make_photos(args.dir, args.make, tuple(args.make_size))
     if not args.dir.is_dir():
-        parser.error(f"DIR: '{args.dir}' is not a folder; give one of class subfolders, or --make N")
+        parser.error(
+            f"DIR: '{args.dir}' is not a folder; give one of class subfolders, or --make N."
+            f"{closest_path(args.dir)}"
+        )
     keep_freed_memory()  # as a training run does; for every loader alike, all in this process
     with contextlib.redirect_stdout(sys.stderr):  # ImageDataGenerator prints "Found N images"
         made = loaders(args.dir, args.size, args.batch)
         unknown = [name for name in args.loaders.split(",") if name not in made]
         if unknown:
-            parser.error(f"--loaders: unknown {', '.join(unknown)}; choose from {', '.join(made)}")
+            parser.error(
+                f"--loaders: unknown {', '.join(unknown)}; choose from {', '.join(made)}."
+                f"{closest(unknown[0], list(made))}"
+            )
         warm_up(args.dir, made["decode"])
         results = {
             name: figures_or_error(measure, made[name], args.passes) for name in args.loaders.split(",")
