@@ -71,6 +71,21 @@ def differences(stored: dict, cfg: DictConfig) -> list[str]:
     ]
 
 
+def refuse_finished(run: Any) -> None:
+    """A finished run has nothing to resume: said first, before any note about the run's code."""
+    if run.info.status != "FINISHED":
+        return
+    run_id = run.info.run_id
+    last = Path(run.data.tags.get("runner.output_dir", "."), "checkpoints", "last.keras")
+    saved = last if last.is_file() else "PATH (its checkpoints/last.keras, in MLflow)"
+    raise RunnerError(
+        f"run {run_id} finished; there is nothing to resume. To train it longer, rerun it from "
+        f"the start with more epochs (python -m runner.rerun {run_id} trainer.epochs=N), or "
+        f"train its final model further in a new run (python -m runner model=file "
+        f"model.path={saved}, with the run's data overrides)."
+    )
+
+
 def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
     """Check that run ``tracking.resume`` can be continued with ``cfg`` on the files of ``index``,
     put its backup in ``output_dir/backup`` for ``BackupAndRestore``, and return how many attempts
@@ -81,15 +96,7 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
     run_id = cfg.tracking.resume
     store = client(cfg.tracking.uri)
     run, stored = fetch(store, run_id)
-    if run.info.status == "FINISHED":
-        last = Path(run.data.tags.get("runner.output_dir", "."), "checkpoints", "last.keras")
-        saved = last if last.is_file() else "PATH (its checkpoints/last.keras, in MLflow)"
-        raise RunnerError(
-            f"run {run_id} finished; there is nothing to resume. To train it longer, rerun it from "
-            f"the start with more epochs (python -m runner.rerun {run_id} trainer.epochs=N), or "
-            f"train its final model further in a new run (python -m runner model=file "
-            f"model.path={saved}, with the run's data overrides)."
-        )
+    refuse_finished(run)
     if changed := differences(stored, cfg):
         raise RunnerError(
             f"run {run_id}: a resumed run continues the same config, and this one differs at "
@@ -203,6 +210,8 @@ def main(argv: list[str] | None = None) -> None:
     run, stored = entry.reported(lambda: fetch(client(uri, key), args.run_id))
     run_id = run.info.run_id  # args.run_id may be its name
     entry.reported(require_known_keys, run, stored)
+    if args.resume:
+        entry.reported(refuse_finished, run)
     note_other_code(run, args.resume)
     note_other_cpu(run, args.resume)
     note_added_keys(run, stored, rest, args.resume)

@@ -181,6 +181,20 @@ def test_bad_rerun_requests_are_one_line(store, args, expected):
     assert all(part in line for part in expected), line
 
 
+def test_resuming_a_finished_run_made_by_other_code_is_refused_without_a_note_first(store, tmp_path):
+    # The note that the run's commit differs came first, then the refusal: a note about a resume
+    # that does not happen.
+    whole = by_name(store, "whole").info.run_id
+    config = Path(client(store).download_artifacts(whole, "config.yaml", str(tmp_path))).read_text()
+    run_id = fake_run(store, yaml.safe_load(config))
+    client(store).set_tag(run_id, "runner.git_commit", "0" * 40)
+    client(store).set_terminated(run_id, "FINISHED")
+    result = rerun(run_id, "--resume", cwd=store)
+    assert result.returncode == 2 and "runner: note:" not in result.stderr
+    assert f"run {run_id} finished; there is nothing to resume" in error_lines(result)[0]
+    assert "runner: note: run " in rerun(run_id, "--cfg", "job", cwd=store).stderr  # a rerun: said
+
+
 def test_a_stored_config_is_data_not_code(tmp_path, capsys, monkeypatch):
     run_id = fake_run(tmp_path, {"model": {"_target_": "os.system", "command": "touch pwned"}})
     result = rerun(run_id, cwd=tmp_path)
