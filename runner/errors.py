@@ -100,7 +100,7 @@ def _config_error(err: OmegaConfBaseException) -> str:
         params = target_params(str(parent["_target_"])) if "_target_" in parent else []
         if str(err.key) in params:
             return f"{key}: not set in this config yet; add it with a '+': +{key}=..."
-        moved = elsewhere(str(key), parent._get_root())
+        moved = elsewhere(str(key), parent._get_root())  # the whole config, from OmegaConf's node
         if params:
             return str(no_such_parameter(str(key), str(parent["_target_"]), params, moved))
         valid = [str(k) for k in parent]

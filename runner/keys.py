@@ -1,7 +1,8 @@
 """Where a key the user misplaced lives: ``epochs=3`` is ``trainer.epochs``, ``data.lr`` is
 ``trainer.optimizer.learning_rate``. A refusal of an unknown key names it, ahead of the nearest
 spelling in the place the user wrote (which, for ``trainer.learning_rate``, would be
-``early_stopping_patience``). So for a choice by another tool's name: ``trainer.precision=fp16``."""
+``early_stopping_patience``). A choice by another tool's name for it (``trainer.precision=fp16``)
+gets the runner's name for it too."""
 
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def config_keys(node: DictConfig, where: str = "") -> Iterator[str]:
 
 
 def elsewhere(key: str, root: DictConfig) -> str:
-    """' Did you mean trainer.epochs?' where the config has ``key``'s name (or what other tools
+    """ " Did you mean 'trainer.epochs'?" where the config has ``key``'s name (or what other tools
     call it) in one other place; '' where it has none, or several."""
     name = key.rpartition(".")[2]
     name = KNOWN_AS.get(name.lower(), name)

@@ -96,6 +96,7 @@ def hydra_string(name: str) -> str:
 
 
 def is_plain(name: str) -> bool:
+    """Whether Hydra reads ``name`` unquoted as the string it is."""
     return bool(HYDRA_PLAIN.fullmatch(name)) and name.lower() not in ("null", "true", "false")
 
 

@@ -16,6 +16,9 @@ import numpy as np
 from runner.errors import RunnerError
 from runner.words import some
 
+# Why an image of a class the run left out (``data.class_names``) is skipped.
+LEFT_OUT = "no class of the model: its run left it out by data.class_names"
+
 
 def read(root: Path, table: bool, which: str, class_names: list[str], data: dict, args: Any) -> Any:
     """What ``runner.evaluate``'s FOLDER holds, for the run (``which``: "FOLDER: run ID") whose
@@ -94,9 +97,6 @@ def labelled(root: Path, class_names: list[str], picked: bool = False) -> Any:
         why = f"subfolder '{name}': {LEFT_OUT}"
         index.skipped += [(str(path), why) for path in sorted((root / name).rglob("*")) if path.is_file()]
     return index
-
-
-LEFT_OUT = "no class of the model: its run left it out by data.class_names"
 
 
 def not_classes(where: Path, what: str, unknown: list[str], class_names: list[str], fix: str) -> RunnerError:
