@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from runner import liveness
-from runner.cli import described
+from runner.cli import described, parsed
 from runner.errors import RunnerError
 from runner.schemas.data import DataConfig
 from runner.words import closest_path, counted
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         "--unused-for", type=int, default=0, metavar="DAYS", help="only caches no run read for DAYS days"
     )
     parser.add_argument("--delete", action="store_true", help="remove the caches listed")
-    args = parser.parse_args(argv)
+    args = parsed(parser, argv)
     if args.unused_for < 0:
         parser.error(f"--unused-for {args.unused_for}: a number of days, 0 or more (0: every cache).")
     from runner.__main__ import reported

@@ -71,22 +71,37 @@ def options_then_overrides(
     (``--k 0``) is the parser's error naming the closest of its options, not Hydra's "cannot parse
     the override '--k'"."""
     args, overrides = parser.parse_known_args(argv)
-    if flags := [arg for arg in overrides if arg.startswith("-")]:
-        parser.error(unknown_option(flags[0], list(parser._option_string_actions)))  # no public list
+    refuse_unknown_flags(parser, overrides)
     return args, overrides
 
 
-def unknown_option(arg: str, options: list[str]) -> str:
-    """The refusal of ``arg``, an option not among ``options``: the nearest, and the long ones."""
+def parsed(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, with an option the command does not have (``--tpo 3``) refused
+    naming the closest of its options, not argparse's "unrecognized arguments: --tpo 3"."""
+    args, extra = parser.parse_known_args(argv)
+    refuse_unknown_flags(parser, extra, overrides=False)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def refuse_unknown_flags(parser: argparse.ArgumentParser, extra: list[str], overrides: bool = True) -> None:
+    """The first of ``extra`` that is an option (``--tpo``), refused: ``unknown_option``."""
+    if flags := [arg for arg in extra if arg.startswith("-")]:
+        options = list(parser._option_string_actions)  # no public list
+        parser.error(unknown_option(flags[0], options, overrides))
+
+
+def unknown_option(arg: str, options: list[str], overrides: bool = True) -> str:
+    """The refusal of ``arg``, an option not among ``options``: the nearest, and the long ones (and
+    that the rest are Hydra's ``overrides``, for a command that takes them)."""
     given = arg.partition("=")[0]
     options = list(dict.fromkeys(o for o in options if o.startswith("--")))
     # Compared without their dashes, which every option shares: '--bogus' is not near '--run'.
     near = nearest(given.lstrip("-"), [o[2:] for o in options])
     meant = f" Did you mean '--{near}'?" if near else ""
-    return (
-        f"unrecognized option {given}.{meant} Its options: {', '.join(options)}; "
-        f"the other arguments are overrides (KEY=VALUE)."
-    )
+    rest = "; the other arguments are overrides (KEY=VALUE)" if overrides else ""
+    return f"unrecognized option {given}.{meant} Its options: {', '.join(options)}{rest}."
 
 
 # What python -m runner --resume is refused with: another command does it.

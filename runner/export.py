@@ -22,13 +22,19 @@ from typing import Any
 import numpy as np
 
 from runner import tflog
-from runner.cli import RUN_HELP, described
+from runner.cli import RUN_HELP, described, parsed
 from runner.errors import RunnerError
 from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD
 from runner.trained import a_number_each, several_per_image
 
 FORMATS = {"saved_model": ("tf_saved_model", "saved_model"), "litert": ("litert", "model.tflite")}
+
+
+def format_name(text: str) -> str:
+    """``--format``'s value: ``tflite``, LiteRT's name until 2024 (its files are still .tflite), is
+    taken for ``litert``."""
+    return "litert" if text.lower() == "tflite" else text
 
 
 def export(
@@ -100,11 +106,13 @@ def make_folder(out: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m runner.export", description=described(__doc__))
     parser.add_argument("run_id", metavar="RUN", help=RUN_HELP)
-    parser.add_argument("--format", choices=sorted(FORMATS), default="saved_model", help="what to write")
+    parser.add_argument(
+        "--format", type=format_name, choices=sorted(FORMATS), default="saved_model", help="what to write"
+    )
     parser.add_argument("--out", help="folder to write the model and runner.json to (default: export-RUN)")
     parser.add_argument("--best", action="store_true", help="the best trainer.monitor epoch's model")
     parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
-    args = parser.parse_args(argv)
+    args = parsed(parser, argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from runner.cli import BATCH_HELP, CALIBRATED_HELP, RUN_HELP, TTA_HELP, TUNED_HELP, positive_int
+from runner.cli import BATCH_HELP, CALIBRATED_HELP, RUN_HELP, TTA_HELP, TUNED_HELP, parsed, positive_int
 from runner.errors import RunnerError
 from runner.schemas.data import IMAGE_EXTENSIONS
 from runner.schemas.tracking import TrackingConfig
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tuned", action="store_true", help=TUNED_HELP)
     parser.add_argument("--tta", action="store_true", help=TTA_HELP)
     parser.add_argument("--calibrated", action="store_true", help=CALIBRATED_HELP)
-    args = parser.parse_args(argv)
+    args = parsed(parser, argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
     from runner.memory import keep_freed_memory

@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from runner.cli import png_file, refuse_bad_options
+from runner.cli import parsed, png_file, refuse_bad_options
 from runner.errors import RunnerError
 
 
@@ -51,3 +51,26 @@ def test_options_hydra_has_or_starts_pass_and_others_are_refused_naming_the_near
 def test_a_picture_out_without_an_extension_is_the_png_it_will_be():
     # matplotlib saved --out lr as lr.png, and lr_find then said it wrote "lr".
     assert png_file("lr") == "lr.png" and png_file("plots/lr.PNG") == "plots/lr.PNG"
+
+
+def test_an_option_a_command_lacks_is_refused_naming_its_nearest(capsys):
+    # predict, evaluate, export, caches and bench: argparse said "unrecognized arguments: --tpo 3".
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m runner.predict")
+    parser.add_argument("paths", nargs="+")
+    parser.add_argument("--top", type=int, default=1)
+    assert parsed(parser, ["a.jpg", "--top", "3"]).top == 3
+    with pytest.raises(SystemExit):
+        parsed(parser, ["a.jpg", "--tpo", "3"])
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert line == (
+        "python -m runner.predict: error: unrecognized option --tpo. Did you mean '--top'? "
+        "Its options: --help, --top."  # no overrides to speak of: predict takes none
+    )
+
+
+def test_export_takes_tflite_for_litert():
+    from runner.export import format_name
+
+    assert format_name("TFLite") == "litert" and format_name("saved_model") == "saved_model"

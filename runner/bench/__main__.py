@@ -33,7 +33,7 @@ from pathlib import Path
 from runner.bench.loaders import cache_sizes, fit_epochs, loaders
 from runner.bench.measure import figures_or_error, index_scale, measure, warm_up
 from runner.bench.photos import make_photos
-from runner.cli import described, positive_int
+from runner.cli import described, parsed, positive_int
 from runner.memory import keep_freed_memory
 from runner.words import closest, closest_path
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         "--index-files", type=positive_int, metavar="N", help="only time indexing N empty files"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
+    args = parsed(parser, argv)
     if args.index_files:
         print(json.dumps(index_scale(args.index_files)))
         return
