@@ -17,7 +17,8 @@ import keras
 import tensorflow as tf
 from omegaconf import DictConfig
 
-from runner.errors import RunnerError, keras_said, parameters
+from runner.config_errors import parameters
+from runner.errors import RunnerError, keras_said
 from runner.schemas.aug import Placement
 from runner.schemas.data import LabelMode
 from runner.targets import build, check_targets, locate

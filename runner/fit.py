@@ -19,8 +19,8 @@ from omegaconf import DictConfig
 from runner import augment, pipeline, preview, record, tracking
 from runner.backup import Backup
 from runner.callbacks import callbacks, interrupts_between_batches
+from runner.config_errors import PASSED_TO_MODELS
 from runner.decode import Decoder
-from runner.errors import PASSED_TO_MODELS
 from runner.schemas.data import LabelMode
 from runner.scores import (
     THRESHOLD,

@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from runner.errors import RunnerError, keras_said, parameters
+from runner.config_errors import parameters
+from runner.errors import RunnerError, keras_said
 from runner.words import closest
 
 T = TypeVar("T")

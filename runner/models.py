@@ -21,7 +21,8 @@ from keras import layers
 from omegaconf import DictConfig, OmegaConf
 
 from runner.checks import fits, other_input_shape, other_outputs
-from runner.errors import RunnerError, no_such_parameter, parameters
+from runner.config_errors import no_such_parameter, parameters
+from runner.errors import RunnerError
 from runner.functions import call_with_kwargs, called, load_function
 from runner.model_checks import check_yours, squashed
 from runner.words import closest

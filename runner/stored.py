@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 
 from runner.config import SCHEMAS, RunnerConfig
-from runner.errors import RunnerError, as_override
+from runner.config_errors import as_override
+from runner.errors import RunnerError
 from runner.store import client as open_store
 from runner.store import quoted, require_form, sqlite_file
 from runner.targets import check_targets

@@ -11,7 +11,8 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig
 
-from runner.errors import RunnerError, no_such_parameter, parameters
+from runner.config_errors import no_such_parameter, parameters
+from runner.errors import RunnerError
 from runner.words import closest
 
 # Prefixes of the only ``_target_``s the runner builds: its data sources, model builders and the

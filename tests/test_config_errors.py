@@ -1,0 +1,68 @@
+"""runner.config_errors: what Hydra and OmegaConf refuse as a config is composed, as
+``errors.explain``'s one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner.errors import explain
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        (["trainer.epochs=1.5"], "trainer.epochs=1.5: must be a whole number, e.g. trainer.epochs=10."),
+        (["model.dropout=abc"], "model.dropout=abc: must be a number, e.g. model.dropout=0.25."),
+        (
+            ["trainer.deterministic=maybe"],
+            "trainer.deterministic=maybe: must be true or false, e.g. trainer.deterministic=true.",
+        ),
+        # The example is the value the config had: a preset's, where it sets one.
+        (
+            ["experiment=transfer", "trainer.lr_schedule=null"],
+            "trainer.lr_schedule=null: cannot be null, e.g. trainer.lr_schedule=cosine (one of "
+            "constant, cosine, plateau).",
+        ),
+        (["data.max_per_class=abc"], "data.max_per_class=abc: must be a whole number."),  # null by default
+        (["data.image_size=[a,224]"], "data.image_size[0]=a: must be a whole number."),
+        (
+            ["data.color_mode=RGB"],
+            "data.color_mode=RGB: Invalid value 'RGB', expected one of [grayscale, rgb, rgba]. "
+            "Did you mean 'rgb'?",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_type_says_what_its_key_takes(overrides, says):
+    from conftest import compose
+
+    with pytest.raises(Exception) as refused:  # noqa: PT011 - whichever Hydra raises, explained
+        compose(*overrides)
+    assert explain(refused.value) == says
+
+
+# What Hydra refuses as it composes, in this process; tests/test_main.py runs others of each
+# kind as users do (python -m runner ...), through the same explain().
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["data.color_mode=rbg"], ["data.color_mode=rbg", "Did you mean 'rgb'?"]),
+        (["experiment=nope"], ["experiment=nope", "no such option"]),
+        (["model=resnet50"], ["model=resnet50: no such option", "is model=application model.name=ITS_CLASS"]),
+        (["aug=standard", "~aug.ops.zooom"], ["~aug.ops.zooom", "nothing to delete", "Did you mean 'zoom'?"]),
+        (["trainer.lr_schedule=cosin"], ["trainer.lr_schedule=cosin", "Did you mean 'cosine'?"]),
+        # A choice by another tool's name for it (Lightning's precision="bf16-mixed").
+        (["trainer.precision=fp16"], ["trainer.precision=fp16", "Did you mean 'mixed_float16'?"]),
+        (["trainer.precision=bf16-mixed"], ["Did you mean 'mixed_bfloat16'?"]),
+        (["data.cache=ram"], ["data.cache=ram", "Did you mean 'memory'?"]),
+        (["data=glob", "data.label_regex=["], ["cannot parse the override 'data.label_regex=['"]),
+        (["data.image_size=224"], ["data.image_size=224: needs [height, width]", "=[224,224]"]),
+        (["data=digits", "data.extensions=jpg"], ["data.extensions=jpg: needs a list", "=[jpg,...]"]),
+    ],
+)
+def test_what_hydra_refuses_as_it_composes_is_one_line(args, expected):
+    from conftest import compose
+
+    with pytest.raises(Exception) as refused:  # noqa: PT011 - whichever Hydra raises, explained
+        compose(*args)
+    line = explain(refused.value, args)
+    assert all(fragment in line for fragment in expected) and "\n" not in line, line
