@@ -28,6 +28,7 @@ from runner.words import closest
 
 
 def missing_option(err: MissingConfigException) -> str:
+    """A group's option that does not exist (``aug=flpi``): the options there are, the nearest."""
     # Hydra reports e.g. missing_cfg_file='aug/flpi' and options=['flip', 'none'].
     group, _, choice = (err.missing_cfg_file or "").rpartition("/")
     options = sorted(o for o in (err.options or []) if o != "schema")
