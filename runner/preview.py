@@ -8,8 +8,9 @@ at the start of every run that has augmentation. Takes the same overrides as ``p
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
@@ -23,11 +24,16 @@ LABEL_WIDTH = 110
 HEADER = 20
 
 
-def in_turn(labels: np.ndarray) -> Iterator[int]:
-    """Every position, taking the classes in turn so that each shows up among the first."""
+def in_turn(labels: np.ndarray, takes: Callable[[int], bool]) -> Iterator[int]:
+    """The positions ``takes`` takes, the classes in turn so that each shows up among the first: a
+    file it refuses gives way to the next of the same class, which keeps the class's place."""
     by_class = [list(np.flatnonzero(labels == c)) for c in np.unique(labels)]
     while any(by_class):
-        yield from (int(members.pop(0)) for members in by_class if members)
+        for members in by_class:
+            while members:
+                if takes(position := int(members.pop(0))):
+                    yield position
+                    break
 
 
 def tile(pixels: np.ndarray) -> Image.Image:
@@ -70,15 +76,17 @@ def sample(cfg, index, rows: int) -> tuple[np.ndarray, np.ndarray, dict[str, str
 
     decoder = Decoder.of(cfg)
     items = index.arrays or index.paths
-    images, positions, left_out = [], [], {}
-    for i in in_turn(index.labels):
+    images, left_out = [], {}
+
+    def decodes(i: int) -> bool:
         try:
             images.append(decoder(items[i]))
-            positions.append(i)
         except Exception as err:  # noqa: BLE001 - each decoder raises its own types
             left_out[index.paths[i]] = why(items[i], err)
-        if len(positions) == rows:
-            break
+            return False
+        return True
+
+    positions = list(itertools.islice(in_turn(index.labels, decodes), rows))
     if not images:
         raise RunnerError(f"none of the {counted(len(left_out), 'file')} of data decodes: {listed(left_out)}")
     labels = index.members[positions] if index.numbers is None else index.numbers[positions, None]
@@ -120,7 +128,9 @@ def write(args: argparse.Namespace, overrides: list[str]) -> None:
             f"--out {args.out}: cannot write it ({err.strerror or err}); give a writable path."
         ) from err
     shown = (
-        f"x {draws} draws of aug with {len(stack)} ops" if stack else "as decoded (aug has no ops to draw)"
+        f"x {counted(draws, 'draw')} of aug with {counted(len(stack), 'op')}"
+        if stack
+        else "as decoded (aug has no ops to draw)"
     )
     print(f"wrote {args.out}: {len(images)} images {shown}", file=sys.stderr)
 

@@ -36,6 +36,7 @@ def test_preview_cli_writes_the_expected_grid(photos, tmp_path):
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr.splitlines()[-1] == f"wrote {out}: 3 images x 4 draws of aug with 5 ops"
     with Image.open(out) as grid:
         assert grid.format == "PNG"
         assert grid.size == (LABEL_WIDTH + TILE * (1 + 4), HEADER + TILE * 3)
@@ -76,7 +77,9 @@ def test_preview_bad_arguments_are_one_line(args, expected, photos, tmp_path):
 
 def test_images_are_taken_from_the_classes_in_turn():
     labels = np.array([0, 0, 0, 1, 1, 2])
-    assert list(in_turn(labels)) == [0, 3, 5, 1, 4, 2]
+    assert list(in_turn(labels, lambda i: True)) == [0, 3, 5, 1, 4, 2]
+    # A file that does not decode gives way to its class's next, in its class's place.
+    assert list(in_turn(labels, lambda i: i != 3)) == [0, 4, 5, 1, 2]
 
 
 def test_files_that_do_not_decode_are_left_out_for_the_next_of_their_class(tmp_path):
