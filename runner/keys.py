@@ -34,6 +34,7 @@ KNOWN_CHOICES = {
     "16": "mixed_float16",
     "16-mixed": "mixed_float16",
     "float16": "mixed_float16",
+    "half": "mixed_float16",
     "bf16": "mixed_bfloat16",
     "bf16-mixed": "mixed_bfloat16",
     "bfloat16": "mixed_bfloat16",
