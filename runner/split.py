@@ -121,7 +121,7 @@ def warn_uncovered(index: FileIndex, split: np.ndarray) -> None:
                 some([repr(name) for name in missing]),
                 consequence.format(them),
                 them,
-                class_names_override([name for name in index.class_names if name not in missing]),
+                class_names_override(index.class_names, without=missing),
             )
 
 
@@ -205,11 +205,12 @@ def check_stratifiable(labels: np.ndarray, fraction: float, by: str, names: Name
     "classes with too few members are: [3]")."""
     setting, count = f"data.validation_split={fraction}", len(labels)
     ids, counts = np.unique(labels, return_counts=True)
-    alone = [repr(names.get(int(i), int(i))) for i in ids[counts < 2]]
+    lone = [names.get(int(i), int(i)) for i in ids[counts < 2]]
+    alone = [repr(name) for name in lone]
     if alone:
         them = "it" if len(alone) == 1 else "them"
-        kept = [name for i, name in names.items() if i not in ids[counts < 2]]
-        leave = f", leave {them} out with {class_names_override(kept)}" if by == "class" else ""
+        kept = class_names_override(list(names.values()), without=lone)
+        leave = f", leave {them} out with {kept}" if by == "class" else ""
         raise RunnerError(
             f"{setting}: cannot split {count} images by {by}: {some(alone)} "
             f"{'has' if len(alone) == 1 else 'have'} one image, and a stratified split needs two of "

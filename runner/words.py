@@ -79,11 +79,13 @@ def shell_join(args: Iterable[str]) -> str:
     return " ".join(words)
 
 
-def class_names_override(names: Sequence[str]) -> str:
-    """``data.class_names=[cat,dog]``, as the runner's messages write lists; with a name Hydra's
-    grammar would misread, that name in its quotes and the whole quoted for a shell
-    (``"data.class_names=['Bird Species',cat]"``); ``[...]`` past a dozen names, which no one
-    pastes."""
+def class_names_override(names: Sequence[str], without: Iterable[str] = ()) -> str:
+    """``data.class_names=[cat,dog]`` (``names`` less those ``without``), as the runner's messages
+    write lists; with a name Hydra's grammar would misread, that name in its quotes and the whole
+    quoted for a shell (``"data.class_names=['Bird Species',cat]"``); ``[...]`` past a dozen names,
+    which no one pastes."""
+    left_out = set(without)
+    names = [name for name in names if name not in left_out]
     if len(names) > 12:
         return "data.class_names=[...]"
     override = f"data.class_names=[{','.join(hydra_string(name) for name in names)}]"

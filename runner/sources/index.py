@@ -216,7 +216,7 @@ def require_every_class(index: FileIndex) -> FileIndex:
         raise RunnerError(
             with_skipped(
                 f"data: {said} no usable image. Add images, or leave {them} out: "
-                f"{class_names_override([name for name in index.class_names if name not in empty])}.",
+                f"{class_names_override(index.class_names, without=empty)}.",
                 index,
             )
         )

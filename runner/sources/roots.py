@@ -75,7 +75,7 @@ def refuse_working_directory(root: Path, as_given: str, found: list[str]) -> Non
     the folder it runs in: inside ``data.path`` they would be read as classes."""
     here, root = Path.cwd().resolve(), root.resolve()
     if here == root or root in here.parents:
-        classes = class_names_override([name for name in found if name not in RUNNERS_OWN])
+        classes = class_names_override(found, without=RUNNERS_OWN)
         raise RunnerError(
             f"data.path={as_given}: '{root}' holds the folder this command runs in, where each run "
             f"writes outputs/ (Hydra) and mlruns/ (MLflow), which would be read as classes. Run it "
