@@ -1,6 +1,7 @@
 """What ``runner.rerun`` says or refuses before it runs a past run again: other code, another kind
-of CPU or keys added since (notes on stderr: its metrics may differ), a function the stored config
-names (imported only when the command names it too), relative paths read from another folder.
+of CPU, keys added since, files changed since (notes on stderr: its metrics may differ; the files
+are noted by ``train``, once it has indexed them), a function the stored config names (imported
+only when the command names it too), relative paths read from another folder.
 """
 
 from __future__ import annotations
@@ -8,10 +9,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import RunnerError
 from runner.stored import added_keys, made_by
+
+if TYPE_CHECKING:
+    from runner.sources import FileIndex
 
 # Keys whose relative values are read against the working directory.
 PATH_KEYS = (
@@ -76,6 +80,21 @@ def note_added_keys(run: Any, stored: dict, args: list[str], resume: bool) -> No
             f"{', '.join(added)}; {this(resume)} gives "
             f"{'it its default' if len(added) == 1 else 'them their defaults'}: "
             f"{' '.join(f'{key}={value}' for key, value in added.items())} (override to change).",
+            file=sys.stderr,
+        )
+
+
+def note_other_files(store: Any, run_id: str, index: FileIndex) -> None:
+    """A rerun reads the files as they are now: one added, removed, relabelled or rewritten since
+    the run trained on them changes what it learns, so it is said on stderr, as other code is (a
+    resume, which must continue on the same files, is refused instead: ``rerun.prepare_resume``)."""
+    from runner.record import data_changes
+
+    if changed := data_changes(store, run_id, index):
+        print(
+            f"runner: note: run {run_id} trained on other files than this rerun reads: "
+            f"{'; '.join(changed)}. This rerun trains on the files as they are now, so its metrics "
+            f"may differ.",
             file=sys.stderr,
         )
 

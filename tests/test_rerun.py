@@ -21,6 +21,7 @@ from conftest import (
     refusal,
     run_cli,
     started_run,
+    train_cli,
 )
 
 pytestmark = pytest.mark.slow
@@ -96,6 +97,26 @@ def test_rerun_is_a_new_run_with_the_same_config_and_metrics(store):
     changed = {k for k, v in again.data.params.items() if whole.data.params.get(k) != v}
     assert changed == {"tracking.rerun_of", "tracking.run_name"}
     assert history(store, again.info.run_id) == history(store, whole.info.run_id)
+    assert "other files" not in result.stderr  # the same files: nothing to say
+
+
+def test_a_rerun_on_files_changed_since_its_run_says_how_they_differ(photos, tmp_path):
+    # The run's folder, then one file added, one removed and one moved to another class: the rerun
+    # trains on the files as they are now, and says so (a resume of it would be refused).
+    folder = shutil.copytree(photos, tmp_path / "photos")
+    run = train_cli(
+        "data=dir", f"data.path={folder}", "data.image_size=[16,16]", "trainer.epochs=1", cwd=tmp_path
+    )
+    shutil.copy(folder / "cat" / "cat00.png", folder / "cat" / "new.png")
+    (folder / "dog" / "dog01.jpg").unlink()
+    (folder / "owl" / "owl02.png").rename(folder / "cat" / "owl02.png")
+    result = rerun(run.info.run_id, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (
+        f"runner: note: run {run.info.run_id} trained on other files than this rerun reads: 2 added "
+        f"(e.g. {folder / 'cat' / 'new.png'}); 2 removed (e.g. {folder / 'dog' / 'dog01.jpg'}). This "
+        f"rerun trains on the files as they are now, so its metrics may differ."
+    ) in result.stderr
 
 
 def test_rerun_overrides_change_what_they_name_and_cfg_job_stays_fast(store):
