@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from runner.config_errors import parameters
 from runner.errors import RunnerError, keras_said
-from runner.words import closest
+from runner.words import closest, function_form
 
 T = TypeVar("T")
 
@@ -30,7 +30,7 @@ def load_function(spec: str, key: str) -> Callable:
     is wrong with it."""
     module_name, _, name = spec.partition(":")
     if not module_name or not name:
-        raise RunnerError(f"{key}={spec}: write it as package.module:function.")
+        raise RunnerError(function_form(key, spec, "my_data:samples"))
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:

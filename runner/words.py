@@ -113,3 +113,11 @@ def some(names: list[str], most: int = 12, sep: str = ", ") -> str:
 def counted(n: int, noun: str, plural: str = "") -> str:
     """'1 file', '3 files'; '1 copy', '2 copies' with ``plural``."""
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def function_form(key: str, spec: str, example: str) -> str:
+    """The refusal of a ``package.module:function`` value written another way, with the value
+    meant where the last dot stands for the colon (``mydata.samples``: ``mydata:samples``)."""
+    head, dot, tail = spec.rpartition(".")
+    fix = f"{head}:{tail}" if dot and head and tail and ":" not in spec else example
+    return f"{key}={spec}: write it as package.module:function, e.g. {key}={fix}."

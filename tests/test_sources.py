@@ -806,6 +806,12 @@ def test_generator_fn_typo_suggests_the_function_or_module(tmp_path, monkeypatch
         RunnerError, match=r"cannot import 'test_sourcse' .*\. Did you mean 'test_sources'\?$"
     ):
         GeneratorSource(fn="test_sourcse:squares").index()
+    with pytest.raises(RunnerError) as refused:  # a dot for the colon
+        GeneratorSource(fn="test_sources.squares").index()
+    assert str(refused.value) == (
+        "data.fn=test_sources.squares: write it as package.module:function, e.g. "
+        "data.fn=test_sources:squares."
+    )
     with pytest.raises(RunnerError, match=r"Did you mean 'numpy\.linalg'\?$"):
         GeneratorSource(fn="numpy.linalgg:norm").index()
     with pytest.raises(RunnerError) as refused:  # among thousands of modules, nothing that far off

@@ -59,3 +59,15 @@ def test_a_missing_path_gets_the_one_its_first_missing_part_may_mean(tmp_path):
     )
     (tmp_path / "rgb.keras").write_bytes(b"")
     assert closest_path(tmp_path / "missing.keras") == ""  # '.keras' alike, the names not
+
+
+def test_a_function_written_with_a_dot_for_the_colon_gets_the_value_meant():
+    from runner.words import function_form
+
+    meant = function_form("model.fn", "pkg.models.build", "mymodels:build")
+    assert (
+        meant
+        == "model.fn=pkg.models.build: write it as package.module:function, e.g. model.fn=pkg.models:build."
+    )
+    for other in ("build", "mymodels:", ":build", "a.b:c."):  # no dot to read as the colon: the example
+        assert function_form("model.fn", other, "mymodels:build").endswith("e.g. model.fn=mymodels:build.")

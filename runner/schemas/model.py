@@ -10,7 +10,7 @@ from typing import Any
 from omegaconf import MISSING
 
 from runner.errors import RunnerError
-from runner.words import closest, closest_path
+from runner.words import closest, closest_path, function_form
 
 
 def check_head(dropout: float, dense: int = 1, filters: list[int] | None = None) -> None:
@@ -77,9 +77,7 @@ class FunctionModel:
     def __post_init__(self) -> None:
         module, _, name = self.fn.partition(":")
         if not module or not name:
-            raise RunnerError(
-                f"model.fn={self.fn}: write it as package.module:function, e.g. model.fn=mymodels:build."
-            )
+            raise RunnerError(function_form("model.fn", self.fn, "mymodels:build"))
 
 
 def check_weights(weights: str | None) -> None:
