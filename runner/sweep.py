@@ -25,7 +25,7 @@ from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, read_write
 
 from runner.errors import RunnerError
 from runner.sweep_jobs import (
@@ -64,6 +64,7 @@ class SweepRun(Callback):
         overrides = without_resume(list(config.hydra.overrides.task))
         # What makes the sweep again includes its own settings: hydra.sweeper.n_trials, a launcher...
         hydras = [o for o in config.hydra.overrides.hydra if not o.startswith("hydra.mode=")]
+        seed_the_sampler(config)
         again = command(config, [*overrides, *hydras], multirun=True)
         try:
             check_direction(config)
@@ -247,3 +248,13 @@ def check_direction(config: DictConfig) -> None:
             f"hydra.sweeper.direction={direction}: trainer.monitor={monitor} is better {better}, so "
             f"the sweeper would search for the worst model. Add hydra.sweeper.direction={wanted}."
         )
+
+
+def seed_the_sampler(config: DictConfig) -> None:
+    """Optuna's samplers are unseeded unless given one (the plugin's default): each search would
+    draw other trials, neither repeatable nor resumable (``sweep_resume``). One left so takes
+    ``trainer.seed``, as the run's weights do; Hydra builds the sweeper from ``config`` after this."""
+    sampler = OmegaConf.select(config, "hydra.sweeper.sampler")
+    if isinstance(sampler, DictConfig) and "seed" in sampler and sampler.seed is None:
+        with read_write(sampler):
+            sampler.seed = config.trainer.seed

@@ -270,3 +270,28 @@ def test_jobs_rank_best_first_and_an_error_is_best_lowest(monitor, best_first, t
     rows = ranked(jobs, monitor, set())
     assert [row[1] for row in rows] == best_first and [row[0] for row in rows] == [1, 2, 3]
     assert rows[0][4] == f"model.dense={int(best_first[0] * 10)}"
+
+
+def test_an_optuna_search_left_unseeded_draws_what_trainer_seed_seeds(photos, tmp_path):
+    # Optuna's sampler is unseeded unless given one: each such search drew other trials, and could
+    # be neither repeated nor continued. It takes trainer.seed, as experiment=tune's sets one.
+    import optuna
+
+    result = run_cli(
+        "-m",
+        "hydra/sweeper=optuna",
+        "hydra.sweeper.n_trials=1",
+        "trainer.optimizer.learning_rate=interval(0.0001,0.01)",
+        "trainer.seed=7",
+        "data=dir",
+        f"data.path={photos}",
+        "data.image_size=[16,16]",
+        "trainer.epochs=1",
+        "tracking.log_model=false",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=7))
+    drawn = study.ask({"rate": optuna.distributions.UniformDistribution(0.0001, 0.01)}).params["rate"]
+    [job] = mlflow_runs(tmp_path)
+    assert float(job.data.params["trainer.optimizer.learning_rate"]) == pytest.approx(drawn, rel=1e-12)
