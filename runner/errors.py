@@ -59,11 +59,8 @@ def explain(err: BaseException, overrides: Sequence[str] = ()) -> str | None:
         return str(err)
     if isinstance(err, MissingConfigException):
         return missing_option(err)
-    if isinstance(err, OverrideParseException):
-        return (
-            f"cannot parse the override '{err.override}'. Quote a value with special "
-            f"characters, e.g. 'data.label_regex=\"^(\\w+)_\"'."
-        )
+    if said := _override_form(err):
+        return said
     cause = err.__cause__ if isinstance(err, ConfigCompositionException) else err
     if isinstance(cause, OmegaConfBaseException):
         return config_error(cause)
@@ -87,6 +84,28 @@ def explain(err: BaseException, overrides: Sequence[str] = ()) -> str | None:
     if isinstance(err, OSError):
         return _output_folder(err)
     return None
+
+
+def _override_form(err: BaseException) -> str | None:
+    """Hydra's refusals of how an override is written, with the override meant where it is clear:
+    a list in parentheses, a comma list outside a sweep (``data.image_size=224,224``)."""
+    if isinstance(err, OverrideParseException):
+        key, _, value = err.override.partition("=")
+        if value.startswith("(") and value.endswith(")"):
+            return f"{err.override}: a list is written in brackets: {key}=[{value[1:-1]}]."
+        return (
+            f"cannot parse the override '{err.override}'. Quote a value with special "
+            f"characters, e.g. 'data.label_regex=\"^(\\w+)_\"'."
+        )
+    ambiguous = re.match(r"Ambiguous value for argument '([^=]+)=(.*)'", str(err))
+    if not (isinstance(err, ConfigCompositionException) and ambiguous):
+        return None
+    key, value = ambiguous.groups()
+    return (
+        f"{key}={value}: a comma list sweeps, and this command runs once. For a list, use "
+        f"brackets: {key}=[{value}]; for one run per value, add -m; for text with commas, quote it: "
+        f"{key}='{value}'."
+    )
 
 
 def _refused_by_target(err: InstantiationException) -> str:

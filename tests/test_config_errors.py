@@ -56,6 +56,19 @@ def test_a_value_of_the_wrong_type_says_what_its_key_takes(overrides, says):
         (["data.cache=ram"], ["data.cache=ram", "Did you mean 'memory'?"]),
         (["data=glob", "data.label_regex=["], ["cannot parse the override 'data.label_regex=['"]),
         (["data.image_size=224"], ["data.image_size=224: needs [height, width]", "=[224,224]"]),
+        # A list written as a sweep or a tuple: the override meant.
+        (
+            ["data.image_size=224,224"],
+            [
+                "data.image_size=224,224: a comma list sweeps",
+                "brackets: data.image_size=[224,224];",
+                "add -m",
+            ],
+        ),
+        (
+            ["data.image_size=(224,224)"],
+            ["(224,224): a list is written in brackets: data.image_size=[224,224]."],
+        ),
         (["data=digits", "data.extensions=jpg"], ["data.extensions=jpg: needs a list", "=[jpg,...]"]),
     ],
 )
