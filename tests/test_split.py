@@ -67,14 +67,17 @@ def test_a_fraction_too_small_or_large_for_every_class_names_the_fractions_that_
         assert len(set(many[train])) == len(set(many[val])) == 11
 
 
-@pytest.mark.parametrize("fraction", [-0.1, 1.0, 1.5])
-def test_a_fraction_outside_0_to_1_is_refused_by_the_config(fraction):
-    # -0.1 was read as 0 (validate on none), 1.5 refused only once the files were indexed.
+@pytest.mark.parametrize(
+    ("fraction", "meant"), [(-0.1, 0.2), (1.0, 0.2), (1.5, 0.2), (20.0, 0.2), (15.0, 0.15)]
+)
+def test_a_fraction_outside_0_to_1_is_refused_by_the_config(fraction, meant):
+    # -0.1 was read as 0 (validate on none), 1.5 refused only once the files were indexed; a
+    # percentage gets its share.
     with pytest.raises(RunnerError) as refused:
         DataConfig(validation_split=fraction)
     assert str(refused.value) == (
-        f"data.validation_split={fraction}: must be from 0 (validate on none) to below 1, e.g. "
-        f"data.validation_split=0.2."
+        f"data.validation_split={fraction}: must be a share from 0 (validate on none) to below 1, "
+        f"e.g. data.validation_split={meant}."
     )
 
 
