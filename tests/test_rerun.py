@@ -21,7 +21,6 @@ from conftest import (
     refusal,
     run_cli,
     started_run,
-    train_cli,
 )
 
 pytestmark = pytest.mark.slow
@@ -100,22 +99,31 @@ def test_rerun_is_a_new_run_with_the_same_config_and_metrics(store):
     assert "other files" not in result.stderr  # the same files: nothing to say
 
 
-def test_a_rerun_on_files_changed_since_its_run_says_how_they_differ(photos, tmp_path):
-    # The run's folder, then one file added, one removed and one moved to another class: the rerun
-    # trains on the files as they are now, and says so (a resume of it would be refused).
-    folder = shutil.copytree(photos, tmp_path / "photos")
-    run = train_cli(
-        "data=dir", f"data.path={folder}", "data.image_size=[16,16]", "trainer.epochs=1", cwd=tmp_path
+def test_a_rerun_on_files_changed_since_its_run_says_how_they_differ(store, tmp_path):
+    # The run's folder with one file added, one taken away and one moved to another class: the
+    # rerun trains on the files as they are now, and says so (a resume of it would be refused).
+    # The folder is put back as it was after, for the module's other reruns of the run.
+    run_id, digits = by_name(store, "whole").info.run_id, store / "digits"
+    added, gone, moved = (
+        digits / "1" / "added.png",
+        sorted((digits / "2").iterdir())[0],
+        digits / "3" / "0.png",
     )
-    shutil.copy(folder / "cat" / "cat00.png", folder / "cat" / "new.png")
-    (folder / "dog" / "dog01.jpg").unlink()
-    (folder / "owl" / "owl02.png").rename(folder / "cat" / "owl02.png")
-    result = rerun(run.info.run_id, cwd=tmp_path)
+    relabelled = sorted((digits / "0").iterdir())[0]
+    shutil.copy(relabelled, added)
+    shutil.move(gone, tmp_path / gone.name)
+    shutil.move(relabelled, moved)
+    try:
+        result = rerun(run_id, "trainer.epochs=2", "tracking.run_name=on_changed_files", cwd=store)
+    finally:
+        added.unlink()
+        shutil.move(tmp_path / gone.name, gone)
+        shutil.move(moved, relabelled)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (
-        f"runner: note: run {run.info.run_id} trained on other files than this rerun reads: 2 added "
-        f"(e.g. {folder / 'cat' / 'new.png'}); 2 removed (e.g. {folder / 'dog' / 'dog01.jpg'}). This "
-        f"rerun trains on the files as they are now, so its metrics may differ."
+        f"runner: note: run {run_id} trained on other files than this rerun reads: 2 added "
+        f"(e.g. {added}); 2 removed (e.g. {relabelled}). This rerun trains on the files as they are "
+        f"now, so its metrics may differ."
     ) in result.stderr
 
 
