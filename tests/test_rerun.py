@@ -107,7 +107,7 @@ def test_a_rerun_on_files_changed_since_its_run_says_how_they_differ(store, tmp_
     added, gone, moved = (
         digits / "1" / "added.png",
         sorted((digits / "2").iterdir())[0],
-        digits / "3" / "0.png",
+        digits / "3" / "moved.png",
     )
     relabelled = sorted((digits / "0").iterdir())[0]
     shutil.copy(relabelled, added)
