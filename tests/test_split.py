@@ -68,11 +68,11 @@ def test_a_fraction_too_small_or_large_for_every_class_names_the_fractions_that_
 
 
 @pytest.mark.parametrize(
-    ("fraction", "meant"), [(-0.1, 0.2), (1.0, 0.2), (1.5, 0.2), (20.0, 0.2), (15.0, 0.15)]
+    ("fraction", "meant"), [(-0.1, 0.2), (1.0, 0.2), (1.5, 0.2), (20.0, 0.2), (15.0, 0.15), (15, 0.15)]
 )
 def test_a_fraction_outside_0_to_1_is_refused_by_the_config(fraction, meant):
     # -0.1 was read as 0 (validate on none), 1.5 refused only once the files were indexed; a
-    # percentage gets its share.
+    # percentage gets its share, given as a float (the config's) or an int (a Python caller's).
     with pytest.raises(RunnerError) as refused:
         DataConfig(validation_split=fraction)
     assert str(refused.value) == (

@@ -116,7 +116,7 @@ class DataConfig:
                 f"data.label_mode={self.label_mode.value} {gives}. Drop it (data.max_per_class=null)."
             )
         if not 0 <= self.validation_split < 1:  # -0.1 read as none, 1.5 refused only as it split
-            percent = 1 < self.validation_split < 100 and self.validation_split.is_integer()  # 20: 20%
+            percent = 1 < self.validation_split < 100 and float(self.validation_split).is_integer()  # 20%
             meant = f"{self.validation_split / 100:g}" if percent else "0.2"
             raise RunnerError(
                 f"data.validation_split={self.validation_split}: must be a share from 0 (validate on "
