@@ -172,4 +172,6 @@ def report(folder: Path, args: argparse.Namespace, argv: list[str] | None) -> No
 
 
 if __name__ == "__main__":
-    main()
+    from runner.__main__ import run_command
+
+    run_command(main)

@@ -107,4 +107,6 @@ def sizes(index: Any, shape: tuple[int, int, int]) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    from runner.__main__ import run_command
+
+    run_command(main)

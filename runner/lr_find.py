@@ -175,4 +175,6 @@ def write(out: Path, rates: np.ndarray, losses: np.ndarray, smooth: np.ndarray, 
 
 
 if __name__ == "__main__":
-    main()
+    from runner.__main__ import run_command
+
+    run_command(main)

@@ -247,4 +247,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from runner.__main__ import run_command
+
+    run_command(main)

@@ -136,4 +136,6 @@ def write(args: argparse.Namespace, overrides: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from runner.__main__ import run_command
+
+    run_command(main)

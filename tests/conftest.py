@@ -179,14 +179,14 @@ def started_run(*args: str, cwd: Path, job: int = 0) -> subprocess.Popen:
     raise AssertionError(f"{' '.join(args)} ended before its first epoch did (exit code {process.wait()})")
 
 
+# Said by an exit handler: a command leaves through them (``__main__.run_command``), not by
+# returning here.
 PROBE = """
-import runpy, sys
+import atexit, runpy, sys
 sys.argv = [{module!r}, *{args!r}]
-try:
-    runpy.run_module({module!r}, run_name="__main__")
-except SystemExit:
-    pass
-print("HEAVY:", sorted(m for m in ("tensorflow", "keras", "mlflow") if m in sys.modules))
+heavy = lambda: sorted(m for m in ("tensorflow", "keras", "mlflow") if m in sys.modules)
+atexit.register(lambda: print("HEAVY:", heavy()))
+runpy.run_module({module!r}, run_name="__main__")
 """
 
 

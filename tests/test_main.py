@@ -544,3 +544,35 @@ reported(back_up)
     assert result.returncode == 2, result.stderr[-2000:]
     assert error_lines(result) == [f"runner: error: {weights}: cannot write it"]
     assert "Traceback" not in result.stderr
+
+
+TORN_DOWN = """
+import atexit, sys, threading, time
+from runner.__main__ import run_command
+
+class Module:  # a module's object: freed, and said, only as the interpreter ends
+    def __del__(self):
+        print("torn down", flush=True)
+
+held = Module()
+atexit.register(print, "exit handler")
+
+def command():
+    if sys.argv[1] == "thread":  # still running as the command returns: joined first
+        threading.Thread(target=time.sleep, args=(0.5,)).start()
+    print("done")
+    sys.exit(int(sys.argv[2]))
+
+run_command(command)
+"""
+
+
+@pytest.mark.parametrize(("case", "code"), [("quick", 0), ("quick", 3), ("thread", 2)])
+def test_a_command_leaves_with_its_code_and_output_without_the_interpreters_end(case, code):
+    # The interpreter's end frees every module's objects: seconds of CPU after a run for nothing.
+    result = subprocess.run(
+        [sys.executable, "-c", TORN_DOWN, case, str(code)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == code, result.stderr
+    ended = ["done", "exit handler"] + (["torn down"] if case == "thread" else [])
+    assert result.stdout.splitlines() == ended  # piped output flushed; a thread is waited for

@@ -66,9 +66,9 @@ def test_the_users_own_malloc_settings_win(env):
 def test_a_training_run_keeps_freed_memory(tmp_path):
     # Refused on its trainer values right after the entry point, before TensorFlow starts.
     run = (
-        "import runpy, sys\n"
+        "import sys\nfrom runner.__main__ import main\n"
         "sys.argv = ['runner', 'trainer.epochs=0']\n"
-        "try:\n    runpy.run_module('runner', run_name='__main__')\n"
+        "try:\n    main()  # what python -m runner calls\n"
         "except SystemExit as exit:\n    assert exit.code == 2, exit.code  # bad input\n"
     )
     found = block_after("None", prelude=run)

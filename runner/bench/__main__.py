@@ -97,6 +97,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from runner.__main__ import reported
+    from runner.__main__ import reported, run_command
 
-    reported(main, trains=False)  # Ctrl-C, SIGTERM: one line, as for the runner's other commands
+    run_command(reported, main, trains=False)  # Ctrl-C, SIGTERM: one line, as for the runner's other commands
