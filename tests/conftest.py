@@ -31,7 +31,7 @@ def pytest_xdist_auto_num_workers(config) -> int | None:
 
 
 # Test files that use the session's trained runs (``trained``, ``multi_trained``,
-# ``regression_trained``, ``multi_unsure``: each a model trained through the CLI, 10-20 s).
+# ``regression_trained``, ``multi_unsure``: each a model trained by ``train_here``, 3-6 s).
 SHARING = dict.fromkeys(["test_evaluate", "test_export", "test_fit", "test_predict"], "trained")
 
 
@@ -276,7 +276,7 @@ def trained(photos, tmp_path_factory) -> tuple[Path, str]:
     (trained once per test worker: they read it, and add only runs and aliases of their own)."""
     cwd = tmp_path_factory.mktemp("trained")
     args = ("data=dir", f"data.path={photos}", "data.image_size=[16,16]", "data.validation_split=0")
-    run = train_cli(
+    run = train_here(
         *args, "trainer.monitor=accuracy", "trainer.epochs=8", "tracking.register_as=colours", cwd=cwd
     )
     return cwd, run.info.run_id
@@ -301,7 +301,7 @@ def multi_trained(tmp_path_factory) -> tuple[Path, str, dict[str, set[str]]]:
     file's classes."""
     cwd = tmp_path_factory.mktemp("multi")
     truth = squares_folder(cwd / "squares", separator="|")
-    run = train_cli(*MULTI_LABEL, "trainer.epochs=8", cwd=cwd)
+    run = train_here(*MULTI_LABEL, "trainer.epochs=8", cwd=cwd)
     return cwd, run.info.run_id, truth
 
 
@@ -323,7 +323,7 @@ def regression_trained(tmp_path_factory) -> tuple[Path, str, dict[str, float]]:
     trained on ``sizes_folder`` in ``sizes/``; its run id, and each file's number."""
     cwd = tmp_path_factory.mktemp("regression")
     truth = sizes_folder(cwd / "sizes")
-    run = train_cli(*REGRESSION, "trainer.epochs=8", cwd=cwd)
+    run = train_here(*REGRESSION, "trainer.epochs=8", cwd=cwd)
     return cwd, run.info.run_id, truth
 
 
@@ -333,7 +333,7 @@ def multi_unsure(tmp_path_factory) -> tuple[Path, str, dict[str, set[str]]]:
     tuned on the validation images are not all 0.5 (after 8, every class's F1 is 1 at 0.5)."""
     cwd = tmp_path_factory.mktemp("unsure")
     truth = squares_folder(cwd / "squares", separator="|")
-    run = train_cli(*MULTI_LABEL, "trainer.epochs=2", cwd=cwd)
+    run = train_here(*MULTI_LABEL, "trainer.epochs=2", cwd=cwd)
     return cwd, run.info.run_id, truth
 
 
@@ -389,6 +389,33 @@ def train_cli(*args: str, cwd: Path):
     assert result.returncode == 0, result.stderr[-3000:]
     [run] = mlflow_runs(cwd)
     return run
+
+
+def train_here(*args: str, cwd: Path):
+    """``train(cfg)`` in this process, with the config ``python -m runner ARGS`` composes, run from
+    ``cwd`` (its store, its relative paths): the one MLflow run it made. For what a run does, where
+    how the command says it is not the point: no interpreter to start, TensorFlow, MLflow and
+    scikit-learn to import, ~6 s each here. Its outputs are in a temp folder (``outputs_of``), and
+    its store is named by its full path: MLflow keeps a store open per URI, so another cwd's
+    ``sqlite:///mlflow.db`` would be this process's first one."""
+    from runner.train import train
+
+    if not any(arg.startswith("tracking.uri=") for arg in args):
+        args = (*args, f"tracking.uri=sqlite:///{cwd}/mlflow.db")
+    give_store(args, cwd)
+    previous = os.getcwd()
+    os.chdir(cwd)
+    try:
+        train(compose(*args))
+    finally:
+        os.chdir(previous)
+    [run] = mlflow_runs(cwd)
+    return run
+
+
+def outputs_of(cwd: Path, run) -> Path:
+    """The run's output folder (Hydra's, relative to ``cwd``; a temp folder's for ``train_here``)."""
+    return Path(cwd, run.data.tags["runner.output_dir"])
 
 
 def logged_model(cwd: Path, run):

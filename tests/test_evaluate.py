@@ -18,7 +18,7 @@ from conftest import (
     refusal,
     run_cli,
     sizes_folder,
-    train_cli,
+    train_here,
     write_image,
 )
 from PIL import Image
@@ -242,7 +242,7 @@ def test_a_run_that_read_its_classes_from_file_names_reads_a_folders_alike(tmp_p
             if i < 2 and name != "owl":  # a test set may lack a class
                 write_image(tmp_path / "held_out" / "more" / f"{name}_{i + 10}.png", colour=colour)
     write_image(tmp_path / "held_out" / "unnamed.png")  # no class in its name: skipped, as in training
-    run = train_cli(
+    run = train_here(
         *("data=glob", f"data.pattern={tmp_path / 'pets'}/*.png", "data.labels_from=regex"),
         *('data.label_regex="^([a-z]+)_"', "trainer.epochs=1", "data.image_size=[16,16]"),
         *("tracking.log_model=false",),
@@ -292,7 +292,7 @@ def test_a_regression_run_that_read_its_numbers_from_file_names_reads_a_folders_
     from runner.evaluate import main
 
     sizes_folder(tmp_path / "sizes", count=60)  # NNN_SIDE.jpg
-    run = train_cli(
+    run = train_here(
         *("data=glob", f"data.pattern={tmp_path / 'sizes'}/*.jpg", "data.labels_from=regex"),
         *('data.label_regex="_(\\d+)\\.jpg$"', "data.label_mode=regression", "trainer.monitor=val_mae"),
         *("trainer.epochs=1", "data.image_size=[16,16]", "tracking.log_model=false"),

@@ -8,7 +8,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
-from conftest import error_lines, mlflow_runs, run_cli, train_cli
+from conftest import error_lines, mlflow_runs, outputs_of, run_cli, train_cli, train_here
 
 from runner.errors import RunnerError
 from runner.models import application, from_function, saved, small_cnn
@@ -29,8 +29,8 @@ def test_binary_labels_get_one_sigmoid_unit_that_learns():
     assert application((32, 32, 3), 1, **TINY).layers[-1].activation.__name__ == "sigmoid"
 
 
-def test_application_backbone_trains_from_the_cli_and_its_checkpoint_loads_safely(photos, tmp_path):
-    run = train_cli(
+def test_application_backbone_trains_and_its_checkpoint_loads_safely(photos, tmp_path):
+    run = train_here(
         "data=dir",
         f"data.path={photos}",
         "data.image_size=[32,32]",
@@ -42,7 +42,7 @@ def test_application_backbone_trains_from_the_cli_and_its_checkpoint_loads_safel
         cwd=tmp_path,
     )
     assert run.info.status == "FINISHED" and run.data.params["model.name"] == "MobileNet"
-    checkpoint = next(tmp_path.glob("outputs/**/checkpoints/last.keras"))
+    checkpoint = outputs_of(tmp_path, run) / "checkpoints" / "last.keras"
     model = keras.models.load_model(checkpoint, safe_mode=True)  # preprocess_input is ops, not code
     probabilities = model.predict(np.zeros((2, 32, 32, 3), np.uint8), verbose=0)
     assert probabilities.shape == (2, 3) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
@@ -111,7 +111,7 @@ def test_imagenet_weights_that_cannot_download_are_refused_before_the_run(photos
 def test_saved_model_trains_further_from_its_own_weights(photos, tmp_path):
     start = small_cnn((16, 16, 3), 3, filters=(4,), dense=8)
     start.save(tmp_path / "start.keras")
-    train_cli(
+    run = train_here(
         "data=dir",
         f"data.path={photos}",
         "data.image_size=[16,16]",
@@ -124,7 +124,7 @@ def test_saved_model_trains_further_from_its_own_weights(photos, tmp_path):
         "tracking.log_model=false",
         cwd=tmp_path,
     )
-    ended = keras.models.load_model(next(tmp_path.glob("outputs/**/last.keras")), safe_mode=True)
+    ended = keras.models.load_model(outputs_of(tmp_path, run) / "checkpoints" / "last.keras", safe_mode=True)
     assert all(np.array_equal(a, b) for a, b in zip(start.get_weights(), ended.get_weights(), strict=True))
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import client, damaged_copy, error_lines, probe_cli, refusal, run_cli, train_cli, write_image
+from conftest import client, damaged_copy, error_lines, probe_cli, refusal, run_cli, train_here, write_image
 
 from runner.predict import image_files, views
 from runner.schemas.data import ColorMode, Interpolation
@@ -319,7 +319,7 @@ def test_tta_averages_each_image_with_its_mirrors_for_a_run_that_trained_on_mirr
 ):
     from PIL import Image
 
-    run = train_cli(
+    run = train_here(
         *("data=dir", f"data.path={photos}", "data.image_size=[16,16]", "data.validation_split=0"),
         *("aug=flip", "aug.ops.flip.mode=horizontal_and_vertical", "trainer.monitor=accuracy"),
         *("trainer.epochs=1", "tracking.log_model=false"),

@@ -26,6 +26,7 @@ from conftest import (
     photo_folder,
     run_cli,
     train_cli,
+    train_here,
 )
 from PIL import Image
 
@@ -448,7 +449,7 @@ def test_mixed_precision_computes_in_bfloat16_with_float32_probabilities(tmp_pat
 
 
 def test_model_placement_augments_in_training_only(photos, tmp_path):
-    run = train_cli(
+    run = train_here(
         "data=dir",
         f"data.path={photos}",
         "aug=standard",

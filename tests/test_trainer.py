@@ -8,7 +8,7 @@ import re
 import keras
 import numpy as np
 import pytest
-from conftest import compose, error_lines, mlflow_runs, run_cli
+from conftest import compose, error_lines, mlflow_runs, outputs_of, run_cli, train_here
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero_at_the_last_step():
@@ -140,7 +140,7 @@ def test_a_loss_is_tried_on_the_runs_kind_of_labels_before_it_trains(loss, mode,
 
 
 def test_a_chosen_loss_trains_and_its_model_loads_with_safe_mode(tmp_path):
-    result = run_cli(
+    run = train_here(
         f"data.path={tmp_path / 'digits'}",
         "data.image_size=[8,8]",
         "data.label_mode=categorical",
@@ -149,11 +149,9 @@ def test_a_chosen_loss_trains_and_its_model_loads_with_safe_mode(tmp_path):
         "trainer.loss={_target_: keras.losses.CategoricalFocalCrossentropy, gamma: 3.0}",
         cwd=tmp_path,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    [run] = mlflow_runs(tmp_path)
     assert run.data.params["trainer.loss._target_"] == "keras.losses.CategoricalFocalCrossentropy"
     assert run.data.params["trainer.loss.gamma"] == "3.0"
-    [best] = (tmp_path / "outputs").glob("*/*/checkpoints/best.keras")
+    best = outputs_of(tmp_path, run) / "checkpoints" / "best.keras"
     model = keras.saving.load_model(best, safe_mode=True)
     assert type(model.loss) is keras.losses.CategoricalFocalCrossentropy and model.loss.gamma == 3.0
 
