@@ -325,6 +325,7 @@ def test_tta_averages_each_image_with_its_mirrors_for_a_run_that_trained_on_mirr
         *("trainer.epochs=1", "tracking.log_model=false"),
         cwd=tmp_path,
     )
+    capsys.readouterr()  # the run's own lines: predict's come next
     # Four unlike quarters, at the run's size (no resize: a mirror decodes mirrored).
     shown, mirrors = tmp_path / "shown", tmp_path / "mirrors"
     shown.mkdir()
