@@ -235,15 +235,19 @@ def unwritable(cache_dir: str, err: OSError) -> RunnerError:
     )
 
 
-def load(items: list, decoder: Decoder, cache: Cache, cache_dir: str) -> Loaded:
+def load(items: list, decoder: Decoder, cache: Cache, cache_dir: str, tensorflow: bool = True) -> Loaded:
     """The decoded images of ``items`` and the position -> reason of failures.
 
-    A memory cache is a tf.Variable (batches are one ``tf.gather``); a disk cache is a read-only
-    ``np.memmap`` reused while ``digest`` is unchanged. ``none`` comes here only for a generator's
-    arrays, which are in memory already: resized into a memory cache, never written to disk."""
+    A memory cache is a tf.Variable (batches are one ``tf.gather``), or without ``tensorflow`` (a
+    data check, which trains nothing) a NumPy array; a disk cache is a read-only ``np.memmap``
+    reused while ``digest`` is unchanged. ``none`` comes here only for a generator's arrays, which
+    are in memory already: resized into a memory cache, never written to disk."""
     shape = (len(items), *decoder.shape)
     chosen = Cache.memory if cache == Cache.none else choose(cache, shape)
     log.info("data.cache=%s: %s, %.1f MB", cache.value, chosen.value, np.prod(shape) / 1e6)
+    if chosen == Cache.memory and not tensorflow:
+        images = np.empty(shape, np.uint8)
+        return images, decode_into(images, items, decoder)
     if chosen == Cache.memory:
         # A variable, because tf.data copies a captured tensor; batches are one tf.gather each.
         return kept(items, decoder, shape)

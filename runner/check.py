@@ -20,8 +20,8 @@ from runner.cli import described, options_then_overrides
 from runner.split import imbalance
 from runner.words import counted, shell_join
 
-if TYPE_CHECKING:  # TensorFlow stays unimported for --help
-    from runner.pipeline import Data
+if TYPE_CHECKING:
+    from runner.prepare import Prepared
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,26 +37,27 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def check(out: Path, overrides: list[str]) -> None:
-    from runner import pipeline, record
+    from runner import record
     from runner.checks import check_labels
     from runner.config import compose
+    from runner.prepare import prepare
     from runner.sources import index_of
 
     cfg = compose(overrides)
     index = index_of(cfg.data)
     check_labels(cfg, index)  # what a run would refuse in these labels
-    data = pipeline.build(cfg.data, index, cfg.trainer.seed)
+    data = prepare(cfg.data, index, cfg.trainer.seed, tensorflow=False)  # as a run, less TensorFlow
     counts = record.write_data(data, out)
     print(report(data, counts, out, overrides, weighted=cfg.trainer.class_weight is not None))
 
 
-def report(data: Data, counts: dict[str, int], out: Path, overrides: list[str], weighted: bool) -> str:
+def report(data: Prepared, counts: dict[str, int], out: Path, overrides: list[str], weighted: bool) -> str:
     """Per class and split (a regression's numbers per split), then what to look at: skipped
     files, copies, imbalance (unless ``weighted``: trainer.class_weight is set)."""
-    from runner.record import NUMBER_COLUMNS, class_counts, number_summary, parts_of
+    from runner.record import NUMBER_COLUMNS, class_counts, number_summary
 
     index = data.index
-    parts = parts_of(data)
+    parts = data.parts
     if index.numbers is None:
         all_parts = ["all", *(counts[f"data.count.{p}"] for p in parts)]
         lines = aligned(["class", *parts], [*class_counts(data, parts), all_parts])

@@ -25,21 +25,18 @@ from runner import cache
 from runner.augment import Augment
 from runner.cpus import usable_cores
 from runner.decode import Decoder
-from runner.schemas.data import Cache, DataConfig, LabelMode
-from runner.sources import FileIndex, require_every_class
-from runner.split import check_splittable, log_split, split_of, warn_uncovered
+from runner.prepare import Prepared, prepare
+from runner.schemas.data import DataConfig, LabelMode
+from runner.sources import FileIndex
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class Data:
-    index: FileIndex
+class Data(Prepared):
     train: tf.data.Dataset  # all the run's training epochs, one after another, ``steps`` batches each
     val: tf.data.Dataset | None
     test: tf.data.Dataset | None  # data.test_path: evaluated once, after training
-    split: np.ndarray  # per index entry: "train", "val" or "test"
-    input_shape: tuple[int, int, int]
     steps: int  # training batches per epoch
 
 
@@ -185,27 +182,13 @@ def build(
     """Decode, split and batch ``index``: the training batches of ``epochs`` (a resumed run's
     begin at its epoch), augmented in tf.data by ``augment``; validation and test batches once.
     ``deterministic``: op determinism is on (``trainer.deterministic``), so no batch may read state."""
-    check_splittable(cfg, index)  # before decoding
-    decoder = Decoder.of(cfg)
-    if cfg.cache == Cache.none and index.arrays is None:
-        cache.forget()  # an earlier job's memory cache, of no use to this one
-        images, keys = decoder, np.asarray(index.paths)
-    else:
-        images, bad = cache.load(index.arrays or index.paths, decoder, cfg.cache, cfg.cache_dir)
-        keys = np.setdiff1d(np.arange(len(index)), np.fromiter(bad, dtype=np.int64))
-        index = require_every_class(index.without(bad))
-        if deterministic and isinstance(images, tf.Variable):
-            # A tf.gather from the variable is twice as fast as NumPy's row read, but under op
-            # determinism it would make tf.data run the whole pipeline on one thread.
-            images = cache.numpy_view(images)
-    capped = f" ({index.capped} more left out by data.max_per_class)" if index.capped else ""
-    labelled = "with numbers" if index.numbers is not None else f"in {len(index.class_names)} classes"
-    log.info("%d images %s%s, %s", len(index), labelled, capped, index.summary())
-
-    split = split_of(cfg, index, seed)
-    warn_uncovered(index, split)
-    train, val, test = (np.flatnonzero(split == part) for part in ("train", "val", "test"))
-    log_split(len(train), len(val), len(test), cfg.batch_size)
+    prepared = prepare(cfg, index, seed)
+    images, keys, index = prepared.images, prepared.keys, prepared.index
+    if deterministic and isinstance(images, tf.Variable):
+        # A tf.gather from the variable is twice as fast as NumPy's row read, but under op
+        # determinism it would make tf.data run the whole pipeline on one thread.
+        images = cache.numpy_view(images)
+    train, val, test = (np.flatnonzero(prepared.split == part) for part in ("train", "val", "test"))
     encode = label_encoder(cfg.label_mode, len(index.class_names))
     labels = index.targets
 
@@ -215,11 +198,9 @@ def build(
         return batches(images, keys[rows], labels[rows], cfg.batch_size, encode=encode)
 
     return Data(
-        index=index,
+        **vars(prepared),
         train=batches(images, keys[train], labels[train], cfg.batch_size, epochs, seed, augment, encode),
         val=unshuffled(val),
         test=unshuffled(test),
-        split=split,
-        input_shape=decoder.shape,
         steps=-(-len(train) // cfg.batch_size),
     )

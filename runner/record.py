@@ -20,14 +20,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import mlflow
 import numpy as np
 
 from runner.sources.index import identical
 from runner.words import counted
 
 if TYPE_CHECKING:  # TensorFlow stays unimported for `python -m runner.rerun ... --cfg job`
-    from runner.pipeline import Data
+    from runner.prepare import Prepared
     from runner.sources import FileIndex
 
 
@@ -39,9 +38,11 @@ def csv_text(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
     return out.getvalue()
 
 
-def log_data(data: Data, output_dir: Path) -> None:
+def log_data(data: Prepared, output_dir: Path) -> None:
     """What was trained on (``write_data``), logged as the run's ``data/`` artifacts, its counts
     as params and the training files as an MLflow dataset."""
+    import mlflow  # seconds to import: not for runner.check, which writes these files only
+
     folder = output_dir / "data"
     counts = write_data(data, folder)
     mlflow.log_artifacts(str(folder), "data")
@@ -49,7 +50,7 @@ def log_data(data: Data, output_dir: Path) -> None:
     mlflow.log_params(counts)
 
 
-def write_data(data: Data, folder: Path) -> dict[str, int]:
+def write_data(data: Prepared, folder: Path) -> dict[str, int]:
     """Classes, per-file split and size, skipped files and why, byte-identical files, counts per
     class and split, written to ``folder``; the counts as ``data.count.*`` params."""
     index = data.index
@@ -67,7 +68,7 @@ def write_data(data: Data, folder: Path) -> dict[str, int]:
     )
     copies = write_duplicates(data, sizes, folder)
     (folder / "skipped.csv").write_text(skipped_csv(index.skipped))
-    parts = parts_of(data)
+    parts = data.parts
     if index.numbers is None:
         (folder / "class_counts.csv").write_text(csv_text(["class", *parts], class_counts(data, parts)))
     else:
@@ -83,12 +84,7 @@ def write_data(data: Data, folder: Path) -> dict[str, int]:
     }
 
 
-def parts_of(data: Data) -> tuple[str, ...]:
-    """The splits this run has, in the order its records list them."""
-    return ("train", "val", "test") if data.test is not None else ("train", "val")
-
-
-def class_counts(data: Data, parts: tuple[str, ...]) -> list[list]:
+def class_counts(data: Prepared, parts: tuple[str, ...]) -> list[list]:
     """Per class its name and image count in each of the splits ``parts``."""
     members = data.index.members
     return [
@@ -100,7 +96,7 @@ def class_counts(data: Data, parts: tuple[str, ...]) -> list[list]:
 NUMBER_COLUMNS = ["split", "images", "mean", "std", "min", "q25", "median", "q75", "max"]
 
 
-def number_summary(data: Data, parts: tuple[str, ...]) -> list[list]:
+def number_summary(data: Prepared, parts: tuple[str, ...]) -> list[list]:
     """A regression's ``class_counts``: per split its images and their numbers' spread, which
     the split keeps alike (a validation set of only low values would score nothing else)."""
     rows: list[list] = []
@@ -114,7 +110,7 @@ def number_summary(data: Data, parts: tuple[str, ...]) -> list[list]:
     return rows
 
 
-def write_duplicates(data: Data, sizes: list[int | str], folder: Path) -> int:
+def write_duplicates(data: Prepared, sizes: list[int | str], folder: Path) -> int:
     """``duplicates.csv``: the sets of byte-identical files, and how many extra copies there are.
 
     A copy under two labels contradicts itself; one in training and in validation (or test)
@@ -189,6 +185,7 @@ def log_dataset(dataset: Any) -> None:
     """``dataset`` as the active run's training input. Parallel jobs (hydra/launcher=joblib) that
     log the same new dataset race to insert it: MLflow's store checks, then inserts, and its unique
     key fails the later insert. Once the dataset is there, logging it works: that error is retried."""
+    import mlflow
     from mlflow.exceptions import MlflowException
 
     for attempt in range(3):

@@ -3,7 +3,7 @@ seeded fraction for the rest.
 
 No TensorFlow here: ``train`` splits the index before TensorFlow starts, so a split that cannot be
 made (or a ``val_*`` monitor with nothing to validate on) is one line within seconds;
-``pipeline.build`` splits again once the files that fail to decode are left out.
+``prepare`` splits again once the files that fail to decode are left out.
 """
 
 from __future__ import annotations

@@ -76,6 +76,14 @@ def test_bad_input_is_one_line_and_help_is_fast(tmp_path):
     assert "data.path" in line and "nowhere" in line
 
 
+def test_a_check_decodes_and_splits_as_a_run_without_tensorflow_or_mlflow(tmp_path):
+    # Seconds sooner: the check needs neither (its memory cache is a NumPy array, not a variable).
+    root = photo_folder(tmp_path / "pets", per_class=4)
+    (root / "cat" / "notes.png").write_text("not an image")
+    output, heavy = probe_cli("data=dir", f"data.path={root}", cwd=tmp_path, module="runner.check")
+    assert "12 images in 3 classes; 1 skipped" in output and heavy == []
+
+
 def test_a_validation_folder_without_some_classes_is_warned_of(tmp_path):
     for name in ("cat", "dog"):
         for i in range(3):
