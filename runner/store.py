@@ -69,6 +69,14 @@ def sqlite_file(uri: str) -> Path | None:
     return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
 
 
+def located(uri: str) -> str:
+    """``uri`` as MLflow is given it: a sqlite store by its file's full path. MLflow keeps one
+    store open per URI in a process, so ``sqlite:///mlflow.db`` from a second working directory
+    (``train(cfg)`` again in a notebook, after a ``cd``) would write to the first one's file."""
+    path = sqlite_file(uri)
+    return uri if path is None or path.is_absolute() else f"sqlite:///{path.resolve()}"
+
+
 def require_writable(uri: str) -> None:
     """Fail at once on a sqlite store this process cannot write (a read-only working directory, a
     file another user owns): MLflow retries it for a minute or two, then raises sqlalchemy's
@@ -99,7 +107,7 @@ def connect(uri: str, experiment: str) -> str:
     require_server(uri)
     require_writable(uri)
     quiet_store_errors()
-    mlflow.set_tracking_uri(uri)
+    mlflow.set_tracking_uri(located(uri))
     with opening(uri):
         return mlflow.set_experiment(experiment).experiment_id  # the first access to the store
 
@@ -112,7 +120,7 @@ def client(uri: str) -> Any:
     require_server(uri)
     quiet_store_errors()
     with opening(uri):
-        return mlflow.MlflowClient(tracking_uri=uri)
+        return mlflow.MlflowClient(tracking_uri=located(uri))
 
 
 def quiet_store_errors() -> None:

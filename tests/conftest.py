@@ -395,13 +395,9 @@ def train_here(*args: str, cwd: Path):
     """``train(cfg)`` in this process, with the config ``python -m runner ARGS`` composes, run from
     ``cwd`` (its store, its relative paths): the one MLflow run it made. For what a run does, where
     how the command says it is not the point: no interpreter to start, TensorFlow, MLflow and
-    scikit-learn to import, ~6 s each here. Its outputs are in a temp folder (``outputs_of``), and
-    its store is named by its full path: MLflow keeps a store open per URI, so another cwd's
-    ``sqlite:///mlflow.db`` would be this process's first one."""
+    scikit-learn to import, ~6 s each here. Its outputs are in a temp folder (``outputs_of``)."""
     from runner.train import train
 
-    if not any(arg.startswith("tracking.uri=") for arg in args):
-        args = (*args, f"tracking.uri=sqlite:///{cwd}/mlflow.db")
     give_store(args, cwd)
     previous = os.getcwd()
     os.chdir(cwd)

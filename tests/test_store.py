@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import error_lines, free_port, run_cli
+from conftest import error_lines, free_port, mlflow_runs, run_cli
 
 
 def test_a_tracking_server_that_is_down_fails_in_seconds(tmp_path):
@@ -250,3 +250,22 @@ def test_a_value_is_quoted_for_mlflows_filters_in_the_quotes_it_does_not_hold():
 
     assert [quoted("colours"), quoted("it's"), quoted('say "hi"')] == ["'colours'", '"it\'s"', "'say \"hi\"'"]
     assert quoted('it\'s "both"') is None  # no filter can name it: MLflow's have no escapes
+
+
+def test_runs_made_from_two_working_directories_in_one_process_go_to_each_ones_store(tmp_path, monkeypatch):
+    # A notebook: train(cfg), cd elsewhere, train(cfg) again, both at the default
+    # sqlite:///mlflow.db. MLflow keeps one store open per URI in a process: the second run went
+    # to the first folder's file.
+    import mlflow
+
+    from runner import store
+
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)
+        store.connect("sqlite:///mlflow.db", "runner")
+        with mlflow.start_run(run_name=name):
+            mlflow.log_param("folder", name)
+        assert [run.info.run_name for run in mlflow_runs(tmp_path / name)] == [name]
+    monkeypatch.chdir(tmp_path / "first")
+    assert store.client("sqlite:///mlflow.db").search_runs(["1"])[0].info.run_name == "first"
