@@ -9,7 +9,7 @@ import os
 
 from runner.errors import RunnerError
 from runner.scores import THRESHOLD, TUNED
-from runner.words import nearest
+from runner.words import nearest, shell_join
 
 # The RUN that runner.predict, evaluate and export take (``trained.run_of``).
 RUN_HELP = (
@@ -43,11 +43,15 @@ def positive_int(text: str) -> int:
 
 def png_file(text: str) -> str:
     """An argparse type for ``--out`` of a picture: ``lr`` is ``lr.png`` (as matplotlib would save
-    it, though the command then named ``lr``); another extension, refused before the work, not
-    by Pillow or matplotlib at its end."""
+    it, though the command then named ``lr``); another extension, or a folder that is not there,
+    refused before the work (a range test's minutes), not by Pillow or matplotlib at its end."""
     if os.path.isdir(text):
         example = os.path.join(text, "out.png")
         raise argparse.ArgumentTypeError(f"'{text}' is a folder: give a file in it, e.g. {example}")
+    folder = os.path.dirname(text)
+    if folder and not os.path.isdir(folder):
+        make = shell_join(["mkdir", "-p", folder])
+        raise argparse.ArgumentTypeError(f"'{text}': there is no folder {folder}; make it ({make}) first")
     suffix = os.path.splitext(text)[1]
     if not suffix:
         return f"{text}.png"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 
 import pytest
@@ -48,9 +49,13 @@ def test_options_hydra_has_or_starts_pass_and_others_are_refused_naming_the_near
         assert str(refused.value).startswith(said), str(refused.value)
 
 
-def test_a_picture_out_without_an_extension_is_the_png_it_will_be():
+def test_a_picture_out_without_an_extension_is_the_png_it_will_be(tmp_path, monkeypatch):
     # matplotlib saved --out lr as lr.png, and lr_find then said it wrote "lr".
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plots").mkdir()
     assert png_file("lr") == "lr.png" and png_file("plots/lr.PNG") == "plots/lr.PNG"
+    with pytest.raises(argparse.ArgumentTypeError, match=r"no folder plot; make it \(mkdir -p plot\) first"):
+        png_file("plot/lr.png")  # refused as the command starts, not as its range test ends
 
 
 def test_an_option_a_command_lacks_is_refused_naming_its_nearest(capsys):

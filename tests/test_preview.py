@@ -61,7 +61,12 @@ def test_preview_bad_override_is_one_line(tmp_path):
     ("args", "expected"),
     [
         (["--rows", "0"], "argument --rows: '0' is not a whole number of at least 1"),
-        (["--out", "missing-folder/grid.png"], "--out missing-folder/grid.png: cannot write it"),
+        (  # before the work, not after it
+            ["--out", "missing folder/grid.png"],
+            "argument --out: 'missing folder/grid.png': there is no folder missing folder; make it "
+            "(mkdir -p 'missing folder') first",
+        ),
+        (["--out", "/proc/grid.png"], "--out /proc/grid.png: cannot write it"),  # found as it writes
         # Pillow's traceback at the end, after the work: "unknown file extension: .txt".
         (["--out", "grid.txt"], "argument --out: 'grid.txt': writes a PNG; give a name ending in .png"),
         (["--out", "."], "argument --out: '.' is a folder: give a file in it, e.g. ./out.png"),
