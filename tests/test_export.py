@@ -79,10 +79,19 @@ def test_help_does_not_import_tensorflow(tmp_path):
     assert "--format {litert,saved_model}" in output and heavy == []
 
 
-def test_a_multi_label_models_outputs_are_said_to_be_each_classes_own(multi_trained, tmp_path):
+def export_here(run_id: str, out: Path, cwd: Path, capsys) -> str:
+    """``python -m runner.export RUN_ID --out OUT`` in this process (the test above runs it as
+    users do): what it printed."""
+    from runner.export import main
+
+    capsys.readouterr()
+    main([run_id, "--out", str(out), "--tracking-uri", client(cwd).tracking_uri])
+    return capsys.readouterr().out
+
+
+def test_a_multi_label_models_outputs_are_said_to_be_each_classes_own(multi_trained, tmp_path, capsys):
     cwd, run_id, _ = multi_trained
-    result = run_cli(run_id, "--out", str(tmp_path / "out"), cwd=cwd, module="runner.export")
-    assert result.returncode == 0, result.stderr[-3000:]
+    export_here(run_id, tmp_path / "out", cwd, capsys)
     record = json.loads((tmp_path / "out" / "runner.json").read_text())
     assert record["output"].startswith("sigmoids: each class's own probability, in class_names order")
     assert record["class_names"] == ["blue", "green", "red"]
@@ -91,11 +100,10 @@ def test_a_multi_label_models_outputs_are_said_to_be_each_classes_own(multi_trai
     assert record["thresholds"] == {row.split(",")[0]: float(row.split(",")[1]) for row in rows}
 
 
-def test_a_regression_models_output_is_said_to_be_the_number(regression_trained, tmp_path):
+def test_a_regression_models_output_is_said_to_be_the_number(regression_trained, tmp_path, capsys):
     cwd, run_id, _ = regression_trained
-    result = run_cli(run_id, "--out", str(tmp_path / "out"), cwd=cwd, module="runner.export")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().endswith(f"(run {run_id}, a number per image)")
+    said = export_here(run_id, tmp_path / "out", cwd, capsys)
+    assert said.strip().endswith(f"(run {run_id}, a number per image)")
     record = json.loads((tmp_path / "out" / "runner.json").read_text())
     assert record["output"].startswith("value: the image's number") and record["class_names"] == []
 

@@ -839,6 +839,7 @@ def test_messy_folder_trains_on_exactly_the_good_files(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "5 files skipped" in result.stderr
     [run] = mlflow_runs(tmp_path)
+    assert "trainer.class_weight=balanced" in run.data.tags["runner.overrides"]  # the command's own
     train, val = int(run.data.params["data.count.train"]), int(run.data.params["data.count.val"])
     assert train + val == good
     output = result.stdout + result.stderr
