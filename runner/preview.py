@@ -47,12 +47,15 @@ def grid(
     """Rows: ``images``, captioned with their classes (``members``: images x classes, 0/1; for a
     regression, no ``class_names`` and images x 1, their numbers); columns: the image, then
     ``draws`` passes through the augmentation ``stack``."""
-    from runner.augment import apply
     from runner.figures import caption_font, captions, fitted
 
-    augment = apply(stack)
-    targets = members.astype(np.float32)  # what a mixing op mixes
-    columns = [images] + [augment(images, targets, step)[0].numpy() for step in range(draws)]
+    columns = [images]
+    if draws:  # TensorFlow: not for the decoded images alone
+        from runner.augment import apply
+
+        augment = apply(stack)
+        targets = members.astype(np.float32)  # what a mixing op mixes
+        columns += [augment(images, targets, step)[0].numpy() for step in range(draws)]
     sheet = Image.new("RGB", (LABEL_WIDTH + TILE * len(columns), HEADER + TILE * len(images)), "white")
     draw = ImageDraw.Draw(sheet)
     font, names = caption_font(), captions(class_names)
@@ -109,13 +112,16 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def write(args: argparse.Namespace, overrides: list[str]) -> None:
-    from runner import augment
     from runner.config import compose
     from runner.sources import index_of
 
     cfg = compose(overrides)
     index = index_of(cfg.data)
-    stack = augment.layers(cfg.aug, cfg.trainer.seed)
+    stack = []
+    if any(op is not None for op in cfg.aug.ops.values()):  # aug=none starts no TensorFlow
+        from runner import augment
+
+        stack = augment.layers(cfg.aug, cfg.trainer.seed)
     draws = args.draws if stack else 0  # no ops: the decoded images alone (what the resize does)
     images, labels, left_out = sample(cfg.data, index, args.rows)
     if left_out:

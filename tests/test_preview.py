@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import write_image
+from conftest import probe_cli, write_image
 from PIL import Image
 
 from runner.preview import HEADER, LABEL_WIDTH, TILE, in_turn
@@ -123,10 +123,9 @@ def test_files_that_do_not_decode_are_left_out_for_the_next_of_their_class(tmp_p
 
 def test_a_preview_of_no_augmentation_is_the_decoded_images_alone(photos, tmp_path):
     out = tmp_path / "decoded.png"
-    command = [sys.executable, "-m", "runner.preview", "--rows", "2", "--out", str(out)]
-    command += ["data=dir", f"data.path={photos}", "aug=none", "data.image_size=[32,32]"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stderr.splitlines()[-1] == f"wrote {out}: 2 images as decoded (aug has no ops to draw)"
+    args = ["--rows", "2", "--out", str(out), "data=dir", f"data.path={photos}", "aug=none"]
+    said, heavy = probe_cli(*args, "data.image_size=[32,32]", cwd=tmp_path, module="runner.preview")
+    assert said.splitlines()[-1] == f"wrote {out}: 2 images as decoded (aug has no ops to draw)"
+    assert heavy == []  # what the resize does, in a second or two: no TensorFlow to start
     with Image.open(out) as grid:
         assert grid.size == (LABEL_WIDTH + TILE, HEADER + TILE * 2)  # no columns of identical draws
