@@ -1,8 +1,7 @@
 """Decode every image once, at the target size, into one uint8 array: in memory or a disk memmap.
 
-Threads run ``decode.Decoder`` straight into the array's rows (libjpeg-turbo, Pillow and OpenCV
-release the GIL), so a cold pass is one decode, one resize and one write per image. A file that
-no decoder can read is left out with the reason instead of killing an epoch.
+Threads decode straight into the array's rows (``fill``), so a cold pass is one decode, one
+resize and one write per image; a file that no decoder can read is left out with the reason.
 
 uint8 at the target size is 4x smaller than the float32 tensors ``image_dataset_from_directory
 (...).cache()`` holds, and every later epoch is a memory gather instead of a decode.
@@ -18,8 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -29,12 +27,11 @@ import psutil
 
 from runner import liveness
 from runner.caches import images_of, mark_used, record_source
-from runner.cpus import usable_cores
 from runner.decode import Decoder
 from runner.errors import RunnerError
+from runner.fill import decode_into
 from runner.schemas.data import Cache, DataConfig
-from runner.sources.index import FileIndex, progress
-from runner.sources.verify import header_problem
+from runner.sources.index import FileIndex
 
 if TYPE_CHECKING:  # imported where a memory cache is made: ``train`` checks room before TensorFlow
     import tensorflow as tf
@@ -43,7 +40,6 @@ log = logging.getLogger(__name__)
 
 # A memory cache may take at most this share of the memory available when the run starts.
 MEMORY_SHARE = 0.4
-CHUNK = 64  # images per thread task: amortises the hand-off, small enough to balance the threads
 T = TypeVar("T")
 Loaded = tuple["tf.Variable | np.ndarray", dict[int, str]]
 
@@ -53,55 +49,6 @@ Loaded = tuple["tf.Variable | np.ndarray", dict[int, str]]
 # run would hold the memory for nothing); one at most, dropped before a different one is made.
 KEPT: dict[str, Loaded] = {}
 KEEPING = False
-
-
-def decode_rows(out: np.ndarray, items: list, rows: Iterable[int], decoder: Decoder) -> dict[int, str]:
-    """Decode ``items[i]`` into ``out[i]`` for each of ``rows``, here; position -> reason for failures."""
-    failed = {}
-    for i in rows:
-        try:
-            decoder(items[i], out[i])
-        except Exception as err:  # noqa: BLE001 - each decoder raises its own types
-            failed[i] = why(items[i], err)
-    return failed
-
-
-def decode_into(out: np.ndarray, items: list, decoder: Decoder) -> dict[int, str]:
-    """Decode every item into its row of ``out``, in threads; position -> reason for failures."""
-
-    def work(start: int) -> dict[int, str]:
-        return decode_rows(out, items, range(start, min(start + CHUNK, len(items))), decoder)
-
-    bad: dict[int, str] = {}
-    starts = range(0, len(items), CHUNK)
-    with (
-        ThreadPoolExecutor(max_workers=usable_cores()) as pool,
-        progress(len(items), "decoding") as bar,
-    ):
-        for start, failed in zip(starts, pool.map(work, starts), strict=True):
-            bad.update(failed)
-            bar.update(min(CHUNK, len(items) - start))
-    return bad
-
-
-def decode_batch(
-    items: list, decoder: Decoder, threads: bool
-) -> tuple[np.ndarray, list[int], dict[int, str]]:
-    """``items`` decoded, less the ones that fail: (their images, their positions in ``items``,
-    position -> reason for the others). In ``threads``, or here (already in a tf.data worker)."""
-    images = np.empty((len(items), *decoder.shape), np.uint8)
-    if threads:
-        bad = decode_into(images, items, decoder)
-    else:
-        bad = decode_rows(images, items, range(len(items)), decoder)
-    good = [i for i in range(len(items)) if i not in bad]
-    return (images[good] if bad else images), good, bad
-
-
-def why(item: str | np.ndarray, err: Exception) -> str:
-    """What is wrong with a file, in the words of the data check when its header already tells."""
-    problem = header_problem(item) if isinstance(item, str) else None
-    return problem or f"cannot decode: {type(err).__name__}: {err}"
 
 
 def digest(items: list, decoder: Decoder) -> str:

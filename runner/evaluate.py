@@ -98,7 +98,7 @@ def record(
     import mlflow
 
     from runner import record as data
-    from runner.cache import decode_batch
+    from runner.fill import decode_batch
 
     class_names = index.class_names
     rows = ranked[::top]  # each file's likeliest class

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from runner import cache
+from runner import cache, fill
 from runner.augment import Augment
 from runner.cpus import usable_cores
 from runner.decode import Decoder
@@ -140,7 +140,7 @@ def decoded(decoder: Decoder, label_shape: tuple[int, ...], label_type: tf.DType
 
     def decode(paths: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         files = [path.decode() for path in paths]
-        images, good, bad = cache.decode_batch(files, decoder, threads=False)
+        images, good, bad = fill.decode_batch(files, decoder, threads=False)
         for i, reason in bad.items():
             if files[i] not in said:
                 said.add(files[i])

@@ -111,7 +111,7 @@ def outputs(
     """(path, the model's outputs) for each file that decodes (with ``tta``, the mirrorings the
     run trained on: the mean over the image and its mirror images, ``views``); each one that does
     not is reported on stderr, once, added to ``skipped`` (path, reason) and left out."""
-    from runner.cache import decode_batch
+    from runner.fill import decode_batch
 
     for start in range(0, len(files), batch):
         chunk = files[start : start + batch]

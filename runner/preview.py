@@ -74,8 +74,8 @@ def sample(cfg, index, rows: int) -> tuple[np.ndarray, np.ndarray, dict[str, str
     """Decoded images of the first ``rows`` files of ``index`` that decode, one class (or range of
     numbers) after another; their classes (images x classes, 0/1) or numbers (images x 1); and
     file -> why for those that did not (left out, as a run's cache leaves them out)."""
-    from runner.cache import why
     from runner.decode import Decoder
+    from runner.fill import why
 
     decoder = Decoder.of(cfg)
     items = index.arrays or index.paths

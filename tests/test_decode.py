@@ -12,8 +12,8 @@ from conftest import write_image
 from PIL import Image, ImageOps
 
 from runner import decode
-from runner.cache import decode_batch
 from runner.decode import Decoder, jpeg_orientation
+from runner.fill import decode_batch
 from runner.schemas.data import ColorMode, Interpolation
 
 

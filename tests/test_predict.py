@@ -122,8 +122,8 @@ def test_best_predicts_with_the_best_epochs_checkpoint(trained, photos, capsys):
     import keras
     import numpy as np
 
-    from runner.cache import decode_into
     from runner.decode import Decoder
+    from runner.fill import decode_into
 
     cwd, run_id = trained
     name = client(cwd).get_run(run_id).info.run_name  # MLflow's, as its UI shows it: a run by name

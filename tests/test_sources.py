@@ -30,9 +30,9 @@ from conftest import (
 )
 from PIL import Image
 
-from runner.cache import decode_batch
 from runner.decode import Decoder
 from runner.errors import RunnerError
+from runner.fill import decode_batch
 from runner.schemas.data import Cache, ColorMode, DataConfig, Interpolation, LabelMode, LabelsFrom, Verify
 from runner.sources import DigitsSource, FileIndex, GeneratorSource, GlobSource
 from runner.sources.index import NOT_UTF8
