@@ -16,7 +16,7 @@ import tensorflow as tf
 from keras import layers
 from omegaconf import DictConfig
 
-from runner import augment, pipeline, preview, record, tracking
+from runner import augment, fit_log, pipeline, preview, record, tracking
 from runner.backup import Backup
 from runner.callbacks import callbacks, interrupts_between_batches
 from runner.config_errors import PASSED_TO_MODELS
@@ -134,9 +134,9 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
             preview_grid = preview.grid(
                 images, labels, data.index.class_names, pipeline_aug + model_aug, draws=5
             )
-            tracking.log_preview(preview_grid)
+            fit_log.log_preview(preview_grid)
         record.log_data(data, output_dir)
-        tracking.log_architecture(model)
+        fit_log.log_architecture(model)
         model.compile(
             optimizer=optimizer(cfg.trainer, data.steps),
             loss=objective,
@@ -154,13 +154,13 @@ def fit(cfg: DictConfig, index: FileIndex, output_dir: Path, overrides: list[str
                 verbose=cfg.trainer.verbose,
             )
         # Empty when a resumed run had finished its last epoch: then what that epoch logged.
-        metrics = {name: values[-1] for name, values in history.history.items()} or tracking.last_metrics()
+        metrics = {name: values[-1] for name, values in history.history.items()} or fit_log.last_metrics()
         if data.val is not None:
             metrics.update(evaluate(model, data, "val"))
         if data.test is not None:  # held out: reported, never monitored or swept on
             metrics.update(evaluate(model, data, "test"))
         if cfg.tracking.log_model:
-            tracking.log_model(model, next(iter(data.train))[0].numpy()[:4], cfg.tracking.register_as)
+            fit_log.log_model(model, next(iter(data.train))[0].numpy()[:4], cfg.tracking.register_as)
         result = float(metrics[cfg.trainer.monitor])
         tracking.report(cfg, run_id, result, output_dir / "checkpoints" / "best.json")
     return result
@@ -217,7 +217,7 @@ def evaluate(model: keras.Model, data: pipeline.Data, part: str) -> dict[str, fl
         lambda shown: rows_of(images, shown),
         prefix,
     )
-    tracking.log_final(metrics)
+    fit_log.log_final(metrics)
     return metrics
 
 

@@ -18,7 +18,7 @@ import tensorflow as tf
 from omegaconf import DictConfig
 from sklearn.utils.class_weight import compute_class_weight
 
-from runner import cpus, pipeline, tflog, tracking
+from runner import cpus, fit_log, pipeline, tflog
 from runner.errors import RunnerError, keras_said
 from runner.schemas.data import LabelMode
 from runner.schemas.trainer import Precision, Schedule
@@ -118,7 +118,7 @@ def class_weights(mode: str | None, data: pipeline.Data) -> dict[int, float] | N
     labels = data.index.labels[data.split == "train"]
     classes = np.arange(len(data.index.class_names))
     weights = compute_class_weight("balanced", classes=classes, y=labels)
-    tracking.log_class_weights(data.index.class_names, weights)
+    fit_log.log_class_weights(data.index.class_names, weights)
     return dict(zip(classes.tolist(), weights.tolist(), strict=True))
 
 
