@@ -4,6 +4,7 @@ not answer for minutes, and report a store it cannot open with a traceback."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import ssl
@@ -108,7 +109,7 @@ def connect(uri: str, experiment: str) -> str:
     require_writable(uri)
     quiet_store_errors()
     mlflow.set_tracking_uri(located(uri))
-    with opening(uri):
+    with opening(uri), one_at_a_time(uri):
         return mlflow.set_experiment(experiment).experiment_id  # the first access to the store
 
 
@@ -119,8 +120,24 @@ def client(uri: str) -> Any:
 
     require_server(uri)
     quiet_store_errors()
-    with opening(uri):
+    with opening(uri), one_at_a_time(uri):
         return mlflow.MlflowClient(tracking_uri=located(uri))
+
+
+@contextmanager
+def one_at_a_time(uri: str) -> Iterator[None]:
+    """Processes on this machine open a sqlite store one at a time. MLflow makes a new store's
+    tables as it first opens it, migration by migration: runs started at once in a new folder (a
+    shell loop's ``&``) each made them, and all but one died on alembic's traceback. The lock is a
+    file in the temp folder, named by the store's full path (none beside your ``mlflow.db``)."""
+    from filelock import FileLock
+
+    if (path := sqlite_file(uri)) is None:
+        yield
+        return
+    name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    with FileLock(Path(tempfile.gettempdir()) / f"runner-store-{name}.lock"):
+        yield
 
 
 def quiet_store_errors() -> None:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import error_lines, free_port, mlflow_runs, run_cli
+from conftest import at_once, error_lines, free_port, mlflow_runs, run_cli
 
 
 def test_a_tracking_server_that_is_down_fails_in_seconds(tmp_path):
@@ -269,3 +269,17 @@ def test_runs_made_from_two_working_directories_in_one_process_go_to_each_ones_s
         assert [run.info.run_name for run in mlflow_runs(tmp_path / name)] == [name]
     monkeypatch.chdir(tmp_path / "first")
     assert store.client("sqlite:///mlflow.db").search_runs(["1"])[0].info.run_name == "first"
+
+
+def test_runs_started_at_once_in_a_new_folder_each_make_their_run_in_its_one_store(tmp_path):
+    # A shell loop's `&` in a new folder: MLflow makes a sqlite store's tables, migration by
+    # migration, as it first opens it, and each process made them: two of three runs died on
+    # alembic's traceback ("Online migration expected to match one row").
+    script = (
+        "import mlflow\nfrom runner.store import connect\n"
+        f"connect('sqlite:///{tmp_path}/mlflow.db', 'runner')\n"
+        "with mlflow.start_run() as run: print(run.info.run_id)\n"
+    )
+    made = at_once(script, tmp_path / "go", copies=3)
+    recorded = [run.info.run_id for run in mlflow_runs(tmp_path)]
+    assert sorted(recorded) == sorted(words[-1] for words in made) and len(set(recorded)) == 3
