@@ -129,14 +129,15 @@ def one_at_a_time(uri: str) -> Iterator[None]:
     """Processes on this machine open a sqlite store one at a time. MLflow makes a new store's
     tables as it first opens it, migration by migration: runs started at once in a new folder (a
     shell loop's ``&``) each made them, and all but one died on alembic's traceback. The lock is a
-    file in the temp folder, named by the store's full path (none beside your ``mlflow.db``)."""
+    file in the temp folder, named by the store's full path (none beside your ``mlflow.db``), that
+    every user may lock: people who share a store's folder share its lock."""
     from filelock import FileLock
 
     if (path := sqlite_file(uri)) is None:
         yield
         return
     name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
-    with FileLock(Path(tempfile.gettempdir()) / f"runner-store-{name}.lock"):
+    with FileLock(Path(tempfile.gettempdir()) / f"runner-store-{name}.lock", mode=0o666):
         yield
 
 
