@@ -15,11 +15,19 @@ import json
 import logging
 import os
 import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
+
+from runner.errors import RunnerError
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 log = logging.getLogger(__name__)
 TAG = "runner.process"
@@ -65,6 +73,39 @@ def dead_partials(folder: Path, name: str = "*", suffix: str = "") -> list[Path]
 def machine_digest() -> str:
     """``machine()`` as a part of a file name."""
     return hashlib.sha256(machine().encode()).hexdigest()[:12]
+
+
+def machine_lock(name: str) -> FileLock:
+    """A lock among this machine's processes: a file in the temp folder (none beside your files)
+    that every user may lock, so people who share a store share its locks; the OS drops it when
+    its process dies."""
+    from filelock import FileLock
+
+    return FileLock(Path(tempfile.gettempdir()) / f"runner-{name}.lock", mode=0o666)
+
+
+@contextmanager
+def resuming(run_id: str | None) -> Iterator[None]:
+    """Held by the one process of this machine that resumes run ``run_id`` (None: no resume), from
+    its checks to its end: two resumes started together both found the run stopped, and both
+    trained on in it (each epoch logged twice, one's outputs over the other's)."""
+    if run_id is None:
+        yield
+        return
+    from filelock import Timeout
+
+    lock = machine_lock(f"resume-{run_id}")
+    try:
+        lock.acquire(blocking=False)
+    except Timeout:
+        raise RunnerError(
+            f"run {run_id} is being resumed by another process on this machine. Let it finish, or "
+            f"stop it and resume the run then."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def process_tag() -> dict[str, str]:

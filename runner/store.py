@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import RunnerError, refused_by_server
+from runner.liveness import machine_lock
 
 SERVER_TIMEOUT = 10  # seconds for a tracking server to answer its health check
 
@@ -128,16 +129,12 @@ def client(uri: str) -> Any:
 def one_at_a_time(uri: str) -> Iterator[None]:
     """Processes on this machine open a sqlite store one at a time. MLflow makes a new store's
     tables as it first opens it, migration by migration: runs started at once in a new folder (a
-    shell loop's ``&``) each made them, and all but one died on alembic's traceback. The lock is a
-    file in the temp folder, named by the store's full path (none beside your ``mlflow.db``), that
-    every user may lock: people who share a store's folder share its lock."""
-    from filelock import FileLock
-
+    shell loop's ``&``) each made them, and all but one died on alembic's traceback. The lock is
+    named by the store's full path."""
     if (path := sqlite_file(uri)) is None:
         yield
         return
-    name = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
-    with FileLock(Path(tempfile.gettempdir()) / f"runner-store-{name}.lock", mode=0o666):
+    with machine_lock(f"store-{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}"):
         yield
 
 

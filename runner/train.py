@@ -16,7 +16,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from runner import cache, rerun, sources, store, sweep_jobs, sweep_resume
+from runner import cache, liveness, rerun, sources, store, sweep_jobs, sweep_resume
 from runner.checks import check_config, check_labels
 from runner.rerun_checks import note_other_files
 from runner.split import split_of
@@ -42,13 +42,14 @@ def train(cfg: DictConfig) -> float:
         overrides = sweep_jobs.without_resume(overrides)
     index = indexed(cfg)
     check_validation(cfg.trainer.monitor, split_of(cfg.data, index, cfg.trainer.seed))
-    attempt = rerun.prepare_resume(cfg, output_dir, index) if cfg.tracking.resume else 0
-    store.connect(cfg.tracking.uri, cfg.tracking.experiment)  # a store that refuses, refuses now
-    if cfg.tracking.rerun_of:
-        note_other_files(store.client(cfg.tracking.uri), cfg.tracking.rerun_of, index)
-    from runner.fit import fit  # TensorFlow and Keras: seconds to import
+    with liveness.resuming(cfg.tracking.resume):
+        attempt = rerun.prepare_resume(cfg, output_dir, index) if cfg.tracking.resume else 0
+        store.connect(cfg.tracking.uri, cfg.tracking.experiment)  # a store that refuses, refuses now
+        if cfg.tracking.rerun_of:
+            note_other_files(store.client(cfg.tracking.uri), cfg.tracking.rerun_of, index)
+        from runner.fit import fit  # TensorFlow and Keras: seconds to import
 
-    return fit(cfg, index, output_dir, overrides, attempt)
+        return fit(cfg, index, output_dir, overrides, attempt)
 
 
 def indexed(cfg: DictConfig) -> sources.FileIndex:

@@ -1,5 +1,5 @@
 """Runs whose process died without a word (SIGKILL, out of memory) are closed by the next run here,
-and a run whose process lives is not resumed twice."""
+and a run whose process lives, or that another process resumes, is not resumed twice."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 
 from conftest import client, error_lines, mlflow_runs, run_cli, started_run
 
-from runner.liveness import TAG, close_dead_runs, process_tag
+from runner.liveness import TAG, close_dead_runs, process_tag, resuming
 
 
 def test_only_runs_whose_process_died_on_this_machine_are_closed(tmp_path):
@@ -89,3 +89,13 @@ def test_a_run_killed_without_a_word_is_closed_by_the_next_run_here(tmp_path):
     assert f"python -m runner.rerun {run_id} --resume continues it" in orphan.data.tags["runner.error"]
     logged = {a.path for a in client(tmp_path).list_artifacts(run_id, "outputs")}
     assert {"outputs/runner.log", "outputs/backup", "outputs/checkpoints"} <= logged
+    # While another process of this machine resumes it, a second resume is refused: two started
+    # together both found it stopped, and both trained on in it (each epoch logged twice).
+    with resuming(run_id):
+        refused = run_cli(run_id, "--resume", cwd=tmp_path, module="runner.rerun")
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert error_lines(refused) == [
+        f"runner: error: run {run_id} is being resumed by another process on this machine. Let it "
+        f"finish, or stop it and resume the run then."
+    ]
+    assert client(tmp_path).get_run(run_id).info.status == "KILLED"
