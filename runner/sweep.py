@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import sys
+from contextlib import ExitStack
 from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
@@ -56,6 +57,7 @@ class SweepRun(Callback):
         self.fixed: set[str] = set()  # keys the sweep sets to one value: the same in every job
         self.failed = False  # a job failed (perhaps before its run started)
         self.once = SaidOnce()
+        self.claim = ExitStack()  # a continued sweep's run, held against a second continue
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from runner.store import connect
@@ -74,7 +76,7 @@ class SweepRun(Callback):
                 from runner.sweep_resume import reopened
 
                 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # small files
-                parent = reopened(config.tracking.resume, experiment_id)
+                parent = reopened(config.tracking.resume, experiment_id, self.claim)
             else:
                 parent = new_sweep_run(config, again, experiment_id)
         except RunnerError as err:  # every job would fail alike: one line, before any job runs
@@ -123,6 +125,8 @@ class SweepRun(Callback):
                 f"Once the store answers, {RESUME_WITH[0]} continues the sweep.",
                 file=sys.stderr,
             )
+        finally:
+            self.claim.close()
 
     def rank_and_end(self, parent: str, ended: bool) -> None:
         import mlflow

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+from contextlib import ExitStack
 from typing import Any
 
 from omegaconf import DictConfig
@@ -26,17 +27,19 @@ from runner.sweep_jobs import JOB_TAG, fixed_keys, job_of, result_of
 log = logging.getLogger(__name__)
 
 
-def reopened(reference: str, experiment_id: str) -> str:
-    """Sweep run ``reference`` (its id or name), running again in this process: refused if it is
-    no sweep's, in another experiment, or still running."""
+def reopened(reference: str, experiment_id: str, claim: ExitStack) -> str:
+    """Sweep run ``reference`` (its id or name), running again in this process, which holds it in
+    ``claim`` until the sweep ends: refused if it is no sweep's, in another experiment, still
+    running, or continued by another process of this machine now."""
     import mlflow
 
     from runner import liveness
     from runner.stored import find_run
 
     client = mlflow.MlflowClient()
-    run = find_run(client, reference)
-    run_id = run.info.run_id
+    run_id = find_run(client, reference).info.run_id
+    claim.enter_context(liveness.resuming(run_id))  # before its state is read: one at a time
+    run = client.get_run(run_id)
     if "runner.sweep_dir" not in run.data.tags:
         raise RunnerError(
             f"tracking.resume={reference}: run {run_id} is no sweep's run; with -m, tracking.resume "

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import client, error_lines, mlflow_runs, run_cli, started_run
 
+from runner.liveness import resuming
+
 pytestmark = pytest.mark.slow
 
 
@@ -116,6 +118,13 @@ def test_an_interrupted_sweep_continues_where_it_stopped_with_the_metrics_of_one
     command = line.rsplit("; ", 1)[1].split(" continues the sweep")[0]
     assert command.startswith("python -m runner -m ") and command.endswith(f" tracking.resume={sweep_id}")
     assert " hydra.sweep.dir=multirun/stopped " in command
+    # While another process of this machine continues it, a second continue is refused.
+    with resuming(sweep_id):
+        refused = run_cli(*shlex.split(command)[3:], cwd=tmp_path)
+    assert refused.returncode == 2 and error_lines(refused) == [
+        f"runner: error: run {sweep_id} is being resumed by another process on this machine. Let "
+        f"it finish, or stop it and resume the run then."
+    ]
     result = run_cli(*shlex.split(command)[3:], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     # Job #0 was not run again; job #1 went on in its run; job #2 ran; all under the sweep's run.
