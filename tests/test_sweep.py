@@ -9,6 +9,7 @@ import shlex
 import signal
 import statistics
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -245,23 +246,27 @@ def test_a_resumed_sweep_finds_each_jobs_run_and_ranks_a_job_refused_then_run_on
     store.delete_tag(older, JOB_TAG)  # a run of a runner that did not number them: its overrides
     assert earlier_run(tracking, ["model.dense=64"], 5).info.run_id == older
     # The sweep's run is taken up again by this process, then ranked: one row per job.
-    assert reopened(sweep_id, experiment) == sweep_id
+    sweep = SweepRun()
+    assert reopened(sweep_id, experiment, sweep.claim) == sweep_id
     run = store.get_run(sweep_id)
     assert run.info.status == "RUNNING" and liveness.state(run) == liveness.State.alive
-    sweep = SweepRun()
     sweep.parent, sweep.experiment, sweep.monitor = sweep_id, experiment, "val_accuracy"
-    sweep.finish(ended=True)
+    sweep.finish(ended=True)  # and let go
     summary = Path(store.download_artifacts(sweep_id, "sweep/summary.csv", str(tmp_path))).read_text()
     rows = [line.split(",")[2:4] for line in summary.splitlines()[1:]]
     assert rows == [["FINISHED", again], ["KILLED", killed], ["KILLED", older], ["FAILED", never_ran]]
     assert refused not in summary and refused_first not in summary
     # Only a sweep's run resumes a sweep, and only one whose process is gone.
     alone = f"run {killed} is no sweep's run; .* python -m runner.rerun {killed} --resume"
-    with pytest.raises(RunnerError, match=alone):
-        reopened(killed, experiment)
-    reopened(sweep_id, experiment)
-    with pytest.raises(RunnerError, match=f"sweep run {sweep_id} is still running, in process "):
-        reopened(sweep_id, experiment)
+    with pytest.raises(RunnerError, match=alone), ExitStack() as claim:
+        reopened(killed, experiment, claim)
+    with ExitStack() as claim:
+        reopened(sweep_id, experiment, claim)
+    with (
+        pytest.raises(RunnerError, match=f"sweep run {sweep_id} is still running, in process "),
+        ExitStack() as claim,
+    ):
+        reopened(sweep_id, experiment, claim)
 
 
 @pytest.mark.parametrize(
