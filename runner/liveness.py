@@ -6,6 +6,9 @@ runs in (``runner.process``: this machine, the pid and the process's start time,
 does not share); a run that starts in the same experiment on the same machine marks such runs
 ``KILLED``, logs what their output folders hold (log, checkpoints, backup) and says how to resume
 them. Runs of other machines are left as they are: their processes cannot be seen from here.
+
+Two processes of this machine never do at once what only one may (``machine_lock``): resume one
+run (``resuming``), or open a new sqlite store (``store.one_at_a_time``).
 """
 
 from __future__ import annotations
