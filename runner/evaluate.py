@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from runner.calibration import log_calibration
 from runner.cli import BATCH_HELP, CALIBRATED_HELP, RUN_HELP, TTA_HELP, TUNED_HELP, parsed, positive_int
 from runner.errors import RunnerError
 from runner.schemas.tracking import TrackingConfig
-from runner.scores import THRESHOLD, log_calibration, log_evaluation, log_mistakes, log_regression
+from runner.scores import THRESHOLD, log_evaluation, log_mistakes, log_regression
 from runner.words import closest_path, shell_join
 
 

@@ -18,22 +18,12 @@ from omegaconf import DictConfig
 
 from runner import augment, fit_log, pipeline, preview, record, tracking
 from runner.backup import Backup
+from runner.calibration import calibration, log_calibration, no_temperature, scaled, temperature_of
 from runner.callbacks import callbacks, interrupts_between_batches
 from runner.config_errors import PASSED_TO_MODELS
 from runner.decode import Decoder
 from runner.schemas.data import LabelMode
-from runner.scores import (
-    THRESHOLD,
-    calibration,
-    log_calibration,
-    log_evaluation,
-    log_mistakes,
-    log_regression,
-    log_thresholds,
-    no_temperature,
-    scaled,
-    temperature_of,
-)
+from runner.scores import THRESHOLD, log_evaluation, log_mistakes, log_regression, log_thresholds
 from runner.sources import FileIndex
 from runner.split import split_of
 from runner.targets import build, check

@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from runner.calibration import scaled
 from runner.cli import BATCH_HELP, CALIBRATED_HELP, RUN_HELP, TTA_HELP, TUNED_HELP, parsed, positive_int
 from runner.errors import RunnerError
 from runner.schemas.data import IMAGE_EXTENSIONS
 from runner.schemas.tracking import TrackingConfig
-from runner.scores import THRESHOLD, scaled
+from runner.scores import THRESHOLD
 from runner.trained import (
     a_number_each,
     decoder_of,

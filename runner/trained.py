@@ -210,7 +210,7 @@ def flips(run_id: str, stored: dict) -> tuple[str, ...]:
 
 def temperature(run: Any, data: dict) -> float:
     """The temperature run ``run`` (its stored ``data`` config) calibrated its probabilities with
-    on its validation images (``scores.temperature_of``): ``--calibrated``'s."""
+    on its validation images (``calibration.temperature_of``): ``--calibrated``'s."""
     if several_per_image(data) or a_number_each(data):
         raise RunnerError(
             f"--calibrated: rescales the probabilities of one class per image, and run "

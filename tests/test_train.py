@@ -49,8 +49,8 @@ def digits_run(tmp_path_factory):
 
 
 def test_calibrated_probabilities_are_the_runs_at_the_temperature_it_fitted(digits_run, capsys):
+    from runner.calibration import TEMPERATURES, scaled, temperature_of
     from runner.predict import main
-    from runner.scores import TEMPERATURES, scaled, temperature_of
 
     [run] = mlflow_runs(digits_run)
     heat = run.data.metrics["final_val_temperature"]
