@@ -205,18 +205,17 @@ def load(items: list, decoder: Decoder, cache: Cache, cache_dir: str, tensorflow
 def disk_cache(
     items: list, decoder: Decoder, shape: tuple[int, ...], cache_dir: str
 ) -> tuple[np.ndarray, dict]:
-    """A read-only memmap of ``<digest>.npy`` in ``cache_dir``, decoded first unless it exists.
+    """A read-only memmap of ``<digest>.npy`` in ``cache_dir``, decoded first unless a whole one exists.
 
     Each writer fills a partial file of its own and renames it into place (the failures first),
     so runs that build the same cache at once (a parallel sweep) neither clash nor read half a file."""
     folder = Path(cache_dir).expanduser()
     key = digest(items, decoder)
     data, failures = folder / f"{key}.npy", folder / f"{key}.failed.json"
-    if reusable(folder, key):
+    if reusable(folder, key) and (whole := read_whole(data, failures, shape)) is not None:
         log.info("reusing disk cache %s", data)
         mark_used(data)
-        bad = {int(i): reason for i, reason in json.loads(failures.read_text()).items()}
-        return np.load(data, mmap_mode="r"), bad
+        return whole
     for stale in liveness.dead_partials(folder, suffix=".npy"):  # each as big as its cache
         log.info("removing %s, left by a run that died writing it", stale)
         stale.unlink(missing_ok=True)
@@ -242,3 +241,24 @@ def disk_cache(
         partial_failures.unlink(missing_ok=True)
     log.info("wrote disk cache %s (%.1f MB)", data, data.stat().st_size / 1e6)
     return np.load(data, mmap_mode="r"), bad
+
+
+def read_whole(data: Path, failures: Path, shape: tuple[int, ...]) -> tuple[np.ndarray, dict] | None:
+    """A disk cache's images and failures; None, said, if its files are damaged (cut short by a
+    disk error, or by a copy of the cache folder that stopped): the caller decodes them again."""
+    try:
+        images = np.load(data, mmap_mode="r")
+    except (OSError, ValueError) as err:  # numpy: "mmap length is greater than file size"
+        size = data.stat().st_size
+        short = f"{size:,} bytes, too few for {images_of(shape)} bytes"
+        return damaged(data, short if size < np.prod(shape) else err)
+    if images.shape != shape or images.dtype != np.uint8:
+        return damaged(data, f"it holds {images.dtype} {images.shape}, not uint8 {shape}")
+    try:
+        return images, {int(i): reason for i, reason in json.loads(failures.read_text()).items()}
+    except (OSError, ValueError) as err:
+        return damaged(failures, err)
+
+
+def damaged(path: Path, problem: object) -> None:
+    log.warning("disk cache file %s is damaged (%s): decoding the images again", path, problem)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -64,6 +65,33 @@ def test_disk_cache_is_reused_when_nothing_changed(tmp_path):
     second, _ = cache.load(paths, decoder(), Cache.disk, str(tmp_path / "c"))
     assert written.stat().st_ino == inode and len(list((tmp_path / "c").glob("*.npy"))) == 1
     np.testing.assert_array_equal(first, second)
+
+
+def test_a_damaged_disk_cache_is_decoded_again_not_read(tmp_path, caplog):
+    # Cut short by a disk error, or by a copy of the cache folder that stopped: NumPy's memmap of
+    # it raised in the run ("mmap length is greater than file size"), a traceback.
+    paths = paths_of(photo_folder(tmp_path / "photos", per_class=2))
+    folder = tmp_path / "c"
+    expected = np.array(cache.load(paths, decoder(), Cache.disk, str(folder))[0])
+    [data] = folder.glob("*[0-9a-f].npy")
+    size = data.stat().st_size
+    with open(data, "r+b") as file:
+        file.truncate(1000)
+    again, bad = cache.load(paths, decoder(), Cache.disk, str(folder))
+    np.testing.assert_array_equal(again, expected)
+    assert bad == {} and data.stat().st_size == size
+    assert (
+        f"disk cache file {data} is damaged (1,000 bytes, too few for 6 images of 16×16×3 bytes): "
+        f"decoding the images again"
+    ) in caplog.text
+    # Its record of the files that failed, unreadable: decoded again too, and the record rewritten.
+    failures = folder / data.name.replace(".npy", ".failed.json")
+    failures.write_text("{")
+    caplog.clear()
+    again, bad = cache.load(paths, decoder(), Cache.disk, str(folder))
+    np.testing.assert_array_equal(again, expected)
+    assert bad == {} and json.loads(failures.read_text()) == {}
+    assert f"disk cache file {failures} is damaged (" in caplog.text
 
 
 def test_a_sweeps_next_job_reads_the_memory_cache_its_process_kept(tmp_path, monkeypatch):
