@@ -11,6 +11,7 @@ import csv
 import json
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -150,11 +151,14 @@ def load(store: Any, run: Any, best: bool) -> Any:
                 path = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model", dst_path=folder)
             import keras
 
-            return (
-                keras.saving.load_model(path, safe_mode=True)
-                if best
-                else mlflow.keras.load_model(path, load_model_kwargs={"safe_mode": True})
-            )
+            try:
+                return (
+                    keras.saving.load_model(path, safe_mode=True)
+                    if best
+                    else mlflow.keras.load_model(path, load_model_kwargs={"safe_mode": True})
+                )
+            except (ValueError, zipfile.BadZipFile) as err:  # Keras: "File not found" for a short zip
+                raise unreadable(run_id, checkpoint if best else "logged model", err) from err
     except (MlflowException, OSError) as err:
         why = (
             f"no {checkpoint} (it failed before its first epoch ended)"
@@ -163,6 +167,21 @@ def load(store: Any, run: Any, best: bool) -> Any:
             "takes its best checkpoint)"
         )
         raise RunnerError(f"run {run_id}: {why}. Use the id of a run that trained.") from err
+
+
+def unreadable(run_id: str, artifact: str, err: Exception) -> RunnerError:
+    """A model the store holds but Keras cannot load: code that ``safe_mode`` refuses, or a file
+    damaged in the store (cut short by a disk error or an interrupted copy)."""
+    if "safe_mode" in str(err):
+        return RunnerError(
+            f"run {run_id}: cannot load its {artifact}: it holds code (a Lambda layer), which safe_mode "
+            f"does not load (a model read from a tracking store is data, not code)."
+        )
+    other = "its best checkpoint (--best)" if artifact == "logged model" else "its logged model (no --best)"
+    return RunnerError(
+        f"run {run_id}: cannot load its {artifact}: the file is damaged (no whole .keras zip). "
+        f"Try {other}, or train the run again (python -m runner.rerun {run_id})."
+    )
 
 
 def tuned(store: Any, run_id: str, class_names: list[str], data: dict) -> np.ndarray:

@@ -118,6 +118,26 @@ def test_a_run_without_a_model_is_one_line(trained, capsys):
         load(store, store.get_run(failed), best=True)
 
 
+def test_a_model_damaged_in_the_store_is_one_line(trained, photos, tmp_path, capsys):
+    # Cut short by a disk error, or by a copy of the store that stopped: Keras's "File not found"
+    # ended a traceback.
+    cwd, run_id = trained
+    store = client(cwd)
+    damaged = store.create_run(store.get_run(run_id).info.experiment_id).info.run_id
+    for name in ("config.yaml", "data/class_names.json", "outputs/checkpoints/best.keras"):
+        whole = Path(store.download_artifacts(run_id, name, str(tmp_path / "whole")))
+        cut = tmp_path / "cut" / name
+        cut.parent.mkdir(parents=True, exist_ok=True)
+        cut.write_bytes(whole.read_bytes()[:500] if cut.suffix == ".keras" else whole.read_bytes())
+        store.log_artifact(damaged, str(cut), str(Path(name).parent) if "/" in name else None)
+    line = refused_here(damaged, str(photos / "cat"), "--best", cwd=cwd, capsys=capsys)
+    assert line == (
+        f"runner: error: run {damaged}: cannot load its outputs/checkpoints/best.keras: the file is "
+        f"damaged (no whole .keras zip). Try its logged model (no --best), or train the run again "
+        f"(python -m runner.rerun {damaged})."
+    )
+
+
 def test_best_predicts_with_the_best_epochs_checkpoint(trained, photos, capsys):
     import keras
     import numpy as np
