@@ -960,26 +960,24 @@ def test_digits_killed_while_written_leave_no_half_written_set(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["digits"]  # the killed run's folder is cleared
 
 
-def test_digits_removed_or_emptied_since_they_were_written_are_written_again(tmp_path, caplog):
-    # A class folder deleted by hand, a file emptied by a cache cleaner: the set was trained on, a
-    # class short, without a word.
+def test_digits_removed_or_emptied_since_they_were_written_are_said(tmp_path, caplog):
+    # A class folder deleted by a cache cleaner: runs trained on the rest, a class short, without a
+    # word. Said, not mended (the folder may have been changed on purpose); removed, written again.
     digits = tmp_path / "digits"
     whole = DigitsSource(path=str(digits)).index()
-    pixels = {path: np.asarray(Image.open(path)) for path in whole.paths}
     threes = sorted((digits / "3").iterdir())
     shutil.rmtree(digits / "3")
-    emptied = sorted((digits / "4").iterdir())[0]
-    emptied.write_bytes(b"")
+    sorted((digits / "4").iterdir())[0].write_bytes(b"")
     index = DigitsSource(path=str(digits)).index()
-    assert index.paths == whole.paths and len(index.class_names) == 10
-    assert all(np.array_equal(np.asarray(Image.open(path)), pixels[path]) for path in index.paths)
+    assert len(index.class_names) == 9 and "3" not in index.class_names
     assert (
-        f"{digits}: {len(threes) + 1} of its 1,797 digits images were removed or emptied since they were "
-        f"written; writing them again"
+        f"{digits} holds {1797 - len(threes) - 1:,} of the 1,797 digits images written there, the "
+        f"others removed or emptied since: remove the folder to have them all written again"
     ) in caplog.text
-    assert not list(digits.glob("*/.*"))  # no partial file left
+    shutil.rmtree(digits)
     caplog.clear()
-    assert len(DigitsSource(path=str(digits)).index()) == 1797 and "writing them again" not in caplog.text
+    assert DigitsSource(path=str(digits)).index().paths == whole.paths
+    assert "removed or emptied" not in caplog.text
 
 
 def test_digits_that_cannot_be_written_say_where_to_write_them(tmp_path):

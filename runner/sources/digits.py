@@ -38,8 +38,14 @@ def write_digits(root: Path, shown: str) -> None:
     that start together (a parallel sweep) never read each other's half-written files. Only into a
     new or empty folder: ``data.path=~/pets`` without ``data=dir`` must not touch the pets."""
     if (root / ".complete").exists():
-        if present(root) < DIGITS:
-            restore(root, shown)
+        if (found := present(root)) < DIGITS:  # a cache cleaner, or on purpose: said, not mended
+            log.warning(
+                "%s holds %s of the %s digits images written there, the others removed or emptied "
+                "since: remove the folder to have them all written again",
+                root,
+                f"{found:,}",
+                f"{DIGITS:,}",
+            )
         return
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise RunnerError(
@@ -47,64 +53,32 @@ def write_digits(root: Path, shown: str) -> None:
             f"already holds other files. To train on the images there, use data=dir data.path={shown}; "
             f"for the digits, leave data.path unset or point it at a new folder."
         )
-    pixels, targets = digits_images()
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    pixels = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
     for stale in liveness.dead_partials(root.parent, root.name):  # of runs killed while writing
         shutil.rmtree(stale, ignore_errors=True)
     partial = liveness.partial(root.parent, root.name)
     try:
-        for i, (image, target) in enumerate(zip(pixels, targets, strict=True)):
+        for i, (image, target) in enumerate(zip(pixels, digits.target, strict=True)):
             (partial / str(target)).mkdir(parents=True, exist_ok=True)
             Image.fromarray(image).save(partial / str(target) / f"{i:04d}.png")
         (partial / ".complete").touch()
         partial.rename(root)  # onto nothing or an empty folder; fails onto another run's set
     except OSError as err:
         if not (root / ".complete").exists():
-            raise unwritable(shown, err) from err
+            raise RunnerError(
+                f"data.path={shown}: cannot write scikit-learn's digits there ({err.strerror}: "
+                f"{err.filename}). Point data.path at a folder you can write, e.g. "
+                f"data.path=/tmp/digits (HOME={os.environ.get('HOME', '')} here)."
+            ) from err
         return  # another run renamed its own (identical) set into place first
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     log.info("wrote %d digits images to %s", len(pixels), root)
 
 
-def digits_images() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's digits as uint8 pixels 0-255 (its are 0-16), and their classes."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    return np.round(digits.images * (255.0 / 16.0)).astype(np.uint8), digits.target
-
-
 def present(root: Path) -> int:
     """The digits images in ``root`` that are there and not empty."""
     return sum(1 for path in root.glob("[0-9]/[0-9]*.png") if path.stat().st_size)
-
-
-def restore(root: Path, shown: str) -> None:
-    """Write again the images removed or emptied since the set was written (a cache cleaner, a
-    class folder deleted by hand): runs would train on what is left, a class short, without a word.
-    Each is written beside its place and renamed into it: runs at once, or reading, see whole files."""
-    pixels, targets = digits_images()
-    paths = [root / str(target) / f"{i:04d}.png" for i, target in enumerate(targets)]
-    gone = [i for i, path in enumerate(paths) if not (path.exists() and path.stat().st_size)]
-    log.warning(
-        "%s: %d of its %s digits images were removed or emptied since they were written; writing them again",
-        root,
-        len(gone),
-        f"{DIGITS:,}",
-    )
-    try:
-        for i in gone:
-            paths[i].parent.mkdir(exist_ok=True)
-            partial = paths[i].with_name(f".{paths[i].stem}.{os.getpid()}.png")
-            Image.fromarray(pixels[i]).save(partial)
-            partial.replace(paths[i])
-    except OSError as err:
-        raise unwritable(shown, err) from err
-
-
-def unwritable(shown: str, err: OSError) -> RunnerError:
-    return RunnerError(
-        f"data.path={shown}: cannot write scikit-learn's digits there ({err.strerror}: "
-        f"{err.filename}). Point data.path at a folder you can write, e.g. "
-        f"data.path=/tmp/digits (HOME={os.environ.get('HOME', '')} here)."
-    )
