@@ -55,6 +55,24 @@ class Backup(keras.callbacks.BackupAndRestore):
             for file in (f for f in folder.iterdir() if f.is_file()):
                 file.replace(keras_dir / file.name)
 
+    @classmethod
+    def unreadable(cls, folder: Path) -> str | None:
+        """Which file of the newest backup in ``folder`` cannot be read, and why (cut short by a
+        disk error or an interrupted copy: Keras would fail on it once ``fit`` began); or None."""
+        import h5py
+
+        found = cls.published(folder)
+        newest = found[-1] if found else folder / "keras"
+        for path in sorted(newest.iterdir()):
+            try:
+                if path.suffix == ".h5":  # Keras's weights and optimizer state
+                    h5py.File(path, "r").close()
+                elif path.suffix == ".json":  # its epoch
+                    json.loads(path.read_text())
+            except (OSError, ValueError) as err:
+                return f"{path.relative_to(folder)}: {err}"
+        return None
+
     @staticmethod
     def resumed_epoch(folder: Path) -> int:
         """The epoch Keras continues at from the backup ``put_back`` put in ``folder``: the one

@@ -126,8 +126,15 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
     last = outputs_path(started - 1)
     local = Path(run.data.tags.get("runner.output_dir", "/nonexistent"))
     backup = [local / "backup", f"{last}/backup"]
-    if restore(store, run_id, backup, output_dir / "backup", "**/training_metadata.json"):
+    if source := restore(store, run_id, backup, output_dir / "backup", "**/training_metadata.json"):
         Backup.put_back(output_dir / "backup")
+        if problem := Backup.unreadable(output_dir / "backup"):
+            where = source if isinstance(source, Path) else f"the run's artifact {source}"
+            raise RunnerError(
+                f"run {run_id}: its backup in {where} cannot be read ({problem}): cut short by a "
+                f"disk error or an interrupted copy. Put the whole file back, or run it again from "
+                f"its start as a new run: python -m runner.rerun {run_id}"
+            )
     if not Backup.resumed_epoch(output_dir / "backup"):
         log.warning("run %s kept no finished epoch to continue from: it starts again at epoch 0", run_id)
     checkpoints = [local / "checkpoints", f"{last}/checkpoints"]  # best.keras carries on from there
@@ -135,25 +142,27 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
     return started
 
 
-def restore(store: Any, run_id: str, sources: list[Path | str], to: Path, marker: str) -> bool:
+def restore(store: Any, run_id: str, sources: list[Path | str], to: Path, marker: str) -> Path | str | None:
     """Copy to ``to`` the first of ``sources`` (a local folder, or an artifact path of the run)
-    that holds a file matching ``marker``: the run's backup, or its checkpoints. False if none does.
+    that holds a file matching ``marker``: the run's backup, or its checkpoints. The source copied,
+    or None if none holds one.
     Nothing is copied where ``to`` is that folder: the run is resumed in its own output folder (a
     fixed ``hydra.run.dir``, or a sweep's ``hydra.sweep.dir``)."""
     from mlflow.exceptions import MlflowException
 
     for source in sources:
         with tempfile.TemporaryDirectory() as folder:
+            found = source
             if isinstance(source, str):
                 try:
-                    source = Path(store.download_artifacts(run_id, source, folder))
+                    found = Path(store.download_artifacts(run_id, source, folder))
                 except (MlflowException, OSError):
                     continue
-            if any(source.glob(marker)):
-                if not (to.exists() and to.samefile(source)):
-                    shutil.copytree(source, to)
-                return True
-    return False
+            if any(found.glob(marker)):
+                if not (to.exists() and to.samefile(found)):
+                    shutil.copytree(found, to)
+                return source
+    return None
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:

@@ -141,6 +141,25 @@ def test_resume_after_sigkill_gives_the_metrics_of_an_uninterrupted_run(store):
     # run's own output folder holds its log and backup.
     run_id = interrupted(store, "killed", signal.SIGKILL)
     assert client(store).get_run(run_id).info.status == "RUNNING"
+    # Its backup cut short since (a disk error, a copy of the folder that stopped): Keras failed on
+    # it inside fit, a traceback. Refused, naming the file; once it is whole again, resumed.
+    backup = Path(client(store).get_run(run_id).data.tags["runner.output_dir"]) / "backup"
+    [weights] = backup.glob("epoch-*/latest.weights.h5")
+    whole = weights.read_bytes()
+    weights.write_bytes(whole[:300])
+    damaged = rerun(run_id, "--resume", cwd=store)
+    assert damaged.returncode == 2 and "Traceback" not in damaged.stderr
+    [line] = error_lines(damaged)
+    assert line.startswith(
+        f"runner: error: run {run_id}: its backup in {backup} cannot be read "
+        f"({weights.relative_to(backup)}: Unable to synchronously open file (truncated file: eof = 300"
+    ), line
+    assert line.endswith(
+        f"Put the whole file back, or run it again from its start as a new run: python -m "
+        f"runner.rerun {run_id}"
+    )
+    assert client(store).get_run(run_id).data.tags["runner.attempts"] == "1"
+    weights.write_bytes(whole)
     result = rerun(run_id, "--resume", cwd=store)
     assert result.returncode == 0, result.stderr[-3000:]
     run = client(store).get_run(run_id)
