@@ -8,7 +8,8 @@ does not share); a run that starts in the same experiment on the same machine ma
 them. Runs of other machines are left as they are: their processes cannot be seen from here.
 
 Two processes of this machine never do at once what only one may (``machine_lock``): resume one
-run (``resuming``), or open a new sqlite store (``store.one_at_a_time``).
+run (``resuming``), write one output folder (``writing``), or open a new sqlite store
+(``store.one_at_a_time``).
 """
 
 from __future__ import annotations
@@ -95,16 +96,39 @@ def resuming(run_id: str | None) -> Iterator[None]:
     if run_id is None:
         yield
         return
+    refusal = (
+        f"run {run_id} is being resumed by another process on this machine. Let it finish, or "
+        f"stop it and resume the run then."
+    )
+    with held(f"resume-{run_id}", refusal):
+        yield
+
+
+@contextmanager
+def writing(output_dir: Path) -> Iterator[None]:
+    """Held by the one run of this machine that writes its checkpoints, backup and log in
+    ``output_dir``: two runs given one fixed ``hydra.run.dir`` at once each wrote over the other's,
+    and each logged to MLflow what it found there (one's model as the other's)."""
+    digest = hashlib.sha256(str(output_dir.resolve()).encode()).hexdigest()[:16]
+    refusal = (
+        f"{output_dir}: another run of this machine writes its checkpoints, backup and log there now. "
+        f"Give each run its own folder (hydra.run.dir, or hydra.sweep.dir for a sweep; left unset, "
+        f"each run gets a new one)."
+    )
+    with held(f"outputs-{digest}", refusal):
+        yield
+
+
+@contextmanager
+def held(name: str, refusal: str) -> Iterator[None]:
+    """``machine_lock(name)`` for the block, or ``refusal`` at once where another process holds it."""
     from filelock import Timeout
 
-    lock = machine_lock(f"resume-{run_id}")
+    lock = machine_lock(name)
     try:
         lock.acquire(blocking=False)
     except Timeout:
-        raise RunnerError(
-            f"run {run_id} is being resumed by another process on this machine. Let it finish, or "
-            f"stop it and resume the run then."
-        ) from None
+        raise RunnerError(refusal) from None
     try:
         yield
     finally:

@@ -42,7 +42,7 @@ def train(cfg: DictConfig) -> float:
         overrides = sweep_jobs.without_resume(overrides)
     index = indexed(cfg)
     check_validation(cfg.trainer.monitor, split_of(cfg.data, index, cfg.trainer.seed))
-    with liveness.resuming(cfg.tracking.resume):
+    with liveness.writing(output_dir), liveness.resuming(cfg.tracking.resume):
         attempt = rerun.prepare_resume(cfg, output_dir, index) if cfg.tracking.resume else 0
         store.connect(cfg.tracking.uri, cfg.tracking.experiment)  # a store that refuses, refuses now
         if cfg.tracking.rerun_of:

@@ -10,7 +10,7 @@ import sys
 
 from conftest import client, error_lines, mlflow_runs, run_cli, started_run
 
-from runner.liveness import TAG, close_dead_runs, process_tag, resuming
+from runner.liveness import TAG, close_dead_runs, process_tag, resuming, writing
 
 
 def test_only_runs_whose_process_died_on_this_machine_are_closed(tmp_path):
@@ -99,3 +99,18 @@ def test_a_run_killed_without_a_word_is_closed_by_the_next_run_here(tmp_path):
         f"finish, or stop it and resume the run then."
     ]
     assert client(tmp_path).get_run(run_id).info.status == "KILLED"
+
+
+def test_a_second_run_writing_one_output_folder_at_once_is_refused(tmp_path):
+    # Two runs given one fixed hydra.run.dir at once each wrote over the other's checkpoints and
+    # backup, and logged to MLflow what it found there: one's model as the other's.
+    fixed = tmp_path / "fixed"
+    with writing(fixed):  # as another process of this machine does, training there now
+        refused = run_cli(f"data.path={tmp_path / 'digits'}", f"hydra.run.dir={fixed}", cwd=tmp_path)
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert error_lines(refused) == [
+        f"runner: error: {fixed}: another run of this machine writes its checkpoints, backup and log "
+        f"there now. Give each run its own folder (hydra.run.dir, or hydra.sweep.dir for a sweep; left "
+        f"unset, each run gets a new one)."
+    ]
+    assert mlflow_runs(tmp_path) == []  # refused before its run began
