@@ -62,8 +62,8 @@ class Backup(keras.callbacks.BackupAndRestore):
         import h5py
 
         found = cls.published(folder)
-        newest = found[-1] if found else folder / "keras"
-        for path in sorted(newest.iterdir()):
+        newest = found[-1] if found else folder / "keras"  # none if Keras was killed writing its first
+        for path in sorted(newest.iterdir()) if newest.is_dir() else []:
             try:
                 if path.suffix == ".h5":  # Keras's weights and optimizer state
                     h5py.File(path, "r").close()

@@ -158,7 +158,7 @@ def load(store: Any, run: Any, best: bool) -> Any:
                     else mlflow.keras.load_model(path, load_model_kwargs={"safe_mode": True})
                 )
             except (ValueError, zipfile.BadZipFile) as err:  # Keras: "File not found" for a short zip
-                raise unreadable(run_id, checkpoint if best else "logged model", err) from err
+                raise unreadable(run_id, checkpoint if best else "logged model", Path(path), err) from err
     except (MlflowException, OSError) as err:
         why = (
             f"no {checkpoint} (it failed before its first epoch ended)"
@@ -169,14 +169,18 @@ def load(store: Any, run: Any, best: bool) -> Any:
         raise RunnerError(f"run {run_id}: {why}. Use the id of a run that trained.") from err
 
 
-def unreadable(run_id: str, artifact: str, err: Exception) -> RunnerError:
-    """A model the store holds but Keras cannot load: code that ``safe_mode`` refuses, or a file
-    damaged in the store (cut short by a disk error or an interrupted copy)."""
+def unreadable(run_id: str, artifact: str, path: Path, err: Exception) -> RunnerError:
+    """A model the store holds but Keras cannot load from ``path`` (its file, or the folder MLflow
+    downloaded): code that ``safe_mode`` refuses, a file damaged in the store (cut short by a disk
+    error or an interrupted copy), or what Keras says."""
     if "safe_mode" in str(err):
         return RunnerError(
             f"run {run_id}: cannot load its {artifact}: it holds code (a Lambda layer), which safe_mode "
             f"does not load (a model read from a tracking store is data, not code)."
         )
+    files = [path] if path.is_file() else list(path.rglob("*.keras"))
+    if files and all(zipfile.is_zipfile(file) for file in files):
+        return RunnerError(f"run {run_id}: cannot load its {artifact}: {str(err).splitlines()[0]}")
     other = "its best checkpoint (--best)" if artifact == "logged model" else "its logged model (no --best)"
     return RunnerError(
         f"run {run_id}: cannot load its {artifact}: the file is damaged (no whole .keras zip). "

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +137,16 @@ def test_a_model_damaged_in_the_store_is_one_line(trained, photos, tmp_path, cap
         f"damaged (no whole .keras zip). Try its logged model (no --best), or train the run again "
         f"(python -m runner.rerun {damaged})."
     )
+    # A whole zip that Keras still refuses (here, a config that is no JSON): Keras's own words.
+    with zipfile.ZipFile(tmp_path / "cut" / "outputs/checkpoints/best.keras", "w") as keras_file:
+        keras_file.writestr("config.json", "{")
+        keras_file.writestr("metadata.json", "{}")
+    store.log_artifact(
+        damaged, str(tmp_path / "cut" / "outputs/checkpoints/best.keras"), "outputs/checkpoints"
+    )
+    line = refused_here(damaged, str(photos / "cat"), "--best", cwd=cwd, capsys=capsys)
+    assert line.startswith(f"runner: error: run {damaged}: cannot load its outputs/checkpoints/best.keras: ")
+    assert "damaged" not in line, line
 
 
 def test_best_predicts_with_the_best_epochs_checkpoint(trained, photos, capsys):
