@@ -117,10 +117,20 @@ def fetch(store: Any, reference: str) -> tuple[Any, dict]:
     try:
         stored = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise RunnerError(f"{where}: not YAML ({err}).") from err
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise RunnerError(
+            f"{where}: not YAML ({getattr(err, 'problem', None) or err}{at}): cut short or edited "
+            f"in the store."
+        ) from err
     if not isinstance(stored, dict) or not all(isinstance(v, dict) for v in stored.values()):
         raise RunnerError(f"{where}: not a runner config (a mapping of groups: data, aug, model, ...).")
     check_stored(stored, where)
+    if missing := [field.name for field in fields(RunnerConfig) if field.name not in stored]:
+        raise RunnerError(
+            f"{where}: has no {' or '.join(missing)} group, which every run's config has: it was cut "
+            f"short or edited in the store. Use another run, or start a new one."
+        )
     return run, stored
 
 

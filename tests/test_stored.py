@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import client, fake_run
+import yaml
+from conftest import client, compose, fake_run
 
 
 def test_a_run_is_found_by_its_name_when_one_run_has_it(tmp_path):
@@ -52,6 +53,35 @@ def test_a_run_whose_artifacts_were_moved_says_where_it_looked(tmp_path):
         f"moved or deleted (a sqlite store keeps them in mlruns/ beside it), or the runner did not "
         f"make this run."
     )
+
+
+def test_a_config_cut_short_in_the_store_is_said_so(tmp_path):
+    # A copy of the store that stopped: Hydra then asked for "tracking: needs a value", and predict
+    # said "fold=None: Incompatible value 'None' for field of type 'int'"; YAML's own error took lines.
+    from omegaconf import OmegaConf
+
+    from runner.errors import RunnerError
+    from runner.stored import fetch
+
+    text = yaml.safe_dump(OmegaConf.to_container(compose(), resolve=True, enum_to_str=True), sort_keys=False)
+    store = client(tmp_path)
+    run_id = fake_run(tmp_path, {})
+    for cut, expected in [
+        (
+            text[: text.index("\ntracking:")],
+            f"run {run_id}'s config.yaml: has no tracking group, which every run's config has: it was "
+            f"cut short or edited in the store. Use another run, or start a new one.",
+        ),
+        (
+            "data:\n  image_size: [32,\n",
+            f"run {run_id}'s config.yaml: not YAML (expected the node content, but found '<stream "
+            f"end>' at line 3, column 1): cut short or edited in the store.",
+        ),
+    ]:
+        store.log_text(run_id, cut, "config.yaml")
+        with pytest.raises(RunnerError) as refused:
+            fetch(store, run_id)
+        assert str(refused.value) == expected
 
 
 @pytest.mark.parametrize(
