@@ -249,7 +249,7 @@ def read_whole(data: Path, failures: Path, shape: tuple[int, ...]) -> tuple[np.n
     try:
         images = np.load(data, mmap_mode="r")
     except (OSError, ValueError) as err:  # numpy: "mmap length is greater than file size"
-        size = data.stat().st_size
+        size = data.stat().st_size if data.exists() else 0  # removed meanwhile (runner.caches --delete)
         short = f"{size:,} bytes, too few for {images_of(shape)} bytes"
         return damaged(data, short if size < np.prod(shape) else err)
     if images.shape != shape or images.dtype != np.uint8:
