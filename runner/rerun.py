@@ -130,6 +130,8 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
         Backup.put_back(output_dir / "backup")
         if problem := Backup.unreadable(output_dir / "backup"):
             where = source if isinstance(source, Path) else f"the run's artifact {source}"
+            if not (isinstance(source, Path) and source.samefile(output_dir / "backup")):
+                shutil.rmtree(output_dir / "backup", ignore_errors=True)  # this attempt's copy only
             raise RunnerError(
                 f"run {run_id}: its backup in {where} cannot be read ({problem}): cut short by a "
                 f"disk error or an interrupted copy. Put the whole file back, or run it again from "

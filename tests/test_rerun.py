@@ -159,6 +159,8 @@ def test_resume_after_sigkill_gives_the_metrics_of_an_uninterrupted_run(store):
         f"runner.rerun {run_id}"
     )
     assert client(store).get_run(run_id).data.tags["runner.attempts"] == "1"
+    cut = [path for path in store.glob("outputs/*/*/backup/epoch-*/*.h5") if path.stat().st_size == 300]
+    assert cut == [weights]  # the run's own file kept, the refused attempt's copy of it not
     weights.write_bytes(whole)
     result = rerun(run_id, "--resume", cwd=store)
     assert result.returncode == 0, result.stderr[-3000:]
