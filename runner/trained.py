@@ -127,7 +127,13 @@ def run_record(store: Any, run_id: str) -> tuple[Any, dict, list[str]]:
             f"run {run_id}: no data/class_names.json (it stopped before reading its data). "
             f"Use the id of a run that trained."
         ) from err
-    return run, stored, json.loads(names)["class_names"]
+    try:
+        return run, stored, json.loads(names)["class_names"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise RunnerError(
+            f"run {run_id}: its data/class_names.json cannot be read ({type(err).__name__}: {err}): cut "
+            f"short or edited in the store. Train the run again: python -m runner.rerun {run_id}"
+        ) from err
 
 
 def load(store: Any, run: Any, best: bool) -> Any:

@@ -147,6 +147,13 @@ def test_a_model_damaged_in_the_store_is_one_line(trained, photos, tmp_path, cap
     line = refused_here(damaged, str(photos / "cat"), "--best", cwd=cwd, capsys=capsys)
     assert line.startswith(f"runner: error: run {damaged}: cannot load its outputs/checkpoints/best.keras: ")
     assert "damaged" not in line, line
+    # Its classes' names cut short: one line too, before the model is read.
+    store.log_text(damaged, '{"class_names": ["cat", "do', "data/class_names.json")
+    line = refused_here(damaged, str(photos / "cat"), cwd=cwd, capsys=capsys)
+    assert line.startswith(f"runner: error: run {damaged}: its data/class_names.json cannot be read (")
+    assert line.endswith(
+        f"cut short or edited in the store. Train the run again: python -m runner.rerun {damaged}"
+    )
 
 
 def test_best_predicts_with_the_best_epochs_checkpoint(trained, photos, capsys):
