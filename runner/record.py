@@ -22,12 +22,27 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from runner.errors import RunnerError
 from runner.sources.index import identical
 from runner.words import counted
 
 if TYPE_CHECKING:  # TensorFlow stays unimported for `python -m runner.rerun ... --cfg job`
     from runner.prepare import Prepared
     from runner.sources import FileIndex
+
+
+def csv_rows(path: Path, run_id: str, name: str) -> list[dict[str, str]]:
+    """The rows of CSV artifact ``name`` of run ``run_id``, downloaded to ``path``. A row with fields
+    missing is a file cut short in the store (a copy that stopped, a disk error): said so, rather
+    than taken for files that changed, or a traceback."""
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    if line := next((n for n, row in enumerate(rows, 2) if None in row.values()), None):
+        raise RunnerError(
+            f"run {run_id}'s {name}: its line {line} has fields missing: the file was cut short or "
+            f"edited in the store. Use another run, or train this one again: python -m runner.rerun {run_id}"
+        )
+    return rows
 
 
 def csv_text(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
@@ -211,10 +226,10 @@ def data_changes(store: Any, run_id: str, index: FileIndex) -> list[str]:
             return []  # it failed before its data were read: nothing was trained on yet
         if not ((logged / "split.csv").exists() and (logged / "skipped.csv").exists()):
             return []  # killed while logging them, before fit: nothing was trained on yet
-        with open(logged / "split.csv", newline="") as file:
-            trained = {row["path"]: row for row in csv.DictReader(file)}
-        with open(logged / "skipped.csv", newline="") as file:
-            skipped = {row["path"]: row for row in csv.DictReader(file)}
+        trained, skipped = (
+            {row["path"]: row for row in csv_rows(logged / name, run_id, f"data/{name}")}
+            for name in ("split.csv", "skipped.csv")
+        )
     now = {path: index.label_names(i) for i, path in enumerate(index.paths)}
 
     def resized(rows: dict[str, dict]) -> list[str]:  # runs logged before sizes were kept have none

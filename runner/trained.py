@@ -7,7 +7,6 @@ by predict, evaluate and export.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import tempfile
@@ -204,15 +203,17 @@ def tuned(store: Any, run_id: str, class_names: list[str], data: dict) -> np.nda
             f"--tuned: picks each class's yes by its own threshold, and run {run_id} is not "
             f"multi-label (data.label_mode=multi_hot). Drop it."
         )
+    from runner.record import csv_rows
+
     try:
         with tempfile.TemporaryDirectory() as folder:
-            table = Path(store.download_artifacts(run_id, TUNED, folder)).read_text()
+            rows = csv_rows(Path(store.download_artifacts(run_id, TUNED, folder)), run_id, TUNED)
     except (MlflowException, OSError) as err:
         raise RunnerError(
             f"--tuned: run {run_id} logged no {TUNED} (a multi-label run tunes them on its "
             f"validation images). Drop --tuned: each class is then a yes at {THRESHOLD}."
         ) from err
-    by_class = {row["class"]: float(row["threshold"]) for row in csv.DictReader(table.splitlines())}
+    by_class = {row["class"]: float(row["threshold"]) for row in rows}
     return np.array([by_class[name] for name in class_names])
 
 

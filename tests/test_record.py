@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import client
 
 from runner import record
+from runner.errors import RunnerError
 from runner.sources import FileIndex
 
 
@@ -41,6 +43,14 @@ def test_data_changes_compares_the_files_with_those_the_run_logged(tmp_path):
     half_logged = store.create_run(store.create_experiment("killed while logging")).info.run_id
     store.log_text(half_logged, '{"class_names": ["cat", "dog"]}', "data/class_names.json")
     assert record.data_changes(store, half_logged, index((d, 1))) == []
+    # Its record cut short in the store (a copy that stopped): said so, not taken for changed files.
+    store.log_text(run_id, f"path,label,split,bytes\n{a},cat,train,4\n{b},do", "data/split.csv")
+    with pytest.raises(RunnerError) as refused:
+        record.data_changes(store, run_id, index((a, 0), (b, 1)))
+    assert str(refused.value) == (
+        f"run {run_id}'s data/split.csv: its line 3 has fields missing: the file was cut short or "
+        f"edited in the store. Use another run, or train this one again: python -m runner.rerun {run_id}"
+    )
 
 
 def test_a_record_without_sizes_compares_paths_and_labels_only(tmp_path):
