@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import keras
@@ -55,22 +56,28 @@ class Backup(keras.callbacks.BackupAndRestore):
             for file in (f for f in folder.iterdir() if f.is_file()):
                 file.replace(keras_dir / file.name)
 
-    @classmethod
-    def unreadable(cls, folder: Path) -> str | None:
-        """Which file of the newest backup in ``folder`` cannot be read, and why (cut short by a
-        disk error or an interrupted copy: Keras would fail on it once ``fit`` began); or None."""
+    @staticmethod
+    def unreadable(folder: Path) -> str | None:
+        """Which file of the backup in ``folder`` cannot be read, and why (cut short by a disk error
+        or an interrupted copy: Keras, or a counter beside it, would fail on it once ``fit`` began);
+        or None. Partial files, of a run killed while it wrote them, are not read on resume."""
         import h5py
+        import numpy as np
 
-        found = cls.published(folder)
-        newest = found[-1] if found else folder / "keras"  # none if Keras was killed writing its first
-        for path in sorted(newest.iterdir()) if newest.is_dir() else []:
+        read = [p.relative_to(folder) for p in folder.rglob("*") if p.is_file()]
+        for name in sorted(p for p in read if not any(part.startswith("partial-") for part in p.parts)):
+            path = folder / name
             try:
                 if path.suffix == ".h5":  # Keras's weights and optimizer state
                     h5py.File(path, "r").close()
-                elif path.suffix == ".json":  # its epoch
+                elif path.suffix == ".json":  # Keras's epoch; early stopping's and the plateau's counters
                     json.loads(path.read_text())
-            except (OSError, ValueError) as err:
-                return f"{path.relative_to(folder)}: {err}"
+                elif path.suffix == ".npz":  # early stopping's best weights
+                    with np.load(path) as saved:
+                        for array in saved.files:
+                            saved[array]  # read whole: a file cut short fails here
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+                return f"{name}: {err}"
         return None
 
     @staticmethod

@@ -70,3 +70,24 @@ def test_a_backup_of_an_older_runner_resumes_too(tmp_path):
     fit_reads.set_model(restored)
     fit_reads.on_train_begin()
     assert all((w == 7).all() for w in restored.get_weights())
+
+
+def test_a_backup_cut_short_since_names_the_file_a_resume_would_fail_on(tmp_path):
+    # A disk error, or a copy of the output folder that stopped: Keras failed on the weights inside
+    # fit, early stopping on its best weights. A partial file (a kill while writing) is never read.
+    built = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+    built.compile("adam", "mse")
+    backup = Backup(tmp_path)
+    backup.set_model(built)
+    backup.on_epoch_end(1)
+    (tmp_path / "early_stopping").mkdir()
+    np.savez(tmp_path / "early_stopping" / "best.npz", *built.get_weights())
+    (tmp_path / "early_stopping" / "states.json").write_text('[{"wait": 1, "weights": "best.npz"}]')
+    (tmp_path / "early_stopping" / "partial-states.json").write_text('[{"wai')
+    Backup.put_back(tmp_path)
+    assert Backup.unreadable(tmp_path) is None
+    for name in ("early_stopping/best.npz", "epoch-1/latest.weights.h5", "early_stopping/states.json"):
+        whole = (tmp_path / name).read_bytes()
+        (tmp_path / name).write_bytes(whole[: len(whole) // 2])
+        assert Backup.unreadable(tmp_path).startswith(f"{name}: "), name
+        (tmp_path / name).write_bytes(whole)
