@@ -185,7 +185,8 @@ def unreadable(run_id: str, artifact: str, path: Path, err: Exception) -> Runner
         )
     files = [path] if path.is_file() else list(path.rglob("*.keras"))
     if files and all(zipfile.is_zipfile(file) for file in files):
-        return RunnerError(f"run {run_id}: cannot load its {artifact}: {str(err).splitlines()[0]}")
+        said = str(err).splitlines() or [type(err).__name__]
+        return RunnerError(f"run {run_id}: cannot load its {artifact}: {said[0]}")
     other = "its best checkpoint (--best)" if artifact == "logged model" else "its logged model (no --best)"
     return RunnerError(
         f"run {run_id}: cannot load its {artifact}: the file is damaged (no whole .keras zip). "
