@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TAG = "runner.process"
+OUTPUTS_LOCK = ".runner.lock"  # in a run's output folder, held while a run writes there (``writing``)
 
 
 class State(Enum):
@@ -100,31 +101,33 @@ def resuming(run_id: str | None) -> Iterator[None]:
         f"run {run_id} is being resumed by another process on this machine. Let it finish, or "
         f"stop it and resume the run then."
     )
-    with held(f"resume-{run_id}", refusal):
+    with held(machine_lock(f"resume-{run_id}"), refusal):
         yield
 
 
 @contextmanager
 def writing(output_dir: Path) -> Iterator[None]:
-    """Held by the one run of this machine that writes its checkpoints, backup and log in
-    ``output_dir``: two runs given one fixed ``hydra.run.dir`` at once each wrote over the other's,
-    and each logged to MLflow what it found there (one's model as the other's)."""
-    digest = hashlib.sha256(str(output_dir.resolve()).encode()).hexdigest()[:16]
+    """Held by the one run that writes its checkpoints, backup and log in ``output_dir``: two runs
+    given one fixed ``hydra.run.dir`` at once each wrote over the other's, and each logged to MLflow
+    what it found there (one's model as the other's). The lock file is in the folder itself (each
+    run has its own: in the temp folder, one a run would pile up), and is not logged."""
+    from filelock import FileLock
+
+    output_dir.mkdir(parents=True, exist_ok=True)
     refusal = (
-        f"{output_dir}: another run of this machine writes its checkpoints, backup and log there now. "
-        f"Give each run its own folder (hydra.run.dir, or hydra.sweep.dir for a sweep; left unset, "
-        f"each run gets a new one)."
+        f"{output_dir}: another run writes its checkpoints, backup and log there now. Give each run "
+        f"its own folder (hydra.run.dir, or hydra.sweep.dir for a sweep; left unset, each run gets a "
+        f"new one)."
     )
-    with held(f"outputs-{digest}", refusal):
+    with held(FileLock(output_dir / OUTPUTS_LOCK, mode=0o666), refusal):
         yield
 
 
 @contextmanager
-def held(name: str, refusal: str) -> Iterator[None]:
-    """``machine_lock(name)`` for the block, or ``refusal`` at once where another process holds it."""
+def held(lock: FileLock, refusal: str) -> Iterator[None]:
+    """``lock`` for the block, or ``refusal`` at once where another process holds it."""
     from filelock import Timeout
 
-    lock = machine_lock(name)
     try:
         lock.acquire(blocking=False)
     except Timeout:

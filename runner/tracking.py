@@ -201,9 +201,10 @@ def attempts(run: Any) -> int:
 
 
 def log_outputs(output_dir: Path, path: str, client: mlflow.MlflowClient, run_id: str) -> None:
-    """A job's output folder (log, checkpoints, Hydra's files), less data/ (logged as data/)."""
+    """A job's output folder (log, checkpoints, Hydra's files), less data/ (logged as data/) and the
+    lock the run held on the folder."""
     for item in sorted(output_dir.iterdir()) if output_dir.is_dir() else []:
-        if item.name == "data":
+        if item.name in ("data", liveness.OUTPUTS_LOCK):
             continue
         if item.is_dir():
             client.log_artifacts(run_id, str(item), f"{path}/{item.name}")

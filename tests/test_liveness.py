@@ -89,6 +89,7 @@ def test_a_run_killed_without_a_word_is_closed_by_the_next_run_here(tmp_path):
     assert f"python -m runner.rerun {run_id} --resume continues it" in orphan.data.tags["runner.error"]
     logged = {a.path for a in client(tmp_path).list_artifacts(run_id, "outputs")}
     assert {"outputs/runner.log", "outputs/backup", "outputs/checkpoints"} <= logged
+    assert "outputs/.runner.lock" not in logged  # the lock it held on its folder
     # While another process of this machine resumes it, a second resume is refused: two started
     # together both found it stopped, and both trained on in it (each epoch logged twice).
     with resuming(run_id):
@@ -109,8 +110,9 @@ def test_a_second_run_writing_one_output_folder_at_once_is_refused(tmp_path):
         refused = run_cli(f"data.path={tmp_path / 'digits'}", f"hydra.run.dir={fixed}", cwd=tmp_path)
     assert refused.returncode == 2, refused.stderr[-3000:]
     assert error_lines(refused) == [
-        f"runner: error: {fixed}: another run of this machine writes its checkpoints, backup and log "
-        f"there now. Give each run its own folder (hydra.run.dir, or hydra.sweep.dir for a sweep; left "
-        f"unset, each run gets a new one)."
+        f"runner: error: {fixed}: another run writes its checkpoints, backup and log there now. Give "
+        f"each run its own folder (hydra.run.dir, or hydra.sweep.dir for a sweep; left unset, each run "
+        f"gets a new one)."
     ]
     assert mlflow_runs(tmp_path) == []  # refused before its run began
+    assert (fixed / ".runner.lock").is_file()  # in the folder: none piles up in the temp folder
