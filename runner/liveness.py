@@ -7,9 +7,10 @@ does not share); a run that starts in the same experiment on the same machine ma
 ``KILLED``, logs what their output folders hold (log, checkpoints, backup) and says how to resume
 them. Runs of other machines are left as they are: their processes cannot be seen from here.
 
-Two processes of this machine never do at once what only one may (``machine_lock``): resume one
-run (``resuming``), write one output folder (``writing``), or open a new sqlite store
-(``store.one_at_a_time``).
+Two processes of this machine never do at once what only one may (``machine_lock``, a file in
+the temp folder): resume one run (``resuming``), or open a new sqlite store
+(``store.one_at_a_time``). Nor do two runs write one output folder (``writing``: its lock file is
+in that folder).
 """
 
 from __future__ import annotations
