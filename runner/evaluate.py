@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -234,10 +235,11 @@ def main(argv: list[str] | None = None) -> None:
                 else ""
             )
         )
-        left_out = len(index.skipped) + len(skipped)  # the ones that did not decode are named above
-        listed = " and data/skipped.csv (each skipped file, and why)" if left_out else ""
+        # Counted by reason as a training run's are: the ones that did not decode are named above.
+        left_out = replace(index, skipped=[*index.skipped, *skipped])
+        listed = " and data/skipped.csv (each skipped file, and why)" if left_out.skipped else ""
         print(
-            f"runner: {len(ranked) // top} images ({left_out} skipped): {scores}; evaluation run "
+            f"runner: {len(ranked) // top} images ({left_out.summary()}): {scores}; evaluation run "
             f"{evaluation} (runner.evaluation_of={run_id}), with eval/predictions.csv{listed}"
         )
 

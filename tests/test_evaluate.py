@@ -192,9 +192,8 @@ def test_a_multi_label_run_is_scored_on_a_csv_of_several_classes_per_image(multi
     [run] = store.search_runs(
         [store.get_run(run_id).info.experiment_id], "attributes.run_name = 'evaluate labels.csv'"
     )
-    assert (
-        f"runner: {len(truth)} images (0 skipped): accuracy {run.data.metrics['eval_accuracy']:.4f}" in said
-    )
+    accuracy = run.data.metrics["eval_accuracy"]
+    assert f"runner: {len(truth)} images (no files skipped): accuracy {accuracy:.4f}" in said
     assert run.data.metrics["eval_macro_f1"] > 0.9  # mostly trained on, so better than validation
     files = Path(store.download_artifacts(run.info.run_id, "eval", str(tmp_path)))
     rows = list(csv.DictReader((files / "predictions.csv").open()))
@@ -251,7 +250,7 @@ def test_a_run_that_read_its_classes_from_file_names_reads_a_folders_alike(tmp_p
     uri = ("--tracking-uri", client(tmp_path).tracking_uri)
     main([run.info.run_id, str(tmp_path / "held_out"), "--best", *uri])
     said = capsys.readouterr().out
-    assert "runner: 4 images (1 skipped): accuracy " in said
+    assert "runner: 4 images (1 file skipped: 1 no label): accuracy " in said
     assert said.rstrip().endswith(
         "with eval/predictions.csv and data/skipped.csv (each skipped file, and why)"
     )
@@ -302,7 +301,7 @@ def test_a_regression_run_that_read_its_numbers_from_file_names_reads_a_folders_
     write_image(tmp_path / "held_out" / "unnamed.jpg")  # no number in its name: skipped as in training
     uri = client(tmp_path).tracking_uri
     main([run.info.run_id, str(tmp_path / "held_out"), "--best", "--tracking-uri", uri])
-    assert "runner: 12 images (1 skipped): mae " in capsys.readouterr().out
+    assert "runner: 12 images (1 file skipped: 1 no label): mae " in capsys.readouterr().out
     store = client(tmp_path)
     [evaluation] = store.search_runs([run.info.experiment_id], "attributes.run_name = 'evaluate held_out'")
     files = Path(store.download_artifacts(evaluation.info.run_id, "", str(tmp_path / "got")))
@@ -328,7 +327,8 @@ def test_a_regression_run_is_scored_on_a_csv_of_numbers_by_its_errors(regression
         [store.get_run(run_id).info.experiment_id], "attributes.run_name = 'evaluate test.csv'"
     )
     metrics = run.data.metrics
-    assert f"runner: {len(truth)} images (2 skipped): mae {metrics['eval_mae']:.4f}" in said
+    reasons = "1 listed in test.csv but the file does not exist, 1 label 'big' is not a number"
+    assert f"runner: {len(truth)} images (2 files skipped: {reasons}): mae {metrics['eval_mae']:.4f}" in said
     files = Path(store.download_artifacts(run.info.run_id, "", str(tmp_path)))
     predictions = list(csv.DictReader((files / "eval" / "predictions.csv").open()))
     assert list(predictions[0]) == ["path", "true", "predicted", "error"]
