@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib import metadata
 
 import numpy as np
 import pytest
 from conftest import photo_folder
 
 from runner.bench.loaders import loaders
+from runner.cpus import usable_cores
+from runner.provenance import cpu
 
 LOADERS = {"runner", "ids", "manual", "idg", "decode"}
 
@@ -36,6 +39,10 @@ def test_bench_json_on_a_tiny_folder(tmp_path):
         assert len(figures["cold_passes"]) == len(figures["warm_passes"]) == 1
     # uint8 at the target size vs the float32 batches image_dataset_from_directory caches.
     assert abs(report["cache"]["ratio"] - 0.25) < 0.01
+    # What they were measured on, as a run records its CPU: figures mean little without it.
+    machine = report["machine"]
+    assert machine["cpu"] == cpu() and machine["usable_cores"] == usable_cores()
+    assert machine["memory_gb"] > 0 and machine["versions"]["keras"] == metadata.version("keras")
 
 
 def test_bench_index_scale_reports_time_and_memory(tmp_path):
@@ -64,7 +71,7 @@ def test_bench_runner_without_cache_and_unknown_loaders(tmp_path):
     result = bench(*args, "--loaders", "runner_nocache,ids", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
-    assert list(report) == ["runner_nocache", "ids"]
+    assert list(report) == ["machine", "runner_nocache", "ids"]  # the machine first, then as asked
     assert report["runner_nocache"]["images"] == report["ids"]["images"] == 24  # decoded every epoch
     wrong = bench(folder, "--loaders", "runner,idss", cwd=tmp_path)
     assert wrong.returncode == 2

@@ -16,6 +16,7 @@ resident memory while that loader ran and ``added_rss_mb`` what it added to the 
 when it started (earlier loaders' memory is not always given back to the OS). A loader that
 fails on the files (Keras's loaders stop at the first corrupt one) gets ``{"error": ...}``.
 The process's malloc is set as a training run's is (``runner.memory``), for every loader alike.
+The report starts with ``machine``: what the figures were measured on.
 
 Also: ``--fit`` times ``model.fit`` epochs on the same small model with the runner's pipeline and
 with ``image_dataset_from_directory``; ``--make N`` first writes N synthetic JPEG photos into DIR;
@@ -31,7 +32,7 @@ import sys
 from pathlib import Path
 
 from runner.bench.loaders import cache_sizes, fit_epochs, loaders
-from runner.bench.measure import figures_or_error, index_scale, measure, warm_up
+from runner.bench.measure import figures_or_error, index_scale, machine, measure, warm_up
 from runner.bench.photos import make_photos
 from runner.cli import described, parsed, positive_int
 from runner.memory import keep_freed_memory
@@ -82,9 +83,9 @@ def main(argv: list[str] | None = None) -> None:
                 f"{closest(unknown[0], list(made))}"
             )
         warm_up(args.dir, made["decode"])
-        results = {
-            name: figures_or_error(measure, made[name], args.passes) for name in args.loaders.split(",")
-        }
+        results = {"machine": machine()}
+        for name in args.loaders.split(","):
+            results[name] = figures_or_error(measure, made[name], args.passes)
         if args.cache:
             results["cache"] = figures_or_error(cache_sizes, args.dir, args.size, args.batch)
         if args.fit:

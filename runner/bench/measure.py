@@ -14,6 +14,19 @@ from pathlib import Path
 
 import psutil
 
+from runner.cpus import usable_cores
+from runner.provenance import cpu, installed_versions
+
+# The packages whose versions the figures depend on: the loaders' decoders and resizes, and NumPy.
+DECODING = (
+    "tensorflow",
+    "tensorflow-cpu",
+    "keras",
+    "numpy",
+    "simplejpeg",
+    "opencv-python-headless",
+    "pillow",
+)
 Loader = Callable[[], Iterable]
 
 
@@ -121,6 +134,18 @@ def index_scale(n: int) -> dict:
             index = DirSource(path=tmp, verify=Verify.none).index()
             seconds = time.perf_counter() - start
     return {"files": len(index), "seconds": round(seconds, 4), "peak_rss_mb": round(memory.peak / 2**20, 1)}
+
+
+def machine() -> dict:
+    """What the figures were measured on, since they mean little without it: the CPU as a run
+    records it (its model and vector extensions), the cores this process may use, the memory,
+    and the versions of what decodes and resizes."""
+    return {
+        "cpu": cpu(),
+        "usable_cores": usable_cores(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "versions": installed_versions(DECODING),
+    }
 
 
 def figures_or_error(fn: Callable[..., dict], *args: object) -> dict:
