@@ -8,6 +8,7 @@ import os
 import statistics
 import time
 from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 
 from runner.bench.measure import Loader
@@ -132,19 +133,28 @@ def cache_sizes(root: Path, size: int, batch: int) -> dict:
 def fit_epochs(root: Path, size: int, batch: int, epochs: int = 3) -> dict:
     """Seconds per ``model.fit`` epoch, same small model: the runner's pipeline, image_dataset_from_
     directory, and ``compute``: one batch repeated from memory, as many steps, so no input cost at
-    all. The runner's epoch against ``compute`` is what fit waited on input."""
+    all. The runner's epoch against ``compute`` is what fit waited on input. Their epochs take
+    turns (runner, ids, compute, runner, ...), so that a slow minute of a shared host lands on
+    each of them alike rather than on one; ``started_s`` says when each began."""
     import keras
     import tensorflow as tf
 
     from runner.models import small_cnn
     from runner.pipeline import FIXED
 
+    begun = time.perf_counter()
+
     class EpochTimer(keras.callbacks.Callback):
+        def __init__(self, figures: dict) -> None:
+            super().__init__()
+            self.figures = figures
+
         def on_epoch_begin(self, epoch, logs=None):
             self.start = time.perf_counter()
+            self.figures["started_s"].append(round(self.start - begun, 2))
 
         def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(round(time.perf_counter() - self.start, 2))
+            self.figures["epoch_s"].append(round(time.perf_counter() - self.start, 2))
 
     made = loaders(root, size, batch, epochs)
     ids = made["ids"]()
@@ -152,26 +162,24 @@ def fit_epochs(root: Path, size: int, batch: int, epochs: int = 3) -> dict:
     sample = (tf.cast(images, tf.uint8), labels)  # the runner's models take uint8
     steps = int(ids.cardinality())
     made["compute"] = lambda: tf.data.Dataset.from_tensors(sample).repeat(steps).with_options(FIXED)
-    found = {}
+    classes = len([p for p in root.iterdir() if p.is_dir()])
+    fits, found = {}, {}
     for name in ("runner", "ids", "compute"):
         keras.utils.set_random_seed(0)
-        model = small_cnn(
-            (size, size, 3), len([p for p in root.iterdir() if p.is_dir()]), filters=(8, 16), dense=32
-        )
+        model = small_cnn((size, size, 3), classes, filters=(8, 16), dense=32)
         model.compile("adam", "sparse_categorical_crossentropy")
-        timer = EpochTimer()
-        timer.seconds = []
         start = time.perf_counter()
         data = made[name]()
+        found[name] = {"build_s": round(time.perf_counter() - start, 2), "epoch_s": [], "started_s": []}
         # shuffle=False: each dataset is in its own order (with True, Keras warns that it ignores it).
-        settings = {"epochs": epochs, "shuffle": False, "callbacks": [timer], "verbose": 0}
-        if isinstance(data, Epochs):  # every epoch in one dataset: fit reads it steps at a time
-            model.fit(data.dataset, steps_per_epoch=data.steps, **settings)
+        settings = {"shuffle": False, "callbacks": [EpochTimer(found[name])], "verbose": 0}
+        if isinstance(data, Epochs):  # every epoch in one dataset: fit reads an epoch's steps of it
+            fits[name] = partial(model.fit, data.dataset, steps_per_epoch=data.steps, **settings)
         else:
-            model.fit(data, **settings)
-        found[name] = {
-            "median_epoch_s": statistics.median(timer.seconds),
-            "epoch_s": timer.seconds,
-            "total_s": round(time.perf_counter() - start, 2),  # the runner's includes building its cache
-        }
+            fits[name] = partial(model.fit, data, **settings)
+    for epoch in range(epochs):
+        for fit in fits.values():
+            fit(initial_epoch=epoch, epochs=epoch + 1)
+    for figures in found.values():
+        figures["median_epoch_s"] = statistics.median(figures["epoch_s"])
     return found
