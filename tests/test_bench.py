@@ -13,6 +13,7 @@ import pytest
 from conftest import photo_folder
 
 from runner.bench.loaders import loaders
+from runner.bench.measure import measure_in_turns
 from runner.cpus import usable_cores
 from runner.provenance import cpu
 
@@ -44,6 +45,28 @@ def test_bench_json_on_a_tiny_folder(tmp_path):
     machine = report["machine"]
     assert machine["cpu"] == cpu() and machine["usable_cores"] == usable_cores()
     assert machine["memory_gb"] > 0 and machine["versions"]["keras"] == metadata.version("keras")
+
+
+def test_loaders_take_their_passes_in_turns_and_one_that_fails_stops_alone():
+    # A slow minute of a shared host then lands on every loader alike. Loaders here are plain
+    # lists of batches: what is measured is the turns, not a decoder.
+    built = []
+
+    def loader(name: str, fails_at: int = 0):
+        def make():
+            built.append(name)
+            if built.count(name) == fails_at:
+                raise OSError(f"{name}.jpg: image file is truncated\nmore detail")
+            return [(np.zeros((4, 2)), np.zeros(4))] * 3
+
+        return make
+
+    report = measure_in_turns({"a": loader("a"), "b": loader("b", fails_at=2), "c": loader("c")}, 2)
+    # First passes in order, then each round: a, b, c (b failed in the first round, and stopped).
+    assert built == ["a", "b", "c", "a", "b", "c", "a", "c"]
+    assert report["b"] == {"error": "OSError: b.jpg: image file is truncated"}
+    for name in ("a", "c"):
+        assert report[name]["images"] == 12 and len(report[name]["cold_passes"]) == 2, name
 
 
 def test_bench_index_scale_reports_time_and_memory(tmp_path):

@@ -8,13 +8,15 @@ parallel ``map(read, decode, resize)`` + batch + prefetch), ``idg`` (the legacy
 resize: the ceiling). Once, before any loader: the files are read into the page cache and
 TensorFlow is started. Each loader's first pass in the process is timed on its own
 (``first_img_s``: it also pays the loader's one-time costs, as a training run's first epoch
-does), then ``--passes`` rounds of: build it fresh and read one epoch (cold), read a second epoch
-from the same object (warm), each as ``fit`` reads it: the runner's dataset holds the epochs and
+does), then ``--passes`` rounds in which each loader in turn is built fresh and reads one epoch
+(cold) and a second epoch from the same object (warm), so that a slow minute of a shared host
+lands on every loader alike. Each epoch is read as ``fit`` reads it: the runner's dataset holds the epochs and
 is read on from one iterator (``steps_per_epoch``), Keras's loaders open one per epoch. Figures
-are medians; every pass is kept in the JSON so that noise shows. ``peak_rss_mb`` is the process's peak
-resident memory while that loader ran and ``added_rss_mb`` what it added to the memory in use
-when it started (earlier loaders' memory is not always given back to the OS). A loader that
-fails on the files (Keras's loaders stop at the first corrupt one) gets ``{"error": ...}``.
+are medians; every pass is kept in the JSON so that noise shows. ``peak_rss_mb`` is the
+process's peak resident memory during that loader's passes and ``added_rss_mb`` the most one of
+its passes added to the memory in use as it began (other loaders' memory is not always given
+back to the OS). A loader that fails on the files (Keras's loaders stop at the first corrupt
+one) gets ``{"error": ...}``, and takes no more turns.
 The process's malloc is set as a training run's is (``runner.memory``), for every loader alike.
 The report starts with ``machine``: what the figures were measured on.
 
@@ -32,7 +34,7 @@ import sys
 from pathlib import Path
 
 from runner.bench.loaders import cache_sizes, fit_epochs, loaders
-from runner.bench.measure import figures_or_error, index_scale, machine, measure, warm_up
+from runner.bench.measure import figures_or_error, index_scale, machine, measure_in_turns, warm_up
 from runner.bench.photos import make_photos
 from runner.cli import described, parsed, positive_int
 from runner.memory import keep_freed_memory
@@ -83,9 +85,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"{closest(unknown[0], list(made))}"
             )
         warm_up(args.dir, made["decode"])
-        results = {"machine": machine()}
-        for name in args.loaders.split(","):
-            results[name] = figures_or_error(measure, made[name], args.passes)
+        chosen = {name: made[name] for name in args.loaders.split(",")}
+        results = {"machine": machine(), **measure_in_turns(chosen, args.passes)}
         if args.cache:
             results["cache"] = figures_or_error(cache_sizes, args.dir, args.size, args.batch)
         if args.fit:

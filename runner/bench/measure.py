@@ -9,7 +9,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import psutil
@@ -67,38 +67,86 @@ def count_images(batches: Iterable) -> int:
     return n
 
 
-def measure(make: Loader, passes: int) -> dict:
-    cold, warm = [], []
-    with PeakRSS() as memory:
-        # The warm-up, timed: this loader's first pass in the process also pays its one-time
-        # costs (tracing its functions; for the runner, mapping the cache's fresh memory, which
-        # TensorFlow's allocator then keeps for later passes), as a training run's first epoch does.
-        start = time.perf_counter()
-        initial = count_images(make())
-        initial_rate = initial / (time.perf_counter() - start)
-        gc.collect()
-        counts = {initial}
-        for _ in range(passes):
+class Passes:
+    """One loader's passes, taken in turns with the other loaders'; its figures, or the error that
+    stopped it (a corrupt JPEG stops Keras's loaders, and that is a result)."""
+
+    def __init__(self, make: Loader) -> None:
+        self.make = make
+        self.cold: list[float] = []
+        self.warm: list[float] = []
+        self.counts: set[int] = set()
+        self.first_rate = self.peak = self.added_mb = 0.0
+        self.error: str | None = None
+
+    def first(self) -> None:
+        """The warm-up, timed: this loader's first pass in the process also pays its one-time
+        costs (tracing its functions; for the runner, mapping the cache's fresh memory, which
+        TensorFlow's allocator then keeps for later passes), as a training run's first epoch does."""
+        if self.error is not None:
+            return
+        with self.watched():
             start = time.perf_counter()
-            loader = make()
+            n = count_images(self.make())
+            self.first_rate = n / (time.perf_counter() - start)
+            self.counts.add(n)
+
+    def round(self) -> None:
+        """Built fresh and read an epoch (cold), then the next epoch from the same object (warm)."""
+        if self.error is not None:  # its passes ended at the error
+            return
+        with self.watched():
+            start = time.perf_counter()
+            loader = self.make()
             first = count_images(loader)
-            cold.append(first / (time.perf_counter() - start))
+            self.cold.append(first / (time.perf_counter() - start))
             start = time.perf_counter()
             second = count_images(loader)
-            warm.append(second / (time.perf_counter() - start))
+            self.warm.append(second / (time.perf_counter() - start))
             del loader  # so that two loaders' caches are never held at once, and freed untimed
+            self.counts |= {first, second}
+
+    @contextlib.contextmanager
+    def watched(self) -> Iterator[None]:
+        """Peak memory over the pass (and what it added to the memory in use as it began), and
+        the error that ends this loader's passes."""
+        try:
+            with PeakRSS() as memory:
+                yield
+        except Exception as err:  # noqa: BLE001 - whatever a loader raises is reported, not raised
+            self.error = error_of(err)
+            return
+        finally:
             gc.collect()
-            counts |= {first, second}
-    return {
-        "images": counts.pop() if len(counts) == 1 else sorted(counts),
-        "first_img_s": round(initial_rate, 1),
-        "cold_img_s": round(statistics.median(cold), 1),
-        "warm_img_s": round(statistics.median(warm), 1),
-        "peak_rss_mb": round(memory.peak / 2**20, 1),
-        "added_rss_mb": memory.added_mb,
-        "cold_passes": [round(x, 1) for x in cold],
-        "warm_passes": [round(x, 1) for x in warm],
-    }
+        self.peak = max(self.peak, memory.peak / 2**20)
+        self.added_mb = max(self.added_mb, memory.added_mb)
+
+    def figures(self) -> dict:
+        if self.error is not None:
+            return {"error": self.error}
+        return {
+            "images": next(iter(self.counts)) if len(self.counts) == 1 else sorted(self.counts),
+            "first_img_s": round(self.first_rate, 1),
+            "cold_img_s": round(statistics.median(self.cold), 1),
+            "warm_img_s": round(statistics.median(self.warm), 1),
+            "peak_rss_mb": round(self.peak, 1),
+            "added_rss_mb": self.added_mb,
+            "cold_passes": [round(x, 1) for x in self.cold],
+            "warm_passes": [round(x, 1) for x in self.warm],
+        }
+
+
+def measure_in_turns(makers: dict[str, Loader], passes: int) -> dict[str, dict]:
+    """Each loader's first pass, in order; then ``passes`` rounds in which each loader in turn is
+    built fresh and read twice (cold, warm). So a slow minute of a shared host lands on every
+    loader alike, not on one loader's passes."""
+    loaders = {name: Passes(make) for name, make in makers.items()}
+    for each in loaders.values():
+        each.first()
+    for _ in range(passes):
+        for each in loaders.values():
+            each.round()
+    return {name: each.figures() for name, each in loaders.items()}
 
 
 def warm_up(root: Path, decode: Loader) -> None:
@@ -153,6 +201,11 @@ def figures_or_error(fn: Callable[..., dict], *args: object) -> dict:
     try:
         return fn(*args)
     except Exception as err:  # noqa: BLE001 - whatever a loader raises is reported, not raised
-        lines = [line for line in str(err).splitlines() if line.strip()] or [""]
-        # TensorFlow prefixes its message with "{{function_node ...}} ": keep what follows.
-        return {"error": f"{type(err).__name__}: {lines[0].split('}} ')[-1][:300]}"}
+        return {"error": error_of(err)}
+
+
+def error_of(err: Exception) -> str:
+    """The error in a line: its type and its message's first line."""
+    lines = [line for line in str(err).splitlines() if line.strip()] or [""]
+    # TensorFlow prefixes its message with "{{function_node ...}} ": keep what follows.
+    return f"{type(err).__name__}: {lines[0].split('}} ')[-1][:300]}"
