@@ -85,6 +85,18 @@ class BestCheckpoint(keras.callbacks.ModelCheckpoint):
             folder / "best.keras", monitor=monitor, save_best_only=True, initial_value_threshold=best
         )
 
+    @staticmethod
+    def unreadable(folder: Path) -> str | None:
+        """What keeps ``best.json`` in ``folder`` (a resume's copy) from being read, or None: cut
+        short, it failed this class's ``__init__`` inside ``fit``, a traceback."""
+        record = folder / "best.json"
+        try:
+            value = json.loads(record.read_text())["value"] if record.exists() else 0.0
+            float(value)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            return f"{record.name}: {type(err).__name__}: {err}"
+        return None
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         before = self.best
         super().on_epoch_end(epoch, logs)

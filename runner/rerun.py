@@ -18,7 +18,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import yaml
 from omegaconf import DictConfig, OmegaConf
@@ -121,6 +121,7 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
         )
         liveness.close(store, run, "its process ended without ending the run; resumed")
     from runner.backup import Backup  # Keras: imported once the resume is accepted
+    from runner.callbacks import BestCheckpoint
 
     started = attempts(run)
     last = outputs_path(started - 1)
@@ -129,19 +130,29 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
     if source := restore(store, run_id, backup, output_dir / "backup", "**/training_metadata.json"):
         Backup.put_back(output_dir / "backup")
         if problem := Backup.unreadable(output_dir / "backup"):
-            where = source if isinstance(source, Path) else f"the run's artifact {source}"
-            if not (isinstance(source, Path) and source.samefile(output_dir / "backup")):
-                shutil.rmtree(output_dir / "backup", ignore_errors=True)  # this attempt's copy only
-            raise RunnerError(
-                f"run {run_id}: its backup in {where} cannot be read ({problem}): cut short by a "
-                f"disk error or an interrupted copy. Put the whole file back, or run it again from "
-                f"its start as a new run: python -m runner.rerun {run_id}"
-            )
+            refuse_unreadable(run_id, "backup", source, output_dir / "backup", problem)
     if not Backup.resumed_epoch(output_dir / "backup"):
         log.warning("run %s kept no finished epoch to continue from: it starts again at epoch 0", run_id)
     checkpoints = [local / "checkpoints", f"{last}/checkpoints"]  # best.keras carries on from there
-    restore(store, run_id, checkpoints, output_dir / "checkpoints", "best.json")
+    found = restore(store, run_id, checkpoints, output_dir / "checkpoints", "best.json")
+    if found and (problem := BestCheckpoint.unreadable(output_dir / "checkpoints")):
+        refuse_unreadable(run_id, "best checkpoint's record", found, output_dir / "checkpoints", problem)
     return started
+
+
+def refuse_unreadable(run_id: str, what: str, source: Path | str, copy: Path, problem: str) -> NoReturn:
+    """A restored backup or best checkpoint that cannot be read, refused before Keras fails on it
+    inside ``fit``. What this attempt restored into its output folder (``copy``'s) is removed, but
+    never the run's own folder (a resume in place)."""
+    where = source if isinstance(source, Path) else f"the run's artifact {source}"
+    if not (isinstance(source, Path) and source.samefile(copy)):
+        for restored in ("backup", "checkpoints"):
+            shutil.rmtree(copy.parent / restored, ignore_errors=True)
+    raise RunnerError(
+        f"run {run_id}: its {what} in {where} cannot be read ({problem}): cut short by a disk error "
+        f"or an interrupted copy. Put the whole file back, or run it again from its start as a new "
+        f"run: python -m runner.rerun {run_id}"
+    )
 
 
 def restore(store: Any, run_id: str, sources: list[Path | str], to: Path, marker: str) -> Path | str | None:

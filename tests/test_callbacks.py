@@ -12,7 +12,7 @@ import pytest
 from conftest import compose
 
 from runner.backup import Backup
-from runner.callbacks import EpochMetrics, callbacks, interrupts_between_batches
+from runner.callbacks import BestCheckpoint, EpochMetrics, callbacks, interrupts_between_batches
 from runner.interrupts import Terminated
 
 
@@ -156,3 +156,20 @@ def test_a_loss_that_is_no_longer_a_number_fails_the_run_once_its_epoch_is_logge
     [logged] = MlflowClient(uri).get_metric_history(run.info.run_id, "loss")
     assert logged.step == 0 and np.isnan(logged.value)  # the epoch that diverged is in the record
     assert not (tmp_path / "checkpoints" / "last.keras").exists()  # nor a model of NaNs to train on
+
+
+def test_a_best_checkpoint_record_that_cannot_be_read_is_named_for_the_resume_to_refuse(tmp_path):
+    # A resume restores best.json (the best value so far) beside best.keras: cut short, it failed
+    # BestCheckpoint inside fit, a traceback. runner.rerun refuses it by this (test_rerun).
+    assert BestCheckpoint.unreadable(tmp_path) is None  # none yet: nothing to carry on from
+    record = tmp_path / "best.json"
+    for text, problem in [
+        ('{"epoch": 2, "monitor": "val', "JSONDecodeError: Unterminated string"),
+        ('{"epoch": 2}', "KeyError: 'value'"),
+        ('{"epoch": 2, "value": null}', "TypeError: float() argument"),
+    ]:
+        record.write_text(text)
+        assert BestCheckpoint.unreadable(tmp_path).startswith(f"best.json: {problem}"), text
+    record.write_text('{"epoch": 2, "monitor": "val_accuracy", "value": 0.9}')
+    assert BestCheckpoint.unreadable(tmp_path) is None
+    assert BestCheckpoint(tmp_path, "val_accuracy").best == 0.9  # what the check stands for

@@ -162,6 +162,22 @@ def test_resume_after_sigkill_gives_the_metrics_of_an_uninterrupted_run(store):
     cut = [path for path in store.glob("outputs/*/*/backup/epoch-*/*.h5") if path.stat().st_size == 300]
     assert cut == [weights]  # the run's own file kept, the refused attempt's copy of it not
     weights.write_bytes(whole)
+    # ... and so is its best checkpoint's record (the best value so far, which the resume goes on
+    # from): Keras's checkpoint failed on it inside fit.
+    record = backup.parent / "checkpoints" / "best.json"
+    kept = record.read_text()
+    record.write_text(kept[: len(kept) // 2])
+    records = set(store.glob("outputs/*/*/checkpoints/best.json"))
+    damaged = rerun(run_id, "--resume", cwd=store)
+    assert damaged.returncode == 2 and "Traceback" not in damaged.stderr
+    [line] = error_lines(damaged)
+    assert line.startswith(
+        f"runner: error: run {run_id}: its best checkpoint's record in {record.parent} cannot be read "
+        f"(best.json: JSONDecodeError: "
+    ), line
+    assert client(store).get_run(run_id).data.tags["runner.attempts"] == "1"
+    assert set(store.glob("outputs/*/*/checkpoints/best.json")) == records  # the attempt's copy removed
+    record.write_text(kept)
     result = rerun(run_id, "--resume", cwd=store)
     assert result.returncode == 0, result.stderr[-3000:]
     run = client(store).get_run(run_id)
