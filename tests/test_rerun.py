@@ -141,43 +141,39 @@ def test_resume_after_sigkill_gives_the_metrics_of_an_uninterrupted_run(store):
     # run's own output folder holds its log and backup.
     run_id = interrupted(store, "killed", signal.SIGKILL)
     assert client(store).get_run(run_id).info.status == "RUNNING"
-    # Its backup cut short since (a disk error, a copy of the folder that stopped): Keras failed on
-    # it inside fit, a traceback. Refused, naming the file; once it is whole again, resumed.
-    backup = Path(client(store).get_run(run_id).data.tags["runner.output_dir"]) / "backup"
-    [weights] = backup.glob("epoch-*/latest.weights.h5")
-    whole = weights.read_bytes()
-    weights.write_bytes(whole[:300])
-    damaged = rerun(run_id, "--resume", cwd=store)
-    assert damaged.returncode == 2 and "Traceback" not in damaged.stderr
-    [line] = error_lines(damaged)
-    assert line.startswith(
-        f"runner: error: run {run_id}: its backup in {backup} cannot be read "
-        f"({weights.relative_to(backup)}: Unable to synchronously open file (truncated file: eof = 300"
-    ), line
-    assert line.endswith(
-        f"Put the whole file back, or run it again from its start as a new run: python -m "
-        f"runner.rerun {run_id}"
-    )
-    assert client(store).get_run(run_id).data.tags["runner.attempts"] == "1"
-    cut = [path for path in store.glob("outputs/*/*/backup/epoch-*/*.h5") if path.stat().st_size == 300]
-    assert cut == [weights]  # the run's own file kept, the refused attempt's copy of it not
-    weights.write_bytes(whole)
-    # ... and so is its best checkpoint's record (the best value so far, which the resume goes on
-    # from): Keras's checkpoint failed on it inside fit.
-    record = backup.parent / "checkpoints" / "best.json"
-    kept = record.read_text()
-    record.write_text(kept[: len(kept) // 2])
-    records = set(store.glob("outputs/*/*/checkpoints/best.json"))
-    damaged = rerun(run_id, "--resume", cwd=store)
-    assert damaged.returncode == 2 and "Traceback" not in damaged.stderr
-    [line] = error_lines(damaged)
-    assert line.startswith(
-        f"runner: error: run {run_id}: its best checkpoint's record in {record.parent} cannot be read "
-        f"(best.json: JSONDecodeError: "
-    ), line
-    assert client(store).get_run(run_id).data.tags["runner.attempts"] == "1"
-    assert set(store.glob("outputs/*/*/checkpoints/best.json")) == records  # the attempt's copy removed
-    record.write_text(kept)
+    # Its backup, or its best checkpoint's record (the best value so far), cut short since (a disk
+    # error, a copy of the folder that stopped): Keras failed on each inside fit, a traceback.
+    # Refused, naming the file and leaving no copy of it; once it is whole again, resumed.
+    folder = Path(client(store).get_run(run_id).data.tags["runner.output_dir"])
+    [weights] = folder.glob("backup/epoch-*/latest.weights.h5")
+    record = folder / "checkpoints" / "best.json"
+    for cut, kept, said in [
+        (
+            weights,
+            300,
+            f"its backup in {folder / 'backup'} cannot be read ({weights.relative_to(folder / 'backup')}: "
+            f"Unable to synchronously open file (truncated file: eof = 300",
+        ),
+        (
+            record,
+            20,
+            f"its best checkpoint's record in {record.parent} cannot be read (best.json: JSONDecodeError: ",
+        ),
+    ]:
+        whole = cut.read_bytes()
+        cut.write_bytes(whole[:kept])
+        copies = set(store.glob(f"outputs/**/{cut.name}"))
+        damaged = rerun(run_id, "--resume", cwd=store)
+        assert damaged.returncode == 2 and "Traceback" not in damaged.stderr
+        [line] = error_lines(damaged)
+        assert line.startswith(f"runner: error: run {run_id}: {said}"), line
+        assert line.endswith(
+            f"Put the whole file back, or run it again from its start as a new run: python -m "
+            f"runner.rerun {run_id}"
+        )
+        assert client(store).get_run(run_id).data.tags["runner.attempts"] == "1"
+        assert set(store.glob(f"outputs/**/{cut.name}")) == copies  # the refused attempt's copy removed
+        cut.write_bytes(whole)
     result = rerun(run_id, "--resume", cwd=store)
     assert result.returncode == 0, result.stderr[-3000:]
     run = client(store).get_run(run_id)
