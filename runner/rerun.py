@@ -127,27 +127,35 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
     last = outputs_path(started - 1)
     local = Path(run.data.tags.get("runner.output_dir", "/nonexistent"))
     backup = [local / "backup", f"{last}/backup"]
+    copies: list[Path] = []  # what this attempt copied into its output folder: removed if refused
     if source := restore(store, run_id, backup, output_dir / "backup", "**/training_metadata.json"):
+        copies += copied(source, output_dir / "backup")
         Backup.put_back(output_dir / "backup")
         if problem := Backup.unreadable(output_dir / "backup"):
-            refuse_unreadable(run_id, "backup", source, output_dir / "backup", problem)
+            refuse_unreadable(run_id, "backup", source, problem, copies)
     if not Backup.resumed_epoch(output_dir / "backup"):
         log.warning("run %s kept no finished epoch to continue from: it starts again at epoch 0", run_id)
     checkpoints = [local / "checkpoints", f"{last}/checkpoints"]  # best.keras carries on from there
-    found = restore(store, run_id, checkpoints, output_dir / "checkpoints", "best.json")
-    if found and (problem := BestCheckpoint.unreadable(output_dir / "checkpoints")):
-        refuse_unreadable(run_id, "best checkpoint's record", found, output_dir / "checkpoints", problem)
+    if source := restore(store, run_id, checkpoints, output_dir / "checkpoints", "best.json"):
+        copies += copied(source, output_dir / "checkpoints")
+        if problem := BestCheckpoint.unreadable(output_dir / "checkpoints"):
+            refuse_unreadable(run_id, "best checkpoint's record", source, problem, copies)
     return started
 
 
-def refuse_unreadable(run_id: str, what: str, source: Path | str, copy: Path, problem: str) -> NoReturn:
+def copied(source: Path | str, to: Path) -> list[Path]:
+    """``[to]`` if ``restore`` copied ``source`` there; none for the run's own folder (in place)."""
+    return [] if isinstance(source, Path) and source.samefile(to) else [to]
+
+
+def refuse_unreadable(
+    run_id: str, what: str, source: Path | str, problem: str, copies: list[Path]
+) -> NoReturn:
     """A restored backup or best checkpoint that cannot be read, refused before Keras fails on it
-    inside ``fit``. What this attempt restored into its output folder (``copy``'s) is removed, but
-    never the run's own folder (a resume in place)."""
+    inside ``fit``. This attempt's ``copies`` are removed; the run's own folders never are."""
     where = source if isinstance(source, Path) else f"the run's artifact {source}"
-    if not (isinstance(source, Path) and source.samefile(copy)):
-        for restored in ("backup", "checkpoints"):
-            shutil.rmtree(copy.parent / restored, ignore_errors=True)
+    for copy in copies:
+        shutil.rmtree(copy, ignore_errors=True)
     raise RunnerError(
         f"run {run_id}: its {what} in {where} cannot be read ({problem}): cut short by a disk error "
         f"or an interrupted copy. Put the whole file back, or run it again from its start as a new "
