@@ -80,21 +80,25 @@ class BestCheckpoint(keras.callbacks.ModelCheckpoint):
 
     def __init__(self, folder: Path, monitor: str) -> None:
         self.record = folder / "best.json"
-        best = json.loads(self.record.read_text())["value"] if self.record.exists() else None
+        best = self.recorded(folder)
         super().__init__(
             folder / "best.keras", monitor=monitor, save_best_only=True, initial_value_threshold=best
         )
 
     @staticmethod
-    def unreadable(folder: Path) -> str | None:
+    def recorded(folder: Path) -> float | None:
+        """The best value so far that ``best.json`` in ``folder`` holds (a resumed run's), or None."""
+        record = folder / "best.json"
+        return float(json.loads(record.read_text())["value"]) if record.exists() else None
+
+    @classmethod
+    def unreadable(cls, folder: Path) -> str | None:
         """What keeps ``best.json`` in ``folder`` (a resume's copy) from being read, or None: cut
         short, it failed this class's ``__init__`` inside ``fit``, a traceback."""
-        record = folder / "best.json"
         try:
-            value = json.loads(record.read_text())["value"] if record.exists() else 0.0
-            float(value)
+            cls.recorded(folder)
         except (OSError, ValueError, KeyError, TypeError) as err:
-            return f"{record.name}: {type(err).__name__}: {err}"
+            return f"best.json: {type(err).__name__}: {err}"
         return None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:

@@ -128,24 +128,17 @@ def prepare_resume(cfg: DictConfig, output_dir: Path, index: FileIndex) -> int:
     local = Path(run.data.tags.get("runner.output_dir", "/nonexistent"))
     backup = [local / "backup", f"{last}/backup"]
     copies: list[Path] = []  # what this attempt copied into its output folder: removed if refused
-    if source := restore(store, run_id, backup, output_dir / "backup", "**/training_metadata.json"):
-        copies += copied(source, output_dir / "backup")
+    if source := restore(store, run_id, backup, output_dir / "backup", "**/training_metadata.json", copies):
         Backup.put_back(output_dir / "backup")
         if problem := Backup.unreadable(output_dir / "backup"):
             refuse_unreadable(run_id, "backup", source, problem, copies)
     if not Backup.resumed_epoch(output_dir / "backup"):
         log.warning("run %s kept no finished epoch to continue from: it starts again at epoch 0", run_id)
     checkpoints = [local / "checkpoints", f"{last}/checkpoints"]  # best.keras carries on from there
-    if source := restore(store, run_id, checkpoints, output_dir / "checkpoints", "best.json"):
-        copies += copied(source, output_dir / "checkpoints")
-        if problem := BestCheckpoint.unreadable(output_dir / "checkpoints"):
-            refuse_unreadable(run_id, "best checkpoint's record", source, problem, copies)
+    source = restore(store, run_id, checkpoints, output_dir / "checkpoints", "best.json", copies)
+    if source and (problem := BestCheckpoint.unreadable(output_dir / "checkpoints")):
+        refuse_unreadable(run_id, "best checkpoint's record", source, problem, copies)
     return started
-
-
-def copied(source: Path | str, to: Path) -> list[Path]:
-    """``[to]`` if ``restore`` copied ``source`` there; none for the run's own folder (in place)."""
-    return [] if isinstance(source, Path) and source.samefile(to) else [to]
 
 
 def refuse_unreadable(
@@ -163,10 +156,12 @@ def refuse_unreadable(
     )
 
 
-def restore(store: Any, run_id: str, sources: list[Path | str], to: Path, marker: str) -> Path | str | None:
+def restore(
+    store: Any, run_id: str, sources: list[Path | str], to: Path, marker: str, copies: list[Path]
+) -> Path | str | None:
     """Copy to ``to`` the first of ``sources`` (a local folder, or an artifact path of the run)
     that holds a file matching ``marker``: the run's backup, or its checkpoints. The source copied,
-    or None if none holds one.
+    or None if none holds one; ``to`` is added to ``copies`` once copied there.
     Nothing is copied where ``to`` is that folder: the run is resumed in its own output folder (a
     fixed ``hydra.run.dir``, or a sweep's ``hydra.sweep.dir``)."""
     from mlflow.exceptions import MlflowException
@@ -182,6 +177,7 @@ def restore(store: Any, run_id: str, sources: list[Path | str], to: Path, marker
             if any(found.glob(marker)):
                 if not (to.exists() and to.samefile(found)):
                     shutil.copytree(found, to)
+                    copies.append(to)
                 return source
     return None
 

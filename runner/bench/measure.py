@@ -83,8 +83,6 @@ class Passes:
         """The warm-up, timed: this loader's first pass in the process also pays its one-time
         costs (tracing its functions; for the runner, mapping the cache's fresh memory, which
         TensorFlow's allocator then keeps for later passes), as a training run's first epoch does."""
-        if self.error is not None:
-            return
         with self.watched():
             start = time.perf_counter()
             n = count_images(self.make())
