@@ -135,6 +135,8 @@ def test_full_check_also_finds_truncated_and_corrupt_data(tmp_path):
 def test_empty_class_folder_is_left_out_and_all_bad_class_is_an_error(tmp_path):
     photo_folder(tmp_path, per_class=2)
     (tmp_path / "empty").mkdir()
+    (tmp_path / "finder").mkdir()  # what opening a folder in macOS's Finder leaves is no image
+    (tmp_path / "finder" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     assert dir_source(tmp_path).index().class_names == ["cat", "dog", "owl"]
     (tmp_path / "empty" / "x.jpg").write_bytes(b"")
     # The refusal names the files it skipped: no data/skipped.csv is written for a refused run.
@@ -178,9 +180,11 @@ def test_a_held_out_subfolder_that_is_no_class_is_said(tmp_path, caplog):
     photo_folder(tmp_path / "train", per_class=2)
     photo_folder(tmp_path / "test", per_class=1)
     write_image(tmp_path / "test" / "zebra" / "z.jpg")
+    (tmp_path / "test" / "yak").mkdir()  # empty: nothing to say about it
     index = dir_source(tmp_path / "train", test_path=str(tmp_path / "test")).index()
     assert len(index) == 6 + 3  # zebra's image is not used
     assert "data.test_path: subfolder 'zebra' is not a class of data.path (cat, dog, owl)" in caplog.text
+    assert "'yak'" not in caplog.text
     caplog.clear()
     dir_source(tmp_path / "train", test_path=str(tmp_path / "test"), class_names=["cat", "dog"]).index()
     assert "zebra" not in caplog.text  # classes picked on purpose: the others are left out quietly

@@ -81,12 +81,12 @@ def named(root: Path, data: dict, class_names: list[str], picked: bool = False) 
 def labelled(root: Path, class_names: list[str], picked: bool = False) -> Any:
     """The images under ``root``'s class subfolders, labelled by the model's classes. A subfolder
     the model has no class for is an error (none of its images could be right), or where the run
-    ``picked`` its classes, its files are skipped; a class with no subfolder is fine (a test set
-    may lack some)."""
+    ``picked`` its classes, its files are skipped; an empty one is left out, as in training; a class
+    with no subfolder is fine (a test set may lack some)."""
     from runner.sources.folders import DirSource
-    from runner.sources.roots import subfolders
+    from runner.sources.roots import other_subfolders
 
-    unknown = [name for name in subfolders(root) if name not in class_names]
+    unknown = other_subfolders(root, class_names)
     if unknown and not picked:
         folders = "the folder" if len(unknown) == 1 else "the folders"
         raise not_classes(

@@ -20,6 +20,8 @@ from runner.sources.index import (
 from runner.sources.labels import warn_alike, warn_numbers
 from runner.sources.roots import (
     folder,
+    is_empty,
+    other_subfolders,
     refuse_nested_classes,
     refuse_split_folders,
     refuse_working_directory,
@@ -95,7 +97,7 @@ class DirSource(DirData):
             return list(self.class_names)
         refuse_working_directory(root, self.path, found)
         refuse_split_folders(root, found)
-        empty = [name for name in found if not any((root / name).iterdir())]
+        empty = [name for name in found if is_empty(root / name)]
         for name in empty:
             log.warning("class folder '%s' is empty; it is left out of the classes", root / name)
         found = [name for name in found if name not in empty]
@@ -113,7 +115,7 @@ class DirSource(DirData):
         """The ``val_path``/``test_path`` folder. A subfolder there that is no class of ``path`` is
         said, not silently dropped (unless ``class_names`` picked the classes on purpose)."""
         root = folder(path, key)
-        for name in [n for n in subfolders(root) if n not in classes] if not self.class_names else []:
+        for name in other_subfolders(root, classes) if not self.class_names else []:
             log.warning(
                 "%s: subfolder '%s' is not a class of data.path (%s); its images are not used",
                 key,

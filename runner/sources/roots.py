@@ -70,6 +70,18 @@ def subfolders(root: Path) -> list[str]:
     return names
 
 
+def is_empty(folder: Path) -> bool:
+    """Nothing in it but hidden names (``.DS_Store``, which opening it in the Finder leaves): a
+    class folder so is left out of the classes, and one the model has no class for is no refusal."""
+    return all(hidden(entry.name) for entry in folder.iterdir())
+
+
+def other_subfolders(root: Path, classes: list[str]) -> list[str]:
+    """``root``'s subfolders that are none of ``classes`` and hold something: a held-out or scored
+    folder's, whose images no class of the model could be right about."""
+    return [name for name in subfolders(root) if name not in classes and not is_empty(root / name)]
+
+
 def refuse_working_directory(root: Path, as_given: str, found: list[str]) -> None:
     """Each run writes Hydra's ``outputs/`` and MLflow's ``mlruns/`` (the runs' plots, PNGs) into
     the folder it runs in: inside ``data.path`` they would be read as classes."""
