@@ -6,9 +6,12 @@ gets the runner's name for it too."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 from omegaconf import DictConfig
+
+from runner.config import SCHEMAS
 
 # The names other tools (PyTorch Lightning, timm, Keras tutorials) give what the runner names so.
 KNOWN_AS = {
@@ -73,8 +76,24 @@ def config_keys(node: DictConfig, where: str = "") -> Iterator[str]:
 
 def elsewhere(key: str, root: DictConfig) -> str:
     """ " Did you mean 'trainer.epochs'?" where the config has ``key``'s name (or what other tools
-    call it) in one other place; '' where it has none, or several."""
+    call it) in one other place; '' where it has none, or several. A key of another option of its
+    group (``model.path`` with ``small_cnn``) is said as that option first: the same name elsewhere
+    (``data.path``) is not what was meant."""
+    if options := other_options(key):
+        which = "it" if len(options) == 1 else "one"
+        return f" It is a key of {' and '.join(options)}: choose {which}, e.g. {options[0]} {key}=..."
     name = key.rpartition(".")[2]
     name = KNOWN_AS.get(name.lower(), name)
     found = [path for path in config_keys(root) if path.rpartition(".")[2] == name and path != key]
     return f" Did you mean '{found[0]}'?" if len(found) == 1 else ""
+
+
+def other_options(key: str) -> list[str]:
+    """The options of ``key``'s group whose schema has it (``model.path``: ``model=file``), each as
+    ``group=option``; ``conf/<group>/<option>.yaml`` extends the schema ``<group>_<option>``."""
+    group, _, name = key.partition(".")
+    return [
+        f"{group}={stored.removeprefix(f'{group}_')}"
+        for stored, schema in SCHEMAS.items()
+        if stored.startswith(f"{group}_") and name in {field.name for field in dataclasses.fields(schema)}
+    ]

@@ -70,6 +70,19 @@ def test_a_value_of_the_wrong_type_says_what_its_key_takes(overrides, says):
             ["(224,224): a list is written in brackets: data.image_size=[224,224]."],
         ),
         (["data=digits", "data.extensions=jpg"], ["data.extensions=jpg: needs a list", "=[jpg,...]"]),
+        # A key of another option of its group: that option, not the same name in another group.
+        (
+            ["model.path=x.keras"],
+            [
+                "model.path: runner.models.small_cnn has no parameter 'path'. It is a key of model=file: "
+                "choose it, e.g. model=file model.path=... It takes: filters,"
+            ],
+        ),
+        (["data=dir", "data.path=x", "data.pattern=*.jpg"], ["It is a key of data=glob: choose it"]),
+        (
+            ["data=glob", "data.pattern=*.jpg", "data.path=x"],
+            ["It is a key of data=dir and data=digits: choose one, e.g. data=dir data.path=..."],
+        ),
     ],
 )
 def test_what_hydra_refuses_as_it_composes_is_one_line(args, expected):
