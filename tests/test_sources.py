@@ -159,6 +159,17 @@ def test_empty_class_folder_is_left_out_and_all_bad_class_is_an_error(tmp_path):
         dir_source(tmp_path, cache=Cache.none).index()
 
 
+def test_a_class_folder_given_as_the_folder_of_classes_says_it_holds_images_itself(tmp_path):
+    photo_folder(tmp_path, per_class=2)
+    said = f"data.path: '{tmp_path / 'cat'}' has no class subfolders with files. It holds 2 images "
+    with pytest.raises(RunnerError, match=re.escape(f"{said}itself, not in subfolders: give the folder")):
+        dir_source(tmp_path / "cat").index()
+    (tmp_path / "void").mkdir()
+    with pytest.raises(RunnerError, match="has no class subfolders with files. Put each") as refused:
+        dir_source(tmp_path / "void").index()
+    assert "It holds" not in str(refused.value)
+
+
 def test_val_path_fixes_the_split(tmp_path):
     photo_folder(tmp_path / "train", per_class=3)
     photo_folder(tmp_path / "val", per_class=1)

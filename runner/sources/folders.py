@@ -81,9 +81,23 @@ def loose_images(root: Path, extensions: set[str]) -> list[tuple[str, str]]:
     ]
 
 
+def held_itself(loose: list) -> str:
+    """What a class's own folder given as the classes' folder (or a flat folder of images) is."""
+    if not loose:
+        return ""
+    return (
+        f" It holds {len(loose):,} image{'s' * (len(loose) > 1)} itself, not in subfolders: give "
+        f"the folder whose subfolders are the classes, or move each image into its class's subfolder."
+    )
+
+
 @dataclass
 class DirSource(DirData):
     """Subfolders of ``path`` are the classes, in sorted order unless ``class_names`` fixes it."""
+
+    def suffixes(self) -> set[str]:
+        """``data.extensions`` as file names end: ``.jpg``, whether given as ``jpg``, ``.JPG``..."""
+        return {"." + extension.lower().lstrip(".") for extension in self.extensions}
 
     def classes(self, root: Path) -> list[str]:
         found = subfolders(root)
@@ -103,9 +117,10 @@ class DirSource(DirData):
         found = [name for name in found if name not in empty]
         refuse_nested_classes(root, found)
         if not found:
+            loose = loose_images(root, self.suffixes())
             raise RunnerError(
-                f"data.path: '{root}' has no class subfolders with files. Put each class's images "
-                f"in its own subfolder, e.g. {root}/cats/1.jpg."
+                f"data.path: '{root}' has no class subfolders with files.{held_itself(loose)} Put "
+                f"each class's images in its own subfolder, e.g. {root}/cats/1.jpg."
             )
         warn_alike(found)
         warn_numbers(found)
@@ -125,7 +140,7 @@ class DirSource(DirData):
         return root
 
     def index_folder(self, root: Path, classes: list[str], key: str) -> FileIndex:
-        extensions = {"." + e.lower().lstrip(".") for e in self.extensions}
+        extensions = self.suffixes()
         loose = loose_images(root, extensions)
         paths, labels, skipped, left_out = [], [], list(loose), []
         for label, name in enumerate(classes):
@@ -135,25 +150,17 @@ class DirSource(DirData):
             skipped += other
         say_left_out(left_out)
         if not paths:
-            here = (  # a class's own folder given, or a flat folder of images
-                f" It holds {len(loose):,} image{'s' * (len(loose) > 1)} itself, not in subfolders: "
-                f"give the folder whose subfolders are the classes, or move each image into its "
-                f"class's subfolder."
-                if loose
-                else ""
-            )
             raise RunnerError(
                 f"{key}: no images in '{root}' (looked for {', '.join(self.extensions)} files in "
-                f"the class subfolders {some(classes)}).{here}"
+                f"the class subfolders {some(classes)}).{held_itself(loose)}"
             )
         index = FileIndex(paths, np.asarray(labels, dtype=np.int32), classes, skipped)
         return check(index, self.check_first)
 
     def given(self, root: Path) -> FileIndex:
         """``data.labels``: one label per image file under ``root``, in sorted path order."""
-        extensions = {"." + e.lower().lstrip(".") for e in self.extensions}
         left_out = []
-        paths, skipped = list_files(root, extensions, self.follow_links, left_out)
+        paths, skipped = list_files(root, self.suffixes(), self.follow_links, left_out)
         say_left_out(left_out)
         if len(paths) != len(self.labels):
             raise RunnerError(
