@@ -162,8 +162,11 @@ def test_empty_class_folder_is_left_out_and_all_bad_class_is_an_error(tmp_path):
 def test_a_class_folder_given_as_the_folder_of_classes_says_it_holds_images_itself(tmp_path):
     photo_folder(tmp_path, per_class=2)
     said = f"data.path: '{tmp_path / 'cat'}' has no class subfolders with files. It holds 2 images "
-    with pytest.raises(RunnerError, match=re.escape(f"{said}itself, not in subfolders: give the folder")):
+    with pytest.raises(
+        RunnerError, match=re.escape(f"{said}itself, not in subfolders: give the folder")
+    ) as refused:
         dir_source(tmp_path / "cat").index()
+    assert "Put each" not in str(refused.value)  # said once
     (tmp_path / "void").mkdir()
     with pytest.raises(RunnerError, match="has no class subfolders with files. Put each") as refused:
         dir_source(tmp_path / "void").index()

@@ -118,10 +118,11 @@ class DirSource(DirData):
         refuse_nested_classes(root, found)
         if not found:
             loose = loose_images(root, self.suffixes())
-            raise RunnerError(
-                f"data.path: '{root}' has no class subfolders with files.{held_itself(loose)} Put "
-                f"each class's images in its own subfolder, e.g. {root}/cats/1.jpg."
+            fix = (
+                held_itself(loose)
+                or f" Put each class's images in its own subfolder, e.g. {root}/cats/1.jpg."
             )
+            raise RunnerError(f"data.path: '{root}' has no class subfolders with files.{fix}")
         warn_alike(found)
         warn_numbers(found)
         return found
