@@ -352,6 +352,25 @@ def test_a_regression_run_is_scored_on_a_csv_of_numbers_by_its_errors(regression
     assert "predicts a number per image (data.label_mode=regression), and class folders give classes" in line
 
 
+def test_a_csv_may_name_its_images_by_id_alone_as_kaggles_do(tmp_path):
+    from argparse import Namespace
+
+    from runner.sources.evaluated import read
+
+    for path in ("test/a1.png", "test/b2.jpg", "test/.hidden/c3.png", "test/c3.png"):
+        write_image(tmp_path / "kaggle" / path)
+    table = tmp_path / "kaggle" / "test.csv"
+    table.write_text("id,label\na1,cat\nb2.jpg,dog\nc3,dog\nd4,cat\n")
+    columns = Namespace(path_column="id", label_column="label")
+    rows = read(table, True, "test.csv: run R", ["cat", "dog"], {"label_mode": "int"}, columns)
+    test = tmp_path / "kaggle" / "test"
+    assert rows.paths == [str(test / "a1.png"), str(test / "b2.jpg"), str(test / "c3.png")]
+    assert rows.labels.tolist() == [0, 1, 1]  # c3: the hidden folder's copy is no image of the set
+    assert rows.skipped == [
+        (str(tmp_path / "kaggle" / "d4"), "listed in test.csv but the file does not exist")
+    ]
+
+
 def test_a_class_the_run_left_out_by_data_class_names_is_skipped_as_its_training_skipped_it(tmp_path):
     # The run trained on cat and dog of a folder that also held bird (data.class_names=[cat,dog]):
     # its test folder, laid out alike, has bird too. Refused where the run took every class.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import inspect
+import logging
 import os
 import re
 import shutil
@@ -367,6 +368,28 @@ def test_csv_paths_written_on_windows_are_found(tmp_path):
     rows = [(str(p.relative_to(root)).replace("/", "\\"), p.parent.name) for p in sorted(root.rglob("*.*"))]
     index = glob_csv(tmp_path, write_csv(root / "labels.csv", rows)).index()
     assert sorted(index.paths) == sorted(str(p) for p in root.rglob("*.*g")) and not index.skipped
+
+
+def test_csv_rows_may_name_their_files_by_id_alone_as_kaggles_do(tmp_path, caplog):
+    root = photo_folder(tmp_path / "photos", per_class=2)  # cat/cat00.png, cat/cat01.jpg, dog/...
+    write_image(root / "dog" / "dog00.jpg")  # beside dog00.png: the id 'dog00' names two files
+    rows = [("cat00", "cat"), ("cat01.jpg", "cat"), ("dog00", "dog"), ("dog01", "dog")]
+    rows += [("owl/owl00.png", "owl"), ("owl01", "owl"), ("zebra9", "owl")]
+    with caplog.at_level(logging.INFO):
+        index = glob_csv(tmp_path, write_csv(root / "labels.csv", rows)).index()
+    named = ["cat/cat00.png", "cat/cat01.jpg", "dog/dog01.jpg", "owl/owl00.png", "owl/owl01.jpg"]
+    assert index.paths == [str(root / path) for path in named]
+    assert [index.class_names[label] for label in index.labels] == ["cat", "cat", "dog", "owl", "owl"]
+    assert "data.labels_csv names 4 files by name alone" in caplog.text
+    assert dict(index.skipped) == {
+        str(root / "dog00"): (
+            f"'dog00' in data.labels_csv names 2 files ({root}/dog/dog00.jpg, {root}/dog/dog00.png): "
+            f"write its path, relative to the CSV"
+        ),
+        str(root / "dog" / "dog00.jpg"): "not listed in data.labels_csv",
+        str(root / "dog" / "dog00.png"): "not listed in data.labels_csv",
+        str(root / "zebra9"): "listed in data.labels_csv but the file does not exist",
+    }
 
 
 def test_glob_through_a_symlinked_folder_uses_each_file_once(tmp_path):

@@ -144,17 +144,21 @@ def listed(
 
 
 def existing(csv_path: Path, rows: list[dict], path_column: str) -> tuple[list[int], list[str], list]:
-    """The CSV's rows whose file exists (their positions and paths), and the others as skipped."""
-    from runner.sources.labels_csv import listed_path
+    """The CSV's rows whose file exists (their positions and paths), and the others as skipped. A
+    row may name its image by name or id alone (Kaggle's ``0a1b``): the one image so named under
+    the CSV's folder."""
+    from runner.sources.labels_csv import ByName, images_under, listed_path, not_there
 
     kept, paths, skipped = [], [], []
+    by_name = ByName(lambda: images_under(csv_path.parent))
     for i, row in enumerate(rows):
-        path = listed_path(csv_path.parent, row[path_column].strip())
+        written = row[path_column].strip()
+        path = listed_path(csv_path.parent, written, by_name)
         if path.is_file():
             kept.append(i)
             paths.append(str(path))
         else:
-            skipped.append((str(path), f"listed in {csv_path.name} but the file does not exist"))
+            skipped.append((str(path), not_there(written, by_name, csv_path.name)))
     return kept, paths, skipped
 
 

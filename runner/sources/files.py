@@ -22,7 +22,14 @@ from runner.errors import RunnerError
 from runner.schemas.data import GlobData, LabelMode, LabelsFrom
 from runner.sources.index import FileIndex, named_as_image, require_every_class, text_names
 from runner.sources.labels import classes_in, labels_of, multi_labels_of, numbers_of, warn_other_separator
-from runner.sources.labels_csv import listed_path, read_csv, refuse_cwd_relative, unique_rows
+from runner.sources.labels_csv import (
+    ByName,
+    listed_path,
+    not_there,
+    read_csv,
+    refuse_cwd_relative,
+    unique_rows,
+)
 from runner.sources.roots import RUNNERS_OWN, SPLIT_FOLDERS, SPLIT_SETTINGS, archive_of
 from runner.sources.verify import check
 from runner.words import closest_path, counted
@@ -144,11 +151,12 @@ class GlobSource(GlobData):
         rows = read_csv(
             csv_path, columns | ({"data.split_column": self.split_column} if self.split_column else {})
         )
-        on_disk = set(files)
+        on_disk, by_name = set(files), ByName(lambda: files)
         skipped, listed = [], set()
         entries: dict[str, list[tuple[str, str]]] = {}  # path -> (label, split) of each row listing it
         for row in rows:
-            path = listed_path(csv_path.parent, row[self.path_column].strip())
+            written = row[self.path_column].strip()
+            path = listed_path(csv_path.parent, written, by_name)
             listed.add(str(path))
             if not self.allow_outside_root and not path.is_relative_to(root):
                 skipped.append(
@@ -158,7 +166,7 @@ class GlobSource(GlobData):
                     )
                 )
             elif not path.is_file():
-                skipped.append((str(path), "listed in data.labels_csv but the file does not exist"))
+                skipped.append((str(path), not_there(written, by_name, "data.labels_csv")))
             elif (split := row[self.split_column].strip() if self.split_column else "") not in SPLITS:
                 skipped.append(
                     (str(path), f"split '{split}' in data.split_column is not train, val, test or empty")
@@ -167,6 +175,13 @@ class GlobSource(GlobData):
                 entries.setdefault(str(path), []).append((self.label_cell(row[self.label_column]), split))
         if rows and not entries:
             refuse_cwd_relative(rows, self.path_column, csv_path)
+        if by_name.found:
+            log.info(
+                "data.labels_csv names %s by name alone: each is the one file data.pattern matches by "
+                "that name (%s: %s)",
+                counted(len(by_name.found), "file"),
+                *by_name.found[0],
+            )
         skipped += [(f, "not listed in data.labels_csv") for f in files if f not in listed]
         paths, values, splits = [], [], []
         for path, (label, split), conflict in unique_rows(entries):

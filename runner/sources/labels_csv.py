@@ -8,13 +8,13 @@ import csv
 import io
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from runner.errors import RunnerError
 from runner.schemas.data import IMAGE_EXTENSIONS
-from runner.sources.index import named_as_image
-from runner.words import closest, closest_path
+from runner.sources.index import hidden, named_as_image
+from runner.words import closest, closest_path, some
 
 log = logging.getLogger(__name__)
 # What a CSV's path cell ends in (a header cell that does is a row: the file has no header line).
@@ -77,13 +77,59 @@ def refuse_cwd_relative(rows: list[dict[str, str]], column: str, csv_path: Path)
         )
 
 
-def listed_path(folder: Path, written: str) -> Path:
+class ByName:
+    """The files a CSV may name by their name or stem alone, as Kaggle's do by an id column
+    (``0a1b`` for ``train/0a1b.jpg``): ``data.pattern``'s matches, or the images under an evaluated
+    CSV's folder. Listed on first use; ``found`` holds each (cell, file) so found."""
+
+    def __init__(self, files: Callable[[], Iterable[str]]) -> None:
+        self.files, self.names = files, None
+        self.found: list[tuple[str, str]] = []
+
+    def of(self, written: str) -> list[str]:
+        """The files that ``written``, a bare name or stem (no folder), names."""
+        if "/" in written or "\\" in written:
+            return []
+        if self.names is None:
+            self.names = {}
+            for file in self.files():
+                for name in dict.fromkeys((Path(file).name, Path(file).stem)):
+                    self.names.setdefault(name, []).append(file)
+        return self.names.get(written, [])
+
+
+def images_under(folder: Path) -> list[str]:
+    """The image files under ``folder``, hidden ones aside: those an evaluated CSV may name by name."""
+    return [
+        str(path.resolve())
+        for path in sorted(folder.rglob("*"))
+        if names_an_image(path.name)
+        and not any(map(hidden, path.relative_to(folder).parts))
+        and path.is_file()
+    ]
+
+
+def listed_path(folder: Path, written: str, by_name: ByName | None = None) -> Path:
     """A CSV's path, relative to the CSV's folder. A CSV written on Windows has backslashes, which
-    are no separator here: if no file has the path as written, its '/' form is the one meant."""
+    are no separator here: if no file has the path as written, its '/' form is the one meant. A
+    bare name or id that names no file there is the one file of ``by_name`` it names, if one."""
     path = (folder / written).resolve()
     if "\\" in written and not path.exists():
         return (folder / written.replace("\\", "/")).resolve()
+    if by_name and not path.exists() and len(found := by_name.of(written)) == 1:
+        by_name.found.append((written, found[0]))
+        return Path(found[0])
     return path
+
+
+def not_there(written: str, by_name: ByName, csv_name: str) -> str:
+    """Why a row's file was not found: none is there, or its bare name names several."""
+    if len(found := by_name.of(written)) > 1:
+        return (
+            f"'{written}' in {csv_name} names {len(found)} files ({some(found, most=2)}): write its "
+            f"path, relative to the CSV"
+        )
+    return f"listed in {csv_name} but the file does not exist"
 
 
 def unique_rows(entries: dict[str, list[tuple[str, str]]]) -> Iterator[tuple[str, tuple[str, str], str]]:
