@@ -54,6 +54,8 @@ KNOWN_CHOICES = {
     "one_hot": "categorical",
     "multilabel": "multi_hot",
     "multi_label": "multi_hot",
+    "gpu": "model",  # aug.placement: augmentation inside the model runs on the accelerator
+    "cpu": "pipeline",  # ... in tf.data, on the CPU
 }
 
 

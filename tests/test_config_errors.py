@@ -54,6 +54,7 @@ def test_a_value_of_the_wrong_type_says_what_its_key_takes(overrides, says):
         (["trainer.precision=fp16"], ["trainer.precision=fp16", "Did you mean 'mixed_float16'?"]),
         (["trainer.precision=bf16-mixed"], ["Did you mean 'mixed_bfloat16'?"]),
         (["data.cache=ram"], ["data.cache=ram", "Did you mean 'memory'?"]),
+        (["aug=flip", "aug.placement=gpu"], ["aug.placement=gpu", "Did you mean 'model'?"]),
         (["data=glob", "data.label_regex=["], ["cannot parse the override 'data.label_regex=['"]),
         (["data.image_size=224"], ["data.image_size=224: needs [height, width]", "=[224,224]"]),
         # A list written as a sweep or a tuple: the override meant.
