@@ -1,6 +1,6 @@
-"""What the commands' argument parsers share: the run they take, counts of at least 1, a summary
-for ``--help``, a command's own options kept apart from the Hydra overrides that follow them, and
-an option neither has refused in one line."""
+"""What the commands' argument parsers share: the run they take (and predict's and evaluate's
+options for its model), counts of at least 1, a summary for ``--help``, a command's own options
+kept apart from the Hydra overrides that follow them, and an option neither has refused in one line."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import argparse
 import os
 
 from runner.errors import RunnerError
+from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD, TUNED
 from runner.words import nearest, shell_join
 
@@ -17,21 +18,6 @@ RUN_HELP = (
     "name (a sweep's run: its best job's run), or a registered model version: models:/NAME/VERSION "
     "or models:/NAME@ALIAS"
 )
-# Their --batch: images decoded at a time; the model takes them 32 at a time (``predict.scores_of``).
-BATCH_HELP = "images decoded at a time (32 a model step)"
-CALIBRATED_HELP = (
-    "probabilities at the temperature the run fitted on its validation images (final_val_temperature), "
-    "so that of the images said 0.9, nine in ten are right; the predicted classes stay the same"
-)
-TTA_HELP = (
-    "also predict each image mirrored as the run's training images were (left to right, upside "
-    "down, or both: its RandomFlip's mode), and average them (test-time augmentation; for a run "
-    "that trained on mirrored images, e.g. aug=flip)"
-)
-TUNED_HELP = (
-    f"a multi-label run: each class a yes at the threshold it tuned on its validation images "
-    f"({TUNED}), not {THRESHOLD}"
-)
 
 
 def positive_int(text: str) -> int:
@@ -39,6 +25,39 @@ def positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of at least 1")
     return int(text)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """What ``runner.predict`` and ``runner.evaluate`` both take: the run's store, which of its
+    models, and how it scores the images."""
+    parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
+    # Images decoded at a time; the model takes them 32 at a time (``predict.scores_of``).
+    parser.add_argument(
+        "--batch", type=positive_int, default=256, help="images decoded at a time (32 a model step)"
+    )
+    parser.add_argument(
+        "--best", action="store_true", help="the best trainer.monitor epoch's model, not the final one"
+    )
+    parser.add_argument(
+        "--tuned",
+        action="store_true",
+        help=f"a multi-label run: each class a yes at the threshold it tuned on its validation images "
+        f"({TUNED}), not {THRESHOLD}",
+    )
+    parser.add_argument(
+        "--tta",
+        action="store_true",
+        help="also predict each image mirrored as the run's training images were (left to right, "
+        "upside down, or both: its RandomFlip's mode), and average them (test-time augmentation; "
+        "for a run that trained on mirrored images, e.g. aug=flip)",
+    )
+    parser.add_argument(
+        "--calibrated",
+        action="store_true",
+        help="probabilities at the temperature the run fitted on its validation images "
+        "(final_val_temperature), so that of the images said 0.9, nine in ten are right; the "
+        "predicted classes stay the same",
+    )
 
 
 def png_file(text: str) -> str:

@@ -23,9 +23,8 @@ from typing import Any
 import numpy as np
 
 from runner.calibration import log_calibration
-from runner.cli import BATCH_HELP, CALIBRATED_HELP, RUN_HELP, TTA_HELP, TUNED_HELP, parsed, positive_int
+from runner.cli import RUN_HELP, add_model_options, parsed
 from runner.errors import RunnerError
-from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD, log_evaluation, log_mistakes, log_regression
 from runner.words import closest_path, shell_join
 
@@ -161,12 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--label-column", default="label", help="a CSV's column of class names (numbers: a regression run)"
     )
-    parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
-    parser.add_argument("--batch", type=positive_int, default=256, help=BATCH_HELP)
-    parser.add_argument("--best", action="store_true", help="the best trainer.monitor epoch's model")
-    parser.add_argument("--tuned", action="store_true", help=TUNED_HELP)
-    parser.add_argument("--tta", action="store_true", help=TTA_HELP)
-    parser.add_argument("--calibrated", action="store_true", help=CALIBRATED_HELP)
+    add_model_options(parser)
     args = parsed(parser, argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry

@@ -27,10 +27,9 @@ from typing import Any
 import numpy as np
 
 from runner.calibration import scaled
-from runner.cli import BATCH_HELP, CALIBRATED_HELP, RUN_HELP, TTA_HELP, TUNED_HELP, parsed, positive_int
+from runner.cli import RUN_HELP, add_model_options, parsed, positive_int
 from runner.errors import RunnerError
 from runner.schemas.data import IMAGE_EXTENSIONS
-from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD
 from runner.trained import (
     a_number_each,
@@ -182,20 +181,13 @@ def main(argv: list[str] | None = None) -> None:
         metavar="PATH",
         help="image files, folders of them, or a quoted pattern (photos/**/*.jpg)",
     )
-    parser.add_argument("--tracking-uri", default=TrackingConfig.uri, help="the run's MLflow store")
-    parser.add_argument("--batch", type=positive_int, default=256, help=BATCH_HELP)
+    add_model_options(parser)
     parser.add_argument(
         "--top",
         type=positive_int,
         help="rows per file: its K likeliest classes, likeliest first (default: 1; for a multi-label "
         f"run, each class at {THRESHOLD} or more)",
     )
-    parser.add_argument(
-        "--best", action="store_true", help="the best trainer.monitor epoch's model, not the final one"
-    )
-    parser.add_argument("--tuned", action="store_true", help=TUNED_HELP)
-    parser.add_argument("--tta", action="store_true", help=TTA_HELP)
-    parser.add_argument("--calibrated", action="store_true", help=CALIBRATED_HELP)
     args = parsed(parser, argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from runner import __main__ as entry
