@@ -81,10 +81,13 @@ def image_files(paths: list[str]) -> list[str]:
 
 def matching(pattern: str) -> list[str]:
     """The image files (by extension, as in a folder) ``pattern`` matches, ``**`` any folders deep."""
+    from runner.sources.files import near_misses
     from runner.sources.index import named_as_image
 
     matched = glob.glob(os.path.expanduser(pattern), recursive=True)
     files = sorted(f for f in matched if os.path.isfile(f) and named_as_image(f))
+    if not matched:
+        raise RunnerError(f"{pattern}: matches nothing. {near_misses(pattern, key='')}")
     if not files:
         raise RunnerError(f"{pattern}: matches no image file ({counted(len(matched), 'path')} in all).")
     return files

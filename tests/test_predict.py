@@ -92,7 +92,11 @@ def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path, capsys):
             f"Photo: no such file or folder. Did you mean '{tmp_path / 'photos'}'?",
         ),
         ([run_id, str(tmp_path)], "no images there (extensions: jpg"),
-        ([run_id, f"{tmp_path}/*.tif"], f"{tmp_path}/*.tif: matches no image file (0 paths in all)."),
+        ([run_id, f"{tmp_path}/*.txt"], f"{tmp_path}/*.txt: matches no image file (1 path in all)."),
+        (
+            [run_id, f"{tmp_path}/*.tif"],
+            f"{tmp_path}/*.tif: matches nothing. The files under '{tmp_path}' end",
+        ),
         ([run_id, "https://example.com/cat.jpg"], "no such file or folder. It reads local files: download"),
     ]:
         line = refused_here(*args, cwd=cwd, capsys=capsys)
@@ -407,3 +411,13 @@ def test_a_pattern_the_shell_left_alone_names_the_images_it_matches(photos):
     everything = image_files([str(photos)])
     assert image_files([f"{photos}/cat/*"]) == sorted(f for f in everything if "/cat/" in f)
     assert image_files([f"{photos}/**/*.[jp][pn]g"]) == everything  # any folder deep
+    # One that matches nothing: what it nearly matched, as data.pattern's refusal says it.
+    from runner.errors import RunnerError
+
+    pngs = sorted(f for f in everything if f.endswith(".png"))
+    with pytest.raises(RunnerError) as refused:
+        image_files([f"{photos}/*.png"])
+    assert str(refused.value) == (
+        f"{photos}/*.png: matches nothing. '{photos}/**/*.png' matches {len(pngs)} files in "
+        f"subfolders, e.g. '{pngs[0]}'."
+    )

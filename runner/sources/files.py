@@ -47,10 +47,11 @@ def fixed_prefix(pattern: str) -> Path:
     return Path(*parts[:first]) if first else Path(".")
 
 
-def near_misses(pattern: str) -> str:
+def near_misses(pattern: str, key: str = "data.pattern=") -> str:
     """Why a pattern matched nothing, where it can be told: its folder is not there (and the one it
     may mean), the files' names differ only in case (``*.jpg`` against ``IMG_1.JPG``: glob is
-    case-sensitive here), they lie in subfolders it does not go down into, or what they are."""
+    case-sensitive here), they lie in subfolders it does not go down into, or what they are. A
+    pattern that would match is given as ``key`` takes it (``runner.predict``'s: as a path alone)."""
     expanded = os.path.expanduser(pattern)
     folder, name = fixed_prefix(expanded), os.path.basename(expanded)
     if not folder.is_dir():
@@ -61,13 +62,11 @@ def near_misses(pattern: str) -> str:
         if found := sorted(glob.glob(os.path.expanduser(mended), recursive=True)):
             return (
                 f"{counted(len(found), 'file')} would match in another case, e.g. '{found[0]}' (case counts "
-                f"here): data.pattern='{mended}' matches any."
+                f"here): {key}'{mended}' matches any."
             )
     deeper = os.path.join(str(fixed_prefix(pattern)), "**", name)
     if "**" not in pattern and (found := sorted(glob.glob(os.path.expanduser(deeper), recursive=True))):
-        return (
-            f"data.pattern='{deeper}' matches {counted(len(found), 'file')} in subfolders, e.g. '{found[0]}'."
-        )
+        return f"{key}'{deeper}' matches {counted(len(found), 'file')} in subfolders, e.g. '{found[0]}'."
     files = (f for f in glob.iglob(f"{folder}/**/*", recursive=True) if os.path.isfile(f))
     kinds = Counter(Path(f).suffix.lower() or "(none)" for f in itertools.islice(files, 10_000))
     if not kinds:
