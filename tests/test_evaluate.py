@@ -369,6 +369,9 @@ def test_a_csv_may_name_its_images_by_id_alone_as_kaggles_do(tmp_path):
     assert rows.skipped == [
         (str(tmp_path / "kaggle" / "d4"), "listed in test.csv but the file does not exist")
     ]
+    defaults = Namespace(path_column="path", label_column="label")
+    with pytest.raises(RunnerError, match="Its images are in 'id': --path-column=id. Set --path-column"):
+        read(table, True, "test.csv: run R", ["cat", "dog"], {"label_mode": "int"}, defaults)
 
 
 def test_a_class_the_run_left_out_by_data_class_names_is_skipped_as_its_training_skipped_it(tmp_path):

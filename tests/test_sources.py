@@ -543,6 +543,18 @@ def test_csv_missing_column_names_the_columns_found_and_the_one_of_images(tmp_pa
         f"data.path_column=path: no such column in '{csv_path}'. Its images are in 'file': "
         f"data.path_column=file. Set data.path_column to one of its columns: label, file."
     )
+    # Kaggle's kind: ids that name the images by name alone, and one other column, the labels.
+    ids = write_csv(tmp_path / "ids.csv", [("0a1b", "pug")], header=("id", "breed"))
+    write_image(tmp_path / "train" / "0a1b.jpg")
+    with pytest.raises(RunnerError) as refused:
+        glob_csv(tmp_path, ids, class_names=None).index()
+    assert str(refused.value) == (
+        f"data.path_column=path: no such column in '{ids}'. Its images are in 'id' and its labels in "
+        f"'breed': data.path_column=id data.label_column=breed. Set data.path_column to one of its "
+        f"columns: id, breed."
+    )
+    index = glob_csv(tmp_path, ids, class_names=None, path_column="id", label_column="breed").index()
+    assert index.paths == [str(tmp_path / "train" / "0a1b.jpg")] and index.class_names == ["pug"]
     # No header line: its first row was read as one.
     csv_path.write_text("a.jpg;cat\nb.jpg;dog\n")
     with pytest.raises(RunnerError) as refused:

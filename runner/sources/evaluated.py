@@ -122,16 +122,15 @@ def listed(
     did). A row whose file is missing is skipped."""
     from runner.sources.index import FileIndex
     from runner.sources.labels import classes_in, multi_labels_of
-    from runner.sources.labels_csv import read_csv
 
-    rows = read_csv(csv_path, {"--path-column": path_column, "--label-column": label_column})
+    rows, by_name = read_evaluated(csv_path, path_column, label_column)
     cells = [
         classes_in(row[label_column], separator) if separator else [row[label_column].strip()] for row in rows
     ]
     unknown = sorted({name for cell in cells for name in cell} - set(class_names))
     if unknown and not picked:
         raise not_classes(csv_path, "label", unknown, class_names, "Leave those rows out.")
-    kept, paths, skipped = existing(csv_path, rows, path_column)
+    kept, paths, skipped = existing(csv_path, rows, path_column, by_name)
     found = [cells[i] for i in kept]
     if separator is None:  # one class a row: a row of a class the run left out is skipped
         known = [i for i, (name,) in enumerate(found) if name in class_names]
@@ -143,14 +142,23 @@ def listed(
     return FileIndex(paths, rarest, class_names, skipped, multi=multi, separator=separator)
 
 
-def existing(csv_path: Path, rows: list[dict], path_column: str) -> tuple[list[int], list[str], list]:
-    """The CSV's rows whose file exists (their positions and paths), and the others as skipped. A
-    row may name its image by name or id alone (Kaggle's ``0a1b``): the one image so named under
-    the CSV's folder."""
-    from runner.sources.labels_csv import ByName, images_under, listed_path, not_there
+def read_evaluated(csv_path: Path, path_column: str, label_column: str) -> tuple[list[dict], Any]:
+    """The rows of ``runner.evaluate``'s CSV, and the images under its folder, which a row may name
+    by name or id alone (Kaggle's ``0a1b``), as ``labels_csv.ByName``."""
+    from runner.sources.labels_csv import ByName, images_under, read_csv
+
+    by_name = ByName(lambda: images_under(csv_path.parent))
+    columns = {"--path-column": path_column, "--label-column": label_column}
+    return read_csv(csv_path, columns, by_name), by_name
+
+
+def existing(
+    csv_path: Path, rows: list[dict], path_column: str, by_name: Any
+) -> tuple[list[int], list[str], list]:
+    """The CSV's rows whose file exists (their positions and paths), and the others as skipped."""
+    from runner.sources.labels_csv import listed_path, not_there
 
     kept, paths, skipped = [], [], []
-    by_name = ByName(lambda: images_under(csv_path.parent))
     for i, row in enumerate(rows):
         written = row[path_column].strip()
         path = listed_path(csv_path.parent, written, by_name)
@@ -167,10 +175,9 @@ def listed_numbers(csv_path: Path, path_column: str, label_column: str) -> Any:
     skipped with the reason, as in training."""
     from runner.sources.index import FileIndex
     from runner.sources.labels import numbers_of
-    from runner.sources.labels_csv import read_csv
 
-    rows = read_csv(csv_path, {"--path-column": path_column, "--label-column": label_column})
-    kept, paths, skipped = existing(csv_path, rows, path_column)
+    rows, by_name = read_evaluated(csv_path, path_column, label_column)
+    kept, paths, skipped = existing(csv_path, rows, path_column, by_name)
     numbers, strata, bad = numbers_of([rows[i][label_column].strip() for i in kept])
     index = FileIndex(paths, strata, [], skipped, numbers=numbers)
     return index.without(bad)

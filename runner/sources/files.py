@@ -147,10 +147,9 @@ class GlobSource(GlobData):
             raise RunnerError("data.labels_from=csv needs data.labels_csv=path/to/labels.csv.")
         csv_path = Path(self.labels_csv).expanduser().resolve()
         columns = {"data.path_column": self.path_column, "data.label_column": self.label_column}
-        rows = read_csv(
-            csv_path, columns | ({"data.split_column": self.split_column} if self.split_column else {})
-        )
+        columns |= {"data.split_column": self.split_column} if self.split_column else {}
         on_disk, by_name = set(files), ByName(lambda: files)
+        rows = read_csv(csv_path, columns, by_name)
         skipped, listed = [], set()
         entries: dict[str, list[tuple[str, str]]] = {}  # path -> (label, split) of each row listing it
         for row in rows:

@@ -21,10 +21,10 @@ log = logging.getLogger(__name__)
 CELL_IMAGES = (*IMAGE_EXTENSIONS, "tif", "tiff")  # scans too (data.extensions=[tif,tiff])
 
 
-def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
+def read_csv(path: Path, columns: dict[str, str], by_name: ByName | None = None) -> list[dict[str, str]]:
     """Rows of ``path``, separated by commas, semicolons or tabs (whichever its header line has
-    most of); a missing column is an error that names the setting (``columns``: setting -> column)
-    and the columns the file has."""
+    most of); a missing column is an error that names the setting (``columns``: setting -> column,
+    the paths' and the labels' first), the columns the file has, and those it may mean."""
     if not path.is_file():
         raise RunnerError(f"data.labels_csv: '{path}' does not exist.{closest_path(path)}")
     data = path.read_bytes()
@@ -49,15 +49,39 @@ def read_csv(path: Path, columns: dict[str, str]) -> list[dict[str, str]]:
                 f"{key}={column}: '{path}' has no header line: its first line ({header.strip()!r}) "
                 f"is a row. Add one above it: {delimiter.join(columns.values())}"
             )
-        of_images = [c for c in found if rows and "path" in key and names_an_image(rows[0][c] or "")]
-        meant = closest(column, found) or (
-            f" Its images are in '{of_images[0]}': {key}={of_images[0]}." if of_images else ""
-        )
+        meant = closest(column, found) or meant_columns(columns, found, rows[0] if rows else {}, by_name)
         raise RunnerError(
             f"{key}={column}: no such column in '{path}'.{meant} Set {key} to one of its columns: "
             f"{', '.join(found)}."
         )
     return rows
+
+
+def meant_columns(columns: dict[str, str], found: list[str], first: dict, by_name: ByName | None) -> str:
+    """' Its images are in 'id' and its labels in 'breed': data.path_column=id data.label_column=breed.'
+    for the settings whose column is not there: the images' column is the one whose first row
+    names an image (or, by name alone, a file of ``by_name``); the labels' the one column left."""
+    (path_key, path_given), (label_key, label_given) = list(columns.items())[:2]
+
+    def names_a_file(column: str) -> bool:
+        cell = (first.get(column) or "").strip()
+        return names_an_image(cell) or bool(by_name and by_name.of(cell))
+
+    path = path_given if path_given in found else next((c for c in found if names_a_file(c)), "")
+    others = [column for column in found if column != path]
+    label = label_given if label_given in found else (others[0] if path and len(others) == 1 else "")
+    fixes = [
+        (key, column, words)
+        for key, given, column, words in (
+            (path_key, path_given, path, f"its images are in '{path}'"),
+            (label_key, label_given, label, f"its labels in '{label}'"),
+        )
+        if given not in found and column
+    ]
+    if not fixes:
+        return ""
+    said = " and ".join(words for _, _, words in fixes)
+    return f" {said[0].upper()}{said[1:]}: {' '.join(f'{key}={column}' for key, column, _ in fixes)}."
 
 
 def names_an_image(value: str) -> bool:
