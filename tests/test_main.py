@@ -201,7 +201,10 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
         # What the runner passes a model itself (input_shape, num_classes, ...) is not offered.
         (
             ["data=digits", "model=application", "model.dense=64"],
-            ["model.dense: runner.models.application has no parameter 'dense'. It takes: name, weights, "],
+            [
+                "model.dense: runner.models.application has no parameter 'dense'. It is a key of "
+                "model=small_cnn: choose it, e.g. model=small_cnn model.dense=... It takes: name, weights, "
+            ],
         ),
         (
             ["data=digits", "+aug.ops.code={_target_: keras.layers.Lambda, function: print}"],
