@@ -530,6 +530,10 @@ def test_a_pattern_that_matches_nothing_says_what_it_nearly_matched(tmp_path, mo
     assert refusal("photos/*.png") == (
         "data.pattern='photos/**/*.png' matches 3 files in subfolders, e.g. 'photos/cat/cat00.png'."
     )
+    assert refusal("photos/*.JPG") == (  # a camera's name, the files in subfolders: both at once
+        "data.pattern='photos/**/*.[jJ][pP][gG]' matches 3 files in subfolders (in another case: case "
+        "counts here), e.g. 'photos/cat/cat01.jpg'."
+    )
     assert refusal("photos/*/*.tif") == "The files under 'photos' end in .jpg (3), .png (3)."
     assert refusal("empty/*.jpg") == "'empty' holds no files."
 

@@ -64,9 +64,13 @@ def near_misses(pattern: str, key: str = "data.pattern=") -> str:
                 f"{counted(len(found), 'file')} would match in another case, e.g. '{found[0]}' (case counts "
                 f"here): {key}'{mended}' matches any."
             )
-    deeper = os.path.join(str(fixed_prefix(pattern)), "**", name)
-    if "**" not in pattern and (found := sorted(glob.glob(os.path.expanduser(deeper), recursive=True))):
-        return f"{key}'{deeper}' matches {counted(len(found), 'file')} in subfolders, e.g. '{found[0]}'."
+    for named, case in ((name, ""), (any_case(name), " (in another case: case counts here)")):
+        deeper = os.path.join(str(fixed_prefix(pattern)), "**", named)
+        if "**" not in pattern and (found := sorted(glob.glob(os.path.expanduser(deeper), recursive=True))):
+            return (
+                f"{key}'{deeper}' matches {counted(len(found), 'file')} in subfolders{case}, e.g. "
+                f"'{found[0]}'."
+            )
     files = (f for f in glob.iglob(f"{folder}/**/*", recursive=True) if os.path.isfile(f))
     kinds = Counter(Path(f).suffix.lower() or "(none)" for f in itertools.islice(files, 10_000))
     if not kinds:
