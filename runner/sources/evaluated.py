@@ -9,12 +9,15 @@ whose file is missing, or whose number is no number, is skipped with the reason,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from runner.errors import RunnerError
 from runner.words import some
+
+if TYPE_CHECKING:  # for the hints only: the functions here import what they use when called
+    from runner.sources.labels_csv import ByName
 
 # Why an image of a class the run left out (``data.class_names``) is skipped.
 LEFT_OUT = "no class of the model: its run left it out by data.class_names"
@@ -142,7 +145,7 @@ def listed(
     return FileIndex(paths, rarest, class_names, skipped, multi=multi, separator=separator)
 
 
-def read_evaluated(csv_path: Path, path_column: str, label_column: str) -> tuple[list[dict], Any]:
+def read_evaluated(csv_path: Path, path_column: str, label_column: str) -> tuple[list[dict], ByName]:
     """The rows of ``runner.evaluate``'s CSV, and the images under its folder, which a row may name
     by name or id alone (Kaggle's ``0a1b``), as ``labels_csv.ByName``."""
     from runner.sources.labels_csv import ByName, images_under, read_csv
@@ -153,7 +156,7 @@ def read_evaluated(csv_path: Path, path_column: str, label_column: str) -> tuple
 
 
 def existing(
-    csv_path: Path, rows: list[dict], path_column: str, by_name: Any
+    csv_path: Path, rows: list[dict], path_column: str, by_name: ByName
 ) -> tuple[list[int], list[str], list]:
     """The CSV's rows whose file exists (their positions and paths), and the others as skipped."""
     from runner.sources.labels_csv import listed_path, not_there
