@@ -7,6 +7,7 @@ and the console give, with the finished jobs' mean and spread. Used by the sweep
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from typing import Any
 
@@ -49,16 +50,21 @@ def key_of(override: str) -> str:
 def ranked(jobs: list, monitor: str, fixed: set[str]) -> list[list]:
     """[rank, value, status, run id, the overrides the sweep chose for it] per job run: finished
     runs first, best first (a loss or an error: lowest), then the others, which may hold the value
-    of their last epoch."""
+    of their last epoch. A tie (two jobs at val_accuracy 1.0 on a small validation set) goes to the
+    lower loss on the same images, then to the earlier job, as a checkpoint keeps the first best."""
     lowest = lower_is_better(monitor)
     overrides = [job_of(job, fixed) for job in jobs]
     values = [result_of(job, monitor) for job in jobs]
+    loss = None if lowest else ("val_loss" if monitor.startswith("val_") else "loss")
     order = sorted(
         range(len(jobs)),
         key=lambda i: (
             jobs[i].info.status != "FINISHED",
             values[i] is None,
             (1 if lowest else -1) * (values[i] or 0.0),
+            tie_loss(jobs[i], loss),
+            int(jobs[i].data.tags.get(JOB_TAG, "0")),
+            jobs[i].info.start_time or 0,
         ),
     )
     return [
@@ -88,6 +94,12 @@ def superseded_left_out(jobs: list, fixed: set[str]) -> list:
     refusals = sorted(filter(refused, jobs), key=lambda job: job.info.start_time)
     latest = {key(job): job for job in refusals if key(job) not in ran}  # the last one stays
     return [job for job in jobs if not refused(job) or latest.get(key(job)) is job]
+
+
+def tie_loss(run: Any, loss: str | None) -> float:
+    """A job's loss that breaks a tie on its monitor (none where the monitor is a loss itself)."""
+    value = result_of(run, loss) if loss else None
+    return math.inf if value is None else value
 
 
 def result_of(run: Any, monitor: str) -> float | None:

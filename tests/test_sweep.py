@@ -288,6 +288,24 @@ def test_jobs_rank_best_first_and_an_error_is_best_lowest(monitor, best_first, t
     assert rows[0][4] == f"model.dense={int(best_first[0] * 10)}"
 
 
+def test_a_tie_goes_to_the_lower_loss_then_to_the_earlier_job(tmp_path):
+    from runner.sweep_jobs import JOB_TAG, ranked
+
+    store = client(tmp_path)
+    experiment = store.create_experiment("sweep")
+    jobs = []
+    for number, loss in enumerate((0.30, 0.05, 0.05)):  # all three at val_accuracy 1.0
+        tags = {"runner.overrides": f'["model.dense={number}"]', JOB_TAG: str(number)}
+        run = store.create_run(experiment, tags=tags)
+        store.log_metric(run.info.run_id, "final_val_accuracy", 1.0)
+        store.log_metric(run.info.run_id, "final_val_loss", loss)
+        store.set_terminated(run.info.run_id)
+        jobs.append(store.get_run(run.info.run_id))
+    for given in (jobs, jobs[::-1]):  # whatever order the store lists them in
+        rows = ranked(given, "val_accuracy", set())
+        assert [row[4] for row in rows] == ["model.dense=1", "model.dense=2", "model.dense=0"]
+
+
 def test_an_optuna_search_left_unseeded_draws_what_trainer_seed_seeds(photos, tmp_path):
     # Optuna's sampler is unseeded unless given one: each such search drew other trials, and could
     # be neither repeated nor continued. It takes trainer.seed, as experiment=tune's sets one.
