@@ -210,7 +210,8 @@ def check_stratifiable(labels: np.ndarray, fraction: float, by: str, names: Name
     if alone:
         them = "it" if len(alone) == 1 else "them"
         kept = class_names_override(list(names.values()), without=lone)
-        leave = f", leave {them} out with {kept}" if by == "class" else ""
+        # Leaving out every class would leave nothing to train on: then no such advice.
+        leave = f", leave {them} out with {kept}" if by == "class" and len(lone) < len(names) else ""
         raise RunnerError(
             f"{setting}: cannot split {count} images by {by}: {some(alone)} "
             f"{'has' if len(alone) == 1 else 'have'} one image, and a stratified split needs two of "

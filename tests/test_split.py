@@ -26,6 +26,11 @@ def test_split_is_stratified_and_seeded():
 def test_split_too_small_is_a_clear_error():
     with pytest.raises(RunnerError, match="data.validation_split=0.2: cannot split 4 images by class"):
         stratified_split(np.array([0, 1, 2, 3]), 0.2, seed=0)
+    # Every class of one image: leaving them out would leave nothing, so that is not offered.
+    index = FileIndex([f"/nowhere/{i}.png" for i in range(2)], np.array([0, 1]), ["cat", "dog"], [])
+    with pytest.raises(RunnerError) as refused:
+        split_of(DataConfig(), index, seed=0)
+    assert "Add images of them, or validate on none: data.validation_split=0." in str(refused.value)
 
 
 def test_a_class_of_one_image_is_named_with_the_ways_out():

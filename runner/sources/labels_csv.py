@@ -40,7 +40,9 @@ def read_csv(path: Path, columns: dict[str, str], by_name: ByName | None = None)
     # Excel writes ";" where the decimal mark is a comma (most of Europe); "\t" for tab-separated.
     delimiter = max(",;\t", key=header.count)
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    found, rows = list(reader.fieldnames or []), list(reader)
+    # A header written by hand as "path, label": its columns are "path" and "label".
+    reader.fieldnames = found = [name.strip() for name in reader.fieldnames or []]
+    rows = list(reader)
     for key, column in columns.items():
         if column in found:
             continue
