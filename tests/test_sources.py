@@ -645,6 +645,26 @@ def test_generator_source_checks_the_signature():
         gray.index()  # the channels it declares still hold
 
 
+def paths(kind: str = "str"):
+    """A generator of file paths where images belong: data=glob's to list."""
+    for i in range(2):
+        yield (f"photos/{i}.jpg" if kind == "str" else [[0.5, "x"]]), i
+
+
+def test_a_generator_of_file_paths_is_pointed_to_data_glob():
+    with pytest.raises(RunnerError) as refused:
+        GeneratorSource(fn="test_sources:paths").index()
+    assert str(refused.value) == (
+        "data.fn=test_sources:paths: the image of element 0 is not a numeric array (could not convert "
+        "string to float: 'photos/0.jpg'); yield (height, width) or (height, width, channels) arrays. "
+        "For image files, list them with data=glob instead (data.pattern, labels from a CSV, their "
+        "folder or their names)."
+    )
+    with pytest.raises(RunnerError) as refused:  # no path: no word of files
+        GeneratorSource(fn="test_sources:paths", kwargs={"kind": "mixed"}).index()
+    assert str(refused.value).endswith("channels) arrays.")
+
+
 def tagged(n: int = 6):
     """A generator source of several classes per image: a list of them (empty: none)."""
     tags = [["sky", 2], ["sky"], [], ("sea", "sky"), np.array([2]), [2, "sea"]]

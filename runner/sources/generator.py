@@ -12,6 +12,7 @@ memory available.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -69,9 +70,16 @@ class GeneratorSource(GeneratorData):
             try:
                 image = as_uint8(element[0], self.value_range)
             except (TypeError, ValueError) as err:
+                # A file's path: the files are data=glob's to list (and decode, skipping bad ones).
+                files = (
+                    " For image files, list them with data=glob instead (data.pattern, labels from a "
+                    "CSV, their folder or their names)."
+                    if isinstance(element[0], str | Path)
+                    else ""
+                )
                 raise RunnerError(
                     f"data.fn={self.fn}: the image of element {i} is not a numeric array ({err}); "
-                    f"yield (height, width) or (height, width, channels) arrays."
+                    f"yield (height, width) or (height, width, channels) arrays.{files}"
                 ) from err
             if image.ndim != 3:
                 bad[i] = f"shape {np.shape(element[0])} is not (height, width) or (height, width, channels)"
