@@ -380,7 +380,7 @@ def test_csv_rows_may_name_their_files_by_id_alone_as_kaggles_do(tmp_path, caplo
     named = ["cat/cat00.png", "cat/cat01.jpg", "dog/dog01.jpg", "owl/owl00.png", "owl/owl01.jpg"]
     assert index.paths == [str(root / path) for path in named]
     assert [index.class_names[label] for label in index.labels] == ["cat", "cat", "dog", "owl", "owl"]
-    assert "data.labels_csv names 4 files by name alone" in caplog.text
+    assert "data.labels_csv names 4 files by name alone or by another machine's path" in caplog.text
     assert dict(index.skipped) == {
         str(root / "dog00"): (
             f"'dog00' in data.labels_csv names 2 files ({root}/dog/dog00.jpg, {root}/dog/dog00.png): "
@@ -390,6 +390,25 @@ def test_csv_rows_may_name_their_files_by_id_alone_as_kaggles_do(tmp_path, caplo
         str(root / "dog" / "dog00.png"): "not listed in data.labels_csv",
         str(root / "zebra9"): "listed in data.labels_csv but the file does not exist",
     }
+
+
+def test_csv_paths_of_another_machine_are_the_files_here_that_end_so(tmp_path):
+    root = photo_folder(tmp_path / "photos", per_class=2)  # cat/cat00.png, ... owl/owl01.jpg
+    write_image(root / "dog" / "deeper" / "cat00.png")  # a second cat00.png: its folder tells them apart
+    rows = [
+        ("C:\\Users\\ana\\photos\\cat\\cat00.png", "cat"),  # Windows
+        ("/home/ana/photos/dog/deeper/cat00.png", "dog"),
+        ("/home/ana/photos/owl01.jpg", "owl"),  # its folder not in it, its name alone is enough
+        ("/home/ana/photos/fox/cat00.png", "cat"),  # cat00.png twice here, neither in fox/
+        ("/home/ana/photos/cat/cat99.png", "cat"),  # none here
+    ]
+    index = glob_csv(tmp_path, write_csv(root / "labels.csv", rows)).index()
+    assert index.paths == [str(root / p) for p in ("cat/cat00.png", "dog/deeper/cat00.png", "owl/owl01.jpg")]
+    reasons = dict(index.skipped)
+    assert reasons["/home/ana/photos/fox/cat00.png"].startswith("'/home/ana/photos/fox/cat00.png' in ")
+    assert "names 2 files" in reasons["/home/ana/photos/fox/cat00.png"]
+    none = "listed in data.labels_csv but the file does not exist"
+    assert reasons["/home/ana/photos/cat/cat99.png"] == none  # not "outside the data root": no use
 
 
 def test_glob_through_a_symlinked_folder_uses_each_file_once(tmp_path):

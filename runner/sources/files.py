@@ -160,15 +160,15 @@ class GlobSource(GlobData):
             written = row[self.path_column].strip()
             path = listed_path(csv_path.parent, written, by_name)
             listed.add(str(path))
-            if not self.allow_outside_root and not path.is_relative_to(root):
+            if not path.is_file():  # first: allowing one outside the data root would not find it
+                skipped.append((str(path), not_there(written, by_name, "data.labels_csv")))
+            elif not self.allow_outside_root and not path.is_relative_to(root):
                 skipped.append(
                     (
                         row[self.path_column],
                         f"outside the data root {root}; set data.allow_outside_root=true to allow it",
                     )
                 )
-            elif not path.is_file():
-                skipped.append((str(path), not_there(written, by_name, "data.labels_csv")))
             elif (split := row[self.split_column].strip() if self.split_column else "") not in SPLITS:
                 skipped.append(
                     (str(path), f"split '{split}' in data.split_column is not train, val, test or empty")
@@ -179,8 +179,8 @@ class GlobSource(GlobData):
             refuse_cwd_relative(rows, self.path_column, csv_path)
         if by_name.found:
             log.info(
-                "data.labels_csv names %s by name alone: each is the one file data.pattern matches by "
-                "that name (%s: %s)",
+                "data.labels_csv names %s by name alone or by another machine's path: each is the one "
+                "file data.pattern matches that ends so (%s: %s)",
                 counted(len(by_name.found), "file"),
                 *by_name.found[0],
             )
