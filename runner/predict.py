@@ -81,8 +81,8 @@ def image_files(paths: list[str]) -> list[str]:
 
 def matching(pattern: str) -> list[str]:
     """The image files (by extension, as in a folder) ``pattern`` matches, ``**`` any folders deep."""
-    from runner.sources.files import near_misses
     from runner.sources.index import named_as_image
+    from runner.sources.patterns import near_misses
 
     matched = glob.glob(os.path.expanduser(pattern), recursive=True)
     files = sorted(f for f in matched if os.path.isfile(f) and named_as_image(f))

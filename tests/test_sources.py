@@ -525,37 +525,6 @@ def test_a_folder_as_the_glob_pattern_says_how_to_match_its_files(tmp_path):
         GlobSource(pattern=str(root)).index()
 
 
-def test_a_pattern_that_matches_nothing_says_what_it_nearly_matched(tmp_path, monkeypatch):
-    photo_folder(tmp_path / "photos", per_class=2)  # cat00.png, cat01.jpg, dog00.png, ... owl01.jpg
-    (tmp_path / "empty").mkdir()
-    monkeypatch.chdir(tmp_path)
-
-    def refusal(pattern: str) -> str:
-        with pytest.raises(RunnerError) as refused:
-            GlobSource(pattern=pattern).index()
-        said = str(refused.value)
-        assert said.startswith(f"data.pattern='{pattern}': matches no files. ")
-        return said.split("matches no files. ", 1)[1]
-
-    assert refusal("photoz/*/*.jpg") == (
-        f"'photoz' does not exist in the working directory, '{tmp_path}'. Did you mean 'photos'?"
-    )
-    assert refusal("photos/*/*.JPG") == (
-        "3 files would match in another case, e.g. 'photos/cat/cat01.jpg' (case counts here): "
-        "data.pattern='photos/*/*.[jJ][pP][gG]' matches any."
-    )
-    assert len(GlobSource(pattern="photos/*/*.[jJ][pP][gG]").index()) == 3  # as it says
-    assert refusal("photos/*.png") == (
-        "data.pattern='photos/**/*.png' matches 3 files in subfolders, e.g. 'photos/cat/cat00.png'."
-    )
-    assert refusal("photos/*.JPG") == (  # a camera's name, the files in subfolders: both at once
-        "data.pattern='photos/**/*.[jJ][pP][gG]' matches 3 files in subfolders (in another case: case "
-        "counts here), e.g. 'photos/cat/cat01.jpg'."
-    )
-    assert refusal("photos/*/*.tif") == "The files under 'photos' end in .jpg (3), .png (3)."
-    assert refusal("empty/*.jpg") == "'empty' holds no files."
-
-
 def test_csv_missing_column_names_the_columns_found_and_the_one_of_images(tmp_path):
     csv_path = write_csv(tmp_path / "labels.csv", [("cat", "a.jpg")], header=("label", "file"))
     write_image(tmp_path / "a.jpg")
