@@ -1,6 +1,7 @@
 """``data.labels_csv``: reading a labels CSV as people write them (commas, semicolons or tabs,
-Excel's UTF-8 or not, Windows paths, paths relative to the wrong folder, files listed twice), for
-``data=glob`` and for ``runner.evaluate``'s CSV."""
+Excel's UTF-8 or not, Windows paths, paths relative to the wrong folder, images named by id alone
+or by another machine's paths, files listed twice), for ``data=glob`` and for ``runner.evaluate``'s
+CSV."""
 
 from __future__ import annotations
 
