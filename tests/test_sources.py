@@ -540,7 +540,7 @@ def test_csv_missing_column_names_the_columns_found_and_the_one_of_images(tmp_pa
     with pytest.raises(RunnerError) as refused:
         glob_csv(tmp_path, ids, class_names=None).index()
     assert str(refused.value) == (
-        f"data.path_column=path: no such column in '{ids}'. Its images are in 'id' and its labels in "
+        f"data.path_column=path: no such column in '{ids}'. Its images are in 'id' and its labels are in "
         f"'breed': data.path_column=id data.label_column=breed. Set data.path_column to one of its "
         f"columns: id, breed."
     )

@@ -62,7 +62,7 @@ def read_csv(path: Path, columns: dict[str, str], by_name: ByName | None = None)
 
 
 def meant_columns(columns: dict[str, str], found: list[str], first: dict, by_name: ByName | None) -> str:
-    """' Its images are in 'id' and its labels in 'breed': data.path_column=id data.label_column=breed.'
+    """' Its images are in 'id' and its labels are in 'breed': data.path_column=id data.label_column=breed.'
     for the settings whose column is not there: the images' column is the one whose first row
     names an image (or, by name alone, a file of ``by_name``); the labels' the one column left."""
     (path_key, path_given), (label_key, label_given) = list(columns.items())[:2]
@@ -78,7 +78,7 @@ def meant_columns(columns: dict[str, str], found: list[str], first: dict, by_nam
         (key, column, words)
         for key, given, column, words in (
             (path_key, path_given, path, f"its images are in '{path}'"),
-            (label_key, label_given, label, f"its labels in '{label}'"),
+            (label_key, label_given, label, f"its labels are in '{label}'"),
         )
         if given not in found and column
     ]
