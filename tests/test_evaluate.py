@@ -374,6 +374,20 @@ def test_a_csv_may_name_its_images_by_id_alone_as_kaggles_do(tmp_path):
         read(table, True, "test.csv: run R", ["cat", "dog"], {"label_mode": "int"}, defaults)
 
 
+def test_a_regression_runs_csv_may_write_its_numbers_with_a_decimal_comma_between_semicolons(tmp_path):
+    from argparse import Namespace
+
+    from runner.sources.evaluated import read
+
+    for name in ("a.png", "b.png"):
+        write_image(tmp_path / name)
+    table = tmp_path / "ages.csv"  # Excel's CSV where the decimal mark is a comma
+    table.write_text("path;label\na.png;12,5\nb.png;-3\n")
+    columns = Namespace(path_column="path", label_column="label")
+    index = read(table, True, "ages.csv: run R", [], {"label_mode": "regression"}, columns)
+    assert index.numbers.tolist() == [12.5, -3.0] and not index.skipped
+
+
 def test_a_class_the_run_left_out_by_data_class_names_is_skipped_as_its_training_skipped_it(tmp_path):
     # The run trained on cat and dog of a folder that also held bird (data.class_names=[cat,dog]):
     # its test folder, laid out alike, has bird too. Refused where the run took every class.

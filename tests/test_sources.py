@@ -723,6 +723,12 @@ def test_a_number_per_image_comes_from_a_csv_a_file_name_or_a_generator(tmp_path
         names[2]: "label 'inf' is not a finite number",
         names[3]: "no label",
     }
+    # Excel's CSV where the decimal mark is a comma: separated by semicolons, 12,5 for 12.5.
+    europe = tmp_path / "sizes" / "europe.csv"
+    comma = {n: f"{sizes[n] + 0.5:g}".replace(".", ",") for n in names}
+    europe.write_text("path;label\n" + "".join(f"{n};{comma[n]}\n" for n in names))
+    index = GlobSource(**regression, labels_from=LabelsFrom.csv, labels_csv=str(europe)).index()
+    assert index.numbers.tolist() == [sizes[Path(p).name] + 0.5 for p in index.paths] and len(index) == 40
     by_name = GlobSource(**regression, labels_from=LabelsFrom.regex, label_regex=r"_(\d+)\.jpg$").index()
     assert by_name.numbers.tolist() == [sizes[Path(p).name] for p in by_name.paths] and len(by_name) == 40
     assert by_name.label_names(0) == f"{sizes[Path(by_name.paths[0]).name]:g}"

@@ -145,14 +145,17 @@ def listed(
     return FileIndex(paths, rarest, class_names, skipped, multi=multi, separator=separator)
 
 
-def read_evaluated(csv_path: Path, path_column: str, label_column: str) -> tuple[list[dict], ByName]:
-    """The rows of ``runner.evaluate``'s CSV, and the images under its folder, which a row may name
-    by name or id alone (Kaggle's ``0a1b``), as ``labels_csv.ByName``."""
+def read_evaluated(
+    csv_path: Path, path_column: str, label_column: str, numbers: bool = False
+) -> tuple[list[dict], ByName]:
+    """The rows of ``runner.evaluate``'s CSV (their labels ``numbers`` for a regression run), and
+    the images under its folder, which a row may name by name or id alone (Kaggle's ``0a1b``), as
+    ``labels_csv.ByName``."""
     from runner.sources.labels_csv import ByName, images_under, read_csv
 
     by_name = ByName(lambda: images_under(csv_path.parent))
     columns = {"--path-column": path_column, "--label-column": label_column}
-    return read_csv(csv_path, columns, by_name), by_name
+    return read_csv(csv_path, columns, by_name, label_column if numbers else None), by_name
 
 
 def existing(
@@ -179,7 +182,7 @@ def listed_numbers(csv_path: Path, path_column: str, label_column: str) -> Any:
     from runner.sources.index import FileIndex
     from runner.sources.labels import numbers_of
 
-    rows, by_name = read_evaluated(csv_path, path_column, label_column)
+    rows, by_name = read_evaluated(csv_path, path_column, label_column, numbers=True)
     kept, paths, skipped = existing(csv_path, rows, path_column, by_name)
     numbers, strata, bad = numbers_of([rows[i][label_column].strip() for i in kept])
     index = FileIndex(paths, strata, [], skipped, numbers=numbers)

@@ -106,7 +106,8 @@ class GlobSource(GlobData):
         columns = {"data.path_column": self.path_column, "data.label_column": self.label_column}
         columns |= {"data.split_column": self.split_column} if self.split_column else {}
         on_disk, by_name = set(files), ByName(lambda: files)
-        rows = read_csv(csv_path, columns, by_name)
+        numbers = self.label_column if self.label_mode == LabelMode.regression else None
+        rows = read_csv(csv_path, columns, by_name, numbers)
         skipped, listed = [], set()
         entries: dict[str, list[tuple[str, str]]] = {}  # path -> (label, split) of each row listing it
         for row in rows:

@@ -21,12 +21,17 @@ from runner.words import closest, closest_path, some
 log = logging.getLogger(__name__)
 # What a CSV's path cell ends in (a header cell that does is a row: the file has no header line).
 CELL_IMAGES = (*IMAGE_EXTENSIONS, "tif", "tiff")  # scans too (data.extensions=[tif,tiff])
+DECIMAL_COMMA = re.compile(r"^(\s*[+-]?\d+),(\d+\s*)$")  # 12,5 (not 1,234.5, nor 1.234,5)
 
 
-def read_csv(path: Path, columns: dict[str, str], by_name: ByName | None = None) -> list[dict[str, str]]:
+def read_csv(
+    path: Path, columns: dict[str, str], by_name: ByName | None = None, numbers: str | None = None
+) -> list[dict[str, str]]:
     """Rows of ``path``, separated by commas, semicolons or tabs (whichever its header line has
     most of); a missing column is an error that names the setting (``columns``: setting -> column,
-    the paths' and the labels' first), the columns the file has, and those it may mean."""
+    the paths' and the labels' first), the columns the file has, and those it may mean. In a file
+    separated by semicolons, the decimal mark of the ``numbers`` column's cells is a comma (Excel's
+    CSV where the decimal mark is one: ``a.jpg;12,5``): written as a point."""
     if not path.is_file():
         raise RunnerError(f"data.labels_csv: '{path}' does not exist.{closest_path(path)}")
     data = path.read_bytes()
@@ -58,6 +63,9 @@ def read_csv(path: Path, columns: dict[str, str], by_name: ByName | None = None)
             f"{key}={column}: no such column in '{path}'.{meant} Set {key} to one of its columns: "
             f"{', '.join(found)}."
         )
+    if numbers and delimiter == ";":
+        for row in rows:
+            row[numbers] = DECIMAL_COMMA.sub(r"\1.\2", row[numbers] or "")
     return rows
 
 
