@@ -368,6 +368,10 @@ def test_csv_paths_written_on_windows_are_found(tmp_path):
     rows = [(str(p.relative_to(root)).replace("/", "\\"), p.parent.name) for p in sorted(root.rglob("*.*"))]
     index = glob_csv(tmp_path, write_csv(root / "labels.csv", rows)).index()
     assert sorted(index.paths) == sorted(str(p) for p in root.rglob("*.*g")) and not index.skipped
+    # Windows' names are not case-sensitive: a CSV written there may name 'Cat\\CAT00.PNG'.
+    shouted = [(path.upper() if i % 2 else path.title(), label) for i, (path, label) in enumerate(rows)]
+    index = glob_csv(tmp_path, write_csv(root / "shouted.csv", shouted)).index()
+    assert sorted(index.paths) == sorted(str(p) for p in root.rglob("*.*g")) and not index.skipped
 
 
 def test_csv_rows_may_name_their_files_by_id_alone_as_kaggles_do(tmp_path, caplog):
@@ -380,7 +384,7 @@ def test_csv_rows_may_name_their_files_by_id_alone_as_kaggles_do(tmp_path, caplo
     named = ["cat/cat00.png", "cat/cat01.jpg", "dog/dog01.jpg", "owl/owl00.png", "owl/owl01.jpg"]
     assert index.paths == [str(root / path) for path in named]
     assert [index.class_names[label] for label in index.labels] == ["cat", "cat", "dog", "owl", "owl"]
-    assert "data.labels_csv names 4 files by name alone or by another machine's path" in caplog.text
+    assert "data.labels_csv names 4 files not as they are here (by name alone" in caplog.text
     assert dict(index.skipped) == {
         str(root / "dog00"): (
             f"'dog00' in data.labels_csv names 2 files ({root}/dog/dog00.jpg, {root}/dog/dog00.png): "

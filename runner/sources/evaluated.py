@@ -172,7 +172,7 @@ def existing(
             kept.append(i)
             paths.append(str(path))
         else:
-            skipped.append((str(path), not_there(written, by_name, csv_path.name)))
+            skipped.append((str(path), not_there(written, path, by_name, csv_path.name)))
     return kept, paths, skipped
 
 

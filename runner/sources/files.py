@@ -115,7 +115,7 @@ class GlobSource(GlobData):
             path = listed_path(csv_path.parent, written, by_name)
             listed.add(str(path))
             if not path.is_file():  # first: allowing one outside the data root would not find it
-                skipped.append((str(path), not_there(written, by_name, "data.labels_csv")))
+                skipped.append((str(path), not_there(written, path, by_name, "data.labels_csv")))
             elif not self.allow_outside_root and not path.is_relative_to(root):
                 skipped.append(
                     (
@@ -133,8 +133,8 @@ class GlobSource(GlobData):
             refuse_cwd_relative(rows, self.path_column, csv_path)
         if by_name.found:
             log.info(
-                "data.labels_csv names %s by name alone or by another machine's path: each is the one "
-                "file data.pattern matches that ends so (%s: %s)",
+                "data.labels_csv names %s not as they are here (by name alone, another machine's path "
+                "or another case): each is the one file data.pattern matches so (%s: %s)",
                 counted(len(by_name.found), "file"),
                 *by_name.found[0],
             )

@@ -115,30 +115,35 @@ def refuse_cwd_relative(rows: list[dict[str, str]], column: str, csv_path: Path)
 
 class ByName:
     """The files a CSV may name without their place here: by name or stem alone, as Kaggle's do
-    by an id column (``0a1b`` for ``train/0a1b.jpg``), or by where they were on the machine that
+    by an id column (``0a1b`` for ``train/0a1b.jpg``); by where they were on the machine that
     wrote it (``C:\\data\\train\\cat\\1.jpg``, ``/home/ana/pets/cat/1.jpg``: the file here whose
-    path ends the same way). The files are ``data.pattern``'s matches, or the images under an
-    evaluated CSV's folder, listed on first use; ``found`` holds each (cell, file) so found."""
+    path ends the same way); or in another case than the file's, as a CSV written on Windows, whose
+    file names are not case-sensitive, may (``Cat/IMG_1.jpg`` for ``cat/IMG_1.JPG``). The files are
+    ``data.pattern``'s matches, or the images under an evaluated CSV's folder, listed on first use;
+    ``found`` holds each (cell, file) so found."""
 
     def __init__(self, files: Callable[[], Iterable[str]]) -> None:
-        self.files, self.names = files, None
+        self.files = files
+        self.names: dict[str, list[str]] = {}  # name and stem, in lower case -> files
+        self.paths: dict[str, list[str]] = {}  # path in lower case -> files
         self.found: list[tuple[str, str]] = []
 
-    def of(self, written: str) -> list[str]:
-        """The files that ``written`` names: a bare name or stem, or another machine's absolute
-        path, by as many of its last parts as tell one file from the others (all that fit, if
-        none does). A relative path with folders names none: it is relative to the CSV."""
-        parts = re.split(r"[\\/]", written)
-        if len(parts) > 1 and not re.match(r"^([A-Za-z]:)?[\\/]", written):
-            return []
-        if self.names is None:
-            self.names = {}
+    def of(self, written: str, path: Path | None = None) -> list[str]:
+        """The files that ``written`` names, in any case: a relative path with folders, the file
+        at ``path`` (where it points, relative to the CSV); a bare name or stem; another machine's
+        absolute path, by as many of its last parts as tell one file from the others (all that
+        fit, if none does)."""
+        if not self.paths:
             for file in self.files():
-                for name in dict.fromkeys((Path(file).name, Path(file).stem)):
+                self.paths.setdefault(file.lower(), []).append(file)
+                for name in dict.fromkeys((Path(file).name.lower(), Path(file).stem.lower())):
                     self.names.setdefault(name, []).append(file)
+        parts = [part.lower() for part in re.split(r"[\\/]", written)]
+        if len(parts) > 1 and not re.match(r"^([A-Za-z]:)?[\\/]", written):
+            return self.paths.get(str(path).lower(), []) if path else []
         found = self.names.get(parts[-1], [])
         for last in range(2, len(parts)):  # more of its last parts while several files fit
-            ending = [file for file in found if Path(file).parts[-last:] == tuple(parts[-last:])]
+            ending = [f for f in found if [p.lower() for p in Path(f).parts[-last:]] == parts[-last:]]
             if len(found) == 1 or not ending:
                 break
             found = ending
@@ -159,20 +164,21 @@ def images_under(folder: Path) -> list[str]:
 def listed_path(folder: Path, written: str, by_name: ByName | None = None) -> Path:
     """A CSV's path, relative to the CSV's folder. A CSV written on Windows has backslashes, which
     are no separator here: if no file has the path as written, its '/' form is the one meant. A
-    bare name or id, or another machine's absolute path, that names no file here is the one file
-    of ``by_name`` it names, if one."""
+    bare name or id, another machine's absolute path, or a path in another case, that names no
+    file here is the one file of ``by_name`` it names, if one."""
     path = (folder / written).resolve()
     if "\\" in written and not path.exists():
         path = (folder / written.replace("\\", "/")).resolve()
-    if by_name and not path.exists() and len(found := by_name.of(written)) == 1:
+    if by_name and not path.exists() and len(found := by_name.of(written, path)) == 1:
         by_name.found.append((written, found[0]))
         return Path(found[0])
     return path
 
 
-def not_there(written: str, by_name: ByName, csv_name: str) -> str:
-    """Why a row's file was not found: none is there, or its name names several."""
-    if len(found := by_name.of(written)) > 1:
+def not_there(written: str, path: Path, by_name: ByName, csv_name: str) -> str:
+    """Why a row's file (at ``path``, relative to the CSV) was not found: none is there, or its
+    name names several."""
+    if len(found := by_name.of(written, path)) > 1:
         return (
             f"'{written}' in {csv_name} names {len(found)} files ({some(found, most=2)}): write its "
             f"path, relative to the CSV"
