@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import unicodedata
 from dataclasses import replace
 from pathlib import Path
 
@@ -372,6 +373,11 @@ def test_csv_paths_written_on_windows_are_found(tmp_path):
     shouted = [(path.upper() if i % 2 else path.title(), label) for i, (path, label) in enumerate(rows)]
     index = glob_csv(tmp_path, write_csv(root / "shouted.csv", shouted)).index()
     assert sorted(index.paths) == sorted(str(p) for p in root.rglob("*.*g")) and not index.skipped
+    # ... and a file named on macOS (é as e and an accent) is found by a CSV written elsewhere (é).
+    decomposed = write_image(root / "cat" / unicodedata.normalize("NFD", "café.png"))
+    composed = [("cat\\" + unicodedata.normalize("NFC", "café.png"), "cat")]
+    index = glob_csv(tmp_path, write_csv(root / "accents.csv", composed), class_names=None).index()
+    assert index.paths == [str(decomposed)]
 
 
 def test_csv_rows_may_name_their_files_by_id_alone_as_kaggles_do(tmp_path, caplog):

@@ -10,6 +10,7 @@ import io
 import logging
 import os
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -118,14 +119,15 @@ class ByName:
     by an id column (``0a1b`` for ``train/0a1b.jpg``); by where they were on the machine that
     wrote it (``C:\\data\\train\\cat\\1.jpg``, ``/home/ana/pets/cat/1.jpg``: the file here whose
     path ends the same way); or in another case than the file's, as a CSV written on Windows, whose
-    file names are not case-sensitive, may (``Cat/IMG_1.jpg`` for ``cat/IMG_1.JPG``). The files are
+    file names are not case-sensitive, may (``Cat/IMG_1.jpg`` for ``cat/IMG_1.JPG``), or its accents
+    composed otherwise (macOS writes ``é`` as ``e`` and an accent, most others as one). The files are
     ``data.pattern``'s matches, or the images under an evaluated CSV's folder, listed on first use;
     ``found`` holds each (cell, file) so found."""
 
     def __init__(self, files: Callable[[], Iterable[str]]) -> None:
         self.files = files
-        self.names: dict[str, list[str]] = {}  # name and stem, in lower case -> files
-        self.paths: dict[str, list[str]] = {}  # path in lower case -> files
+        self.names: dict[str, list[str]] = {}  # name and stem, folded -> files
+        self.paths: dict[str, list[str]] = {}  # path, folded -> files
         self.found: list[tuple[str, str]] = []
 
     def of(self, written: str, path: Path | None = None) -> list[str]:
@@ -135,19 +137,24 @@ class ByName:
         fit, if none does)."""
         if not self.paths:
             for file in self.files():
-                self.paths.setdefault(file.lower(), []).append(file)
-                for name in dict.fromkeys((Path(file).name.lower(), Path(file).stem.lower())):
+                self.paths.setdefault(folded(file), []).append(file)
+                for name in dict.fromkeys((folded(Path(file).name), folded(Path(file).stem))):
                     self.names.setdefault(name, []).append(file)
-        parts = [part.lower() for part in re.split(r"[\\/]", written)]
+        parts = [folded(part) for part in re.split(r"[\\/]", written)]
         if len(parts) > 1 and not re.match(r"^([A-Za-z]:)?[\\/]", written):
-            return self.paths.get(str(path).lower(), []) if path else []
+            return self.paths.get(folded(str(path)), []) if path else []
         found = self.names.get(parts[-1], [])
         for last in range(2, len(parts)):  # more of its last parts while several files fit
-            ending = [f for f in found if [p.lower() for p in Path(f).parts[-last:]] == parts[-last:]]
+            ending = [f for f in found if [folded(p) for p in Path(f).parts[-last:]] == parts[-last:]]
             if len(found) == 1 or not ending:
                 break
             found = ending
         return found
+
+
+def folded(text: str) -> str:
+    """``text`` as ``ByName`` compares names: accents composed (NFC), in no case."""
+    return unicodedata.normalize("NFC", text).casefold()
 
 
 def images_under(folder: Path) -> list[str]:
