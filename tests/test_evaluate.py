@@ -6,6 +6,7 @@ import csv
 import io
 import math
 import shutil
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -182,6 +183,10 @@ def test_folders_of_no_class_of_the_model_are_named_in_one_line(tmp_path):
     (tmp_path / "finder" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     index = labelled(tmp_path, ["cat", "dog"])  # a class with no folder is fine: a test set may lack it
     assert [Path(p).parent.name for p in index.paths] == ["cat"] and index.labels.tolist() == [0]
+    # A test folder from a Mac names "café" with an e and an accent; a run trained elsewhere, as one.
+    macos = write_image(tmp_path / "mac" / unicodedata.normalize("NFD", "café") / "a.png")
+    index = labelled(tmp_path / "mac", [unicodedata.normalize("NFC", "café"), "dog"])
+    assert index.paths == [str(macos)] and index.labels.tolist() == [0]
 
 
 def test_a_multi_label_run_is_scored_on_a_csv_of_several_classes_per_image(multi_trained, tmp_path, capsys):

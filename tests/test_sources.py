@@ -57,6 +57,11 @@ def test_class_names_fix_order_and_select_a_subset(tmp_path):
     assert index.class_names == ["owl", "cat"]
     assert {Path(p).parent.name for p in index.paths} == {"owl", "cat"}
     assert index.labels.tolist() == [0, 0, 1, 1]
+    # A folder copied from a Mac ("café": e and an accent) is the class typed here as one letter.
+    write_image(tmp_path / unicodedata.normalize("NFD", "café") / "a.png")
+    typed = unicodedata.normalize("NFC", "café")
+    index = dir_source(tmp_path, class_names=[typed, "cat"]).index()
+    assert index.class_names == [typed, "cat"] and index.labels.tolist() == [0, 1, 1]
 
 
 def test_unknown_class_name_suggests_the_folder(tmp_path):

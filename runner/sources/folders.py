@@ -19,6 +19,8 @@ from runner.sources.index import (
 )
 from runner.sources.labels import warn_alike, warn_numbers
 from runner.sources.roots import (
+    class_folder,
+    composed,
     folder,
     is_empty,
     other_subfolders,
@@ -102,7 +104,7 @@ class DirSource(DirData):
     def classes(self, root: Path) -> list[str]:
         found = subfolders(root)
         for name in self.class_names or []:
-            if name not in found:
+            if composed(name) not in map(composed, found):
                 raise RunnerError(
                     f"data.class_names: no subfolder '{name}' in '{root}'.{closest(name, found)} "
                     + (f"Subfolders: {some(found)}." if found else "It has no subfolders.")
@@ -145,7 +147,7 @@ class DirSource(DirData):
         loose = loose_images(root, extensions)
         paths, labels, skipped, left_out = [], [], list(loose), []
         for label, name in enumerate(classes):
-            found, other = list_files(root / name, extensions, self.follow_links, left_out)
+            found, other = list_files(class_folder(root, name), extensions, self.follow_links, left_out)
             paths += found
             labels += [label] * len(found)
             skipped += other

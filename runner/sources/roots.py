@@ -7,6 +7,7 @@ below a lone top folder (``PetImages/PetImages/Cat``). Each refusal names the se
 from __future__ import annotations
 
 import tarfile
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -79,7 +80,24 @@ def is_empty(folder: Path) -> bool:
 def other_subfolders(root: Path, classes: list[str]) -> list[str]:
     """``root``'s subfolders that are none of ``classes`` and hold something: a held-out or scored
     folder's, whose images no class of the model could be right about."""
-    return [name for name in subfolders(root) if name not in classes and not is_empty(root / name)]
+    known = {composed(name) for name in classes}
+    return [name for name in subfolders(root) if composed(name) not in known and not is_empty(root / name)]
+
+
+def class_folder(root: Path, name: str) -> Path:
+    """Class ``name``'s folder in ``root``: of its name, or of the name that differs from it only in
+    how its accents are composed (macOS writes ``é`` as ``e`` and an accent, most others as one:
+    a test folder copied from a Mac, for a run trained elsewhere)."""
+    if (root / name).is_dir():
+        return root / name
+    return next(
+        (root / other for other in subfolders(root) if composed(other) == composed(name)), root / name
+    )
+
+
+def composed(name: str) -> str:
+    """``name`` with its accents composed (NFC), as names are compared across machines."""
+    return unicodedata.normalize("NFC", name)
 
 
 def refuse_working_directory(root: Path, as_given: str, found: list[str]) -> None:
