@@ -48,17 +48,13 @@ from runner.words import closest_path, counted, some
 def image_files(paths: list[str]) -> list[str]:
     """The files named, and the images (by extension) under the folders named, in order; under a
     folder, not what is hidden (or macOS's ``__MACOSX``), as in training."""
-    from runner.sources.index import hidden, named_as_image, text_names
+    from runner.sources.index import images_under, text_names
 
     found = []
     for name in paths:
         path = Path(name).expanduser()
         if path.is_dir():
-            found += sorted(
-                str(p)
-                for p in path.rglob("*")
-                if named_as_image(p) and not any(hidden(part) for part in p.relative_to(path).parts)
-            )
+            found += [str(image) for image in images_under(path)]
         elif path.is_file():
             found.append(str(path))
         elif any(c in name for c in "*?["):  # a pattern the shell left alone (quoted, or Windows')

@@ -151,9 +151,13 @@ def read_evaluated(
     """The rows of ``runner.evaluate``'s CSV (their labels ``numbers`` for a regression run), and
     the images under its folder, which a row may name by name or id alone (Kaggle's ``0a1b``), as
     ``labels_csv.ByName``."""
-    from runner.sources.labels_csv import ByName, images_under, read_csv
+    from runner.sources.index import images_under
+    from runner.sources.labels_csv import CELL_IMAGES, ByName, read_csv
 
-    by_name = ByName(lambda: images_under(csv_path.parent))
+    folder = csv_path.parent
+    by_name = ByName(
+        lambda: [str(path.resolve()) for path in images_under(folder, CELL_IMAGES) if path.is_file()]
+    )
     columns = {"--path-column": path_column, "--label-column": label_column}
     return read_csv(csv_path, columns, by_name, label_column if numbers else None), by_name
 

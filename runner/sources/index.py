@@ -142,6 +142,20 @@ def named_as_image(path: str | Path, extensions: Iterable[str] = IMAGE_EXTENSION
     return Path(path).suffix.lower().lstrip(".") in extensions
 
 
+def images_under(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[Path]:
+    """The images (by extension) anywhere under ``folder``, in path order; not what is hidden (or
+    macOS's ``__MACOSX``), as in training: ``runner.predict``'s folders, an evaluated CSV's."""
+    return sorted(
+        (
+            path
+            for path in folder.rglob("*")
+            if named_as_image(path, extensions)
+            and not any(hidden(part) for part in path.relative_to(folder).parts)
+        ),
+        key=str,
+    )
+
+
 def hidden(name: str) -> bool:
     """A name no class's image has: hidden (``.DS_Store``, macOS's ``._x.jpg`` twins of each file,
     ``.ipynb_checkpoints/``), or ``__MACOSX/``, where an unzipped macOS archive keeps those twins

@@ -10,13 +10,13 @@ import io
 import logging
 import os
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from runner.errors import RunnerError
 from runner.schemas.data import IMAGE_EXTENSIONS
-from runner.sources.index import hidden, named_as_image
+from runner.sources.index import named_as_image
+from runner.sources.roots import composed
 from runner.words import closest, closest_path, some
 
 log = logging.getLogger(__name__)
@@ -154,18 +154,7 @@ class ByName:
 
 def folded(text: str) -> str:
     """``text`` as ``ByName`` compares names: accents composed (NFC), in no case."""
-    return unicodedata.normalize("NFC", text).casefold()
-
-
-def images_under(folder: Path) -> list[str]:
-    """The image files under ``folder``, hidden ones aside: those an evaluated CSV may name by name."""
-    return [
-        str(path.resolve())
-        for path in sorted(folder.rglob("*"))
-        if names_an_image(path.name)
-        and not any(map(hidden, path.relative_to(folder).parts))
-        and path.is_file()
-    ]
+    return composed(text).casefold()
 
 
 def listed_path(folder: Path, written: str, by_name: ByName | None = None) -> Path:
