@@ -44,21 +44,27 @@ from runner.trained import (
 )
 from runner.words import closest_path, counted, some
 
+# How to predict files of a type the run did not train on, which its folders and patterns leave out.
+ANYWAY = " Name the files themselves to predict them anyway."
 
-def image_files(paths: list[str]) -> list[str]:
-    """The files named, and the images (by extension) under the folders named, in order; under a
-    folder, not what is hidden (or macOS's ``__MACOSX``), as in training."""
-    from runner.sources.index import images_under, text_names
 
-    found = []
+def image_files(paths: list[str], extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list[str]:
+    """The files named, and the images under the folders named (files of ``extensions``, the run's
+    ``data.extensions``), in order; under a folder, not what is hidden (or macOS's ``__MACOSX``), as
+    in training. Files of other types Pillow reads are said, not silently left out."""
+    from runner.sources.filetypes import other_types
+    from runner.sources.index import files_under, named_as_image, text_names
+
+    found, others = [], []
     for name in paths:
         path = Path(name).expanduser()
         if path.is_dir():
-            found += [str(image) for image in images_under(path)]
+            for file in map(str, files_under(path)):
+                (found if named_as_image(file, extensions) else others).append(file)
         elif path.is_file():
             found.append(str(path))
         elif any(c in name for c in "*?["):  # a pattern the shell left alone (quoted, or Windows')
-            found += matching(name)
+            found += matching(name, extensions)
         else:
             remote = " It reads local files: download it first." if "://" in name else ""
             raise RunnerError(
@@ -68,24 +74,33 @@ def image_files(paths: list[str]) -> list[str]:
     found, misnamed = text_names(found, [])  # a name in another encoding: no CSV line can hold it
     for path, reason in misnamed:
         print(f"runner: skipped {path}: {reason}", file=sys.stderr)
+    others = other_types(others, extensions, run=True)
     if not found:
         raise RunnerError(
-            f"{some(paths, sep=' ')}: no images there (extensions: {', '.join(IMAGE_EXTENSIONS)})."
+            f"{some(paths, sep=' ')}: no images there (extensions: {', '.join(extensions)}).{others}"
+            + ANYWAY * bool(others)
         )
+    if others:
+        print(f"runner: {some(paths, sep=' ')}: left out files of other types.{others}", file=sys.stderr)
     return found
 
 
-def matching(pattern: str) -> list[str]:
+def matching(pattern: str, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list[str]:
     """The image files (by extension, as in a folder) ``pattern`` matches, ``**`` any folders deep."""
+    from runner.sources.filetypes import other_types
     from runner.sources.index import named_as_image
     from runner.sources.patterns import near_misses
 
     matched = glob.glob(os.path.expanduser(pattern), recursive=True)
-    files = sorted(f for f in matched if os.path.isfile(f) and named_as_image(f))
+    files = sorted(f for f in matched if os.path.isfile(f) and named_as_image(f, extensions))
     if not matched:
         raise RunnerError(f"{pattern}: matches nothing. {near_misses(pattern, key='')}")
     if not files:
-        raise RunnerError(f"{pattern}: matches no image file ({counted(len(matched), 'path')} in all).")
+        others = other_types(matched, extensions, run=True)
+        raise RunnerError(
+            f"{pattern}: matches no image file ({counted(len(matched), 'path')} in all).{others}"
+            + ANYWAY * bool(others)
+        )
     return files
 
 
@@ -196,9 +211,9 @@ def main(argv: list[str] | None = None) -> None:
     keep_freed_memory()  # each batch's decoded images and activations reuse memory: no page faults
 
     def run() -> None:
-        files = image_files(args.paths)
         store = client(args.tracking_uri, "--tracking-uri")
         run, stored, class_names = run_record(store, run_of(store, args.run_id))
+        files = image_files(args.paths, stored["data"].get("extensions") or IMAGE_EXTENSIONS)
         numbers = a_number_each(stored["data"])
         if args.tuned and args.top:
             raise RunnerError(

@@ -189,6 +189,26 @@ def test_folders_of_no_class_of_the_model_are_named_in_one_line(tmp_path):
     assert index.paths == [str(macos)] and index.labels.tolist() == [0]
 
 
+def test_a_folder_is_read_as_its_run_read_its_own_by_data_extensions(tmp_path):
+    # A run trained on scans (data.extensions=[tif]) was refused its test folder of scans: "no
+    # images", as the test folder was read for the default extensions.
+    from runner.sources.evaluated import read
+
+    for name in ("cat", "dog"):
+        Image.open(write_image(tmp_path / name / "a.png")).save(tmp_path / name / "a.tif")
+    (tmp_path / "cat" / "a.png").unlink()
+    index = read(tmp_path, False, "FOLDER: run x", ["cat", "dog"], {"extensions": ["TIF"]}, None)
+    assert [Path(p).name for p in index.paths] == ["a.tif", "a.tif"] and index.labels.tolist() == [0, 1]
+    assert [Path(p).name for p, _ in index.skipped] == ["a.png"]
+    (tmp_path / "dog" / "a.png").unlink()
+    with pytest.raises(RunnerError) as refused:
+        read(tmp_path, False, "FOLDER: run x", ["cat", "dog"], {"extensions": ["png"]}, None)
+    assert str(refused.value).endswith(
+        "in the class subfolders cat, dog). There are 2 .tif files of a type the run did not train "
+        "on (its data.extensions)."
+    )
+
+
 def test_a_multi_label_run_is_scored_on_a_csv_of_several_classes_per_image(multi_trained, tmp_path, capsys):
     from runner.evaluate import main
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import client, damaged_copy, error_lines, probe_cli, refusal, run_cli, train_here, write_image
+from PIL import Image
 
 from runner.predict import image_files, views
 from runner.schemas.data import ColorMode, Interpolation
@@ -121,6 +122,33 @@ def test_a_run_without_a_model_is_one_line(trained, capsys):
 
     with pytest.raises(RunnerError, match=f"run {failed}: no outputs/checkpoints/best.keras"):
         load(store, store.get_run(failed), best=True)
+
+
+def test_a_folder_is_read_for_the_types_its_run_trained_on(trained, photos, tmp_path, capsys):
+    # A run trained on scans (data.extensions=[tif]) found "no images" in a folder of scans.
+    cwd, run_id = trained
+    store = client(cwd)
+    config = yaml.safe_load(Path(store.download_artifacts(run_id, "config.yaml", str(tmp_path))).read_text())
+    config["data"]["extensions"] = ["tif"]
+    scans = store.create_run(store.get_run(run_id).info.experiment_id).info.run_id
+    store.log_text(scans, yaml.safe_dump(config), "config.yaml")
+    store.log_dict(scans, {"class_names": ["cat", "dog", "owl"]}, "data/class_names.json")
+    pngs, jpgs = len(list(photos.rglob("*.png"))), len(list(photos.rglob("*.jpg")))
+    line = refused_here(scans, str(photos), cwd=cwd, capsys=capsys)
+    assert line.endswith(
+        f"{photos}: no images there (extensions: tif). There are {pngs} .png and {jpgs} .jpg files of "
+        f"types the run did not train on (its data.extensions). Name the files themselves to predict "
+        f"them anyway."
+    ), line
+    Image.open(write_image(tmp_path / "scans" / "cat.png")).save(tmp_path / "scans" / "cat.tif")
+    line = refused_here(scans, str(tmp_path / "scans"), cwd=cwd, capsys=capsys)
+    assert f"run {scans}: no logged model" in line, line  # the scan was found: on to the model
+    # Beside the images, files of other types are said on stderr, not silently left out.
+    assert image_files([str(tmp_path / "scans")], ["TIF"]) == [str(tmp_path / "scans" / "cat.tif")]
+    assert capsys.readouterr().err == (
+        f"runner: {tmp_path / 'scans'}: left out files of other types. There is 1 .png file of a type "
+        f"the run did not train on (its data.extensions).\n"
+    )
 
 
 def test_a_model_damaged_in_the_store_is_one_line(trained, photos, tmp_path, capsys):

@@ -50,7 +50,7 @@ def read(root: Path, table: bool, which: str, class_names: list[str], data: dict
     if table:  # images the model has no class for are refused before it loads
         separator = data.get("label_separator", " ") if several else None
         return listed(root, class_names, args.path_column, args.label_column, separator, picked)
-    return labelled(root, class_names, picked)
+    return labelled(root, class_names, picked, data.get("extensions"))
 
 
 def named(root: Path, data: dict, class_names: list[str], picked: bool = False) -> Any:
@@ -81,11 +81,12 @@ def named(root: Path, data: dict, class_names: list[str], picked: bool = False) 
     return index
 
 
-def labelled(root: Path, class_names: list[str], picked: bool = False) -> Any:
+def labelled(root: Path, class_names: list[str], picked: bool = False, extensions: list | None = None) -> Any:
     """The images under ``root``'s class subfolders, labelled by the model's classes. A subfolder
     the model has no class for is an error (none of its images could be right), or where the run
     ``picked`` its classes, its files are skipped; an empty one is left out, as in training; a class
-    with no subfolder is fine (a test set may lack some)."""
+    with no subfolder is fine (a test set may lack some). Images are the files of the types the
+    run read (its ``data.extensions``)."""
     from runner.sources.folders import DirSource
     from runner.sources.roots import other_subfolders
 
@@ -95,7 +96,8 @@ def labelled(root: Path, class_names: list[str], picked: bool = False) -> Any:
         raise not_classes(
             root, "subfolder", unknown, class_names, f"Move those images out, or rename {folders}."
         )
-    index = DirSource(path=str(root)).index_folder(root, class_names, "FOLDER")
+    source = DirSource(path=str(root), **({"extensions": list(extensions)} if extensions else {}))
+    index = source.index_folder(root, class_names, "FOLDER", run=True)
     for name in unknown:
         why = f"subfolder '{name}': {LEFT_OUT}"
         index.skipped += [(str(path), why) for path in sorted((root / name).rglob("*")) if path.is_file()]
@@ -151,12 +153,12 @@ def read_evaluated(
     """The rows of ``runner.evaluate``'s CSV (their labels ``numbers`` for a regression run), and
     the images under its folder, which a row may name by name or id alone (Kaggle's ``0a1b``), as
     ``labels_csv.ByName``."""
-    from runner.sources.index import images_under
+    from runner.sources.index import files_under, named_as_image
     from runner.sources.labels_csv import CELL_IMAGES, ByName, read_csv
 
     folder = csv_path.parent
     by_name = ByName(
-        lambda: [str(path.resolve()) for path in images_under(folder, CELL_IMAGES) if path.is_file()]
+        lambda: [str(path.resolve()) for path in files_under(folder) if named_as_image(path, CELL_IMAGES)]
     )
     columns = {"--path-column": path_column, "--label-column": label_column}
     return read_csv(csv_path, columns, by_name, label_column if numbers else None), by_name

@@ -11,6 +11,7 @@ import numpy as np
 
 from runner.errors import RunnerError
 from runner.schemas.data import DirData
+from runner.sources.filetypes import other_types
 from runner.sources.index import (
     FileIndex,
     hidden,
@@ -142,7 +143,9 @@ class DirSource(DirData):
             )
         return root
 
-    def index_folder(self, root: Path, classes: list[str], key: str) -> FileIndex:
+    def index_folder(self, root: Path, classes: list[str], key: str, run: bool = False) -> FileIndex:
+        """The class subfolders' images; files of other types are said with what reads them (as
+        ``data.extensions``, or for ``runner.evaluate``, that the past ``run`` did not)."""
         extensions = self.suffixes()
         loose = loose_images(root, extensions)
         paths, labels, skipped, left_out = [], [], list(loose), []
@@ -152,11 +155,14 @@ class DirSource(DirData):
             labels += [label] * len(found)
             skipped += other
         say_left_out(left_out)
+        others = other_types([path for path, _ in skipped], self.extensions, run)
         if not paths:
             raise RunnerError(
                 f"{key}: no images in '{root}' (looked for {', '.join(self.extensions)} files in "
-                f"the class subfolders {some(classes)}).{held_itself(loose)}"
+                f"the class subfolders {some(classes)}).{held_itself(loose) or others}"
             )
+        if others:
+            log.warning("%s: '%s' has files of other types than data.extensions.%s", key, root, others)
         index = FileIndex(paths, np.asarray(labels, dtype=np.int32), classes, skipped)
         return check(index, self.check_first)
 

@@ -138,19 +138,21 @@ NOT_UTF8 = f"file name is not UTF-8: {RENAME_TO_UTF8} FOLDER"
 
 
 def named_as_image(path: str | Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> bool:
-    """Whether ``path``'s name ends in one of ``extensions`` (any case), as an image file's does."""
-    return Path(path).suffix.lower().lstrip(".") in extensions
+    """Whether ``path``'s name ends in one of ``extensions`` (any case, as ``jpg`` or ``.JPG``), as
+    an image file's does."""
+    return Path(path).suffix.lower().lstrip(".") in {
+        extension.lower().lstrip(".") for extension in extensions
+    }
 
 
-def images_under(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[Path]:
-    """The images (by extension) anywhere under ``folder``, in path order; not what is hidden (or
-    macOS's ``__MACOSX``), as in training: ``runner.predict``'s folders, an evaluated CSV's."""
+def files_under(folder: Path) -> list[Path]:
+    """The files anywhere under ``folder``, in path order; not what is hidden (or macOS's
+    ``__MACOSX``), as in training: ``runner.predict``'s folders, an evaluated CSV's."""
     return sorted(
         (
             path
             for path in folder.rglob("*")
-            if named_as_image(path, extensions)
-            and not any(hidden(part) for part in path.relative_to(folder).parts)
+            if not any(hidden(part) for part in path.relative_to(folder).parts) and path.is_file()
         ),
         key=str,
     )

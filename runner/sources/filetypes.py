@@ -1,0 +1,66 @@
+"""The files of types ``data.extensions`` leaves out, said with what to do about them. A folder of
+scans (``.tif``) or of an iPhone's photos (``.heic``) otherwise reads as "no images", with no word
+of what it does hold: Pillow, which decodes every image that is not a JPEG, reads the one and not
+the other."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+# Types Pillow knows by name but does not decode without another program (Ghostscript, Windows) or
+# a handler of its own (its stub plugins): not offered.
+NOT_DECODED = {"bufr", "grib", "h5", "hdf", "mpeg", "mpg", "eps", "ps", "wmf", "emf"}
+# Image types people keep that Pillow cannot read, as a folder of them would be taken for.
+UNREADABLE = {
+    **dict.fromkeys(["heic", "heif"], "an iPhone's photos"),
+    **dict.fromkeys(["cr2", "cr3", "nef", "arw", "dng", "orf", "rw2", "raf"], "a camera's raw files"),
+    "svg": "drawings",
+}
+
+
+def readable() -> set[str]:
+    """The extensions (``tif``) of the types Pillow decodes."""
+    from PIL import Image
+
+    Image.init()
+    opened = {name.lstrip(".") for name, kind in Image.registered_extensions().items() if kind in Image.OPEN}
+    return opened - NOT_DECODED
+
+
+def other_types(paths: Iterable[str], extensions: Iterable[str], run: bool = False) -> str:
+    """' There are 10 .tif files, of a type Pillow reads: ...' for the files ``paths`` whose type is
+    none of ``extensions``, or ''. The fix is ``data.extensions`` with those types added, or, for a
+    past run's model (``run``), that it read only its own."""
+    wanted = [extension.lower().lstrip(".") for extension in extensions]
+    counts = Counter(Path(path).suffix.lower().lstrip(".") for path in paths)
+    decoded = readable()
+    takes = [kind for kind, _ in counts.most_common() if kind in decoded and kind not in wanted]
+    cannot = [kind for kind, _ in counts.most_common() if kind in UNREADABLE and kind not in wanted]
+    said = ""
+    if takes:
+        files = f"{listed(takes, counts)} of {'a type' if len(takes) == 1 else 'types'}"
+        if run:
+            said += f" {files} the run did not train on (its data.extensions)."
+        else:
+            more = ",".join(dict.fromkeys([*wanted, *takes]))
+            said += f" {files} Pillow reads: take {them(takes, counts)} with data.extensions=[{more}]."
+    for kind in cannot:
+        said += (
+            f" {listed([kind], counts)} ({UNREADABLE[kind]}), of a type Pillow cannot read: convert "
+            f"{them([kind], counts)} to JPEG or PNG first."
+        )
+    return said
+
+
+def listed(kinds: list[str], counts: Counter) -> str:
+    """'There are 10 .tif and 5 .tiff files', 'There is 1 .heic file'."""
+    numbers = [f"{counts[kind]:,} .{kind}" for kind in kinds]
+    together = ", ".join(numbers[:-1]) + " and " + numbers[-1] if len(numbers) > 1 else numbers[0]
+    many = sum(counts[kind] for kind in kinds) > 1
+    return f"There {'are' if many else 'is'} {together} file{'s' * many}"
+
+
+def them(kinds: list[str], counts: Counter) -> str:
+    return "them" if sum(counts[kind] for kind in kinds) > 1 else "it"

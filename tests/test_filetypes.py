@@ -1,0 +1,77 @@
+"""runner.sources.filetypes: a folder's files of the types data.extensions leaves out, said with the
+fix (through data=dir, as a run reads it; runner.evaluate's and runner.predict's in their tests)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import pytest
+from conftest import dir_source, photo_folder
+from PIL import Image
+
+from runner.errors import RunnerError
+from runner.sources.filetypes import other_types
+
+
+def scans(root: Path) -> Path:
+    """photo_folder's images as TIFFs, one in upper case (a scanner's .TIF)."""
+    photo_folder(root, per_class=2)
+    for image in sorted(root.rglob("*.*g")):
+        Image.open(image).save(image.with_suffix(".TIF" if image.name == "cat00.png" else ".tif"))
+        image.unlink()
+    return root
+
+
+def test_a_folder_of_scans_names_the_extensions_that_read_it(tmp_path):
+    root = scans(tmp_path / "scans")
+    (root / "dog" / "IMG_0001.HEIC").write_bytes(b"\0\0\0\x18ftypheic" + bytes(100))  # an iPhone's
+    (root / "owl" / "notes.txt").write_text("scanned 2026-11-01")
+    with pytest.raises(RunnerError) as refused:
+        dir_source(root).index()
+    said = str(refused.value)
+    assert said == (
+        f"data.path: no images in '{root}' (looked for jpg, jpeg, png, bmp, gif, webp files in the "
+        f"class subfolders cat, dog, owl). There are 6 .tif files of a type Pillow reads: take them "
+        f"with data.extensions=[jpg,jpeg,png,bmp,gif,webp,tif]. There is 1 .heic file (an iPhone's "
+        f"photos), of a type Pillow cannot read: convert it to JPEG or PNG first."
+    )
+    # The fix it gives reads every scan, the .TIF too; the photo and the notes are skipped, listed.
+    extensions = re.search(r"data.extensions=\[(.*?)\]", said).group(1).split(",")
+    index = dir_source(root, extensions=extensions).index()
+    assert len(index) == 6
+    assert [Path(path).name for path, _ in index.skipped] == ["IMG_0001.HEIC", "notes.txt"]
+
+
+def test_files_of_other_types_beside_the_images_are_said_once_with_the_fix(tmp_path, caplog):
+    root = photo_folder(tmp_path / "photos", per_class=2)
+    Image.open(root / "cat" / "cat00.png").save(root / "cat" / "scan.tiff")
+    caplog.set_level(logging.WARNING)
+    index = dir_source(root).index()
+    assert len(index) == 6
+    assert caplog.text.count("has files of other types") == 1
+    assert (
+        f"data.path: '{root}' has files of other types than data.extensions. There is 1 .tiff file "
+        f"of a type Pillow reads: take it with data.extensions=[jpg,jpeg,png,bmp,gif,webp,tiff]."
+    ) in caplog.text
+    caplog.clear()
+    assert len(dir_source(root, extensions=["jpg", "png", "TIFF"]).index()) == 7
+    assert "other types" not in caplog.text
+
+
+def test_only_image_types_are_said_and_types_already_read_are_not():
+    files = ["a/1.tif", "a/2.TIF", "b/3.tiff", "notes.txt", "labels.csv", "a/4.jpg", "raw/5.CR2"]
+    assert other_types(files, ["jpg"]) == (
+        " There are 2 .tif and 1 .tiff files of types Pillow reads: take them with "
+        "data.extensions=[jpg,tif,tiff]. There is 1 .cr2 file (a camera's raw files), of a type "
+        "Pillow cannot read: convert it to JPEG or PNG first."
+    )
+    assert other_types(files, [".TIF", "tiff", "jpg"], run=True) == (
+        " There is 1 .cr2 file (a camera's raw files), of a type Pillow cannot read: convert it to "
+        "JPEG or PNG first."
+    )
+    assert other_types(["a.tif", "b.tif"], ["jpg"], run=True) == (
+        " There are 2 .tif files of a type the run did not train on (its data.extensions)."
+    )
+    assert other_types(["notes.txt", "x.eps", "y.pdf"], ["jpg"]) == ""  # Pillow decodes none of them
