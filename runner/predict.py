@@ -31,6 +31,7 @@ from runner.cli import RUN_HELP, add_model_options, parsed, positive_int
 from runner.errors import RunnerError
 from runner.schemas.data import IMAGE_EXTENSIONS
 from runner.scores import THRESHOLD
+from runner.sources.filetypes import of_run, other_types
 from runner.trained import (
     a_number_each,
     decoder_of,
@@ -49,10 +50,9 @@ ANYWAY = " Name the files themselves to predict them anyway."
 
 
 def image_files(paths: list[str], extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list[str]:
-    """The files named, and the images under the folders named (files of ``extensions``, the run's
-    ``data.extensions``), in order; under a folder, not what is hidden (or macOS's ``__MACOSX``), as
+    """The files named, and the images under the folders named (files of ``extensions``, the types
+    the run trained on), in order; under a folder, not what is hidden (or macOS's ``__MACOSX``), as
     in training. Files of other types Pillow reads are said, not silently left out."""
-    from runner.sources.filetypes import other_types
     from runner.sources.index import files_under, named_as_image, text_names
 
     found, others = [], []
@@ -87,7 +87,6 @@ def image_files(paths: list[str], extensions: Sequence[str] = IMAGE_EXTENSIONS) 
 
 def matching(pattern: str, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list[str]:
     """The image files (by extension, as in a folder) ``pattern`` matches, ``**`` any folders deep."""
-    from runner.sources.filetypes import other_types
     from runner.sources.index import named_as_image
     from runner.sources.patterns import near_misses
 
@@ -213,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     def run() -> None:
         store = client(args.tracking_uri, "--tracking-uri")
         run, stored, class_names = run_record(store, run_of(store, args.run_id))
-        files = image_files(args.paths, stored["data"].get("extensions") or IMAGE_EXTENSIONS)
+        files = image_files(args.paths, of_run(stored["data"]))
         numbers = a_number_each(stored["data"])
         if args.tuned and args.top:
             raise RunnerError(

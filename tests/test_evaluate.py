@@ -204,8 +204,7 @@ def test_a_folder_is_read_as_its_run_read_its_own_by_data_extensions(tmp_path):
     with pytest.raises(RunnerError) as refused:
         read(tmp_path, False, "FOLDER: run x", ["cat", "dog"], {"extensions": ["png"]}, None)
     assert str(refused.value).endswith(
-        "in the class subfolders cat, dog). There are 2 .tif files of a type the run did not train "
-        "on (its data.extensions)."
+        "in the class subfolders cat, dog). There are 2 .tif files of a type the run did not train on."
     )
 
 

@@ -12,7 +12,7 @@ from conftest import dir_source, photo_folder
 from PIL import Image
 
 from runner.errors import RunnerError
-from runner.sources.filetypes import other_types
+from runner.sources.filetypes import of_run, other_types
 
 
 def scans(root: Path) -> Path:
@@ -72,6 +72,14 @@ def test_only_image_types_are_said_and_types_already_read_are_not():
         "JPEG or PNG first."
     )
     assert other_types(["a.tif", "b.tif"], ["jpg"], run=True) == (
-        " There are 2 .tif files of a type the run did not train on (its data.extensions)."
+        " There are 2 .tif files of a type the run did not train on."
     )
     assert other_types(["notes.txt", "x.eps", "y.pdf"], ["jpg"]) == ""  # Pillow decodes none of them
+
+
+def test_a_past_run_is_read_for_the_types_it_trained_on():
+    assert of_run({"extensions": ["TIF"], "pattern": "x"}) == ["TIF"]  # data=dir: data.extensions
+    # data=glob has no data.extensions: the usual types, and the one its pattern names.
+    assert of_run({"pattern": "scans/*/*.TIF"}) == ["jpg", "jpeg", "png", "bmp", "gif", "webp", "tif"]
+    assert of_run({"pattern": "photos/**/*.jpg"}) == ["jpg", "jpeg", "png", "bmp", "gif", "webp"]
+    assert of_run({"pattern": "scans/*.[jt]*"}) == of_run({"pattern": "photos/*"}) == of_run({})

@@ -137,7 +137,7 @@ def test_a_folder_is_read_for_the_types_its_run_trained_on(trained, photos, tmp_
     line = refused_here(scans, str(photos), cwd=cwd, capsys=capsys)
     assert line.endswith(
         f"{photos}: no images there (extensions: tif). There are {pngs} .png and {jpgs} .jpg files of "
-        f"types the run did not train on (its data.extensions). Name the files themselves to predict "
+        f"types the run did not train on. Name the files themselves to predict "
         f"them anyway."
     ), line
     Image.open(write_image(tmp_path / "scans" / "cat.png")).save(tmp_path / "scans" / "cat.tif")
@@ -147,7 +147,7 @@ def test_a_folder_is_read_for_the_types_its_run_trained_on(trained, photos, tmp_
     assert image_files([str(tmp_path / "scans")], ["TIF"]) == [str(tmp_path / "scans" / "cat.tif")]
     assert capsys.readouterr().err == (
         f"runner: {tmp_path / 'scans'}: left out files of other types. There is 1 .png file of a type "
-        f"the run did not train on (its data.extensions).\n"
+        f"the run did not train on.\n"
     )
 
 

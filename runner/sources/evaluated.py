@@ -27,6 +27,7 @@ def read(root: Path, table: bool, which: str, class_names: list[str], data: dict
     """What ``runner.evaluate``'s FOLDER holds, for the run (``which``: "FOLDER: run ID") whose
     classes and stored ``data`` config are given: a multi-label or regression run's labels come
     from a CSV (``args``: its path and label columns), or from names where the run's own did."""
+    from runner.sources.filetypes import of_run
     from runner.trained import a_number_each, several_per_image
 
     several, numbers = several_per_image(data), a_number_each(data)
@@ -50,7 +51,7 @@ def read(root: Path, table: bool, which: str, class_names: list[str], data: dict
     if table:  # images the model has no class for are refused before it loads
         separator = data.get("label_separator", " ") if several else None
         return listed(root, class_names, args.path_column, args.label_column, separator, picked)
-    return labelled(root, class_names, picked, data.get("extensions"))
+    return labelled(root, class_names, picked, of_run(data))
 
 
 def named(root: Path, data: dict, class_names: list[str], picked: bool = False) -> Any:
@@ -86,7 +87,7 @@ def labelled(root: Path, class_names: list[str], picked: bool = False, extension
     the model has no class for is an error (none of its images could be right), or where the run
     ``picked`` its classes, its files are skipped; an empty one is left out, as in training; a class
     with no subfolder is fine (a test set may lack some). Images are the files of the types the
-    run read (its ``data.extensions``)."""
+    run trained on (``filetypes.of_run``)."""
     from runner.sources.folders import DirSource
     from runner.sources.roots import other_subfolders
 
@@ -96,7 +97,7 @@ def labelled(root: Path, class_names: list[str], picked: bool = False, extension
         raise not_classes(
             root, "subfolder", unknown, class_names, f"Move those images out, or rename {folders}."
         )
-    source = DirSource(path=str(root), **({"extensions": list(extensions)} if extensions else {}))
+    source = DirSource(path=str(root), **({"extensions": extensions} if extensions else {}))
     index = source.index_folder(root, class_names, "FOLDER", run=True)
     for name in unknown:
         why = f"subfolder '{name}': {LEFT_OUT}"

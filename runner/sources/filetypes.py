@@ -9,6 +9,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from runner.schemas.data import IMAGE_EXTENSIONS
+
 # Types Pillow knows by name but does not decode without another program (Ghostscript, Windows) or
 # a handler of its own (its stub plugins): not offered.
 NOT_DECODED = {"bufr", "grib", "h5", "hdf", "mpeg", "mpg", "eps", "ps", "wmf", "emf"}
@@ -18,6 +20,16 @@ UNREADABLE = {
     **dict.fromkeys(["cr2", "cr3", "nef", "arw", "dng", "orf", "rw2", "raf"], "a camera's raw files"),
     "svg": "drawings",
 }
+
+
+def of_run(data: dict) -> list[str]:
+    """The file types a past run's stored ``data`` config trained on, which its model's folders
+    are read for: its ``data.extensions``; for ``data=glob``, which has none, the usual ones and
+    the one its pattern names (``scans/*/*.tif``)."""
+    if data.get("extensions"):
+        return list(data["extensions"])
+    named = Path(data.get("pattern") or "").suffix.lstrip(".")
+    return list(dict.fromkeys([*IMAGE_EXTENSIONS, *([named.lower()] if named.isalnum() else [])]))
 
 
 def readable() -> set[str]:
@@ -42,7 +54,7 @@ def other_types(paths: Iterable[str], extensions: Iterable[str], run: bool = Fal
     if takes:
         files = f"{listed(takes, counts)} of {'a type' if len(takes) == 1 else 'types'}"
         if run:
-            said += f" {files} the run did not train on (its data.extensions)."
+            said += f" {files} the run did not train on."
         else:
             more = ",".join(dict.fromkeys([*wanted, *takes]))
             said += f" {files} Pillow reads: take {them(takes, counts)} with data.extensions=[{more}]."
