@@ -5,8 +5,9 @@ Two ways in, one resize:
   with its fast DCT and upsampling; a JPEG at least twice the target in both sides is decoded at
   1/2, 1/4 or 1/8 scale in the DCT domain (fewer pixels to decode and to resize). The EXIF
   orientation is read from the bytes and applied as a NumPy flip/rotation.
-- Anything else (PNG incl. 16-bit and palette, GIF, BMP, WebP, CMYK JPEG, arrays from a
-  generator, and every JPEG libjpeg-turbo rejects): Pillow, with ``ImageOps.exif_transpose``.
+- Anything else (PNG incl. 16-bit and palette, GIF, BMP, WebP, TIFF, CMYK JPEG, HEIC with
+  pillow-heif, arrays from a generator, and every JPEG libjpeg-turbo rejects): Pillow, with
+  ``ImageOps.exif_transpose``.
 Both release the GIL while decoding, so threads decode in parallel. Crop/pad to the aspect ratio
 are the box arithmetic of ``keras.ops.image.resize``; bilinear, nearest and area resize with
 OpenCV (fixed-point SIMD, several times faster than TF's float resize), the other interpolations
@@ -25,6 +26,7 @@ import simplejpeg
 from PIL import Image, ImageOps
 
 from runner.schemas.data import ColorMode, DataConfig, Interpolation
+from runner.sources.filetypes import open_heif
 
 PIL_MODE = {ColorMode.grayscale: "L", ColorMode.rgb: "RGB", ColorMode.rgba: "RGBA"}
 JPEG_START = b"\xff\xd8\xff"
@@ -46,6 +48,7 @@ UPRIGHT = {
     8: lambda a: np.rot90(a),
 }
 cv2.setNumThreads(1)  # the caller's threads are the parallelism; OpenCV's own pool would oversubscribe
+open_heif()  # an iPhone's photos (.heic), where pillow-heif is installed
 _scratch = threading.local()
 
 

@@ -7,11 +7,15 @@ import logging
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import dir_source, photo_folder
 from PIL import Image
 
+from runner.decode import Decoder
 from runner.errors import RunnerError
+from runner.fill import decode_batch
+from runner.schemas.data import Cache, ColorMode, Interpolation, Verify
 from runner.sources.filetypes import of_run, other_types
 
 
@@ -26,7 +30,7 @@ def scans(root: Path) -> Path:
 
 def test_a_folder_of_scans_names_the_extensions_that_read_it(tmp_path):
     root = scans(tmp_path / "scans")
-    (root / "dog" / "IMG_0001.HEIC").write_bytes(b"\0\0\0\x18ftypheic" + bytes(100))  # an iPhone's
+    (root / "dog" / "IMG_0001.CR2").write_bytes(b"II*\0\x10\0\0\0CR\x02\0" + bytes(100))  # a camera's raw
     (root / "owl" / "notes.txt").write_text("scanned 2026-11-01")
     with pytest.raises(RunnerError) as refused:
         dir_source(root).index()
@@ -34,14 +38,41 @@ def test_a_folder_of_scans_names_the_extensions_that_read_it(tmp_path):
     assert said == (
         f"data.path: no images in '{root}' (looked for jpg, jpeg, png, bmp, gif, webp files in the "
         f"class subfolders cat, dog, owl). There are 6 .tif files of a type Pillow reads: take them "
-        f"with data.extensions=[jpg,jpeg,png,bmp,gif,webp,tif]. There is 1 .heic file (an iPhone's "
-        f"photos), of a type Pillow cannot read: convert it to JPEG or PNG first."
+        f"with data.extensions=[jpg,jpeg,png,bmp,gif,webp,tif]. There is 1 .cr2 file (a camera's raw "
+        f"files), of a type Pillow cannot read: convert it to JPEG or PNG first."
     )
-    # The fix it gives reads every scan, the .TIF too; the photo and the notes are skipped, listed.
+    # The fix it gives reads every scan, the .TIF too; the raw file and the notes are skipped, listed.
     extensions = re.search(r"data.extensions=\[(.*?)\]", said).group(1).split(",")
     index = dir_source(root, extensions=extensions).index()
     assert len(index) == 6
-    assert [Path(path).name for path, _ in index.skipped] == ["IMG_0001.HEIC", "notes.txt"]
+    assert [Path(path).name for path, _ in index.skipped] == ["IMG_0001.CR2", "notes.txt"]
+    # Asked for anyway, the raw file is skipped with why, in the same words.
+    index = dir_source(root, extensions=["tif", "cr2"], verify=Verify.header, cache=Cache.none).index()
+    [why] = [why for path, why in index.skipped if path.endswith(".CR2")]
+    assert why == (
+        "a .cr2 file (a camera's raw files), of a type Pillow cannot read: convert it to JPEG or PNG first"
+    )
+
+
+def test_an_iphones_heic_photos_are_read_with_the_heic_extra(tmp_path):
+    # pip install 'runner[heic]' (pillow-heif): Pillow opens them, in the check and the decoder alike.
+    import pillow_heif  # written by its own API: the runner's opening of them is what is tested
+
+    root = photo_folder(tmp_path / "iphone", per_class=2)
+    colours = []
+    for image in sorted(root.rglob("*.*g")):
+        colours.append(np.asarray(Image.open(image).convert("RGB")).reshape(-1, 3).mean(0))
+        pillow_heif.from_pillow(Image.open(image).convert("RGB")).save(image.with_suffix(".HEIC"), quality=95)
+        image.unlink()
+    with pytest.raises(RunnerError, match="There are 6 .heic files of a type Pillow reads: take them with"):
+        dir_source(root).index()
+    index = dir_source(root, extensions=["heic"], cache=Cache.none).index()
+    assert len(index) == 6 and not index.skipped
+    decoder = Decoder(30, 40, ColorMode.rgb, Interpolation.bilinear)
+    images, kept, failed = decode_batch(index.paths, decoder, True)
+    assert kept == list(range(6)) and not failed
+    # Each of its own colour (HEIC is lossy): the cats red, the dogs blue, the owls green.
+    np.testing.assert_allclose(images.reshape(6, -1, 3).mean(1), colours, atol=8)
 
 
 def test_files_of_other_types_beside_the_images_are_said_once_with_the_fix(tmp_path, caplog):

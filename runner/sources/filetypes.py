@@ -14,12 +14,15 @@ from runner.schemas.data import IMAGE_EXTENSIONS
 # Types Pillow knows by name but does not decode without another program (Ghostscript, Windows) or
 # a handler of its own (its stub plugins): not offered.
 NOT_DECODED = {"bufr", "grib", "h5", "hdf", "mpeg", "mpg", "eps", "ps", "wmf", "emf"}
-# Image types people keep that Pillow cannot read, as a folder of them would be taken for.
+# Image types people keep that Pillow cannot read, as a folder of them would be taken for (HEIC
+# and HEIF: not where pillow-heif is installed).
 UNREADABLE = {
     **dict.fromkeys(["heic", "heif"], "an iPhone's photos"),
     **dict.fromkeys(["cr2", "cr3", "nef", "arw", "dng", "orf", "rw2", "raf"], "a camera's raw files"),
     "svg": "drawings",
 }
+# What reads one of those after all.
+READ_WITH = dict.fromkeys(["heic", "heif"], "pip install 'runner[heic]'")
 
 
 def of_run(data: dict) -> list[str]:
@@ -32,10 +35,21 @@ def of_run(data: dict) -> list[str]:
     return list(dict.fromkeys([*IMAGE_EXTENSIONS, *([named.lower()] if named.isalnum() else [])]))
 
 
+def open_heif() -> None:
+    """Let Pillow open HEIC and HEIF files (an iPhone's photos), where pillow-heif is installed
+    (``pip install 'runner[heic]'``): called where Pillow opens files, the decoder and the check."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return
+    register_heif_opener()
+
+
 def readable() -> set[str]:
     """The extensions (``tif``) of the types Pillow decodes."""
     from PIL import Image
 
+    open_heif()
     Image.init()
     opened = {name.lstrip(".") for name, kind in Image.registered_extensions().items() if kind in Image.OPEN}
     return opened - NOT_DECODED
@@ -49,7 +63,9 @@ def other_types(paths: Iterable[str], extensions: Iterable[str], run: bool = Fal
     counts = Counter(Path(path).suffix.lower().lstrip(".") for path in paths)
     decoded = readable()
     takes = [kind for kind, _ in counts.most_common() if kind in decoded and kind not in wanted]
-    cannot = [kind for kind, _ in counts.most_common() if kind in UNREADABLE and kind not in wanted]
+    cannot = [
+        kind for kind, _ in counts.most_common() if kind in UNREADABLE and kind not in {*decoded, *wanted}
+    ]
     said = ""
     if takes:
         files = f"{listed(takes, counts)} of {'a type' if len(takes) == 1 else 'types'}"
@@ -57,13 +73,25 @@ def other_types(paths: Iterable[str], extensions: Iterable[str], run: bool = Fal
             said += f" {files} the run did not train on."
         else:
             more = ",".join(dict.fromkeys([*wanted, *takes]))
-            said += f" {files} Pillow reads: take {them(takes, counts)} with data.extensions=[{more}]."
+            it = them(sum(counts[kind] for kind in takes))
+            said += f" {files} Pillow reads: take {it} with data.extensions=[{more}]."
     for kind in cannot:
-        said += (
-            f" {listed([kind], counts)} ({UNREADABLE[kind]}), of a type Pillow cannot read: convert "
-            f"{them([kind], counts)} to JPEG or PNG first."
-        )
+        said += f" {listed([kind], counts)} ({UNREADABLE[kind]}), {cannot_read(kind, counts[kind])}."
     return said
+
+
+def unreadable(path: str) -> str | None:
+    """Why a file Pillow cannot identify is not read, where its type says it (an iPhone's .heic)."""
+    kind = Path(path).suffix.lower().lstrip(".")
+    if kind not in UNREADABLE or kind in readable():
+        return None
+    return f"a .{kind} file ({UNREADABLE[kind]}), {cannot_read(kind, 1)}"
+
+
+def cannot_read(kind: str, count: int) -> str:
+    it = them(count)
+    read = f", or {READ_WITH[kind]} to read {it}" if kind in READ_WITH else ""
+    return f"of a type Pillow cannot read: convert {it} to JPEG or PNG first{read}"
 
 
 def listed(kinds: list[str], counts: Counter) -> str:
@@ -74,5 +102,5 @@ def listed(kinds: list[str], counts: Counter) -> str:
     return f"There {'are' if many else 'is'} {together} file{'s' * many}"
 
 
-def them(kinds: list[str], counts: Counter) -> str:
-    return "them" if sum(counts[kind] for kind in kinds) > 1 else "it"
+def them(count: int) -> str:
+    return "them" if count > 1 else "it"

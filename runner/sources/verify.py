@@ -13,11 +13,13 @@ from PIL import Image, UnidentifiedImageError
 
 from runner.cpus import usable_cores
 from runner.schemas.data import Verify
+from runner.sources.filetypes import open_heif, unreadable
 from runner.sources.index import FileIndex, progress
 
 # Pillow warns of images between its pixel limit and twice it, which it opens: so does the runner,
 # and images past twice it are skipped with their reason (``over_pillow_limit``), not a warning.
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+open_heif()  # the decoder reads an iPhone's photos (.heic) where pillow-heif is installed: so does the check
 
 
 def header_problem(path: str) -> str | None:
@@ -29,7 +31,7 @@ def header_problem(path: str) -> str | None:
             if min(image.size) < 1:
                 return f"image has no pixels: size {image.size}"
     except UnidentifiedImageError:
-        return "not an image: Pillow cannot identify the file's contents"
+        return unreadable(path) or "not an image: Pillow cannot identify the file's contents"
     except OSError as err:
         return f"unreadable: {err}"
     except Image.DecompressionBombError as err:
