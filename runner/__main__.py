@@ -56,7 +56,8 @@ FAILED_JOBS: list[str] = []  # this process's sweep jobs that failed so: "#N"
 
 
 def overrides() -> list[str]:
-    return [arg for arg in sys.argv[1:] if "=" in arg or arg.startswith("~")]
+    """The command line's words after the command, as ``explain`` reads them."""
+    return sys.argv[1:]
 
 
 def reported(fn: Callable[..., Any], *args: Any, trains: bool = True) -> Any:

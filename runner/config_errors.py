@@ -160,7 +160,11 @@ def missing_delete(key: str, overrides: Sequence[str]) -> str:
     from runner.config import compose
 
     parent, _, name = key.rpartition(".")
-    others = [o for o in overrides if not (o.startswith("~") and o[1:].partition("=")[0] == key)]
+    others = [
+        o
+        for o in overrides
+        if ("=" in o or o.startswith("~")) and not (o.startswith("~") and o[1:].partition("=")[0] == key)
+    ]
     GlobalHydra.instance().clear()  # the failed run's Hydra is still registered
     try:
         cfg = compose(others)

@@ -59,7 +59,7 @@ def explain(err: BaseException, overrides: Sequence[str] = ()) -> str | None:
         return str(err)
     if isinstance(err, MissingConfigException):
         return missing_option(err)
-    if said := _override_form(err):
+    if said := _override_form(err, overrides):
         return said
     cause = err.__cause__ if isinstance(err, ConfigCompositionException) else err
     if isinstance(cause, OmegaConfBaseException):
@@ -86,13 +86,24 @@ def explain(err: BaseException, overrides: Sequence[str] = ()) -> str | None:
     return None
 
 
-def _override_form(err: BaseException) -> str | None:
+def _override_form(err: BaseException, overrides: Sequence[str] = ()) -> str | None:
     """Hydra's refusals of how an override is written, with the override meant where it is clear:
-    a list in parentheses, a comma list outside a sweep (``data.image_size=224,224``)."""
+    a list in parentheses, a value with spaces or parentheses (a folder's name) unquoted, or split
+    in two by the shell at a space, a comma list outside a sweep (``data.image_size=224,224``)."""
     if isinstance(err, OverrideParseException):
-        key, _, value = err.override.partition("=")
+        key, equals, value = err.override.partition("=")
+        if not equals and (split := split_at_spaces(err.override, overrides)):  # data.path=My Photos
+            return (
+                f"'{err.override}' is no override (KEY=VALUE): the shell split it from '{split[0]}' "
+                f"at a space. Quote the whole, and the value in it: {quoted_override(*split[1:])}"
+            )
         if value.startswith("(") and value.endswith(")"):
             return f"{err.override}: a list is written in brackets: {key}=[{value[1:-1]}]."
+        if equals and "'" not in value and '"' not in value:
+            return (
+                f"{err.override}: Hydra cannot read the value as written (spaces, parentheses and "
+                f"some other characters need quotes): {quoted_override(key, value)}"
+            )
         return (
             f"cannot parse the override '{err.override}'. Quote a value with special "
             f"characters, e.g. 'data.label_regex=\"^(\\w+)_\"'."
@@ -106,6 +117,28 @@ def _override_form(err: BaseException) -> str | None:
         f"brackets: {key}=[{value}]; for one run per value, add -m; for text with commas, quote it: "
         f"{key}='{value}'."
     )
+
+
+def split_at_spaces(word: str, args: Sequence[str]) -> tuple[str, str, str] | None:
+    """For a ``word`` of the command line that is no override, the override before it that the
+    shell split at spaces (``data.path=My Photos/pets``): (that override, its key, the whole value)."""
+    args = list(args)
+    if word not in args:
+        return None
+    at = start = end = args.index(word)
+    while start > 0 and "=" not in args[start] and not args[start].startswith("-"):
+        start -= 1
+    while end < len(args) and "=" not in args[end] and not args[end].startswith("-"):
+        end += 1
+    if start == at or "=" not in args[start] or args[start].startswith("-"):
+        return None
+    key, _, value = args[start].partition("=")
+    return args[start], key, " ".join([value, *args[start + 1 : end]])
+
+
+def quoted_override(key: str, value: str) -> str:
+    """``'data.path="My Photos (2024)"'``: quoted for Hydra inside, for the shell outside."""
+    return f"""'{key}="{value}"'""" if "'" not in value else f"""{key}='{value}'"""
 
 
 def _refused_by_target(err: InstantiationException) -> str:

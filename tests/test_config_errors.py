@@ -55,7 +55,10 @@ def test_a_value_of_the_wrong_type_says_what_its_key_takes(overrides, says):
         (["trainer.precision=bf16-mixed"], ["Did you mean 'mixed_bfloat16'?"]),
         (["data.cache=ram"], ["data.cache=ram", "Did you mean 'memory'?"]),
         (["aug=flip", "aug.placement=gpu"], ["aug.placement=gpu", "Did you mean 'model'?"]),
-        (["data=glob", "data.label_regex=["], ["cannot parse the override 'data.label_regex=['"]),
+        (
+            ["data=glob", "data.label_regex=["],
+            ["data.label_regex=[: Hydra cannot read", "'data.label_regex=\"[\"'"],
+        ),
         (["data.image_size=224"], ["data.image_size=224: needs [height, width]", "=[224,224]"]),
         # A list written as a sweep or a tuple: the override meant.
         (
@@ -93,3 +96,34 @@ def test_what_hydra_refuses_as_it_composes_is_one_line(args, expected):
         compose(*args)
     line = explain(refused.value, args)
     assert all(fragment in line for fragment in expected) and "\n" not in line, line
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        # A folder's name with spaces and parentheses: Hydra's grammar reads ( and ) as its own.
+        (
+            ["data=dir", "data.path=My Photos (2024)/pets"],
+            "data.path=My Photos (2024)/pets: Hydra cannot read",
+        ),
+        (["data=glob", "data.label_regex=^(\\w+)_"], "data.label_regex=^(\\w+)_: Hydra cannot read"),
+        # Unquoted in the shell, which split it at the spaces: Hydra is given 'Great' alone.
+        (
+            ["-m", "data=dir", "data.path=My", "Great", "Photos/pets", "trainer.epochs=1"],
+            "'Great' is no override (KEY=VALUE): the shell split it from 'data.path=My' at a space.",
+        ),
+    ],
+)
+def test_a_value_hydra_cannot_read_gets_the_override_quoted_as_it_reads_it(args, said):
+    from conftest import compose
+    from omegaconf import OmegaConf
+
+    with pytest.raises(Exception) as refused:  # noqa: PT011 - Hydra's parse error, explained
+        compose(*(arg for arg in args if arg != "-m"))
+    line = explain(refused.value, args)
+    assert line.startswith(said), line
+    # The override it gives, as the shell passes it on (less its outer quotes), is read whole.
+    fix = line.rsplit(": ", 1)[1].strip("'")
+    key, _, value = fix.partition("=")
+    others = [arg for arg in args if "=" in arg and not arg.startswith(f"{key}=")]
+    assert OmegaConf.select(compose(*others, fix), key) == value.strip('"')

@@ -188,7 +188,7 @@ def test_cfg_job_shows_the_composed_config(tmp_path):
         (["-m", "data=digits", "tracking.experiment="], ["error: tracking.experiment='': ", "needs a name"]),
         (
             ["data=glob", "data.label_regex=^(x)"],
-            ["cannot parse the override 'data.label_regex=^(x)'", "Quote"],
+            ["data.label_regex=^(x): Hydra cannot read the value", """'data.label_regex="^(x)"'"""],
         ),
         (
             [
