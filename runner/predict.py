@@ -66,10 +66,8 @@ def image_files(paths: list[str], extensions: Sequence[str] = IMAGE_EXTENSIONS) 
         elif any(c in name for c in "*?["):  # a pattern the shell left alone (quoted, or Windows')
             found += matching(name, extensions)
         else:
-            remote = " It reads local files: download it first." if "://" in name else ""
             raise RunnerError(
-                f"{name}: no such file or folder.{closest_path(Path(name)) or remote} Give image files "
-                f"or folders of them."
+                f"{name}: no such file or folder.{meant(name, paths)} Give image files or folders of them."
             )
     found, misnamed = text_names(found, [])  # a name in another encoding: no CSV line can hold it
     for path, reason in misnamed:
@@ -83,6 +81,18 @@ def image_files(paths: list[str], extensions: Sequence[str] = IMAGE_EXTENSIONS) 
     if others:
         print(f"runner: {some(paths, sep=' ')}: left out files of other types.{others}", file=sys.stderr)
     return found
+
+
+def meant(name: str, paths: list[str]) -> str:
+    """What a missing path may mean: a name with spaces that the shell split ('My' 'Photos' for
+    'My Photos'), a near name beside it, or a URL's file, to download first."""
+    at = paths.index(name)
+    for end in range(len(paths), at + 1, -1):
+        whole = " ".join(paths[at:end])
+        if Path(whole).expanduser().exists():
+            return f" '{whole}' is there: the shell split its name at spaces. Quote it."
+    remote = " It reads local files: download it first." if "://" in name else ""
+    return closest_path(Path(name)) or remote
 
 
 def matching(pattern: str, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list[str]:

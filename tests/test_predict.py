@@ -81,6 +81,7 @@ def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path, capsys):
     assert "PATH" in output and heavy == []
     (tmp_path / "notes.txt").write_text("no images here")
     (tmp_path / "photos").mkdir()  # what "Photo" may mean
+    (tmp_path / "My Photos (2024)").mkdir()
     result = predict("0123abcd", str(tmp_path / "notes.txt"), cwd=cwd)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = error_lines(result)
@@ -99,6 +100,12 @@ def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path, capsys):
             f"{tmp_path}/*.tif: matches nothing. The files under '{tmp_path}' end",
         ),
         ([run_id, "https://example.com/cat.jpg"], "no such file or folder. It reads local files: download"),
+        # A folder's name with spaces, unquoted: the shell split it.
+        (
+            [run_id, *str(tmp_path / "My Photos (2024)").split(" ")],
+            f"My: no such file or folder. '{tmp_path / 'My Photos (2024)'}' is there: the shell split its "
+            f"name at spaces. Quote it.",
+        ),
     ]:
         line = refused_here(*args, cwd=cwd, capsys=capsys)
         assert expected in line, line
