@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from runner.errors import RunnerError
 from runner.schemas.tracking import TrackingConfig
 from runner.scores import THRESHOLD, TUNED
-from runner.words import nearest, shell_join
+from runner.words import SPLIT, nearest, rejoined, shell_join
 
 # The RUN that runner.predict, evaluate and export take (``trained.run_of``).
 RUN_HELP = (
@@ -104,7 +105,10 @@ def parsed(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     args, extra = parser.parse_known_args(argv)
     refuse_unknown_flags(parser, extra, overrides=False)
     if extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        words = sys.argv[1:] if argv is None else argv
+        split = (rejoined(words, at) for at in range(len(words) - 1))
+        whole = next((f" '{path}' is there: {SPLIT}" for path in split if path and extra[0] in path), "")
+        parser.error(f"unrecognized arguments: {' '.join(extra)}.{whole}")
     return args
 
 

@@ -43,7 +43,7 @@ from runner.trained import (
     temperature,
     tuned,
 )
-from runner.words import closest_path, counted, some
+from runner.words import SPLIT, closest_path, counted, rejoined, some
 
 # How to predict files of a type the run did not train on, which its folders and patterns leave out.
 ANYWAY = " Name the files themselves to predict them anyway."
@@ -86,11 +86,8 @@ def image_files(paths: list[str], extensions: Sequence[str] = IMAGE_EXTENSIONS) 
 def meant(name: str, paths: list[str]) -> str:
     """What a missing path may mean: a name with spaces that the shell split ('My' 'Photos' for
     'My Photos'), a near name beside it, or a URL's file, to download first."""
-    at = paths.index(name)
-    for end in range(len(paths), at + 1, -1):
-        whole = " ".join(paths[at:end])
-        if Path(whole).expanduser().exists():
-            return f" '{whole}' is there: the shell split its name at spaces. Quote it."
+    if whole := rejoined(paths, paths.index(name)):
+        return f" '{whole}' is there: {SPLIT}"
     remote = " It reads local files: download it first." if "://" in name else ""
     return closest_path(Path(name)) or remote
 

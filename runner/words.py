@@ -13,6 +13,8 @@ from pathlib import Path
 # A name Hydra's override grammar reads as the string it is, unquoted (it reads `1` as a number,
 # `null` as None, `cät` not at all, and `,` `[` `'` `=` as its own).
 HYDRA_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_\-.]*")
+# Why a name with spaces came in pieces, and the fix.
+SPLIT = "the shell split its name at spaces. Quote it."
 
 
 def closest(word: str, options: Iterable[str], cutoff: float = 0.5) -> str:
@@ -53,6 +55,16 @@ def mended_path(path: Path) -> Path | None:
         match = nearest_name(here.name, beside)
         mended = here.parent / match / Path(*parts[depth:]) if match else None
         return mended if mended and mended.exists() else None
+    return None
+
+
+def rejoined(words: Sequence[str], at: int) -> str | None:
+    """The path ``words[at]`` and those after it name, joined at spaces, where it is there and
+    the word alone is not: a name with spaces, unquoted, that the shell split ('My' 'Photos')."""
+    for end in range(len(words), at + 1, -1):
+        whole = " ".join(words[at:end])
+        if Path(whole).expanduser().exists():
+            return whole
     return None
 
 

@@ -75,6 +75,26 @@ def test_an_option_a_command_lacks_is_refused_naming_its_nearest(capsys):
     )
 
 
+def test_a_folder_name_the_shell_split_at_its_spaces_is_named_whole(tmp_path, capsys):
+    # runner.evaluate RUN My Photos (2024): argparse said "unrecognized arguments: Photos (2024)".
+    import argparse
+
+    (tmp_path / "My Photos (2024)").mkdir()
+    parser = argparse.ArgumentParser(prog="python -m runner.evaluate")
+    parser.add_argument("run")
+    parser.add_argument("folder")
+    with pytest.raises(SystemExit):
+        parsed(parser, ["abc123", *str(tmp_path / "My Photos (2024)").split(" ")])
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert line == (
+        f"python -m runner.evaluate: error: unrecognized arguments: Photos (2024). "
+        f"'{tmp_path / 'My Photos (2024)'}' is there: the shell split its name at spaces. Quote it."
+    )
+    with pytest.raises(SystemExit):
+        parsed(parser, ["abc123", str(tmp_path), "photos"])  # no such name: argparse's words alone
+    assert capsys.readouterr().err.splitlines()[-1].endswith("unrecognized arguments: photos.")
+
+
 def test_export_takes_tflite_for_litert():
     from runner.export import format_name
 
