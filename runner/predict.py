@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-import glob
 import itertools
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,9 +27,9 @@ import numpy as np
 from runner.calibration import scaled
 from runner.cli import RUN_HELP, add_model_options, parsed, positive_int
 from runner.errors import RunnerError
-from runner.schemas.data import IMAGE_EXTENSIONS
 from runner.scores import THRESHOLD
-from runner.sources.filetypes import of_run, other_types
+from runner.sources.filetypes import of_run
+from runner.sources.given import image_files
 from runner.trained import (
     a_number_each,
     decoder_of,
@@ -43,71 +41,6 @@ from runner.trained import (
     temperature,
     tuned,
 )
-from runner.words import SPLIT, closest_path, counted, rejoined, some
-
-# How to predict files of a type the run did not train on, which its folders and patterns leave out.
-ANYWAY = " Name the files themselves to predict them anyway."
-
-
-def image_files(paths: list[str], extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list[str]:
-    """The files named, and the images under the folders named (files of ``extensions``, the types
-    the run trained on), in order; under a folder, not what is hidden (or macOS's ``__MACOSX``), as
-    in training. Files of other types Pillow reads are said, not silently left out."""
-    from runner.sources.index import files_under, named_as_image, text_names
-
-    found, others = [], []
-    for name in paths:
-        path = Path(name).expanduser()
-        if path.is_dir():
-            for file in map(str, files_under(path)):
-                (found if named_as_image(file, extensions) else others).append(file)
-        elif path.is_file():
-            found.append(str(path))
-        elif any(c in name for c in "*?["):  # a pattern the shell left alone (quoted, or Windows')
-            found += matching(name, extensions)
-        else:
-            raise RunnerError(
-                f"{name}: no such file or folder.{meant(name, paths)} Give image files or folders of them."
-            )
-    found, misnamed = text_names(found, [])  # a name in another encoding: no CSV line can hold it
-    for path, reason in misnamed:
-        print(f"runner: skipped {path}: {reason}", file=sys.stderr)
-    others = other_types(others, extensions, run=True)
-    if not found:
-        raise RunnerError(
-            f"{some(paths, sep=' ')}: no images there (extensions: {', '.join(extensions)}).{others}"
-            + ANYWAY * bool(others)
-        )
-    if others:
-        print(f"runner: {some(paths, sep=' ')}: left out files of other types.{others}", file=sys.stderr)
-    return found
-
-
-def meant(name: str, paths: list[str]) -> str:
-    """What a missing path may mean: a name with spaces that the shell split ('My' 'Photos' for
-    'My Photos'), a near name beside it, or a URL's file, to download first."""
-    if whole := rejoined(paths, paths.index(name)):
-        return f" '{whole}' is there: {SPLIT}"
-    remote = " It reads local files: download it first." if "://" in name else ""
-    return closest_path(Path(name)) or remote
-
-
-def matching(pattern: str, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list[str]:
-    """The image files (by extension, as in a folder) ``pattern`` matches, ``**`` any folders deep."""
-    from runner.sources.index import named_as_image
-    from runner.sources.patterns import near_misses
-
-    matched = glob.glob(os.path.expanduser(pattern), recursive=True)
-    files = sorted(f for f in matched if os.path.isfile(f) and named_as_image(f, extensions))
-    if not matched:
-        raise RunnerError(f"{pattern}: matches nothing. {near_misses(pattern, key='')}")
-    if not files:
-        others = other_types(matched, extensions, run=True)
-        raise RunnerError(
-            f"{pattern}: matches no image file ({counted(len(matched), 'path')} in all).{others}"
-            + ANYWAY * bool(others)
-        )
-    return files
 
 
 def scores_of(model: Any, images: np.ndarray, step: int = 32) -> np.ndarray:

@@ -16,8 +16,9 @@ import yaml
 from conftest import client, damaged_copy, error_lines, probe_cli, refusal, run_cli, train_here, write_image
 from PIL import Image
 
-from runner.predict import image_files, views
+from runner.predict import views
 from runner.schemas.data import ColorMode, Interpolation
+from runner.sources.given import image_files
 from runner.sources.index import NOT_UTF8
 
 
