@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     def run() -> None:
         store = client(args.tracking_uri, "--tracking-uri")
         run, stored, class_names = run_record(store, run_of(store, args.run_id))
-        files = image_files(args.paths, of_run(stored["data"]))
+        files = image_files(args.paths, of_run(stored["data"]), stored["data"].get("follow_links", False))
         numbers = a_number_each(stored["data"])
         if args.tuned and args.top:
             raise RunnerError(

@@ -208,6 +208,19 @@ def test_a_folder_is_read_as_its_run_read_its_own_by_data_extensions(tmp_path):
     )
 
 
+def test_a_folder_is_read_into_linked_folders_where_its_run_read_its_own_so(tmp_path):
+    from runner.sources.evaluated import read
+
+    write_image(tmp_path / "test" / "cat" / "a.png")
+    write_image(tmp_path / "elsewhere" / "b.png")
+    (tmp_path / "test" / "cat" / "more").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "test" / "cat" / "up").symlink_to(tmp_path / "test")  # a loop: walked once
+    index = read(tmp_path / "test", False, "FOLDER: run x", ["cat"], {"follow_links": True}, None)
+    assert [Path(p).name for p in index.paths] == ["a.png", "b.png"]
+    index = read(tmp_path / "test", False, "FOLDER: run x", ["cat"], {}, None)
+    assert [Path(p).name for p in index.paths] == ["a.png"]
+
+
 def test_a_multi_label_run_is_scored_on_a_csv_of_several_classes_per_image(multi_trained, tmp_path, capsys):
     from runner.evaluate import main
 

@@ -151,6 +151,17 @@ def test_a_folder_is_read_for_the_types_its_run_trained_on(trained, photos, tmp_
     Image.open(write_image(tmp_path / "scans" / "cat.png")).save(tmp_path / "scans" / "cat.tif")
     line = refused_here(scans, str(tmp_path / "scans"), cwd=cwd, capsys=capsys)
     assert f"run {scans}: no logged model" in line, line  # the scan was found: on to the model
+    # Into linked folders where the run went into its own (data.follow_links), each once.
+    Image.open(tmp_path / "scans" / "cat.tif").save(tmp_path / "elsewhere.tif")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere.tif").rename(tmp_path / "elsewhere" / "dog.tif")
+    (tmp_path / "scans" / "more").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "scans" / "up").symlink_to(tmp_path / "scans")  # a loop: walked once
+    assert image_files([str(tmp_path / "scans")], ["tif"], follow_links=True) == [
+        str(tmp_path / "scans" / "cat.tif"),
+        str(tmp_path / "scans" / "more" / "dog.tif"),
+    ]
+    capsys.readouterr()
     # Beside the images, files of other types are said on stderr, not silently left out.
     assert image_files([str(tmp_path / "scans")], ["TIF"]) == [str(tmp_path / "scans" / "cat.tif")]
     assert capsys.readouterr().err == (

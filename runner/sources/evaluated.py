@@ -51,7 +51,7 @@ def read(root: Path, table: bool, which: str, class_names: list[str], data: dict
     if table:  # images the model has no class for are refused before it loads
         separator = data.get("label_separator", " ") if several else None
         return listed(root, class_names, args.path_column, args.label_column, separator, picked)
-    return labelled(root, class_names, picked, of_run(data))
+    return labelled(root, class_names, picked, of_run(data), data.get("follow_links", False))
 
 
 def named(root: Path, data: dict, class_names: list[str], picked: bool = False) -> Any:
@@ -82,12 +82,18 @@ def named(root: Path, data: dict, class_names: list[str], picked: bool = False) 
     return index
 
 
-def labelled(root: Path, class_names: list[str], picked: bool = False, extensions: list | None = None) -> Any:
+def labelled(
+    root: Path,
+    class_names: list[str],
+    picked: bool = False,
+    extensions: list | None = None,
+    follow_links: bool = False,
+) -> Any:
     """The images under ``root``'s class subfolders, labelled by the model's classes. A subfolder
     the model has no class for is an error (none of its images could be right), or where the run
     ``picked`` its classes, its files are skipped; an empty one is left out, as in training; a class
     with no subfolder is fine (a test set may lack some). Images are the files of the types the
-    run trained on (``filetypes.of_run``)."""
+    run trained on (``filetypes.of_run``), found as it found its own (``follow_links``)."""
     from runner.sources.folders import DirSource
     from runner.sources.roots import other_subfolders
 
@@ -97,7 +103,9 @@ def labelled(root: Path, class_names: list[str], picked: bool = False, extension
         raise not_classes(
             root, "subfolder", unknown, class_names, f"Move those images out, or rename {folders}."
         )
-    source = DirSource(path=str(root), **({"extensions": extensions} if extensions else {}))
+    source = DirSource(
+        path=str(root), follow_links=follow_links, **({"extensions": extensions} if extensions else {})
+    )
     index = source.index_folder(root, class_names, "FOLDER", run=True)
     for name in unknown:
         why = f"subfolder '{name}': {LEFT_OUT}"
@@ -154,12 +162,14 @@ def read_evaluated(
     """The rows of ``runner.evaluate``'s CSV (their labels ``numbers`` for a regression run), and
     the images under its folder, which a row may name by name or id alone (Kaggle's ``0a1b``), as
     ``labels_csv.ByName``."""
-    from runner.sources.index import files_under, named_as_image
+    from runner.sources.folders import as_suffixes, list_files
     from runner.sources.labels_csv import CELL_IMAGES, ByName, read_csv
 
     folder = csv_path.parent
     by_name = ByName(
-        lambda: [str(path.resolve()) for path in files_under(folder) if named_as_image(path, CELL_IMAGES)]
+        lambda: [
+            str(Path(path).resolve()) for path in list_files(folder, as_suffixes(CELL_IMAGES), False, [])[0]
+        ]
     )
     columns = {"--path-column": path_column, "--label-column": label_column}
     return read_csv(csv_path, columns, by_name, label_column if numbers else None), by_name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +69,11 @@ def list_files(
     return text_names(found, other)
 
 
+def as_suffixes(extensions: Iterable[str]) -> set[str]:
+    """``data.extensions`` as file names end: ``.jpg``, whether given as ``jpg``, ``.JPG``..."""
+    return {"." + extension.lower().lstrip(".") for extension in extensions}
+
+
 def say_left_out(folders: list[str]) -> None:
     if folders:
         hidden = counted(len(folders), "hidden folder")
@@ -99,8 +105,7 @@ class DirSource(DirData):
     """Subfolders of ``path`` are the classes, in sorted order unless ``class_names`` fixes it."""
 
     def suffixes(self) -> set[str]:
-        """``data.extensions`` as file names end: ``.jpg``, whether given as ``jpg``, ``.JPG``..."""
-        return {"." + extension.lower().lstrip(".") for extension in self.extensions}
+        return as_suffixes(self.extensions)
 
     def classes(self, root: Path) -> list[str]:
         found = subfolders(root)

@@ -13,7 +13,7 @@ from pathlib import Path
 from runner.errors import RunnerError
 from runner.schemas.data import IMAGE_EXTENSIONS
 from runner.sources.filetypes import other_types
-from runner.sources.index import files_under, named_as_image, text_names
+from runner.sources.index import NOT_UTF8, named_as_image, text_names
 from runner.sources.patterns import near_misses
 from runner.words import SPLIT, closest_path, counted, rejoined, some
 
@@ -21,16 +21,23 @@ from runner.words import SPLIT, closest_path, counted, rejoined, some
 ANYWAY = " Name the files themselves to predict them anyway."
 
 
-def image_files(paths: list[str], extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list[str]:
+def image_files(
+    paths: list[str], extensions: Sequence[str] = IMAGE_EXTENSIONS, follow_links: bool = False
+) -> list[str]:
     """The files named, and the images under the folders named (files of ``extensions``, the types
-    the run trained on), in order; under a folder, not what is hidden (or macOS's ``__MACOSX``), as
-    in training. Files of other types Pillow reads are said, not silently left out."""
-    found, others = [], []
+    the run trained on), in order; a folder is read as a class folder is in training (what is hidden
+    left out; into linked folders with ``follow_links``, each once). Files of other types Pillow reads
+    are said, not silently left out."""
+    from runner.sources.folders import as_suffixes, list_files
+
+    found, others, misnamed = [], [], []
     for name in paths:
         path = Path(name).expanduser()
         if path.is_dir():
-            for file in map(str, files_under(path)):
-                (found if named_as_image(file, extensions) else others).append(file)
+            images, other = list_files(path, as_suffixes(extensions), follow_links, [])
+            found += sorted(images)
+            others += [file for file, why in other if why != NOT_UTF8]
+            misnamed += [(file, why) for file, why in other if why == NOT_UTF8]
         elif path.is_file():
             found.append(str(path))
         elif any(c in name for c in "*?["):  # a pattern the shell left alone (quoted, or Windows')
@@ -39,9 +46,9 @@ def image_files(paths: list[str], extensions: Sequence[str] = IMAGE_EXTENSIONS) 
             raise RunnerError(
                 f"{name}: no such file or folder.{meant(name, paths)} Give image files or folders of them."
             )
-    found, misnamed = text_names(found, [])  # a name in another encoding: no CSV line can hold it
-    for path, reason in misnamed:
-        print(f"runner: skipped {path}: {reason}", file=sys.stderr)
+    found, named = text_names(found, [])  # a name in another encoding: no CSV line can hold it
+    for file, reason in misnamed + named:
+        print(f"runner: skipped {file}: {reason}", file=sys.stderr)
     others = other_types(others, extensions, run=True)
     if not found:
         raise RunnerError(

@@ -145,19 +145,6 @@ def named_as_image(path: str | Path, extensions: Iterable[str] = IMAGE_EXTENSION
     }
 
 
-def files_under(folder: Path) -> list[Path]:
-    """The files anywhere under ``folder``, in path order; not what is hidden (or macOS's
-    ``__MACOSX``), as in training: ``runner.predict``'s folders, an evaluated CSV's."""
-    return sorted(
-        (
-            path
-            for path in folder.rglob("*")
-            if not any(hidden(part) for part in path.relative_to(folder).parts) and path.is_file()
-        ),
-        key=str,
-    )
-
-
 def hidden(name: str) -> bool:
     """A name no class's image has: hidden (``.DS_Store``, macOS's ``._x.jpg`` twins of each file,
     ``.ipynb_checkpoints/``), or ``__MACOSX/``, where an unzipped macOS archive keeps those twins
