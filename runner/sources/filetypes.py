@@ -56,9 +56,9 @@ def readable() -> set[str]:
 
 
 def other_types(paths: Iterable[str], extensions: Iterable[str], run: bool = False) -> str:
-    """' There are 10 .tif files, of a type Pillow reads: ...' for the files ``paths`` whose type is
-    none of ``extensions``, or ''. The fix is ``data.extensions`` with those types added, or, for a
-    past run's model (``run``), that it read only its own."""
+    """' There are 10 .tif files of a type Pillow reads: take them with ...' for the files ``paths``
+    whose type is none of ``extensions``, or ''. The fix is ``data.extensions`` with those types
+    added, or, for a past run's model (``run``), that it read only its own."""
     wanted = [extension.lower().lstrip(".") for extension in extensions]
     counts = Counter(Path(path).suffix.lower().lstrip(".") for path in paths)
     decoded = readable()

@@ -13,6 +13,7 @@ from pathlib import Path
 from runner.errors import RunnerError
 from runner.schemas.data import IMAGE_EXTENSIONS
 from runner.sources.filetypes import other_types
+from runner.sources.folders import as_suffixes, list_files
 from runner.sources.index import NOT_UTF8, named_as_image, text_names
 from runner.sources.patterns import near_misses
 from runner.words import SPLIT, closest_path, counted, rejoined, some
@@ -28,8 +29,6 @@ def image_files(
     the run trained on), in order; a folder is read as a class folder is in training (what is hidden
     left out; into linked folders with ``follow_links``, each once). Files of other types Pillow reads
     are said, not silently left out."""
-    from runner.sources.folders import as_suffixes, list_files
-
     found, others, misnamed = [], [], []
     for name in paths:
         path = Path(name).expanduser()
