@@ -125,14 +125,18 @@ def split_at_spaces(word: str, args: Sequence[str]) -> tuple[str, str, str] | No
     args = list(args)
     if word not in args:
         return None
+
+    def piece(arg: str) -> bool:  # of a value: no override, no option, nothing quoted
+        return "=" not in arg and not arg.strip().startswith("-") and not {"'", '"'} & set(arg)
+
     at = start = end = args.index(word)
-    while start > 0 and "=" not in args[start] and not args[start].startswith("-"):
+    while start > 0 and piece(args[start]):
         start -= 1
-    while end < len(args) and "=" not in args[end] and not args[end].startswith("-"):
+    while end < len(args) and piece(args[end]):
         end += 1
-    if start == at or "=" not in args[start] or args[start].startswith("-"):
+    key, equals, value = args[start].partition("=")
+    if start == at or not piece(word) or not equals or key.startswith("-") or {"'", '"'} & set(value):
         return None
-    key, _, value = args[start].partition("=")
     return args[start], key, " ".join([value, *args[start + 1 : end]])
 
 

@@ -127,3 +127,12 @@ def test_a_value_hydra_cannot_read_gets_the_override_quoted_as_it_reads_it(args,
     key, _, value = fix.partition("=")
     others = [arg for arg in args if "=" in arg and not arg.startswith(f"{key}=")]
     assert OmegaConf.select(compose(*others, fix), key) == value.strip('"')
+
+
+def test_an_option_or_a_quoted_value_is_not_taken_for_a_piece_of_a_split_value():
+    from conftest import compose
+
+    for args in (["data=dir", "data.path=x", " --cfg", "job"], ["data=dir", 'data.path="My"', "Photos"]):
+        with pytest.raises(Exception) as refused:  # noqa: PT011 - Hydra's parse error, explained
+            compose(*args)
+        assert explain(refused.value, args).startswith("cannot parse the override"), args
