@@ -114,3 +114,17 @@ def test_a_past_run_is_read_for_the_types_it_trained_on():
     assert of_run({"pattern": "scans/*/*.TIF"}) == ["jpg", "jpeg", "png", "bmp", "gif", "webp", "tif"]
     assert of_run({"pattern": "photos/**/*.jpg"}) == ["jpg", "jpeg", "png", "bmp", "gif", "webp"]
     assert of_run({"pattern": "scans/*.[jt]*"}) == of_run({"pattern": "photos/*"}) == of_run({})
+
+
+def test_a_class_of_scans_among_photos_is_refused_with_the_extensions_that_read_it(tmp_path):
+    root = photo_folder(tmp_path / "photos", per_class=2)
+    for image in sorted((root / "owl").iterdir()):
+        Image.open(image).save(image.with_suffix(".tif"))
+        image.unlink()
+    with pytest.raises(RunnerError) as refused:
+        dir_source(root).index()
+    assert str(refused.value).startswith("data: class 'owl' has no usable image.")
+    assert str(refused.value).endswith(
+        "There are 2 .tif files of a type Pillow reads: take them with "
+        "data.extensions=[jpg,jpeg,png,bmp,gif,webp,tif]."
+    )

@@ -216,12 +216,16 @@ class DirSource(DirData):
                     )
                 taken[where] = (key, images)
                 parts.append((self.index_folder(held_out, classes, key), split))
-        return require_every_class(
-            FileIndex(
-                [p for part, _ in parts for p in part.paths],
-                np.concatenate([part.labels for part, _ in parts]),
-                classes,
-                [s for part, _ in parts for s in part.skipped],
-                split=np.array([split for part, split in parts for _ in part.paths], dtype=object),
-            )
+        index = FileIndex(
+            [p for part, _ in parts for p in part.paths],
+            np.concatenate([part.labels for part, _ in parts]),
+            classes,
+            [s for part, _ in parts for s in part.skipped],
+            split=np.array([split for part, split in parts for _ in part.paths], dtype=object),
         )
+        try:
+            return require_every_class(index)
+        except RunnerError as refused:  # a class of scans among photos: data.extensions is the fix
+            raise RunnerError(
+                f"{refused}{other_types([p for p, _ in index.skipped], self.extensions)}"
+            ) from None
