@@ -107,7 +107,9 @@ def parsed(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     if extra:
         words = sys.argv[1:] if argv is None else argv
         split = (rejoined(words, at) for at in range(len(words) - 1))
-        whole = next((f" '{path}' is there: {SPLIT}" for path in split if path and extra[0] in path), "")
+        whole = next(
+            (f" '{path}' is there: {SPLIT}" for path in split if path and extra[0] in path.split()), ""
+        )
         parser.error(f"unrecognized arguments: {' '.join(extra)}.{whole}")
     return args
 
