@@ -16,6 +16,7 @@ from runner.decode import Decoder
 from runner.errors import RunnerError
 from runner.fill import decode_batch
 from runner.schemas.data import Cache, ColorMode, Interpolation, Verify
+from runner.sources import GlobSource
 from runner.sources.filetypes import of_run, other_types
 
 
@@ -50,8 +51,9 @@ def test_a_folder_of_scans_names_the_extensions_that_read_it(tmp_path):
     index = dir_source(root, extensions=["tif", "cr2"], verify=Verify.header, cache=Cache.none).index()
     [why] = [why for path, why in index.skipped if path.endswith(".CR2")]
     assert why == (
-        "a .cr2 file (a camera's raw files), of a type Pillow cannot read: convert it to JPEG or PNG first"
+        "of a type Pillow cannot read (.cr2, a camera's raw files): convert it to JPEG or PNG first"
     )
+    assert "1 of a type Pillow cannot read (.cr2, a camera's raw files)" in index.summary()
 
 
 def test_an_iphones_heic_photos_are_read_with_the_heic_extra(tmp_path):
@@ -128,3 +130,18 @@ def test_a_class_of_scans_among_photos_is_refused_with_the_extensions_that_read_
         "There are 2 .tif files of a type Pillow reads: take them with "
         "data.extensions=[jpg,jpeg,png,bmp,gif,webp,tif]."
     )
+
+
+def test_a_pattern_of_raw_files_alone_names_their_type_and_leaves_no_class_to_leave_out(tmp_path):
+    # data.class_names=[] was the advice: leave every class out.
+    for name in ("a", "b"):
+        (tmp_path / "raw" / name).mkdir(parents=True)
+        (tmp_path / "raw" / name / "IMG_1.CR2").write_bytes(b"II*\0\x10\0\0\0CR\x02\0" + bytes(64))
+    with pytest.raises(RunnerError) as refused:
+        GlobSource(pattern=str(tmp_path / "raw" / "*" / "*.CR2"), cache=Cache.none).index()
+    said = str(refused.value)
+    assert said.startswith(
+        "data: no class has a usable image (classes 'a', 'b'). (2 files skipped: 2 of a type Pillow "
+        "cannot read (.cr2, a camera's raw files): "
+    ), said
+    assert "class_names" not in said

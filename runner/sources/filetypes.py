@@ -85,7 +85,11 @@ def unreadable(path: str) -> str | None:
     kind = Path(path).suffix.lower().lstrip(".")
     if kind not in UNREADABLE or kind in readable():
         return None
-    return f"a .{kind} file ({UNREADABLE[kind]}), {cannot_read(kind, 1)}"
+    read = f"; {READ_WITH[kind]} reads it" if kind in READ_WITH else ""
+    # The skipped files' summary counts reasons by their words before the first ':'.
+    return (
+        f"of a type Pillow cannot read (.{kind}, {UNREADABLE[kind]}{read}): convert it to JPEG or PNG first"
+    )
 
 
 def cannot_read(kind: str, count: int) -> str:

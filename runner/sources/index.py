@@ -212,18 +212,20 @@ def require_every_class(index: FileIndex) -> FileIndex:
     """A class with no usable image cannot be learned: say which, rather than train without it."""
     counts = index.members[index.labels >= 0].sum(axis=0)
     empty = [name for name, count in zip(index.class_names, counts, strict=True) if count == 0]
-    if empty:
-        names = some([repr(e) for e in empty])
-        said = f"class {names} has" if len(empty) == 1 else f"classes {names} have"
-        them = "the class" if len(empty) == 1 else "them"
-        raise RunnerError(
-            with_skipped(
-                f"data: {said} no usable image. Add images, or leave {them} out: "
-                f"{class_names_override(index.class_names, without=empty)}.",
-                index,
-            )
+    if not empty:
+        return index
+    names = some([repr(e) for e in empty])
+    if len(empty) == len(index.class_names):  # nothing to leave out: every file is the matter
+        raise RunnerError(with_skipped(f"data: no class has a usable image (classes {names}).", index))
+    said = f"class {names} has" if len(empty) == 1 else f"classes {names} have"
+    them = "the class" if len(empty) == 1 else "them"
+    raise RunnerError(
+        with_skipped(
+            f"data: {said} no usable image. Add images, or leave {them} out: "
+            f"{class_names_override(index.class_names, without=empty)}.",
+            index,
         )
-    return index
+    )
 
 
 def with_skipped(refusal: str, index: FileIndex) -> str:
