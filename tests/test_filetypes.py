@@ -17,7 +17,7 @@ from runner.errors import RunnerError
 from runner.fill import decode_batch
 from runner.schemas.data import Cache, ColorMode, Interpolation, Verify
 from runner.sources import GlobSource
-from runner.sources.filetypes import of_run, other_types
+from runner.sources.filetypes import cannot_read, of_run, other_types
 
 
 def scans(root: Path) -> Path:
@@ -29,9 +29,16 @@ def scans(root: Path) -> Path:
     return root
 
 
+def camera_raw(path: Path) -> Path:
+    """A file named as a camera's raw photo (TIFF-like header, no image Pillow can read)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"II*\0\x10\0\0\0CR\x02\0" + bytes(64))
+    return path
+
+
 def test_a_folder_of_scans_names_the_extensions_that_read_it(tmp_path):
     root = scans(tmp_path / "scans")
-    (root / "dog" / "IMG_0001.CR2").write_bytes(b"II*\0\x10\0\0\0CR\x02\0" + bytes(100))  # a camera's raw
+    camera_raw(root / "dog" / "IMG_0001.CR2")
     (root / "owl" / "notes.txt").write_text("scanned 2026-11-01")
     with pytest.raises(RunnerError) as refused:
         dir_source(root).index()
@@ -108,6 +115,11 @@ def test_only_image_types_are_said_and_types_already_read_are_not():
         " There are 2 .tif files of a type the run did not train on."
     )
     assert other_types(["notes.txt", "x.eps", "y.pdf"], ["jpg"]) == ""  # Pillow decodes none of them
+    # An iPhone's photos, where pillow-heif is not installed (it is here, for the test above).
+    assert cannot_read("heic", 2) == (
+        "of a type Pillow cannot read: convert them to JPEG or PNG first, or pip install "
+        "'runner[heic]' to read them"
+    )
 
 
 def test_a_past_run_is_read_for_the_types_it_trained_on():
@@ -135,8 +147,7 @@ def test_a_class_of_scans_among_photos_is_refused_with_the_extensions_that_read_
 def test_a_pattern_of_raw_files_alone_names_their_type_and_leaves_no_class_to_leave_out(tmp_path):
     # data.class_names=[] was the advice: leave every class out.
     for name in ("a", "b"):
-        (tmp_path / "raw" / name).mkdir(parents=True)
-        (tmp_path / "raw" / name / "IMG_1.CR2").write_bytes(b"II*\0\x10\0\0\0CR\x02\0" + bytes(64))
+        camera_raw(tmp_path / "raw" / name / "IMG_1.CR2")
     with pytest.raises(RunnerError) as refused:
         GlobSource(pattern=str(tmp_path / "raw" / "*" / "*.CR2"), cache=Cache.none).index()
     said = str(refused.value)
