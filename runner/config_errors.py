@@ -96,7 +96,8 @@ def config_error(err: OmegaConfBaseException) -> str:
         suggestion = moved or closest(str(err.key), valid)
         return f"{key}: unknown key.{suggestion} Valid keys here: {', '.join(valid)}."
     if isinstance(err, MissingMandatoryValue):
-        return f"{key}: needs a value; set it on the command line, e.g. {key}=..."
+        what, example = REQUIRED.get(str(key), ("", "..."))
+        return f"{key}: needs a value{what}; set it on the command line, e.g. {key}={example}"
     if isinstance(err, ValidationError) and "is not a ListConfig" in str(err):
         if str(key).endswith("image_size"):  # a side: the square of it, [height, width]
             return f"{key}={err.value}: needs [height, width], in brackets: {key}=[{err.value},{err.value}]"
@@ -112,6 +113,14 @@ def config_error(err: OmegaConfBaseException) -> str:
     return f"{key}={err.value}: {str(err).splitlines()[0]}"
 
 
+# The keys an option needs (the schemas' MISSING): what each is, and a value as one would write it.
+REQUIRED = {
+    "data.path": (", the folder with a subfolder of images per class", "~/pets"),
+    "data.pattern": (", the image files (** for any folders deep)", "'photos/**/*.jpg'"),
+    "data.fn": (", your function of (image, label) pairs", "mygen:samples"),
+    "model.path": (", a saved Keras model", "outputs/DATE/TIME/checkpoints/best.keras"),
+    "model.fn": (", your function that builds a Keras model", "mymodels:build"),
+}
 # OmegaConf's words for a value of the wrong type -> what its key takes.
 WANTED = {
     "could not be converted to Integer": "must be a whole number",

@@ -136,3 +136,27 @@ def test_an_option_or_a_quoted_value_is_not_taken_for_a_piece_of_a_split_value()
         with pytest.raises(Exception) as refused:  # noqa: PT011 - Hydra's parse error, explained
             compose(*args)
         assert explain(refused.value, args).startswith("cannot parse the override"), args
+
+
+def test_every_key_an_option_needs_is_asked_for_with_what_it_is_and_an_example():
+    import dataclasses
+
+    from conftest import compose
+    from omegaconf import MISSING
+
+    from runner.config import SCHEMAS
+    from runner.config_errors import REQUIRED
+
+    needed = {
+        f"{name.partition('_')[0]}.{field.name}"
+        for name, schema in SCHEMAS.items()
+        for field in dataclasses.fields(schema)
+        if field.default is MISSING
+    }
+    assert needed == set(REQUIRED)  # a new required key gets its words there
+    with pytest.raises(Exception) as refused:  # noqa: PT011 - OmegaConf's, explained
+        _ = compose("data=dir").data.path  # as the run reads it
+    assert explain(refused.value, ["data=dir"]) == (
+        "data.path: needs a value, the folder with a subfolder of images per class; set it on the "
+        "command line, e.g. data.path=~/pets"
+    )
