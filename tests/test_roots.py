@@ -82,7 +82,8 @@ def test_a_downloaded_archive_given_as_the_folder_says_how_to_extract_it(tmp_pat
     shutil.make_archive(str(tmp_path / "pets"), "zip", tmp_path, "pets")
     shutil.make_archive(str(tmp_path / "pets"), "gztar", tmp_path, "pets")
     refusals = {}
-    for name in ("pets.zip", "pets.tar.gz", "pets/cat/cat00.png"):
+    (tmp_path / "pets" / "notes.txt").write_text("from the vet")
+    for name in ("pets.zip", "pets.tar.gz", "pets/notes.txt"):
         with pytest.raises(RunnerError) as refused:
             dir_source(tmp_path / name).index()
         refusals[name] = str(refused.value)
@@ -94,7 +95,7 @@ def test_a_downloaded_archive_given_as_the_folder_says_how_to_extract_it(tmp_pat
         "is a tar archive, not a folder: extract it first (mkdir pets && tar xf pets.tar.gz -C pets)."
         in (refusals["pets.tar.gz"])
     )
-    assert "cat00.png' is not a folder. Point data.path" in refusals["pets/cat/cat00.png"]
+    assert "notes.txt' is not a folder. Point data.path" in refusals["pets/notes.txt"]
     # A glob pattern that matches the archive (and no image): the same, for data.pattern.
     with pytest.raises(RunnerError) as refused:
         GlobSource(pattern=str(tmp_path / "pets.t*")).index()
@@ -104,6 +105,19 @@ def test_a_downloaded_archive_given_as_the_folder_says_how_to_extract_it(tmp_pat
         f"data.pattern='pets/**/*.jpg'."
     )
     assert len(GlobSource(pattern=str(tmp_path / "pets*" / "*" / "*")).index()) == 3  # images too: read
+
+
+def test_an_image_or_the_file_systems_root_given_as_the_folder_is_said_so(tmp_path):
+    root = photo_folder(tmp_path / "pets", per_class=1)
+    for path, said in [
+        (root / "cat" / "cat00.png", f"is an image, not a folder: its classes' folder may be '{root}'."),
+        (tmp_path / "/", "is the file system's root."),  # every folder of the machine, as classes
+    ]:
+        with pytest.raises(RunnerError) as refused:
+            dir_source(path).index()
+        assert str(refused.value) == (
+            f"data.path: '{path}' {said} Point data.path at a folder with one subfolder per class."
+        )
 
 
 def test_a_class_named_test_with_only_images_is_a_class(tmp_path):

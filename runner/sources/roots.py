@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 from runner.errors import RunnerError
-from runner.sources.index import RENAME_TO_UTF8, hidden, is_text, shown
+from runner.sources.index import RENAME_TO_UTF8, hidden, is_text, named_as_image, shown
 from runner.words import class_names_override, closest_path, some
 
 # Folder names that mean a split, not a class, and the setting that takes such a folder.
@@ -35,6 +35,11 @@ def folder(path: str, key: str) -> Path:
         raise RunnerError(
             f"{key}: '{root}' {not_a_folder(root)} Point {key} at a folder with one subfolder per class."
         )
+    if root.resolve() == root.resolve().parent:  # '/': every folder of the machine, read as classes
+        raise RunnerError(
+            f"{key}: '{root}' is the file system's root. Point {key} at a folder with one "
+            f"subfolder per class."
+        )
     return root
 
 
@@ -45,6 +50,8 @@ def not_a_folder(path: Path) -> str:
     if archive := archive_of(path):
         kind, extract = archive
         return f"is a {kind} archive, not a folder: extract it first ({extract})."
+    if named_as_image(path):  # one of the images: its class's folder's folder is the classes'
+        return f"is an image, not a folder: its classes' folder may be '{path.parent.parent}'."
     return "is not a folder."
 
 
