@@ -145,16 +145,14 @@ def test_a_folder_is_read_for_the_types_its_run_trained_on(trained, photos, tmp_
     line = refused_here(scans, str(photos), cwd=cwd, capsys=capsys)
     assert line.endswith(
         f"{photos}: no images there (extensions: tif). There are {pngs} .png and {jpgs} .jpg files of "
-        f"types the run did not train on. Name the files themselves to predict "
-        f"them anyway."
+        f"types the run did not train on. Name the files themselves to predict them anyway."
     ), line
     Image.open(write_image(tmp_path / "scans" / "cat.png")).save(tmp_path / "scans" / "cat.tif")
     line = refused_here(scans, str(tmp_path / "scans"), cwd=cwd, capsys=capsys)
     assert f"run {scans}: no logged model" in line, line  # the scan was found: on to the model
     # Into linked folders where the run went into its own (data.follow_links), each once.
-    Image.open(tmp_path / "scans" / "cat.tif").save(tmp_path / "elsewhere.tif")
     (tmp_path / "elsewhere").mkdir()
-    (tmp_path / "elsewhere.tif").rename(tmp_path / "elsewhere" / "dog.tif")
+    Image.open(tmp_path / "scans" / "cat.tif").save(tmp_path / "elsewhere" / "dog.tif")
     (tmp_path / "scans" / "more").symlink_to(tmp_path / "elsewhere")
     (tmp_path / "scans" / "up").symlink_to(tmp_path / "scans")  # a loop: walked once
     assert image_files([str(tmp_path / "scans")], ["tif"], follow_links=True) == [
