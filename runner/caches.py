@@ -125,18 +125,23 @@ def size(nbytes: int) -> str:
     return f"{nbytes / 1e9:.1f} GB" if nbytes >= 1e8 else f"{nbytes / 1e6:.1f} MB"
 
 
+def days(text: str) -> int:
+    """``--unused-for``: a whole number of days (``30``, or ``30d`` as other tools write it)."""
+    if not text.removesuffix("d").isdigit():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of days, 0 or more (0: every cache)")
+    return int(text.removesuffix("d"))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m runner.caches", description=described(__doc__))
     parser.add_argument(
         "--cache-dir", default=DataConfig.cache_dir, metavar="DIR", help="the runs' data.cache_dir"
     )
     parser.add_argument(
-        "--unused-for", type=int, default=0, metavar="DAYS", help="only caches no run read for DAYS days"
+        "--unused-for", type=days, default=0, metavar="DAYS", help="only caches no run read for DAYS days"
     )
     parser.add_argument("--delete", action="store_true", help="remove the caches listed")
     args = parsed(parser, argv)
-    if args.unused_for < 0:
-        parser.error(f"--unused-for {args.unused_for}: a number of days, 0 or more (0: every cache).")
     from runner.__main__ import reported
 
     reported(report, Path(args.cache_dir).expanduser(), args, argv, trains=False)

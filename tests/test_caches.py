@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from conftest import error_lines, photo_folder, probe_cli, run_cli
 
 from runner import cache, liveness
@@ -111,3 +112,17 @@ def test_a_partial_cache_whose_writer_died_is_listed_and_removed(tmp_path):
     assert entry.endswith("5 images of 8×8×3  (a partial cache: the run writing it died)")
     run_cli("--cache-dir", str(caches), "--delete", cwd=tmp_path, module="runner.caches")
     assert list(caches.iterdir()) == [writing]
+
+
+def test_days_are_a_whole_number_or_written_with_a_d(capsys):
+    from runner.caches import days, main
+
+    assert days("30") == 30 and days("30d") == 30 and days("0") == 0
+    for given in ("abc", "-1", "1.5"):
+        with pytest.raises(SystemExit):
+            main(["--unused-for", given])
+        line = capsys.readouterr().err.splitlines()[-1]
+        assert line == (
+            f"python -m runner.caches: error: argument --unused-for: '{given}' is not a number of days, "
+            f"0 or more (0: every cache)"
+        )
