@@ -180,7 +180,11 @@ def main(argv: list[str] | None = None) -> None:
         table = given.suffix.lower() == ".csv"
         if table and not given.is_file():
             raise RunnerError(f"{args.folder}: no such CSV file.{closest_path(given)}")
-        root = given.resolve() if table else folder(args.folder, "FOLDER").resolve()
+        root = (
+            given.resolve()
+            if table
+            else folder(args.folder, "FOLDER", ", or a CSV of path,label rows").resolve()
+        )
         store = client(args.tracking_uri, "--tracking-uri")
         run_id = trained.run_of(store, args.run_id)
         past, stored, class_names = trained.run_record(store, run_id)

@@ -103,7 +103,11 @@ def test_bad_requests_are_one_line_and_help_is_fast(trained, tmp_path, capsys):
     from runner.evaluate import main
 
     for args, expected in [
-        ([run_id, str(tmp_path / "missing")], "does not exist"),
+        (
+            [run_id, str(tmp_path / "missing")],
+            "does not exist. Point FOLDER at a folder with one subfolder per class, or a CSV of "
+            "path,label rows.",
+        ),
         (
             [run_id, str(tmp_path / "good.csv")],
             f"good.csv: no such CSV file. Did you mean '{tmp_path / 'good'}'?",

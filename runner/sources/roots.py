@@ -29,17 +29,15 @@ SPLIT_SETTINGS = tuple(dict.fromkeys(SPLIT_FOLDERS.values()))  # in this order: 
 RUNNERS_OWN = ("outputs", "multirun", "mlruns")  # what runs write into their working directory
 
 
-def folder(path: str, key: str) -> Path:
+def folder(path: str, key: str, also: str = "") -> Path:
+    """``path`` as a folder of classes, or the refusal: what it is instead, and what ``key`` takes
+    (a folder with one subfolder per class, and ``also``)."""
     root = Path(path).expanduser()
+    takes = f"Point {key} at a folder with one subfolder per class{also}."
     if not root.is_dir():
-        raise RunnerError(
-            f"{key}: '{root}' {not_a_folder(root)} Point {key} at a folder with one subfolder per class."
-        )
+        raise RunnerError(f"{key}: '{root}' {not_a_folder(root)} {takes}")
     if root.resolve() == root.resolve().parent:  # '/': every folder of the machine, read as classes
-        raise RunnerError(
-            f"{key}: '{root}' is the file system's root. Point {key} at a folder with one "
-            f"subfolder per class."
-        )
+        raise RunnerError(f"{key}: '{root}' is the file system's root. {takes}")
     return root
 
 
