@@ -22,6 +22,8 @@ from hydra.errors import (
 )
 from omegaconf.errors import OmegaConfBaseException
 
+from runner.words import is_plain
+
 
 class RunnerError(Exception):
     """Bad input from the user: the message is the whole report."""
@@ -92,10 +94,13 @@ def _override_form(err: BaseException, overrides: Sequence[str] = ()) -> str | N
     in two by the shell at a space, a comma list outside a sweep (``data.image_size=224,224``)."""
     if isinstance(err, OverrideParseException):
         key, equals, value = err.override.partition("=")
-        if not equals and (split := split_at_spaces(err.override, overrides)):  # data.path=My Photos
+        if split := split_at_spaces(err.override, overrides):  # data.path=My Photos, unquoted
+            fix = f"Quote the whole, and the value in it: {quoted_override(*split[1:])}"
+            if equals:  # Hydra stopped at the override's first piece ('data.class_names=[golden')
+                return f"{err.override}: the shell split this override at a space. {fix}"
             return (
-                f"'{err.override}' is no override (KEY=VALUE): the shell split it from '{split[0]}' "
-                f"at a space. Quote the whole, and the value in it: {quoted_override(*split[1:])}"
+                f"'{err.override}' is no override (KEY=VALUE): the shell split it from '{split[0]}' at "
+                f"a space. {fix}"
             )
         if value.startswith("(") and value.endswith(")"):
             return f"{err.override}: a list is written in brackets: {key}=[{value[1:-1]}]."
@@ -120,8 +125,9 @@ def _override_form(err: BaseException, overrides: Sequence[str] = ()) -> str | N
 
 
 def split_at_spaces(word: str, args: Sequence[str]) -> tuple[str, str, str] | None:
-    """For a ``word`` of the command line that is no override, the override before it that the
-    shell split at spaces (``data.path=My Photos/pets``): (that override, its key, the whole value)."""
+    """For a ``word`` of the command line, the override that the shell split at spaces into it and
+    the words after it (``data.path=My Photos/pets``): (that override's first piece, its key, the
+    whole value); None if nothing was split."""
     args = list(args)
     if word not in args:
         return None
@@ -129,20 +135,28 @@ def split_at_spaces(word: str, args: Sequence[str]) -> tuple[str, str, str] | No
     def piece(arg: str) -> bool:  # of a value: no override, no option, nothing quoted
         return "=" not in arg and not arg.strip().startswith("-") and not {"'", '"'} & set(arg)
 
-    at = start = end = args.index(word)
+    start = args.index(word)
     while start > 0 and piece(args[start]):
         start -= 1
+    end = start + 1
     while end < len(args) and piece(args[end]):
         end += 1
     key, equals, value = args[start].partition("=")
-    if start == at or not piece(word) or not equals or key.startswith("-") or {"'", '"'} & set(value):
+    if end == start + 1 or not equals or key.startswith("-") or {"'", '"'} & set(value):
         return None
     return args[start], key, " ".join([value, *args[start + 1 : end]])
 
 
 def quoted_override(key: str, value: str) -> str:
-    """``'data.path="My Photos (2024)"'``: quoted for Hydra inside, for the shell outside."""
-    return f"""'{key}="{value}"'""" if "'" not in value else f"""{key}='{value}'"""
+    """``'data.path="My Photos (2024)"'``: the value (a list's each item) in Hydra's quotes, the
+    whole in the shell's; for a value with no quotes of its own, as Hydra refused it."""
+
+    def quoted(item: str) -> str:
+        return item if is_plain(item) else f'"{item}"'
+
+    if value.startswith("[") and value.endswith("]"):  # a list's items, not the list, are strings
+        return f"'{key}=[{','.join(quoted(item.strip()) for item in value[1:-1].split(','))}]'"
+    return f"""'{key}="{value}"'"""
 
 
 def _refused_by_target(err: InstantiationException) -> str:

@@ -99,22 +99,42 @@ def test_what_hydra_refuses_as_it_composes_is_one_line(args, expected):
 
 
 @pytest.mark.parametrize(
-    ("args", "said"),
+    ("args", "said", "meant"),
     [
         # A folder's name with spaces and parentheses: Hydra's grammar reads ( and ) as its own.
         (
             ["data=dir", "data.path=My Photos (2024)/pets"],
             "data.path=My Photos (2024)/pets: Hydra cannot read",
+            "My Photos (2024)/pets",
         ),
-        (["data=glob", "data.label_regex=^(\\w+)_"], "data.label_regex=^(\\w+)_: Hydra cannot read"),
-        # Unquoted in the shell, which split it at the spaces: Hydra is given 'Great' alone.
+        (
+            ["data=glob", "data.label_regex=^(\\w+)_"],
+            "data.label_regex=^(\\w+)_: Hydra cannot read",
+            "^(\\w+)_",
+        ),
+        # A list: its items quoted, not the list (which would be read as one string).
+        (
+            ["data=dir", "data.class_names=[pug (small),cat]"],
+            "data.class_names=[pug (small),cat]: Hydra cannot read",
+            ["pug (small)", "cat"],
+        ),
+        # Unquoted in the shell, which split it at the spaces: Hydra is given 'Great' alone...
         (
             ["-m", "data=dir", "data.path=My", "Great", "Photos/pets", "trainer.epochs=1"],
             "'Great' is no override (KEY=VALUE): the shell split it from 'data.path=My' at a space.",
+            "My Great Photos/pets",
+        ),
+        # ... or a list cut at its first space, which Hydra stops at.
+        (
+            ["data=dir", "data.class_names=[golden", "retriever,pug]"],
+            "data.class_names=[golden: the shell split this override at a space.",
+            ["golden retriever", "pug"],
         ),
     ],
 )
-def test_a_value_hydra_cannot_read_gets_the_override_quoted_as_it_reads_it(args, said):
+def test_a_value_hydra_cannot_read_gets_the_override_quoted_as_it_reads_it(args, said, meant):
+    import shlex
+
     from conftest import compose
     from omegaconf import OmegaConf
 
@@ -122,11 +142,12 @@ def test_a_value_hydra_cannot_read_gets_the_override_quoted_as_it_reads_it(args,
         compose(*(arg for arg in args if arg != "-m"))
     line = explain(refused.value, args)
     assert line.startswith(said), line
-    # The override it gives, as the shell passes it on (less its outer quotes), is read whole.
-    fix = line.rsplit(": ", 1)[1].strip("'")
-    key, _, value = fix.partition("=")
+    # The override it gives, as the shell passes it on, is read whole.
+    [fix] = shlex.split(line.rsplit(": ", 1)[1])
+    key = fix.partition("=")[0]
     others = [arg for arg in args if "=" in arg and not arg.startswith(f"{key}=")]
-    assert OmegaConf.select(compose(*others, fix), key) == value.strip('"')
+    read = OmegaConf.select(compose(*others, fix), key)
+    assert (OmegaConf.to_container(read) if OmegaConf.is_list(read) else read) == meant
 
 
 def test_an_option_or_a_quoted_value_is_not_taken_for_a_piece_of_a_split_value():
