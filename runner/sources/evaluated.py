@@ -162,7 +162,8 @@ def read_evaluated(
     """The rows of ``runner.evaluate``'s CSV (their labels ``numbers`` for a regression run), and
     the images under its folder, which a row may name by name or id alone (Kaggle's ``0a1b``), as
     ``labels_csv.ByName``."""
-    from runner.sources.folders import as_suffixes, list_files
+    from runner.sources.folders import list_files
+    from runner.sources.index import as_suffixes
     from runner.sources.labels_csv import CELL_IMAGES, ByName, read_csv
 
     folder = csv_path.parent

@@ -5,6 +5,7 @@ the other."""
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -45,14 +46,16 @@ def open_heif() -> None:
     register_heif_opener()
 
 
-def readable() -> set[str]:
-    """The extensions (``tif``) of the types Pillow decodes."""
+@functools.cache
+def readable() -> frozenset[str]:
+    """The extensions (``tif``) of the types Pillow decodes: asked once (a skipped file's reason
+    asks it, and a folder may hold thousands)."""
     from PIL import Image
 
     open_heif()
     Image.init()
     opened = {name.lstrip(".") for name, kind in Image.registered_extensions().items() if kind in Image.OPEN}
-    return opened - NOT_DECODED
+    return frozenset(opened - NOT_DECODED)
 
 
 def other_types(paths: Iterable[str], extensions: Iterable[str], run: bool = False) -> str:

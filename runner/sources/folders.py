@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from runner.schemas.data import DirData
 from runner.sources.filetypes import other_types
 from runner.sources.index import (
     FileIndex,
+    as_suffixes,
     hidden,
     require_every_class,
     text_names,
@@ -67,11 +67,6 @@ def list_files(
             else:
                 other.append((path, f"extension not in data.extensions ({', '.join(sorted(extensions))})"))
     return text_names(found, other)
-
-
-def as_suffixes(extensions: Iterable[str]) -> set[str]:
-    """``data.extensions`` as file names end: ``.jpg``, whether given as ``jpg``, ``.JPG``..."""
-    return {"." + extension.lower().lstrip(".") for extension in extensions}
 
 
 def say_left_out(folders: list[str]) -> None:

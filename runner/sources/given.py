@@ -13,8 +13,8 @@ from pathlib import Path
 from runner.errors import RunnerError
 from runner.schemas.data import IMAGE_EXTENSIONS
 from runner.sources.filetypes import other_types
-from runner.sources.folders import as_suffixes, list_files
-from runner.sources.index import NOT_UTF8, named_as_image, text_names
+from runner.sources.folders import list_files
+from runner.sources.index import NOT_UTF8, as_suffixes, named_as_image, text_names
 from runner.sources.patterns import near_misses
 from runner.words import SPLIT, closest_path, counted, rejoined, some
 

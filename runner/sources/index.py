@@ -140,9 +140,12 @@ NOT_UTF8 = f"file name is not UTF-8: {RENAME_TO_UTF8} FOLDER"
 def named_as_image(path: str | Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> bool:
     """Whether ``path``'s name ends in one of ``extensions`` (any case, as ``jpg`` or ``.JPG``), as
     an image file's does."""
-    return Path(path).suffix.lower().lstrip(".") in {
-        extension.lower().lstrip(".") for extension in extensions
-    }
+    return Path(path).suffix.lower() in as_suffixes(extensions)
+
+
+def as_suffixes(extensions: Iterable[str]) -> set[str]:
+    """``data.extensions`` as file names end: ``.jpg``, whether given as ``jpg``, ``.JPG``..."""
+    return {"." + extension.lower().lstrip(".") for extension in extensions}
 
 
 def hidden(name: str) -> bool:
